@@ -1,0 +1,78 @@
+/**
+ * The one error class of the library, and the stable codes it carries.
+ *
+ * Every failure the library reports is a {@link SasTokenError}. Branch on `code`, never on the
+ * message: codes are part of the public contract, messages may be reworded. Messages say what
+ * is wrong and how to fix it, and never contain a key or a signature.
+ *
+ * @module
+ */
+
+/** Every code a {@link SasTokenError} can carry. */
+export type SasTokenErrorCode =
+  // connection strings
+  | 'ERR_CONNECTION_STRING_EMPTY'
+  | 'ERR_CONNECTION_STRING_SYNTAX'
+  | 'ERR_CONNECTION_STRING_UNKNOWN_KEY'
+  | 'ERR_CONNECTION_STRING_DUPLICATE_KEY'
+  | 'ERR_CONNECTION_STRING_EMPTY_VALUE'
+  | 'ERR_CONNECTION_STRING_MISSING_KEY'
+  | 'ERR_CONNECTION_STRING_MIXED_AUTH'
+  | 'ERR_CONNECTION_STRING_TOKEN_MISMATCH'
+  | 'ERR_CONNECTION_STRING_UNSUPPORTED'
+  // identities, hosts and keys
+  | 'ERR_INVALID_IDENTIFIER'
+  | 'ERR_INVALID_HOST_NAME'
+  | 'ERR_INVALID_KEY'
+  | 'ERR_INVALID_KEY_NAME'
+  | 'ERR_INVALID_RESOURCE_URI'
+  | 'ERR_KEY_REQUIRED'
+  | 'ERR_DEVICE_ID_REQUIRED'
+  // expiry
+  | 'ERR_INVALID_EXPIRY'
+  | 'ERR_EXPIRY_IN_PAST'
+  | 'ERR_EXPIRY_IN_MILLISECONDS'
+  | 'ERR_INVALID_TTL'
+  | 'ERR_INVALID_NOW'
+  // tokens
+  | 'ERR_TOKEN_MALFORMED'
+  | 'ERR_TOKEN_EXPIRED'
+  | 'ERR_TOKEN_SIGNATURE_MISMATCH'
+  | 'ERR_TOKEN_RESOURCE_MISMATCH'
+  // MQTT
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_PROPERTY_NAME_RESERVED'
+  | 'ERR_INVALID_PROPERTY'
+  | 'ERR_TOPIC_TOO_LONG'
+  | 'ERR_TOPIC_UNKNOWN'
+  | 'ERR_TOPIC_MALFORMED'
+  // renewal
+  | 'ERR_TOKEN_SOURCE_STOPPED'
+
+/**
+ * The error every function of the library throws on bad input.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseConnectionString(text)
+ * } catch (err) {
+ *   if (err instanceof SasTokenError && err.code === 'ERR_INVALID_KEY') …
+ * }
+ * ```
+ */
+export class SasTokenError extends Error {
+  /** A stable `ERR_*` code; see {@link SasTokenErrorCode}. */
+  readonly code: SasTokenErrorCode
+
+  constructor(code: SasTokenErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'SasTokenError'
+    this.code = code
+  }
+}
+
+/** `true` when `value` is a {@link SasTokenError}, optionally with the given code. */
+export function isSasTokenError(value: unknown, code?: SasTokenErrorCode): value is SasTokenError {
+  return value instanceof SasTokenError && (code === undefined || value.code === code)
+}
