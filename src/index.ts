@@ -14,6 +14,29 @@ export type { SasTokenErrorCode } from './errors.js'
 export { assertDeviceId, assertRegistrationId, assertIdScope, assertHostName, MAX_ID_LENGTH } from './identity.js'
 
 // --- core (connection strings, keys, expiry, tokens) ---
+export { parseTtl, resolveExpiry, DEFAULT_TTL_SECONDS } from './expiry.js'
+export type { Expiry } from './expiry.js'
+export { decodeKey, deriveDeviceKey, assertKeyName } from './keys.js'
+export { parseConnectionString, formatConnectionString, redactConnectionString } from './connection-string.js'
+export type {
+  ConnectionString,
+  DeviceConnectionString,
+  ModuleConnectionString,
+  ServiceConnectionString,
+} from './connection-string.js'
+export {
+  createSasToken,
+  createDpsSasToken,
+  deviceResourceUri,
+  parseSasToken,
+  verifySasToken,
+  encodeUriComponentStrict,
+  DPS_KEY_NAME,
+  DEFAULT_CLOCK_SKEW_SECONDS,
+} from './sas-token.js'
+export type { CreateSasTokenOptions, CreateDpsSasTokenOptions, ParsedSasToken, VerifySasTokenOptions } from './sas-token.js'
+export { tokenFromConnectionString } from './token-from-connection-string.js'
+export type { TokenFromConnectionStringOptions } from './token-from-connection-string.js'
 
 // --- mqtt (credentials, topics, property bag) ---
 

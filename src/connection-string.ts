@@ -1,0 +1,276 @@
+/**
+ * IoT Hub connection strings: parse, format and redact.
+ *
+ * A connection string is `Name=value` fields separated by `;`. The parser is strict where the
+ * SDKs are lenient and a mistake would surface later as a 401: names are canonical and
+ * case-sensitive (a miscased one gets a "did you mean"), duplicates, unknown names, empty
+ * values and mixed authentication are errors, keys must be valid base64, and a
+ * `SharedAccessSignature=` token must name the identity the string names. Values are split at
+ * the first `=`, so base64 padding survives. One trailing `;` and whitespace around the whole
+ * string are tolerated.
+ *
+ * @module
+ */
+import { inspect } from 'node:util'
+import * as z from 'zod/mini'
+import { SasTokenError, type SasTokenErrorCode } from './errors.js'
+import { assertDeviceId, assertHostName } from './identity.js'
+import { assertKeyName, decodeKey } from './keys.js'
+import { deviceResourceUri, parseSasToken } from './sas-token.js'
+
+interface ConnectionStringFields {
+  /** The IoT hub (or DPS service) host name, such as `myhub.azure-devices.net`. */
+  hostName: string
+  /** The shared access policy, such as `iothubowner`, when `sharedAccessKey` is a policy key. */
+  sharedAccessKeyName?: string
+  /** The base64 key: the identity's own key, or the policy's. */
+  sharedAccessKey?: string
+  /** A ready-made token, `SharedAccessSignature sr=…`, instead of a key. */
+  sharedAccessSignature?: string
+  /** An IoT Edge or protocol gateway to connect to instead of the hub. */
+  gatewayHostName?: string
+  /** Set when the identity authenticates with an X.509 certificate; there is no key. */
+  x509?: true
+}
+
+/** A device identity's connection string. */
+export interface DeviceConnectionString extends ConnectionStringFields {
+  kind: 'device'
+  deviceId: string
+  moduleId?: never
+}
+
+/** A module identity's connection string. */
+export interface ModuleConnectionString extends ConnectionStringFields {
+  kind: 'module'
+  deviceId: string
+  moduleId: string
+}
+
+/** A hub-level or DPS-level shared access policy's connection string (no `DeviceId`). */
+export interface ServiceConnectionString extends ConnectionStringFields {
+  kind: 'service'
+  deviceId?: never
+  moduleId?: never
+}
+
+/** A parsed connection string, discriminated on `kind`. */
+export type ConnectionString = DeviceConnectionString | ModuleConnectionString | ServiceConnectionString
+
+/** The field names, in the order {@link formatConnectionString} writes them. */
+const FIELDS = [
+  ['HostName', 'hostName'],
+  ['DeviceId', 'deviceId'],
+  ['ModuleId', 'moduleId'],
+  ['SharedAccessKeyName', 'sharedAccessKeyName'],
+  ['SharedAccessKey', 'sharedAccessKey'],
+  ['SharedAccessSignature', 'sharedAccessSignature'],
+  ['GatewayHostName', 'gatewayHostName'],
+  ['x509', 'x509'],
+] as const
+
+type FieldName = (typeof FIELDS)[number][0]
+
+const FIELD_NAMES: ReadonlySet<string> = new Set(FIELDS.map(([name]) => name))
+
+/** Names that mean the user has the wrong kind of string, with what to do instead. */
+const FOREIGN_FIELDS: Readonly<Record<string, string>> = {
+  endpoint:
+    'this is an Event Hubs or Service Bus connection string (Endpoint=sb://…), whose keys sign as text; use the IoT hub connection string from the portal',
+  entitypath: 'this is an Event Hubs-compatible connection string; use the IoT hub connection string from the portal',
+  useprovisioning: 'UseProvisioning is a C SDK option, not an identity; give HostName, DeviceId and a key',
+  x509cert: "write X.509 authentication as 'x509=true'",
+}
+
+function fail(code: SasTokenErrorCode, reason: string): never {
+  throw new SasTokenError(code, `Invalid connection string: ${reason}.`)
+}
+
+function unknownField(name: string, position: number): never {
+  const folded = name.trim().toLowerCase()
+  const foreign = FOREIGN_FIELDS[folded]
+  if (foreign !== undefined) fail('ERR_CONNECTION_STRING_UNSUPPORTED', foreign)
+  const known = FIELDS.find(([canonical]) => canonical.toLowerCase() === folded)?.[0]
+  const shown = /^[\w\s-]{1,32}$/.test(name) ? `'${name}'` : `field ${position}`
+  if (known !== undefined && known !== name) {
+    const why = name.trim() === known ? 'remove the whitespace around it' : 'names are case-sensitive'
+    fail('ERR_CONNECTION_STRING_UNKNOWN_KEY', `unknown name ${shown}; did you mean '${known}'? (${why})`)
+  }
+  fail(
+    'ERR_CONNECTION_STRING_UNKNOWN_KEY',
+    `unknown name ${shown}; the names are ${FIELDS.map(([n]) => n).join(', ')}`,
+  )
+}
+
+/** Splits the text into its fields, checking the syntax but not the values. */
+function tokenize(text: string): Partial<Record<FieldName, string>> {
+  if (typeof text !== 'string') fail('ERR_CONNECTION_STRING_EMPTY', 'it is not a string')
+  let body = text.trim()
+  if (body.endsWith(';')) body = body.slice(0, -1)
+  if (body === '') fail('ERR_CONNECTION_STRING_EMPTY', 'it is empty; give HostName=…;DeviceId=…;SharedAccessKey=…')
+  const fields: Partial<Record<FieldName, string>> = {}
+  body.split(';').forEach((segment, index) => {
+    const position = index + 1
+    if (segment.trim() === '') fail('ERR_CONNECTION_STRING_SYNTAX', `field ${position} is empty (two ';' in a row)`)
+    const eq = segment.indexOf('=')
+    if (eq === -1) {
+      fail(
+        'ERR_CONNECTION_STRING_SYNTAX',
+        `field ${position} has no '='; fields are Name=value separated by ';' (quote the whole string in a shell, or ';' ends the command)`,
+      )
+    }
+    const name = segment.slice(0, eq)
+    if (!FIELD_NAMES.has(name)) unknownField(name, position)
+    const field = name as FieldName
+    if (fields[field] !== undefined) fail('ERR_CONNECTION_STRING_DUPLICATE_KEY', `'${field}' appears twice; keep one`)
+    const value = segment.slice(eq + 1)
+    if (value === '') fail('ERR_CONNECTION_STRING_EMPTY_VALUE', `'${field}' has no value`)
+    fields[field] = value
+  })
+  return fields
+}
+
+/** A zod check that runs one of the library's assertions and reports its code and message. */
+function rule(assert: (value: string) => unknown) {
+  return z.superRefine((value: string, ctx) => {
+    try {
+      assert(value)
+    } catch (err) {
+      if (!(err instanceof SasTokenError)) throw err
+      ctx.issues.push({ code: 'custom', input: '', message: err.message, params: { code: err.code } })
+    }
+  })
+}
+
+const text = (assert: (value: string) => unknown) => z.string().check(rule(assert))
+const optionalText = (assert: (value: string) => unknown) => z.exactOptional(text(assert))
+
+const Fields = z.strictObject({
+  HostName: text((v) => assertHostName(v)),
+  DeviceId: optionalText((v) => assertDeviceId(v, 'DeviceId')),
+  ModuleId: optionalText((v) => assertDeviceId(v, 'ModuleId')),
+  SharedAccessKeyName: optionalText((v) => assertKeyName(v)),
+  SharedAccessKey: optionalText((v) => decodeKey(v)),
+  SharedAccessSignature: optionalText((v) => parseSasToken(v)),
+  GatewayHostName: optionalText((v) => assertHostName(v, 'GatewayHostName')),
+  x509: optionalText((v) => {
+    if (!/^true$/i.test(v)) fail('ERR_CONNECTION_STRING_SYNTAX', "x509 can only be 'true'")
+  }),
+})
+
+/** Checks each value with the schema; the first problem becomes the error. */
+function validate(fields: Partial<Record<FieldName, string>>): z.infer<typeof Fields> {
+  if (fields.HostName === undefined) fail('ERR_CONNECTION_STRING_MISSING_KEY', "'HostName' is missing")
+  const result = Fields.safeParse(fields)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]
+  const code = issue?.code === 'custom' ? (issue.params as { code?: SasTokenErrorCode } | undefined)?.code : undefined
+  throw new SasTokenError(code ?? 'ERR_CONNECTION_STRING_SYNTAX', issue?.message ?? 'Invalid connection string.')
+}
+
+/** Checks that the fields together make one identity with one way to authenticate. */
+function checkCombination(f: z.infer<typeof Fields>): ConnectionString['kind'] {
+  if (f.ModuleId !== undefined && f.DeviceId === undefined) {
+    fail('ERR_CONNECTION_STRING_MISSING_KEY', "'ModuleId' needs the 'DeviceId' of the device it belongs to")
+  }
+  const auth = [
+    f.SharedAccessKey && 'SharedAccessKey',
+    f.SharedAccessSignature && 'SharedAccessSignature',
+    f.x509 && 'x509=true',
+  ].filter(Boolean)
+  if (auth.length > 1) fail('ERR_CONNECTION_STRING_MIXED_AUTH', `it has both ${auth.join(' and ')}; keep exactly one`)
+  if (auth.length === 0) {
+    fail('ERR_CONNECTION_STRING_MISSING_KEY', "it needs one of 'SharedAccessKey', 'SharedAccessSignature' or 'x509=true'")
+  }
+  if (f.SharedAccessKeyName !== undefined && f.SharedAccessKey === undefined) {
+    fail('ERR_CONNECTION_STRING_MIXED_AUTH', "'SharedAccessKeyName' names a policy, so it goes with that policy's 'SharedAccessKey'")
+  }
+  if (f.DeviceId !== undefined) return f.ModuleId === undefined ? 'device' : 'module'
+  if (f.x509) fail('ERR_CONNECTION_STRING_MISSING_KEY', "'x509=true' authenticates a device, so 'DeviceId' is missing")
+  if (f.SharedAccessKey !== undefined && f.SharedAccessKeyName === undefined) {
+    fail(
+      'ERR_CONNECTION_STRING_MISSING_KEY',
+      "'DeviceId' is missing (for a device key) or 'SharedAccessKeyName' is (for a policy key such as iothubowner)",
+    )
+  }
+  return 'service'
+}
+
+/** Checks that an embedded token is for the identity the string names. */
+function checkEmbeddedToken(cs: ConnectionString, token: string): void {
+  const { resourceUri } = parseSasToken(token)
+  const ok =
+    cs.kind === 'service'
+      ? resourceUri === cs.hostName || resourceUri.startsWith(cs.hostName + '/')
+      : resourceUri === deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
+  if (!ok) {
+    const named = cs.kind === 'service' ? cs.hostName : deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
+    fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', `its SharedAccessSignature is for ${resourceUri}, but the string names ${named}`)
+  }
+}
+
+/** Shows a connection string with its secrets redacted in `console.log` and `util.inspect`. */
+function redactedInspect(this: ConnectionString): string {
+  return `ConnectionString <${redactConnectionString(this)}>`
+}
+
+/**
+ * Parses a device, module or service (shared access policy) connection string.
+ *
+ * The result's secrets are redacted when it is logged with `console.log` or `util.inspect`;
+ * the fields themselves hold the real values.
+ *
+ * @example
+ * ```ts
+ * const cs = parseConnectionString('HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=…')
+ * cs.kind // 'device'
+ * ```
+ * @throws {SasTokenError} `ERR_CONNECTION_STRING_*` for the structure, `ERR_INVALID_HOST_NAME`,
+ *   `ERR_INVALID_IDENTIFIER`, `ERR_INVALID_KEY`, `ERR_INVALID_KEY_NAME` or `ERR_TOKEN_MALFORMED`
+ *   for a value. Messages never contain a key or a signature.
+ */
+export function parseConnectionString(text: string): ConnectionString {
+  const f = validate(tokenize(text))
+  const kind = checkCombination(f)
+  const fields: Record<string, string | true> = { kind, hostName: f.HostName }
+  for (const [name, property] of FIELDS.slice(1)) {
+    const value = f[name]
+    if (value !== undefined) fields[property] = property === 'x509' ? true : value
+  }
+  const cs = fields as unknown as ConnectionString
+  if (cs.sharedAccessSignature !== undefined) checkEmbeddedToken(cs, cs.sharedAccessSignature)
+  Object.defineProperty(cs, inspect.custom, { value: redactedInspect, enumerable: false })
+  return cs
+}
+
+/** The fields of `cs` as text, in canonical order, unchecked. */
+function toText(cs: ConnectionString): string {
+  return FIELDS.filter(([, property]) => cs[property] !== undefined)
+    .map(([name, property]) => `${name}=${String(cs[property])}`)
+    .join(';')
+}
+
+/**
+ * Writes a connection string in canonical field order. It checks the result, so
+ * `formatConnectionString(parseConnectionString(s))` always parses back to the same value.
+ *
+ * @throws {SasTokenError} any code of {@link parseConnectionString}, when `cs` is not valid.
+ */
+export function formatConnectionString(cs: ConnectionString): string {
+  const text = toText(cs)
+  const parsed = parseConnectionString(text)
+  if (parsed.kind !== cs.kind) {
+    fail('ERR_CONNECTION_STRING_MISSING_KEY', `its fields make a ${parsed.kind} connection string, not a ${cs.kind} one`)
+  }
+  return text
+}
+
+/**
+ * Writes a connection string with `SharedAccessKey` and the token's `sig` replaced by
+ * `<redacted>`, safe for logs. Text that does not parse is redacted all the same.
+ */
+export function redactConnectionString(cs: ConnectionString | string): string {
+  return (typeof cs === 'string' ? cs : toText(cs))
+    .replace(/(SharedAccessKey\s*=)[^;]*/gi, '$1<redacted>')
+    .replace(/([?&\s]sig=)[^&;]*/gi, '$1<redacted>')
+}

@@ -1,0 +1,298 @@
+/**
+ * Shared access signature tokens: create, parse and verify.
+ *
+ * A token is `SharedAccessSignature sr={resource}&sig={signature}&se={expiry}`, plus `&skn={policy}`
+ * when a shared access policy's key signed it. The signature is
+ * `base64(HMAC-SHA256(base64decode(key), sr + "\n" + se))` over `sr` exactly as it appears in
+ * the token. `sr` and `sig` are encoded the way the Node SDK (`azure-iot-common`) encodes them,
+ * so device and module tokens are byte-identical to the SDK's.
+ *
+ * @module
+ */
+import { SasTokenError } from './errors.js'
+import { resolveExpiry, epochMs, type Expiry } from './expiry.js'
+import { hmacSha256Base64, signaturesEqual } from './hmac.js'
+import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
+import { assertKeyName, decodeKey } from './keys.js'
+
+const PREFIX = 'SharedAccessSignature '
+
+/** The policy name DPS expects in a device's registration token. */
+export const DPS_KEY_NAME = 'registration'
+
+/** The clock skew IoT Hub allows when it checks `se`: five minutes. */
+export const DEFAULT_CLOCK_SKEW_SECONDS = 300
+
+/** What to sign: a resource and a key, with an expiry. */
+export interface CreateSasTokenOptions extends Expiry {
+  /** The resource the token grants access to, not encoded, such as `myhub.azure-devices.net/devices/dev1`. */
+  resourceUri: string
+  /** The base64 key: a device or module key, or a shared access policy's key. */
+  key: string
+  /** The policy name (`skn`); give it only when `key` is a policy's key. */
+  keyName?: string
+}
+
+/** What a DPS registration token needs. */
+export interface CreateDpsSasTokenOptions extends Expiry {
+  /** The DPS ID scope, such as `0ne00000A0A`. */
+  idScope: string
+  /** The registration id; for a group enrollment, the id the device key was derived for. */
+  registrationId: string
+  /** The enrollment's key: an individual enrollment key or a key from {@link deriveDeviceKey}. */
+  key: string
+}
+
+/** A token taken apart. */
+export interface ParsedSasToken {
+  /** The resource, URL-decoded, such as `myhub.azure-devices.net/devices/dev1`. */
+  resourceUri: string
+  /** `sr` exactly as it appears in the token: the string the signature covers. */
+  encodedResourceUri: string
+  /** The signature, URL-decoded (standard base64). */
+  signature: string
+  /** `se`: epoch seconds. */
+  expiresAt: number
+  /** `skn`, when a policy key signed the token. */
+  keyName?: string
+  /** The first segment of the resource. */
+  hostName?: string
+  /** From `{host}/devices/{deviceId}…`. */
+  deviceId?: string
+  /** From `{host}/devices/{deviceId}/modules/{moduleId}`. */
+  moduleId?: string
+  /** From a DPS resource `{idScope}/registrations/{registrationId}`. */
+  idScope?: string
+  /** From a DPS resource `{idScope}/registrations/{registrationId}`. */
+  registrationId?: string
+}
+
+/** What {@link verifySasToken} checks against. */
+export interface VerifySasTokenOptions {
+  /** The base64 key the token should have been signed with. */
+  key: string
+  /** The current time: epoch milliseconds or a `Date`. Defaults to `Date.now()`. */
+  now?: number | Date
+  /** How long past `se` a token is still accepted; IoT Hub's 300 seconds by default. */
+  clockSkewSeconds?: number
+  /**
+   * The resource being accessed. A token without `skn` must name exactly this resource; a
+   * policy token (with `skn`) may name it or a parent of it, segment by segment.
+   */
+  resourceUri?: string
+}
+
+/**
+ * `encodeURIComponent`, plus `! ' ( ) *` percent-encoded, exactly as the Node SDK's
+ * `encodeUriComponentStrict` does it (including its lower-case `%2a` for `*`).
+ *
+ * @throws {SasTokenError} `ERR_INVALID_RESOURCE_URI` for text with a lone surrogate.
+ */
+export function encodeUriComponentStrict(text: string): string {
+  let encoded: string
+  try {
+    encoded = encodeURIComponent(text)
+  } catch (cause) {
+    throw new SasTokenError('ERR_INVALID_RESOURCE_URI', 'The text holds a lone UTF-16 surrogate and cannot be URL-encoded.', { cause })
+  }
+  return encoded.replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16))
+}
+
+/**
+ * The resource URI of a device or module identity, not encoded:
+ * `{hostName}/devices/{deviceId}[/modules/{moduleId}]`.
+ *
+ * @throws {SasTokenError} `ERR_INVALID_HOST_NAME` or `ERR_INVALID_IDENTIFIER`.
+ */
+export function deviceResourceUri(hostName: string, deviceId: string, moduleId?: string): string {
+  const device = `${assertHostName(hostName)}/devices/${assertDeviceId(deviceId)}`
+  return moduleId === undefined ? device : `${device}/modules/${assertDeviceId(moduleId, 'ModuleId')}`
+}
+
+// Signing the same key and resource again is the common case (a token source, a batch run),
+// so the last decoded key and the last encoded resource are kept.
+let lastKey = ''
+let lastKeyBytes: Uint8Array = new Uint8Array(0)
+let lastResource = ''
+let lastEncodedResource = ''
+
+function keyBytes(key: string): Uint8Array {
+  if (key !== lastKey || key === '') {
+    lastKeyBytes = decodeKey(key)
+    lastKey = key
+  }
+  return lastKeyBytes
+}
+
+function encodedResource(resourceUri: string): string {
+  if (resourceUri !== lastResource || resourceUri === '') {
+    if (typeof resourceUri !== 'string' || resourceUri.length === 0 || /\s/.test(resourceUri)) {
+      throw new SasTokenError(
+        'ERR_INVALID_RESOURCE_URI',
+        'resourceUri must be a non-empty resource without whitespace, such as myhub.azure-devices.net/devices/dev1.',
+      )
+    }
+    lastEncodedResource = encodeUriComponentStrict(resourceUri)
+    lastResource = resourceUri
+  }
+  return lastEncodedResource
+}
+
+/** Builds the token text. Everything has been checked; `sr` is already encoded. */
+function signToken(sr: string, key: Uint8Array, se: number, keyName: string | undefined): string {
+  const sig = encodeURIComponent(hmacSha256Base64(key, sr + '\n' + se))
+  const token = PREFIX + 'sr=' + sr + '&sig=' + sig + '&se=' + se
+  return keyName === undefined ? token : token + '&skn=' + encodeUriComponentStrict(keyName)
+}
+
+/**
+ * Signs a token for any resource.
+ *
+ * @example
+ * ```ts
+ * createSasToken({ resourceUri: 'myhub.azure-devices.net/devices/dev1', key, ttl: '1h' })
+ * // 'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=…&se=…'
+ * ```
+ * @throws {SasTokenError} `ERR_INVALID_KEY`, `ERR_INVALID_KEY_NAME`, `ERR_INVALID_RESOURCE_URI`,
+ *   and the expiry codes of {@link resolveExpiry}.
+ */
+export function createSasToken(o: CreateSasTokenOptions): string {
+  const se = resolveExpiry(o)
+  const sr = encodedResource(o.resourceUri)
+  return signToken(sr, keyBytes(o.key), se, o.keyName === undefined ? undefined : assertKeyName(o.keyName))
+}
+
+/**
+ * Signs a DPS registration token: `sr` is the encoded `{idScope}/registrations/{registrationId}`
+ * and `skn` is `registration`.
+ *
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_INVALID_KEY`, and the expiry codes.
+ */
+export function createDpsSasToken(o: CreateDpsSasTokenOptions): string {
+  const resourceUri = `${assertIdScope(o.idScope)}/registrations/${assertRegistrationId(o.registrationId)}`
+  return createSasToken({ ...o, resourceUri, keyName: DPS_KEY_NAME })
+}
+
+function malformed(reason: string): SasTokenError {
+  return new SasTokenError('ERR_TOKEN_MALFORMED', `The SAS token is malformed: ${reason}.`)
+}
+
+function decodeField(name: string, value: string): string {
+  try {
+    return decodeURIComponent(value)
+  } catch {
+    throw malformed(`'${name}' has invalid percent-encoding`)
+  }
+}
+
+const FIELD_NAMES = new Set(['sr', 'sig', 'se', 'skn'])
+
+/** Splits a token into its raw fields, checking the shape but decoding nothing. */
+function splitToken(token: string): Record<'sr' | 'sig' | 'se', string> & { skn?: string } {
+  if (typeof token !== 'string') throw malformed('it is not a string')
+  if (!token.startsWith(PREFIX)) {
+    const hint = /^SharedAccessSignature=/i.test(token)
+      ? "this is a connection-string field; drop the leading 'SharedAccessSignature='"
+      : "it must start with 'SharedAccessSignature ' (one space), then sr=…&sig=…&se=…"
+    throw malformed(hint)
+  }
+  const fields: Record<string, string> = {}
+  for (const part of token.slice(PREFIX.length).split('&')) {
+    const eq = part.indexOf('=')
+    const name = eq === -1 ? part : part.slice(0, eq)
+    if (!FIELD_NAMES.has(name)) {
+      throw malformed(
+        /^[A-Za-z]{1,16}$/.test(name)
+          ? `unknown field '${name}'; a token has only sr, sig, se and skn`
+          : "every field must be name=value with a name among sr, sig, se and skn, separated by '&'",
+      )
+    }
+    if (name in fields) throw malformed(`'${name}' appears twice`)
+    const value = eq === -1 ? '' : part.slice(eq + 1)
+    if (value === '') throw malformed(`'${name}' is empty`)
+    fields[name] = value
+  }
+  for (const name of ['sr', 'sig', 'se'] as const) {
+    if (!(name in fields)) throw malformed(`'${name}' is missing`)
+  }
+  return fields as Record<'sr' | 'sig' | 'se', string> & { skn?: string }
+}
+
+/**
+ * Takes a token apart, without checking its signature or expiry.
+ *
+ * @example
+ * ```ts
+ * parseSasToken(token).expiresAt // epoch seconds
+ * ```
+ * @throws {SasTokenError} `ERR_TOKEN_MALFORMED`: wrong prefix, a missing, duplicate, empty or
+ *   unknown field, a non-numeric `se`, a signature that is not a base64 HMAC-SHA256, or invalid
+ *   percent-encoding.
+ */
+export function parseSasToken(token: string): ParsedSasToken {
+  return dissect(token).parsed
+}
+
+function dissect(token: string): { parsed: ParsedSasToken; raw: ReturnType<typeof splitToken> } {
+  const raw = splitToken(token)
+  if (!/^\d{1,15}$/.test(raw.se)) throw malformed("'se' must be whole seconds since the Unix epoch")
+  const signature = decodeField('sig', raw.sig)
+  if (!/^[A-Za-z0-9+/]{43}=?$/.test(signature)) throw malformed("'sig' is not a base64 HMAC-SHA256 signature")
+  const resourceUri = decodeField('sr', raw.sr)
+  const parsed: ParsedSasToken = { resourceUri, encodedResourceUri: raw.sr, signature, expiresAt: Number(raw.se) }
+  if (raw.skn !== undefined) parsed.keyName = decodeField('skn', raw.skn)
+  const [first, kind, id, sub, subId] = resourceUri.split('/')
+  if (kind === 'registrations' && first && id) {
+    parsed.idScope = first
+    parsed.registrationId = id
+  } else if (first) {
+    parsed.hostName = first
+    if (kind === 'devices' && id) parsed.deviceId = id
+    if (kind === 'devices' && id && sub === 'modules' && subId) parsed.moduleId = subId
+  }
+  return { parsed, raw }
+}
+
+/** `true` when a token for `granted` covers `requested`: the same resource, or a parent segment by segment. */
+function covers(granted: string, requested: string, byPrefix: boolean): boolean {
+  if (granted === requested) return true
+  return byPrefix && requested.startsWith(granted.endsWith('/') ? granted : granted + '/')
+}
+
+/**
+ * Checks a token's signature, expiry and, optionally, its resource, as IoT Hub would.
+ * The signature is compared in constant time.
+ *
+ * @example
+ * ```ts
+ * verifySasToken(token, { key, resourceUri: 'myhub.azure-devices.net/devices/dev1' })
+ * ```
+ * @returns The parsed token.
+ * @throws {SasTokenError} `ERR_TOKEN_MALFORMED`, `ERR_INVALID_KEY`, `ERR_TOKEN_SIGNATURE_MISMATCH`,
+ *   `ERR_TOKEN_EXPIRED` (past `se` plus the allowed skew) or `ERR_TOKEN_RESOURCE_MISMATCH`.
+ */
+export function verifySasToken(token: string, o: VerifySasTokenOptions): ParsedSasToken {
+  const { parsed, raw } = dissect(token)
+  const expected = hmacSha256Base64(decodeKey(o.key), raw.sr + '\n' + raw.se)
+  if (!signaturesEqual(expected, parsed.signature)) {
+    throw new SasTokenError(
+      'ERR_TOKEN_SIGNATURE_MISMATCH',
+      'The signature does not match: the token was signed with another key, or was altered after signing.',
+    )
+  }
+  const skew = o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS
+  const nowSeconds = Math.floor(epochMs(o.now) / 1000)
+  if (parsed.expiresAt + skew < nowSeconds) {
+    throw new SasTokenError(
+      'ERR_TOKEN_EXPIRED',
+      `The token expired at ${new Date(parsed.expiresAt * 1000).toISOString()} (${nowSeconds - parsed.expiresAt} s ago, ${skew} s of clock skew allowed): sign a new one.`,
+    )
+  }
+  if (o.resourceUri !== undefined && !covers(parsed.resourceUri, o.resourceUri, parsed.keyName !== undefined)) {
+    throw new SasTokenError(
+      'ERR_TOKEN_RESOURCE_MISMATCH',
+      `The token is for ${parsed.resourceUri}, which does not cover ${o.resourceUri}.`,
+    )
+  }
+  return parsed
+}
