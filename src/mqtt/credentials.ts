@@ -134,7 +134,7 @@ export function mqttCredentials(source: string | ConnectionString, o: MqttCreden
   const modelId = encodeOption(o.modelId, 'modelId')
   const productInfo = encodeOption(o.productInfo, 'productInfo')
 
-  if (cs.kind !== 'service' && ((o.deviceId ?? deviceId) !== deviceId || (o.moduleId ?? moduleId) !== moduleId)) {
+  if (cs.kind !== 'service' && ((o.deviceId ?? cs.deviceId) !== cs.deviceId || (o.moduleId ?? cs.moduleId) !== cs.moduleId)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       'deviceId and moduleId options only choose the identity for a service (policy) connection string; this string names its own.',
