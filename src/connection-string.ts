@@ -230,6 +230,25 @@ function redactedInspect(this: ConnectionString): string {
  *   for a value. Messages never contain a key or a signature.
  */
 export function parseConnectionString(text: string): ConnectionString {
+  try {
+    return parse(text)
+  } catch (err) {
+    throw withoutSecrets(err, text)
+  }
+}
+
+/**
+ * Messages may quote a value (a host name, an id) to say what is wrong with it. If the text was
+ * garbled so that a key or signature sits where such a value should be, it is cut out here.
+ */
+function withoutSecrets(err: unknown, text: string): unknown {
+  if (!(err instanceof SasTokenError) || typeof text !== 'string') return err
+  const secrets = [...text.matchAll(/(?:SharedAccessKey\s*=|sig=)([A-Za-z0-9+/=%]{4,})/gi)].map((m) => m[1] as string)
+  const message = secrets.reduce((m, secret) => m.replaceAll(secret, '<redacted>'), err.message)
+  return message === err.message ? err : new SasTokenError(err.code, message)
+}
+
+function parse(text: string): ConnectionString {
   const f = validate(tokenize(text))
   const kind = checkCombination(f)
   const fields: Record<string, string | true> = { kind, hostName: f.HostName }
