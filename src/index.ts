@@ -39,5 +39,44 @@ export { tokenFromConnectionString } from './token-from-connection-string.js'
 export type { TokenFromConnectionStringOptions } from './token-from-connection-string.js'
 
 // --- mqtt (credentials, topics, property bag) ---
+export {
+  mqttCredentials,
+  dpsMqttCredentials,
+  DEFAULT_API_VERSION,
+  DPS_API_VERSION,
+  DEFAULT_DPS_HOST,
+} from './mqtt/credentials.js'
+export type { MqttCredentials, MqttCredentialsOptions, DpsMqttCredentialsOptions } from './mqtt/credentials.js'
+export {
+  telemetryTopic,
+  c2dFilter,
+  moduleInputsFilter,
+  twinGetTopic,
+  twinReportedTopic,
+  methodResponseTopic,
+  dpsRegisterTopic,
+  dpsPollTopic,
+  parseTopic,
+  assertRequestId,
+  TWIN_RESPONSES_FILTER,
+  DESIRED_PATCHES_FILTER,
+  METHOD_REQUESTS_FILTER,
+  DPS_RESPONSES_FILTER,
+  MAX_TOPIC_BYTES,
+} from './mqtt/topics.js'
+export type {
+  TopicIdentity,
+  IncomingTopic,
+  C2dTopic,
+  ModuleInputTopic,
+  TwinResponseTopic,
+  DesiredPatchTopic,
+  MethodRequestTopic,
+  DpsResponseTopic,
+} from './mqtt/topics.js'
+export { encodePropertyBag, decodePropertyBag } from './mqtt/property-bag.js'
+export type { MessageProperties, ReceivedMessageProperties } from './mqtt/property-bag.js'
 
 // --- renewal ---
+export { createTokenSource, DEFAULT_RENEW_FRACTION } from './renewal.js'
+export type { TokenSource, TokenSourceOptions, IssuedToken } from './renewal.js'

@@ -1,0 +1,208 @@
+/**
+ * The MQTT CONNECT fields for IoT Hub and DPS: host, port, client id, username and password.
+ *
+ * The result plugs straight into mqtt.js:
+ *
+ * ```ts
+ * import mqtt from 'mqtt'
+ * const c = mqttCredentials(process.env.IOTHUB_DEVICE_CONNECTION_STRING!)
+ * const client = mqtt.connect({ ...c, protocol: 'mqtts' })
+ * ```
+ *
+ * (over WebSocket: `mqtt.connect(c.websocketUrl, { clientId, username, password, protocolVersion })`,
+ * without `host` and `port`, which would override the URL). MQTT cannot change the
+ * password of a live connection: when the token nears `expiresAt`, connect again with fresh
+ * credentials (see `createTokenSource`).
+ *
+ * @module
+ */
+import { parseConnectionString, type ConnectionString } from '../connection-string.js'
+import { SasTokenError } from '../errors.js'
+import type { Expiry } from '../expiry.js'
+import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from '../identity.js'
+import { createDpsSasToken, parseSasToken } from '../sas-token.js'
+import { tokenFromConnectionString } from '../token-from-connection-string.js'
+
+/** The api-version IoT Hub MQTT usernames carry by default. */
+export const DEFAULT_API_VERSION = '2021-04-12'
+
+/** The api-version of DPS MQTT usernames. */
+export const DPS_API_VERSION = '2019-03-31'
+
+/** The global DPS device endpoint. */
+export const DEFAULT_DPS_HOST = 'global.azure-devices-provisioning.net'
+
+/** Everything an MQTT client needs to connect. */
+export interface MqttCredentials {
+  /** Where to connect: the hub, the gateway (`GatewayHostName`) or the DPS endpoint. */
+  host: string
+  /** MQTT over TLS. */
+  port: 8883
+  /** `deviceId`, `deviceId/moduleId`, or the DPS registration id. */
+  clientId: string
+  username: string
+  /** The SAS token; absent for X.509 identities, which authenticate with their certificate. */
+  password?: string
+  /** When the password expires, in epoch seconds; absent for X.509. */
+  expiresAt?: number
+  /** MQTT 3.1.1. */
+  protocolVersion: 4
+  /** The MQTT-over-WebSocket endpoint (port 443), for networks that block 8883. */
+  websocketUrl: string
+}
+
+/** Options of {@link mqttCredentials}. */
+export interface MqttCredentialsOptions extends Expiry {
+  /** The `api-version` in the username; default {@link DEFAULT_API_VERSION}. */
+  apiVersion?: string
+  /** An IoT Plug and Play model id (DTMI), such as `dtmi:com:example:Thermostat;1`. */
+  modelId?: string
+  /** Free text sent as `DeviceClientType`, such as `my-gateway/1.2.0`. */
+  productInfo?: string
+  /** With a service (policy) connection string: the device to connect as. */
+  deviceId?: string
+  /** With a service connection string and `deviceId`: the module to connect as. */
+  moduleId?: string
+}
+
+const API_VERSION = /^\d{4}-\d{2}-\d{2}(?:-preview)?$/
+const DTMI = /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z_](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}(?:\.[0-9]{1,6})?$/
+
+function encodeOption(value: string | undefined, what: string): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new SasTokenError('ERR_INVALID_OPTION', `${what} is empty; leave it out instead.`)
+  }
+  try {
+    return encodeURIComponent(value)
+  } catch (cause) {
+    throw new SasTokenError('ERR_INVALID_OPTION', `${what} contains a lone UTF-16 surrogate.`, { cause })
+  }
+}
+
+function expiryOf(o: Expiry): Expiry {
+  const expiry: Expiry = {}
+  if (o.expiresAt !== undefined) expiry.expiresAt = o.expiresAt
+  if (o.ttl !== undefined) expiry.ttl = o.ttl
+  if (o.now !== undefined) expiry.now = o.now
+  return expiry
+}
+
+function withPassword(credentials: MqttCredentials, password: string): MqttCredentials {
+  return { ...credentials, password, expiresAt: parseSasToken(password).expiresAt }
+}
+
+/**
+ * The CONNECT fields for the device or module a connection string names.
+ *
+ * - Username: `{hub}/{deviceId}[/{moduleId}]/?api-version=2021-04-12`, then
+ *   `&model-id={modelId}` and `&DeviceClientType={productInfo}` (percent-encoded) when given.
+ * - Password: a fresh SAS token (device, module, or a policy token scoped to `deviceId` for a
+ *   service string), or the token of a `SharedAccessSignature=` string; none for X.509.
+ * - With `GatewayHostName`, `host` is the gateway; the username keeps the hub's name.
+ *
+ * @example
+ * ```ts
+ * const c = mqttCredentials('HostName=contoso.azure-devices.net;DeviceId=MyDevice01;SharedAccessKey=…', { ttl: '1h' })
+ * c.username // 'contoso.azure-devices.net/MyDevice01/?api-version=2021-04-12'
+ * ```
+ * @throws {SasTokenError} any code of `parseConnectionString` and `tokenFromConnectionString`;
+ *   `ERR_DEVICE_ID_REQUIRED` for a service string without `deviceId`; `ERR_INVALID_OPTION` for a
+ *   malformed `apiVersion` or `modelId`, an empty `productInfo`, or a `deviceId`/`moduleId` that
+ *   differs from the string's; `ERR_TOKEN_EXPIRED` for an expired `SharedAccessSignature=`.
+ */
+export function mqttCredentials(source: string | ConnectionString, o: MqttCredentialsOptions = {}): MqttCredentials {
+  const cs = typeof source === 'string' ? parseConnectionString(source) : source
+  const deviceId = cs.deviceId ?? o.deviceId
+  const moduleId = cs.moduleId ?? o.moduleId
+  if (deviceId === undefined) {
+    throw new SasTokenError(
+      'ERR_DEVICE_ID_REQUIRED',
+      'This is a service (policy) connection string: give the deviceId (and moduleId) to connect as.',
+    )
+  }
+  const apiVersion = o.apiVersion ?? DEFAULT_API_VERSION
+  if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion)) {
+    throw new SasTokenError('ERR_INVALID_OPTION', `apiVersion ${JSON.stringify(String(apiVersion))} is not valid: use a date such as ${DEFAULT_API_VERSION}.`)
+  }
+  if (o.modelId !== undefined && !DTMI.test(o.modelId)) {
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      `modelId ${JSON.stringify(String(o.modelId))} is not a DTMI: use the form dtmi:com:example:Thermostat;1.`,
+    )
+  }
+  const modelId = encodeOption(o.modelId, 'modelId')
+  const productInfo = encodeOption(o.productInfo, 'productInfo')
+
+  if (cs.kind !== 'service' && ((o.deviceId ?? deviceId) !== deviceId || (o.moduleId ?? moduleId) !== moduleId)) {
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      'deviceId and moduleId options only choose the identity for a service (policy) connection string; this string names its own.',
+    )
+  }
+  assertDeviceId(deviceId, 'deviceId')
+  if (moduleId !== undefined) assertDeviceId(moduleId, 'moduleId')
+  const password =
+    cs.x509 === true
+      ? undefined
+      : tokenFromConnectionString(cs, {
+          ...expiryOf(o),
+          ...(cs.kind === 'service' ? { deviceId, ...(moduleId === undefined ? {} : { moduleId }) } : {}),
+        })
+
+  const clientId = moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
+  const host = cs.gatewayHostName ?? cs.hostName
+  const credentials: MqttCredentials = {
+    host,
+    port: 8883,
+    clientId,
+    username:
+      `${cs.hostName}/${clientId}/?api-version=${apiVersion}` +
+      (modelId === undefined ? '' : `&model-id=${modelId}`) +
+      (productInfo === undefined ? '' : `&DeviceClientType=${productInfo}`),
+    protocolVersion: 4,
+    websocketUrl: `wss://${host}/$iothub/websocket`,
+  }
+  return password === undefined ? credentials : withPassword(credentials, password)
+}
+
+/** Options of {@link dpsMqttCredentials}. */
+export interface DpsMqttCredentialsOptions extends Expiry {
+  /** The DPS ID scope, such as `0ne00000A0A`. */
+  idScope: string
+  registrationId: string
+  /** The enrollment key: an individual enrollment's, or one from `deriveDeviceKey` for a group. */
+  key: string
+  /** The DPS device endpoint; default {@link DEFAULT_DPS_HOST}. */
+  host?: string
+}
+
+/**
+ * The CONNECT fields for registering with DPS: client id = registration id, username
+ * `{idScope}/registrations/{registrationId}/api-version=2019-03-31`, password a DPS token
+ * (`skn=registration`).
+ *
+ * @example
+ * ```ts
+ * const c = dpsMqttCredentials({ idScope: '0ne00000A0A', registrationId: 'dev1', key: deriveDeviceKey(groupKey, 'dev1') })
+ * ```
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_INVALID_HOST_NAME`, `ERR_INVALID_KEY`,
+ *   and the expiry codes.
+ */
+export function dpsMqttCredentials(o: DpsMqttCredentialsOptions): MqttCredentials {
+  const host = assertHostName(o.host ?? DEFAULT_DPS_HOST, 'host')
+  const idScope = assertIdScope(o.idScope)
+  const registrationId = assertRegistrationId(o.registrationId)
+  const password = createDpsSasToken({ ...expiryOf(o), idScope, registrationId, key: o.key })
+  return withPassword(
+    {
+      host,
+      port: 8883,
+      clientId: registrationId,
+      username: `${idScope}/registrations/${registrationId}/api-version=${DPS_API_VERSION}`,
+      protocolVersion: 4,
+      websocketUrl: `wss://${host}/$iothub/websocket`,
+    },
+    password,
+  )
+}
