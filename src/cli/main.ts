@@ -1,3 +1,53 @@
-// Placeholder entry so the bundle builds; the CLI lands with its own issue.
-process.stderr.write('sas-token: the CLI is not built yet\n')
-process.exitCode = 1
+/**
+ * The `sas-token` command line: yargs wiring only. Every command lives in its own module under
+ * `commands/`; this file registers them and turns any failure into a message on stderr and an
+ * exit code: 0 ok, 1 failure, 2 usage error. It never calls `process.exit()`.
+ *
+ * Nothing heavy happens at import time: clipboardy, readline and the MQTT code are loaded only
+ * by the commands that need them, so a plain `generate` starts fast.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs'
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { commands } from './commands/index.js'
+import { renderError, UsageError } from './output.js'
+
+/** The package version, from the package.json next to `dist/`. */
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** JSON mode, read from the raw arguments so that even a usage error can be reported as JSON. */
+function jsonMode(args: readonly string[]): boolean {
+  return args.some(
+    (arg, i) => arg === '--json' || arg === '--format=json' || ((arg === '--format' || arg === '-f') && args[i + 1] === 'json'),
+  )
+}
+
+const args = hideBin(process.argv)
+try {
+  await yargs(args)
+    .scriptName('sas-token')
+    .usage('$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.')
+    .command(commands)
+    .demandCommand(1, 'Give a command; see the list above.')
+    .strict()
+    .recommendCommands()
+    .fail((message, err) => {
+      throw err ?? new UsageError(message)
+    })
+    .help()
+    .alias('h', 'help')
+    .version(version())
+    .completion('completion', 'Print a bash or zsh completion script')
+    .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
+    .parseAsync()
+} catch (err) {
+  process.exitCode = renderError(err, jsonMode(args))
+}
