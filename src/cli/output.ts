@@ -30,7 +30,7 @@ export function registerSecret(secret: string | undefined): void {
  * CLI adds does either.
  */
 export function scrub(text: string): string {
-  let out = text.replace(/(SharedAccessKey=)[^;\s"']*/g, '$1<redacted>')
+  let out = text.replace(/(SharedAccessKey=)[A-Za-z0-9+/=%]{4,}/g, '$1<redacted>')
   for (const secret of secrets) out = out.split(secret).join('<redacted>')
   return out
 }

@@ -16,7 +16,7 @@ import { policyPasswordWarning, summarizeToken, type TokenSummary } from '../tok
 
 /** The options of `inspect`. */
 export interface InspectArgs extends KeySource {
-  input: string
+  input?: string | undefined
   json?: boolean | undefined
   showSecrets?: boolean | undefined
 }
@@ -92,7 +92,7 @@ function renderText(report: Report): string {
 
 function builder(y: Argv) {
   return y
-    .positional('input', { type: 'string', describe: 'A SAS token, a connection string, or - to read one from stdin' })
+    .positional('input', { type: 'string', describe: 'A SAS token or a connection string; - or nothing reads it from stdin' })
     .options({
       ...keyOptions,
       json: { type: 'boolean', describe: 'Print one JSON document' },
@@ -107,7 +107,8 @@ function builder(y: Argv) {
 }
 
 async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
-  const input = (await valueOrStdin(args.input)).trim()
+  // yargs-parser hands a lone `-` positional over as an empty string.
+  const input = (await valueOrStdin(args.input === undefined || args.input === '' ? '-' : args.input)).trim()
   const key = await readKey(args)
   const now = nowMs()
   let report: Report
@@ -137,7 +138,7 @@ async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
 
 /** The `inspect` command module. */
 export const inspect: CommandModule<object, InspectArgs> = {
-  command: 'inspect <input>',
+  command: 'inspect [input]',
   describe: 'Show what a token or connection string is for, and whether it has expired',
   builder: builder as unknown as CommandModule<object, InspectArgs>['builder'],
   handler,

@@ -18,6 +18,7 @@ import {
 } from '../../mqtt/topics.js'
 import { copyToClipboard } from '../clipboard.js'
 import { dpsDeviceKey, resolveCliExpiry, resolveIdentity, withIdentityOptions, type ExpiryArgs, type Identity, type IdentityArgs } from '../identity-options.js'
+import { nowMs } from '../input.js'
 import { envLines, registerSecret, relativeTime, table, UsageError, warn, writeValue } from '../output.js'
 import { tokenKind, policyPasswordWarning } from '../token-summary.js'
 import { parseSasToken } from '../../sas-token.js'
@@ -117,7 +118,7 @@ function text(s: Settings): string {
     ['clientId', c.clientId],
     ['username', c.username],
     ['password', c.password ?? '(none: X.509 client certificate)'],
-    ['expires', c.expiresAt === undefined ? undefined : `${expiresText(c)} (${relativeTime(c.expiresAt - Math.floor(Date.now() / 1000))})`],
+    ['expires', c.expiresAt === undefined ? undefined : `${expiresText(c)} (${relativeTime(c.expiresAt - Math.floor(nowMs() / 1000))})`],
     ['publish', s.publish],
     ...s.subscribe.map((t) => ['subscribe', t] as const),
   ])
