@@ -9,7 +9,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs'
-import yargs from 'yargs'
+import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { commands } from './commands/index.js'
 import { renderError, UsageError } from './output.js'
@@ -30,9 +30,21 @@ function jsonMode(args: readonly string[]): boolean {
   )
 }
 
+/**
+ * yargs renders and caches the full help text after every command it runs, in case the
+ * command fails later; that costs as much as the rest of a `generate` run. Our `.fail()` never
+ * prints help on a command failure, so skip the cache (`--help` itself renders as usual).
+ */
+function skipHelpCache(parser: Argv): Argv {
+  const internals = (parser as unknown as { getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage?: () => void } } }).getInternalMethods
+  const usage = internals?.call(parser).getUsageInstance()
+  if (usage?.cacheHelpMessage !== undefined) usage.cacheHelpMessage = () => {}
+  return parser
+}
+
 const args = hideBin(process.argv)
 try {
-  await yargs(args)
+  await skipHelpCache(yargs(args))
     .scriptName('sas-token')
     .usage('$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.')
     .command(commands)
