@@ -42,7 +42,28 @@ function skipHelpCache(parser: Argv): Argv {
   return parser
 }
 
-const args = hideBin(process.argv)
+/** The options that take `-` for stdin. */
+const STDIN_OPTIONS = new Set(['--connection-string', '--key', '--group-key'])
+
+/**
+ * yargs-parser reads `--key -` as a flag and a stray `-`; join such pairs into `--key=-`, which
+ * it reads as intended (`-c -` already works).
+ */
+function joinStdinValues(argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    if (STDIN_OPTIONS.has(arg) && argv[i + 1] === '-') {
+      out.push(`${arg}=-`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
+}
+
+const args = joinStdinValues(hideBin(process.argv))
 try {
   await skipHelpCache(yargs(args))
     .scriptName('sas-token')
