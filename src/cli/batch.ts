@@ -12,9 +12,9 @@ import { fstatSync } from 'node:fs'
 import { once } from 'node:events'
 import { parseConnectionString } from '../connection-string.js'
 import { SasTokenError } from '../errors.js'
-import { assertDeviceId } from '../identity.js'
+import { assertDeviceId, assertHostName } from '../identity.js'
 import { deriveDeviceKey } from '../keys.js'
-import { createDpsSasToken, createSasToken, deviceResourceUri } from '../sas-token.js'
+import { createDpsSasToken, createSasToken } from '../sas-token.js'
 import { tokenFromConnectionString } from '../token-from-connection-string.js'
 import type { Identity, ResolvedExpiry } from './identity-options.js'
 import { csvField, describeError, EXIT_FAILURE, notice, UsageError } from './output.js'
@@ -26,17 +26,14 @@ export type BatchFormat = 'json' | 'csv'
 export interface BatchJob {
   /** The names of the fields {@link BatchJob.run} returns, in order (after `line`). */
   columns: readonly string[]
-  /** Turns one trimmed, non-empty input line into the values of {@link BatchJob.columns}; throws on bad input. */
+  /**
+   * Turns one trimmed, non-empty input line into the values of {@link BatchJob.columns}; throws
+   * on bad input. The values are ids the core has checked and tokens or keys it has made, so
+   * none holds a quote, a backslash or a control character: they go into JSON unescaped.
+   */
   run(line: string): ReadonlyArray<string | undefined>
   /** Whether an error record may echo the input line (not when lines hold secrets). */
   echoInput: boolean
-}
-
-const NEEDS_ESCAPE = /["\\\u0000-\u001f]/
-
-/** A JSON string literal, without the cost of JSON.stringify for plain values. */
-function jsonString(value: string): string {
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`
 }
 
 /** The record writer for one format. */
@@ -53,7 +50,7 @@ function ndjson(columns: readonly string[]): Records {
       let out = `{"line":${line}`
       for (let i = 0; i < columns.length; i++) {
         const value = values[i]
-        if (value !== undefined) out += `,"${columns[i]}":${jsonString(value)}`
+        if (value !== undefined) out += `,"${columns[i]}":"${value}"`
       }
       return `${out}}\n`
     },
@@ -110,7 +107,38 @@ function progress(): { update(bytes: number, lines: number): void; done(): void 
   }
 }
 
-const CHUNK = 1 << 16
+/**
+ * Collects output in one reusable buffer and writes it to stdout a megabyte at a time: encoding
+ * each small record into the buffer is much cheaper than joining and converting big strings.
+ */
+class ChunkedWriter {
+  #buffer = Buffer.allocUnsafe(1 << 20)
+  #used = 0
+  /** Set when stdout asked us to wait; see {@link ChunkedWriter.drained}. */
+  #full = false
+
+  /** Appends `text`; writes the buffer out first when `text` might not fit. */
+  write(text: string): void {
+    if (this.#used + text.length * 3 > this.#buffer.length) this.flush()
+    if (text.length * 3 > this.#buffer.length) this.#buffer = Buffer.allocUnsafe(text.length * 3)
+    this.#used += this.#buffer.write(text, this.#used)
+  }
+
+  /** Writes what has been collected, and starts a new buffer (the stream may hold on to the old one). */
+  flush(): void {
+    if (this.#used === 0) return
+    if (!process.stdout.write(this.#buffer.subarray(0, this.#used))) this.#full = true
+    this.#buffer = Buffer.allocUnsafe(this.#buffer.length)
+    this.#used = 0
+  }
+
+  /** Resolves once stdout has taken what was written (at once, unless it is backed up). */
+  async drained(): Promise<void> {
+    if (!this.#full) return
+    this.#full = false
+    await once(process.stdout, 'drain')
+  }
+}
 
 /**
  * Runs `job` over every line of `input` (stdin by default), writing records to stdout. Sets
@@ -119,42 +147,40 @@ const CHUNK = 1 << 16
 export async function runBatch(job: BatchJob, format: BatchFormat, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
   const records = format === 'csv' ? csv(job.columns) : ndjson(job.columns)
   const bar = progress()
-  let out = records.header
+  const out = new ChunkedWriter()
   let lineNo = 0
   let failed = 0
   let bytes = 0
   let rest = ''
 
-  const flush = async (): Promise<void> => {
-    if (out.length === 0) return
-    const ok = process.stdout.write(out)
-    out = ''
-    if (!ok) await once(process.stdout, 'drain')
-  }
   const handle = (raw: string): void => {
     lineNo++
     const line = raw.trim()
     if (line === '') return
+    let record: string
     try {
-      out += records.ok(lineNo, job.run(line))
+      record = records.ok(lineNo, job.run(line))
     } catch (err) {
       failed++
-      out += records.error(lineNo, job.echoInput ? line : undefined, err)
+      record = records.error(lineNo, job.echoInput ? line : undefined, err)
     }
+    out.write(record)
   }
 
+  out.write(records.header)
   input.setEncoding('utf8')
   for await (const chunk of input as AsyncIterable<string>) {
-    bytes += Buffer.byteLength(chunk)
+    bytes += chunk.length
     const lines = (rest + chunk).split('\n')
     rest = lines.pop() ?? ''
     for (const line of lines) handle(line)
     bar.update(bytes, lineNo)
-    if (out.length >= CHUNK) await flush()
+    await out.drained()
   }
   if (rest !== '') handle(rest)
   bar.done()
-  await flush()
+  out.flush()
+  await out.drained()
   if (failed > 0) {
     notice(`${failed} of ${lineNo} lines failed; see their error records.`)
     process.exitCode = EXIT_FAILURE
@@ -192,12 +218,14 @@ export function tokenJob(identity: Identity | undefined, expiry: ResolvedExpiry)
   if (identity.type === 'connection-string' && identity.connectionString.kind === 'service') {
     const { hostName, sharedAccessKey: key, sharedAccessKeyName: keyName } = identity.connectionString
     if (key === undefined) throw new SasTokenError('ERR_KEY_REQUIRED', '--batch needs a service connection string with a SharedAccessKey.')
+    // deviceResourceUri() would check the host again on every line; check it once, and the ids per line.
+    const devices = `${assertHostName(hostName)}/devices/`
     return {
       columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
       echoInput: true,
       run(line) {
         const [deviceId, moduleId] = splitDeviceLine(line)
-        const resourceUri = deviceResourceUri(hostName, deviceId, moduleId)
+        const resourceUri = moduleId === undefined ? devices + deviceId : `${devices}${deviceId}/modules/${moduleId}`
         const token = createSasToken({ resourceUri, key, ...(keyName !== undefined && { keyName }), ...expiry })
         return [deviceId, moduleId, token, expiresAt]
       },
