@@ -217,7 +217,10 @@ export function tokenJob(identity: Identity | undefined, expiry: ResolvedExpiry)
   }
   if (identity.type === 'connection-string' && identity.connectionString.kind === 'service') {
     const { hostName, sharedAccessKey: key, sharedAccessKeyName: keyName } = identity.connectionString
-    if (key === undefined) throw new SasTokenError('ERR_KEY_REQUIRED', '--batch needs a service connection string with a SharedAccessKey.')
+    if (key === undefined || keyName === undefined) {
+      throw new SasTokenError('ERR_KEY_REQUIRED', '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.')
+    }
+    const { expiresAt: se, now } = expiry
     // deviceResourceUri() would check the host again on every line; check it once, and the ids per line.
     const devices = `${assertHostName(hostName)}/devices/`
     return {
@@ -226,7 +229,7 @@ export function tokenJob(identity: Identity | undefined, expiry: ResolvedExpiry)
       run(line) {
         const [deviceId, moduleId] = splitDeviceLine(line)
         const resourceUri = moduleId === undefined ? devices + deviceId : `${devices}${deviceId}/modules/${moduleId}`
-        const token = createSasToken({ resourceUri, key, ...(keyName !== undefined && { keyName }), ...expiry })
+        const token = createSasToken({ resourceUri, key, keyName, expiresAt: se, now })
         return [deviceId, moduleId, token, expiresAt]
       },
     }
