@@ -66,7 +66,8 @@ export interface TokenSource {
    * The current token. If the clock says it is due for renewal (a sleeping machine can delay a
    * timer), it is renewed first.
    *
-   * @throws {SasTokenError} `ERR_TOKEN_SOURCE_STOPPED` after {@link TokenSource.stop}.
+   * @throws {SasTokenError} `ERR_TOKEN_SOURCE_STOPPED` after {@link TokenSource.stop}; when it
+   *   renews, whatever a listener throws, after every listener has run.
    */
   current(): IssuedToken
   /**

@@ -88,8 +88,17 @@ function expiryOf(o: Expiry): Expiry {
   return expiry
 }
 
-function withPassword(credentials: MqttCredentials, password: string): MqttCredentials {
-  return { ...credentials, password, expiresAt: parseSasToken(password).expiresAt }
+/** The fields in the order people read them: where, who, secret, then protocol details. */
+function credentials(host: string, clientId: string, username: string, password: string | undefined): MqttCredentials {
+  return {
+    host,
+    port: 8883,
+    clientId,
+    username,
+    ...(password === undefined ? {} : { password, expiresAt: parseSasToken(password).expiresAt }),
+    protocolVersion: 4,
+    websocketUrl: `wss://${host}/$iothub/websocket`,
+  }
 }
 
 /**
@@ -109,7 +118,8 @@ function withPassword(credentials: MqttCredentials, password: string): MqttCrede
  * @throws {SasTokenError} any code of `parseConnectionString` and `tokenFromConnectionString`;
  *   `ERR_DEVICE_ID_REQUIRED` for a service string without `deviceId`; `ERR_INVALID_OPTION` for a
  *   malformed `apiVersion` or `modelId`, an empty `productInfo`, or a `deviceId`/`moduleId` that
- *   differs from the string's; `ERR_TOKEN_EXPIRED` for an expired `SharedAccessSignature=`.
+ *   differs from the string's; `ERR_INVALID_HOST_NAME`, `ERR_INVALID_IDENTIFIER`;
+ *   `ERR_TOKEN_EXPIRED` for an expired `SharedAccessSignature=`.
  */
 export function mqttCredentials(source: string | ConnectionString, o: MqttCredentialsOptions = {}): MqttCredentials {
   const cs = typeof source === 'string' ? parseConnectionString(source) : source
@@ -134,12 +144,14 @@ export function mqttCredentials(source: string | ConnectionString, o: MqttCreden
   const modelId = encodeOption(o.modelId, 'modelId')
   const productInfo = encodeOption(o.productInfo, 'productInfo')
 
-  if (cs.kind !== 'service' && ((o.deviceId ?? deviceId) !== deviceId || (o.moduleId ?? moduleId) !== moduleId)) {
+  if (cs.kind !== 'service' && ((o.deviceId ?? cs.deviceId) !== cs.deviceId || (o.moduleId ?? cs.moduleId) !== cs.moduleId)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       'deviceId and moduleId options only choose the identity for a service (policy) connection string; this string names its own.',
     )
   }
+  assertHostName(cs.hostName)
+  if (cs.gatewayHostName !== undefined) assertHostName(cs.gatewayHostName, 'GatewayHostName')
   assertDeviceId(deviceId, 'deviceId')
   if (moduleId !== undefined) assertDeviceId(moduleId, 'moduleId')
   const password =
@@ -151,19 +163,11 @@ export function mqttCredentials(source: string | ConnectionString, o: MqttCreden
         })
 
   const clientId = moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
-  const host = cs.gatewayHostName ?? cs.hostName
-  const credentials: MqttCredentials = {
-    host,
-    port: 8883,
-    clientId,
-    username:
-      `${cs.hostName}/${clientId}/?api-version=${apiVersion}` +
-      (modelId === undefined ? '' : `&model-id=${modelId}`) +
-      (productInfo === undefined ? '' : `&DeviceClientType=${productInfo}`),
-    protocolVersion: 4,
-    websocketUrl: `wss://${host}/$iothub/websocket`,
-  }
-  return password === undefined ? credentials : withPassword(credentials, password)
+  const username =
+    `${cs.hostName}/${clientId}/?api-version=${apiVersion}` +
+    (modelId === undefined ? '' : `&model-id=${modelId}`) +
+    (productInfo === undefined ? '' : `&DeviceClientType=${productInfo}`)
+  return credentials(cs.gatewayHostName ?? cs.hostName, clientId, username, password)
 }
 
 /** Options of {@link dpsMqttCredentials}. */
@@ -194,15 +198,5 @@ export function dpsMqttCredentials(o: DpsMqttCredentialsOptions): MqttCredential
   const idScope = assertIdScope(o.idScope)
   const registrationId = assertRegistrationId(o.registrationId)
   const password = createDpsSasToken({ ...expiryOf(o), idScope, registrationId, key: o.key })
-  return withPassword(
-    {
-      host,
-      port: 8883,
-      clientId: registrationId,
-      username: `${idScope}/registrations/${registrationId}/api-version=${DPS_API_VERSION}`,
-      protocolVersion: 4,
-      websocketUrl: `wss://${host}/$iothub/websocket`,
-    },
-    password,
-  )
+  return credentials(host, registrationId, `${idScope}/registrations/${registrationId}/api-version=${DPS_API_VERSION}`, password)
 }
