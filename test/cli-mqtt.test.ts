@@ -1,8 +1,15 @@
 // `sas-token mqtt`: CONNECT settings and topics in every format, for devices, modules, policies
 // and DPS; the mosquitto commands are checked for the shell pitfalls users hit.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { describe, it } from 'node:test'
+import { execFile, execFileSync, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { selfSignedCertificate } from './support/certificate.js'
+import { startFakeHub, type FakeHub } from './support/iot-hub-broker.js'
 import { AT_VECTOR_TIME, cli, DEVICE_CS, GROUP_KEY, HOST, KEY, MODULE_CS, SECRET_FRAGMENT, SECRET_KEY, SERVICE_CS, VECTORS } from './support/cli.js'
 
 const env = AT_VECTOR_TIME
@@ -203,3 +210,73 @@ describe('mqtt: bad input', () => {
     }
   })
 })
+
+describe('mqtt --format mosquitto, run verbatim against the TLS fake hub', { skip: hasMosquitto() ? false : 'mosquitto-clients not installed (.ci/run installs them)' }, () => {
+  const T0 = 1_700_000_000_000
+  const tls = selfSignedCertificate(['localhost'])
+  const dir = mkdtempSync(join(tmpdir(), 'sas-token-ca-'))
+  const cafile = join(dir, 'ca.pem')
+  writeFileSync(cafile, tls.cert)
+  let hub: FakeHub
+
+  before(async () => {
+    hub = await startFakeHub({ hostName: HOST, identities: [{ deviceId: 'dev1', key: KEY }], now: () => T0, tls })
+  })
+  after(async () => {
+    await hub.close()
+  })
+
+  /** The commands the CLI prints for dev1 behind a "gateway" at localhost:port, with this key. */
+  async function commands(key: string): Promise<{ pub: string; sub: string }> {
+    const cs = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${key};GatewayHostName=localhost`
+    const r = await cli(['mqtt', '-c', cs, '--format', 'mosquitto', '--cafile', cafile, '--port', String(hub.port)], { env: { SAS_TOKEN_NOW: String(T0) } })
+    assert.equal(r.code, 0, r.stderr)
+    const lines = r.stdout.split('\n')
+    return { pub: lines.find((l) => l.startsWith('mosquitto_pub ')) ?? '', sub: lines.find((l) => l.startsWith('mosquitto_sub ')) ?? '' }
+  }
+
+  it('mosquitto_pub connects, authenticates and delivers the telemetry message', async () => {
+    const { pub } = await commands(KEY)
+    await bash(pub)
+    assert.deepEqual(hub.telemetry.at(-1), { clientId: 'dev1', topic: 'devices/dev1/messages/events/', payload: '{"hello":"from sas-token"}', qos: 1 })
+  })
+
+  it('mosquitto_sub subscribes to every printed filter and prints a C2D message', async () => {
+    const { sub } = await commands(KEY)
+    const child = spawn('bash', ['-c', `exec ${sub}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      let out = ''
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+      const filters = new Set<string>()
+      await new Promise<void>((resolve, reject) => {
+        child.on('exit', (code) => reject(new Error(`mosquitto_sub exited ${code}`)))
+        hub.events.on('subscribe', ({ clientId, filter }: { clientId: string; filter: string }) => {
+          if (clientId === 'dev1') filters.add(filter)
+          if (filters.size === 4) resolve()
+        })
+      })
+      await hub.sendC2d('dev1', '%24.mid=42', 'ping')
+      for (let i = 0; i < 200 && !out.includes('ping'); i++) await sleep(25)
+      assert.equal(out, 'devices/dev1/messages/devicebound/%24.mid=42 ping\n')
+    } finally {
+      child.kill()
+    }
+  })
+
+  it('a token signed with another key is refused (the broker really checks)', async () => {
+    const { pub } = await commands(SECRET_KEY)
+    await assert.rejects(bash(pub), /not authori[sz]ed|Connection Refused/i)
+  })
+})
+
+/** Runs a command line in bash without blocking the event loop (the broker runs in this process). */
+const bash = (line: string) => promisify(execFile)('bash', ['-c', line], { timeout: 20_000 })
+
+function hasMosquitto(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v mosquitto_pub && command -v mosquitto_sub'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
