@@ -176,6 +176,7 @@ export async function runBatch(job: BatchJob, format: BatchFormat, input: NodeJS
     for (const line of lines) handle(line)
     bar.update(bytes, lineNo)
     await out.drained()
+    if (process.stdout.destroyed) break // the reader went away (EPIPE)
   }
   if (rest !== '') handle(rest)
   bar.done()

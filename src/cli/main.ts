@@ -79,8 +79,10 @@ try {
     .alias('h', 'help')
     .version(version())
     .completion('completion', 'Print a bash or zsh completion script')
+    .wrap(Math.min(110, process.stdout.columns ?? 80))
     .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
     .parseAsync()
 } catch (err) {
-  process.exitCode = renderError(err, jsonMode(args))
+  // A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly.
+  if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE') process.exitCode = renderError(err, jsonMode(args))
 }
