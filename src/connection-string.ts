@@ -16,7 +16,7 @@ import * as z from 'zod/mini'
 import { SasTokenError, type SasTokenErrorCode } from './errors.js'
 import { assertDeviceId, assertHostName } from './identity.js'
 import { assertKeyName, decodeKey } from './keys.js'
-import { deviceResourceUri, parseSasToken } from './sas-token.js'
+import { deviceResourceUri, parseSasToken, resourceCovers } from './sas-token.js'
 
 interface ConnectionStringFields {
   /** The IoT hub (or DPS service) host name, such as `myhub.azure-devices.net`. */
@@ -74,37 +74,42 @@ type FieldName = (typeof FIELDS)[number][0]
 const FIELD_NAMES: ReadonlySet<string> = new Set(FIELDS.map(([name]) => name))
 
 /** Names that mean the user has the wrong kind of string, with what to do instead. */
-const FOREIGN_FIELDS: Readonly<Record<string, string>> = {
-  endpoint:
+const FOREIGN_FIELDS: ReadonlyMap<string, string> = new Map([
+  [
+    'endpoint',
     'this is an Event Hubs or Service Bus connection string (Endpoint=sb://…), whose keys sign as text; use the IoT hub connection string from the portal',
-  entitypath: 'this is an Event Hubs-compatible connection string; use the IoT hub connection string from the portal',
-  useprovisioning: 'UseProvisioning is a C SDK option, not an identity; give HostName, DeviceId and a key',
-  x509cert: "write X.509 authentication as 'x509=true'",
-}
+  ],
+  ['entitypath', 'this is an Event Hubs-compatible connection string; use the IoT hub connection string from the portal'],
+  ['useprovisioning', 'UseProvisioning is a C SDK option, not an identity; give HostName, DeviceId and a key'],
+  ['x509cert', "write X.509 authentication as 'x509=true'"],
+])
 
 function fail(code: SasTokenErrorCode, reason: string): never {
   throw new SasTokenError(code, `Invalid connection string: ${reason}.`)
 }
 
+/**
+ * The error for a name that is not a field. The name is quoted only when it is a known one
+ * miscased or padded: anything else might be a key that lost its `SharedAccessKey=`.
+ */
 function unknownField(name: string, position: number): never {
   const folded = name.trim().toLowerCase()
-  const foreign = FOREIGN_FIELDS[folded]
+  const foreign = FOREIGN_FIELDS.get(folded)
   if (foreign !== undefined) fail('ERR_CONNECTION_STRING_UNSUPPORTED', foreign)
   const known = FIELDS.find(([canonical]) => canonical.toLowerCase() === folded)?.[0]
-  const shown = /^[\w\s-]{1,32}$/.test(name) ? `'${name}'` : `field ${position}`
-  if (known !== undefined && known !== name) {
+  if (known !== undefined) {
     const why = name.trim() === known ? 'remove the whitespace around it' : 'names are case-sensitive'
-    fail('ERR_CONNECTION_STRING_UNKNOWN_KEY', `unknown name ${shown}; did you mean '${known}'? (${why})`)
+    fail('ERR_CONNECTION_STRING_UNKNOWN_KEY', `unknown name '${name}' in field ${position}; did you mean '${known}'? (${why})`)
   }
   fail(
     'ERR_CONNECTION_STRING_UNKNOWN_KEY',
-    `unknown name ${shown}; the names are ${FIELDS.map(([n]) => n).join(', ')}`,
+    `field ${position} has an unknown name; the names are ${FIELDS.map(([n]) => n).join(', ')}`,
   )
 }
 
 /** Splits the text into its fields, checking the syntax but not the values. */
 function tokenize(text: string): Partial<Record<FieldName, string>> {
-  if (typeof text !== 'string') fail('ERR_CONNECTION_STRING_EMPTY', 'it is not a string')
+  if (typeof text !== 'string') throw new SasTokenError('ERR_INVALID_OPTION', 'A connection string must be text.')
   let body = text.trim()
   if (body.endsWith(';')) body = body.slice(0, -1)
   if (body === '') fail('ERR_CONNECTION_STRING_EMPTY', 'it is empty; give HostName=…;DeviceId=…;SharedAccessKey=…')
@@ -151,7 +156,7 @@ const Fields = z.strictObject({
   ModuleId: optionalText((v) => assertDeviceId(v, 'ModuleId')),
   SharedAccessKeyName: optionalText((v) => assertKeyName(v)),
   SharedAccessKey: optionalText((v) => decodeKey(v)),
-  SharedAccessSignature: optionalText((v) => parseSasToken(v)),
+  SharedAccessSignature: z.exactOptional(z.string()), // checked with the identity, below
   GatewayHostName: optionalText((v) => assertHostName(v, 'GatewayHostName')),
   x509: optionalText((v) => {
     if (!/^true$/i.test(v)) fail('ERR_CONNECTION_STRING_SYNTAX', "x509 can only be 'true'")
@@ -182,8 +187,8 @@ function checkCombination(f: z.infer<typeof Fields>): ConnectionString['kind'] {
   if (auth.length === 0) {
     fail('ERR_CONNECTION_STRING_MISSING_KEY', "it needs one of 'SharedAccessKey', 'SharedAccessSignature' or 'x509=true'")
   }
-  if (f.SharedAccessKeyName !== undefined && f.SharedAccessKey === undefined) {
-    fail('ERR_CONNECTION_STRING_MIXED_AUTH', "'SharedAccessKeyName' names a policy, so it goes with that policy's 'SharedAccessKey'")
+  if (f.SharedAccessKeyName !== undefined && f.x509) {
+    fail('ERR_CONNECTION_STRING_MIXED_AUTH', "'SharedAccessKeyName' names a policy key, which an X.509 identity does not use")
   }
   if (f.DeviceId !== undefined) return f.ModuleId === undefined ? 'device' : 'module'
   if (f.x509) fail('ERR_CONNECTION_STRING_MISSING_KEY', "'x509=true' authenticates a device, so 'DeviceId' is missing")
@@ -196,15 +201,21 @@ function checkCombination(f: z.infer<typeof Fields>): ConnectionString['kind'] {
   return 'service'
 }
 
-/** Checks that an embedded token is for the identity the string names. */
+/**
+ * Checks that an embedded token is for the identity the string names: a device or module
+ * token for exactly that identity, or, for a service string, a policy token (`skn`, matching
+ * `SharedAccessKeyName` if given) for the hub or a resource below it.
+ */
 function checkEmbeddedToken(cs: ConnectionString, token: string): void {
-  const { resourceUri } = parseSasToken(token)
-  const ok =
-    cs.kind === 'service'
-      ? resourceUri === cs.hostName || resourceUri.startsWith(cs.hostName + '/')
-      : resourceUri === deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
-  if (!ok) {
-    const named = cs.kind === 'service' ? cs.hostName : deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
+  const { resourceUri, keyName } = parseSasToken(token)
+  const named = cs.kind === 'service' ? cs.hostName : deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
+  if (cs.kind === 'service' && keyName === undefined) {
+    fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', "its SharedAccessSignature has no 'skn', so it is not a policy token and cannot stand for the hub")
+  }
+  if (cs.sharedAccessKeyName !== undefined && keyName !== cs.sharedAccessKeyName) {
+    fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', "its SharedAccessSignature's 'skn' is not the policy that SharedAccessKeyName names")
+  }
+  if (!resourceCovers(named, resourceUri, cs.kind === 'service')) {
     fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', `its SharedAccessSignature is for ${resourceUri}, but the string names ${named}`)
   }
 }
@@ -218,7 +229,8 @@ function redactedInspect(this: ConnectionString): string {
  * Parses a device, module or service (shared access policy) connection string.
  *
  * The result's secrets are redacted when it is logged with `console.log` or `util.inspect`;
- * the fields themselves hold the real values.
+ * the fields themselves hold the real values, so `JSON.stringify` and copies show the key.
+ * Log {@link redactConnectionString} instead.
  *
  * @example
  * ```ts
@@ -273,23 +285,44 @@ function toText(cs: ConnectionString): string {
  * Writes a connection string in canonical field order. It checks the result, so
  * `formatConnectionString(parseConnectionString(s))` always parses back to the same value.
  *
- * @throws {SasTokenError} any code of {@link parseConnectionString}, when `cs` is not valid.
+ * @throws {SasTokenError} any code of {@link parseConnectionString}, when `cs` is not valid;
+ *   `ERR_INVALID_OPTION` when it is not an object.
  */
 export function formatConnectionString(cs: ConnectionString): string {
-  const text = toText(cs)
-  const parsed = parseConnectionString(text)
+  return toText(checkedObject(cs))
+}
+
+/** Checks a connection-string object exactly as if it had been parsed from text. */
+function checkedObject(cs: ConnectionString): ConnectionString {
+  if (typeof cs !== 'object' || cs === null) throw new SasTokenError('ERR_INVALID_OPTION', 'Expected a connection-string object.')
+  const parsed = parseConnectionString(toText(cs))
   if (parsed.kind !== cs.kind) {
-    fail('ERR_CONNECTION_STRING_MISSING_KEY', `its fields make a ${parsed.kind} connection string, not a ${cs.kind} one`)
+    fail('ERR_CONNECTION_STRING_MISSING_KEY', `its fields make a ${parsed.kind} connection string, not a ${String(cs.kind)} one`)
   }
-  return text
+  return parsed
+}
+
+/**
+ * A checked connection string from text or from an object, for the functions that accept
+ * either: a hand-built object gets the same checks as parsed text.
+ *
+ * @throws {SasTokenError} any code of {@link parseConnectionString}.
+ */
+export function toConnectionString(source: string | ConnectionString): ConnectionString {
+  return typeof source === 'string' ? parseConnectionString(source) : checkedObject(source)
 }
 
 /**
  * Writes a connection string with `SharedAccessKey` and the token's `sig` replaced by
  * `<redacted>`, safe for logs. Text that does not parse is redacted all the same.
+ *
+ * @throws {SasTokenError} `ERR_INVALID_OPTION` when `cs` is neither text nor an object.
  */
 export function redactConnectionString(cs: ConnectionString | string): string {
+  if (typeof cs !== 'string' && (typeof cs !== 'object' || cs === null)) {
+    throw new SasTokenError('ERR_INVALID_OPTION', 'Expected a connection string, as text or as an object.')
+  }
   return (typeof cs === 'string' ? cs : toText(cs))
     .replace(/(SharedAccessKey\s*=)[^;]*/gi, '$1<redacted>')
-    .replace(/([?&\s]sig=)[^&;]*/gi, '$1<redacted>')
+    .replace(/\b(sig=)[^&;\s]*/gi, '$1<redacted>')
 }

@@ -31,6 +31,17 @@ export interface Expiry {
 /** Above this an `se` is surely in milliseconds: 1e11 seconds is the year 5138. */
 const LARGEST_PLAUSIBLE_SECONDS = 1e11
 
+/** The latest time a `Date` can hold, in milliseconds. */
+const LARGEST_DATE_MS = 8.64e15
+
+/**
+ * A `now` between these is surely epoch *seconds* passed as milliseconds: it would put the
+ * clock in January to March 1973. Smaller values stay allowed, for fixed test clocks.
+ */
+const SECONDS_AS_MS = [1e9, 1e11] as const
+
+const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
+
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const
 const TTL_TEXT = /^(\d+)\s*([smhd]?)$/
 
@@ -42,24 +53,24 @@ const TTL_TEXT = /^(\d+)\s*([smhd]?)$/
  * @throws {SasTokenError} `ERR_INVALID_TTL` when it is not positive, not whole, or not in that form.
  */
 export function parseTtl(ttl: number | string): number {
+  let seconds = ttl
   if (typeof ttl === 'string') {
     const match = TTL_TEXT.exec(ttl.trim())
     if (match === null) {
       throw new SasTokenError(
         'ERR_INVALID_TTL',
-        `TTL ${JSON.stringify(ttl)} is not understood: give seconds (3600) or a number with a unit s, m, h or d (90s, 15m, 24h, 7d).`,
+        `TTL ${JSON.stringify(ttl.slice(0, 40))} is not understood: give seconds (3600) or a number with a unit s, m, h or d (90s, 15m, 24h, 7d).`,
       )
     }
-    const unit = (match[2] || 's') as keyof typeof UNIT_SECONDS
-    return parseTtl(Number(match[1]) * UNIT_SECONDS[unit])
+    seconds = Number(match[1]) * UNIT_SECONDS[(match[2] || 's') as keyof typeof UNIT_SECONDS]
   }
-  if (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl <= 0) {
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds <= 0 || seconds >= LARGEST_PLAUSIBLE_SECONDS) {
     throw new SasTokenError(
       'ERR_INVALID_TTL',
-      `TTL ${String(ttl)} is not valid: it must be a whole number of seconds greater than 0 (a token with TTL 0 is already expired).`,
+      `TTL ${typeof ttl === 'string' ? JSON.stringify(ttl.slice(0, 40)) : String(ttl)} is not valid: it must be a whole number of seconds greater than 0 (a token with TTL 0 is already expired) and less than 1e11.`,
     )
   }
-  return ttl
+  return seconds
 }
 
 /**
@@ -71,8 +82,11 @@ export function parseTtl(ttl: number | string): number {
 export function epochMs(now?: number | Date): number {
   if (now === undefined) return Date.now()
   const ms = now instanceof Date ? now.getTime() : now
-  if (typeof ms !== 'number' || !Number.isFinite(ms)) {
-    throw new SasTokenError('ERR_INVALID_NOW', '`now` must be epoch milliseconds or a valid Date.')
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > LARGEST_DATE_MS) {
+    throw new SasTokenError('ERR_INVALID_NOW', '`now` must be epoch milliseconds (0 or later) or a valid Date.')
+  }
+  if (ms >= SECONDS_AS_MS[0] && ms < SECONDS_AS_MS[1]) {
+    throw new SasTokenError('ERR_INVALID_NOW', `\`now\` ${ms} looks like epoch seconds: it is epoch milliseconds, so multiply by 1000 (or pass a Date).`)
   }
   return ms
 }
@@ -80,18 +94,19 @@ export function epochMs(now?: number | Date): number {
 /**
  * Checks an absolute expiry and returns it as epoch seconds.
  *
- * @throws {SasTokenError} `ERR_INVALID_EXPIRY` (not a whole, finite number or an invalid Date),
- *   `ERR_EXPIRY_IN_MILLISECONDS` (the value is clearly milliseconds), or `ERR_EXPIRY_IN_PAST`
- *   (before `nowSeconds`).
+ * @param nowMs The current time, epoch milliseconds.
+ * @throws {SasTokenError} `ERR_INVALID_EXPIRY` (not a whole, non-negative, finite number or an
+ *   invalid Date), `ERR_EXPIRY_IN_MILLISECONDS` (the value is clearly milliseconds), or
+ *   `ERR_EXPIRY_IN_PAST` (not after `nowMs`: such a token would be born expired).
  */
-export function checkExpiresAt(expiresAt: number | Date, nowSeconds: number): number {
+export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number {
   let seconds: number
   if (expiresAt instanceof Date) {
     const ms = expiresAt.getTime()
     if (!Number.isFinite(ms)) throw new SasTokenError('ERR_INVALID_EXPIRY', '`expiresAt` is an invalid Date.')
     seconds = Math.floor(ms / 1000)
   } else {
-    if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt) || !Number.isInteger(expiresAt)) {
+    if (typeof expiresAt !== 'number' || !Number.isInteger(expiresAt) || expiresAt < 0) {
       throw new SasTokenError(
         'ERR_INVALID_EXPIRY',
         `expiresAt ${String(expiresAt)} is not valid: it must be a whole number of seconds since the Unix epoch.`,
@@ -105,11 +120,14 @@ export function checkExpiresAt(expiresAt: number | Date, nowSeconds: number): nu
     }
     seconds = expiresAt
   }
-  if (seconds < nowSeconds) {
+  if (seconds * 1000 <= nowMs) {
     throw new SasTokenError(
       'ERR_EXPIRY_IN_PAST',
-      `expiresAt ${new Date(seconds * 1000).toISOString()} is in the past (now is ${new Date(nowSeconds * 1000).toISOString()}): choose a later time or use a TTL.`,
+      `expiresAt ${iso(seconds)} is not in the future (now is ${new Date(nowMs).toISOString()}): choose a later time or use a TTL.`,
     )
+  }
+  if (seconds > LARGEST_PLAUSIBLE_SECONDS) {
+    throw new SasTokenError('ERR_INVALID_EXPIRY', `expiresAt ${iso(seconds)} is too far away: keep it before the year 5138.`)
   }
   return seconds
 }
@@ -127,10 +145,15 @@ export function checkExpiresAt(expiresAt: number | Date, nowSeconds: number): nu
  *   any code of {@link parseTtl}, {@link checkExpiresAt} and {@link epochMs}.
  */
 export function resolveExpiry(o: Expiry = {}): number {
-  const nowSeconds = Math.floor(epochMs(o.now) / 1000)
+  if (typeof o !== 'object' || o === null) throw new SasTokenError('ERR_INVALID_OPTION', 'The expiry options must be an object.')
+  const nowMs = epochMs(o.now)
   if (o.expiresAt !== undefined && o.ttl !== undefined) {
     throw new SasTokenError('ERR_INVALID_OPTION', 'Give either `ttl` or `expiresAt`, not both.')
   }
-  if (o.expiresAt !== undefined) return checkExpiresAt(o.expiresAt, nowSeconds)
-  return nowSeconds + (o.ttl === undefined ? DEFAULT_TTL_SECONDS : parseTtl(o.ttl))
+  if (o.expiresAt !== undefined) return checkExpiresAt(o.expiresAt, nowMs)
+  const se = Math.floor(nowMs / 1000) + (o.ttl === undefined ? DEFAULT_TTL_SECONDS : parseTtl(o.ttl))
+  if (se > LARGEST_PLAUSIBLE_SECONDS) {
+    throw new SasTokenError('ERR_INVALID_TTL', `The TTL puts the expiry at ${iso(se)}, too far away: keep it before the year 5138.`)
+  }
+  return se
 }

@@ -12,11 +12,11 @@ export function hmacSha256Base64(key: Uint8Array, message: string): string {
 }
 
 /**
- * Compares two base64 signatures in time that does not depend on where they differ.
- * Signatures of different decoded length never match.
+ * Compares two base64 signatures as text, as the hub does, in time that does not depend on
+ * where they differ. (Comparing decoded bytes would accept altered padding bits.)
  */
 export function signaturesEqual(expectedBase64: string, actualBase64: string): boolean {
-  const expected = Buffer.from(expectedBase64, 'base64')
-  const actual = Buffer.from(actualBase64, 'base64')
+  const expected = Buffer.from(expectedBase64)
+  const actual = Buffer.from(actualBase64)
   return expected.length === actual.length && timingSafeEqual(expected, actual)
 }

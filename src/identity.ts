@@ -5,7 +5,8 @@
  * Ids go into MQTT topics, usernames and client ids raw, so a character the hub or MQTT gives
  * a meaning to (`+` and `#` are wildcards, `/` separates topic levels, `;` separates
  * connection-string fields) is refused here, with the reason, before it can cause a 401 or a
- * dropped connection later.
+ * dropped connection later. Messages name the field and the offending character, never the
+ * value: a key pasted into the wrong field must not end up in a log.
  *
  * @module
  */
@@ -32,8 +33,8 @@ function whyRefused(char: string): string {
       return "'&' separates token and property-bag fields"
     default:
       if (/\s/.test(char)) return 'whitespace is not allowed'
-      if (char.charCodeAt(0) > 0x7e) return 'only 7-bit ASCII is allowed'
-      if (char.charCodeAt(0) < 0x20) return 'control characters are not allowed'
+      if (char.charCodeAt(0) > 0x7f) return 'only 7-bit ASCII is allowed'
+      if (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) return 'control characters are not allowed'
       return `'${char}' is not an allowed character`
   }
 }
@@ -52,7 +53,7 @@ function checkId(id: string, what: string, allowed: RegExp, allowedText: string)
     const bad = [...id].find((c) => !allowed.test(c)) ?? ''
     throw new SasTokenError(
       'ERR_INVALID_IDENTIFIER',
-      `${what} ${JSON.stringify(id)} is not valid: ${whyRefused(bad)}. Allowed: ${allowedText}.`,
+      `${what} is not valid: ${whyRefused(bad)}. Allowed: ${allowedText}.`,
     )
   }
   return id
@@ -82,7 +83,7 @@ export function assertRegistrationId(id: string, what = 'registration id'): stri
   if (/[._:]$/.test(id)) {
     throw new SasTokenError(
       'ERR_INVALID_IDENTIFIER',
-      `${what} ${JSON.stringify(id)} is not valid: DPS requires it to end with a letter, a digit or '-'.`,
+      `${what} is not valid: DPS requires it to end with a letter, a digit or '-'.`,
     )
   }
   return id
@@ -98,7 +99,7 @@ export function assertIdScope(idScope: string): string {
   if (typeof idScope !== 'string' || !/^[A-Za-z0-9]{1,64}$/.test(idScope)) {
     throw new SasTokenError(
       'ERR_INVALID_IDENTIFIER',
-      `ID scope ${JSON.stringify(String(idScope))} is not valid: it is letters and digits only, like 0ne00000A0A (see the DPS overview page).`,
+      'The ID scope is not valid: it is letters and digits only, like 0ne00000A0A (see the DPS overview page).',
     )
   }
   return idScope
@@ -119,13 +120,13 @@ export function assertHostName(host: string, what = 'HostName'): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || /[:/]/.test(host)) {
     throw new SasTokenError(
       'ERR_INVALID_HOST_NAME',
-      `${what} ${JSON.stringify(host)} is not a bare host name: remove the scheme, port and path (for example myhub.azure-devices.net).`,
+      `${what} is not a bare host name: remove the scheme, port and path (for example myhub.azure-devices.net).`,
     )
   }
   if (host.length > 253 || !host.split('.').every((label) => HOST_LABEL.test(label))) {
     throw new SasTokenError(
       'ERR_INVALID_HOST_NAME',
-      `${what} ${JSON.stringify(host)} is not a valid host name: use letters, digits, '-' and dots, like myhub.azure-devices.net.`,
+      `${what} is not a valid host name: use letters, digits, '-' and dots, like myhub.azure-devices.net.`,
     )
   }
   return host

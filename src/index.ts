@@ -13,7 +13,7 @@ export type { SasTokenErrorCode } from './errors.js'
 // identities
 export { assertDeviceId, assertRegistrationId, assertIdScope, assertHostName, MAX_ID_LENGTH } from './identity.js'
 
-// --- core (connection strings, keys, expiry, tokens) ---
+// core: connection strings, keys, expiry, tokens
 export { parseTtl, resolveExpiry, DEFAULT_TTL_SECONDS } from './expiry.js'
 export type { Expiry } from './expiry.js'
 export { decodeKey, deriveDeviceKey, assertKeyName } from './keys.js'
@@ -38,7 +38,7 @@ export type { CreateSasTokenOptions, CreateDpsSasTokenOptions, ParsedSasToken, V
 export { tokenFromConnectionString } from './token-from-connection-string.js'
 export type { TokenFromConnectionStringOptions } from './token-from-connection-string.js'
 
-// --- mqtt (credentials, topics, property bag) ---
+// MQTT: credentials, topics, property bag
 export {
   mqttCredentials,
   dpsMqttCredentials,
@@ -77,6 +77,6 @@ export type {
 export { encodePropertyBag, decodePropertyBag } from './mqtt/property-bag.js'
 export type { MessageProperties, ReceivedMessageProperties } from './mqtt/property-bag.js'
 
-// --- renewal ---
+// renewal
 export { createTokenSource, DEFAULT_RENEW_FRACTION } from './renewal.js'
 export type { TokenSource, TokenSourceOptions, IssuedToken } from './renewal.js'

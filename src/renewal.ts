@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { parseConnectionString, type ConnectionString } from './connection-string.js'
+import { toConnectionString, type ConnectionString } from './connection-string.js'
 import { SasTokenError } from './errors.js'
 import { DEFAULT_TTL_SECONDS, epochMs, parseTtl } from './expiry.js'
 import { parseSasToken } from './sas-token.js'
@@ -115,7 +115,7 @@ function defaultClearTimer(handle: unknown): void {
  *   not a positive number of seconds below the TTL, or only one of `setTimer` and `clearTimer`.
  */
 export function createTokenSource(source: string | ConnectionString, o: TokenSourceOptions = {}): TokenSource {
-  const cs = typeof source === 'string' ? parseConnectionString(source) : source
+  const cs = toConnectionString(source)
   if (cs.sharedAccessKey === undefined) {
     throw new SasTokenError(
       'ERR_KEY_REQUIRED',

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { parseConnectionString, type ConnectionString } from './connection-string.js'
+import { toConnectionString, type ConnectionString } from './connection-string.js'
 import { SasTokenError } from './errors.js'
 import { epochMs, type Expiry } from './expiry.js'
 import { createSasToken, deviceResourceUri, parseSasToken } from './sas-token.js'
@@ -40,8 +40,9 @@ function resourceOf(cs: ConnectionString, o: TokenFromConnectionStringOptions): 
 }
 
 /** The token a `SharedAccessSignature=` connection string carries, if it is still usable. */
-function embeddedToken(token: string, o: TokenFromConnectionStringOptions): string {
-  if (o.ttl !== undefined || o.expiresAt !== undefined || o.deviceId !== undefined) {
+function embeddedToken(cs: ConnectionString, token: string, o: TokenFromConnectionStringOptions): string {
+  if (cs.kind !== 'service') resourceOf(cs, o) // refuses another identity
+  if (o.ttl !== undefined || o.expiresAt !== undefined || (cs.kind === 'service' && o.deviceId !== undefined)) {
     throw new SasTokenError(
       'ERR_KEY_REQUIRED',
       'The connection string carries a ready-made SharedAccessSignature and no key, so it cannot sign a new token; use a connection string with SharedAccessKey.',
@@ -60,7 +61,8 @@ function embeddedToken(token: string, o: TokenFromConnectionStringOptions): stri
 /**
  * Signs a token for the identity a connection string names.
  *
- * - Device and module strings give a device or module token, byte-identical to the Node SDK's.
+ * - Device and module strings give a device or module token, byte-identical to the Node SDK's
+ *   (with `SharedAccessKeyName`, a policy token for that device, `skn` last).
  * - A service (policy) string gives a token with `skn` for the hub, or, with `deviceId`
  *   (and `moduleId`), one scoped to that device or module.
  * - A `SharedAccessSignature=` string gives back its token, while it is unexpired.
@@ -69,7 +71,7 @@ function embeddedToken(token: string, o: TokenFromConnectionStringOptions): stri
  * ```ts
  * tokenFromConnectionString(process.env.IOTHUB_DEVICE_CONNECTION_STRING!, { ttl: '1h' })
  * ```
- * @throws {SasTokenError} any code of {@link parseConnectionString}; `ERR_KEY_REQUIRED` for
+ * @throws {SasTokenError} any code of `parseConnectionString`; `ERR_KEY_REQUIRED` for
  *   X.509 strings and for a new expiry on a `SharedAccessSignature=` string; `ERR_TOKEN_EXPIRED`
  *   when that embedded token has expired; `ERR_DEVICE_ID_REQUIRED`, `ERR_INVALID_OPTION`; and the
  *   expiry codes.
@@ -78,8 +80,9 @@ export function tokenFromConnectionString(
   cs: string | ConnectionString,
   o: TokenFromConnectionStringOptions = {},
 ): string {
-  const parsed = typeof cs === 'string' ? parseConnectionString(cs) : cs
-  if (parsed.sharedAccessSignature !== undefined) return embeddedToken(parsed.sharedAccessSignature, o)
+  if (typeof o !== 'object' || o === null) throw new SasTokenError('ERR_INVALID_OPTION', 'tokenFromConnectionString takes an options object.')
+  const parsed = toConnectionString(cs)
+  if (parsed.sharedAccessSignature !== undefined) return embeddedToken(parsed, parsed.sharedAccessSignature, o)
   if (parsed.sharedAccessKey === undefined) {
     throw new SasTokenError('ERR_KEY_REQUIRED', 'This identity authenticates with an X.509 certificate (x509=true); it has no key to sign a token with.')
   }

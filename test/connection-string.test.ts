@@ -166,3 +166,59 @@ describe('redaction', () => {
     assert.ok(withToken.includes('&sig=<redacted>&se=1700000000'))
   })
 })
+
+describe('hardening (review findings)', () => {
+  const HUB = 'myhub.azure-devices.net'
+  const policyToken = 'SharedAccessSignature sr=myhub.azure-devices.net&sig=QSsTq4hIq8YzaKkHvHYM34vUvXN2XD%2FX%2Byr4pyjF%2ByY%3D&se=1700000000&skn=iothubowner'
+
+  it('does not quote an unknown name, which may be a key that lost its SharedAccessKey=', () => {
+    const key = 'q7Vw2ZkL9mXcR4tYbN8eHg=='
+    assert.throws(
+      () => parseConnectionString(`HostName=h.azure-devices.net;DeviceId=d;${key}`),
+      (err: Error) => !err.message.includes(key.slice(0, 8)),
+    )
+    assert.throws(() => parseConnectionString(`HostName=h;DeviceId=d;${key}=x`), (err: Error) => !err.message.includes(key.slice(0, 8)))
+  })
+
+  it('never quotes a key pasted into another field', () => {
+    const key = Buffer.from('0123456789abcdef0123').toString('base64')
+    for (const text of [`HostName=${key};DeviceId=d;x509=true`, `HostName=h;DeviceId=d ${key};x509=true`, `HostName=h;DeviceId=d;ModuleId=m/${key};x509=true`]) {
+      assert.throws(() => parseConnectionString(text), (err: Error) => err.name === 'SasTokenError' && !err.message.includes(key), text)
+    }
+  })
+
+  it('treats __proto__ and constructor as unknown names', () => {
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+      assert.throws(() => parseConnectionString(`HostName=h;${name}=x`), { code: 'ERR_CONNECTION_STRING_UNKNOWN_KEY' })
+    }
+  })
+
+  it('accepts a policy token with its SharedAccessKeyName, and checks they agree', () => {
+    const cs = parseConnectionString(`HostName=${HUB};SharedAccessKeyName=iothubowner;SharedAccessSignature=${policyToken}`)
+    assert.equal(cs.kind, 'service')
+    assert.throws(() => parseConnectionString(`HostName=${HUB};SharedAccessKeyName=service;SharedAccessSignature=${policyToken}`), {
+      code: 'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
+    })
+  })
+
+  it('refuses a device token (no skn) in a service string', () => {
+    assert.throws(() => parseConnectionString(`HostName=${HUB};SharedAccessSignature=${TOKEN}`), { code: 'ERR_CONNECTION_STRING_TOKEN_MISMATCH' })
+  })
+
+  it('compares the host name of an embedded token case-insensitively', () => {
+    assert.equal(parseConnectionString(`HostName=MyHub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${TOKEN}`).kind, 'device')
+    assert.throws(() => parseConnectionString(`HostName=${HUB};DeviceId=DEV1;SharedAccessSignature=${TOKEN}`), {
+      code: 'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
+    })
+  })
+
+  it('redacts a sig wherever it stands', () => {
+    assert.equal(redactConnectionString('SharedAccessSignature=sig=SECRET123;x'), 'SharedAccessSignature=sig=<redacted>;x')
+  })
+
+  it('refuses non-text input with a SasTokenError', () => {
+    assert.throws(() => parseConnectionString(undefined as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => formatConnectionString(undefined as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => redactConnectionString(null as never), { code: 'ERR_INVALID_OPTION' })
+  })
+})

@@ -36,17 +36,31 @@ describe('resolveExpiry', () => {
   it('takes an absolute expiry in seconds or as a Date', () => {
     assert.equal(resolveExpiry({ now, expiresAt: 1_800_000_000 }), 1_800_000_000)
     assert.equal(resolveExpiry({ now, expiresAt: new Date(1_800_000_000_999) }), 1_800_000_000)
-    assert.equal(resolveExpiry({ now, expiresAt: 1_700_000_000 }), 1_700_000_000)
+    assert.equal(resolveExpiry({ now, expiresAt: 1_700_000_001 }), 1_700_000_001)
   })
   it('gives each classic mistake its own code', () => {
     assert.throws(() => resolveExpiry({ now, expiresAt: 1_800_000_000_000 }), { code: 'ERR_EXPIRY_IN_MILLISECONDS' })
     assert.throws(() => resolveExpiry({ now, expiresAt: 1_699_999_999 }), { code: 'ERR_EXPIRY_IN_PAST' })
+    // Equal to now (floored, or as a Date) would be born expired: that is TTL 0.
+    assert.throws(() => resolveExpiry({ now, expiresAt: 1_700_000_000 }), { code: 'ERR_EXPIRY_IN_PAST' })
+    assert.throws(() => resolveExpiry({ now, expiresAt: new Date(now) }), { code: 'ERR_EXPIRY_IN_PAST' })
+    assert.throws(() => resolveExpiry({ now, expiresAt: -1 }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, expiresAt: 1_800_000_000.5 }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, expiresAt: Number.POSITIVE_INFINITY }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, expiresAt: new Date('nope') }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, ttl: 0 }), { code: 'ERR_INVALID_TTL' })
     assert.throws(() => resolveExpiry({ now, ttl: 60, expiresAt: 1_800_000_000 }), { code: 'ERR_INVALID_OPTION' })
     assert.throws(() => resolveExpiry({ now: Number.NaN }), { code: 'ERR_INVALID_NOW' })
+  })
+  it('refuses clocks and TTLs that cannot be right', () => {
+    assert.throws(() => resolveExpiry({ now: 1_700_000_000 }), /looks like epoch seconds/) // seconds passed as ms
+    assert.throws(() => resolveExpiry({ now: -1 }), { code: 'ERR_INVALID_NOW' })
+    assert.throws(() => resolveExpiry({ now: 1e300 }), { code: 'ERR_INVALID_NOW' })
+    assert.throws(() => resolveExpiry({ now, ttl: 1e11 }), { code: 'ERR_INVALID_TTL' })
+    assert.throws(() => resolveExpiry({ now, ttl: Number.MAX_SAFE_INTEGER }), { code: 'ERR_INVALID_TTL' })
+    assert.throws(() => resolveExpiry({ now, ttl: 99_000_000_000 }), { code: 'ERR_INVALID_TTL' })
+    assert.throws(() => resolveExpiry(null as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => parseTtl('0s'), /TTL "0s"/)
   })
   it('uses the real clock when none is injected', () => {
     const before = Math.floor(Date.now() / 1000)

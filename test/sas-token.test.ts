@@ -7,6 +7,7 @@ import {
   deviceResourceUri,
   encodeUriComponentStrict,
   parseSasToken,
+  tokenFromConnectionString,
   verifySasToken,
 } from 'sas-token'
 import * as arb from './support/arbitraries.js'
@@ -60,10 +61,10 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
   })
 
   it('computes se as floor(now) + ttl, with ttl text', () => {
-    const token = createSasToken({ resourceUri: 'x', key: KEY, ttl: '15m', now: 1_000_000_999 })
-    assert.equal(parseSasToken(token).expiresAt, 1_000_000 + 900)
-    const byDefault = createSasToken({ resourceUri: 'x', key: KEY, now: 1_000_000_999 })
-    assert.equal(parseSasToken(byDefault).expiresAt, 1_000_000 + 3600)
+    const token = createSasToken({ resourceUri: 'x', key: KEY, ttl: '15m', now: 1_600_000_000_999 })
+    assert.equal(parseSasToken(token).expiresAt, 1_600_000_000 + 900)
+    const byDefault = createSasToken({ resourceUri: 'x', key: KEY, now: 1_600_000_000_999 })
+    assert.equal(parseSasToken(byDefault).expiresAt, 1_600_000_000 + 3600)
   })
 
   it('encodes like the Node SDK, including its lower-case %2a', () => {
@@ -179,5 +180,91 @@ describe('verifySasToken', () => {
       }),
       { numRuns: 300 },
     )
+  })
+})
+
+describe('hardening (review findings)', () => {
+  const resourceUri = `${HUB}/devices/dev1`
+  const token = createSasToken({ resourceUri, key: KEY, expiresAt: SE, now: NOW })
+
+  it('rejects a signature whose last character differs only in padding bits', () => {
+    // ...BtDlY%3D and ...BtDlZ%3D decode to the same 32 bytes; the hub compares text.
+    const altered = token.replace('BtDlY%3D', 'BtDlZ%3D')
+    assert.notEqual(altered, token)
+    assert.throws(() => verifySasToken(altered, { key: KEY, now: NOW }), { code: 'ERR_TOKEN_SIGNATURE_MISMATCH' })
+  })
+
+  it('validates verify options', () => {
+    for (const clockSkewSeconds of [Number.NaN, -1, 1.5, '300' as unknown as number]) {
+      assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, clockSkewSeconds }), { code: 'ERR_INVALID_OPTION' })
+    }
+    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: 5 as unknown as string }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => verifySasToken(token, undefined as never), { code: 'ERR_INVALID_OPTION' })
+  })
+
+  it('matches host names case-insensitively and ids case-sensitively', () => {
+    assert.ok(verifySasToken(token, { key: KEY, now: NOW, resourceUri: 'MyHub.azure-devices.net/devices/dev1' }))
+    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/DEV1` }), { code: 'ERR_TOKEN_RESOURCE_MISMATCH' })
+  })
+
+  it('gives a SasTokenError, not a TypeError, for missing options', () => {
+    assert.throws(() => createSasToken(undefined as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => createDpsSasToken(null as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => encodeUriComponentStrict(undefined as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => createSasToken({ resourceUri: 'x', key: undefined as never }), { code: 'ERR_INVALID_KEY' })
+  })
+})
+
+describe('tokenFromConnectionString', () => {
+  const device = `HostName=${HUB};DeviceId=dev1;SharedAccessKey=${KEY}`
+  const service = `HostName=${HUB};SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`
+  const withToken = `HostName=${HUB};DeviceId=dev1;SharedAccessSignature=SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000`
+
+  it('signs a device token and a hub policy token (sdk-facts §9.2)', () => {
+    assert.equal(
+      tokenFromConnectionString(device, { expiresAt: SE, now: NOW }),
+      'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000',
+    )
+    assert.equal(
+      tokenFromConnectionString(service, { expiresAt: SE, now: NOW }),
+      'SharedAccessSignature sr=myhub.azure-devices.net&sig=QSsTq4hIq8YzaKkHvHYM34vUvXN2XD%2FX%2Byr4pyjF%2ByY%3D&se=1700000000&skn=iothubowner',
+    )
+  })
+
+  it('scopes a policy token to a device: the py vector with a device resource and key name', () => {
+    assert.equal(
+      tokenFromConnectionString(service, { deviceId: 'dev1', expiresAt: SE, now: NOW }),
+      'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000&skn=iothubowner',
+    )
+    assert.throws(() => tokenFromConnectionString(service, { moduleId: 'm', now: NOW }), { code: 'ERR_DEVICE_ID_REQUIRED' })
+  })
+
+  it("returns a SharedAccessSignature= string's token while it is valid, for its own identity only", () => {
+    const token = tokenFromConnectionString(withToken, { now: NOW })
+    assert.match(token, /^SharedAccessSignature sr=myhub\.azure-devices\.net%2Fdevices%2Fdev1&sig=VVdn/)
+    assert.equal(tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev1' }), token)
+    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev2' }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, moduleId: 'm' }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, ttl: 60 }), { code: 'ERR_KEY_REQUIRED' })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: (SE + 1) * 1000 }), { code: 'ERR_TOKEN_EXPIRED' })
+  })
+
+  it('refuses X.509 identities and other identities', () => {
+    assert.throws(() => tokenFromConnectionString(`HostName=${HUB};DeviceId=dev1;x509=true`), { code: 'ERR_KEY_REQUIRED' })
+    assert.throws(() => tokenFromConnectionString(device, { deviceId: 'dev2' }), { code: 'ERR_INVALID_OPTION' })
+  })
+
+  it('checks a hand-built object as if it were parsed', () => {
+    const objects = [
+      [{ kind: 'device', hostName: HUB, deviceId: 'dev1', sharedAccessKey: KEY, x509: true }, 'ERR_CONNECTION_STRING_MIXED_AUTH'],
+      [{ kind: 'service', hostName: HUB, sharedAccessKey: KEY }, 'ERR_CONNECTION_STRING_MISSING_KEY'],
+      [{ kind: 'device', hostName: HUB, deviceId: 'other', sharedAccessSignature: withToken.split('SharedAccessSignature=')[1] }, 'ERR_CONNECTION_STRING_TOKEN_MISMATCH'],
+      [{}, 'ERR_CONNECTION_STRING_EMPTY'],
+      [null, 'ERR_INVALID_OPTION'],
+    ] as const
+    for (const [cs, code] of objects) {
+      assert.throws(() => tokenFromConnectionString(cs as never, { now: NOW }), { code }, JSON.stringify(cs))
+    }
+    assert.throws(() => tokenFromConnectionString(device, null as never), { code: 'ERR_INVALID_OPTION' })
   })
 })

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { parseConnectionString, type ConnectionString } from '../connection-string.js'
+import { toConnectionString, type ConnectionString } from '../connection-string.js'
 import { SasTokenError } from '../errors.js'
 import type { Expiry } from '../expiry.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from '../identity.js'
@@ -122,7 +122,7 @@ function credentials(host: string, clientId: string, username: string, password:
  *   `ERR_TOKEN_EXPIRED` for an expired `SharedAccessSignature=`.
  */
 export function mqttCredentials(source: string | ConnectionString, o: MqttCredentialsOptions = {}): MqttCredentials {
-  const cs = typeof source === 'string' ? parseConnectionString(source) : source
+  const cs = toConnectionString(source)
   const deviceId = cs.deviceId ?? o.deviceId
   const moduleId = cs.moduleId ?? o.moduleId
   if (deviceId === undefined) {
@@ -150,8 +150,6 @@ export function mqttCredentials(source: string | ConnectionString, o: MqttCreden
       'deviceId and moduleId options only choose the identity for a service (policy) connection string; this string names its own.',
     )
   }
-  assertHostName(cs.hostName)
-  if (cs.gatewayHostName !== undefined) assertHostName(cs.gatewayHostName, 'GatewayHostName')
   assertDeviceId(deviceId, 'deviceId')
   if (moduleId !== undefined) assertDeviceId(moduleId, 'moduleId')
   const password =

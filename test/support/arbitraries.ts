@@ -20,5 +20,5 @@ export const keyName = fc.stringMatching(/^[A-Za-z0-9_\-@.]{1,64}$/)
 
 /** A clock and an expiry after it: epoch milliseconds and epoch seconds. */
 export const clockAndExpiry = fc
-  .tuple(fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }), fc.integer({ min: 0, max: 400 * 86400 }))
+  .tuple(fc.integer({ min: 1_000_000_000, max: 4_000_000_000 }), fc.integer({ min: 1, max: 400 * 86400 }))
   .map(([nowSeconds, ttl]) => ({ now: nowSeconds * 1000, expiresAt: nowSeconds + ttl }))
