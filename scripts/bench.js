@@ -2,6 +2,9 @@
 // machine, so the budgets in DESIGN.md can be checked anywhere. Not a test: nothing fails.
 import { spawnSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { createSasToken, encodeUriComponentStrict, parseConnectionString } from '../dist/index.js'
 
@@ -30,6 +33,10 @@ function race(contenders, { ops, rounds = 9 }) {
   }
   return Object.fromEntries(Object.entries(rates).map(([name, xs]) => [name, median(xs)]))
 }
+
+// Cold starts first: after the throughput races this process's own garbage collection would
+// compete with the children for the machine's cores.
+const start = coldStarts({ node: ['-e', '0'], generate: [BIN, 'generate', '-c', DEVICE_CS] })
 
 let sink = 0
 const signing = race(
@@ -82,7 +89,6 @@ function coldStarts(commands, runs = 21) {
   return Object.fromEntries(Object.entries(times).map(([name, xs]) => [name, median(xs)]))
 }
 
-const start = coldStarts({ node: ['-e', '0'], generate: [BIN, 'generate', '-c', DEVICE_CS] })
 
 const BATCH = 100_000
 const ids = Array.from({ length: BATCH }, (_, i) => `device-${i}`)
@@ -94,14 +100,21 @@ const inProcess = race(
   },
   { ops: BATCH, rounds: 3 },
 ).sign
+// The batch writes to a file, as a provisioning job would: the figure is the CLI's own speed,
+// not that of this process decoding 25 MB from a pipe.
+const outDir = mkdtempSync(join(tmpdir(), 'sas-token-bench-'))
+const outFile = join(outDir, 'tokens.ndjson')
+const out = openSync(outFile, 'w')
 const batchStart = process.hrtime.bigint()
 const batch = spawnSync(process.execPath, [BIN, 'generate', '--batch', '-c', SERVICE_CS], {
   input: ids.join('\n') + '\n',
+  stdio: ['pipe', out, 'pipe'],
   encoding: 'utf8',
-  maxBuffer: 1 << 30,
 })
 const batchSeconds = Number(process.hrtime.bigint() - batchStart) / 1e9
-const batchLines = batch.stdout ? batch.stdout.split('\n').filter(Boolean).length : 0
+closeSync(out)
+const batchLines = readFileSync(outFile, 'utf8').split('\n').filter(Boolean).length
+rmSync(outDir, { recursive: true })
 const batchRate = batchLines === BATCH && batch.status === 0 ? BATCH / batchSeconds : 0
 
 const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2))
@@ -115,7 +128,9 @@ const rows = [
     `batch of ${BATCH.toLocaleString('en')} vs in-process signing`,
     batchRate ? ratio(batchRate, inProcess) : 'failed',
     '≥ 0.50×',
-    batchRate ? `${fmt(batchRate)} vs ${fmt(inProcess)} tokens/s` : `exit ${batch.status}, ${batchLines} lines: ${(batch.stderr || '').split('\n')[0]}`,
+    batchRate
+      ? `${fmt(batchRate)} vs ${fmt(inProcess)} tokens/s; ${fmt(BATCH / (batchSeconds - start.generate / 1000))}/s without the start-up`
+      : `exit ${batch.status}, ${batchLines} lines: ${(batch.stderr || '').split('\n')[0]}`,
   ],
 ]
 const width = Math.max(...rows.map((r) => r[0].length))
