@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { dpsMqttCredentials, mqttCredentials, parseConnectionString, SasTokenError } from 'sas-token'
+import { code } from './support/errors.js'
 
 const KEY = 'cGFzc3dvcmQ='
 /** One hour before se = 1700000000, in epoch milliseconds. */
@@ -11,16 +12,6 @@ const DEVICE_TOKEN = 'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices
 const MODULE_TOKEN =
   'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1&sig=fGXCx3v8IsZ5KZEGgop3RhYJ9cnRSs9VqP3uTffvtUc%3D&se=1700000000'
 const POLICY_DEVICE_TOKEN = `${DEVICE_TOKEN}&skn=iothubowner`
-
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof SasTokenError, `expected a SasTokenError, got ${String(err)}`)
-    return err.code
-  }
-  assert.fail('expected a throw')
-}
 
 describe('mqttCredentials', () => {
   test('docs device example', () => {

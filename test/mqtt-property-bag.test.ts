@@ -4,16 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import { decodePropertyBag, encodePropertyBag, SasTokenError, type MessageProperties } from 'sas-token'
-
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof SasTokenError, `expected a SasTokenError, got ${String(err)}`)
-    return err.code
-  }
-  assert.fail('expected a throw')
-}
+import { code } from './support/errors.js'
 
 /** A decoded bag as a plain object, so deepStrictEqual also sees any extra (undefined) key. */
 function plain(bag: ReturnType<typeof decodePropertyBag>): object {

@@ -20,16 +20,7 @@ import {
   twinReportedTopic,
   type IncomingTopic,
 } from 'sas-token'
-
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof SasTokenError, `expected a SasTokenError, got ${String(err)}`)
-    return err.code
-  }
-  assert.fail('expected a throw')
-}
+import { code } from './support/errors.js'
 
 /** parseTopic's result as a plain object, so deepStrictEqual also sees extra or undefined keys. */
 function parsed(topic: string): object {

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { describe, test } from 'node:test'
-import { createTokenSource, SasTokenError, type IssuedToken, type TokenSourceOptions } from 'sas-token'
+import { createTokenSource, type IssuedToken, type TokenSourceOptions } from 'sas-token'
+import { code } from './support/errors.js'
 
 const KEY = 'cGFzc3dvcmQ='
 const DEVICE = `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY}`
@@ -47,16 +48,6 @@ function fakeTime(start = T0) {
       for (const [, { callback }] of due) callback()
     },
   }
-}
-
-function code(fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    assert.ok(err instanceof SasTokenError, `expected a SasTokenError, got ${String(err)}`)
-    return err.code
-  }
-  assert.fail('expected a throw')
 }
 
 describe('createTokenSource', () => {
