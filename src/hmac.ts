@@ -4,10 +4,15 @@
  *
  * @module
  */
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto'
+
+/** A key prepared once for many signatures: HMAC with a `KeyObject` skips a copy per call. */
+export function hmacKey(bytes: Uint8Array): KeyObject {
+  return createSecretKey(bytes)
+}
 
 /** `base64(HMAC-SHA256(key, UTF-8(message)))`, standard alphabet with padding. */
-export function hmacSha256Base64(key: Uint8Array, message: string): string {
+export function hmacSha256Base64(key: KeyObject | Uint8Array, message: string): string {
   return createHmac('sha256', key).update(message).digest('base64')
 }
 

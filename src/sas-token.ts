@@ -11,7 +11,7 @@
  */
 import { SasTokenError } from './errors.js'
 import { resolveExpiry, epochMs, type Expiry } from './expiry.js'
-import { hmacSha256Base64, signaturesEqual } from './hmac.js'
+import { hmacKey, hmacSha256Base64, signaturesEqual } from './hmac.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
 import { assertKeyName, decodeKey } from './keys.js'
 
@@ -127,7 +127,7 @@ function rememberLast<T>(fn: (input: string) => T): (input: string) => T {
   }
 }
 
-const signingKey = rememberLast((key) => decodeKey(key, 'key'))
+const signingKey = rememberLast((key) => hmacKey(decodeKey(key, 'key')))
 const encodedResource = rememberLast((resourceUri) => {
   if (typeof resourceUri !== 'string' || resourceUri.length === 0 || /\s/.test(resourceUri)) {
     throw new SasTokenError(
@@ -143,7 +143,7 @@ function assertOptions(o: unknown, of: string): void {
 }
 
 /** Builds the token text. Everything has been checked; `sr` is already encoded. */
-function signToken(sr: string, key: Uint8Array, se: number, keyName: string | undefined): string {
+function signToken(sr: string, key: Parameters<typeof hmacSha256Base64>[0], se: number, keyName: string | undefined): string {
   const sig = encodeURIComponent(hmacSha256Base64(key, sr + '\n' + se))
   const token = PREFIX + 'sr=' + sr + '&sig=' + sig + '&se=' + se
   return keyName === undefined ? token : token + '&skn=' + encodeUriComponentStrict(keyName)
