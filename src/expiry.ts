@@ -157,3 +157,29 @@ export function resolveExpiry(o: Expiry = {}): number {
   }
   return se
 }
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/
+
+/**
+ * Reads an absolute expiry written as text: epoch seconds (`1893456000`) or an ISO 8601 date
+ * (`2030-01-01`, `2030-01-01T00:00Z`, `2030-01-01T02:00:00+02:00`). A time needs its zone, `Z`
+ * or an offset, so the same text means the same instant on every machine; a date that does not
+ * exist (`2030-02-30`) is refused rather than rolled over.
+ *
+ * @returns Epoch seconds, or a `Date`, for {@link Expiry.expiresAt}.
+ * @throws {SasTokenError} `ERR_INVALID_EXPIRY`.
+ */
+export function parseExpiresAt(text: string): number | Date {
+  if (typeof text === 'string' && /^\d{1,15}$/.test(text)) return Number(text)
+  const match = typeof text === 'string' ? ISO_DATE.exec(text) : null
+  const date = match === null ? undefined : new Date(text)
+  const [, year, month, day] = match ?? []
+  const lastDay = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate()
+  if (date === undefined || Number.isNaN(date.getTime()) || Number(month) < 1 || Number(day) < 1 || Number(day) > lastDay) {
+    throw new SasTokenError(
+      'ERR_INVALID_EXPIRY',
+      `expiry ${JSON.stringify(String(text).slice(0, 40))} is neither epoch seconds nor an ISO 8601 date with a zone, like 2030-01-01T00:00Z.`,
+    )
+  }
+  return date
+}

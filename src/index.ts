@@ -14,7 +14,7 @@ export type { SasTokenErrorCode } from './errors.js'
 export { assertDeviceId, assertRegistrationId, assertIdScope, assertHostName, MAX_ID_LENGTH } from './identity.js'
 
 // core: connection strings, keys, expiry, tokens
-export { parseTtl, resolveExpiry, DEFAULT_TTL_SECONDS } from './expiry.js'
+export { parseTtl, parseExpiresAt, resolveExpiry, DEFAULT_TTL_SECONDS } from './expiry.js'
 export type { Expiry } from './expiry.js'
 export { decodeKey, deriveDeviceKey, assertKeyName } from './keys.js'
 export { parseConnectionString, formatConnectionString, redactConnectionString } from './connection-string.js'
@@ -51,6 +51,7 @@ export {
   telemetryTopic,
   c2dFilter,
   moduleInputsFilter,
+  deviceSubscriptions,
   twinGetTopic,
   twinReportedTopic,
   methodResponseTopic,

@@ -6,6 +6,7 @@ import {
   assertRegistrationId,
   decodeKey,
   deriveDeviceKey,
+  parseExpiresAt,
   parseTtl,
   resolveExpiry,
   SasTokenError,
@@ -67,6 +68,19 @@ describe('resolveExpiry', () => {
     const se = resolveExpiry({ ttl: 10 })
     assert.ok(se >= before + 10 && se <= Math.floor(Date.now() / 1000) + 10)
   })
+})
+
+describe('parseExpiresAt', () => {
+  it('reads epoch seconds and ISO 8601 dates with a zone', () => {
+    assert.equal(parseExpiresAt('1893456000'), 1893456000)
+    assert.equal((parseExpiresAt('2030-01-01') as Date).getTime(), Date.UTC(2030, 0, 1))
+    assert.equal((parseExpiresAt('2030-01-01T00:00Z') as Date).getTime(), Date.UTC(2030, 0, 1))
+    assert.equal((parseExpiresAt('2030-01-01T02:00:00+02:00') as Date).getTime(), Date.UTC(2030, 0, 1))
+    assert.equal((parseExpiresAt('2028-02-29T12:00:00.5Z') as Date).getTime(), Date.UTC(2028, 1, 29, 12, 0, 0, 500))
+  })
+  for (const bad of ['2030-02-30', '2029-02-29', '2030-13-01', '2030-00-10', '2030-01-01T00:00', '2030-01-01T25:00Z', 'tomorrow', '', '1e9', '-5']) {
+    it(`refuses ${JSON.stringify(bad)}`, () => assert.throws(() => parseExpiresAt(bad), { code: 'ERR_INVALID_EXPIRY' }))
+  }
 })
 
 describe('keys', () => {

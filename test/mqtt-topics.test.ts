@@ -5,6 +5,7 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import {
   c2dFilter,
+  deviceSubscriptions,
   DESIRED_PATCHES_FILTER,
   DPS_RESPONSES_FILTER,
   dpsPollTopic,
@@ -347,5 +348,20 @@ describe('parseTopic', () => {
       }),
       { numRuns: 3000 },
     )
+  })
+})
+
+describe('deviceSubscriptions', () => {
+  test('a device listens for C2D, methods, twin responses and desired patches (node SDK filters)', () => {
+    assert.deepEqual(deviceSubscriptions({ deviceId: 'deviceId' }), [
+      'devices/deviceId/messages/devicebound/#',
+      '$iothub/methods/POST/#',
+      '$iothub/twin/res/#',
+      '$iothub/twin/PATCH/properties/desired/#',
+    ])
+  })
+  test('a module listens on its inputs instead of C2D', () => {
+    assert.equal(deviceSubscriptions({ deviceId: 'deviceId', moduleId: 'moduleId' })[0], 'devices/deviceId/modules/moduleId/inputs/#')
+    assert.equal(code(() => deviceSubscriptions({ deviceId: 'a#b' })), 'ERR_INVALID_IDENTIFIER')
   })
 })

@@ -106,6 +106,17 @@ export function moduleInputsFilter(id: { deviceId: string; moduleId: string }): 
 }
 
 /**
+ * The filters a device or module subscribes to for everything the hub may send it: C2D messages
+ * (a module: its inputs), direct methods, twin responses and desired-property patches.
+ *
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`.
+ */
+export function deviceSubscriptions(id: TopicIdentity): string[] {
+  const messages = id.moduleId === undefined ? c2dFilter(id) : moduleInputsFilter({ deviceId: id.deviceId, moduleId: id.moduleId })
+  return [messages, METHOD_REQUESTS_FILTER, TWIN_RESPONSES_FILTER, DESIRED_PATCHES_FILTER]
+}
+
+/**
  * The topic that asks for the whole twin. The answer comes on {@link TWIN_RESPONSES_FILTER}.
  *
  * @throws {SasTokenError} `ERR_INVALID_OPTION` for a bad `rid`.
