@@ -54,6 +54,12 @@ export interface TokenSourceOptions {
   setTimer?: (callback: () => void, ms: number) => unknown
   /** Cancels what `setTimer` returned. */
   clearTimer?: (handle: unknown) => void
+  /**
+   * Called with what a listener threw when the timer renewed the token (nobody else could catch
+   * it there). Defaults to `process.emitWarning`: a faulty listener never stops the renewals, nor
+   * crashes the program.
+   */
+  onError?: (err: unknown) => void
   /** With a service (policy) connection string: the device to sign for. */
   deviceId?: string
   /** With a service connection string and `deviceId`: the module to sign for. */
@@ -134,6 +140,7 @@ export function createTokenSource(source: string | ConnectionString, o: TokenSou
     throw new SasTokenError('ERR_INVALID_OPTION', 'Give setTimer and clearTimer together, or neither.')
   }
   const clock = o.now ?? Date.now
+  const onError = o.onError ?? ((err: unknown) => process.emitWarning(err instanceof Error ? err : String(err)))
   const setTimer = o.setTimer ?? defaultSetTimer
   const clearTimer = o.clearTimer ?? defaultClearTimer
   const ids = {
@@ -162,8 +169,12 @@ export function createTokenSource(source: string | ConnectionString, o: TokenSou
   function onTimer(): void {
     timerSet = false
     if (stopped) return
-    if (nowMs() >= issued.renewAt * 1000) renew()
-    else schedule()
+    if (nowMs() < issued.renewAt * 1000) return schedule()
+    try {
+      renew()
+    } catch (err) {
+      onError(err)
+    }
   }
 
   function assertRunning(): void {

@@ -131,6 +131,27 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
+  test('on the timer, a throwing listener goes to onError and renewals go on', () => {
+    const time = fakeTime()
+    const errors: unknown[] = []
+    const source = createTokenSource(DEVICE, { ...time.options, onError: (err) => errors.push(err) })
+    const seen: number[] = []
+    source.onRenew(() => {
+      throw new Error('listener failed')
+    })
+    source.onRenew(({ expiresAt }) => seen.push(expiresAt))
+    for (let round = 1; round <= 2; round++) {
+      time.advance(3_060_000)
+      time.fireAll() // would throw out of the timer callback, and crash a real program, without onError
+      assert.equal(errors.length, round)
+      assert.equal(seen.length, round)
+      assert.equal(time.pending.size, 1, 'the next renewal is scheduled')
+    }
+    assert.deepEqual(seen, [1_700_000_000 + 3060, 1_700_000_000 + 2 * 3060])
+    assert.match(String(errors[0]), /listener failed/)
+    source.stop()
+  })
+
   test('stop() clears the timer and makes the source unusable', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE, time.options)
