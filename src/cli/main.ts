@@ -63,6 +63,12 @@ function joinStdinValues(argv: readonly string[]): string[] {
   return out
 }
 
+// A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly,
+// whether the write failed at once (a thrown EPIPE, below) or later (this event).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err
+})
+
 const args = joinStdinValues(hideBin(process.argv))
 try {
   await skipHelpCache(yargs(args))
@@ -83,6 +89,5 @@ try {
     .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
     .parseAsync()
 } catch (err) {
-  // A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly.
   if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE') process.exitCode = renderError(err, jsonMode(args))
 }
