@@ -20,6 +20,7 @@ import { tokenFromConnectionString } from '../token-from-connection-string.js'
 import { deriveDeviceKey } from '../keys.js'
 import { SasTokenError } from '../errors.js'
 import { clock, connectionStringFromEnv, hasKey, readKey, valueOrStdin, type KeySource } from './input.js'
+import { withSharedChecks } from './options.js'
 import { registerSecret, UsageError, warn } from './output.js'
 
 const IDENTITY = 'Identity:'
@@ -58,9 +59,9 @@ export const expiryOptions = {
   'expires-at': { type: 'string', group: EXPIRY, describe: 'Absolute expiry: ISO 8601 (2030-01-01T00:00Z) or epoch seconds' },
 } as const satisfies Record<string, Options>
 
-/** Adds the identity and expiry options, and their conflicts, to a command. */
+/** Adds the identity and expiry options, their conflicts and the shared checks, to a command. */
 export function withIdentityOptions<T>(y: Argv<T>) {
-  return y
+  return withSharedChecks(y)
     .options(identityOptions)
     .options(expiryOptions)
     .conflicts('key', ['key-file', 'key-env', 'group-key'])

@@ -9,6 +9,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { deriveDeviceKey } from '../../keys.js'
 import { deriveKeyJob, runBatch } from '../batch.js'
 import { valueOrStdin } from '../input.js'
+import { withSharedChecks } from '../options.js'
 import { registerSecret, UsageError, writeValue } from '../output.js'
 
 /** The options of `derive-key`. */
@@ -20,7 +21,7 @@ export interface DeriveKeyArgs {
 }
 
 function builder(y: Argv) {
-  return y
+  return withSharedChecks(y)
     .options({
       'group-key': { type: 'string', demandOption: true, describe: 'The enrollment group key (base64)' },
       'registration-id': { type: 'string', describe: 'The registration id of the device' },

@@ -11,7 +11,8 @@ import { SasTokenError } from '../../errors.js'
 import { verifySasToken } from '../../sas-token.js'
 import { keyOptions } from '../identity-options.js'
 import { nowMs, readKey, valueOrStdin, type KeySource } from '../input.js'
-import { EXIT_FAILURE, registerSecret, relativeTime, renderError, table, warn, writeJson, writeValue } from '../output.js'
+import { withSharedChecks } from '../options.js'
+import { registerSecret, relativeTime, renderError, table, warn, writeJson, writeValue } from '../output.js'
 import { policyPasswordWarning, summarizeToken, type TokenSummary } from '../token-summary.js'
 
 /** The options of `inspect`. */
@@ -91,7 +92,7 @@ function renderText(report: Report): string {
 }
 
 function builder(y: Argv) {
-  return y
+  return withSharedChecks(y)
     .positional('input', { type: 'string', describe: 'A SAS token or a connection string; - or nothing reads it from stdin' })
     .options({
       ...keyOptions,
@@ -133,7 +134,7 @@ async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
         : key !== undefined && t === undefined
           ? new SasTokenError('ERR_INVALID_OPTION', 'there is no token to verify: this connection string holds a key, not a SharedAccessSignature.')
           : undefined
-  if (problem !== undefined) process.exitCode = Math.max(renderError(problem, args.json === true), EXIT_FAILURE)
+  if (problem !== undefined) process.exitCode = renderError(problem, args.json === true)
 }
 
 /** The `inspect` command module. */

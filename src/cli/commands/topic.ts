@@ -7,6 +7,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { parseTopic, telemetryTopic } from '../../mqtt/topics.js'
+import { withSharedChecks } from '../options.js'
 import { UsageError, writeJson, writeValue } from '../output.js'
 
 /** The system-property flags, by their {@link MessageProperties} names. */
@@ -45,7 +46,7 @@ const build: CommandModule<object, TopicBuildArgs> = {
   command: ['build', '$0'],
   describe: 'Build a telemetry topic with its property bag (the default)',
   builder: ((y: Argv) =>
-    y
+    withSharedChecks(y)
       .options({
         'device-id': { type: 'string', demandOption: true, describe: 'The device id' },
         'module-id': { type: 'string', describe: 'The module id, for module telemetry' },
@@ -69,7 +70,7 @@ const parse: CommandModule<object, { topic: string }> = {
   command: 'parse <topic>',
   describe: 'Take an incoming topic apart, as JSON',
   builder: ((y: Argv) =>
-    y
+    withSharedChecks(y)
       .positional('topic', { type: 'string', describe: 'A topic the hub or DPS sends to' })
       .example("$0 topic parse '$iothub/twin/res/204/?$rid=1&$version=6'", 'A twin response')) as unknown as CommandModule<object, { topic: string }>['builder'],
   handler(args) {
