@@ -12,12 +12,12 @@ import { fstatSync } from 'node:fs'
 import { once } from 'node:events'
 import { parseConnectionString } from '../connection-string.js'
 import { SasTokenError } from '../errors.js'
-import { assertDeviceId, assertHostName } from '../identity.js'
+import { assertHostName } from '../identity.js'
 import { deriveDeviceKey } from '../keys.js'
-import { createDpsSasToken, createSasToken } from '../sas-token.js'
+import { createDpsSasToken, createSasToken, deviceResourceUri } from '../sas-token.js'
 import { tokenFromConnectionString } from '../token-from-connection-string.js'
-import type { Identity, ResolvedExpiry } from './identity-options.js'
-import { csvField, describeError, EXIT_FAILURE, notice, UsageError } from './output.js'
+import { dpsDeviceKey, type Identity, type ResolvedExpiry } from './identity-options.js'
+import { csvField, describeError, EXIT_FAILURE, notice, scrubUntrusted, UsageError } from './output.js'
 
 /** The output formats of batch mode. */
 export type BatchFormat = 'json' | 'csv'
@@ -32,7 +32,11 @@ export interface BatchJob {
    * none holds a quote, a backslash or a control character: they go into JSON unescaped.
    */
   run(line: string): ReadonlyArray<string | undefined>
-  /** Whether an error record may echo the input line (not when lines hold secrets). */
+  /**
+   * Whether an error record may echo the input line (not when lines hold secrets, such as
+   * connection strings). An echoed line is scrubbed all the same: a line fed to the wrong mode
+   * may hold a key.
+   */
   echoInput: boolean
 }
 
@@ -55,7 +59,7 @@ function ndjson(columns: readonly string[]): Records {
       return `${out}}\n`
     },
     error(line, input, err) {
-      return `${JSON.stringify({ line, ...(input !== undefined && { input }), error: describeError(err) })}\n`
+      return `${JSON.stringify({ line, ...(input !== undefined && { input }), error: describeLineError(err) })}\n`
     },
   }
 }
@@ -70,11 +74,17 @@ function csv(columns: readonly string[]): Records {
       return `${out},\n`
     },
     error(line, input, err) {
-      const { code, message } = describeError(err)
+      const { code, message } = describeLineError(err)
       const first = input === undefined ? empty : [csvField(input), ...columns.slice(1).map(() => '')].join(',')
       return `${line},${first},${csvField(`${code}: ${message}`)}\n`
     },
   }
+}
+
+/** The `{code, message}` of a line's error, scrubbed as text that may hold a key. */
+function describeLineError(err: unknown): { code: string; message: string } {
+  const { code, message } = describeError(err)
+  return { code, message: scrubUntrusted(message) }
 }
 
 /** Progress on stderr, at most ten times a second, only when stderr is a terminal. */
@@ -162,7 +172,7 @@ export async function runBatch(job: BatchJob, format: BatchFormat, input: NodeJS
       record = records.ok(lineNo, job.run(line))
     } catch (err) {
       failed++
-      record = records.error(lineNo, job.echoInput ? line : undefined, err)
+      record = records.error(lineNo, job.echoInput ? scrubUntrusted(line) : undefined, err)
     }
     out.write(record)
   }
@@ -188,11 +198,10 @@ export async function runBatch(job: BatchJob, format: BatchFormat, input: NodeJS
   }
 }
 
-/** `deviceId` or `deviceId/moduleId` (a `/` cannot appear in an id), checked. */
+/** `deviceId` or `deviceId/moduleId` (a `/` cannot appear in an id); the core checks the ids. */
 function splitDeviceLine(line: string): [string, string | undefined] {
   const slash = line.indexOf('/')
-  if (slash < 0) return [assertDeviceId(line, 'device id'), undefined]
-  return [assertDeviceId(line.slice(0, slash), 'device id'), assertDeviceId(line.slice(slash + 1), 'module id')]
+  return slash < 0 ? [line, undefined] : [line.slice(0, slash), line.slice(slash + 1)]
 }
 
 /**
@@ -222,26 +231,26 @@ export function tokenJob(identity: Identity | undefined, expiry: ResolvedExpiry)
       throw new SasTokenError('ERR_KEY_REQUIRED', '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.')
     }
     const { expiresAt: se, now } = expiry
-    // deviceResourceUri() would check the host again on every line; check it once, and the ids per line.
-    const devices = `${assertHostName(hostName)}/devices/`
+    // Checked once here, so that a bad host fails the run rather than every line.
+    assertHostName(hostName)
     return {
       columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
       echoInput: true,
       run(line) {
         const [deviceId, moduleId] = splitDeviceLine(line)
-        const resourceUri = moduleId === undefined ? devices + deviceId : `${devices}${deviceId}/modules/${moduleId}`
+        const resourceUri = deviceResourceUri(hostName, deviceId, moduleId)
         const token = createSasToken({ resourceUri, key, keyName, expiresAt: se, now })
         return [deviceId, moduleId, token, expiresAt]
       },
     }
   }
   if (identity.type === 'dps' && identity.groupKey !== undefined) {
-    const { idScope, groupKey } = identity
+    const { idScope } = identity
     return {
       columns: ['registrationId', 'token', 'expiresAt'],
       echoInput: true,
       run(registrationId) {
-        const key = deriveDeviceKey(groupKey, registrationId)
+        const key = dpsDeviceKey(identity, registrationId)
         return [registrationId, createDpsSasToken({ idScope, registrationId, key, ...expiry }), expiresAt]
       },
     }

@@ -8,7 +8,8 @@
  *   it is a service (policy) string, or with `--resource`;
  * - parts: `--host --device-id [--module-id]` (or `--host --key-name` for a policy) and a key;
  * - `--resource <uri>` and a key;
- * - the environment: `IOTHUB_DEVICE_CONNECTION_STRING`, then `IOTHUB_CONNECTION_STRING`.
+ * - the environment: `IOTHUB_DEVICE_CONNECTION_STRING`, then `IOTHUB_CONNECTION_STRING` (not in
+ *   batch mode, where no identity means that stdin holds connection strings).
  *
  * @module
  */
@@ -39,7 +40,7 @@ export const identityOptions = {
     alias: 'c',
     type: 'string',
     group: IDENTITY,
-    describe: 'Device, module or service connection string ("-" reads stdin). Default: $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
+    describe: 'Device, module or service connection string ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
   },
   host: { type: 'string', group: IDENTITY, describe: 'Hub host name, like myhub.azure-devices.net (DPS: the provisioning endpoint)' },
   'device-id': { type: 'string', group: IDENTITY, describe: 'Device id (with --host, or with a service connection string)' },
@@ -160,7 +161,9 @@ export async function resolveIdentity(args: IdentityArgs, o: ResolveOptions = {}
     if (hasKey(args) || args.keyName !== undefined) {
       throw new UsageError('a key needs --host and --device-id (or --key-name), or --resource, to say what it signs for.')
     }
-    text = connectionStringFromEnv()?.value
+    // In batch mode no identity means "read connection strings from stdin": the environment
+    // must not turn those lines into device ids (and echo their keys in error records).
+    if (!batch) text = connectionStringFromEnv()?.value
   }
 
   if (text !== undefined) {

@@ -12,8 +12,7 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-/** Exit codes, as documented in the README. */
-export const EXIT_OK = 0
+/** Exit codes, as documented in the README (0 is the default). */
 export const EXIT_FAILURE = 1
 export const EXIT_USAGE = 2
 
@@ -34,6 +33,22 @@ export function scrub(text: string): string {
   for (const secret of secrets) out = out.split(secret).join('<redacted>')
   return out
 }
+
+/**
+ * {@link scrub}, and also every `sig=` value and every run of 16 or more base64 characters: for
+ * text the CLI did not write itself and that may hold a key nobody registered, such as a batch
+ * input line or an argument yargs complains about (`Unknown argument: <a key without --key>`).
+ * Plain words and CamelCase names are kept. It may redact a long id too; that is the price of
+ * never echoing a key.
+ */
+export function scrubUntrusted(text: string): string {
+  return scrub(text)
+    .replace(/(sig=)[^&;\s"]+/gi, '$1<redacted>')
+    .replace(/[A-Za-z0-9+/=]{16,}/g, (run) => (WORDS.test(run) ? run : '<redacted>'))
+}
+
+/** A word or CamelCase words (`SharedAccessKeyName`): a long run of letters that is no key. */
+const WORDS = /^[A-Za-z][a-z]+(?:[A-Z][a-z]+)*=?$/
 
 /** Writes the value to stdout, with exactly one trailing newline. */
 export function writeValue(text: string): void {
@@ -57,7 +72,7 @@ export function notice(message: string): void {
 
 /** The `{code, message}` of any error, scrubbed. */
 export function describeError(err: unknown): { code: string; message: string } {
-  if (err instanceof UsageError) return { code: 'ERR_USAGE', message: scrub(err.message) }
+  if (err instanceof UsageError) return { code: 'ERR_USAGE', message: scrubUntrusted(err.message) }
   if (isSasTokenError(err)) return { code: err.code, message: scrub(err.message) }
   const message = err instanceof Error ? err.message : String(err)
   const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_UNEXPECTED'
