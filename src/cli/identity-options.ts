@@ -15,12 +15,12 @@
  */
 import type { Argv, Options } from 'yargs'
 import { parseConnectionString, type ConnectionString } from '../connection-string.js'
-import { resolveExpiry } from '../expiry.js'
+import { parseExpiresAt, resolveExpiry } from '../expiry.js'
 import { createDpsSasToken, createSasToken } from '../sas-token.js'
 import { tokenFromConnectionString } from '../token-from-connection-string.js'
 import { deriveDeviceKey } from '../keys.js'
 import { SasTokenError } from '../errors.js'
-import { clock, connectionStringFromEnv, hasKey, readKey, valueOrStdin, type KeySource } from './input.js'
+import { connectionStringFromEnv, nowMs, hasKey, readKey, valueOrStdin, type KeySource } from './input.js'
 import { withSharedChecks } from './options.js'
 import { registerSecret, UsageError, warn } from './output.js'
 
@@ -241,7 +241,7 @@ export const SHORT_TTL_SECONDS = 300
  * the token would live under five minutes. Every token of a run then shares this expiry.
  */
 export function resolveCliExpiry(args: ExpiryArgs): ResolvedExpiry {
-  const now = clock().now ?? Date.now()
+  const now = nowMs()
   const expiresAt = resolveExpiry({
     now,
     ...(args.ttl !== undefined && { ttl: args.ttl }),
@@ -252,16 +252,6 @@ export function resolveCliExpiry(args: ExpiryArgs): ResolvedExpiry {
     warn(`the token expires in ${lifetime} s; clock skew between this machine and the hub can make it fail (use at least 5m).`)
   }
   return { expiresAt, now }
-}
-
-/** `--expires-at` text: epoch seconds (digits) or an ISO 8601 date, as the core's Expiry takes it. */
-function parseExpiresAt(text: string): number | Date {
-  if (/^\d+$/.test(text)) return Number(text)
-  const date = new Date(text)
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(date.getTime())) {
-    throw new SasTokenError('ERR_INVALID_EXPIRY', `--expires-at ${JSON.stringify(text)} is neither an ISO 8601 date (2030-01-01T00:00Z) nor epoch seconds.`)
-  }
-  return date
 }
 
 /** Signs a token for `identity`, expiring at `expiry`: one core call. */
