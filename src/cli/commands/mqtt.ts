@@ -6,16 +6,7 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { mqttCredentials, dpsMqttCredentials, type MqttCredentials } from '../../mqtt/credentials.js'
-import {
-  c2dFilter,
-  DESIRED_PATCHES_FILTER,
-  DPS_RESPONSES_FILTER,
-  dpsRegisterTopic,
-  METHOD_REQUESTS_FILTER,
-  moduleInputsFilter,
-  telemetryTopic,
-  TWIN_RESPONSES_FILTER,
-} from '../../mqtt/topics.js'
+import { deviceSubscriptions, DPS_RESPONSES_FILTER, dpsRegisterTopic, telemetryTopic } from '../../mqtt/topics.js'
 import { copyToClipboard } from '../clipboard.js'
 import { dpsDeviceKey, resolveCliExpiry, resolveIdentity, withIdentityOptions, type ExpiryArgs, type Identity, type IdentityArgs } from '../identity-options.js'
 import { nowMs } from '../input.js'
@@ -44,6 +35,10 @@ interface Settings {
   credentials: MqttCredentials
   port: number
   websocket: boolean
+  /** The WebSocket URL, with the port when it is not 443. */
+  url: string
+  /** DPS: the response comes only to the connection that sent the request. */
+  dps: boolean
   publish: string
   /** The body the sample publish sends. */
   message: string
@@ -52,6 +47,21 @@ interface Settings {
 
 /** Where mosquitto and paho find the hub's root CA when neither --cafile nor --capath is given. */
 const SYSTEM_CA_PATH = '/etc/ssl/certs'
+
+/** The usage error for a `--port` that is not a TCP port. */
+function checkPort(port: unknown): true {
+  if (port !== undefined && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw new UsageError('--port must be a whole number from 1 to 65535.')
+  }
+  return true
+}
+
+/** `wss://host/$iothub/websocket`, with `:port` when the port is not the default 443. */
+function websocketUrl(credentials: MqttCredentials, port: number): string {
+  const url = new URL(credentials.websocketUrl)
+  url.port = String(port)
+  return url.href
+}
 
 /** The MQTT settings for an identity: one core call, plus the topics of that kind of client. */
 function settings(identity: Identity, args: MqttArgs): Settings {
@@ -72,6 +82,8 @@ function settings(identity: Identity, args: MqttArgs): Settings {
       credentials,
       port,
       websocket,
+      url: websocketUrl(credentials, port),
+      dps: true,
       publish: dpsRegisterTopic({ rid: '1' }),
       message: JSON.stringify({ registrationId: credentials.clientId }),
       subscribe: [DPS_RESPONSES_FILTER],
@@ -88,20 +100,19 @@ function settings(identity: Identity, args: MqttArgs): Settings {
     ...(identity.deviceId !== undefined && { deviceId: identity.deviceId }),
     ...(identity.moduleId !== undefined && { moduleId: identity.moduleId }),
   })
-  const [deviceId, moduleId] = credentials.clientId.split('/') as [string, string | undefined]
+  // A device or module string names the identity; a service string takes it from --device-id/--module-id.
+  const deviceId = cs.kind === 'service' ? (identity.deviceId ?? '') : cs.deviceId
+  const moduleId = cs.kind === 'module' ? cs.moduleId : cs.kind === 'service' ? identity.moduleId : undefined
   const id = { deviceId, ...(moduleId !== undefined && { moduleId }) }
   return {
     credentials,
     port,
     websocket,
+    url: websocketUrl(credentials, port),
+    dps: false,
     publish: telemetryTopic(id),
     message: '{"hello":"from sas-token"}',
-    subscribe: [
-      moduleId === undefined ? c2dFilter(id) : moduleInputsFilter({ deviceId, moduleId }),
-      METHOD_REQUESTS_FILTER,
-      TWIN_RESPONSES_FILTER,
-      DESIRED_PATCHES_FILTER,
-    ],
+    subscribe: deviceSubscriptions(id),
   }
 }
 
@@ -113,7 +124,7 @@ function text(s: Settings): string {
   return table([
     ['host', c.host],
     ['port', s.port],
-    ...(s.websocket ? [['url', c.websocketUrl] as const] : []),
+    ...(s.websocket ? [['url', s.url] as const] : []),
     ['protocol', 'MQTT 3.1.1'],
     ['clientId', c.clientId],
     ['username', c.username],
@@ -131,7 +142,7 @@ function json(s: Settings): string {
       host: c.host,
       port: s.port,
       transport: s.websocket ? 'websocket' : 'tls',
-      ...(s.websocket && { url: c.websocketUrl }),
+      ...(s.websocket && { url: s.url }),
       protocolVersion: c.protocolVersion,
       clientId: c.clientId,
       username: c.username,
@@ -151,7 +162,7 @@ function env(s: Settings): string {
   return envLines({
     MQTT_HOST: c.host,
     MQTT_PORT: s.port,
-    MQTT_URL: s.websocket ? c.websocketUrl : undefined,
+    MQTT_URL: s.websocket ? s.url : undefined,
     MQTT_CLIENT_ID: c.clientId,
     MQTT_USERNAME: c.username,
     MQTT_PASSWORD: c.password,
@@ -172,6 +183,11 @@ function mosquitto(s: Settings, args: MqttArgs): string {
   const expires = expiresText(c)
   return [
     `# ${c.clientId}${expires === undefined ? '' : `: the password expires ${expires}`}`,
+    '# Both commands connect with the same client id, and IoT Hub allows one connection per identity:',
+    '# run one at a time (while mosquitto_pub is connected, the hub drops a running mosquitto_sub).',
+    ...(s.dps
+      ? ['# DPS sends the registration response only to the connection that published the request:', '# mosquitto_sub cannot see it (use a client that publishes and subscribes on one connection, like paho).']
+      : []),
     '# Publish one message:',
     `mosquitto_pub ${common} -t ${sq(s.publish)} -m ${sq(s.message)}`,
     '# Listen (Ctrl-C to stop):',
@@ -183,6 +199,16 @@ function paho(s: Settings, args: MqttArgs): string {
   const c = s.credentials
   const py = (value: string | undefined): string => (value === undefined ? 'None' : JSON.stringify(value))
   const ca = args.cafile !== undefined ? py(args.cafile) : 'None  # None: the system CA store'
+  const x509 = c.password === undefined
+  // tls_set() takes no CA directory; a context does.
+  const tls =
+    args.capath === undefined
+      ? [`client.tls_set(ca_certs=CA_CERTS, ${x509 ? 'certfile=CERTFILE, keyfile=KEYFILE, ' : ''}cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLSv1_2)`]
+      : [
+          'context = ssl.create_default_context(capath=CA_PATH)',
+          ...(x509 ? ['context.load_cert_chain(CERTFILE, KEYFILE)'] : []),
+          'client.tls_set_context(context)',
+        ]
   return [
     '# pip install "paho-mqtt>=2"',
     'import ssl',
@@ -193,7 +219,8 @@ function paho(s: Settings, args: MqttArgs): string {
     `CLIENT_ID = ${py(c.clientId)}`,
     `USERNAME = ${py(c.username)}`,
     `PASSWORD = ${py(c.password)}${c.expiresAt === undefined ? '' : `  # SAS token, expires ${expiresText(c)}`}`,
-    `CA_CERTS = ${ca}`,
+    ...(args.capath === undefined ? [`CA_CERTS = ${ca}`] : [`CA_PATH = ${py(args.capath)}`]),
+    ...(x509 ? ['CERTFILE = "device.pem"  # X.509: the device certificate', 'KEYFILE = "device.key"  # X.509: its private key'] : []),
     `PUBLISH_TOPIC = ${py(s.publish)}`,
     `SUBSCRIBE_TOPICS = [${s.subscribe.map(py).join(', ')}]`,
     '',
@@ -211,7 +238,7 @@ function paho(s: Settings, args: MqttArgs): string {
     `client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=CLIENT_ID, protocol=mqtt.MQTTv311${s.websocket ? ', transport="websockets"' : ''})`,
     ...(s.websocket ? ['client.ws_set_options(path="/$iothub/websocket")'] : []),
     'client.username_pw_set(username=USERNAME, password=PASSWORD)',
-    'client.tls_set(ca_certs=CA_CERTS, cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLSv1_2)',
+    ...tls,
     'client.on_connect = on_connect',
     'client.on_message = on_message',
     'client.connect(HOST, port=PORT)',
@@ -229,11 +256,12 @@ function builder(y: Argv) {
       websocket: { type: 'boolean', describe: 'MQTT over WebSocket on port 443' },
       port: { type: 'number', describe: 'Connect to this port instead of 8883 (443 with --websocket), e.g. for a local gateway' },
       cafile: { type: 'string', describe: 'The CA file for mosquitto/paho (DigiCert Global Root G2 for IoT Hub)' },
-      capath: { type: 'string', describe: `The CA directory for mosquitto [default: ${SYSTEM_CA_PATH}]` },
+      capath: { type: 'string', describe: `The CA directory for mosquitto and paho [default: ${SYSTEM_CA_PATH} for mosquitto, the system store for paho]` },
       copy: { type: 'boolean', describe: 'Also copy the output to the clipboard' },
     })
     .conflicts('json', 'format')
     .conflicts('cafile', 'capath')
+    .check((argv) => checkPort(argv.port))
     .example('$0 mqtt -c "$DEVICE_CS"', 'Host, client id, username, password and topics')
     .example('$0 mqtt -c "$DEVICE_CS" --format mosquitto --cafile DigiCertGlobalRootG2.crt.pem', 'Ready-to-run mosquitto_pub and mosquitto_sub commands')
     .example('$0 mqtt -c "$DEVICE_CS" --format paho --websocket > client.py', 'A Python paho-mqtt client over WebSocket')
