@@ -31,13 +31,18 @@ export type TopicBuildArgs = { deviceId: string; moduleId?: string | undefined; 
   [K in SystemName]?: string | undefined
 }
 
-/** `k=v` texts to properties; the first `=` separates name and value. */
+/**
+ * `k=v` texts to properties; the first `=` separates name and value. The bag has no prototype,
+ * so any name (even `__proto__`) is an own property; a name given twice is a usage error.
+ */
 function properties(texts: readonly string[]): Record<string, string> {
-  const bag: Record<string, string> = {}
+  const bag: Record<string, string> = Object.create(null) as Record<string, string>
   for (const text of texts) {
     const eq = text.indexOf('=')
     if (eq <= 0) throw new UsageError(`--property ${JSON.stringify(text)}: give it as name=value.`)
-    bag[text.slice(0, eq)] = text.slice(eq + 1)
+    const name = text.slice(0, eq)
+    if (Object.hasOwn(bag, name)) throw new UsageError(`--property ${JSON.stringify(name)} was given twice: give each name once.`)
+    bag[name] = text.slice(eq + 1)
   }
   return bag
 }
