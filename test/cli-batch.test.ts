@@ -73,6 +73,47 @@ describe('generate --batch', () => {
     assert.equal(records[2]?.token, VECTORS.module)
     assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET_FRAGMENT))
   })
+  describe('a line that holds a key is never echoed, in id mode either', () => {
+    // A service string or a device connection string pasted where device ids are read.
+    const secretLines = [
+      `HostName=${HOST};DeviceId=dev2;SharedAccessKey=${SECRET_KEY}`,
+      `HostName=${HOST};SharedAccessKeyName=iothubowner;SharedAccessKey=${SECRET_KEY}`,
+      `key ${SECRET_KEY}`,
+      `dev1/${SECRET_KEY}#`,
+      `SharedAccessSignature sr=x&sig=${SECRET_KEY}&se=1`,
+    ]
+    const secret = SECRET_KEY.replace(/=+$/, '')
+    const jobs: Array<[string, string[], Record<string, string>?]> = [
+      ['service string, NDJSON', ['gen', '--batch', '-c', SERVICE_CS]],
+      ['service string, CSV', ['gen', '--batch', '-c', SERVICE_CS, '--format', 'csv']],
+      ['DPS group key', ['gen', '--batch', '--dps', '--id-scope', '0ne00000A0A', '--group-key', GROUP_KEY]],
+      ['derive-key', ['derive-key', '--batch', '--group-key', GROUP_KEY]],
+      // With no identity given, --batch reads connection strings: $IOTHUB_CONNECTION_STRING must
+      // not turn the lines into device ids.
+      ['no identity, a service string in the environment', ['gen', '--batch'], { IOTHUB_CONNECTION_STRING: SERVICE_CS }],
+    ]
+    for (const [what, args, extraEnv] of jobs) {
+      it(what, async () => {
+        for (const line of secretLines) {
+          const r = await cli(args, { env: { ...env, ...extraEnv }, input: `ok-1\n${line}\n` })
+          assert.equal(r.code, 1, `${line}: ${r.stderr}`)
+          assert.match(r.stderr, /1 of 2 lines failed|2 of 2 lines failed/)
+          assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), `key leaked for ${line}: ${r.stdout}${r.stderr}`)
+        }
+      })
+    }
+    it('no identity and $IOTHUB_CONNECTION_STRING: the lines are read as connection strings', async () => {
+      const r = await cli(['gen', '--batch'], { env: { ...env, IOTHUB_CONNECTION_STRING: SERVICE_CS }, input: `${DEVICE_CS}\ndev1\n` })
+      assert.equal(r.code, 1)
+      const records = ndjson(r.stdout)
+      assert.deepEqual(records[0], { line: 1, deviceId: 'dev1', token: VECTORS.device, expiresAt: '2023-11-14T22:13:20.000Z' })
+      assert.equal((records[1]?.error as { code: string }).code, 'ERR_CONNECTION_STRING_SYNTAX')
+    })
+    it('a bad id with no key in it is still echoed', async () => {
+      const r = await cli(['gen', '--batch', '-c', SERVICE_CS], { env, input: 'dev#2\n' })
+      assert.equal(ndjson(r.stdout)[0]?.input, 'dev#2')
+    })
+  })
   it('DPS registration ids with a group key', async () => {
     const r = await cli(['gen', '--batch', '--dps', '--id-scope', '0ne00000A0A', '--group-key', GROUP_KEY], { env, input: 'my-device-01\nbad/id\n' })
     assert.equal(r.code, 1)

@@ -15,7 +15,6 @@ import {
   HOST,
   KEY,
   MODULE_CS,
-  SECRET_FRAGMENT,
   SECRET_KEY,
   SERVICE_CS,
   VECTORS,
@@ -181,6 +180,10 @@ describe('generate: bad input', () => {
     ['a connection string and --host', ['gen', '-c', DEVICE_CS, '--host', HOST]],
     ['a DPS token without --registration-id', ['gen', '--dps', '--id-scope', '0ne00000A0A', '--group-key', GROUP_KEY]],
     ['--format connection-string for a hub token', ['gen', '-c', SERVICE_CS, '--format', 'connection-string']],
+    ['-c given twice', ['gen', '-c', DEVICE_CS, '-c', DEVICE_CS]],
+    ['--connection-string and -c', ['gen', '--connection-string', DEVICE_CS, '-c', DEVICE_CS]],
+    ['--key given twice', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', KEY, '--key', KEY]],
+    ['--ttl given twice', ['gen', '-c', DEVICE_CS, '--ttl', '1h', '--ttl', '2h']],
   ]
   for (const [what, args] of usage) {
     it(`exit 2: ${what}`, async () => {
@@ -201,6 +204,8 @@ describe('generate: bad input', () => {
     ['an expiry in the past', ['gen', '-c', DEVICE_CS, '--expires-at', '1600000000'], 'ERR_EXPIRY_IN_PAST'],
     ['an expiry in milliseconds', ['gen', '-c', DEVICE_CS, '--expires-at', '1700000000000'], 'ERR_EXPIRY_IN_MILLISECONDS'],
     ['an expiry that is no date', ['gen', '-c', DEVICE_CS, '--expires-at', 'tomorrow'], 'ERR_INVALID_EXPIRY'],
+    ['a date that does not exist (no rollover to March 2)', ['gen', '-c', DEVICE_CS, '--expires-at', '2100-02-30'], 'ERR_INVALID_EXPIRY'],
+    ['a date and time without a zone', ['gen', '-c', DEVICE_CS, '--expires-at', '2100-01-01T00:00'], 'ERR_INVALID_EXPIRY'],
     ['a missing --key-file', ['gen', '--host', HOST, '--device-id', 'dev1', '--key-file', '/nonexistent/key'], 'ERR_KEY_REQUIRED'],
     ['an unset --key-env', ['gen', '--host', HOST, '--device-id', 'dev1', '--key-env', 'SURELY_UNSET_VAR'], 'ERR_KEY_REQUIRED'],
   ]
@@ -227,31 +232,41 @@ describe('generate: bad input', () => {
 
 describe('generate: the key never appears in any output', () => {
   const cs = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${SECRET_KEY}`
-  const cases: Array<[string, string[], string?]> = [
-    ['success', ['gen', '-c', cs]],
-    ['success, json', ['gen', '-c', cs, '--json']],
-    ['success, env', ['gen', '-c', cs, '--format', 'env']],
-    ['success, connection-string', ['gen', '-c', cs, '--format', 'connection-string']],
-    ['bad device id in parts', ['gen', '--host', HOST, '--device-id', 'bad id', '--key', SECRET_KEY]],
-    ['bad host in parts', ['gen', '--host', 'https://x', '--device-id', 'dev1', '--key', SECRET_KEY]],
-    ['key with a stray character', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', `${SECRET_KEY}!`]],
-    ['key without padding', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY.replace(/=+$/, '')]],
-    ['key in the host slot', ['gen', '-c', `HostName=${SECRET_KEY};DeviceId=dev1;SharedAccessKey=${SECRET_KEY}`]],
-    ['key in the key name slot', ['gen', '-c', `HostName=${HOST};SharedAccessKeyName=${SECRET_KEY}+;SharedAccessKey=${SECRET_KEY}`]],
-    ['garbled connection string', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${SECRET_KEY};SharedAccessKey=${SECRET_KEY}`]],
-    ['miscased field', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;sharedaccesskey=${SECRET_KEY}`]],
-    ['mixed auth', ['gen', '-c', `${cs};x509=true`]],
-    ['usage error', ['gen', '-c', cs, '--device-id', 'other']],
-    ['past expiry', ['gen', '-c', cs, '--expires-at', '1000']],
-    ['from stdin, bad', ['gen', '-c', '-'], `HostName=${HOST};DeviceId=d d;SharedAccessKey=${SECRET_KEY}`],
-    ['key on stdin, bad id', ['gen', '--host', HOST, '--device-id', 'd#', '--key', '-'], SECRET_KEY],
+  // Each case names the outcome it exercises (exit code, and the error code in JSON mode), so a
+  // case that stops reaching its failure path fails instead of passing vacuously.
+  const cases: Array<[string, string[], number, string | undefined, string?]> = [
+    ['success', ['gen', '-c', cs], 0, undefined],
+    ['success, json', ['gen', '-c', cs, '--json'], 0, undefined],
+    ['success, env', ['gen', '-c', cs, '--format', 'env'], 0, undefined],
+    ['success, connection-string', ['gen', '-c', cs, '--format', 'connection-string'], 0, undefined],
+    ['bad device id in parts', ['gen', '--host', HOST, '--device-id', 'bad id', '--key', SECRET_KEY], 1, 'ERR_INVALID_IDENTIFIER'],
+    ['bad host in parts', ['gen', '--host', 'https://x', '--device-id', 'dev1', '--key', SECRET_KEY], 1, 'ERR_INVALID_HOST_NAME'],
+    ['key with a stray character', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', `${SECRET_KEY}!`], 1, 'ERR_INVALID_KEY'],
+    ['key without padding', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY.replace(/=+$/, '')], 1, 'ERR_INVALID_KEY'],
+    ['key in the host slot', ['gen', '-c', `HostName=${SECRET_KEY};DeviceId=dev1;SharedAccessKey=${SECRET_KEY}`], 1, 'ERR_INVALID_HOST_NAME'],
+    ['key in the key name slot', ['gen', '-c', `HostName=${HOST};SharedAccessKeyName=${SECRET_KEY}+;SharedAccessKey=${SECRET_KEY}`], 1, 'ERR_INVALID_KEY_NAME'],
+    ['garbled connection string', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${SECRET_KEY};SharedAccessKey=${SECRET_KEY}`], 1, 'ERR_CONNECTION_STRING_DUPLICATE_KEY'],
+    ['miscased field', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;sharedaccesskey=${SECRET_KEY}`], 1, 'ERR_CONNECTION_STRING_UNKNOWN_KEY'],
+    ['mixed auth', ['gen', '-c', `${cs};x509=true`], 1, 'ERR_CONNECTION_STRING_MIXED_AUTH'],
+    ['usage error', ['gen', '-c', cs, '--device-id', 'other'], 2, 'ERR_USAGE'],
+    ['past expiry', ['gen', '-c', cs, '--expires-at', '1000'], 1, 'ERR_EXPIRY_IN_PAST'],
+    ['from stdin, bad', ['gen', '-c', '-'], 1, 'ERR_INVALID_IDENTIFIER', `HostName=${HOST};DeviceId=d d;SharedAccessKey=${SECRET_KEY}`],
+    ['key on stdin, bad id', ['gen', '--host', HOST, '--device-id', 'd#', '--key', '-'], 1, 'ERR_INVALID_IDENTIFIER', SECRET_KEY],
+    ['the key as a stray argument (forgot --key)', ['gen', '--host', HOST, '--device-id', 'dev1', SECRET_KEY], 2, 'ERR_USAGE'],
+    ['the key given twice', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY, '--key', SECRET_KEY], 2, 'ERR_USAGE'],
   ]
-  for (const [what, args, input] of cases) {
+  // The whole key, without its padding: also catches a copy that lost its '='.
+  const secret = SECRET_KEY.replace(/=+$/, '')
+  for (const [what, args, code, errorCode, input] of cases) {
     it(what, async () => {
       for (const extra of [[], ['--json']]) {
         if (extra.length > 0 && args.includes('--format')) continue
         const r = await cli([...args, ...extra], { env, ...(input !== undefined && { input }) })
-        assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET_FRAGMENT), `key leaked: ${r.stdout}${r.stderr}`)
+        assert.equal(r.code, code, r.stderr)
+        if (errorCode !== undefined && extra.length > 0) {
+          assert.equal((JSON.parse(r.stderr) as { error: { code: string } }).error.code, errorCode)
+        }
+        assert.ok(!`${r.stdout}${r.stderr}`.includes(secret), `key leaked: ${r.stdout}${r.stderr}`)
       }
     })
   }
