@@ -140,6 +140,17 @@ describe('mqtt: formats', () => {
     // Every non-command line is a comment, so the whole output runs as a script.
     assert.ok(lines.filter((l) => l !== '').every((l) => l.startsWith('#') || l.startsWith('mosquitto_')))
   })
+  it('mosquitto: says to run one command at a time (one connection per identity)', async () => {
+    const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto'], { env })
+    assert.equal(r.code, 0)
+    assert.match(r.stdout, /^# .*one connection per identity/m)
+    assert.match(r.stdout, /^# run one at a time/m)
+    assert.doesNotMatch(r.stdout, /DPS/)
+    const dps = await cli(['mqtt', '--dps', '--id-scope', '0ne00000A0A', '--registration-id', 'dev1', '--key', KEY, '--format', 'mosquitto'], { env })
+    assert.equal(dps.code, 0)
+    assert.match(dps.stdout, /^# DPS sends the registration response only to the connection that published/m)
+    assert.match(dps.stdout, /^# mosquitto_sub cannot see it/m)
+  })
   it('mosquitto: --cafile, --port', async () => {
     const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto', '--cafile', "/tmp/it's.pem", '--port', '18883'], { env })
     assert.equal(r.code, 0)
@@ -159,6 +170,29 @@ describe('mqtt: formats', () => {
     assert.ok(ws.stdout.includes('PORT = 443'))
     assert.ok(ws.stdout.includes('ws_set_options(path="/$iothub/websocket")'))
   })
+  it('paho: X.509 gets certfile and keyfile placeholders; --capath goes into an SSL context', async () => {
+    const x509 = `HostName=${HOST};DeviceId=dev1;x509=true`
+    const r = await cli(['mqtt', '-c', x509, '--format', 'paho'], { env })
+    assert.equal(r.code, 0, r.stderr)
+    assert.ok(r.stdout.includes('PASSWORD = None'))
+    assert.ok(r.stdout.includes('CERTFILE = "device.pem"'))
+    assert.ok(r.stdout.includes('KEYFILE = "device.key"'))
+    assert.ok(r.stdout.includes('client.tls_set(ca_certs=CA_CERTS, certfile=CERTFILE, keyfile=KEYFILE, '))
+    const capath = await cli(['mqtt', '-c', x509, '--format', 'paho', '--capath', '/opt/ca'], { env })
+    assert.equal(capath.code, 0, capath.stderr)
+    assert.ok(capath.stdout.includes('CA_PATH = "/opt/ca"'))
+    assert.ok(capath.stdout.includes('context = ssl.create_default_context(capath=CA_PATH)'))
+    assert.ok(capath.stdout.includes('context.load_cert_chain(CERTFILE, KEYFILE)'))
+    assert.ok(capath.stdout.includes('client.tls_set_context(context)'))
+    assert.ok(!capath.stdout.includes('client.tls_set('))
+    const sas = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'paho'], { env })
+    assert.ok(!sas.stdout.includes('CERTFILE'))
+  })
+  it('--websocket --port: the url keeps the port', async () => {
+    const m = await json(['-c', DEVICE_CS, '--websocket', '--port', '8443'])
+    assert.equal(m.port, 8443)
+    assert.equal(m.url, `wss://${HOST}:8443/$iothub/websocket`)
+  })
   it('paho: the snippet is valid Python, when python3 is installed', async (t) => {
     try {
       execFileSync('python3', ['--version'])
@@ -166,8 +200,12 @@ describe('mqtt: formats', () => {
       t.skip('python3 is not installed')
       return
     }
-    const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'paho'], { env })
-    execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: r.stdout })
+    const x509 = `HostName=${HOST};DeviceId=dev1;x509=true`
+    for (const args of [['-c', DEVICE_CS], ['-c', DEVICE_CS, '--websocket'], ['-c', x509], ['-c', x509, '--capath', '/opt/ca']]) {
+      const r = await cli(['mqtt', ...args, '--format', 'paho'], { env })
+      assert.equal(r.code, 0, r.stderr)
+      execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: r.stdout })
+    }
   })
 })
 
@@ -178,6 +216,11 @@ describe('mqtt: bad input', () => {
     ['--websocket with mosquitto', ['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto', '--websocket']],
     ['--cafile and --capath', ['mqtt', '-c', DEVICE_CS, '--cafile', 'a', '--capath', 'b']],
     ['an unknown format', ['mqtt', '-c', DEVICE_CS, '--format', 'curl']],
+    ['--port that is no number', ['mqtt', '-c', DEVICE_CS, '--port', 'abc']],
+    ['--port 0', ['mqtt', '-c', DEVICE_CS, '--port', '0']],
+    ['--port above 65535', ['mqtt', '-c', DEVICE_CS, '--port', '70000']],
+    ['--port that is no whole number', ['mqtt', '-c', DEVICE_CS, '--port', '88.5']],
+    ['--port given twice', ['mqtt', '-c', DEVICE_CS, '--port', '1883', '--port', '8883']],
   ]
   for (const [what, args] of usage) {
     it(`exit 2: ${what}`, async () => {

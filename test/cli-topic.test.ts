@@ -40,6 +40,18 @@ describe('topic: build', () => {
     assert.equal(r.code, 2)
     assert.match(r.stderr, /name=value/)
   })
+  it('a property named __proto__ is kept like any other', async () => {
+    assert.equal(await topic(['--device-id', 'd', '-p', '__proto__=x', '-p', 'b=2']), 'devices/d/messages/events/__proto__=x&b=2\n')
+  })
+  it('exit 2: a property name given twice, a single-value option given twice', async () => {
+    const r = await cli(['topic', '--device-id', 'd', '-p', 'a=1', '-p', 'a=2'])
+    assert.equal(r.code, 2)
+    assert.equal(r.stdout, '')
+    assert.match(r.stderr, /"a" was given twice/)
+    const twice = await cli(['topic', '--device-id', 'd', '--device-id', 'e'])
+    assert.equal(twice.code, 2)
+    assert.match(twice.stderr, /--device-id was given more than once/)
+  })
   it('exit 1: an invalid id, an output without a module, a reserved property name', async () => {
     for (const args of [['--device-id', 'd#'], ['--device-id', 'd', '--output-name', 'o'], ['--device-id', 'd', '-p', '$.mid=1']]) {
       const r = await cli(['topic', ...args])
