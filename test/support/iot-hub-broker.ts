@@ -127,13 +127,15 @@ interface Session {
   deviceId: string
   moduleId?: string
   expiresAt: number
+  /** When the hub accepted the CONNECT, by its own clock (epoch ms). */
+  acceptedAt: number
   filters: Set<string>
 }
 
 export interface FakeHub {
   port: number
   /**
-   * Emits `session` ({ clientId, expiresAt }) after each accepted CONNECT, and `subscribe`
+   * Emits `session` ({ clientId, expiresAt, acceptedAt }) after each accepted CONNECT, and `subscribe`
    * ({ clientId, filter }) for each granted subscription.
    */
   events: EventEmitter
@@ -209,6 +211,7 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
         deviceId,
         ...(moduleId === undefined ? {} : { moduleId }),
         expiresAt: token.expiresAt,
+        acceptedAt: now(),
         filters: new Set(),
       })
       done(null, true)
@@ -273,7 +276,7 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
   const broker = await Aedes.createBroker({ authenticate, authorizePublish, authorizeSubscribe })
   broker.on('clientReady', (client) => {
     const session = sessions.get(client)
-    if (session) events.emit('session', { clientId: session.clientId, expiresAt: session.expiresAt })
+    if (session) events.emit('session', { clientId: session.clientId, expiresAt: session.expiresAt, acceptedAt: session.acceptedAt })
   })
   broker.on('clientDisconnect', (client) => sessions.delete(client))
   const server = await listen(broker, o.tls)
