@@ -42,21 +42,29 @@ let sink = 0
 const signing = race(
   {
     ours(n) {
-      for (let i = 0; i < n; i++) sink += createSasToken({ resourceUri: RESOURCE, key: KEY, ttl: 3600 }).length
+      for (let i = 0; i < n; i++)
+        sink += createSasToken({ resourceUri: RESOURCE, key: KEY, ttl: 3600 }).length
     },
     rawCrypto(n) {
       const key = Buffer.from(KEY, 'base64')
       const sr = encodeURIComponent(RESOURCE)
       for (let i = 0; i < n; i++) {
         const se = Math.floor(Date.now() / 1000) + 3600
-        const sig = createHmac('sha256', key).update(sr + '\n' + se).digest('base64')
+        const sig = createHmac('sha256', key)
+          .update(sr + '\n' + se)
+          .digest('base64')
         sink += `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}`.length
       }
     },
     sdk(n) {
       for (let i = 0; i < n; i++) {
         const se = Math.floor(Date.now() / 1000) + 3600
-        sink += sdk.SharedAccessSignature.create(sdk.encodeUriComponentStrict(RESOURCE), null, KEY, se).toString().length
+        sink += sdk.SharedAccessSignature.create(
+          sdk.encodeUriComponentStrict(RESOURCE),
+          null,
+          KEY,
+          se,
+        ).toString().length
       }
     },
   },
@@ -69,7 +77,9 @@ const parsing = race(
       for (let i = 0; i < n; i++) sink += parseConnectionString(DEVICE_CS).hostName.length
     },
     sdk(n) {
-      for (let i = 0; i < n; i++) sink += sdk.ConnectionString.parse(DEVICE_CS, ['HostName', 'DeviceId', 'SharedAccessKey']).HostName.length
+      for (let i = 0; i < n; i++)
+        sink += sdk.ConnectionString.parse(DEVICE_CS, ['HostName', 'DeviceId', 'SharedAccessKey']).HostName
+          .length
     },
   },
   { ops: 20000 },
@@ -82,20 +92,26 @@ function coldStarts(commands, runs = 21) {
     for (const [name, args] of Object.entries(commands)) {
       const start = process.hrtime.bigint()
       const result = spawnSync(process.execPath, args, { encoding: 'utf8' })
-      if (result.status !== 0) console.error(`warning: ${name} exited ${result.status}: ${result.stderr.split('\n')[0]}`)
+      if (result.status !== 0)
+        console.error(`warning: ${name} exited ${result.status}: ${result.stderr.split('\n')[0]}`)
       times[name].push(Number(process.hrtime.bigint() - start) / 1e6)
     }
   }
   return Object.fromEntries(Object.entries(times).map(([name, xs]) => [name, median(xs)]))
 }
 
-
 const BATCH = 100_000
 const ids = Array.from({ length: BATCH }, (_, i) => `device-${i}`)
 const inProcess = race(
   {
     sign(n) {
-      for (let i = 0; i < n; i++) sink += createSasToken({ resourceUri: `${HOST}/devices/${ids[i]}`, key: KEY, keyName: 'iothubowner', ttl: 3600 }).length
+      for (let i = 0; i < n; i++)
+        sink += createSasToken({
+          resourceUri: `${HOST}/devices/${ids[i]}`,
+          key: KEY,
+          keyName: 'iothubowner',
+          ttl: 3600,
+        }).length
     },
   },
   { ops: BATCH, rounds: 3 },
@@ -120,10 +136,30 @@ const batchRate = batchLines === BATCH && batch.status === 0 ? BATCH / batchSeco
 const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2))
 const ratio = (a, b) => (a / b).toFixed(2) + '×'
 const rows = [
-  ['signing: ours vs raw node:crypto loop', ratio(signing.ours, signing.rawCrypto), '≥ 0.90×', `${fmt(signing.ours)} vs ${fmt(signing.rawCrypto)} tokens/s`],
-  ['signing: ours vs azure-iot-common', ratio(signing.ours, signing.sdk), '≥ 1.15×', `${fmt(signing.ours)} vs ${fmt(signing.sdk)} tokens/s`],
-  ['parseConnectionString vs ConnectionString.parse', ratio(parsing.ours, parsing.sdk), '(reported)', `${fmt(parsing.ours)} vs ${fmt(parsing.sdk)} parses/s`],
-  ['CLI cold start: generate vs node -e 0', ratio(start.generate, start.node), '≤ 2.00×', `${fmt(start.generate)} vs ${fmt(start.node)} ms (median of 21)`],
+  [
+    'signing: ours vs raw node:crypto loop',
+    ratio(signing.ours, signing.rawCrypto),
+    '≥ 0.90×',
+    `${fmt(signing.ours)} vs ${fmt(signing.rawCrypto)} tokens/s`,
+  ],
+  [
+    'signing: ours vs azure-iot-common',
+    ratio(signing.ours, signing.sdk),
+    '≥ 1.15×',
+    `${fmt(signing.ours)} vs ${fmt(signing.sdk)} tokens/s`,
+  ],
+  [
+    'parseConnectionString vs ConnectionString.parse',
+    ratio(parsing.ours, parsing.sdk),
+    '(reported)',
+    `${fmt(parsing.ours)} vs ${fmt(parsing.sdk)} parses/s`,
+  ],
+  [
+    'CLI cold start: generate vs node -e 0',
+    ratio(start.generate, start.node),
+    '≤ 2.00×',
+    `${fmt(start.generate)} vs ${fmt(start.node)} ms (median of 21)`,
+  ],
   [
     `batch of ${BATCH.toLocaleString('en')} vs in-process signing`,
     batchRate ? ratio(batchRate, inProcess) : 'failed',
@@ -135,5 +171,6 @@ const rows = [
 ]
 const width = Math.max(...rows.map((r) => r[0].length))
 console.log(`sas-token bench (node ${process.version}, ${process.platform}/${process.arch})\n`)
-for (const [name, value, budget, detail] of rows) console.log(`${name.padEnd(width)}  ${value.padStart(7)}  budget ${budget.padEnd(10)}  ${detail}`)
+for (const [name, value, budget, detail] of rows)
+  console.log(`${name.padEnd(width)}  ${value.padStart(7)}  budget ${budget.padEnd(10)}  ${detail}`)
 if (sink === 42) console.log('')

@@ -1,7 +1,7 @@
 // Bundles the CLI (yargs, zod and the core) into one file, dist/cli.js, so that `sas-token`
 // starts by reading one module instead of a few hundred. clipboardy stays external: it is
 // imported lazily, only for --copy.
-import { build } from 'esbuild';
+import { build } from 'esbuild'
 
 await build({
   entryPoints: ['src/cli/main.ts'],
@@ -14,5 +14,7 @@ await build({
   legalComments: 'none',
   external: ['clipboardy'],
   // yargs' ESM build uses require() in places; give the bundle a real one.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-});
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
+})

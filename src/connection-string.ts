@@ -79,8 +79,14 @@ const FOREIGN_FIELDS: ReadonlyMap<string, string> = new Map([
     'endpoint',
     'this is an Event Hubs or Service Bus connection string (Endpoint=sb://…), whose keys sign as text; use the IoT hub connection string from the portal',
   ],
-  ['entitypath', 'this is an Event Hubs-compatible connection string; use the IoT hub connection string from the portal'],
-  ['useprovisioning', 'UseProvisioning is a C SDK option, not an identity; give HostName, DeviceId and a key'],
+  [
+    'entitypath',
+    'this is an Event Hubs-compatible connection string; use the IoT hub connection string from the portal',
+  ],
+  [
+    'useprovisioning',
+    'UseProvisioning is a C SDK option, not an identity; give HostName, DeviceId and a key',
+  ],
   ['x509cert', "write X.509 authentication as 'x509=true'"],
 ])
 
@@ -99,7 +105,10 @@ function unknownField(name: string, position: number): never {
   const known = FIELDS.find(([canonical]) => canonical.toLowerCase() === folded)?.[0]
   if (known !== undefined) {
     const why = name.trim() === known ? 'remove the whitespace around it' : 'names are case-sensitive'
-    fail('ERR_CONNECTION_STRING_UNKNOWN_KEY', `unknown name '${name}' in field ${position}; did you mean '${known}'? (${why})`)
+    fail(
+      'ERR_CONNECTION_STRING_UNKNOWN_KEY',
+      `unknown name '${name}' in field ${position}; did you mean '${known}'? (${why})`,
+    )
   }
   fail(
     'ERR_CONNECTION_STRING_UNKNOWN_KEY',
@@ -109,14 +118,17 @@ function unknownField(name: string, position: number): never {
 
 /** Splits the text into its fields, checking the syntax but not the values. */
 function tokenize(text: string): Partial<Record<FieldName, string>> {
-  if (typeof text !== 'string') throw new SasTokenError('ERR_INVALID_OPTION', 'A connection string must be text.')
+  if (typeof text !== 'string')
+    throw new SasTokenError('ERR_INVALID_OPTION', 'A connection string must be text.')
   let body = text.trim()
   if (body.endsWith(';')) body = body.slice(0, -1)
-  if (body === '') fail('ERR_CONNECTION_STRING_EMPTY', 'it is empty; give HostName=…;DeviceId=…;SharedAccessKey=…')
+  if (body === '')
+    fail('ERR_CONNECTION_STRING_EMPTY', 'it is empty; give HostName=…;DeviceId=…;SharedAccessKey=…')
   const fields: Partial<Record<FieldName, string>> = {}
   body.split(';').forEach((segment, index) => {
     const position = index + 1
-    if (segment.trim() === '') fail('ERR_CONNECTION_STRING_SYNTAX', `field ${position} is empty (two ';' in a row)`)
+    if (segment.trim() === '')
+      fail('ERR_CONNECTION_STRING_SYNTAX', `field ${position} is empty (two ';' in a row)`)
     const eq = segment.indexOf('=')
     if (eq === -1) {
       fail(
@@ -127,7 +139,8 @@ function tokenize(text: string): Partial<Record<FieldName, string>> {
     const name = segment.slice(0, eq)
     if (!FIELD_NAMES.has(name)) unknownField(name, position)
     const field = name as FieldName
-    if (fields[field] !== undefined) fail('ERR_CONNECTION_STRING_DUPLICATE_KEY', `'${field}' appears twice; keep one`)
+    if (fields[field] !== undefined)
+      fail('ERR_CONNECTION_STRING_DUPLICATE_KEY', `'${field}' appears twice; keep one`)
     const value = segment.slice(eq + 1)
     if (value === '') fail('ERR_CONNECTION_STRING_EMPTY_VALUE', `'${field}' has no value`)
     fields[field] = value
@@ -169,8 +182,12 @@ function validate(fields: Partial<Record<FieldName, string>>): z.infer<typeof Fi
   const result = Fields.safeParse(fields)
   if (result.success) return result.data
   const issue = result.error.issues[0]
-  const code = issue?.code === 'custom' ? (issue.params as { code?: SasTokenErrorCode } | undefined)?.code : undefined
-  throw new SasTokenError(code ?? 'ERR_CONNECTION_STRING_SYNTAX', issue?.message ?? 'Invalid connection string.')
+  const code =
+    issue?.code === 'custom' ? (issue.params as { code?: SasTokenErrorCode } | undefined)?.code : undefined
+  throw new SasTokenError(
+    code ?? 'ERR_CONNECTION_STRING_SYNTAX',
+    issue?.message ?? 'Invalid connection string.',
+  )
 }
 
 /** Checks that the fields together make one identity with one way to authenticate. */
@@ -183,15 +200,23 @@ function checkCombination(f: z.infer<typeof Fields>): ConnectionString['kind'] {
     f.SharedAccessSignature && 'SharedAccessSignature',
     f.x509 && 'x509=true',
   ].filter(Boolean)
-  if (auth.length > 1) fail('ERR_CONNECTION_STRING_MIXED_AUTH', `it has both ${auth.join(' and ')}; keep exactly one`)
+  if (auth.length > 1)
+    fail('ERR_CONNECTION_STRING_MIXED_AUTH', `it has both ${auth.join(' and ')}; keep exactly one`)
   if (auth.length === 0) {
-    fail('ERR_CONNECTION_STRING_MISSING_KEY', "it needs one of 'SharedAccessKey', 'SharedAccessSignature' or 'x509=true'")
+    fail(
+      'ERR_CONNECTION_STRING_MISSING_KEY',
+      "it needs one of 'SharedAccessKey', 'SharedAccessSignature' or 'x509=true'",
+    )
   }
   if (f.SharedAccessKeyName !== undefined && f.x509) {
-    fail('ERR_CONNECTION_STRING_MIXED_AUTH', "'SharedAccessKeyName' names a policy key, which an X.509 identity does not use")
+    fail(
+      'ERR_CONNECTION_STRING_MIXED_AUTH',
+      "'SharedAccessKeyName' names a policy key, which an X.509 identity does not use",
+    )
   }
   if (f.DeviceId !== undefined) return f.ModuleId === undefined ? 'device' : 'module'
-  if (f.x509) fail('ERR_CONNECTION_STRING_MISSING_KEY', "'x509=true' authenticates a device, so 'DeviceId' is missing")
+  if (f.x509)
+    fail('ERR_CONNECTION_STRING_MISSING_KEY', "'x509=true' authenticates a device, so 'DeviceId' is missing")
   if (f.SharedAccessKey !== undefined && f.SharedAccessKeyName === undefined) {
     fail(
       'ERR_CONNECTION_STRING_MISSING_KEY',
@@ -210,13 +235,22 @@ function checkEmbeddedToken(cs: ConnectionString, token: string): void {
   const { resourceUri, keyName } = parseSasToken(token)
   const named = cs.kind === 'service' ? cs.hostName : deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
   if (cs.kind === 'service' && keyName === undefined) {
-    fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', "its SharedAccessSignature has no 'skn', so it is not a policy token and cannot stand for the hub")
+    fail(
+      'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
+      "its SharedAccessSignature has no 'skn', so it is not a policy token and cannot stand for the hub",
+    )
   }
   if (cs.sharedAccessKeyName !== undefined && keyName !== cs.sharedAccessKeyName) {
-    fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', "its SharedAccessSignature's 'skn' is not the policy that SharedAccessKeyName names")
+    fail(
+      'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
+      "its SharedAccessSignature's 'skn' is not the policy that SharedAccessKeyName names",
+    )
   }
   if (!resourceCovers(named, resourceUri, cs.kind === 'service')) {
-    fail('ERR_CONNECTION_STRING_TOKEN_MISMATCH', `its SharedAccessSignature is for ${resourceUri}, but the string names ${named}`)
+    fail(
+      'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
+      `its SharedAccessSignature is for ${resourceUri}, but the string names ${named}`,
+    )
   }
 }
 
@@ -255,7 +289,9 @@ export function parseConnectionString(text: string): ConnectionString {
  */
 function withoutSecrets(err: unknown, text: string): unknown {
   if (!(err instanceof SasTokenError) || typeof text !== 'string') return err
-  const secrets = [...text.matchAll(/(?:SharedAccessKey\s*=|sig=)([A-Za-z0-9+/=%]{4,})/gi)].map((m) => m[1] as string)
+  const secrets = [...text.matchAll(/(?:SharedAccessKey\s*=|sig=)([A-Za-z0-9+/=%]{4,})/gi)].map(
+    (m) => m[1] as string,
+  )
   const message = secrets.reduce((m, secret) => m.replaceAll(secret, '<redacted>'), err.message)
   return message === err.message ? err : new SasTokenError(err.code, message)
 }
@@ -294,10 +330,14 @@ export function formatConnectionString(cs: ConnectionString): string {
 
 /** Checks a connection-string object exactly as if it had been parsed from text. */
 function checkedObject(cs: ConnectionString): ConnectionString {
-  if (typeof cs !== 'object' || cs === null) throw new SasTokenError('ERR_INVALID_OPTION', 'Expected a connection-string object.')
+  if (typeof cs !== 'object' || cs === null)
+    throw new SasTokenError('ERR_INVALID_OPTION', 'Expected a connection-string object.')
   const parsed = parseConnectionString(toText(cs))
   if (parsed.kind !== cs.kind) {
-    fail('ERR_CONNECTION_STRING_MISSING_KEY', `its fields make a ${parsed.kind} connection string, not a ${String(cs.kind)} one`)
+    fail(
+      'ERR_CONNECTION_STRING_MISSING_KEY',
+      `its fields make a ${parsed.kind} connection string, not a ${String(cs.kind)} one`,
+    )
   }
   return parsed
 }

@@ -64,7 +64,12 @@ export function parseTtl(ttl: number | string): number {
     }
     seconds = Number(match[1]) * UNIT_SECONDS[(match[2] || 's') as keyof typeof UNIT_SECONDS]
   }
-  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds <= 0 || seconds >= LARGEST_PLAUSIBLE_SECONDS) {
+  if (
+    typeof seconds !== 'number' ||
+    !Number.isInteger(seconds) ||
+    seconds <= 0 ||
+    seconds >= LARGEST_PLAUSIBLE_SECONDS
+  ) {
     throw new SasTokenError(
       'ERR_INVALID_TTL',
       `TTL ${typeof ttl === 'string' ? JSON.stringify(ttl.slice(0, 40)) : String(ttl)} is not valid: it must be a whole number of seconds greater than 0 (a token with TTL 0 is already expired) and less than 1e11.`,
@@ -83,10 +88,16 @@ export function epochMs(now?: number | Date): number {
   if (now === undefined) return Date.now()
   const ms = now instanceof Date ? now.getTime() : now
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > LARGEST_DATE_MS) {
-    throw new SasTokenError('ERR_INVALID_NOW', '`now` must be epoch milliseconds (0 or later) or a valid Date.')
+    throw new SasTokenError(
+      'ERR_INVALID_NOW',
+      '`now` must be epoch milliseconds (0 or later) or a valid Date.',
+    )
   }
   if (ms >= SECONDS_AS_MS[0] && ms < SECONDS_AS_MS[1]) {
-    throw new SasTokenError('ERR_INVALID_NOW', `\`now\` ${ms} looks like epoch seconds: it is epoch milliseconds, so multiply by 1000 (or pass a Date).`)
+    throw new SasTokenError(
+      'ERR_INVALID_NOW',
+      `\`now\` ${ms} looks like epoch seconds: it is epoch milliseconds, so multiply by 1000 (or pass a Date).`,
+    )
   }
   return ms
 }
@@ -127,7 +138,10 @@ export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number 
     )
   }
   if (seconds > LARGEST_PLAUSIBLE_SECONDS) {
-    throw new SasTokenError('ERR_INVALID_EXPIRY', `expiresAt ${iso(seconds)} is too far away: keep it before the year 5138.`)
+    throw new SasTokenError(
+      'ERR_INVALID_EXPIRY',
+      `expiresAt ${iso(seconds)} is too far away: keep it before the year 5138.`,
+    )
   }
   return seconds
 }
@@ -145,7 +159,8 @@ export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number 
  *   any code of {@link parseTtl}, {@link checkExpiresAt} and {@link epochMs}.
  */
 export function resolveExpiry(o: Expiry = {}): number {
-  if (typeof o !== 'object' || o === null) throw new SasTokenError('ERR_INVALID_OPTION', 'The expiry options must be an object.')
+  if (typeof o !== 'object' || o === null)
+    throw new SasTokenError('ERR_INVALID_OPTION', 'The expiry options must be an object.')
   const nowMs = epochMs(o.now)
   if (o.expiresAt !== undefined && o.ttl !== undefined) {
     throw new SasTokenError('ERR_INVALID_OPTION', 'Give either `ttl` or `expiresAt`, not both.')
@@ -153,7 +168,10 @@ export function resolveExpiry(o: Expiry = {}): number {
   if (o.expiresAt !== undefined) return checkExpiresAt(o.expiresAt, nowMs)
   const se = Math.floor(nowMs / 1000) + (o.ttl === undefined ? DEFAULT_TTL_SECONDS : parseTtl(o.ttl))
   if (se > LARGEST_PLAUSIBLE_SECONDS) {
-    throw new SasTokenError('ERR_INVALID_TTL', `The TTL puts the expiry at ${iso(se)}, too far away: keep it before the year 5138.`)
+    throw new SasTokenError(
+      'ERR_INVALID_TTL',
+      `The TTL puts the expiry at ${iso(se)}, too far away: keep it before the year 5138.`,
+    )
   }
   return se
 }
@@ -175,7 +193,13 @@ export function parseExpiresAt(text: string): number | Date {
   const date = match === null ? undefined : new Date(text)
   const [, year, month, day] = match ?? []
   const lastDay = new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate()
-  if (date === undefined || Number.isNaN(date.getTime()) || Number(month) < 1 || Number(day) < 1 || Number(day) > lastDay) {
+  if (
+    date === undefined ||
+    Number.isNaN(date.getTime()) ||
+    Number(month) < 1 ||
+    Number(day) < 1 ||
+    Number(day) > lastDay
+  ) {
     throw new SasTokenError(
       'ERR_INVALID_EXPIRY',
       `expiry ${JSON.stringify(String(text).slice(0, 40))} is neither epoch seconds nor an ISO 8601 date with a zone, like 2030-01-01T00:00Z.`,

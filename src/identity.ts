@@ -34,14 +34,18 @@ function whyRefused(char: string): string {
     default:
       if (/\s/.test(char)) return 'whitespace is not allowed'
       if (char.charCodeAt(0) > 0x7f) return 'only 7-bit ASCII is allowed'
-      if (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) return 'control characters are not allowed'
+      if (char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f)
+        return 'control characters are not allowed'
       return `'${char}' is not an allowed character`
   }
 }
 
 function checkId(id: string, what: string, allowed: RegExp, allowedText: string): string {
   if (typeof id !== 'string' || id.length === 0) {
-    throw new SasTokenError('ERR_INVALID_IDENTIFIER', `${what} is empty: give the id as it is registered in the hub.`)
+    throw new SasTokenError(
+      'ERR_INVALID_IDENTIFIER',
+      `${what} is empty: give the id as it is registered in the hub.`,
+    )
   }
   if (id.length > MAX_ID_LENGTH) {
     throw new SasTokenError(
@@ -115,7 +119,10 @@ export function assertIdScope(idScope: string): string {
  */
 export function assertHostName(host: string, what = 'HostName'): string {
   if (typeof host !== 'string' || host.length === 0) {
-    throw new SasTokenError('ERR_INVALID_HOST_NAME', `${what} is empty: give the hub's host name, like myhub.azure-devices.net.`)
+    throw new SasTokenError(
+      'ERR_INVALID_HOST_NAME',
+      `${what} is empty: give the hub's host name, like myhub.azure-devices.net.`,
+    )
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || /[:/]/.test(host)) {
     throw new SasTokenError(

@@ -11,7 +11,13 @@ export { SasTokenError, isSasTokenError } from './errors.js'
 export type { SasTokenErrorCode } from './errors.js'
 
 // identities
-export { assertDeviceId, assertRegistrationId, assertIdScope, assertHostName, MAX_ID_LENGTH } from './identity.js'
+export {
+  assertDeviceId,
+  assertRegistrationId,
+  assertIdScope,
+  assertHostName,
+  MAX_ID_LENGTH,
+} from './identity.js'
 
 // core: connection strings, keys, expiry, tokens
 export { parseTtl, parseExpiresAt, resolveExpiry, DEFAULT_TTL_SECONDS } from './expiry.js'
@@ -34,7 +40,12 @@ export {
   DPS_KEY_NAME,
   DEFAULT_CLOCK_SKEW_SECONDS,
 } from './sas-token.js'
-export type { CreateSasTokenOptions, CreateDpsSasTokenOptions, ParsedSasToken, VerifySasTokenOptions } from './sas-token.js'
+export type {
+  CreateSasTokenOptions,
+  CreateDpsSasTokenOptions,
+  ParsedSasToken,
+  VerifySasTokenOptions,
+} from './sas-token.js'
 export { tokenFromConnectionString } from './token-from-connection-string.js'
 export type { TokenFromConnectionStringOptions } from './token-from-connection-string.js'
 
@@ -46,7 +57,11 @@ export {
   DPS_API_VERSION,
   DEFAULT_DPS_HOST,
 } from './mqtt/credentials.js'
-export type { MqttCredentials, MqttCredentialsOptions, DpsMqttCredentialsOptions } from './mqtt/credentials.js'
+export type {
+  MqttCredentials,
+  MqttCredentialsOptions,
+  DpsMqttCredentialsOptions,
+} from './mqtt/credentials.js'
 export {
   telemetryTopic,
   c2dFilter,

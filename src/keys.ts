@@ -21,7 +21,8 @@ function base64Hint(key: string): string {
   if (/[-_]/.test(key)) return "it uses the URL-safe alphabet ('-' or '_'); IoT Hub keys use '+' and '/'"
   if (/[^A-Za-z0-9+/=]/.test(key)) return 'it contains characters outside the base64 alphabet'
   if (/=[^=]/.test(key)) return "'=' may only appear as padding at the end"
-  if (key.length % 4 !== 0) return `its length (${key.length}) is not a multiple of 4, so it is truncated or its '=' padding is missing`
+  if (key.length % 4 !== 0)
+    return `its length (${key.length}) is not a multiple of 4, so it is truncated or its '=' padding is missing`
   return 'its padding bits are not zero, so it was altered'
 }
 

@@ -120,7 +120,10 @@ function defaultClearTimer(handle: unknown): void {
  *   cannot sign new tokens; `ERR_INVALID_TTL`; `ERR_INVALID_OPTION` for a `renewBefore` that is
  *   not a positive number of seconds below the TTL, or only one of `setTimer` and `clearTimer`.
  */
-export function createTokenSource(source: string | ConnectionString, o: TokenSourceOptions = {}): TokenSource {
+export function createTokenSource(
+  source: string | ConnectionString,
+  o: TokenSourceOptions = {},
+): TokenSource {
   const cs = toConnectionString(source)
   if (cs.sharedAccessKey === undefined) {
     throw new SasTokenError(
@@ -140,7 +143,8 @@ export function createTokenSource(source: string | ConnectionString, o: TokenSou
     throw new SasTokenError('ERR_INVALID_OPTION', 'Give setTimer and clearTimer together, or neither.')
   }
   const clock = o.now ?? Date.now
-  const onError = o.onError ?? ((err: unknown) => process.emitWarning(err instanceof Error ? err : String(err)))
+  const onError =
+    o.onError ?? ((err: unknown) => process.emitWarning(err instanceof Error ? err : String(err)))
   const setTimer = o.setTimer ?? defaultSetTimer
   const clearTimer = o.clearTimer ?? defaultClearTimer
   const ids = {

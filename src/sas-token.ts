@@ -94,7 +94,11 @@ export function encodeUriComponentStrict(text: string): string {
   try {
     encoded = encodeURIComponent(text)
   } catch (cause) {
-    throw new SasTokenError('ERR_INVALID_RESOURCE_URI', 'The text holds a lone UTF-16 surrogate and cannot be URL-encoded.', { cause })
+    throw new SasTokenError(
+      'ERR_INVALID_RESOURCE_URI',
+      'The text holds a lone UTF-16 surrogate and cannot be URL-encoded.',
+      { cause },
+    )
   }
   return encoded.replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16))
 }
@@ -139,11 +143,17 @@ const encodedResource = rememberLast((resourceUri) => {
 })
 
 function assertOptions(o: unknown, of: string): void {
-  if (typeof o !== 'object' || o === null) throw new SasTokenError('ERR_INVALID_OPTION', `${of} takes an options object.`)
+  if (typeof o !== 'object' || o === null)
+    throw new SasTokenError('ERR_INVALID_OPTION', `${of} takes an options object.`)
 }
 
 /** Builds the token text. Everything has been checked; `sr` is already encoded. */
-function signToken(sr: string, key: Parameters<typeof hmacSha256Base64>[0], se: number, keyName: string | undefined): string {
+function signToken(
+  sr: string,
+  key: Parameters<typeof hmacSha256Base64>[0],
+  se: number,
+  keyName: string | undefined,
+): string {
   const sig = encodeURIComponent(hmacSha256Base64(key, sr + '\n' + se))
   const token = PREFIX + 'sr=' + sr + '&sig=' + sig + '&se=' + se
   return keyName === undefined ? token : token + '&skn=' + encodeUriComponentStrict(keyName)
@@ -164,7 +174,12 @@ export function createSasToken(o: CreateSasTokenOptions): string {
   assertOptions(o, 'createSasToken')
   const se = resolveExpiry(o)
   const sr = encodedResource(o.resourceUri)
-  return signToken(sr, signingKey(o.key), se, o.keyName === undefined ? undefined : assertKeyName(o.keyName, 'keyName'))
+  return signToken(
+    sr,
+    signingKey(o.key),
+    se,
+    o.keyName === undefined ? undefined : assertKeyName(o.keyName, 'keyName'),
+  )
 }
 
 /**
@@ -245,7 +260,12 @@ function dissect(token: string): { parsed: ParsedSasToken; raw: ReturnType<typeo
   const signature = decodeField('sig', raw.sig)
   if (!/^[A-Za-z0-9+/]{43}=?$/.test(signature)) throw malformed("'sig' is not a base64 HMAC-SHA256 signature")
   const resourceUri = decodeField('sr', raw.sr)
-  const parsed: ParsedSasToken = { resourceUri, encodedResourceUri: raw.sr, signature, expiresAt: Number(raw.se) }
+  const parsed: ParsedSasToken = {
+    resourceUri,
+    encodedResourceUri: raw.sr,
+    signature,
+    expiresAt: Number(raw.se),
+  }
   if (raw.skn !== undefined) parsed.keyName = decodeField('skn', raw.skn)
   const [first, kind, id, sub, subId] = resourceUri.split('/')
   if (kind === 'registrations' && first && id) {
@@ -262,7 +282,9 @@ function dissect(token: string): { parsed: ParsedSasToken; raw: ReturnType<typeo
 /** A resource with its host name lower-cased: host names are case-insensitive, ids are not. */
 function canonicalResource(resourceUri: string): string {
   const slash = resourceUri.indexOf('/')
-  return slash === -1 ? resourceUri.toLowerCase() : resourceUri.slice(0, slash).toLowerCase() + resourceUri.slice(slash)
+  return slash === -1
+    ? resourceUri.toLowerCase()
+    : resourceUri.slice(0, slash).toLowerCase() + resourceUri.slice(slash)
 }
 
 /**
@@ -292,15 +314,23 @@ export function verifySasToken(token: string, o: VerifySasTokenOptions): ParsedS
   assertOptions(o, 'verifySasToken')
   const skew = o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS
   if (!Number.isSafeInteger(skew) || skew < 0) {
-    throw new SasTokenError('ERR_INVALID_OPTION', 'clockSkewSeconds must be a whole number of seconds, 0 or more.')
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      'clockSkewSeconds must be a whole number of seconds, 0 or more.',
+    )
   }
   if (o.resourceUri !== undefined && typeof o.resourceUri !== 'string') {
-    throw new SasTokenError('ERR_INVALID_OPTION', 'resourceUri must be text, such as myhub.azure-devices.net/devices/dev1.')
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      'resourceUri must be text, such as myhub.azure-devices.net/devices/dev1.',
+    )
   }
   const nowSeconds = Math.floor(epochMs(o.now) / 1000)
   const { parsed, raw } = dissect(token)
   const expected = hmacSha256Base64(signingKey(o.key), raw.sr + '\n' + raw.se)
-  if (!signaturesEqual(expected, parsed.signature.length === 43 ? parsed.signature + '=' : parsed.signature)) {
+  if (
+    !signaturesEqual(expected, parsed.signature.length === 43 ? parsed.signature + '=' : parsed.signature)
+  ) {
     throw new SasTokenError(
       'ERR_TOKEN_SIGNATURE_MISMATCH',
       'The signature does not match: the token was signed with another key, or was altered after signing.',
@@ -312,7 +342,10 @@ export function verifySasToken(token: string, o: VerifySasTokenOptions): ParsedS
       `The token expired at ${new Date(parsed.expiresAt * 1000).toISOString()} (${nowSeconds - parsed.expiresAt} s ago, ${skew} s of clock skew allowed): sign a new one.`,
     )
   }
-  if (o.resourceUri !== undefined && !resourceCovers(parsed.resourceUri, o.resourceUri, parsed.keyName !== undefined)) {
+  if (
+    o.resourceUri !== undefined &&
+    !resourceCovers(parsed.resourceUri, o.resourceUri, parsed.keyName !== undefined)
+  ) {
     throw new SasTokenError(
       'ERR_TOKEN_RESOURCE_MISMATCH',
       `The token is for ${parsed.resourceUri}, which does not cover ${o.resourceUri}.`,

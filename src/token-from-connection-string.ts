@@ -24,13 +24,19 @@ function resourceOf(cs: ConnectionString, o: TokenFromConnectionStringOptions): 
   if (cs.kind === 'service') {
     if (o.deviceId === undefined) {
       if (o.moduleId !== undefined) {
-        throw new SasTokenError('ERR_DEVICE_ID_REQUIRED', 'A module token needs the deviceId of the device the module belongs to.')
+        throw new SasTokenError(
+          'ERR_DEVICE_ID_REQUIRED',
+          'A module token needs the deviceId of the device the module belongs to.',
+        )
       }
       return cs.hostName
     }
     return deviceResourceUri(cs.hostName, o.deviceId, o.moduleId)
   }
-  if ((o.deviceId !== undefined && o.deviceId !== cs.deviceId) || (o.moduleId !== undefined && o.moduleId !== cs.moduleId)) {
+  if (
+    (o.deviceId !== undefined && o.deviceId !== cs.deviceId) ||
+    (o.moduleId !== undefined && o.moduleId !== cs.moduleId)
+  ) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `The connection string is for ${deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)}; its key cannot sign for another identity. Use a service (policy) connection string to scope a token to any device.`,
@@ -42,7 +48,11 @@ function resourceOf(cs: ConnectionString, o: TokenFromConnectionStringOptions): 
 /** The token a `SharedAccessSignature=` connection string carries, if it is still usable. */
 function embeddedToken(cs: ConnectionString, token: string, o: TokenFromConnectionStringOptions): string {
   if (cs.kind !== 'service') resourceOf(cs, o) // refuses another identity
-  if (o.ttl !== undefined || o.expiresAt !== undefined || (cs.kind === 'service' && o.deviceId !== undefined)) {
+  if (
+    o.ttl !== undefined ||
+    o.expiresAt !== undefined ||
+    (cs.kind === 'service' && o.deviceId !== undefined)
+  ) {
     throw new SasTokenError(
       'ERR_KEY_REQUIRED',
       'The connection string carries a ready-made SharedAccessSignature and no key, so it cannot sign a new token; use a connection string with SharedAccessKey.',
@@ -80,11 +90,16 @@ export function tokenFromConnectionString(
   cs: string | ConnectionString,
   o: TokenFromConnectionStringOptions = {},
 ): string {
-  if (typeof o !== 'object' || o === null) throw new SasTokenError('ERR_INVALID_OPTION', 'tokenFromConnectionString takes an options object.')
+  if (typeof o !== 'object' || o === null)
+    throw new SasTokenError('ERR_INVALID_OPTION', 'tokenFromConnectionString takes an options object.')
   const parsed = toConnectionString(cs)
-  if (parsed.sharedAccessSignature !== undefined) return embeddedToken(parsed, parsed.sharedAccessSignature, o)
+  if (parsed.sharedAccessSignature !== undefined)
+    return embeddedToken(parsed, parsed.sharedAccessSignature, o)
   if (parsed.sharedAccessKey === undefined) {
-    throw new SasTokenError('ERR_KEY_REQUIRED', 'This identity authenticates with an X.509 certificate (x509=true); it has no key to sign a token with.')
+    throw new SasTokenError(
+      'ERR_KEY_REQUIRED',
+      'This identity authenticates with an X.509 certificate (x509=true); it has no key to sign a token with.',
+    )
   }
   const resourceUri = resourceOf(parsed, o)
   const { deviceId: _d, moduleId: _m, ...expiry } = o

@@ -33,23 +33,33 @@ describe('--copy with an X display', { skip }, () => {
     xvfb?.kill()
   })
 
-  const readBack = (): string => execFileSync('xsel', ['--clipboard', '--output'], { env: { ...process.env, DISPLAY: display }, encoding: 'utf8' })
+  const readBack = (): string =>
+    execFileSync('xsel', ['--clipboard', '--output'], {
+      env: { ...process.env, DISPLAY: display },
+      encoding: 'utf8',
+    })
 
   it('generate --copy puts the token on the clipboard and still prints it', async () => {
-    const r = await cli(['generate', '-c', DEVICE_CS, '--copy'], { env: { ...AT_VECTOR_TIME, DISPLAY: display } })
+    const r = await cli(['generate', '-c', DEVICE_CS, '--copy'], {
+      env: { ...AT_VECTOR_TIME, DISPLAY: display },
+    })
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout, `${VECTORS.device}\n`)
     assert.equal(r.stderr, '')
     assert.equal(readBack(), VECTORS.device)
   })
   it('the copied value is the output in its format', async () => {
-    const r = await cli(['generate', '-c', DEVICE_CS, '--copy', '--format', 'connection-string'], { env: { ...AT_VECTOR_TIME, DISPLAY: display } })
+    const r = await cli(['generate', '-c', DEVICE_CS, '--copy', '--format', 'connection-string'], {
+      env: { ...AT_VECTOR_TIME, DISPLAY: display },
+    })
     assert.equal(r.code, 0, r.stderr)
     assert.equal(readBack(), r.stdout.trimEnd())
     assert.ok(readBack().endsWith(`;SharedAccessSignature=${VECTORS.device}`))
   })
   it('mqtt --copy too', async () => {
-    const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'env', '--copy'], { env: { ...AT_VECTOR_TIME, DISPLAY: display } })
+    const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'env', '--copy'], {
+      env: { ...AT_VECTOR_TIME, DISPLAY: display },
+    })
     assert.equal(r.code, 0, r.stderr)
     assert.equal(readBack(), r.stdout.trimEnd())
   })
@@ -57,9 +67,14 @@ describe('--copy with an X display', { skip }, () => {
 
 describe('--copy without a display', () => {
   it('prints the value, warns in one line, exits 0', async () => {
-    const r = await cli(['generate', '-c', DEVICE_CS, '--copy'], { env: { ...AT_VECTOR_TIME, DISPLAY: undefined, WAYLAND_DISPLAY: undefined } })
+    const r = await cli(['generate', '-c', DEVICE_CS, '--copy'], {
+      env: { ...AT_VECTOR_TIME, DISPLAY: undefined, WAYLAND_DISPLAY: undefined },
+    })
     assert.equal(r.code, 0)
     assert.equal(r.stdout, `${VECTORS.device}\n`)
-    assert.match(r.stderr, /^sas-token: warning: could not copy to the clipboard \(.+\); the value is on stdout\.\n$/)
+    assert.match(
+      r.stderr,
+      /^sas-token: warning: could not copy to the clipboard \(.+\); the value is on stdout\.\n$/,
+    )
   })
 })

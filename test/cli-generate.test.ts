@@ -40,7 +40,10 @@ describe('generate: identities (known-answer vectors, se = 1700000000)', () => {
     assert.equal(await ok(['gen', '-c', MODULE_CS]), `${VECTORS.module}\n`)
   })
   it('parts: --host --device-id --module-id --key', async () => {
-    assert.equal(await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--module-id', 'mod1', '--key', KEY]), `${VECTORS.module}\n`)
+    assert.equal(
+      await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--module-id', 'mod1', '--key', KEY]),
+      `${VECTORS.module}\n`,
+    )
   })
   it('service string: a hub-level policy token', async () => {
     assert.equal(await ok(['gen', '-c', SERVICE_CS]), `${VECTORS.hub}\n`)
@@ -49,45 +52,102 @@ describe('generate: identities (known-answer vectors, se = 1700000000)', () => {
     assert.equal(await ok(['gen', '-c', SERVICE_CS, '--device-id', 'dev1']), `${VECTORS.devicePolicy}\n`)
   })
   it('parts with --key-name: a policy token', async () => {
-    assert.equal(await ok(['gen', '--host', HOST, '--key-name', 'iothubowner', '--key', KEY]), `${VECTORS.hub}\n`)
+    assert.equal(
+      await ok(['gen', '--host', HOST, '--key-name', 'iothubowner', '--key', KEY]),
+      `${VECTORS.hub}\n`,
+    )
   })
   it('--resource with a key and key name', async () => {
     const out = await ok(['gen', '--resource', `${HOST}/devices`, '--key', KEY, '--key-name', 'iothubowner'])
-    assert.match(out, /^SharedAccessSignature sr=myhub\.azure-devices\.net%2Fdevices&sig=[^&]+&se=1700000000&skn=iothubowner\n$/)
-    const sig = sdk.SharedAccessSignature.create(sdk.encodeUriComponentStrict(`${HOST}/devices`), 'iothubowner', KEY, 1_700_000_000).toString()
-    assert.equal(new URLSearchParams(out.trim().slice('SharedAccessSignature '.length)).get('sig'), new URLSearchParams(sig.slice('SharedAccessSignature '.length)).get('sig'))
+    assert.match(
+      out,
+      /^SharedAccessSignature sr=myhub\.azure-devices\.net%2Fdevices&sig=[^&]+&se=1700000000&skn=iothubowner\n$/,
+    )
+    const sig = sdk.SharedAccessSignature.create(
+      sdk.encodeUriComponentStrict(`${HOST}/devices`),
+      'iothubowner',
+      KEY,
+      1_700_000_000,
+    ).toString()
+    assert.equal(
+      new URLSearchParams(out.trim().slice('SharedAccessSignature '.length)).get('sig'),
+      new URLSearchParams(sig.slice('SharedAccessSignature '.length)).get('sig'),
+    )
   })
   it('--resource with the key of a connection string', async () => {
     const out = await ok(['gen', '-c', SERVICE_CS, '--resource', HOST])
     assert.equal(out, `${VECTORS.hub}\n`)
   })
   it('DPS with the group key (derived device key)', async () => {
-    assert.equal(await ok(['gen', '--dps', '--id-scope', '0ne00000A0A', '--registration-id', 'my-device-01', '--group-key', GROUP_KEY]), `${VECTORS.dps}\n`)
+    assert.equal(
+      await ok([
+        'gen',
+        '--dps',
+        '--id-scope',
+        '0ne00000A0A',
+        '--registration-id',
+        'my-device-01',
+        '--group-key',
+        GROUP_KEY,
+      ]),
+      `${VECTORS.dps}\n`,
+    )
   })
   it('DPS with the device key', async () => {
-    const args = ['gen', '--dps', '--id-scope', '0ne00000A0A', '--registration-id', 'my-device-01', '--key', 'i0eNaxR9P2qCHaK3RkHpn3erozYVBcdCwAsiEzQHCM4=']
+    const args = [
+      'gen',
+      '--dps',
+      '--id-scope',
+      '0ne00000A0A',
+      '--registration-id',
+      'my-device-01',
+      '--key',
+      'i0eNaxR9P2qCHaK3RkHpn3erozYVBcdCwAsiEzQHCM4=',
+    ]
     assert.equal(await ok(args), `${VECTORS.dps}\n`)
   })
   it('-c - reads the connection string from stdin', async () => {
     assert.equal(await ok(['gen', '-c', '-'], { env, input: `${DEVICE_CS}\n` }), `${VECTORS.device}\n`)
   })
   it('--key - reads the key from stdin', async () => {
-    assert.equal(await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--key', '-'], { env, input: `${KEY}\n` }), `${VECTORS.device}\n`)
+    assert.equal(
+      await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--key', '-'], { env, input: `${KEY}\n` }),
+      `${VECTORS.device}\n`,
+    )
   })
   it('--connection-string - reads stdin too', async () => {
-    assert.equal(await ok(['gen', '--connection-string', '-'], { env, input: DEVICE_CS }), `${VECTORS.device}\n`)
+    assert.equal(
+      await ok(['gen', '--connection-string', '-'], { env, input: DEVICE_CS }),
+      `${VECTORS.device}\n`,
+    )
   })
   it('$IOTHUB_DEVICE_CONNECTION_STRING, before $IOTHUB_CONNECTION_STRING', async () => {
-    assert.equal(await ok(['gen'], { env: { ...env, IOTHUB_DEVICE_CONNECTION_STRING: DEVICE_CS, IOTHUB_CONNECTION_STRING: SERVICE_CS } }), `${VECTORS.device}\n`)
+    assert.equal(
+      await ok(['gen'], {
+        env: { ...env, IOTHUB_DEVICE_CONNECTION_STRING: DEVICE_CS, IOTHUB_CONNECTION_STRING: SERVICE_CS },
+      }),
+      `${VECTORS.device}\n`,
+    )
   })
   it('$IOTHUB_CONNECTION_STRING (a service string) with --device-id', async () => {
-    assert.equal(await ok(['gen', '--device-id', 'dev1'], { env: { ...env, IOTHUB_CONNECTION_STRING: SERVICE_CS } }), `${VECTORS.devicePolicy}\n`)
+    assert.equal(
+      await ok(['gen', '--device-id', 'dev1'], { env: { ...env, IOTHUB_CONNECTION_STRING: SERVICE_CS } }),
+      `${VECTORS.devicePolicy}\n`,
+    )
   })
   it('--key-file and --key-env', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sas-token-'))
     writeFileSync(join(dir, 'key'), `${KEY}\n`)
-    assert.equal(await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--key-file', join(dir, 'key')]), `${VECTORS.device}\n`)
-    assert.equal(await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--key-env', 'MY_KEY'], { env: { ...env, MY_KEY: KEY } }), `${VECTORS.device}\n`)
+    assert.equal(
+      await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--key-file', join(dir, 'key')]),
+      `${VECTORS.device}\n`,
+    )
+    assert.equal(
+      await ok(['gen', '--host', HOST, '--device-id', 'dev1', '--key-env', 'MY_KEY'], {
+        env: { ...env, MY_KEY: KEY },
+      }),
+      `${VECTORS.device}\n`,
+    )
   })
 })
 
@@ -101,8 +161,15 @@ describe('generate: expiry, cross-checked with azure-iot-common on the real cloc
     assert.equal(out, `${sdkDeviceToken(HOST, 'dev1', KEY, FUTURE_SE, 'mod1')}\n`)
   })
   it('--ttl with units', async () => {
-    for (const [ttl, seconds] of [['15m', 900], ['24h', 86400], ['7d', 604800], ['3600', 3600]] as const) {
-      const out = await ok(['gen', '-c', DEVICE_CS, '--ttl', ttl, '--json'], { env: { SAS_TOKEN_NOW: '1700000000000' } })
+    for (const [ttl, seconds] of [
+      ['15m', 900],
+      ['24h', 86400],
+      ['7d', 604800],
+      ['3600', 3600],
+    ] as const) {
+      const out = await ok(['gen', '-c', DEVICE_CS, '--ttl', ttl, '--json'], {
+        env: { SAS_TOKEN_NOW: '1700000000000' },
+      })
       const json = JSON.parse(out) as { expiresAtEpoch: number; expiresIn: number }
       assert.equal(json.expiresAtEpoch, 1_700_000_000 + seconds)
       assert.equal(json.expiresIn, seconds)
@@ -120,10 +187,16 @@ describe('generate: expiry, cross-checked with azure-iot-common on the real cloc
 
 describe('generate: formats', () => {
   it('connection-string: Device Explorer output', async () => {
-    assert.equal(await ok(['gen', '-c', DEVICE_CS, '--format', 'connection-string']), `HostName=${HOST};DeviceId=dev1;SharedAccessSignature=${VECTORS.device}\n`)
+    assert.equal(
+      await ok(['gen', '-c', DEVICE_CS, '--format', 'connection-string']),
+      `HostName=${HOST};DeviceId=dev1;SharedAccessSignature=${VECTORS.device}\n`,
+    )
   })
   it('connection-string with ModuleId for a module', async () => {
-    assert.equal(await ok(['gen', '-c', MODULE_CS, '-f', 'connection-string']), `HostName=${HOST};DeviceId=dev1;ModuleId=mod1;SharedAccessSignature=${VECTORS.module}\n`)
+    assert.equal(
+      await ok(['gen', '-c', MODULE_CS, '-f', 'connection-string']),
+      `HostName=${HOST};DeviceId=dev1;ModuleId=mod1;SharedAccessSignature=${VECTORS.module}\n`,
+    )
   })
   it('connection-string round-trips through azure-iot-common', async () => {
     const out = (await ok(['gen', '-c', DEVICE_CS, '--format', 'connection-string'])).trim()
@@ -148,7 +221,19 @@ describe('generate: formats', () => {
     const policy = JSON.parse(await ok(['gen', '-c', SERVICE_CS, '--json'])) as Record<string, unknown>
     assert.equal(policy.kind, 'policy')
     assert.equal(policy.keyName, 'iothubowner')
-    const dps = JSON.parse(await ok(['gen', '--dps', '--id-scope', '0ne00000A0A', '--registration-id', 'my-device-01', '--group-key', GROUP_KEY, '--json'])) as Record<string, unknown>
+    const dps = JSON.parse(
+      await ok([
+        'gen',
+        '--dps',
+        '--id-scope',
+        '0ne00000A0A',
+        '--registration-id',
+        'my-device-01',
+        '--group-key',
+        GROUP_KEY,
+        '--json',
+      ]),
+    ) as Record<string, unknown>
     assert.equal(dps.kind, 'dps')
     assert.equal(dps.registrationId, 'my-device-01')
   })
@@ -156,7 +241,11 @@ describe('generate: formats', () => {
     const out = await ok(['gen', '-c', DEVICE_CS, '--format', 'env'])
     assert.match(out, /^export SAS_TOKEN='SharedAccessSignature sr=/m)
     const { execFileSync } = await import('node:child_process')
-    const echoed = execFileSync('bash', ['-c', `${out}\nprintf '%s|%s' "$SAS_TOKEN" "$SAS_TOKEN_EXPIRES_AT"`], { encoding: 'utf8' })
+    const echoed = execFileSync(
+      'bash',
+      ['-c', `${out}\nprintf '%s|%s' "$SAS_TOKEN" "$SAS_TOKEN_EXPIRES_AT"`],
+      { encoding: 'utf8' },
+    )
     assert.equal(echoed, `${VECTORS.device}|1700000000`)
   })
 })
@@ -178,8 +267,14 @@ describe('generate: bad input', () => {
     ['--device-id with a device string', ['gen', '-c', DEVICE_CS, '--device-id', 'dev2']],
     ['--module-id without --device-id', ['gen', '-c', SERVICE_CS, '--module-id', 'm']],
     ['a connection string and --host', ['gen', '-c', DEVICE_CS, '--host', HOST]],
-    ['a DPS token without --registration-id', ['gen', '--dps', '--id-scope', '0ne00000A0A', '--group-key', GROUP_KEY]],
-    ['--format connection-string for a hub token', ['gen', '-c', SERVICE_CS, '--format', 'connection-string']],
+    [
+      'a DPS token without --registration-id',
+      ['gen', '--dps', '--id-scope', '0ne00000A0A', '--group-key', GROUP_KEY],
+    ],
+    [
+      '--format connection-string for a hub token',
+      ['gen', '-c', SERVICE_CS, '--format', 'connection-string'],
+    ],
     ['-c given twice', ['gen', '-c', DEVICE_CS, '-c', DEVICE_CS]],
     ['--connection-string and -c', ['gen', '--connection-string', DEVICE_CS, '-c', DEVICE_CS]],
     ['--key given twice', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', KEY, '--key', KEY]],
@@ -190,24 +285,59 @@ describe('generate: bad input', () => {
       const r = await cli(args, { env })
       assert.equal(r.code, 2, r.stderr)
       assert.equal(r.stdout, '')
-      assert.match(r.stderr, args.includes('--json') ? /^\{"error":\{"code":"ERR_USAGE"/ : /^sas-token: error: .+\n/)
+      assert.match(
+        r.stderr,
+        args.includes('--json') ? /^\{"error":\{"code":"ERR_USAGE"/ : /^sas-token: error: .+\n/,
+      )
     })
   }
 
   const failures: Array<[string, string[], string]> = [
-    ['a key that is not base64', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', 'not base64!'], 'ERR_INVALID_KEY'],
+    [
+      'a key that is not base64',
+      ['gen', '--host', HOST, '--device-id', 'dev1', '--key', 'not base64!'],
+      'ERR_INVALID_KEY',
+    ],
     ['a malformed connection string', ['gen', '-c', 'HostName=x'], 'ERR_CONNECTION_STRING_MISSING_KEY'],
-    ['an X.509 connection string', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;x509=true`], 'ERR_KEY_REQUIRED'],
-    ['a device id with #', ['gen', '--host', HOST, '--device-id', 'dev#1', '--key', KEY], 'ERR_INVALID_IDENTIFIER'],
+    [
+      'an X.509 connection string',
+      ['gen', '-c', `HostName=${HOST};DeviceId=dev1;x509=true`],
+      'ERR_KEY_REQUIRED',
+    ],
+    [
+      'a device id with #',
+      ['gen', '--host', HOST, '--device-id', 'dev#1', '--key', KEY],
+      'ERR_INVALID_IDENTIFIER',
+    ],
     ['a TTL of 0', ['gen', '-c', DEVICE_CS, '--ttl', '0'], 'ERR_INVALID_TTL'],
     ['a TTL in weeks', ['gen', '-c', DEVICE_CS, '--ttl', '2w'], 'ERR_INVALID_TTL'],
     ['an expiry in the past', ['gen', '-c', DEVICE_CS, '--expires-at', '1600000000'], 'ERR_EXPIRY_IN_PAST'],
-    ['an expiry in milliseconds', ['gen', '-c', DEVICE_CS, '--expires-at', '1700000000000'], 'ERR_EXPIRY_IN_MILLISECONDS'],
+    [
+      'an expiry in milliseconds',
+      ['gen', '-c', DEVICE_CS, '--expires-at', '1700000000000'],
+      'ERR_EXPIRY_IN_MILLISECONDS',
+    ],
     ['an expiry that is no date', ['gen', '-c', DEVICE_CS, '--expires-at', 'tomorrow'], 'ERR_INVALID_EXPIRY'],
-    ['a date that does not exist (no rollover to March 2)', ['gen', '-c', DEVICE_CS, '--expires-at', '2100-02-30'], 'ERR_INVALID_EXPIRY'],
-    ['a date and time without a zone', ['gen', '-c', DEVICE_CS, '--expires-at', '2100-01-01T00:00'], 'ERR_INVALID_EXPIRY'],
-    ['a missing --key-file', ['gen', '--host', HOST, '--device-id', 'dev1', '--key-file', '/nonexistent/key'], 'ERR_KEY_REQUIRED'],
-    ['an unset --key-env', ['gen', '--host', HOST, '--device-id', 'dev1', '--key-env', 'SURELY_UNSET_VAR'], 'ERR_KEY_REQUIRED'],
+    [
+      'a date that does not exist (no rollover to March 2)',
+      ['gen', '-c', DEVICE_CS, '--expires-at', '2100-02-30'],
+      'ERR_INVALID_EXPIRY',
+    ],
+    [
+      'a date and time without a zone',
+      ['gen', '-c', DEVICE_CS, '--expires-at', '2100-01-01T00:00'],
+      'ERR_INVALID_EXPIRY',
+    ],
+    [
+      'a missing --key-file',
+      ['gen', '--host', HOST, '--device-id', 'dev1', '--key-file', '/nonexistent/key'],
+      'ERR_KEY_REQUIRED',
+    ],
+    [
+      'an unset --key-env',
+      ['gen', '--host', HOST, '--device-id', 'dev1', '--key-env', 'SURELY_UNSET_VAR'],
+      'ERR_KEY_REQUIRED',
+    ],
   ]
   for (const [what, args, code] of failures) {
     it(`exit 1: ${what} (${code}), also as JSON`, async () => {
@@ -226,7 +356,9 @@ describe('generate: bad input', () => {
   it('a usage error in JSON mode is JSON too', async () => {
     const r = await cli(['gen', '--json', '--bogus'], { env })
     assert.equal(r.code, 2)
-    assert.deepEqual(JSON.parse(r.stderr), { error: { code: 'ERR_USAGE', message: 'Unknown argument: bogus' } })
+    assert.deepEqual(JSON.parse(r.stderr), {
+      error: { code: 'ERR_USAGE', message: 'Unknown argument: bogus' },
+    })
   })
 })
 
@@ -239,21 +371,87 @@ describe('generate: the key never appears in any output', () => {
     ['success, json', ['gen', '-c', cs, '--json'], 0, undefined],
     ['success, env', ['gen', '-c', cs, '--format', 'env'], 0, undefined],
     ['success, connection-string', ['gen', '-c', cs, '--format', 'connection-string'], 0, undefined],
-    ['bad device id in parts', ['gen', '--host', HOST, '--device-id', 'bad id', '--key', SECRET_KEY], 1, 'ERR_INVALID_IDENTIFIER'],
-    ['bad host in parts', ['gen', '--host', 'https://x', '--device-id', 'dev1', '--key', SECRET_KEY], 1, 'ERR_INVALID_HOST_NAME'],
-    ['key with a stray character', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', `${SECRET_KEY}!`], 1, 'ERR_INVALID_KEY'],
-    ['key without padding', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY.replace(/=+$/, '')], 1, 'ERR_INVALID_KEY'],
-    ['key in the host slot', ['gen', '-c', `HostName=${SECRET_KEY};DeviceId=dev1;SharedAccessKey=${SECRET_KEY}`], 1, 'ERR_INVALID_HOST_NAME'],
-    ['key in the key name slot', ['gen', '-c', `HostName=${HOST};SharedAccessKeyName=${SECRET_KEY}+;SharedAccessKey=${SECRET_KEY}`], 1, 'ERR_INVALID_KEY_NAME'],
-    ['garbled connection string', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${SECRET_KEY};SharedAccessKey=${SECRET_KEY}`], 1, 'ERR_CONNECTION_STRING_DUPLICATE_KEY'],
-    ['miscased field', ['gen', '-c', `HostName=${HOST};DeviceId=dev1;sharedaccesskey=${SECRET_KEY}`], 1, 'ERR_CONNECTION_STRING_UNKNOWN_KEY'],
+    [
+      'bad device id in parts',
+      ['gen', '--host', HOST, '--device-id', 'bad id', '--key', SECRET_KEY],
+      1,
+      'ERR_INVALID_IDENTIFIER',
+    ],
+    [
+      'bad host in parts',
+      ['gen', '--host', 'https://x', '--device-id', 'dev1', '--key', SECRET_KEY],
+      1,
+      'ERR_INVALID_HOST_NAME',
+    ],
+    [
+      'key with a stray character',
+      ['gen', '--host', HOST, '--device-id', 'dev1', '--key', `${SECRET_KEY}!`],
+      1,
+      'ERR_INVALID_KEY',
+    ],
+    [
+      'key without padding',
+      ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY.replace(/=+$/, '')],
+      1,
+      'ERR_INVALID_KEY',
+    ],
+    [
+      'key in the host slot',
+      ['gen', '-c', `HostName=${SECRET_KEY};DeviceId=dev1;SharedAccessKey=${SECRET_KEY}`],
+      1,
+      'ERR_INVALID_HOST_NAME',
+    ],
+    [
+      'key in the key name slot',
+      ['gen', '-c', `HostName=${HOST};SharedAccessKeyName=${SECRET_KEY}+;SharedAccessKey=${SECRET_KEY}`],
+      1,
+      'ERR_INVALID_KEY_NAME',
+    ],
+    [
+      'garbled connection string',
+      [
+        'gen',
+        '-c',
+        `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${SECRET_KEY};SharedAccessKey=${SECRET_KEY}`,
+      ],
+      1,
+      'ERR_CONNECTION_STRING_DUPLICATE_KEY',
+    ],
+    [
+      'miscased field',
+      ['gen', '-c', `HostName=${HOST};DeviceId=dev1;sharedaccesskey=${SECRET_KEY}`],
+      1,
+      'ERR_CONNECTION_STRING_UNKNOWN_KEY',
+    ],
     ['mixed auth', ['gen', '-c', `${cs};x509=true`], 1, 'ERR_CONNECTION_STRING_MIXED_AUTH'],
     ['usage error', ['gen', '-c', cs, '--device-id', 'other'], 2, 'ERR_USAGE'],
     ['past expiry', ['gen', '-c', cs, '--expires-at', '1000'], 1, 'ERR_EXPIRY_IN_PAST'],
-    ['from stdin, bad', ['gen', '-c', '-'], 1, 'ERR_INVALID_IDENTIFIER', `HostName=${HOST};DeviceId=d d;SharedAccessKey=${SECRET_KEY}`],
-    ['key on stdin, bad id', ['gen', '--host', HOST, '--device-id', 'd#', '--key', '-'], 1, 'ERR_INVALID_IDENTIFIER', SECRET_KEY],
-    ['the key as a stray argument (forgot --key)', ['gen', '--host', HOST, '--device-id', 'dev1', SECRET_KEY], 2, 'ERR_USAGE'],
-    ['the key given twice', ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY, '--key', SECRET_KEY], 2, 'ERR_USAGE'],
+    [
+      'from stdin, bad',
+      ['gen', '-c', '-'],
+      1,
+      'ERR_INVALID_IDENTIFIER',
+      `HostName=${HOST};DeviceId=d d;SharedAccessKey=${SECRET_KEY}`,
+    ],
+    [
+      'key on stdin, bad id',
+      ['gen', '--host', HOST, '--device-id', 'd#', '--key', '-'],
+      1,
+      'ERR_INVALID_IDENTIFIER',
+      SECRET_KEY,
+    ],
+    [
+      'the key as a stray argument (forgot --key)',
+      ['gen', '--host', HOST, '--device-id', 'dev1', SECRET_KEY],
+      2,
+      'ERR_USAGE',
+    ],
+    [
+      'the key given twice',
+      ['gen', '--host', HOST, '--device-id', 'dev1', '--key', SECRET_KEY, '--key', SECRET_KEY],
+      2,
+      'ERR_USAGE',
+    ],
   ]
   // The whole key, without its padding: also catches a copy that lost its '='.
   const secret = SECRET_KEY.replace(/=+$/, '')

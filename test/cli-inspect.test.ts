@@ -2,7 +2,17 @@
 // expired or invalid.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AT_VECTOR_TIME, cli, DEVICE_CS, HOST, KEY, SECRET_FRAGMENT, SECRET_KEY, SERVICE_CS, VECTORS } from './support/cli.js'
+import {
+  AT_VECTOR_TIME,
+  cli,
+  DEVICE_CS,
+  HOST,
+  KEY,
+  SECRET_FRAGMENT,
+  SECRET_KEY,
+  SERVICE_CS,
+  VECTORS,
+} from './support/cli.js'
 
 const env = AT_VECTOR_TIME
 /** One second after the vectors expire. */
@@ -43,7 +53,9 @@ describe('inspect: tokens', () => {
     const r = await cli(['inspect', VECTORS.device, '--key', KEY], { env })
     assert.equal(r.code, 0)
     assert.match(r.stdout, /^signature\s+verified$/m)
-    const viaEnv = await cli(['inspect', VECTORS.device, '--key-env', 'K', '--json'], { env: { ...env, K: KEY } })
+    const viaEnv = await cli(['inspect', VECTORS.device, '--key-env', 'K', '--json'], {
+      env: { ...env, K: KEY },
+    })
     assert.equal((JSON.parse(viaEnv.stdout) as { token: { signature: string } }).token.signature, 'verified')
   })
   it('exit 1 when the signature does not match the key', async () => {
@@ -54,7 +66,10 @@ describe('inspect: tokens', () => {
     assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET_FRAGMENT))
     const j = await cli(['inspect', VECTORS.device, '--key', SECRET_KEY, '--json'], { env })
     assert.equal(j.code, 1)
-    assert.equal((JSON.parse(j.stderr) as { error: { code: string } }).error.code, 'ERR_TOKEN_SIGNATURE_MISMATCH')
+    assert.equal(
+      (JSON.parse(j.stderr) as { error: { code: string } }).error.code,
+      'ERR_TOKEN_SIGNATURE_MISMATCH',
+    )
     assert.equal((JSON.parse(j.stdout) as { token: { signature: string } }).token.signature, 'invalid')
   })
   it('exit 1 when expired, with the report still on stdout', async () => {
@@ -78,7 +93,10 @@ describe('inspect: tokens', () => {
     assert.equal(hub.code, 0)
     assert.match(hub.stdout, /^kind\s+policy$/m)
     assert.match(hub.stdout, /^key name\s+iothubowner$/m)
-    assert.match(hub.stderr, /^sas-token: warning: this is a hub-level policy token \(skn=iothubowner\); IoT Hub refuses it as a device's MQTT password/)
+    assert.match(
+      hub.stderr,
+      /^sas-token: warning: this is a hub-level policy token \(skn=iothubowner\); IoT Hub refuses it as a device's MQTT password/,
+    )
     const scoped = await cli(['inspect', VECTORS.devicePolicy], { env })
     assert.match(scoped.stderr, /^sas-token: warning: this is a policy token \(skn=iothubowner\)/)
   })
@@ -105,7 +123,11 @@ describe('inspect: connection strings', () => {
   it('--show-secrets reveals the key', async () => {
     const r = await cli(['inspect', DEVICE_CS, '--show-secrets', '--json'], { env })
     assert.equal(r.code, 0)
-    assert.deepEqual((JSON.parse(r.stdout) as { fields: object }).fields, { HostName: HOST, DeviceId: 'dev1', SharedAccessKey: KEY })
+    assert.deepEqual((JSON.parse(r.stdout) as { fields: object }).fields, {
+      HostName: HOST,
+      DeviceId: 'dev1',
+      SharedAccessKey: KEY,
+    })
   })
   it('a service string', async () => {
     const r = await cli(['inspect', SERVICE_CS, '--json'], { env })

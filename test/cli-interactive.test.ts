@@ -16,7 +16,8 @@ function hasTmux(): boolean {
 }
 
 const socket = `sas-token-test-${process.pid}`
-const tmux = (...args: string[]): string => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
+const tmux = (...args: string[]): string =>
+  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
 const screen = (session: string): string => tmux('capture-pane', '-p', '-J', '-t', session)
 
 async function waitFor(session: string, pattern: RegExp): Promise<string> {
@@ -36,7 +37,9 @@ function start(session: string, args: string): void {
   tmux('new-session', '-d', '-s', session, '-x', '400', '-y', '50', command)
 }
 
-describe('interactive form (tmux)', { skip: hasTmux() ? false : 'tmux not installed (.ci/run installs it)' }, () => {
+describe('interactive form (tmux)', {
+  skip: hasTmux() ? false : 'tmux not installed (.ci/run installs it)',
+}, () => {
   after(() => {
     try {
       tmux('kill-server')

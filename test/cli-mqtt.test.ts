@@ -10,7 +10,19 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { selfSignedCertificate } from './support/certificate.js'
 import { startFakeHub, type FakeHub } from './support/iot-hub-broker.js'
-import { AT_VECTOR_TIME, cli, DEVICE_CS, GROUP_KEY, HOST, KEY, MODULE_CS, SECRET_FRAGMENT, SECRET_KEY, SERVICE_CS, VECTORS } from './support/cli.js'
+import {
+  AT_VECTOR_TIME,
+  cli,
+  DEVICE_CS,
+  GROUP_KEY,
+  HOST,
+  KEY,
+  MODULE_CS,
+  SECRET_FRAGMENT,
+  SECRET_KEY,
+  SERVICE_CS,
+  VECTORS,
+} from './support/cli.js'
 
 const env = AT_VECTOR_TIME
 
@@ -48,7 +60,12 @@ describe('mqtt: settings', () => {
       expiresAt: '2023-11-14T22:13:20.000Z',
       expiresAtEpoch: 1_700_000_000,
       publish: 'devices/dev1/messages/events/',
-      subscribe: ['devices/dev1/messages/devicebound/#', '$iothub/methods/POST/#', '$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#'],
+      subscribe: [
+        'devices/dev1/messages/devicebound/#',
+        '$iothub/methods/POST/#',
+        '$iothub/twin/res/#',
+        '$iothub/twin/PATCH/properties/desired/#',
+      ],
     })
   })
   it('a module subscribes to its inputs', async () => {
@@ -60,8 +77,18 @@ describe('mqtt: settings', () => {
     assert.equal(m.subscribe[0], 'devices/dev1/modules/mod1/inputs/#')
   })
   it('--api-version and --model-id go into the username', async () => {
-    const m = await json(['-c', DEVICE_CS, '--api-version', '2020-09-30', '--model-id', 'dtmi:com:example:Thermostat;1'])
-    assert.equal(m.username, `${HOST}/dev1/?api-version=2020-09-30&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1`)
+    const m = await json([
+      '-c',
+      DEVICE_CS,
+      '--api-version',
+      '2020-09-30',
+      '--model-id',
+      'dtmi:com:example:Thermostat;1',
+    ])
+    assert.equal(
+      m.username,
+      `${HOST}/dev1/?api-version=2020-09-30&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B1`,
+    )
   })
   it('--websocket: port 443 and the wss URL', async () => {
     const m = await json(['-c', DEVICE_CS, '--websocket'])
@@ -78,7 +105,10 @@ describe('mqtt: settings', () => {
     const r = await cli(['mqtt', '-c', SERVICE_CS, '--device-id', 'dev1', '--json'], { env })
     assert.equal(r.code, 0)
     assert.equal((JSON.parse(r.stdout) as MqttJson).password, VECTORS.devicePolicy)
-    assert.match(r.stderr, /^sas-token: warning: this is a policy token \(skn=iothubowner\); as device dev1's MQTT password/)
+    assert.match(
+      r.stderr,
+      /^sas-token: warning: this is a policy token \(skn=iothubowner\); as device dev1's MQTT password/,
+    )
   })
   it('an X.509 device has no password', async () => {
     const m = await json(['-c', `HostName=${HOST};DeviceId=dev1;x509=true`])
@@ -90,7 +120,15 @@ describe('mqtt: settings', () => {
     assert.equal(m.password, VECTORS.device)
   })
   it('DPS: registration settings', async () => {
-    const m = await json(['--dps', '--id-scope', '0ne00000A0A', '--registration-id', 'my-device-01', '--group-key', GROUP_KEY])
+    const m = await json([
+      '--dps',
+      '--id-scope',
+      '0ne00000A0A',
+      '--registration-id',
+      'my-device-01',
+      '--group-key',
+      GROUP_KEY,
+    ])
     assert.equal(m.host, 'global.azure-devices-provisioning.net')
     assert.equal(m.clientId, 'my-device-01')
     assert.equal(m.username, '0ne00000A0A/registrations/my-device-01/api-version=2019-03-31')
@@ -115,8 +153,26 @@ describe('mqtt: formats', () => {
   it('env: export lines that eval to the settings', async () => {
     const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'env'], { env })
     assert.equal(r.code, 0)
-    const out = execFileSync('bash', ['-c', `${r.stdout}\nprintf '%s\\n' "$MQTT_HOST" "$MQTT_PORT" "$MQTT_CLIENT_ID" "$MQTT_USERNAME" "$MQTT_PASSWORD" "$MQTT_PUBLISH_TOPIC"`], { encoding: 'utf8' })
-    assert.equal(out, [HOST, '8883', 'dev1', `${HOST}/dev1/?api-version=2021-04-12`, VECTORS.device, 'devices/dev1/messages/events/', ''].join('\n'))
+    const out = execFileSync(
+      'bash',
+      [
+        '-c',
+        `${r.stdout}\nprintf '%s\\n' "$MQTT_HOST" "$MQTT_PORT" "$MQTT_CLIENT_ID" "$MQTT_USERNAME" "$MQTT_PASSWORD" "$MQTT_PUBLISH_TOPIC"`,
+      ],
+      { encoding: 'utf8' },
+    )
+    assert.equal(
+      out,
+      [
+        HOST,
+        '8883',
+        'dev1',
+        `${HOST}/dev1/?api-version=2021-04-12`,
+        VECTORS.device,
+        'devices/dev1/messages/events/',
+        '',
+      ].join('\n'),
+    )
   })
   it('mosquitto: -V mqttv311, -p 8883, --capath by default, quoted topics that bash leaves alone', async () => {
     const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto'], { env })
@@ -134,7 +190,9 @@ describe('mqtt: formats', () => {
     assert.ok(sub.includes(" -t '$iothub/methods/POST/#'"))
     assert.ok(sub.includes(" -t '$iothub/twin/PATCH/properties/desired/#'"))
     // What bash passes to the program is exactly the topic and the token.
-    const argv = execFileSync('bash', ['-c', `printf '%s\\n' ${sub.slice('mosquitto_sub '.length)}`], { encoding: 'utf8' }).split('\n')
+    const argv = execFileSync('bash', ['-c', `printf '%s\\n' ${sub.slice('mosquitto_sub '.length)}`], {
+      encoding: 'utf8',
+    }).split('\n')
     assert.ok(argv.includes('$iothub/methods/POST/#'))
     assert.ok(argv.includes(VECTORS.device))
     // Every non-command line is a comment, so the whole output runs as a script.
@@ -146,13 +204,30 @@ describe('mqtt: formats', () => {
     assert.match(r.stdout, /^# .*one connection per identity/m)
     assert.match(r.stdout, /^# run one at a time/m)
     assert.doesNotMatch(r.stdout, /DPS/)
-    const dps = await cli(['mqtt', '--dps', '--id-scope', '0ne00000A0A', '--registration-id', 'dev1', '--key', KEY, '--format', 'mosquitto'], { env })
+    const dps = await cli(
+      [
+        'mqtt',
+        '--dps',
+        '--id-scope',
+        '0ne00000A0A',
+        '--registration-id',
+        'dev1',
+        '--key',
+        KEY,
+        '--format',
+        'mosquitto',
+      ],
+      { env },
+    )
     assert.equal(dps.code, 0)
     assert.match(dps.stdout, /^# DPS sends the registration response only to the connection that published/m)
     assert.match(dps.stdout, /^# mosquitto_sub cannot see it/m)
   })
   it('mosquitto: --cafile, --port', async () => {
-    const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto', '--cafile', "/tmp/it's.pem", '--port', '18883'], { env })
+    const r = await cli(
+      ['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto', '--cafile', "/tmp/it's.pem", '--port', '18883'],
+      { env },
+    )
     assert.equal(r.code, 0)
     assert.ok(r.stdout.includes(` -p 18883 --cafile '/tmp/it'\\''s.pem' `))
   })
@@ -201,7 +276,12 @@ describe('mqtt: formats', () => {
       return
     }
     const x509 = `HostName=${HOST};DeviceId=dev1;x509=true`
-    for (const args of [['-c', DEVICE_CS], ['-c', DEVICE_CS, '--websocket'], ['-c', x509], ['-c', x509, '--capath', '/opt/ca']]) {
+    for (const args of [
+      ['-c', DEVICE_CS],
+      ['-c', DEVICE_CS, '--websocket'],
+      ['-c', x509],
+      ['-c', x509, '--capath', '/opt/ca'],
+    ]) {
       const r = await cli(['mqtt', ...args, '--format', 'paho'], { env })
       assert.equal(r.code, 0, r.stderr)
       execFileSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: r.stdout })
@@ -254,7 +334,9 @@ describe('mqtt: bad input', () => {
   })
 })
 
-describe('mqtt --format mosquitto, run verbatim against the TLS fake hub', { skip: hasMosquitto() ? false : 'mosquitto-clients not installed (.ci/run installs them)' }, () => {
+describe('mqtt --format mosquitto, run verbatim against the TLS fake hub', {
+  skip: hasMosquitto() ? false : 'mosquitto-clients not installed (.ci/run installs them)',
+}, () => {
   const T0 = 1_700_000_000_000
   const tls = selfSignedCertificate(['localhost'])
   const dir = mkdtempSync(join(tmpdir(), 'sas-token-ca-'))
@@ -263,7 +345,12 @@ describe('mqtt --format mosquitto, run verbatim against the TLS fake hub', { ski
   let hub: FakeHub
 
   before(async () => {
-    hub = await startFakeHub({ hostName: HOST, identities: [{ deviceId: 'dev1', key: KEY }], now: () => T0, tls })
+    hub = await startFakeHub({
+      hostName: HOST,
+      identities: [{ deviceId: 'dev1', key: KEY }],
+      now: () => T0,
+      tls,
+    })
   })
   after(async () => {
     await hub.close()
@@ -272,16 +359,27 @@ describe('mqtt --format mosquitto, run verbatim against the TLS fake hub', { ski
   /** The commands the CLI prints for dev1 behind a "gateway" at localhost:port, with this key. */
   async function commands(key: string): Promise<{ pub: string; sub: string }> {
     const cs = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${key};GatewayHostName=localhost`
-    const r = await cli(['mqtt', '-c', cs, '--format', 'mosquitto', '--cafile', cafile, '--port', String(hub.port)], { env: { SAS_TOKEN_NOW: String(T0) } })
+    const r = await cli(
+      ['mqtt', '-c', cs, '--format', 'mosquitto', '--cafile', cafile, '--port', String(hub.port)],
+      { env: { SAS_TOKEN_NOW: String(T0) } },
+    )
     assert.equal(r.code, 0, r.stderr)
     const lines = r.stdout.split('\n')
-    return { pub: lines.find((l) => l.startsWith('mosquitto_pub ')) ?? '', sub: lines.find((l) => l.startsWith('mosquitto_sub ')) ?? '' }
+    return {
+      pub: lines.find((l) => l.startsWith('mosquitto_pub ')) ?? '',
+      sub: lines.find((l) => l.startsWith('mosquitto_sub ')) ?? '',
+    }
   }
 
   it('mosquitto_pub connects, authenticates and delivers the telemetry message', async () => {
     const { pub } = await commands(KEY)
     await bash(pub)
-    assert.deepEqual(hub.telemetry.at(-1), { clientId: 'dev1', topic: 'devices/dev1/messages/events/', payload: '{"hello":"from sas-token"}', qos: 1 })
+    assert.deepEqual(hub.telemetry.at(-1), {
+      clientId: 'dev1',
+      topic: 'devices/dev1/messages/events/',
+      payload: '{"hello":"from sas-token"}',
+      qos: 1,
+    })
   })
 
   it('mosquitto_sub subscribes to every printed filter and prints a C2D message', async () => {

@@ -9,12 +9,21 @@ import { describe, test } from 'node:test'
 import { BIN, cleanEnv } from './support/cli.js'
 
 const DEVICE_CS = 'HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=cGFzc3dvcmQ='
-const SERVICE_CS = 'HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=cGFzc3dvcmQ='
+const SERVICE_CS =
+  'HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=cGFzc3dvcmQ='
 
 /** Runs `sas-token args | reader` in bash and returns the CLI's own exit code and stderr. */
 function piped(args: string, reader: string, input = ''): { code: string; stderr: string } {
   const script = `"${process.execPath}" "${BIN}" ${args} 2>"$ERR" | ${reader}; echo \${PIPESTATUS[0]}; cat "$ERR"`
-  const run = spawnSync('bash', ['-c', script], { input, encoding: 'utf8', env: cleanEnv({ CS: DEVICE_CS, SCS: SERVICE_CS, ERR: join(mkdtempSync(join(tmpdir(), 'sas-token-pipe-')), 'stderr') }) })
+  const run = spawnSync('bash', ['-c', script], {
+    input,
+    encoding: 'utf8',
+    env: cleanEnv({
+      CS: DEVICE_CS,
+      SCS: SERVICE_CS,
+      ERR: join(mkdtempSync(join(tmpdir(), 'sas-token-pipe-')), 'stderr'),
+    }),
+  })
   const [code = '', ...stderr] = run.stdout.split('\n')
   return { code, stderr: stderr.join('\n').trim() }
 }

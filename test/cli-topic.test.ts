@@ -16,18 +16,52 @@ describe('topic: build', () => {
     assert.equal(await topic(['build', '--device-id', 'dev1']), 'devices/dev1/messages/events/\n')
   })
   it('the docs content-type example', async () => {
-    assert.equal(await topic(['--device-id', 'dev1', '--content-type', 'application/json;charset=utf-8']), 'devices/dev1/messages/events/%24.ct=application%2Fjson%3Bcharset%3Dutf-8\n')
+    assert.equal(
+      await topic(['--device-id', 'dev1', '--content-type', 'application/json;charset=utf-8']),
+      'devices/dev1/messages/events/%24.ct=application%2Fjson%3Bcharset%3Dutf-8\n',
+    )
   })
   it('message id and a property (Node SDK _mqtt_test.js)', async () => {
-    assert.equal(await topic(['--device-id', 'deviceId', '--message-id', 'fakeMessageId', '--property', 'fakeKey=fakeValue']), 'devices/deviceId/messages/events/%24.mid=fakeMessageId&fakeKey=fakeValue\n')
+    assert.equal(
+      await topic([
+        '--device-id',
+        'deviceId',
+        '--message-id',
+        'fakeMessageId',
+        '--property',
+        'fakeKey=fakeValue',
+      ]),
+      'devices/deviceId/messages/events/%24.mid=fakeMessageId&fakeKey=fakeValue\n',
+    )
   })
   it('every system flag, in the documented order, then properties in order', async () => {
     const out = await topic([
-      '--device-id', 'd', '--module-id', 'm',
-      '-p', 'custom1=value1', '-p', 'b=x=y',
-      '--content-encoding', 'utf-8', '--content-type', 'type', '--user-id', 'userid', '--correlation-id', '5678',
-      '--message-id', '1234', '--output-name', 'output', '--interface-id', 'urn:azureiot:Security:SecurityAgent:1',
-      '--expiry-time-utc', '2019-02-02T00:00:00', '--to', '/x',
+      '--device-id',
+      'd',
+      '--module-id',
+      'm',
+      '-p',
+      'custom1=value1',
+      '-p',
+      'b=x=y',
+      '--content-encoding',
+      'utf-8',
+      '--content-type',
+      'type',
+      '--user-id',
+      'userid',
+      '--correlation-id',
+      '5678',
+      '--message-id',
+      '1234',
+      '--output-name',
+      'output',
+      '--interface-id',
+      'urn:azureiot:Security:SecurityAgent:1',
+      '--expiry-time-utc',
+      '2019-02-02T00:00:00',
+      '--to',
+      '/x',
     ])
     assert.equal(
       out,
@@ -41,7 +75,10 @@ describe('topic: build', () => {
     assert.match(r.stderr, /name=value/)
   })
   it('a property named __proto__ is kept like any other', async () => {
-    assert.equal(await topic(['--device-id', 'd', '-p', '__proto__=x', '-p', 'b=2']), 'devices/d/messages/events/__proto__=x&b=2\n')
+    assert.equal(
+      await topic(['--device-id', 'd', '-p', '__proto__=x', '-p', 'b=2']),
+      'devices/d/messages/events/__proto__=x&b=2\n',
+    )
   })
   it('exit 2: a property name given twice, a single-value option given twice', async () => {
     const r = await cli(['topic', '--device-id', 'd', '-p', 'a=1', '-p', 'a=2'])
@@ -53,7 +90,11 @@ describe('topic: build', () => {
     assert.match(twice.stderr, /--device-id was given more than once/)
   })
   it('exit 1: an invalid id, an output without a module, a reserved property name', async () => {
-    for (const args of [['--device-id', 'd#'], ['--device-id', 'd', '--output-name', 'o'], ['--device-id', 'd', '-p', '$.mid=1']]) {
+    for (const args of [
+      ['--device-id', 'd#'],
+      ['--device-id', 'd', '--output-name', 'o'],
+      ['--device-id', 'd', '-p', '$.mid=1'],
+    ]) {
       const r = await cli(['topic', ...args])
       assert.equal(r.code, 1, args.join(' '))
       assert.equal(r.stdout, '')
@@ -64,7 +105,11 @@ describe('topic: build', () => {
 
 describe('topic: parse', () => {
   it('a C2D topic with system and application properties', async () => {
-    const r = await cli(['topic', 'parse', 'devices/fake_device/messages/devicebound/%24.mid=6b82&%24.to=%2Fdevices%2Ffake_device%2Fmessages%2Fdevicebound&k=v&bare'])
+    const r = await cli([
+      'topic',
+      'parse',
+      'devices/fake_device/messages/devicebound/%24.mid=6b82&%24.to=%2Fdevices%2Ffake_device%2Fmessages%2Fdevicebound&k=v&bare',
+    ])
     assert.equal(r.code, 0, r.stderr)
     assert.deepEqual(JSON.parse(r.stdout), {
       type: 'c2d',
@@ -76,10 +121,16 @@ describe('topic: parse', () => {
   })
   it('twin, method and DPS topics', async () => {
     const cases: Array<[string, object]> = [
-      ['$iothub/twin/res/204/?$rid=1&$version=6', { type: 'twin-response', status: 204, rid: '1', version: 6 }],
+      [
+        '$iothub/twin/res/204/?$rid=1&$version=6',
+        { type: 'twin-response', status: 204, rid: '1', version: 6 },
+      ],
       ['$iothub/twin/PATCH/properties/desired/?$version=1', { type: 'desired-patch', version: 1 }],
       ['$iothub/methods/POST/TestMethod/?$rid=1', { type: 'method-request', method: 'TestMethod', rid: '1' }],
-      ['$dps/registrations/res/202/?$rid=1&retry-after=3', { type: 'dps-response', status: 202, rid: '1', retryAfter: 3 }],
+      [
+        '$dps/registrations/res/202/?$rid=1&retry-after=3',
+        { type: 'dps-response', status: 202, rid: '1', retryAfter: 3 },
+      ],
     ]
     for (const [text, expected] of cases) {
       const r = await cli(['topic', 'parse', text])

@@ -23,7 +23,8 @@ describe('parseTtl', () => {
     assert.equal(parseTtl('365d'), 365 * 86400)
   })
   for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '0s', '-5m', '1w', '1.5h', 'h', '', '10 minutes']) {
-    it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => parseTtl(bad), { code: 'ERR_INVALID_TTL' }))
+    it(`rejects ${JSON.stringify(bad)}`, () =>
+      assert.throws(() => parseTtl(bad), { code: 'ERR_INVALID_TTL' }))
   }
 })
 
@@ -40,17 +41,23 @@ describe('resolveExpiry', () => {
     assert.equal(resolveExpiry({ now, expiresAt: 1_700_000_001 }), 1_700_000_001)
   })
   it('gives each classic mistake its own code', () => {
-    assert.throws(() => resolveExpiry({ now, expiresAt: 1_800_000_000_000 }), { code: 'ERR_EXPIRY_IN_MILLISECONDS' })
+    assert.throws(() => resolveExpiry({ now, expiresAt: 1_800_000_000_000 }), {
+      code: 'ERR_EXPIRY_IN_MILLISECONDS',
+    })
     assert.throws(() => resolveExpiry({ now, expiresAt: 1_699_999_999 }), { code: 'ERR_EXPIRY_IN_PAST' })
     // Equal to now (floored, or as a Date) would be born expired: that is TTL 0.
     assert.throws(() => resolveExpiry({ now, expiresAt: 1_700_000_000 }), { code: 'ERR_EXPIRY_IN_PAST' })
     assert.throws(() => resolveExpiry({ now, expiresAt: new Date(now) }), { code: 'ERR_EXPIRY_IN_PAST' })
     assert.throws(() => resolveExpiry({ now, expiresAt: -1 }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, expiresAt: 1_800_000_000.5 }), { code: 'ERR_INVALID_EXPIRY' })
-    assert.throws(() => resolveExpiry({ now, expiresAt: Number.POSITIVE_INFINITY }), { code: 'ERR_INVALID_EXPIRY' })
+    assert.throws(() => resolveExpiry({ now, expiresAt: Number.POSITIVE_INFINITY }), {
+      code: 'ERR_INVALID_EXPIRY',
+    })
     assert.throws(() => resolveExpiry({ now, expiresAt: new Date('nope') }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, ttl: 0 }), { code: 'ERR_INVALID_TTL' })
-    assert.throws(() => resolveExpiry({ now, ttl: 60, expiresAt: 1_800_000_000 }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => resolveExpiry({ now, ttl: 60, expiresAt: 1_800_000_000 }), {
+      code: 'ERR_INVALID_OPTION',
+    })
     assert.throws(() => resolveExpiry({ now: Number.NaN }), { code: 'ERR_INVALID_NOW' })
   })
   it('refuses clocks and TTLs that cannot be right', () => {
@@ -76,17 +83,36 @@ describe('parseExpiresAt', () => {
     assert.equal((parseExpiresAt('2030-01-01') as Date).getTime(), Date.UTC(2030, 0, 1))
     assert.equal((parseExpiresAt('2030-01-01T00:00Z') as Date).getTime(), Date.UTC(2030, 0, 1))
     assert.equal((parseExpiresAt('2030-01-01T02:00:00+02:00') as Date).getTime(), Date.UTC(2030, 0, 1))
-    assert.equal((parseExpiresAt('2028-02-29T12:00:00.5Z') as Date).getTime(), Date.UTC(2028, 1, 29, 12, 0, 0, 500))
+    assert.equal(
+      (parseExpiresAt('2028-02-29T12:00:00.5Z') as Date).getTime(),
+      Date.UTC(2028, 1, 29, 12, 0, 0, 500),
+    )
   })
-  for (const bad of ['2030-02-30', '2029-02-29', '2030-13-01', '2030-00-10', '2030-01-01T00:00', '2030-01-01T25:00Z', 'tomorrow', '', '1e9', '-5']) {
-    it(`refuses ${JSON.stringify(bad)}`, () => assert.throws(() => parseExpiresAt(bad), { code: 'ERR_INVALID_EXPIRY' }))
+  for (const bad of [
+    '2030-02-30',
+    '2029-02-29',
+    '2030-13-01',
+    '2030-00-10',
+    '2030-01-01T00:00',
+    '2030-01-01T25:00Z',
+    'tomorrow',
+    '',
+    '1e9',
+    '-5',
+  ]) {
+    it(`refuses ${JSON.stringify(bad)}`, () =>
+      assert.throws(() => parseExpiresAt(bad), { code: 'ERR_INVALID_EXPIRY' }))
   }
 })
 
 describe('keys', () => {
   it('derives the DPS device key of the docs (concepts-symmetric-key-attestation.md)', () => {
-    const groupKey = '8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=='
-    assert.equal(deriveDeviceKey(groupKey, 'sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6'), 'Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=')
+    const groupKey =
+      '8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=='
+    assert.equal(
+      deriveDeviceKey(groupKey, 'sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6'),
+      'Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=',
+    )
     assert.equal(deriveDeviceKey(groupKey, 'my-device-01'), 'i0eNaxR9P2qCHaK3RkHpn3erozYVBcdCwAsiEzQHCM4=')
   })
 
@@ -105,7 +131,10 @@ describe('keys', () => {
     for (const [key, hint] of hints) {
       assert.throws(
         () => decodeKey(key),
-        (err: SasTokenError) => err.code === 'ERR_INVALID_KEY' && hint.test(err.message) && (key.length < 8 || !err.message.includes(key)),
+        (err: SasTokenError) =>
+          err.code === 'ERR_INVALID_KEY' &&
+          hint.test(err.message) &&
+          (key.length < 8 || !err.message.includes(key)),
         key,
       )
     }
@@ -130,7 +159,10 @@ describe('identity rules', () => {
     ['', /empty/],
   ] as const) {
     it(`refuses ${JSON.stringify(id.slice(0, 12))} with the reason`, () => {
-      assert.throws(() => assertDeviceId(id), (err: SasTokenError) => err.code === 'ERR_INVALID_IDENTIFIER' && reason.test(err.message))
+      assert.throws(
+        () => assertDeviceId(id),
+        (err: SasTokenError) => err.code === 'ERR_INVALID_IDENTIFIER' && reason.test(err.message),
+      )
     })
   }
   it('applies the DPS registration id rules', () => {

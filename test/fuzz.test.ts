@@ -3,7 +3,15 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { createSasToken, deviceResourceUri, parseConnectionString, parseSasToken, SasTokenError, tokenFromConnectionString, verifySasToken } from 'sas-token'
+import {
+  createSasToken,
+  deviceResourceUri,
+  parseConnectionString,
+  parseSasToken,
+  SasTokenError,
+  tokenFromConnectionString,
+  verifySasToken,
+} from 'sas-token'
 import * as arb from './support/arbitraries.js'
 
 function onlySasTokenErrors(fn: () => unknown): SasTokenError | undefined {
@@ -27,9 +35,41 @@ const fragments = (key: string) =>
   fc
     .array(
       fc.oneof(
-        fc.constantFrom('HostName=', 'DeviceId=', 'ModuleId=', 'SharedAccessKey=', 'SharedAccessKeyName=', 'SharedAccessSignature=', 'x509=', 'GatewayHostName='),
-        fc.constantFrom('hostname=', 'DeviceID=', ' HostName=', '__proto__=', 'constructor=', 'Endpoint=', 'h.azure-devices.net', 'true'),
-        fc.constantFrom(';', '=', ' ', '&', ',', ':', '/', 'sr=', 'sig=', 'se=', 'SharedAccessSignature ', '%', '%2F'),
+        fc.constantFrom(
+          'HostName=',
+          'DeviceId=',
+          'ModuleId=',
+          'SharedAccessKey=',
+          'SharedAccessKeyName=',
+          'SharedAccessSignature=',
+          'x509=',
+          'GatewayHostName=',
+        ),
+        fc.constantFrom(
+          'hostname=',
+          'DeviceID=',
+          ' HostName=',
+          '__proto__=',
+          'constructor=',
+          'Endpoint=',
+          'h.azure-devices.net',
+          'true',
+        ),
+        fc.constantFrom(
+          ';',
+          '=',
+          ' ',
+          '&',
+          ',',
+          ':',
+          '/',
+          'sr=',
+          'sig=',
+          'se=',
+          'SharedAccessSignature ',
+          '%',
+          '%2F',
+        ),
         fc.constant(`SharedAccessKey=${key}`),
         fc.constant(key),
         fc.string({ maxLength: 8 }),
@@ -41,42 +81,85 @@ const fragments = (key: string) =>
 
 describe('fuzzing the parsers', () => {
   it('parseConnectionString throws only SasTokenError on arbitrary text', () => {
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => void onlySasTokenErrors(() => parseConnectionString(text))), { numRuns: 2000 })
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 200 }),
+        (text) => void onlySasTokenErrors(() => parseConnectionString(text)),
+      ),
+      { numRuns: 2000 },
+    )
   })
 
   it('parseSasToken throws only SasTokenError on arbitrary text', () => {
-    const tokenish = fc.array(fc.constantFrom('SharedAccessSignature ', 'sr=', 'sig=', 'se=', 'skn=', '&', '=', '%', '%zz', '1700000000', 'a', '/'), { maxLength: 12 }).map((p) => p.join(''))
-    fc.assert(fc.property(fc.oneof(tokenish, fc.string({ unit: 'binary', maxLength: 200 })), (text) => void onlySasTokenErrors(() => parseSasToken(text))), { numRuns: 2000 })
+    const tokenish = fc
+      .array(
+        fc.constantFrom(
+          'SharedAccessSignature ',
+          'sr=',
+          'sig=',
+          'se=',
+          'skn=',
+          '&',
+          '=',
+          '%',
+          '%zz',
+          '1700000000',
+          'a',
+          '/',
+        ),
+        { maxLength: 12 },
+      )
+      .map((p) => p.join(''))
+    fc.assert(
+      fc.property(
+        fc.oneof(tokenish, fc.string({ unit: 'binary', maxLength: 200 })),
+        (text) => void onlySasTokenErrors(() => parseSasToken(text)),
+      ),
+      { numRuns: 2000 },
+    )
   })
 
   it('never puts the key in an error message (connection strings)', () => {
     fc.assert(
-      fc.property(arb.key.chain((key) => fc.tuple(fc.constant(key), fragments(key))), ([key, text]) => {
-        const err = onlySasTokenErrors(() => tokenFromConnectionString(text, { now: 0 }))
-        if (err) assert.ok(!err.message.includes(key), `message leaked the key: ${err.message}`)
-      }),
+      fc.property(
+        arb.key.chain((key) => fc.tuple(fc.constant(key), fragments(key))),
+        ([key, text]) => {
+          const err = onlySasTokenErrors(() => tokenFromConnectionString(text, { now: 0 }))
+          if (err) assert.ok(!err.message.includes(key), `message leaked the key: ${err.message}`)
+        },
+      ),
       { numRuns: 3000 },
     )
   })
 
   it('never puts the key or the signature in an error message (tokens)', () => {
     fc.assert(
-      fc.property(arb.hostName, arb.deviceId, arb.key, arb.key, arb.clockAndExpiry, fc.integer({ min: -1, max: 1 }), (host, id, key, otherKey, { now, expiresAt }, shift) => {
-        const token = createSasToken({ resourceUri: deviceResourceUri(host, id), key, expiresAt, now })
-        const sig = parseSasToken(token).signature
-        // wrong key, expired, or wrong resource: each error quotes neither key nor signature
-        const attempts = [
-          () => verifySasToken(token, { key: otherKey, now }),
-          () => verifySasToken(token, { key, now: (expiresAt + 301 + shift) * 1000 }),
-          () => verifySasToken(token, { key, now, resourceUri: `${host}/devices/${id}x` }),
-        ]
-        for (const attempt of attempts) {
-          const err = onlySasTokenErrors(attempt)
-          if (err) {
-            assert.ok(!err.message.includes(key) && !err.message.includes(otherKey) && !err.message.includes(sig))
+      fc.property(
+        arb.hostName,
+        arb.deviceId,
+        arb.key,
+        arb.key,
+        arb.clockAndExpiry,
+        fc.integer({ min: -1, max: 1 }),
+        (host, id, key, otherKey, { now, expiresAt }, shift) => {
+          const token = createSasToken({ resourceUri: deviceResourceUri(host, id), key, expiresAt, now })
+          const sig = parseSasToken(token).signature
+          // wrong key, expired, or wrong resource: each error quotes neither key nor signature
+          const attempts = [
+            () => verifySasToken(token, { key: otherKey, now }),
+            () => verifySasToken(token, { key, now: (expiresAt + 301 + shift) * 1000 }),
+            () => verifySasToken(token, { key, now, resourceUri: `${host}/devices/${id}x` }),
+          ]
+          for (const attempt of attempts) {
+            const err = onlySasTokenErrors(attempt)
+            if (err) {
+              assert.ok(
+                !err.message.includes(key) && !err.message.includes(otherKey) && !err.message.includes(sig),
+              )
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 500 },
     )
   })

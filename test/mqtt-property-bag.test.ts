@@ -13,8 +13,14 @@ function plain(bag: ReturnType<typeof decodePropertyBag>): object {
 
 describe('encodePropertyBag', () => {
   test('node SDK vectors: one system property, then application properties', () => {
-    assert.equal(encodePropertyBag({ messageId: 'fakeMessageId', properties: { fakeKey: 'fakeValue' } }), '%24.mid=fakeMessageId&fakeKey=fakeValue')
-    assert.equal(encodePropertyBag({ interfaceId: 'urn:azureiot:Security:SecurityAgent:1' }), '%24.ifid=urn%3Aazureiot%3ASecurity%3ASecurityAgent%3A1')
+    assert.equal(
+      encodePropertyBag({ messageId: 'fakeMessageId', properties: { fakeKey: 'fakeValue' } }),
+      '%24.mid=fakeMessageId&fakeKey=fakeValue',
+    )
+    assert.equal(
+      encodePropertyBag({ interfaceId: 'urn:azureiot:Security:SecurityAgent:1' }),
+      '%24.ifid=urn%3Aazureiot%3ASecurity%3ASecurityAgent%3A1',
+    )
     assert.equal(encodePropertyBag({ contentEncoding: 'utf-8' }), '%24.ce=utf-8')
     assert.equal(encodePropertyBag({ contentType: 'application/json' }), '%24.ct=application%2Fjson')
     assert.equal(
@@ -53,7 +59,10 @@ describe('encodePropertyBag', () => {
       messageId: 'M',
       outputName: 'O',
     }
-    assert.equal(encodePropertyBag(message), '%24.on=O&%24.mid=M&%24.cid=C&%24.uid=U&%24.to=T&%24.ct=CT&%24.ce=CE&%24.ifid=I&%24.exp=E&%24.sub=thermostat1')
+    assert.equal(
+      encodePropertyBag(message),
+      '%24.on=O&%24.mid=M&%24.cid=C&%24.uid=U&%24.to=T&%24.ct=CT&%24.ce=CE&%24.ifid=I&%24.exp=E&%24.sub=thermostat1',
+    )
   })
 
   test('py vectors: #, space and / are percent-encoded in names and values', () => {
@@ -65,12 +74,21 @@ describe('encodePropertyBag', () => {
 
   test('&, =, $, + and non-ASCII (hand-encoded UTF-8)', () => {
     assert.equal(encodePropertyBag({ properties: { 'a&b': 'c=d' } }), 'a%26b=c%3Dd')
-    assert.equal(encodePropertyBag({ properties: { température: '21 °C', 'x+y': '€' } }), 'temp%C3%A9rature=21%20%C2%B0C&x%2By=%E2%82%AC')
-    assert.equal(encodePropertyBag({ contentType: 'application/json;charset=utf-8' }), '%24.ct=application%2Fjson%3Bcharset%3Dutf-8')
+    assert.equal(
+      encodePropertyBag({ properties: { température: '21 °C', 'x+y': '€' } }),
+      'temp%C3%A9rature=21%20%C2%B0C&x%2By=%E2%82%AC',
+    )
+    assert.equal(
+      encodePropertyBag({ contentType: 'application/json;charset=utf-8' }),
+      '%24.ct=application%2Fjson%3Bcharset%3Dutf-8',
+    )
   })
 
   test('a Date expiry is sent as toISOString()', () => {
-    assert.equal(encodePropertyBag({ expiryTimeUtc: new Date(Date.UTC(2017, 0, 6, 23, 37, 0, 669)) }), '%24.exp=2017-01-06T23%3A37%3A00.669Z')
+    assert.equal(
+      encodePropertyBag({ expiryTimeUtc: new Date(Date.UTC(2017, 0, 6, 23, 37, 0, 669)) }),
+      '%24.exp=2017-01-06T23%3A37%3A00.669Z',
+    )
   })
 
   test('nothing to send is the empty bag', () => {
@@ -80,20 +98,45 @@ describe('encodePropertyBag', () => {
 
   test('$.-names are reserved; other names that look special are not', () => {
     for (const name of ['$.mid', '$.on', '$.sub', '$.ctime', '$.cdid', '$.cmid', '$.schema', '$.anything']) {
-      assert.equal(code(() => encodePropertyBag({ properties: { [name]: 'x' } })), 'ERR_PROPERTY_NAME_RESERVED', name)
+      assert.equal(
+        code(() => encodePropertyBag({ properties: { [name]: 'x' } })),
+        'ERR_PROPERTY_NAME_RESERVED',
+        name,
+      )
     }
     // iothub-creation-time-utc is an application property devices are meant to set (docs).
-    assert.equal(encodePropertyBag({ properties: { 'iothub-creation-time-utc': '2021-04-21T11:30:16Z' } }), 'iothub-creation-time-utc=2021-04-21T11%3A30%3A16Z')
+    assert.equal(
+      encodePropertyBag({ properties: { 'iothub-creation-time-utc': '2021-04-21T11:30:16Z' } }),
+      'iothub-creation-time-utc=2021-04-21T11%3A30%3A16Z',
+    )
     assert.equal(encodePropertyBag({ properties: { '%24.mid': 'x', $mid: 'y' } }), '%2524.mid=x&%24mid=y')
   })
 
   test('bad names and values are coded errors', () => {
-    assert.equal(code(() => encodePropertyBag({ properties: { '': 'x' } })), 'ERR_INVALID_PROPERTY')
-    assert.equal(code(() => encodePropertyBag({ properties: { a: 1 as unknown as string } })), 'ERR_INVALID_PROPERTY')
-    assert.equal(code(() => encodePropertyBag({ messageId: '' })), 'ERR_INVALID_PROPERTY')
-    assert.equal(code(() => encodePropertyBag({ expiryTimeUtc: new Date(Number.NaN) })), 'ERR_INVALID_PROPERTY')
-    assert.equal(code(() => encodePropertyBag({ properties: { a: '\ud800' } })), 'ERR_INVALID_PROPERTY')
-    assert.equal(code(() => encodePropertyBag({ properties: { '\udc00': 'a' } })), 'ERR_INVALID_PROPERTY')
+    assert.equal(
+      code(() => encodePropertyBag({ properties: { '': 'x' } })),
+      'ERR_INVALID_PROPERTY',
+    )
+    assert.equal(
+      code(() => encodePropertyBag({ properties: { a: 1 as unknown as string } })),
+      'ERR_INVALID_PROPERTY',
+    )
+    assert.equal(
+      code(() => encodePropertyBag({ messageId: '' })),
+      'ERR_INVALID_PROPERTY',
+    )
+    assert.equal(
+      code(() => encodePropertyBag({ expiryTimeUtc: new Date(Number.NaN) })),
+      'ERR_INVALID_PROPERTY',
+    )
+    assert.equal(
+      code(() => encodePropertyBag({ properties: { a: '\ud800' } })),
+      'ERR_INVALID_PROPERTY',
+    )
+    assert.equal(
+      code(() => encodePropertyBag({ properties: { '\udc00': 'a' } })),
+      'ERR_INVALID_PROPERTY',
+    )
   })
 })
 
@@ -112,11 +155,18 @@ describe('decodePropertyBag', () => {
   })
 
   test('$.mid and %24.mid are the same name', () => {
-    assert.deepEqual(plain(decodePropertyBag('$.mid=1&%24.cid=2')), { messageId: '1', correlationId: '2', properties: {} })
+    assert.deepEqual(plain(decodePropertyBag('$.mid=1&%24.cid=2')), {
+      messageId: '1',
+      correlationId: '2',
+      properties: {},
+    })
   })
 
   test('unknown $.-names stay application properties; bare system names are left out', () => {
-    assert.deepEqual(plain(decodePropertyBag('%24.diagid=7&%24.cid&%24.uid=u')), { userId: 'u', properties: { '$.diagid': '7' } })
+    assert.deepEqual(plain(decodePropertyBag('%24.diagid=7&%24.cid&%24.uid=u')), {
+      userId: 'u',
+      properties: { '$.diagid': '7' },
+    })
   })
 
   test('properties named like Object.prototype members are plain properties', () => {
@@ -129,8 +179,21 @@ describe('decodePropertyBag', () => {
   })
 
   test('malformed bags are ERR_TOPIC_MALFORMED, never a URIError', () => {
-    for (const bag of ['a=%E0%A4%A', 'a=%', '%zz=1', 'a=1&&b=2', 'a=1&', '=x', 'a=1&a=2', '%24.mid=1&$.mid=2']) {
-      assert.equal(code(() => decodePropertyBag(bag)), 'ERR_TOPIC_MALFORMED', bag)
+    for (const bag of [
+      'a=%E0%A4%A',
+      'a=%',
+      '%zz=1',
+      'a=1&&b=2',
+      'a=1&',
+      '=x',
+      'a=1&a=2',
+      '%24.mid=1&$.mid=2',
+    ]) {
+      assert.equal(
+        code(() => decodePropertyBag(bag)),
+        'ERR_TOPIC_MALFORMED',
+        bag,
+      )
     }
   })
 
@@ -159,7 +222,8 @@ describe('decodePropertyBag', () => {
         fc.uniqueArray(fc.tuple(appName, text), { selector: ([name]) => name, maxLength: 8 }),
         (system, pairs) => {
           const properties: Record<string, string> = {}
-          for (const [name, value] of pairs) Object.defineProperty(properties, name, { value, enumerable: true, writable: true })
+          for (const [name, value] of pairs)
+            Object.defineProperty(properties, name, { value, enumerable: true, writable: true })
           const decoded = decodePropertyBag(encodePropertyBag({ ...system, properties }))
           const { properties: got, ...gotSystem } = decoded
           assert.deepEqual({ ...gotSystem }, { ...system })
@@ -172,13 +236,16 @@ describe('decodePropertyBag', () => {
 
   test('property: any text either decodes or throws a SasTokenError', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', '=', '&', '%', '2', '4', '.', '$', 'E', '+', '\ud800', 'é') }), (bag) => {
-        try {
-          decodePropertyBag(bag)
-        } catch (err) {
-          assert.ok(err instanceof SasTokenError, String(err))
-        }
-      }),
+      fc.property(
+        fc.string({ unit: fc.constantFrom('a', '=', '&', '%', '2', '4', '.', '$', 'E', '+', '\ud800', 'é') }),
+        (bag) => {
+          try {
+            decodePropertyBag(bag)
+          } catch (err) {
+            assert.ok(err instanceof SasTokenError, String(err))
+          }
+        },
+      ),
       { numRuns: 2000 },
     )
   })

@@ -32,9 +32,15 @@ function parsed(topic: string): object {
 describe('outgoing topics', () => {
   test('embc telemetry vectors', () => {
     assert.equal(telemetryTopic({ deviceId: 'my_device' }), 'devices/my_device/messages/events/')
-    assert.equal(telemetryTopic({ deviceId: 'my_device', moduleId: 'my_module_id' }), 'devices/my_device/modules/my_module_id/messages/events/')
     assert.equal(
-      telemetryTopic({ deviceId: 'my_device', moduleId: 'my_module_id' }, { properties: { key: 'value', key_two: 'value2' } }),
+      telemetryTopic({ deviceId: 'my_device', moduleId: 'my_module_id' }),
+      'devices/my_device/modules/my_module_id/messages/events/',
+    )
+    assert.equal(
+      telemetryTopic(
+        { deviceId: 'my_device', moduleId: 'my_module_id' },
+        { properties: { key: 'value', key_two: 'value2' } },
+      ),
       'devices/my_device/modules/my_module_id/messages/events/key=value&key_two=value2',
     )
     assert.equal(telemetryTopic({ deviceId: 'thisIsDeviceID' }), 'devices/thisIsDeviceID/messages/events/')
@@ -42,7 +48,10 @@ describe('outgoing topics', () => {
 
   test('node telemetry vectors', () => {
     assert.equal(
-      telemetryTopic({ deviceId: 'deviceId' }, { messageId: 'fakeMessageId', properties: { fakeKey: 'fakeValue' } }),
+      telemetryTopic(
+        { deviceId: 'deviceId' },
+        { messageId: 'fakeMessageId', properties: { fakeKey: 'fakeValue' } },
+      ),
       'devices/deviceId/messages/events/%24.mid=fakeMessageId&fakeKey=fakeValue',
     )
     assert.equal(
@@ -51,7 +60,10 @@ describe('outgoing topics', () => {
     )
     // node: '…/key1=value1&key2=value2&key%24=value%24&%24.sub=abcd%24'; we send $.sub with the system properties.
     assert.equal(
-      telemetryTopic({ deviceId: 'deviceId' }, { componentName: 'abcd$', properties: { key1: 'value1', key2: 'value2', key$: 'value$' } }),
+      telemetryTopic(
+        { deviceId: 'deviceId' },
+        { componentName: 'abcd$', properties: { key1: 'value1', key2: 'value2', key$: 'value$' } },
+      ),
       'devices/deviceId/messages/events/%24.sub=abcd%24&key1=value1&key2=value2&key%24=value%24',
     )
     // node sendOutputEvent adds a trailing '/', which the hub ignores; the DESIGN topic has none.
@@ -70,24 +82,44 @@ describe('outgoing topics', () => {
 
   test('ids go in raw (py: devices/my$device/…)', () => {
     assert.equal(c2dFilter({ deviceId: 'my$device' }), 'devices/my$device/messages/devicebound/#')
-    assert.equal(telemetryTopic({ deviceId: "a-.%_*?!(),:=@$'" }), "devices/a-.%_*?!(),:=@$'/messages/events/")
+    assert.equal(
+      telemetryTopic({ deviceId: "a-.%_*?!(),:=@$'" }),
+      "devices/a-.%_*?!(),:=@$'/messages/events/",
+    )
   })
 
   test('ids are checked', () => {
     for (const deviceId of ['my device', 'a/b', 'a#', 'a+b', '', 'é']) {
-      assert.equal(code(() => telemetryTopic({ deviceId })), 'ERR_INVALID_IDENTIFIER', deviceId)
-      assert.equal(code(() => c2dFilter({ deviceId })), 'ERR_INVALID_IDENTIFIER', deviceId)
+      assert.equal(
+        code(() => telemetryTopic({ deviceId })),
+        'ERR_INVALID_IDENTIFIER',
+        deviceId,
+      )
+      assert.equal(
+        code(() => c2dFilter({ deviceId })),
+        'ERR_INVALID_IDENTIFIER',
+        deviceId,
+      )
     }
-    assert.equal(code(() => moduleInputsFilter({ deviceId: 'd', moduleId: 'm/1' })), 'ERR_INVALID_IDENTIFIER')
+    assert.equal(
+      code(() => moduleInputsFilter({ deviceId: 'd', moduleId: 'm/1' })),
+      'ERR_INVALID_IDENTIFIER',
+    )
   })
 
   test('outputName belongs to modules', () => {
-    assert.equal(code(() => telemetryTopic({ deviceId: 'd' }, { outputName: 'o' })), 'ERR_INVALID_OPTION')
+    assert.equal(
+      code(() => telemetryTopic({ deviceId: 'd' }, { outputName: 'o' })),
+      'ERR_INVALID_OPTION',
+    )
   })
 
   test('subscription filters (node vectors and the DESIGN table)', () => {
     assert.equal(c2dFilter({ deviceId: 'deviceId' }), 'devices/deviceId/messages/devicebound/#')
-    assert.equal(moduleInputsFilter({ deviceId: 'deviceId', moduleId: 'moduleId' }), 'devices/deviceId/modules/moduleId/inputs/#')
+    assert.equal(
+      moduleInputsFilter({ deviceId: 'deviceId', moduleId: 'moduleId' }),
+      'devices/deviceId/modules/moduleId/inputs/#',
+    )
     assert.equal(METHOD_REQUESTS_FILTER, '$iothub/methods/POST/#')
     assert.equal(TWIN_RESPONSES_FILTER, '$iothub/twin/res/#')
     assert.equal(DESIRED_PATCHES_FILTER, '$iothub/twin/PATCH/properties/desired/#')
@@ -95,7 +127,10 @@ describe('outgoing topics', () => {
   })
 
   test('twin, method and DPS vectors', () => {
-    assert.equal(twinGetTopic({ rid: '3226c2f7-3d30-425c-b83b-0c34335f8220' }), '$iothub/twin/GET/?$rid=3226c2f7-3d30-425c-b83b-0c34335f8220')
+    assert.equal(
+      twinGetTopic({ rid: '3226c2f7-3d30-425c-b83b-0c34335f8220' }),
+      '$iothub/twin/GET/?$rid=3226c2f7-3d30-425c-b83b-0c34335f8220',
+    )
     assert.equal(twinGetTopic({ rid: 'id_one' }), '$iothub/twin/GET/?$rid=id_one')
     assert.equal(twinReportedTopic({ rid: 'id_one' }), '$iothub/twin/PATCH/properties/reported/?$rid=id_one')
     assert.equal(methodResponseTopic({ status: 200, rid: 'req1' }), '$iothub/methods/res/200/?$rid=req1')
@@ -111,29 +146,52 @@ describe('outgoing topics', () => {
 
   test('request ids are checked, not encoded', () => {
     for (const rid of ['', 'invalid$request?id', 'a&b', 'a=b', 'a/b', 'a#', 'a+b', 'a b', 'a%20b', 'é']) {
-      assert.equal(code(() => twinGetTopic({ rid })), 'ERR_INVALID_OPTION', rid)
-      assert.equal(code(() => methodResponseTopic({ status: 200, rid })), 'ERR_INVALID_OPTION', rid)
+      assert.equal(
+        code(() => twinGetTopic({ rid })),
+        'ERR_INVALID_OPTION',
+        rid,
+      )
+      assert.equal(
+        code(() => methodResponseTopic({ status: 200, rid })),
+        'ERR_INVALID_OPTION',
+        rid,
+      )
     }
     for (const status of [-1, 1.5, Number.NaN, Infinity]) {
-      assert.equal(code(() => methodResponseTopic({ status, rid: '1' })), 'ERR_INVALID_OPTION', String(status))
+      assert.equal(
+        code(() => methodResponseTopic({ status, rid: '1' })),
+        'ERR_INVALID_OPTION',
+        String(status),
+      )
     }
-    assert.equal(code(() => dpsPollTopic({ rid: '1', operationId: '' })), 'ERR_INVALID_OPTION')
+    assert.equal(
+      code(() => dpsPollTopic({ rid: '1', operationId: '' })),
+      'ERR_INVALID_OPTION',
+    )
   })
 
   test('a topic over 65,535 UTF-8 bytes is ERR_TOPIC_TOO_LONG; exactly 65,535 is fine', () => {
     const prefix = 'devices/d/messages/events/k=' // 28 bytes
     const fits = 'a'.repeat(65_535 - prefix.length)
     assert.equal(telemetryTopic({ deviceId: 'd' }, { properties: { k: fits } }), prefix + fits)
-    assert.equal(code(() => telemetryTopic({ deviceId: 'd' }, { properties: { k: fits + 'a' } })), 'ERR_TOPIC_TOO_LONG')
+    assert.equal(
+      code(() => telemetryTopic({ deviceId: 'd' }, { properties: { k: fits + 'a' } })),
+      'ERR_TOPIC_TOO_LONG',
+    )
     // '€' is 3 UTF-8 bytes, percent-encoded to 9 characters: 7,280 × 9 = 65,520 > 65,535 - 28.
-    assert.equal(code(() => telemetryTopic({ deviceId: 'd' }, { properties: { k: '€'.repeat(7_280) } })), 'ERR_TOPIC_TOO_LONG')
+    assert.equal(
+      code(() => telemetryTopic({ deviceId: 'd' }, { properties: { k: '€'.repeat(7_280) } })),
+      'ERR_TOPIC_TOO_LONG',
+    )
   })
 })
 
 describe('parseTopic', () => {
   test('py C2D vector', () => {
     assert.deepEqual(
-      parsed('devices/fake_device/messages/devicebound/%24.mid=6b822696-f75a-46f5-8b02-0680db65abf5&%24.to=%2Fdevices%2Ffake_device%2Fmessages%2Fdevicebound'),
+      parsed(
+        'devices/fake_device/messages/devicebound/%24.mid=6b822696-f75a-46f5-8b02-0680db65abf5&%24.to=%2Fdevices%2Ffake_device%2Fmessages%2Fdevicebound',
+      ),
       {
         type: 'c2d',
         deviceId: 'fake_device',
@@ -175,7 +233,12 @@ describe('parseTopic', () => {
         deviceId: 'fakedevice',
         connectionDeviceId: 'fakecdid',
         messageId: 'e32c2285-668e-4161-a236-9f5f6b90362c',
-        properties: { topic: '/subscriptions/resourceGroups', subject: '/graphInstances', dataVersion: null, classname: null },
+        properties: {
+          topic: '/subscriptions/resourceGroups',
+          subject: '/graphInstances',
+          dataVersion: null,
+          classname: null,
+        },
       },
     )
   })
@@ -196,7 +259,11 @@ describe('parseTopic', () => {
       expiryTimeUtc: '2017-01-06T23:37:00.669Z',
       properties: {},
     })
-    assert.deepEqual(parsed('devices/foo/messages/devicebound/'), { type: 'c2d', deviceId: 'foo', properties: {} })
+    assert.deepEqual(parsed('devices/foo/messages/devicebound/'), {
+      type: 'c2d',
+      deviceId: 'foo',
+      properties: {},
+    })
     assert.deepEqual(parsed('devices/foo/modules/moduleId/inputs/fakeInputName/'), {
       type: 'module-input',
       deviceId: 'foo',
@@ -208,7 +275,9 @@ describe('parseTopic', () => {
 
   test('c vectors (the module-input bag ends with a /)', () => {
     assert.deepEqual(
-      parsed('devices/myDeviceId/messages/devicebound/iothub-ack=Full&%24.to=%2Fdevices%2FmyDeviceId%2Fmessages%2FdeviceBound&%24.cid=123&%24.uid=456'),
+      parsed(
+        'devices/myDeviceId/messages/devicebound/iothub-ack=Full&%24.to=%2Fdevices%2FmyDeviceId%2Fmessages%2FdeviceBound&%24.cid=123&%24.uid=456',
+      ),
       {
         type: 'c2d',
         deviceId: 'myDeviceId',
@@ -218,30 +287,42 @@ describe('parseTopic', () => {
         properties: { 'iothub-ack': 'Full' },
       },
     )
-    assert.deepEqual(parsed('devices/thisIsDeviceID/modules/thisIsModuleID/inputs/input1/%24.cdid=connected_device&%24.cmid=connected_module/'), {
-      type: 'module-input',
-      deviceId: 'thisIsDeviceID',
-      moduleId: 'thisIsModuleID',
-      inputName: 'input1',
-      connectionDeviceId: 'connected_device',
-      connectionModuleId: 'connected_module',
-      properties: {},
-    })
+    assert.deepEqual(
+      parsed(
+        'devices/thisIsDeviceID/modules/thisIsModuleID/inputs/input1/%24.cdid=connected_device&%24.cmid=connected_module/',
+      ),
+      {
+        type: 'module-input',
+        deviceId: 'thisIsDeviceID',
+        moduleId: 'thisIsModuleID',
+        inputName: 'input1',
+        connectionDeviceId: 'connected_device',
+        connectionModuleId: 'connected_module',
+        properties: {},
+      },
+    )
   })
 
   test('cs vector (trailing /)', () => {
-    assert.deepEqual(parsed('devices/d10/messages/devicebound/%24.cid=Corrid1&%24.mid=MessageId1&Prop1=Value1&Prop2=Value2&Prop3=Value3/'), {
-      type: 'c2d',
-      deviceId: 'd10',
-      correlationId: 'Corrid1',
-      messageId: 'MessageId1',
-      properties: { Prop1: 'Value1', Prop2: 'Value2', Prop3: 'Value3' },
-    })
+    assert.deepEqual(
+      parsed(
+        'devices/d10/messages/devicebound/%24.cid=Corrid1&%24.mid=MessageId1&Prop1=Value1&Prop2=Value2&Prop3=Value3/',
+      ),
+      {
+        type: 'c2d',
+        deviceId: 'd10',
+        correlationId: 'Corrid1',
+        messageId: 'MessageId1',
+        properties: { Prop1: 'Value1', Prop2: 'Value2', Prop3: 'Value3' },
+      },
+    )
   })
 
   test('embc C2D vector', () => {
     assert.deepEqual(
-      parsed('devices/useragent_c/messages/devicebound/%24.to=%2Fdevices%2Fuseragent_c%2Fmessages%2FdeviceBound&abc=123&ghi=%2Fsome%2Fthing&jkl=%2Fsome%2Fthing%2F%3Fbla%3Dbla'),
+      parsed(
+        'devices/useragent_c/messages/devicebound/%24.to=%2Fdevices%2Fuseragent_c%2Fmessages%2FdeviceBound&abc=123&ghi=%2Fsome%2Fthing&jkl=%2Fsome%2Fthing%2F%3Fbla%3Dbla',
+      ),
       {
         type: 'c2d',
         deviceId: 'useragent_c',
@@ -252,23 +333,61 @@ describe('parseTopic', () => {
   })
 
   test('twin, desired and method vectors', () => {
-    assert.deepEqual(parsed('$iothub/twin/res/200/?$rid=id_one'), { type: 'twin-response', status: 200, rid: 'id_one' })
-    assert.deepEqual(parsed('$iothub/twin/res/204/?$rid=id_one&$version=16'), { type: 'twin-response', status: 204, rid: 'id_one', version: 16 })
-    assert.deepEqual(parsed('$iothub/twin/res/204/?$rid=1&$version=6'), { type: 'twin-response', status: 204, rid: '1', version: 6 })
+    assert.deepEqual(parsed('$iothub/twin/res/200/?$rid=id_one'), {
+      type: 'twin-response',
+      status: 200,
+      rid: 'id_one',
+    })
+    assert.deepEqual(parsed('$iothub/twin/res/204/?$rid=id_one&$version=16'), {
+      type: 'twin-response',
+      status: 204,
+      rid: 'id_one',
+      version: 16,
+    })
+    assert.deepEqual(parsed('$iothub/twin/res/204/?$rid=1&$version=6'), {
+      type: 'twin-response',
+      status: 204,
+      rid: '1',
+      version: 6,
+    })
     assert.deepEqual(parsed('$iothub/twin/res/429/?$rid=3226c2f7-3d30-425c-b83b-0c34335f8220'), {
       type: 'twin-response',
       status: 429,
       rid: '3226c2f7-3d30-425c-b83b-0c34335f8220',
     })
-    assert.deepEqual(parsed('$iothub/twin/PATCH/properties/desired/?$version=1'), { type: 'desired-patch', version: 1 })
-    assert.deepEqual(parsed('$iothub/methods/POST/TestMethod/?$rid=1'), { type: 'method-request', method: 'TestMethod', rid: '1' })
-    assert.deepEqual(parsed('$iothub/methods/POST/do%20it/?$rid=b'), { type: 'method-request', method: 'do it', rid: 'b' })
+    assert.deepEqual(parsed('$iothub/twin/PATCH/properties/desired/?$version=1'), {
+      type: 'desired-patch',
+      version: 1,
+    })
+    assert.deepEqual(parsed('$iothub/methods/POST/TestMethod/?$rid=1'), {
+      type: 'method-request',
+      method: 'TestMethod',
+      rid: '1',
+    })
+    assert.deepEqual(parsed('$iothub/methods/POST/do%20it/?$rid=b'), {
+      type: 'method-request',
+      method: 'do it',
+      rid: 'b',
+    })
   })
 
   test('DPS responses', () => {
-    assert.deepEqual(parsed('$dps/registrations/res/202/?$rid=1&retry-after=3'), { type: 'dps-response', status: 202, rid: '1', retryAfter: 3 })
-    assert.deepEqual(parsed('$dps/registrations/res/200/?$rid=1'), { type: 'dps-response', status: 200, rid: '1' })
-    assert.deepEqual(parsed('$dps/registrations/res/401/?$rid=x&future=1'), { type: 'dps-response', status: 401, rid: 'x' })
+    assert.deepEqual(parsed('$dps/registrations/res/202/?$rid=1&retry-after=3'), {
+      type: 'dps-response',
+      status: 202,
+      rid: '1',
+      retryAfter: 3,
+    })
+    assert.deepEqual(parsed('$dps/registrations/res/200/?$rid=1'), {
+      type: 'dps-response',
+      status: 200,
+      rid: '1',
+    })
+    assert.deepEqual(parsed('$dps/registrations/res/401/?$rid=x&future=1'), {
+      type: 'dps-response',
+      status: 401,
+      rid: 'x',
+    })
   })
 
   test('outgoing and foreign topics are ERR_TOPIC_UNKNOWN', () => {
@@ -284,7 +403,11 @@ describe('parseTopic', () => {
       'Devices/d/messages/devicebound/',
       'devices/d/messages/deviceboundx',
     ]) {
-      assert.equal(code(() => parseTopic(topic)), 'ERR_TOPIC_UNKNOWN', topic)
+      assert.equal(
+        code(() => parseTopic(topic)),
+        'ERR_TOPIC_UNKNOWN',
+        topic,
+      )
     }
   })
 
@@ -312,7 +435,11 @@ describe('parseTopic', () => {
       '$iothub/methods/POST/m?$rid=1',
       '$dps/registrations/res/202/?$rid=1&retry-after=soon',
     ]) {
-      assert.equal(code(() => parseTopic(topic)), 'ERR_TOPIC_MALFORMED', topic)
+      assert.equal(
+        code(() => parseTopic(topic)),
+        'ERR_TOPIC_MALFORMED',
+        topic,
+      )
     }
   })
 
@@ -320,7 +447,10 @@ describe('parseTopic', () => {
     const request = parseTopic('$iothub/methods/POST/reboot/?$rid=3226c2f7-3d30-425c-b83b-0c34335f8220')
     assert.equal(request.type, 'method-request')
     if (request.type === 'method-request') {
-      assert.equal(methodResponseTopic({ status: 200, rid: request.rid }), '$iothub/methods/res/200/?$rid=3226c2f7-3d30-425c-b83b-0c34335f8220')
+      assert.equal(
+        methodResponseTopic({ status: 200, rid: request.rid }),
+        '$iothub/methods/res/200/?$rid=3226c2f7-3d30-425c-b83b-0c34335f8220',
+      )
     }
   })
 
@@ -336,16 +466,40 @@ describe('parseTopic', () => {
       '$iothub/methods/POST/',
       '$dps/registrations/res/202/?',
     )
-    const tail = fc.string({ unit: fc.constantFrom('a', '/', '?', '&', '=', '%', '2', '$', 'rid', '$rid=', 'version', '+', '#', '\ud800', 'é') })
+    const tail = fc.string({
+      unit: fc.constantFrom(
+        'a',
+        '/',
+        '?',
+        '&',
+        '=',
+        '%',
+        '2',
+        '$',
+        'rid',
+        '$rid=',
+        'version',
+        '+',
+        '#',
+        '\ud800',
+        'é',
+      ),
+    })
     fc.assert(
-      fc.property(fc.oneof(fc.tuple(prefix, tail).map(([p, t]) => p + t), fc.string({ unit: 'binary' })), (topic) => {
-        try {
-          const t = parseTopic(topic)
-          for (const value of Object.values(t)) assert.notEqual(value, undefined)
-        } catch (err) {
-          assert.ok(err instanceof SasTokenError, String(err))
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.tuple(prefix, tail).map(([p, t]) => p + t),
+          fc.string({ unit: 'binary' }),
+        ),
+        (topic) => {
+          try {
+            const t = parseTopic(topic)
+            for (const value of Object.values(t)) assert.notEqual(value, undefined)
+          } catch (err) {
+            assert.ok(err instanceof SasTokenError, String(err))
+          }
+        },
+      ),
       { numRuns: 3000 },
     )
   })
@@ -361,7 +515,13 @@ describe('deviceSubscriptions', () => {
     ])
   })
   test('a module listens on its inputs instead of C2D', () => {
-    assert.equal(deviceSubscriptions({ deviceId: 'deviceId', moduleId: 'moduleId' })[0], 'devices/deviceId/modules/moduleId/inputs/#')
-    assert.equal(code(() => deviceSubscriptions({ deviceId: 'a#b' })), 'ERR_INVALID_IDENTIFIER')
+    assert.equal(
+      deviceSubscriptions({ deviceId: 'deviceId', moduleId: 'moduleId' })[0],
+      'devices/deviceId/modules/moduleId/inputs/#',
+    )
+    assert.equal(
+      code(() => deviceSubscriptions({ deviceId: 'a#b' })),
+      'ERR_INVALID_IDENTIFIER',
+    )
   })
 })

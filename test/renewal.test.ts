@@ -12,7 +12,8 @@ const KEY = 'cGFzc3dvcmQ='
 const DEVICE = `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY}`
 /** se = 1700000000 for a one-hour token signed at this instant (sdk-facts §9.2). */
 const T0 = 1_699_996_400_000
-const VECTOR = 'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
+const VECTOR =
+  'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
 
 /** A hand-cranked clock and timer. */
 function fakeTime(start = T0) {
@@ -55,7 +56,11 @@ describe('createTokenSource', () => {
   test('signs at once; renews when 15% of the TTL is left (one hour: after 3,060 s)', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE, time.options)
-    assert.deepEqual(source.current(), { token: VECTOR, expiresAt: 1_700_000_000, renewAt: 1_700_000_000 - 540 })
+    assert.deepEqual(source.current(), {
+      token: VECTOR,
+      expiresAt: 1_700_000_000,
+      renewAt: 1_700_000_000 - 540,
+    })
     assert.deepEqual(time.scheduled, [3_060_000])
 
     const seen: IssuedToken[] = []
@@ -163,46 +168,86 @@ describe('createTokenSource', () => {
     assert.equal(time.pending.size, 0)
     source.stop()
     assert.deepEqual(time.cleared, [1], 'a second stop does nothing')
-    assert.equal(code(() => source.current()), 'ERR_TOKEN_SOURCE_STOPPED')
-    assert.equal(code(() => source.renew()), 'ERR_TOKEN_SOURCE_STOPPED')
-    assert.equal(code(() => source.onRenew(() => {})), 'ERR_TOKEN_SOURCE_STOPPED')
+    assert.equal(
+      code(() => source.current()),
+      'ERR_TOKEN_SOURCE_STOPPED',
+    )
+    assert.equal(
+      code(() => source.renew()),
+      'ERR_TOKEN_SOURCE_STOPPED',
+    )
+    assert.equal(
+      code(() => source.onRenew(() => {})),
+      'ERR_TOKEN_SOURCE_STOPPED',
+    )
     assert.equal(renewed, 0)
   })
 
   test('a service string signs for the deviceId given', () => {
     const time = fakeTime()
-    const source = createTokenSource(`HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`, {
-      ...time.options,
-      deviceId: 'dev1',
-    })
+    const source = createTokenSource(
+      `HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`,
+      {
+        ...time.options,
+        deviceId: 'dev1',
+      },
+    )
     assert.equal(source.current().token, `${VECTOR}&skn=iothubowner`)
     source.stop()
   })
 
   test('bad options and key-less strings are coded errors', () => {
     const time = fakeTime()
-    assert.equal(code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 3600 })), 'ERR_INVALID_OPTION')
-    assert.equal(code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 0 })), 'ERR_INVALID_OPTION')
-    assert.equal(code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: Number.NaN })), 'ERR_INVALID_OPTION')
-    assert.equal(code(() => createTokenSource(DEVICE, { setTimer: time.options.setTimer })), 'ERR_INVALID_OPTION')
-    assert.equal(code(() => createTokenSource(DEVICE, { ...time.options, ttl: '0s' })), 'ERR_INVALID_TTL')
-    assert.equal(code(() => createTokenSource('HostName=myhub.azure-devices.net;DeviceId=dev1;x509=true', time.options)), 'ERR_KEY_REQUIRED')
     assert.equal(
-      code(() => createTokenSource(`HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTOR}`, time.options)),
+      code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 3600 })),
+      'ERR_INVALID_OPTION',
+    )
+    assert.equal(
+      code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 0 })),
+      'ERR_INVALID_OPTION',
+    )
+    assert.equal(
+      code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: Number.NaN })),
+      'ERR_INVALID_OPTION',
+    )
+    assert.equal(
+      code(() => createTokenSource(DEVICE, { setTimer: time.options.setTimer })),
+      'ERR_INVALID_OPTION',
+    )
+    assert.equal(
+      code(() => createTokenSource(DEVICE, { ...time.options, ttl: '0s' })),
+      'ERR_INVALID_TTL',
+    )
+    assert.equal(
+      code(() => createTokenSource('HostName=myhub.azure-devices.net;DeviceId=dev1;x509=true', time.options)),
+      'ERR_KEY_REQUIRED',
+    )
+    assert.equal(
+      code(() =>
+        createTokenSource(
+          `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTOR}`,
+          time.options,
+        ),
+      ),
       'ERR_KEY_REQUIRED',
     )
     assert.equal(time.scheduled.length, 0, 'nothing was scheduled')
   })
 
-  test('the default timer is unref()ed: a process with a live source exits', { timeout: 60_000 }, async () => {
+  test('the default timer is unref()ed: a process with a live source exits', {
+    timeout: 60_000,
+  }, async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url))
     const script = `import { createTokenSource } from 'sas-token'
 const s = createTokenSource(${JSON.stringify(DEVICE)}, { ttl: '1h' })
 s.current()
 console.log('started')`
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: root, timeout: 50_000 }, (err, out) =>
-        err ? reject(err) : resolve(out),
+      execFile(
+        process.execPath,
+        ['--input-type=module', '-e', script],
+        { cwd: root, timeout: 50_000 },
+        (err, out) => (err ? reject(err) : resolve(out)),
       )
     })
     assert.equal(stdout.trim(), 'started')

@@ -28,7 +28,12 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
 
   it('signs a module token', () => {
     assert.equal(
-      createSasToken({ resourceUri: deviceResourceUri(HUB, 'dev1', 'mod1'), key: KEY, expiresAt: SE, now: NOW }),
+      createSasToken({
+        resourceUri: deviceResourceUri(HUB, 'dev1', 'mod1'),
+        key: KEY,
+        expiresAt: SE,
+        now: NOW,
+      }),
       'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1&sig=fGXCx3v8IsZ5KZEGgop3RhYJ9cnRSs9VqP3uTffvtUc%3D&se=1700000000',
     )
   })
@@ -49,13 +54,22 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
 
   it('matches azure-iot-common _shared_access_signature_test.js (sr "uri", key name "name")', () => {
     const token = createSasToken({ resourceUri: 'uri', key: KEY, keyName: 'name', expiresAt: 12345, now: 0 })
-    assert.equal(token, 'SharedAccessSignature sr=uri&sig=kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk%3D&se=12345&skn=name')
+    assert.equal(
+      token,
+      'SharedAccessSignature sr=uri&sig=kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk%3D&se=12345&skn=name',
+    )
   })
 
   it('signs a DPS token with an encoded sr and skn=registration (the cs vector)', () => {
     const key = 'i0eNaxR9P2qCHaK3RkHpn3erozYVBcdCwAsiEzQHCM4='
     assert.equal(
-      createDpsSasToken({ idScope: '0ne00000A0A', registrationId: 'my-device-01', key, expiresAt: SE, now: NOW }),
+      createDpsSasToken({
+        idScope: '0ne00000A0A',
+        registrationId: 'my-device-01',
+        key,
+        expiresAt: SE,
+        now: NOW,
+      }),
       'SharedAccessSignature sr=0ne00000A0A%2Fregistrations%2Fmy-device-01&sig=OOwWM29FRWxgrGImQ16T0OAc3Op91yMQnW3bkcsi3pI%3D&se=1700000000&skn=registration',
     )
   })
@@ -77,7 +91,9 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
     assert.throws(() => createSasToken({ ...base, keyName: 'bad name' }), { code: 'ERR_INVALID_KEY_NAME' })
     assert.throws(() => createSasToken({ ...base, resourceUri: '' }), { code: 'ERR_INVALID_RESOURCE_URI' })
     assert.throws(() => createSasToken({ ...base, resourceUri: 'a b' }), { code: 'ERR_INVALID_RESOURCE_URI' })
-    assert.throws(() => createSasToken({ ...base, resourceUri: 'a\ud800' }), { code: 'ERR_INVALID_RESOURCE_URI' })
+    assert.throws(() => createSasToken({ ...base, resourceUri: 'a\ud800' }), {
+      code: 'ERR_INVALID_RESOURCE_URI',
+    })
     assert.throws(() => deviceResourceUri(HUB, 'a/b'), { code: 'ERR_INVALID_IDENTIFIER' })
   })
 })
@@ -109,7 +125,8 @@ describe('parseSasToken', () => {
     assert.equal(t.hostName, undefined)
   })
 
-  const good = 'SharedAccessSignature sr=h%2Fdevices%2Fd&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
+  const good =
+    'SharedAccessSignature sr=h%2Fdevices%2Fd&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
   const cases: Array<[string, string]> = [
     ['missing sr', good.replace('sr=h%2Fdevices%2Fd&', '')],
     ['missing se', good.replace('&se=1700000000', '')],
@@ -143,19 +160,34 @@ describe('verifySasToken', () => {
   })
 
   it('tells expiry, signature and resource apart', () => {
-    assert.throws(() => verifySasToken(token, { key: KEY, now: (SE + 301) * 1000 }), { code: 'ERR_TOKEN_EXPIRED' })
-    assert.throws(() => verifySasToken(token, { key: KEY, now: (SE + 1) * 1000, clockSkewSeconds: 0 }), { code: 'ERR_TOKEN_EXPIRED' })
-    assert.throws(() => verifySasToken(token, { key: other, now: NOW }), { code: 'ERR_TOKEN_SIGNATURE_MISMATCH' })
+    assert.throws(() => verifySasToken(token, { key: KEY, now: (SE + 301) * 1000 }), {
+      code: 'ERR_TOKEN_EXPIRED',
+    })
+    assert.throws(() => verifySasToken(token, { key: KEY, now: (SE + 1) * 1000, clockSkewSeconds: 0 }), {
+      code: 'ERR_TOKEN_EXPIRED',
+    })
+    assert.throws(() => verifySasToken(token, { key: other, now: NOW }), {
+      code: 'ERR_TOKEN_SIGNATURE_MISMATCH',
+    })
     assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/dev2` }), {
       code: 'ERR_TOKEN_RESOURCE_MISMATCH',
     })
-    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${resourceUri}/modules/m` }), {
-      code: 'ERR_TOKEN_RESOURCE_MISMATCH',
-    })
+    assert.throws(
+      () => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${resourceUri}/modules/m` }),
+      {
+        code: 'ERR_TOKEN_RESOURCE_MISMATCH',
+      },
+    )
   })
 
   it('lets a policy token cover child resources segment by segment', () => {
-    const policy = createSasToken({ resourceUri: `${HUB}/devices`, key: KEY, keyName: 'registryRead', expiresAt: SE, now: NOW })
+    const policy = createSasToken({
+      resourceUri: `${HUB}/devices`,
+      key: KEY,
+      keyName: 'registryRead',
+      expiresAt: SE,
+      now: NOW,
+    })
     assert.ok(verifySasToken(policy, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/dev1` }))
     assert.throws(() => verifySasToken(policy, { key: KEY, now: NOW, resourceUri: `${HUB}/devicesX` }), {
       code: 'ERR_TOKEN_RESOURCE_MISMATCH',
@@ -163,21 +195,31 @@ describe('verifySasToken', () => {
   })
 
   it('detects a signature over a different sr encoding (it signs sr as sent)', () => {
-    const raw = token.replace('myhub.azure-devices.net%2Fdevices%2Fdev1', 'myhub.azure-devices.net/devices/dev1')
+    const raw = token.replace(
+      'myhub.azure-devices.net%2Fdevices%2Fdev1',
+      'myhub.azure-devices.net/devices/dev1',
+    )
     assert.throws(() => verifySasToken(raw, { key: KEY, now: NOW }), { code: 'ERR_TOKEN_SIGNATURE_MISMATCH' })
   })
 
   it('round-trips sign and verify for any identity, key and expiry', () => {
     fc.assert(
-      fc.property(arb.hostName, arb.deviceId, fc.option(arb.deviceId, { nil: undefined }), arb.key, arb.clockAndExpiry, (host, d, m, key, { now, expiresAt }) => {
-        const resourceUri = deviceResourceUri(host, d, m)
-        const t = createSasToken({ resourceUri, key, expiresAt, now })
-        const parsed = verifySasToken(t, { key, now, resourceUri })
-        assert.equal(parsed.resourceUri, resourceUri)
-        assert.equal(parsed.expiresAt, expiresAt)
-        assert.equal(parsed.deviceId, d)
-        assert.equal(parsed.moduleId, m)
-      }),
+      fc.property(
+        arb.hostName,
+        arb.deviceId,
+        fc.option(arb.deviceId, { nil: undefined }),
+        arb.key,
+        arb.clockAndExpiry,
+        (host, d, m, key, { now, expiresAt }) => {
+          const resourceUri = deviceResourceUri(host, d, m)
+          const t = createSasToken({ resourceUri, key, expiresAt, now })
+          const parsed = verifySasToken(t, { key, now, resourceUri })
+          assert.equal(parsed.resourceUri, resourceUri)
+          assert.equal(parsed.expiresAt, expiresAt)
+          assert.equal(parsed.deviceId, d)
+          assert.equal(parsed.moduleId, m)
+        },
+      ),
       { numRuns: 300 },
     )
   })
@@ -191,27 +233,39 @@ describe('hardening (review findings)', () => {
     // ...BtDlY%3D and ...BtDlZ%3D decode to the same 32 bytes; the hub compares text.
     const altered = token.replace('BtDlY%3D', 'BtDlZ%3D')
     assert.notEqual(altered, token)
-    assert.throws(() => verifySasToken(altered, { key: KEY, now: NOW }), { code: 'ERR_TOKEN_SIGNATURE_MISMATCH' })
+    assert.throws(() => verifySasToken(altered, { key: KEY, now: NOW }), {
+      code: 'ERR_TOKEN_SIGNATURE_MISMATCH',
+    })
   })
 
   it('validates verify options', () => {
     for (const clockSkewSeconds of [Number.NaN, -1, 1.5, '300' as unknown as number]) {
-      assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, clockSkewSeconds }), { code: 'ERR_INVALID_OPTION' })
+      assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, clockSkewSeconds }), {
+        code: 'ERR_INVALID_OPTION',
+      })
     }
-    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: 5 as unknown as string }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: 5 as unknown as string }), {
+      code: 'ERR_INVALID_OPTION',
+    })
     assert.throws(() => verifySasToken(token, undefined as never), { code: 'ERR_INVALID_OPTION' })
   })
 
   it('matches host names case-insensitively and ids case-sensitively', () => {
-    assert.ok(verifySasToken(token, { key: KEY, now: NOW, resourceUri: 'MyHub.azure-devices.net/devices/dev1' }))
-    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/DEV1` }), { code: 'ERR_TOKEN_RESOURCE_MISMATCH' })
+    assert.ok(
+      verifySasToken(token, { key: KEY, now: NOW, resourceUri: 'MyHub.azure-devices.net/devices/dev1' }),
+    )
+    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/DEV1` }), {
+      code: 'ERR_TOKEN_RESOURCE_MISMATCH',
+    })
   })
 
   it('gives a SasTokenError, not a TypeError, for missing options', () => {
     assert.throws(() => createSasToken(undefined as never), { code: 'ERR_INVALID_OPTION' })
     assert.throws(() => createDpsSasToken(null as never), { code: 'ERR_INVALID_OPTION' })
     assert.throws(() => encodeUriComponentStrict(undefined as never), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => createSasToken({ resourceUri: 'x', key: undefined as never }), { code: 'ERR_INVALID_KEY' })
+    assert.throws(() => createSasToken({ resourceUri: 'x', key: undefined as never }), {
+      code: 'ERR_INVALID_KEY',
+    })
   })
 })
 
@@ -236,29 +290,54 @@ describe('tokenFromConnectionString', () => {
       tokenFromConnectionString(service, { deviceId: 'dev1', expiresAt: SE, now: NOW }),
       'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000&skn=iothubowner',
     )
-    assert.throws(() => tokenFromConnectionString(service, { moduleId: 'm', now: NOW }), { code: 'ERR_DEVICE_ID_REQUIRED' })
+    assert.throws(() => tokenFromConnectionString(service, { moduleId: 'm', now: NOW }), {
+      code: 'ERR_DEVICE_ID_REQUIRED',
+    })
   })
 
   it("returns a SharedAccessSignature= string's token while it is valid, for its own identity only", () => {
     const token = tokenFromConnectionString(withToken, { now: NOW })
     assert.match(token, /^SharedAccessSignature sr=myhub\.azure-devices\.net%2Fdevices%2Fdev1&sig=VVdn/)
     assert.equal(tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev1' }), token)
-    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev2' }), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, moduleId: 'm' }), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, ttl: 60 }), { code: 'ERR_KEY_REQUIRED' })
-    assert.throws(() => tokenFromConnectionString(withToken, { now: (SE + 1) * 1000 }), { code: 'ERR_TOKEN_EXPIRED' })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev2' }), {
+      code: 'ERR_INVALID_OPTION',
+    })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, moduleId: 'm' }), {
+      code: 'ERR_INVALID_OPTION',
+    })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, ttl: 60 }), {
+      code: 'ERR_KEY_REQUIRED',
+    })
+    assert.throws(() => tokenFromConnectionString(withToken, { now: (SE + 1) * 1000 }), {
+      code: 'ERR_TOKEN_EXPIRED',
+    })
   })
 
   it('refuses X.509 identities and other identities', () => {
-    assert.throws(() => tokenFromConnectionString(`HostName=${HUB};DeviceId=dev1;x509=true`), { code: 'ERR_KEY_REQUIRED' })
-    assert.throws(() => tokenFromConnectionString(device, { deviceId: 'dev2' }), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => tokenFromConnectionString(`HostName=${HUB};DeviceId=dev1;x509=true`), {
+      code: 'ERR_KEY_REQUIRED',
+    })
+    assert.throws(() => tokenFromConnectionString(device, { deviceId: 'dev2' }), {
+      code: 'ERR_INVALID_OPTION',
+    })
   })
 
   it('checks a hand-built object as if it were parsed', () => {
     const objects = [
-      [{ kind: 'device', hostName: HUB, deviceId: 'dev1', sharedAccessKey: KEY, x509: true }, 'ERR_CONNECTION_STRING_MIXED_AUTH'],
+      [
+        { kind: 'device', hostName: HUB, deviceId: 'dev1', sharedAccessKey: KEY, x509: true },
+        'ERR_CONNECTION_STRING_MIXED_AUTH',
+      ],
       [{ kind: 'service', hostName: HUB, sharedAccessKey: KEY }, 'ERR_CONNECTION_STRING_MISSING_KEY'],
-      [{ kind: 'device', hostName: HUB, deviceId: 'other', sharedAccessSignature: withToken.split('SharedAccessSignature=')[1] }, 'ERR_CONNECTION_STRING_TOKEN_MISMATCH'],
+      [
+        {
+          kind: 'device',
+          hostName: HUB,
+          deviceId: 'other',
+          sharedAccessSignature: withToken.split('SharedAccessSignature=')[1],
+        },
+        'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
+      ],
       [{}, 'ERR_CONNECTION_STRING_EMPTY'],
       [null, 'ERR_INVALID_OPTION'],
     ] as const

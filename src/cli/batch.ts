@@ -75,7 +75,8 @@ function csv(columns: readonly string[]): Records {
     },
     error(line, input, err) {
       const { code, message } = describeLineError(err)
-      const first = input === undefined ? empty : [csvField(input), ...columns.slice(1).map(() => '')].join(',')
+      const first =
+        input === undefined ? empty : [csvField(input), ...columns.slice(1).map(() => '')].join(',')
       return `${line},${first},${csvField(`${code}: ${message}`)}\n`
     },
   }
@@ -106,7 +107,9 @@ function progress(): { update(bytes: number, lines: number): void; done(): void 
       if (total > 0) {
         const ratio = Math.min(1, bytes / total)
         const filled = Math.round(ratio * 30)
-        process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${Math.floor(ratio * 100)}% ${lines} lines`)
+        process.stderr.write(
+          `\r[${'#'.repeat(filled)}${'.'.repeat(30 - filled)}] ${Math.floor(ratio * 100)}% ${lines} lines`,
+        )
       } else {
         process.stderr.write(`\r${lines} lines`)
       }
@@ -154,7 +157,11 @@ class ChunkedWriter {
  * Runs `job` over every line of `input` (stdin by default), writing records to stdout. Sets
  * `process.exitCode` to 1 when any line failed.
  */
-export async function runBatch(job: BatchJob, format: BatchFormat, input: NodeJS.ReadableStream = process.stdin): Promise<void> {
+export async function runBatch(
+  job: BatchJob,
+  format: BatchFormat,
+  input: NodeJS.ReadableStream = process.stdin,
+): Promise<void> {
   const records = format === 'csv' ? csv(job.columns) : ndjson(job.columns)
   const bar = progress()
   const out = new ChunkedWriter()
@@ -228,7 +235,10 @@ export function tokenJob(identity: Identity | undefined, expiry: ResolvedExpiry)
   if (identity.type === 'connection-string' && identity.connectionString.kind === 'service') {
     const { hostName, sharedAccessKey: key, sharedAccessKeyName: keyName } = identity.connectionString
     if (key === undefined || keyName === undefined) {
-      throw new SasTokenError('ERR_KEY_REQUIRED', '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.')
+      throw new SasTokenError(
+        'ERR_KEY_REQUIRED',
+        '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.',
+      )
     }
     const { expiresAt: se, now } = expiry
     // Checked once here, so that a bad host fails the run rather than every line.

@@ -29,7 +29,11 @@ const EXPIRY = 'Expiry:'
 
 /** `--key`, `--key-file`, `--key-env`: where a key comes from (also used by `inspect`). */
 export const keyOptions = {
-  key: { type: 'string', group: IDENTITY, describe: 'Base64 key: the device key, or the policy key with --key-name ("-" reads stdin)' },
+  key: {
+    type: 'string',
+    group: IDENTITY,
+    describe: 'Base64 key: the device key, or the policy key with --key-name ("-" reads stdin)',
+  },
   'key-file': { type: 'string', group: IDENTITY, describe: 'Read the key from this file' },
   'key-env': { type: 'string', group: IDENTITY, describe: 'Read the key from this environment variable' },
 } as const satisfies Record<string, Options>
@@ -40,24 +44,53 @@ export const identityOptions = {
     alias: 'c',
     type: 'string',
     group: IDENTITY,
-    describe: 'Device, module or service connection string ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
+    describe:
+      'Device, module or service connection string ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
   },
-  host: { type: 'string', group: IDENTITY, describe: 'Hub host name, like myhub.azure-devices.net (DPS: the provisioning endpoint)' },
-  'device-id': { type: 'string', group: IDENTITY, describe: 'Device id (with --host, or with a service connection string)' },
+  host: {
+    type: 'string',
+    group: IDENTITY,
+    describe: 'Hub host name, like myhub.azure-devices.net (DPS: the provisioning endpoint)',
+  },
+  'device-id': {
+    type: 'string',
+    group: IDENTITY,
+    describe: 'Device id (with --host, or with a service connection string)',
+  },
   'module-id': { type: 'string', group: IDENTITY, describe: 'Module id' },
   ...keyOptions,
-  'key-name': { type: 'string', group: IDENTITY, describe: 'Shared access policy name: makes a policy token (skn)' },
-  resource: { type: 'string', group: IDENTITY, describe: 'Sign any resource URI, like myhub.azure-devices.net/devices' },
-  dps: { type: 'boolean', group: IDENTITY, describe: 'A DPS registration token (with --id-scope and --registration-id)' },
+  'key-name': {
+    type: 'string',
+    group: IDENTITY,
+    describe: 'Shared access policy name: makes a policy token (skn)',
+  },
+  resource: {
+    type: 'string',
+    group: IDENTITY,
+    describe: 'Sign any resource URI, like myhub.azure-devices.net/devices',
+  },
+  dps: {
+    type: 'boolean',
+    group: IDENTITY,
+    describe: 'A DPS registration token (with --id-scope and --registration-id)',
+  },
   'id-scope': { type: 'string', group: IDENTITY, describe: 'DPS ID scope, like 0ne00000A0A' },
   'registration-id': { type: 'string', group: IDENTITY, describe: 'DPS registration id' },
-  'group-key': { type: 'string', group: IDENTITY, describe: 'DPS enrollment group key: derives the device key' },
+  'group-key': {
+    type: 'string',
+    group: IDENTITY,
+    describe: 'DPS enrollment group key: derives the device key',
+  },
 } as const satisfies Record<string, Options>
 
 /** `--ttl` and `--expires-at`. */
 export const expiryOptions = {
   ttl: { type: 'string', group: EXPIRY, describe: 'Lifetime: seconds, or 90s, 15m, 24h, 7d [default: 1h]' },
-  'expires-at': { type: 'string', group: EXPIRY, describe: 'Absolute expiry: ISO 8601 (2030-01-01T00:00Z) or epoch seconds' },
+  'expires-at': {
+    type: 'string',
+    group: EXPIRY,
+    describe: 'Absolute expiry: ISO 8601 (2030-01-01T00:00Z) or epoch seconds',
+  },
 } as const satisfies Record<string, Options>
 
 /** Adds the identity and expiry options, their conflicts and the shared checks, to a command. */
@@ -129,20 +162,31 @@ function parseSecretConnectionString(text: string): ConnectionString {
  * @throws {UsageError} When options are missing or do not fit together.
  * @throws {SasTokenError} When a value is invalid (a bad connection string, an unreadable key).
  */
-export async function resolveIdentity(args: IdentityArgs, o: ResolveOptions = {}): Promise<Identity | undefined> {
+export async function resolveIdentity(
+  args: IdentityArgs,
+  o: ResolveOptions = {},
+): Promise<Identity | undefined> {
   const a = args as Record<string, unknown>
   const batch = o.batch === true
 
   if (args.dps === true || args.idScope !== undefined || args.groupKey !== undefined) {
-    refuse(a, ['connection-string', 'device-id', 'module-id', 'key-name', 'resource'], 'does not apply to a DPS registration token (--dps).')
+    refuse(
+      a,
+      ['connection-string', 'device-id', 'module-id', 'key-name', 'resource'],
+      'does not apply to a DPS registration token (--dps).',
+    )
     if (args.idScope === undefined) throw new UsageError('a DPS token needs --id-scope.')
-    if (batch && args.registrationId !== undefined) throw new UsageError('--registration-id: in --batch mode the registration ids come from stdin.')
-    if (!batch && args.registrationId === undefined) throw new UsageError('a DPS token needs --registration-id.')
-    if (batch && args.groupKey === undefined) throw new UsageError('--batch with --dps needs --group-key, to derive each device key.')
+    if (batch && args.registrationId !== undefined)
+      throw new UsageError('--registration-id: in --batch mode the registration ids come from stdin.')
+    if (!batch && args.registrationId === undefined)
+      throw new UsageError('a DPS token needs --registration-id.')
+    if (batch && args.groupKey === undefined)
+      throw new UsageError('--batch with --dps needs --group-key, to derive each device key.')
     const key = await readKey(args)
     const groupKey = args.groupKey === undefined ? undefined : await valueOrStdin(args.groupKey)
     registerSecret(groupKey)
-    if (key === undefined && groupKey === undefined) throw new UsageError('a DPS token needs --key (the device key) or --group-key.')
+    if (key === undefined && groupKey === undefined)
+      throw new UsageError('a DPS token needs --key (the device key) or --group-key.')
     return {
       type: 'dps',
       idScope: args.idScope,
@@ -156,10 +200,16 @@ export async function resolveIdentity(args: IdentityArgs, o: ResolveOptions = {}
 
   let text = args.connectionString === undefined ? undefined : await valueOrStdin(args.connectionString)
   if (text !== undefined) {
-    refuse(a, ['host', 'key', 'key-file', 'key-env', 'key-name'], 'cannot be combined with a connection string.')
+    refuse(
+      a,
+      ['host', 'key', 'key-file', 'key-env', 'key-name'],
+      'cannot be combined with a connection string.',
+    )
   } else if (args.host === undefined && !(args.resource !== undefined && hasKey(args))) {
     if (hasKey(args) || args.keyName !== undefined) {
-      throw new UsageError('a key needs --host and --device-id (or --key-name), or --resource, to say what it signs for.')
+      throw new UsageError(
+        'a key needs --host and --device-id (or --key-name), or --resource, to say what it signs for.',
+      )
     }
     // In batch mode no identity means "read connection strings from stdin": the environment
     // must not turn those lines into device ids (and echo their keys in error records).
@@ -170,11 +220,19 @@ export async function resolveIdentity(args: IdentityArgs, o: ResolveOptions = {}
     const cs = parseSecretConnectionString(text)
     if (args.resource !== undefined) {
       refuse(a, ['device-id', 'module-id'], 'cannot be combined with --resource.')
-      if (cs.sharedAccessKey === undefined) throw new SasTokenError('ERR_KEY_REQUIRED', '--resource needs a connection string with a SharedAccessKey.')
+      if (cs.sharedAccessKey === undefined)
+        throw new SasTokenError(
+          'ERR_KEY_REQUIRED',
+          '--resource needs a connection string with a SharedAccessKey.',
+        )
       return resourceIdentity(args.resource, cs.sharedAccessKey, cs.sharedAccessKeyName)
     }
     if (cs.kind !== 'service') {
-      refuse(a, ['device-id', 'module-id'], `cannot be combined with a ${cs.kind} connection string, which already names the ${cs.kind}.`)
+      refuse(
+        a,
+        ['device-id', 'module-id'],
+        `cannot be combined with a ${cs.kind} connection string, which already names the ${cs.kind}.`,
+      )
     } else if (batch) {
       refuse(a, ['device-id', 'module-id'], 'in --batch mode the device ids come from stdin.')
     } else if (args.moduleId !== undefined && args.deviceId === undefined) {
@@ -196,27 +254,42 @@ export async function resolveIdentity(args: IdentityArgs, o: ResolveOptions = {}
       if (batch) refuse(a, ['device-id', 'module-id'], 'in --batch mode the device ids come from stdin.')
       return {
         type: 'connection-string',
-        connectionString: { kind: 'service', hostName: args.host, sharedAccessKeyName: args.keyName, sharedAccessKey: key },
+        connectionString: {
+          kind: 'service',
+          hostName: args.host,
+          sharedAccessKeyName: args.keyName,
+          sharedAccessKey: key,
+        },
         ...(args.deviceId !== undefined && { deviceId: args.deviceId }),
         ...(args.moduleId !== undefined && { moduleId: args.moduleId }),
       }
     }
-    if (args.deviceId === undefined) throw new UsageError('--host needs --device-id (or --key-name for a policy token).')
+    if (args.deviceId === undefined)
+      throw new UsageError('--host needs --device-id (or --key-name for a policy token).')
     const connectionString: ConnectionString =
       args.moduleId === undefined
         ? { kind: 'device', hostName: args.host, deviceId: args.deviceId, sharedAccessKey: key }
-        : { kind: 'module', hostName: args.host, deviceId: args.deviceId, moduleId: args.moduleId, sharedAccessKey: key }
+        : {
+            kind: 'module',
+            hostName: args.host,
+            deviceId: args.deviceId,
+            moduleId: args.moduleId,
+            sharedAccessKey: key,
+          }
     return { type: 'connection-string', connectionString }
   }
 
   if (args.resource !== undefined) {
     refuse(a, ['device-id', 'module-id'], 'cannot be combined with --resource.')
     const key = await readKey(args)
-    if (key === undefined) throw new UsageError('--resource needs a key: --key, --key-file or --key-env, or a connection string.')
+    if (key === undefined)
+      throw new UsageError('--resource needs a key: --key, --key-file or --key-env, or a connection string.')
     return resourceIdentity(args.resource, key, args.keyName)
   }
   if (args.deviceId !== undefined || args.moduleId !== undefined) {
-    throw new UsageError('--device-id needs --host and a key, or a service connection string (-c or $IOTHUB_CONNECTION_STRING).')
+    throw new UsageError(
+      '--device-id needs --host and a key, or a service connection string (-c or $IOTHUB_CONNECTION_STRING).',
+    )
   }
   return undefined
 }
@@ -249,7 +322,9 @@ export function resolveCliExpiry(args: ExpiryArgs): ResolvedExpiry {
   })
   const lifetime = expiresAt - Math.floor(now / 1000)
   if (lifetime < SHORT_TTL_SECONDS) {
-    warn(`the token expires in ${lifetime} s; clock skew between this machine and the hub can make it fail (use at least 5m).`)
+    warn(
+      `the token expires in ${lifetime} s; clock skew between this machine and the hub can make it fail (use at least 5m).`,
+    )
   }
   return { expiresAt, now }
 }
@@ -273,12 +348,22 @@ export function signToken(identity: Identity, expiry: ResolvedExpiry): string {
     case 'dps': {
       const key = dpsDeviceKey(identity)
       registerSecret(key)
-      return createDpsSasToken({ idScope: identity.idScope, registrationId: identity.registrationId ?? '', key, ...expiry })
+      return createDpsSasToken({
+        idScope: identity.idScope,
+        registrationId: identity.registrationId ?? '',
+        key,
+        ...expiry,
+      })
     }
   }
 }
 
 /** The DPS device key: the one given, or the one derived from the group key for the registration id. */
-export function dpsDeviceKey(identity: Extract<Identity, { type: 'dps' }>, registrationId = identity.registrationId ?? ''): string {
-  return identity.groupKey === undefined ? (identity.key ?? '') : deriveDeviceKey(identity.groupKey, registrationId)
+export function dpsDeviceKey(
+  identity: Extract<Identity, { type: 'dps' }>,
+  registrationId = identity.registrationId ?? '',
+): string {
+  return identity.groupKey === undefined
+    ? (identity.key ?? '')
+    : deriveDeviceKey(identity.groupKey, registrationId)
 }

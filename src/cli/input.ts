@@ -16,7 +16,8 @@ let stdinText: Promise<string> | undefined
 /** All of stdin as text. Read once; a second caller gets the same text. */
 export function readStdin(): Promise<string> {
   stdinText ??= (async () => {
-    if (process.stdin.isTTY) throw new UsageError("'-' reads from stdin, but stdin is a terminal: pipe the value in.")
+    if (process.stdin.isTTY)
+      throw new UsageError("'-' reads from stdin, but stdin is a terminal: pipe the value in.")
     const chunks: Buffer[] = []
     for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
     return Buffer.concat(chunks).toString('utf8')
@@ -63,12 +64,18 @@ export async function readKey(o: KeySource): Promise<string | undefined> {
     try {
       key = readFileSync(o.keyFile, 'utf8').trim()
     } catch (err) {
-      throw new SasTokenError('ERR_KEY_REQUIRED', `cannot read --key-file ${o.keyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`)
+      throw new SasTokenError(
+        'ERR_KEY_REQUIRED',
+        `cannot read --key-file ${o.keyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
+      )
     }
   } else if (o.keyEnv !== undefined) {
     key = process.env[o.keyEnv]
     if (key === undefined || key.trim() === '') {
-      throw new SasTokenError('ERR_KEY_REQUIRED', `--key-env ${o.keyEnv}: that environment variable is not set.`)
+      throw new SasTokenError(
+        'ERR_KEY_REQUIRED',
+        `--key-env ${o.keyEnv}: that environment variable is not set.`,
+      )
     }
     key = key.trim()
   }

@@ -43,8 +43,12 @@ async function ask(prompt: string, o: { mask?: boolean; fallback?: string } = {}
       if (err === undefined) resolve(value.trim() === '' ? (o.fallback ?? '') : value.trim())
       else reject(err)
     }
-    const onKey = (text: string | undefined, key: { name?: string; ctrl?: boolean; meta?: boolean } = {}): void => {
-      if (key.ctrl === true && (key.name === 'c' || key.name === 'd')) return done(new Cancelled('cancelled.'))
+    const onKey = (
+      text: string | undefined,
+      key: { name?: string; ctrl?: boolean; meta?: boolean } = {},
+    ): void => {
+      if (key.ctrl === true && (key.name === 'c' || key.name === 'd'))
+        return done(new Cancelled('cancelled.'))
       if (key.name === 'return' || key.name === 'enter') return done()
       if (key.name === 'backspace') {
         if (value.length > 0) {
@@ -69,10 +73,16 @@ async function askYesNo(prompt: string): Promise<boolean> {
  * Runs the form and prints the token in `format`. Options given on the command line (`--ttl`,
  * `--expires-at`, `--copy`) are used instead of asking.
  */
-export async function runInteractive(args: ExpiryArgs & { copy?: boolean | undefined }, format: TokenFormat): Promise<void> {
+export async function runInteractive(
+  args: ExpiryArgs & { copy?: boolean | undefined },
+  format: TokenFormat,
+): Promise<void> {
   if (!process.stdin.isTTY) throw new UsageError('the interactive form (-i) needs a terminal on stdin.')
   const fromEnv = connectionStringFromEnv()
-  const text = await ask(fromEnv === undefined ? 'Connection string: ' : `Connection string (Enter: $${fromEnv.name}): `, { mask: true })
+  const text = await ask(
+    fromEnv === undefined ? 'Connection string: ' : `Connection string (Enter: $${fromEnv.name}): `,
+    { mask: true },
+  )
   const cs = parseConnectionString(text === '' && fromEnv !== undefined ? fromEnv.value : text)
   registerSecret(cs.sharedAccessKey)
   let identity: Identity = { type: 'connection-string', connectionString: cs }
@@ -80,11 +90,14 @@ export async function runInteractive(args: ExpiryArgs & { copy?: boolean | undef
     const deviceId = await ask('Device id (empty: a hub-level policy token): ')
     if (deviceId !== '') identity = { ...identity, deviceId }
   }
-  const ttl = args.ttl ?? args.expiresAt ?? (await ask('Time to live (90s, 15m, 24h, 7d)', { fallback: DEFAULT_TTL }))
+  const ttl =
+    args.ttl ?? args.expiresAt ?? (await ask('Time to live (90s, 15m, 24h, 7d)', { fallback: DEFAULT_TTL }))
   const expiry = resolveCliExpiry(args.expiresAt === undefined ? { ttl } : { expiresAt: args.expiresAt })
   const output = renderToken(signToken(identity, expiry), format, expiry.now, identity)
   writeValue(output)
-  notice(`expires ${new Date(expiry.expiresAt * 1000).toISOString()} (${relativeTime(expiry.expiresAt - Math.floor(expiry.now / 1000))}).`)
+  notice(
+    `expires ${new Date(expiry.expiresAt * 1000).toISOString()} (${relativeTime(expiry.expiresAt - Math.floor(expiry.now / 1000))}).`,
+  )
   if (args.copy === true || (await askYesNo('Copy to the clipboard?'))) {
     if (await copyToClipboard(output)) notice('copied.')
   }

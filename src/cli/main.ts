@@ -17,7 +17,9 @@ import { renderError, UsageError } from './output.js'
 /** The package version, from the package.json next to `dist/`. */
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+    return (
+      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+    ).version
   } catch {
     return 'unknown'
   }
@@ -26,7 +28,10 @@ function version(): string {
 /** JSON mode, read from the raw arguments so that even a usage error can be reported as JSON. */
 function jsonMode(args: readonly string[]): boolean {
   return args.some(
-    (arg, i) => arg === '--json' || arg === '--format=json' || ((arg === '--format' || arg === '-f') && args[i + 1] === 'json'),
+    (arg, i) =>
+      arg === '--json' ||
+      arg === '--format=json' ||
+      ((arg === '--format' || arg === '-f') && args[i + 1] === 'json'),
   )
 }
 
@@ -36,7 +41,11 @@ function jsonMode(args: readonly string[]): boolean {
  * prints help on a command failure, so skip the cache (`--help` itself renders as usual).
  */
 function skipHelpCache(parser: Argv): Argv {
-  const internals = (parser as unknown as { getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage?: () => void } } }).getInternalMethods
+  const internals = (
+    parser as unknown as {
+      getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage?: () => void } }
+    }
+  ).getInternalMethods
   const usage = internals?.call(parser).getUsageInstance()
   if (usage?.cacheHelpMessage !== undefined) usage.cacheHelpMessage = () => {}
   return parser
@@ -73,7 +82,9 @@ const args = joinStdinValues(hideBin(process.argv))
 try {
   await skipHelpCache(yargs(args))
     .scriptName('sas-token')
-    .usage('$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.')
+    .usage(
+      '$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.',
+    )
     .command(commands)
     .demandCommand(1, 'Give a command; see the list above.')
     .strict()
@@ -89,5 +100,6 @@ try {
     .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
     .parseAsync()
 } catch (err) {
-  if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE') process.exitCode = renderError(err, jsonMode(args))
+  if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE')
+    process.exitCode = renderError(err, jsonMode(args))
 }

@@ -38,5 +38,7 @@ export function rejectRepeatedOptions(argv: Record<string, unknown>, options: Op
  * a thrown error to `.fail()` as it is; a returned string would not be one).
  */
 export function withSharedChecks<T>(y: Argv<T>): Argv<T> {
-  return y.check((argv, options) => rejectRepeatedOptions(argv as Record<string, unknown>, options as OptionSettings))
+  return y.check((argv, options) =>
+    rejectRepeatedOptions(argv as Record<string, unknown>, options as OptionSettings),
+  )
 }

@@ -75,7 +75,8 @@ export function describeError(err: unknown): { code: string; message: string } {
   if (err instanceof UsageError) return { code: 'ERR_USAGE', message: scrubUntrusted(err.message) }
   if (isSasTokenError(err)) return { code: err.code, message: scrub(err.message) }
   const message = err instanceof Error ? err.message : String(err)
-  const code = typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_UNEXPECTED'
+  const code =
+    typeof (err as { code?: unknown })?.code === 'string' ? (err as { code: string }).code : 'ERR_UNEXPECTED'
   return { code, message: scrub(message) }
 }
 
@@ -125,7 +126,12 @@ export function table(rows: ReadonlyArray<readonly [string, string | number | un
 /** `in 59 minutes`, `3 hours ago`: a rough, human reading of a span in seconds. */
 export function relativeTime(seconds: number): string {
   const abs = Math.abs(seconds)
-  const units: Array<[string, number]> = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]]
+  const units: Array<[string, number]> = [
+    ['day', 86400],
+    ['hour', 3600],
+    ['minute', 60],
+    ['second', 1],
+  ]
   const [unit, size] = units.find(([, s]) => abs >= s) ?? ['second', 1]
   const n = Math.floor(abs / size)
   const span = `${n} ${unit}${n === 1 ? '' : 's'}`

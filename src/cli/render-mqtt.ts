@@ -49,7 +49,12 @@ function text(s: MqttSettings): string {
     ['clientId', c.clientId],
     ['username', c.username],
     ['password', c.password ?? '(none: X.509 client certificate)'],
-    ['expires', c.expiresAt === undefined ? undefined : `${expiresText(c)} (${relativeTime(c.expiresAt - Math.floor(nowMs() / 1000))})`],
+    [
+      'expires',
+      c.expiresAt === undefined
+        ? undefined
+        : `${expiresText(c)} (${relativeTime(c.expiresAt - Math.floor(nowMs() / 1000))})`,
+    ],
     ['publish', s.publish],
     ...s.subscribe.map((t) => ['subscribe', t] as const),
   ])
@@ -95,9 +100,15 @@ function env(s: MqttSettings): string {
 const sq = (value: string): string => `'${value.replaceAll("'", `'\\''`)}'`
 
 function mosquitto(s: MqttSettings, args: CaOptions): string {
-  if (s.websocket) throw new UsageError('mosquitto_pub and mosquitto_sub do not speak MQTT over WebSocket: leave out --websocket.')
+  if (s.websocket)
+    throw new UsageError(
+      'mosquitto_pub and mosquitto_sub do not speak MQTT over WebSocket: leave out --websocket.',
+    )
   const c = s.credentials
-  const ca = args.cafile !== undefined ? `--cafile ${sq(args.cafile)}` : `--capath ${sq(args.capath ?? SYSTEM_CA_PATH)}`
+  const ca =
+    args.cafile !== undefined
+      ? `--cafile ${sq(args.cafile)}`
+      : `--capath ${sq(args.capath ?? SYSTEM_CA_PATH)}`
   const auth = c.password === undefined ? '--cert device.pem --key device.key' : `-P ${sq(c.password)}`
   const common = `-V mqttv311 -h ${c.host} -p ${s.port} ${ca} -i ${sq(c.clientId)} -u ${sq(c.username)} ${auth} -q 1`
   const expires = expiresText(c)
@@ -106,7 +117,10 @@ function mosquitto(s: MqttSettings, args: CaOptions): string {
     '# Both commands connect with the same client id, and IoT Hub allows one connection per identity:',
     '# run one at a time (while mosquitto_pub is connected, the hub drops a running mosquitto_sub).',
     ...(s.dps
-      ? ['# DPS sends the registration response only to the connection that published the request:', '# mosquitto_sub cannot see it (use a client that publishes and subscribes on one connection, like paho).']
+      ? [
+          '# DPS sends the registration response only to the connection that published the request:',
+          '# mosquitto_sub cannot see it (use a client that publishes and subscribes on one connection, like paho).',
+        ]
       : []),
     '# Publish one message:',
     `mosquitto_pub ${common} -t ${sq(s.publish)} -m ${sq(s.message)}`,
@@ -123,7 +137,9 @@ function paho(s: MqttSettings, args: CaOptions): string {
   // tls_set() takes no CA directory; a context does.
   const tls =
     args.capath === undefined
-      ? [`client.tls_set(ca_certs=CA_CERTS, ${x509 ? 'certfile=CERTFILE, keyfile=KEYFILE, ' : ''}cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLSv1_2)`]
+      ? [
+          `client.tls_set(ca_certs=CA_CERTS, ${x509 ? 'certfile=CERTFILE, keyfile=KEYFILE, ' : ''}cert_reqs=ssl.CERT_REQUIRED, tls_version=ssl.PROTOCOL_TLSv1_2)`,
+        ]
       : [
           'context = ssl.create_default_context(capath=CA_PATH)',
           ...(x509 ? ['context.load_cert_chain(CERTFILE, KEYFILE)'] : []),
@@ -140,7 +156,12 @@ function paho(s: MqttSettings, args: CaOptions): string {
     `USERNAME = ${py(c.username)}`,
     `PASSWORD = ${py(c.password)}${c.expiresAt === undefined ? '' : `  # SAS token, expires ${expiresText(c)}`}`,
     ...(args.capath === undefined ? [`CA_CERTS = ${ca}`] : [`CA_PATH = ${py(args.capath)}`]),
-    ...(x509 ? ['CERTFILE = "device.pem"  # X.509: the device certificate', 'KEYFILE = "device.key"  # X.509: its private key'] : []),
+    ...(x509
+      ? [
+          'CERTFILE = "device.pem"  # X.509: the device certificate',
+          'KEYFILE = "device.key"  # X.509: its private key',
+        ]
+      : []),
     `PUBLISH_TOPIC = ${py(s.publish)}`,
     `SUBSCRIBE_TOPICS = [${s.subscribe.map(py).join(', ')}]`,
     '',

@@ -34,11 +34,21 @@ export function renderToken(token: string, format: TokenFormat, nowMs: number, i
     case 'connection-string': {
       const { hostName, deviceId, moduleId } = summary
       if (hostName === undefined || deviceId === undefined) {
-        throw new UsageError(`--format connection-string needs a device or module token; this is a ${summary.kind} token.`)
+        throw new UsageError(
+          `--format connection-string needs a device or module token; this is a ${summary.kind} token.`,
+        )
       }
-      const gatewayHostName = identity?.type === 'connection-string' ? identity.connectionString.gatewayHostName : undefined
-      const common = { hostName, deviceId, sharedAccessSignature: token, ...(gatewayHostName !== undefined && { gatewayHostName }) }
-      return formatConnectionString(moduleId === undefined ? { kind: 'device', ...common } : { kind: 'module', moduleId, ...common })
+      const gatewayHostName =
+        identity?.type === 'connection-string' ? identity.connectionString.gatewayHostName : undefined
+      const common = {
+        hostName,
+        deviceId,
+        sharedAccessSignature: token,
+        ...(gatewayHostName !== undefined && { gatewayHostName }),
+      }
+      return formatConnectionString(
+        moduleId === undefined ? { kind: 'device', ...common } : { kind: 'module', moduleId, ...common },
+      )
     }
   }
 }

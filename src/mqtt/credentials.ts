@@ -66,7 +66,8 @@ export interface MqttCredentialsOptions extends Expiry {
 }
 
 const API_VERSION = /^\d{4}-\d{2}-\d{2}(?:-preview)?$/
-const DTMI = /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z_](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}(?:\.[0-9]{1,6})?$/
+const DTMI =
+  /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z_](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}(?:\.[0-9]{1,6})?$/
 
 function encodeOption(value: string | undefined, what: string): string | undefined {
   if (value === undefined) return undefined
@@ -89,7 +90,12 @@ function expiryOf(o: Expiry): Expiry {
 }
 
 /** The fields in the order people read them: where, who, secret, then protocol details. */
-function credentials(host: string, clientId: string, username: string, password: string | undefined): MqttCredentials {
+function credentials(
+  host: string,
+  clientId: string,
+  username: string,
+  password: string | undefined,
+): MqttCredentials {
   return {
     host,
     port: 8883,
@@ -121,7 +127,10 @@ function credentials(host: string, clientId: string, username: string, password:
  *   differs from the string's; `ERR_INVALID_HOST_NAME`, `ERR_INVALID_IDENTIFIER`;
  *   `ERR_TOKEN_EXPIRED` for an expired `SharedAccessSignature=`.
  */
-export function mqttCredentials(source: string | ConnectionString, o: MqttCredentialsOptions = {}): MqttCredentials {
+export function mqttCredentials(
+  source: string | ConnectionString,
+  o: MqttCredentialsOptions = {},
+): MqttCredentials {
   const cs = toConnectionString(source)
   const deviceId = cs.deviceId ?? o.deviceId
   const moduleId = cs.moduleId ?? o.moduleId
@@ -133,7 +142,10 @@ export function mqttCredentials(source: string | ConnectionString, o: MqttCreden
   }
   const apiVersion = o.apiVersion ?? DEFAULT_API_VERSION
   if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion)) {
-    throw new SasTokenError('ERR_INVALID_OPTION', `apiVersion ${JSON.stringify(String(apiVersion))} is not valid: use a date such as ${DEFAULT_API_VERSION}.`)
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      `apiVersion ${JSON.stringify(String(apiVersion))} is not valid: use a date such as ${DEFAULT_API_VERSION}.`,
+    )
   }
   if (o.modelId !== undefined && !DTMI.test(o.modelId)) {
     throw new SasTokenError(
@@ -144,7 +156,10 @@ export function mqttCredentials(source: string | ConnectionString, o: MqttCreden
   const modelId = encodeOption(o.modelId, 'modelId')
   const productInfo = encodeOption(o.productInfo, 'productInfo')
 
-  if (cs.kind !== 'service' && ((o.deviceId ?? cs.deviceId) !== cs.deviceId || (o.moduleId ?? cs.moduleId) !== cs.moduleId)) {
+  if (
+    cs.kind !== 'service' &&
+    ((o.deviceId ?? cs.deviceId) !== cs.deviceId || (o.moduleId ?? cs.moduleId) !== cs.moduleId)
+  ) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       'deviceId and moduleId options only choose the identity for a service (policy) connection string; this string names its own.',
@@ -196,5 +211,10 @@ export function dpsMqttCredentials(o: DpsMqttCredentialsOptions): MqttCredential
   const idScope = assertIdScope(o.idScope)
   const registrationId = assertRegistrationId(o.registrationId)
   const password = createDpsSasToken({ ...expiryOf(o), idScope, registrationId, key: o.key })
-  return credentials(host, registrationId, `${idScope}/registrations/${registrationId}/api-version=${DPS_API_VERSION}`, password)
+  return credentials(
+    host,
+    registrationId,
+    `${idScope}/registrations/${registrationId}/api-version=${DPS_API_VERSION}`,
+    password,
+  )
 }

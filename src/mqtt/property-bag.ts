@@ -113,7 +113,11 @@ function encode(text: string, what: string): string {
   try {
     return encodeURIComponent(text)
   } catch (cause) {
-    throw new SasTokenError('ERR_INVALID_PROPERTY', `${what} contains a lone UTF-16 surrogate and cannot be encoded.`, { cause })
+    throw new SasTokenError(
+      'ERR_INVALID_PROPERTY',
+      `${what} contains a lone UTF-16 surrogate and cannot be encoded.`,
+      { cause },
+    )
   }
 }
 
@@ -125,7 +129,10 @@ function systemValue(field: OutgoingSystemField, value: unknown): string {
     return value.toISOString()
   }
   if (typeof value !== 'string' || value.length === 0) {
-    throw new SasTokenError('ERR_INVALID_PROPERTY', `${field} must be a non-empty string; leave it out to send none.`)
+    throw new SasTokenError(
+      'ERR_INVALID_PROPERTY',
+      `${field} must be a non-empty string; leave it out to send none.`,
+    )
   }
   return value
 }
@@ -164,9 +171,14 @@ export function encodePropertyBag(message: MessageProperties): string {
       )
     }
     if (typeof value !== 'string') {
-      throw new SasTokenError('ERR_INVALID_PROPERTY', `Application property ${JSON.stringify(name)} must have a string value.`)
+      throw new SasTokenError(
+        'ERR_INVALID_PROPERTY',
+        `Application property ${JSON.stringify(name)} must have a string value.`,
+      )
     }
-    pairs.push(`${encode(name, `Property name ${JSON.stringify(name)}`)}=${encode(value, `Property ${JSON.stringify(name)}`)}`)
+    pairs.push(
+      `${encode(name, `Property name ${JSON.stringify(name)}`)}=${encode(value, `Property ${JSON.stringify(name)}`)}`,
+    )
   }
   return pairs.join('&')
 }
@@ -199,7 +211,9 @@ function decode(text: string): string {
  *   (`&&`, `=x`, a trailing `&`) or a name given twice.
  */
 export function decodePropertyBag(bag: string): ReceivedMessageProperties {
-  const result: ReceivedMessageProperties = { properties: Object.create(null) as Record<string, string | null> }
+  const result: ReceivedMessageProperties = {
+    properties: Object.create(null) as Record<string, string | null>,
+  }
   if (bag.length === 0) return result
   const seen = new Set<string>()
   for (const pair of bag.split('&')) {
@@ -207,7 +221,10 @@ export function decodePropertyBag(bag: string): ReceivedMessageProperties {
     const name = decode(eq === -1 ? pair : pair.slice(0, eq))
     const value = eq === -1 ? null : decode(pair.slice(eq + 1))
     if (name.length === 0) {
-      throw new SasTokenError('ERR_TOPIC_MALFORMED', `The property bag has an empty property name in ${JSON.stringify(bag)}.`)
+      throw new SasTokenError(
+        'ERR_TOPIC_MALFORMED',
+        `The property bag has an empty property name in ${JSON.stringify(bag)}.`,
+      )
     }
     if (seen.has(name)) {
       throw new SasTokenError('ERR_TOPIC_MALFORMED', `The property bag names ${JSON.stringify(name)} twice.`)

@@ -112,7 +112,10 @@ export function moduleInputsFilter(id: { deviceId: string; moduleId: string }): 
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`.
  */
 export function deviceSubscriptions(id: TopicIdentity): string[] {
-  const messages = id.moduleId === undefined ? c2dFilter(id) : moduleInputsFilter({ deviceId: id.deviceId, moduleId: id.moduleId })
+  const messages =
+    id.moduleId === undefined
+      ? c2dFilter(id)
+      : moduleInputsFilter({ deviceId: id.deviceId, moduleId: id.moduleId })
   return [messages, METHOD_REQUESTS_FILTER, TWIN_RESPONSES_FILTER, DESIRED_PATCHES_FILTER]
 }
 
@@ -143,7 +146,10 @@ export function twinReportedTopic(o: { rid: string }): string {
  */
 export function methodResponseTopic(o: { status: number; rid: string }): string {
   if (!Number.isSafeInteger(o.status) || o.status < 0) {
-    throw new SasTokenError('ERR_INVALID_OPTION', `Method status ${String(o.status)} is not valid: use a non-negative integer such as 200.`)
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      `Method status ${String(o.status)} is not valid: use a non-negative integer such as 200.`,
+    )
   }
   return `$iothub/methods/res/${o.status}/?$rid=${assertRequestId(o.rid)}`
 }
@@ -165,7 +171,10 @@ export function dpsRegisterTopic(o: { rid: string }): string {
  */
 export function dpsPollTopic(o: { rid: string; operationId: string }): string {
   if (typeof o.operationId !== 'string' || o.operationId.length === 0) {
-    throw new SasTokenError('ERR_INVALID_OPTION', 'operationId is empty: take it from the body of the 202 response.')
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      'operationId is empty: take it from the body of the 202 response.',
+    )
   }
   let operationId: string
   try {
@@ -173,14 +182,20 @@ export function dpsPollTopic(o: { rid: string; operationId: string }): string {
   } catch (cause) {
     throw new SasTokenError('ERR_INVALID_OPTION', 'operationId contains a lone UTF-16 surrogate.', { cause })
   }
-  return checkLength(`$dps/registrations/GET/iotdps-get-operationstatus/?$rid=${assertRequestId(o.rid)}&operationId=${operationId}`)
+  return checkLength(
+    `$dps/registrations/GET/iotdps-get-operationstatus/?$rid=${assertRequestId(o.rid)}&operationId=${operationId}`,
+  )
 }
 
 /** A cloud-to-device message. */
 export type C2dTopic = { type: 'c2d'; deviceId: string } & ReceivedMessageProperties
 /** A message routed to a module input. */
-export type ModuleInputTopic = { type: 'module-input'; deviceId: string; moduleId: string; inputName: string } &
-  ReceivedMessageProperties
+export type ModuleInputTopic = {
+  type: 'module-input'
+  deviceId: string
+  moduleId: string
+  inputName: string
+} & ReceivedMessageProperties
 /** The answer to a twin GET (status 200) or a reported PATCH (204, with the new `version`). */
 export type TwinResponseTopic = { type: 'twin-response'; status: number; rid: string; version?: number }
 /** A desired-property patch; the body is the patch. */
@@ -209,12 +224,22 @@ function level(topic: string, text: string | undefined, what: string): string {
   try {
     return decodeURIComponent(text)
   } catch (cause) {
-    throw new SasTokenError('ERR_TOPIC_MALFORMED', `Topic ${JSON.stringify(topic)} has invalid percent-encoding in the ${what}.`, { cause })
+    throw new SasTokenError(
+      'ERR_TOPIC_MALFORMED',
+      `Topic ${JSON.stringify(topic)} has invalid percent-encoding in the ${what}.`,
+      { cause },
+    )
   }
 }
 
-function integer(topic: string, text: string | undefined, what: string, pattern = /^(?:0|[1-9][0-9]{0,14})$/): number {
-  if (text === undefined || !pattern.test(text)) throw malformed(topic, `${what} ${JSON.stringify(text ?? '')} is not a valid number`)
+function integer(
+  topic: string,
+  text: string | undefined,
+  what: string,
+  pattern = /^(?:0|[1-9][0-9]{0,14})$/,
+): number {
+  if (text === undefined || !pattern.test(text))
+    throw malformed(topic, `${what} ${JSON.stringify(text ?? '')} is not a valid number`)
   return Number(text)
 }
 
@@ -265,7 +290,8 @@ function request(topic: string, prefix: string): { levels: string[]; query: Map<
 function rid(topic: string, query: Map<string, string>): string {
   const value = query.get('$rid')
   if (value === undefined) throw malformed(topic, 'it has no $rid')
-  if (!REQUEST_ID.test(value)) throw malformed(topic, `$rid ${JSON.stringify(value)} is not a valid request id`)
+  if (!REQUEST_ID.test(value))
+    throw malformed(topic, `$rid ${JSON.stringify(value)} is not a valid request id`)
   return value
 }
 
@@ -304,14 +330,19 @@ export function parseTopic(topic: string): IncomingTopic {
   if (topic.startsWith(TWIN_RESPONSE)) {
     const { levels, query } = request(topic, TWIN_RESPONSE)
     if (levels.length !== 1) throw malformed(topic, 'expected $iothub/twin/res/{status}/?$rid={rid}')
-    const result: TwinResponseTopic = { type: 'twin-response', status: integer(topic, levels[0], 'status', STATUS), rid: rid(topic, query) }
+    const result: TwinResponseTopic = {
+      type: 'twin-response',
+      status: integer(topic, levels[0], 'status', STATUS),
+      rid: rid(topic, query),
+    }
     const version = query.get('$version')
     if (version !== undefined) result.version = integer(topic, version, '$version')
     return result
   }
   if (topic.startsWith(DESIRED_PATCH)) {
     const { levels, query } = request(topic, DESIRED_PATCH)
-    if (levels.length !== 0) throw malformed(topic, 'expected $iothub/twin/PATCH/properties/desired/?$version={version}')
+    if (levels.length !== 0)
+      throw malformed(topic, 'expected $iothub/twin/PATCH/properties/desired/?$version={version}')
     return { type: 'desired-patch', version: integer(topic, query.get('$version'), '$version') }
   }
   if (topic.startsWith(METHOD_REQUEST)) {
@@ -322,7 +353,11 @@ export function parseTopic(topic: string): IncomingTopic {
   if (topic.startsWith(DPS_RESPONSE)) {
     const { levels, query } = request(topic, DPS_RESPONSE)
     if (levels.length !== 1) throw malformed(topic, 'expected $dps/registrations/res/{status}/?$rid={rid}')
-    const result: DpsResponseTopic = { type: 'dps-response', status: integer(topic, levels[0], 'status', STATUS), rid: rid(topic, query) }
+    const result: DpsResponseTopic = {
+      type: 'dps-response',
+      status: integer(topic, levels[0], 'status', STATUS),
+      rid: rid(topic, query),
+    }
     const retryAfter = query.get('retry-after')
     if (retryAfter !== undefined) result.retryAfter = integer(topic, retryAfter, 'retry-after')
     return result

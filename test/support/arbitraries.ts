@@ -8,12 +8,16 @@ const ID_CHARS = [..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345
 export const deviceId = fc.string({ unit: fc.constantFrom(...ID_CHARS), minLength: 1, maxLength: 128 })
 
 /** A base64 key of 16 to 64 random bytes, standard alphabet with padding. */
-export const key = fc.uint8Array({ minLength: 16, maxLength: 64 }).map((bytes) => Buffer.from(bytes).toString('base64'))
+export const key = fc
+  .uint8Array({ minLength: 16, maxLength: 64 })
+  .map((bytes) => Buffer.from(bytes).toString('base64'))
 
 const label = fc.stringMatching(/^[a-z0-9](?:[a-z0-9-]{0,20}[a-z0-9])?$/)
 
 /** A host name such as `h-1.azure-devices.net`. */
-export const hostName = fc.tuple(label, fc.constantFrom('azure-devices.net', 'azure-devices.cn', 'azure-devices.us')).map(([hub, suffix]) => `${hub}.${suffix}`)
+export const hostName = fc
+  .tuple(label, fc.constantFrom('azure-devices.net', 'azure-devices.cn', 'azure-devices.us'))
+  .map(([hub, suffix]) => `${hub}.${suffix}`)
 
 /** A policy name such as `iothubowner`. */
 export const keyName = fc.stringMatching(/^[A-Za-z0-9_\-@.]{1,64}$/)

@@ -40,7 +40,12 @@ function oid(dotted: string): Buffer {
 
 function utcTime(date: Date): Buffer {
   const iso = date.toISOString() // 2026-11-26T07:12:08.000Z
-  return tlv(0x17, Buffer.from(`${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`))
+  return tlv(
+    0x17,
+    Buffer.from(
+      `${iso.slice(2, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`,
+    ),
+  )
 }
 
 const ECDSA_WITH_SHA256 = sequence(oid('1.2.840.10045.4.3.2'))
@@ -63,7 +68,10 @@ export function selfSignedCertificate(dnsNames: string[]): { key: string; cert: 
     explicit(
       3,
       sequence(
-        sequence(oid('2.5.29.17'), octets(sequence(...dnsNames.map((dns) => tlv(0x82, Buffer.from(dns, 'ascii')))))),
+        sequence(
+          oid('2.5.29.17'),
+          octets(sequence(...dnsNames.map((dns) => tlv(0x82, Buffer.from(dns, 'ascii'))))),
+        ),
         sequence(oid('2.5.29.19'), TRUE, octets(sequence(TRUE))),
       ),
     ),

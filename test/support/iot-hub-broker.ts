@@ -72,7 +72,9 @@ function readToken(password: Buffer | undefined): Token {
 
 /** The service's signature check: it signs `sr` exactly as received. */
 function signatureMatches(token: Token, key: string): boolean {
-  const expected = createHmac('sha256', Buffer.from(key, 'base64')).update(`${token.srRaw}\n${token.seRaw}`).digest()
+  const expected = createHmac('sha256', Buffer.from(key, 'base64'))
+    .update(`${token.srRaw}\n${token.seRaw}`)
+    .digest()
   const given = Buffer.from(token.signature, 'base64')
   return given.length === expected.length && timingSafeEqual(given, expected)
 }
@@ -97,7 +99,10 @@ async function listen(broker: Aedes, tls: { key: string; cert: string }): Promis
 
 function send(client: Client, topic: string, payload: string, qos: 0 | 1 = 0): Promise<void> {
   return new Promise((resolve, reject) =>
-    client.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, dup: false, retain: false }, (err) => (err ? reject(err) : resolve())),
+    client.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(payload), qos, dup: false, retain: false },
+      (err) => (err ? reject(err) : resolve()),
+    ),
   )
 }
 
@@ -146,7 +151,11 @@ export interface FakeHub {
   /** The `se` of the connected session of `clientId`, if any. */
   sessionExpiry(clientId: string): number | undefined
   /** Sends a direct-method request; resolves with the device's answer. */
-  invokeMethod(clientId: string, method: string, payload: unknown): Promise<{ status: number; payload: string }>
+  invokeMethod(
+    clientId: string,
+    method: string,
+    payload: unknown,
+  ): Promise<{ status: number; payload: string }>
   /** Sends a desired-properties patch with the next version. */
   patchDesired(clientId: string, patch: Record<string, unknown>): Promise<number>
   /** Sends a C2D message with a ready-encoded property bag. */
@@ -158,7 +167,11 @@ export interface FakeHub {
   close(): Promise<void>
 }
 
-const HUB_FILTERS = ['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#', '$iothub/methods/POST/#']
+const HUB_FILTERS = [
+  '$iothub/twin/res/#',
+  '$iothub/twin/PATCH/properties/desired/#',
+  '$iothub/methods/POST/#',
+]
 
 export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
   const now = o.now ?? Date.now
@@ -190,7 +203,8 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
         throw refuse(CONNACK.BAD_USERNAME_OR_PASSWORD, 'username lacks api-version')
       }
       const [host, deviceId, moduleId, ...extra] = name.slice(0, q).split('/')
-      if (host !== o.hostName || !deviceId || extra.length > 0) throw refuse(CONNACK.BAD_USERNAME_OR_PASSWORD, 'username names another hub')
+      if (host !== o.hostName || !deviceId || extra.length > 0)
+        throw refuse(CONNACK.BAD_USERNAME_OR_PASSWORD, 'username names another hub')
       if (client.id !== (moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`)) {
         throw refuse(CONNACK.IDENTIFIER_REJECTED, 'client id does not match the username')
       }
@@ -204,7 +218,8 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
       } else if (token.resource === resource) {
         key = o.identities.find((i) => i.deviceId === deviceId && i.moduleId === moduleId)?.key
       }
-      if (key === undefined || !signatureMatches(token, key)) throw refuse(CONNACK.NOT_AUTHORIZED, 'token does not grant this identity')
+      if (key === undefined || !signatureMatches(token, key))
+        throw refuse(CONNACK.NOT_AUTHORIZED, 'token does not grant this identity')
       sessions.set(client, {
         client,
         clientId: client.id,
@@ -235,7 +250,10 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
     if (get) {
       done(null)
       if (session.filters.has('$iothub/twin/res/#')) {
-        const twin = { desired: { $version: versions.get(session.clientId) ?? 1 }, reported: reported.get(session.clientId) ?? {} }
+        const twin = {
+          desired: { $version: versions.get(session.clientId) ?? 1 },
+          reported: reported.get(session.clientId) ?? {},
+        }
         void send(client!, `$iothub/twin/res/200/?$rid=${get[1]}`, JSON.stringify(twin))
       }
       return
@@ -243,9 +261,16 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
     const patch = /^\$iothub\/twin\/PATCH\/properties\/reported\/\?\$rid=([^&/]+)$/.exec(topic)
     if (patch) {
       done(null)
-      reported.set(session.clientId, { ...reported.get(session.clientId), ...(JSON.parse(payload) as Record<string, unknown>) })
+      reported.set(session.clientId, {
+        ...reported.get(session.clientId),
+        ...(JSON.parse(payload) as Record<string, unknown>),
+      })
       if (session.filters.has('$iothub/twin/res/#')) {
-        void send(client!, `$iothub/twin/res/204/?$rid=${patch[1]}&$version=${nextVersion(session.clientId)}`, '')
+        void send(
+          client!,
+          `$iothub/twin/res/204/?$rid=${patch[1]}&$version=${nextVersion(session.clientId)}`,
+          '',
+        )
       }
       return
     }
@@ -267,7 +292,8 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
           ? [`devices/${session.deviceId}/messages/devicebound/#`]
           : [`devices/${session.deviceId}/modules/${session.moduleId}/inputs/#`]
     // The hub grants QoS 1 to a QoS 2 request; aedes cannot downgrade a grant, so the fake refuses it.
-    if (session === undefined || sub.qos > 1 || ![...own, ...HUB_FILTERS].includes(sub.topic)) return done(null, null)
+    if (session === undefined || sub.qos > 1 || ![...own, ...HUB_FILTERS].includes(sub.topic))
+      return done(null, null)
     session.filters.add(sub.topic)
     done(null, sub)
     events.emit('subscribe', { clientId: session.clientId, filter: sub.topic })
@@ -276,14 +302,20 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
   const broker = await Aedes.createBroker({ authenticate, authorizePublish, authorizeSubscribe })
   broker.on('clientReady', (client) => {
     const session = sessions.get(client)
-    if (session) events.emit('session', { clientId: session.clientId, expiresAt: session.expiresAt, acceptedAt: session.acceptedAt })
+    if (session)
+      events.emit('session', {
+        clientId: session.clientId,
+        expiresAt: session.expiresAt,
+        acceptedAt: session.acceptedAt,
+      })
   })
   broker.on('clientDisconnect', (client) => sessions.delete(client))
   const server = await listen(broker, o.tls)
 
   function subscribed(clientId: string, filter: string): Session {
     const session = sessionOf(clientId)
-    if (session === undefined || !session.filters.has(filter)) throw new Error(`${clientId} is not subscribed to ${filter}`)
+    if (session === undefined || !session.filters.has(filter))
+      throw new Error(`${clientId} is not subscribed to ${filter}`)
     return session
   }
 
@@ -296,14 +328,20 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
     async invokeMethod(clientId, method, payload) {
       const session = subscribed(clientId, '$iothub/methods/POST/#')
       const rid = (++nextRid).toString(16)
-      const answered = new Promise<{ status: number; payload: string }>((resolve) => pendingMethods.set(`${clientId} ${rid}`, resolve))
+      const answered = new Promise<{ status: number; payload: string }>((resolve) =>
+        pendingMethods.set(`${clientId} ${rid}`, resolve),
+      )
       await send(session.client, `$iothub/methods/POST/${method}/?$rid=${rid}`, JSON.stringify(payload))
       return answered
     },
     async patchDesired(clientId, patch) {
       const session = subscribed(clientId, '$iothub/twin/PATCH/properties/desired/#')
       const version = nextVersion(clientId)
-      await send(session.client, `$iothub/twin/PATCH/properties/desired/?$version=${version}`, JSON.stringify({ ...patch, $version: version }))
+      await send(
+        session.client,
+        `$iothub/twin/PATCH/properties/desired/?$version=${version}`,
+        JSON.stringify({ ...patch, $version: version }),
+      )
       return version
     },
     async sendC2d(deviceId, bag, body) {
@@ -311,7 +349,10 @@ export async function startFakeHub(o: FakeHubOptions): Promise<FakeHub> {
       await send(session.client, `devices/${deviceId}/messages/devicebound/${bag}`, body, 1)
     },
     async sendToInput(deviceId, moduleId, input, bag, body) {
-      const session = subscribed(`${deviceId}/${moduleId}`, `devices/${deviceId}/modules/${moduleId}/inputs/#`)
+      const session = subscribed(
+        `${deviceId}/${moduleId}`,
+        `devices/${deviceId}/modules/${moduleId}/inputs/#`,
+      )
       await send(session.client, `devices/${deviceId}/modules/${moduleId}/inputs/${input}/${bag}`, body, 1)
     },
     disconnectExpired() {
@@ -381,7 +422,10 @@ export async function startFakeDps(o: FakeDpsOptions): Promise<FakeDps> {
     const registrationId = client === null ? undefined : registrations.get(client)
     if (registrationId === undefined || packet.qos === 2) return done(new Error('refused'))
     const register = /^\$dps\/registrations\/PUT\/iotdps-register\/\?\$rid=([^&/]+)$/.exec(packet.topic)
-    const poll = /^\$dps\/registrations\/GET\/iotdps-get-operationstatus\/\?\$rid=([^&/]+)&operationId=([^&/]+)$/.exec(packet.topic)
+    const poll =
+      /^\$dps\/registrations\/GET\/iotdps-get-operationstatus\/\?\$rid=([^&/]+)&operationId=([^&/]+)$/.exec(
+        packet.topic,
+      )
     if (register) {
       const body = JSON.parse(packet.payload.toString()) as { registrationId?: string }
       if (body.registrationId !== registrationId) return done(new Error('registrationId in the body differs'))
@@ -389,14 +433,20 @@ export async function startFakeDps(o: FakeDpsOptions): Promise<FakeDps> {
       const operationId = `4.${randomUUID().replaceAll('-', '').slice(0, 16)}.${randomUUID()}`
       operations.set(operationId, { registrationId, polls: 0 })
       if (subscribedClients.has(client!)) {
-        void send(client!, `$dps/registrations/res/202/?$rid=${register[1]}&retry-after=3`, JSON.stringify({ operationId, status: 'assigning' }), 1)
+        void send(
+          client!,
+          `$dps/registrations/res/202/?$rid=${register[1]}&retry-after=3`,
+          JSON.stringify({ operationId, status: 'assigning' }),
+          1,
+        )
       }
       return
     }
     if (poll) {
       const operationId = decodeURIComponent(poll[2] ?? '')
       const operation = operations.get(operationId)
-      if (operation === undefined || operation.registrationId !== registrationId) return done(new Error('unknown operation'))
+      if (operation === undefined || operation.registrationId !== registrationId)
+        return done(new Error('unknown operation'))
       done(null)
       operation.polls++
       const topic =
@@ -409,7 +459,12 @@ export async function startFakeDps(o: FakeDpsOptions): Promise<FakeDps> {
           : {
               operationId,
               status: 'assigned',
-              registrationState: { registrationId, assignedHub: o.assignedHub, deviceId: registrationId, status: 'assigned' },
+              registrationState: {
+                registrationId,
+                assignedHub: o.assignedHub,
+                deviceId: registrationId,
+                status: 'assigned',
+              },
             }
       if (subscribedClients.has(client!)) void send(client!, topic, JSON.stringify(body), 1)
       return

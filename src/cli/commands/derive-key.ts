@@ -25,24 +25,38 @@ function builder(y: Argv) {
     .options({
       'group-key': { type: 'string', demandOption: true, describe: 'The enrollment group key (base64)' },
       'registration-id': { type: 'string', describe: 'The registration id of the device' },
-      batch: { type: 'boolean', describe: 'Derive a key for every registration id read from stdin, one per line' },
-      format: { alias: 'f', choices: ['json', 'csv'] as const, describe: 'With --batch: json (NDJSON) or csv [default: json]' },
+      batch: {
+        type: 'boolean',
+        describe: 'Derive a key for every registration id read from stdin, one per line',
+      },
+      format: {
+        alias: 'f',
+        choices: ['json', 'csv'] as const,
+        describe: 'With --batch: json (NDJSON) or csv [default: json]',
+      },
     })
     .conflicts('batch', 'registration-id')
     .example('$0 derive-key --group-key "$GROUP_KEY" --registration-id dev1', 'The device key for dev1')
-    .example('$0 derive-key --group-key "$GROUP_KEY" --batch --format csv < ids.txt', 'One key per registration id, as CSV')
+    .example(
+      '$0 derive-key --group-key "$GROUP_KEY" --batch --format csv < ids.txt',
+      'One key per registration id, as CSV',
+    )
 }
 
 async function handler(args: ArgumentsCamelCase<DeriveKeyArgs>): Promise<void> {
   const groupKey = await valueOrStdin(args.groupKey)
   registerSecret(groupKey)
   if (args.batch === true) {
-    if (args.groupKey === '-') throw new UsageError('--group-key - reads stdin, which --batch needs for the registration ids.')
+    if (args.groupKey === '-')
+      throw new UsageError('--group-key - reads stdin, which --batch needs for the registration ids.')
     await runBatch(deriveKeyJob(groupKey), args.format ?? 'json')
     return
   }
   if (args.format !== undefined) throw new UsageError('--format is for --batch; the key is printed as it is.')
-  if (args.registrationId === undefined) throw new UsageError('derive-key needs --registration-id, or --batch to read registration ids from stdin.')
+  if (args.registrationId === undefined)
+    throw new UsageError(
+      'derive-key needs --registration-id, or --batch to read registration ids from stdin.',
+    )
   writeValue(deriveDeviceKey(groupKey, args.registrationId))
 }
 

@@ -28,14 +28,18 @@ interface Report {
   /** The connection string's fields, secrets redacted unless --show-secrets. */
   fields?: Record<string, string>
   /** The token (or the connection string's embedded token), described. */
-  token?: Omit<TokenSummary, 'token'> & { expired: boolean; signature: 'verified' | 'invalid' | 'not checked' }
+  token?: Omit<TokenSummary, 'token'> & {
+    expired: boolean
+    signature: 'verified' | 'invalid' | 'not checked'
+  }
 }
 
 const REDACTED = '<redacted>'
 
 /** The connection string's fields under their canonical names. */
 function csFields(cs: ConnectionString, showSecrets: boolean): Record<string, string> {
-  const secret = (value: string | undefined): string | undefined => (value === undefined || showSecrets ? value : REDACTED)
+  const secret = (value: string | undefined): string | undefined =>
+    value === undefined || showSecrets ? value : REDACTED
   const fields: Record<string, string | undefined> = {
     HostName: cs.hostName,
     DeviceId: cs.deviceId,
@@ -46,7 +50,9 @@ function csFields(cs: ConnectionString, showSecrets: boolean): Record<string, st
     GatewayHostName: cs.gatewayHostName,
     x509: cs.x509 === true ? 'true' : undefined,
   }
-  return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined))
+  return Object.fromEntries(
+    Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  )
 }
 
 /**
@@ -93,7 +99,10 @@ function renderText(report: Report): string {
 
 function builder(y: Argv) {
   return withSharedChecks(y)
-    .positional('input', { type: 'string', describe: 'A SAS token or a connection string; - or nothing reads it from stdin' })
+    .positional('input', {
+      type: 'string',
+      describe: 'A SAS token or a connection string; - or nothing reads it from stdin',
+    })
     .options({
       ...keyOptions,
       json: { type: 'boolean', describe: 'Print one JSON document' },
@@ -118,8 +127,13 @@ async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
   } else {
     const cs = parseConnectionString(input)
     registerSecret(cs.sharedAccessKey)
-    const token = cs.sharedAccessSignature === undefined ? undefined : describeToken(cs.sharedAccessSignature, key, now)
-    report = { type: 'connection-string', fields: csFields(cs, args.showSecrets === true), ...(token !== undefined && { token }) }
+    const token =
+      cs.sharedAccessSignature === undefined ? undefined : describeToken(cs.sharedAccessSignature, key, now)
+    report = {
+      type: 'connection-string',
+      fields: csFields(cs, args.showSecrets === true),
+      ...(token !== undefined && { token }),
+    }
   }
   if (args.json === true) writeJson(report)
   else writeValue(renderText(report))
@@ -128,11 +142,20 @@ async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
   if (t?.kind === 'policy') warn(policyPasswordWarning(t.keyName ?? '', t.deviceId))
   const problem =
     t?.signature === 'invalid'
-      ? new SasTokenError('ERR_TOKEN_SIGNATURE_MISMATCH', 'the signature does not match the key: the token was signed with another key or for another resource.')
+      ? new SasTokenError(
+          'ERR_TOKEN_SIGNATURE_MISMATCH',
+          'the signature does not match the key: the token was signed with another key or for another resource.',
+        )
       : t?.expired === true
-        ? new SasTokenError('ERR_TOKEN_EXPIRED', `the token expired ${relativeTime(t.expiresIn)}, at ${t.expiresAt}.`)
+        ? new SasTokenError(
+            'ERR_TOKEN_EXPIRED',
+            `the token expired ${relativeTime(t.expiresIn)}, at ${t.expiresAt}.`,
+          )
         : key !== undefined && t === undefined
-          ? new SasTokenError('ERR_INVALID_OPTION', 'there is no token to verify: this connection string holds a key, not a SharedAccessSignature.')
+          ? new SasTokenError(
+              'ERR_INVALID_OPTION',
+              'there is no token to verify: this connection string holds a key, not a SharedAccessSignature.',
+            )
           : undefined
   if (problem !== undefined) process.exitCode = renderError(problem, args.json === true)
 }

@@ -6,11 +6,30 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { mqttCredentials, dpsMqttCredentials, type MqttCredentials } from '../../mqtt/credentials.js'
-import { deviceSubscriptions, DPS_RESPONSES_FILTER, dpsRegisterTopic, telemetryTopic } from '../../mqtt/topics.js'
+import {
+  deviceSubscriptions,
+  DPS_RESPONSES_FILTER,
+  dpsRegisterTopic,
+  telemetryTopic,
+} from '../../mqtt/topics.js'
 import { copyToClipboard } from '../clipboard.js'
-import { dpsDeviceKey, resolveCliExpiry, resolveIdentity, withIdentityOptions, type ExpiryArgs, type Identity, type IdentityArgs } from '../identity-options.js'
+import {
+  dpsDeviceKey,
+  resolveCliExpiry,
+  resolveIdentity,
+  withIdentityOptions,
+  type ExpiryArgs,
+  type Identity,
+  type IdentityArgs,
+} from '../identity-options.js'
 import { registerSecret, UsageError, warn, writeValue } from '../output.js'
-import { MQTT_FORMATS, renderMqtt, SYSTEM_CA_PATH, type MqttFormat, type MqttSettings } from '../render-mqtt.js'
+import {
+  MQTT_FORMATS,
+  renderMqtt,
+  SYSTEM_CA_PATH,
+  type MqttFormat,
+  type MqttSettings,
+} from '../render-mqtt.js'
 import { tokenKind, policyPasswordWarning } from '../token-summary.js'
 import { parseSasToken } from '../../sas-token.js'
 
@@ -29,7 +48,10 @@ export interface MqttArgs extends IdentityArgs, ExpiryArgs {
 
 /** The usage error for a `--port` that is not a TCP port. */
 function checkPort(port: unknown): true {
-  if (port !== undefined && !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)) {
+  if (
+    port !== undefined &&
+    !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)
+  ) {
     throw new UsageError('--port must be a whole number from 1 to 65535.')
   }
   return true
@@ -68,10 +90,14 @@ function settings(identity: Identity, args: MqttArgs): MqttSettings {
       subscribe: [DPS_RESPONSES_FILTER],
     }
   }
-  if (identity.type === 'resource') throw new UsageError('mqtt needs a device or module identity (or --dps), not --resource.')
+  if (identity.type === 'resource')
+    throw new UsageError('mqtt needs a device or module identity (or --dps), not --resource.')
   const cs = identity.connectionString
   // A SharedAccessSignature= string carries its own token and expiry.
-  const expiryOptions = cs.sharedAccessSignature === undefined || args.ttl !== undefined || args.expiresAt !== undefined ? expiry : { now: expiry.now }
+  const expiryOptions =
+    cs.sharedAccessSignature === undefined || args.ttl !== undefined || args.expiresAt !== undefined
+      ? expiry
+      : { now: expiry.now }
   const credentials = mqttCredentials(cs, {
     ...expiryOptions,
     ...(args.apiVersion !== undefined && { apiVersion: args.apiVersion }),
@@ -98,29 +124,53 @@ function settings(identity: Identity, args: MqttArgs): MqttSettings {
 function builder(y: Argv) {
   return withIdentityOptions(y)
     .options({
-      format: { alias: 'f', choices: MQTT_FORMATS, describe: 'Output: text, json, env, mosquitto (ready-to-run commands), paho (Python) [default: text]' },
+      format: {
+        alias: 'f',
+        choices: MQTT_FORMATS,
+        describe: 'Output: text, json, env, mosquitto (ready-to-run commands), paho (Python) [default: text]',
+      },
       json: { type: 'boolean', describe: 'Shorthand for --format json' },
       'api-version': { type: 'string', describe: 'The api-version in the username [default: 2021-04-12]' },
       'model-id': { type: 'string', describe: 'An IoT Plug and Play model id (DTMI), added to the username' },
       websocket: { type: 'boolean', describe: 'MQTT over WebSocket on port 443' },
-      port: { type: 'number', describe: 'Connect to this port instead of 8883 (443 with --websocket), e.g. for a local gateway' },
-      cafile: { type: 'string', describe: 'The CA file for mosquitto/paho (DigiCert Global Root G2 for IoT Hub)' },
-      capath: { type: 'string', describe: `The CA directory for mosquitto and paho [default: ${SYSTEM_CA_PATH} for mosquitto, the system store for paho]` },
+      port: {
+        type: 'number',
+        describe: 'Connect to this port instead of 8883 (443 with --websocket), e.g. for a local gateway',
+      },
+      cafile: {
+        type: 'string',
+        describe: 'The CA file for mosquitto/paho (DigiCert Global Root G2 for IoT Hub)',
+      },
+      capath: {
+        type: 'string',
+        describe: `The CA directory for mosquitto and paho [default: ${SYSTEM_CA_PATH} for mosquitto, the system store for paho]`,
+      },
       copy: { type: 'boolean', describe: 'Also copy the output to the clipboard' },
     })
     .conflicts('json', 'format')
     .conflicts('cafile', 'capath')
     .check((argv) => checkPort(argv.port))
     .example('$0 mqtt -c "$DEVICE_CS"', 'Host, client id, username, password and topics')
-    .example('$0 mqtt -c "$DEVICE_CS" --format mosquitto --cafile DigiCertGlobalRootG2.crt.pem', 'Ready-to-run mosquitto_pub and mosquitto_sub commands')
-    .example('$0 mqtt -c "$DEVICE_CS" --format paho --websocket > client.py', 'A Python paho-mqtt client over WebSocket')
-    .example('$0 mqtt --dps --id-scope 0ne00000A0A --registration-id dev1 --group-key "$GROUP_KEY" --json', 'DPS registration settings as JSON')
+    .example(
+      '$0 mqtt -c "$DEVICE_CS" --format mosquitto --cafile DigiCertGlobalRootG2.crt.pem',
+      'Ready-to-run mosquitto_pub and mosquitto_sub commands',
+    )
+    .example(
+      '$0 mqtt -c "$DEVICE_CS" --format paho --websocket > client.py',
+      'A Python paho-mqtt client over WebSocket',
+    )
+    .example(
+      '$0 mqtt --dps --id-scope 0ne00000A0A --registration-id dev1 --group-key "$GROUP_KEY" --json',
+      'DPS registration settings as JSON',
+    )
 }
 
 async function handler(args: ArgumentsCamelCase<MqttArgs>): Promise<void> {
   const identity = await resolveIdentity(args)
   if (identity === undefined) {
-    throw new UsageError('no identity: give -c/--connection-string, --host --device-id with a key, --dps, or set IOTHUB_DEVICE_CONNECTION_STRING.')
+    throw new UsageError(
+      'no identity: give -c/--connection-string, --host --device-id with a key, --dps, or set IOTHUB_DEVICE_CONNECTION_STRING.',
+    )
   }
   const s = settings(identity, args)
   const password = s.credentials.password

@@ -27,7 +27,11 @@ const SYSTEM = {
 type SystemName = (typeof SYSTEM)[keyof typeof SYSTEM][0]
 
 /** The options of `topic build`. */
-export type TopicBuildArgs = { deviceId: string; moduleId?: string | undefined; property?: string[] | undefined } & {
+export type TopicBuildArgs = {
+  deviceId: string
+  moduleId?: string | undefined
+  property?: string[] | undefined
+} & {
   [K in SystemName]?: string | undefined
 }
 
@@ -41,7 +45,8 @@ function properties(texts: readonly string[]): Record<string, string> {
     const eq = text.indexOf('=')
     if (eq <= 0) throw new UsageError(`--property ${JSON.stringify(text)}: give it as name=value.`)
     const name = text.slice(0, eq)
-    if (Object.hasOwn(bag, name)) throw new UsageError(`--property ${JSON.stringify(name)} was given twice: give each name once.`)
+    if (Object.hasOwn(bag, name))
+      throw new UsageError(`--property ${JSON.stringify(name)} was given twice: give each name once.`)
     bag[name] = text.slice(eq + 1)
   }
   return bag
@@ -55,11 +60,27 @@ const build: CommandModule<object, TopicBuildArgs> = {
       .options({
         'device-id': { type: 'string', demandOption: true, describe: 'The device id' },
         'module-id': { type: 'string', describe: 'The module id, for module telemetry' },
-        property: { alias: 'p', type: 'string', array: true, describe: 'An application property, name=value (repeatable)' },
-        ...Object.fromEntries(Object.entries(SYSTEM).map(([flag, [, describe]]) => [flag, { type: 'string', group: 'System properties:', describe }])),
+        property: {
+          alias: 'p',
+          type: 'string',
+          array: true,
+          describe: 'An application property, name=value (repeatable)',
+        },
+        ...Object.fromEntries(
+          Object.entries(SYSTEM).map(([flag, [, describe]]) => [
+            flag,
+            { type: 'string', group: 'System properties:', describe },
+          ]),
+        ),
       })
-      .example('$0 topic --device-id dev1 --content-type application/json --content-encoding utf-8', 'Telemetry the hub can route on its body')
-      .example('$0 topic --device-id dev1 --module-id m1 --output-name out1 -p alert=on', 'Module output telemetry with a property')) as unknown as CommandModule<object, TopicBuildArgs>['builder'],
+      .example(
+        '$0 topic --device-id dev1 --content-type application/json --content-encoding utf-8',
+        'Telemetry the hub can route on its body',
+      )
+      .example(
+        '$0 topic --device-id dev1 --module-id m1 --output-name out1 -p alert=on',
+        'Module output telemetry with a property',
+      )) as unknown as CommandModule<object, TopicBuildArgs>['builder'],
   handler(args: ArgumentsCamelCase<TopicBuildArgs>) {
     const message: MessageProperties = {}
     for (const [name] of Object.values(SYSTEM)) {
@@ -67,7 +88,12 @@ const build: CommandModule<object, TopicBuildArgs> = {
       if (value !== undefined) message[name] = value
     }
     if (args.property !== undefined) message.properties = properties(args.property)
-    writeValue(telemetryTopic({ deviceId: args.deviceId, ...(args.moduleId !== undefined && { moduleId: args.moduleId }) }, message))
+    writeValue(
+      telemetryTopic(
+        { deviceId: args.deviceId, ...(args.moduleId !== undefined && { moduleId: args.moduleId }) },
+        message,
+      ),
+    )
   },
 }
 
@@ -77,7 +103,10 @@ const parse: CommandModule<object, { topic: string }> = {
   builder: ((y: Argv) =>
     withSharedChecks(y)
       .positional('topic', { type: 'string', describe: 'A topic the hub or DPS sends to' })
-      .example("$0 topic parse '$iothub/twin/res/204/?$rid=1&$version=6'", 'A twin response')) as unknown as CommandModule<object, { topic: string }>['builder'],
+      .example(
+        "$0 topic parse '$iothub/twin/res/204/?$rid=1&$version=6'",
+        'A twin response',
+      )) as unknown as CommandModule<object, { topic: string }>['builder'],
   handler(args) {
     writeJson(parseTopic(args.topic))
   },
