@@ -6,7 +6,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
-import { createSasToken, encodeUriComponentStrict, parseConnectionString } from '../dist/index.js'
+import { createSasToken, parseConnectionString } from '../dist/index.js'
 
 const require = createRequire(import.meta.url)
 const sdk = require('azure-iot-common')

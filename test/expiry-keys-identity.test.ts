@@ -9,7 +9,7 @@ import {
   parseExpiresAt,
   parseTtl,
   resolveExpiry,
-  SasTokenError,
+  type SasTokenError,
 } from 'sas-token'
 
 describe('parseTtl', () => {

@@ -57,6 +57,7 @@ async function ask(prompt: string, o: { mask?: boolean; fallback?: string } = {}
         }
         return
       }
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: control keys are what this drops
       if (text === undefined || key.ctrl === true || key.meta === true || /[\x00-\x1f\x7f]/.test(text)) return
       value += text
       output.write(o.mask === true ? '*'.repeat(text.length) : text)

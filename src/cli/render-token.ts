@@ -20,22 +20,24 @@ export type TokenFormat = (typeof TOKEN_FORMATS)[number]
  * - `env` is `export` lines for `eval`.
  */
 export function renderToken(token: string, format: TokenFormat, nowMs: number, identity?: Identity): string {
-  if (format === 'token') return token
-  const summary = summarizeToken(token, nowMs)
   switch (format) {
+    case 'token':
+      return token
     case 'json':
-      return JSON.stringify(summary, null, 2)
-    case 'env':
+      return JSON.stringify(summarizeToken(token, nowMs), null, 2)
+    case 'env': {
+      const summary = summarizeToken(token, nowMs)
       return envLines({
         SAS_TOKEN: token,
         SAS_TOKEN_RESOURCE_URI: summary.resourceUri,
         SAS_TOKEN_EXPIRES_AT: summary.expiresAtEpoch,
       })
+    }
     case 'connection-string': {
-      const { hostName, deviceId, moduleId } = summary
+      const { hostName, deviceId, moduleId, kind } = summarizeToken(token, nowMs)
       if (hostName === undefined || deviceId === undefined) {
         throw new UsageError(
-          `--format connection-string needs a device or module token; this is a ${summary.kind} token.`,
+          `--format connection-string needs a device or module token; this is a ${kind} token.`,
         )
       }
       const gatewayHostName =
