@@ -587,9 +587,9 @@ function checkHubToken(
     )
     return undefined
   }
-  const expected = target.valid
-    ? deviceResourceUri(target.hostName, target.deviceId, target.moduleId)
-    : undefined
+  // The token names the hub, even when the username names a gateway (or the wrong host).
+  const tokenHost = ctx.hubHostName ?? target.hostName
+  const expected = target.valid ? deviceResourceUri(tokenHost, target.deviceId, target.moduleId) : undefined
   const cs = ctx.cs
   if (token.keyName !== undefined) {
     const keyName = token.keyName
@@ -659,10 +659,10 @@ function checkHubToken(
   const isDevice = segments === 3 && devices === 'devices' && deviceId !== ''
   const isModule =
     segments === 5 && devices === 'devices' && deviceId !== '' && modules === 'modules' && moduleId !== ''
-  if (token.hostName !== undefined && !sameHost(token.hostName, target.hostName)) {
+  if (token.hostName !== undefined && !sameHost(token.hostName, tokenHost)) {
     found(
       'ERR_TOKEN_HOST_MISMATCH',
-      `The token is for the host ${quote(token.hostName)}, but the username names ${quote(target.hostName)}: sign the token for ${want}.`,
+      `The token is for the host ${quote(token.hostName)}, but the ${ctx.hubHostName === undefined ? 'username names' : 'hub is'} ${quote(tokenHost)}: sign the token for ${want}.`,
     )
   }
   if (!isDevice && !isModule) {
