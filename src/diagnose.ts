@@ -358,7 +358,7 @@ function checkApiVersion(params: Map<string, string>, dps: boolean, out: Finding
     out.push(
       finding(
         'ERR_USERNAME_API_VERSION_MISSING',
-        `The username has no api-version: write it as ${form}. ${dps ? 'DPS' : 'Without it the hub may connect, but twin updates fail (400) and IoT Edge refuses the connection'}.`,
+        `The username has no api-version: write it as ${form}. ${dps ? 'DPS requires it' : 'Without it the hub may connect, but twin updates fail (400) and IoT Edge refuses the connection'}.`,
       ),
     )
   } else if (!isApiVersion(apiVersion)) {
