@@ -21,7 +21,7 @@ const DEVICE_CS = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${KEY}`
 /** The diagnosis at the vectors' time, with the device's key unless `key: undefined` says none. */
 function diagnose(
   connect: { clientId: string; username: string; password?: string },
-  o: Omit<DiagnoseConnectOptions, 'key'> & { key?: string | undefined } = {},
+  o: Omit<DiagnoseConnectOptions, 'key'> & { key?: DiagnoseConnectOptions['key'] | undefined } = {},
 ): Finding[] {
   const { key, ...rest } = 'key' in o ? o : { ...o, key: KEY }
   return diagnoseConnect(connect, { now: NOW, ...rest, ...(key !== undefined && { key }) })
@@ -407,6 +407,17 @@ describe('diagnoseConnect: the signature', () => {
         }),
       ),
       ['WARN_POLICY_TOKEN', 'ERR_TOKEN_SIGNATURE_MISMATCH'],
+    )
+  })
+  it('the primary and secondary keys: a token signed with either is right', () => {
+    const secondary = hmacToken(`${HOST}/devices/dev1`, KEY, SE)
+    assert.deepEqual(diagnose(device(secondary), { key: [SECRET_KEY, KEY] }), [])
+    only(diagnose(device(secondary), { key: [SECRET_KEY, GROUP_KEY] }), 'ERR_TOKEN_SIGNATURE_MISMATCH')
+    const policies = { iothubowner: { deviceConnect: true, key: [SECRET_KEY, KEY] } }
+    only(diagnose(device(VECTORS.hub), { key: undefined, policies }), 'WARN_POLICY_TOKEN')
+    assert.equal(
+      code(() => diagnoseConnect(device(secondary), { key: [KEY, 'bad'] })),
+      'ERR_INVALID_KEY',
     )
   })
   it('an altered sr is a wrong signature too', () => {
