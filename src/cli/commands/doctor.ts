@@ -96,12 +96,12 @@ function builder(y: Argv) {
     .conflicts('key-file', 'key-env')
     .example('$0 doctor -c "$DEVICE_CS"', 'What the device should send, checked')
     .example(
-      `${PASSWORD_ENV}="$TOKEN" $0 doctor --client-id dev1 --username "myhub.azure-devices.net/dev1/?api-version=2021-04-12" --key-env DEVICE_KEY`,
-      'Why the hub refuses what a device sends',
+      '$0 doctor --client-id dev1 --username "$U" --key-env DEVICE_KEY',
+      `Why the hub refuses what a device sends (the password in $${PASSWORD_ENV})`,
     )
     .example(
-      '$0 doctor --client-id dev1 --username "$U" --password - --group-key "$GROUP_KEY" --json < token.txt',
-      'A DPS device, as JSON; exit 1 if refused',
+      '$0 doctor --client-id "$REG" --username "$U" --password - --group-key "$GROUP_KEY" --json < token',
+      'A DPS CONNECT, as JSON; exit 1 if refused',
     )
 }
 
