@@ -220,6 +220,26 @@ describe('doctor on what a device sends', () => {
     assert.match(bad.stdout, /^error: ERR_TOKEN_SIGNED_WITH_GROUP_KEY: /m)
     assert.ok(!`${bad.stdout}${bad.stderr}`.includes(GROUP_KEY.slice(0, 16)))
   })
+  it('a connection string with an expired SharedAccessSignature still checks the CONNECT given', async () => {
+    const cs = `HostName=${HOST};DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`
+    const late = { SAS_TOKEN_NOW: String((1_700_000_000 + 600) * 1000) }
+    const r = await cli(
+      ['doctor', '-c', cs, '--client-id', 'dev1', '--username', USER, '--password', VECTORS.device, '--json'],
+      {
+        env: late,
+      },
+    )
+    assert.equal(r.code, 1)
+    const json = report(r.stdout)
+    assert.equal(json.expected, undefined)
+    assert.deepEqual(
+      json.findings.map((f) => f.code),
+      ['ERR_TOKEN_EXPIRED'],
+    )
+    const alone = await cli(['doctor', '-c', cs, '--json'], { env: late })
+    assert.equal(alone.code, 1)
+    assert.equal(errorOf(alone.stderr).code, 'ERR_TOKEN_EXPIRED')
+  })
   it('--host names the hub', async () => {
     const r = await cli(
       [

@@ -8,6 +8,7 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { parseConnectionString, type ConnectionString } from '../../connection-string.js'
+import { SasTokenError } from '../../errors.js'
 import {
   diagnoseConnect,
   type DiagnoseConnectOptions,
@@ -147,6 +148,20 @@ async function readPassword(args: DoctorArgs): Promise<string | undefined> {
   return password === '' && args.password === undefined ? undefined : password
 }
 
+/**
+ * What the device should send, for a device or module string. When the CONNECT is given, a
+ * string that cannot make one (an expired SharedAccessSignature) only loses the `expected` part.
+ */
+function expectedCredentials(cs: ConnectionString, now: number, sent: boolean): MqttCredentials | undefined {
+  if (cs.kind === 'service') return undefined
+  try {
+    return mqttCredentials(cs, { now })
+  } catch (err) {
+    if (sent && err instanceof SasTokenError) return undefined
+    throw err
+  }
+}
+
 /** The CONNECT given by the options. */
 async function sentConnect(args: DoctorArgs): Promise<MqttConnect> {
   const password = await readPassword(args)
@@ -222,7 +237,7 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
   if (sent && (args.clientId === undefined || args.username === undefined)) {
     throw new UsageError('give both --client-id and --username (and the password), as the device sends them.')
   }
-  const credentials = cs !== undefined && cs.kind !== 'service' ? mqttCredentials(cs, { now }) : undefined
+  const credentials = cs === undefined ? undefined : expectedCredentials(cs, now, sent)
   const connect = sent ? await sentConnect(args) : credentials
   if (connect === undefined) {
     throw new UsageError(
