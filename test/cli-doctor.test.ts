@@ -240,6 +240,14 @@ describe('doctor on what a device sends', () => {
     assert.equal(alone.code, 1)
     assert.equal(errorOf(alone.stderr).code, 'ERR_TOKEN_EXPIRED')
   })
+  it('--clock-skew 0: a token one second past se is refused', async () => {
+    const late = { SAS_TOKEN_NOW: String((1_700_000_000 + 1) * 1000) }
+    const base = ['doctor', '--client-id', 'dev1', '--username', USER, '--password', VECTORS.device]
+    assert.equal((await cli(base, { env: late })).code, 0, 'within the default 300 s it is a warning')
+    const r = await cli([...base, '--clock-skew', '0'], { env: late })
+    assert.equal(r.code, 1)
+    assert.match(r.stdout, /^error: ERR_TOKEN_EXPIRED: .*0 s of clock skew/m)
+  })
   it('--host names the hub', async () => {
     const r = await cli(
       [
@@ -274,6 +282,8 @@ describe('doctor: usage and input errors', () => {
     await usage(['--username', USER, '--password', VECTORS.device])
     await usage(['-c', '-', '--client-id', 'dev1', '--username', USER, '--password', '-'], DEVICE_CS)
     await usage(['-c', DEVICE_CS, '--key', KEY])
+    await usage(['-c', DEVICE_CS, '--clock-skew', 'soon'])
+    await usage(['-c', DEVICE_CS, '--clock-skew', '-1'])
     const service = await usage(['-c', SERVICE_CS])
     assert.match(service.stderr, /device or module connection string/)
   })

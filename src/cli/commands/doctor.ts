@@ -95,6 +95,12 @@ function builder(y: Argv) {
     .conflicts('connection-string', ['key', 'key-file', 'key-env'])
     .conflicts('key', ['key-file', 'key-env'])
     .conflicts('key-file', 'key-env')
+    .check((argv) => {
+      const skew = argv['clock-skew']
+      if (skew !== undefined && !(Number.isSafeInteger(skew) && skew >= 0))
+        throw new UsageError('--clock-skew must be a whole number of seconds, 0 or more.')
+      return true
+    })
     .example('$0 doctor -c "$DEVICE_CS"', 'What the device should send, checked')
     .example(
       '$0 doctor --client-id dev1 --username "$U" --key-env DEVICE_KEY',
@@ -188,6 +194,41 @@ function describeExpected(credentials: MqttCredentials, now: number): NonNullabl
   }
 }
 
+/** What the hub knows, from the options, for the core call. */
+function diagnosisOptions(
+  args: DoctorArgs,
+  known: {
+    now: number
+    cs?: ConnectionString | undefined
+    key?: string | undefined
+    groupKey?: string | undefined
+  },
+): DiagnoseConnectOptions {
+  return {
+    now: known.now,
+    ...(known.cs !== undefined && { connectionString: known.cs }),
+    ...(known.key !== undefined && { key: known.key }),
+    ...(known.groupKey !== undefined && { groupKey: known.groupKey }),
+    ...(args.host !== undefined && { hubHostName: args.host }),
+    ...(args.idScope !== undefined && { idScope: args.idScope }),
+    ...(args.x509 === true && { x509: true }),
+    ...(args.clockSkew !== undefined && { clockSkewSeconds: args.clockSkew }),
+    ...(args.renewAfter !== undefined && { renewAfterSeconds: parseTtl(args.renewAfter) }),
+  }
+}
+
+/** The exit-1 error when a finding is an error: its code is the first error's. */
+function refusal(findings: readonly Finding[]): (Error & { code: string }) | undefined {
+  const errors = findings.filter((f) => f.severity === 'error')
+  const first = errors[0]
+  if (first === undefined) return undefined
+  const count = `${errors.length} error${errors.length === 1 ? '' : 's'}`
+  return Object.assign(
+    new Error(`the hub would refuse this CONNECT: ${count} (${errors.map((f) => f.code).join(', ')}).`),
+    { code: first.code },
+  )
+}
+
 function renderText(report: Report): string {
   const lines: string[] = []
   const e = report.expected
@@ -247,25 +288,7 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
     )
   }
 
-  const options: DiagnoseConnectOptions = {
-    now,
-    ...(cs !== undefined && { connectionString: cs }),
-    ...(key !== undefined && { key }),
-    ...(groupKey !== undefined && { groupKey }),
-    ...(args.host !== undefined && { hubHostName: args.host }),
-    ...(args.idScope !== undefined && { idScope: args.idScope }),
-    ...(args.x509 === true && { x509: true }),
-    ...(args.clockSkew !== undefined && { clockSkewSeconds: args.clockSkew }),
-    ...(args.renewAfter !== undefined && { renewAfterSeconds: parseTtl(args.renewAfter) }),
-  }
-  const findings = diagnoseConnect(
-    {
-      clientId: connect.clientId,
-      username: connect.username,
-      ...(connect.password !== undefined && { password: connect.password }),
-    },
-    options,
-  )
+  const findings = diagnoseConnect(connect, diagnosisOptions(args, { now, cs, key, groupKey }))
   const report: Report = {
     ok: !findings.some((f) => f.severity === 'error'),
     ...(credentials !== undefined && { expected: describeExpected(credentials, now) }),
@@ -273,16 +296,8 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
   }
   writeValue(scrub(args.json === true ? JSON.stringify(report, null, 2) : renderText(report)))
 
-  const errors = findings.filter((f) => f.severity === 'error')
-  if (errors.length > 0) {
-    const refused = Object.assign(
-      new Error(
-        `the hub would refuse this CONNECT: ${errors.length} error${errors.length === 1 ? '' : 's'} (${errors.map((f) => f.code).join(', ')}).`,
-      ),
-      { code: errors[0]?.code },
-    )
-    process.exitCode = renderError(refused, args.json === true)
-  }
+  const refused = refusal(findings)
+  if (refused !== undefined) process.exitCode = renderError(refused, args.json === true)
 }
 
 /** The `doctor` command module. */
