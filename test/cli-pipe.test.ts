@@ -7,10 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { BIN, cleanEnv } from './support/cli.js'
-
-const DEVICE_CS = 'HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=cGFzc3dvcmQ='
-const SERVICE_CS =
-  'HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=cGFzc3dvcmQ='
+import { DEVICE_CS, SERVICE_CS } from './support/fixtures.js'
 
 /** Runs `sas-token args | reader` in bash and returns the CLI's own exit code and stderr. */
 function piped(args: string, reader: string, input = ''): { code: string; stderr: string } {

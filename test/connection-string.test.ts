@@ -9,20 +9,17 @@ import {
   type ConnectionString,
 } from 'sas-token'
 import * as arb from './support/arbitraries.js'
-
-const KEY = 'Zm9vYmFy' // base64("foobar"), the py SDK's test key
-const TOKEN =
-  'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
+import { PY_KEY, VECTORS } from './support/fixtures.js'
 
 describe('parseConnectionString: valid strings (py and node SDK test strings)', () => {
   it('reads a service (policy) string', () => {
     assert.deepEqual(
-      parseConnectionString(`HostName=my.host.name;SharedAccessKeyName=mykeyname;SharedAccessKey=${KEY}`),
+      parseConnectionString(`HostName=my.host.name;SharedAccessKeyName=mykeyname;SharedAccessKey=${PY_KEY}`),
       {
         kind: 'service',
         hostName: 'my.host.name',
         sharedAccessKeyName: 'mykeyname',
-        sharedAccessKey: KEY,
+        sharedAccessKey: PY_KEY,
       },
     )
   })
@@ -30,13 +27,13 @@ describe('parseConnectionString: valid strings (py and node SDK test strings)', 
   it('reads device, gateway, X.509 and module strings', () => {
     assert.deepEqual(
       parseConnectionString(
-        `HostName=my.host.name;DeviceId=my-device;SharedAccessKey=${KEY};GatewayHostName=mygateway`,
+        `HostName=my.host.name;DeviceId=my-device;SharedAccessKey=${PY_KEY};GatewayHostName=mygateway`,
       ),
       {
         kind: 'device',
         hostName: 'my.host.name',
         deviceId: 'my-device',
-        sharedAccessKey: KEY,
+        sharedAccessKey: PY_KEY,
         gatewayHostName: 'mygateway',
       },
     )
@@ -48,23 +45,23 @@ describe('parseConnectionString: valid strings (py and node SDK test strings)', 
     })
     assert.deepEqual(
       parseConnectionString(
-        `HostName=my.host.name;DeviceId=my-device;ModuleId=my-module;SharedAccessKey=${KEY}`,
+        `HostName=my.host.name;DeviceId=my-device;ModuleId=my-module;SharedAccessKey=${PY_KEY}`,
       ),
       {
         kind: 'module',
         hostName: 'my.host.name',
         deviceId: 'my-device',
         moduleId: 'my-module',
-        sharedAccessKey: KEY,
+        sharedAccessKey: PY_KEY,
       },
     )
   })
 
   it("reads Device Explorer's SharedAccessSignature form, whose value holds '=', '&' and a space", () => {
     const cs = parseConnectionString(
-      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${TOKEN}`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
     )
-    assert.equal(cs.sharedAccessSignature, TOKEN)
+    assert.equal(cs.sharedAccessSignature, VECTORS.device)
     assert.equal(cs.kind, 'device')
   })
 
@@ -75,7 +72,7 @@ describe('parseConnectionString: valid strings (py and node SDK test strings)', 
 
   it('keeps the identity case-sensitive', () => {
     assert.equal(
-      parseConnectionString(`HostName=h;DeviceId=MyDevice;SharedAccessKey=${KEY}`).deviceId,
+      parseConnectionString(`HostName=h;DeviceId=MyDevice;SharedAccessKey=${PY_KEY}`).deviceId,
       'MyDevice',
     )
   })
@@ -86,40 +83,44 @@ describe('parseConnectionString: errors', () => {
     ['empty', '', 'ERR_CONNECTION_STRING_EMPTY'],
     ['blank', '  ;', 'ERR_CONNECTION_STRING_EMPTY'],
     ['garbage', 'garbage', 'ERR_CONNECTION_STRING_SYNTAX'],
-    ['an empty field', `HostName=h;;DeviceId=d;SharedAccessKey=${KEY}`, 'ERR_CONNECTION_STRING_SYNTAX'],
+    ['an empty field', `HostName=h;;DeviceId=d;SharedAccessKey=${PY_KEY}`, 'ERR_CONNECTION_STRING_SYNTAX'],
     [
       'two trailing semicolons',
-      `HostName=h;DeviceId=d;SharedAccessKey=${KEY};;`,
+      `HostName=h;DeviceId=d;SharedAccessKey=${PY_KEY};;`,
       'ERR_CONNECTION_STRING_SYNTAX',
     ],
     ['HostName only', 'HostName=my.host.name', 'ERR_CONNECTION_STRING_MISSING_KEY'],
-    ['no HostName', `DeviceId=d;SharedAccessKey=${KEY}`, 'ERR_CONNECTION_STRING_MISSING_KEY'],
+    ['no HostName', `DeviceId=d;SharedAccessKey=${PY_KEY}`, 'ERR_CONNECTION_STRING_MISSING_KEY'],
     ['DeviceId and HostName only', 'DeviceId=id;HostName=name', 'ERR_CONNECTION_STRING_MISSING_KEY'],
     [
       'an unknown key',
-      `HostName=h;DeviceId=d;SharedAccessKey=${KEY};InvalidKey=x`,
+      `HostName=h;DeviceId=d;SharedAccessKey=${PY_KEY};InvalidKey=x`,
       'ERR_CONNECTION_STRING_UNKNOWN_KEY',
     ],
-    ['a miscased key', `HostName=h;DeviceID=d;SharedAccessKey=${KEY}`, 'ERR_CONNECTION_STRING_UNKNOWN_KEY'],
+    [
+      'a miscased key',
+      `HostName=h;DeviceID=d;SharedAccessKey=${PY_KEY}`,
+      'ERR_CONNECTION_STRING_UNKNOWN_KEY',
+    ],
     [
       'a duplicate HostName',
-      `HostName=h;HostName=h;DeviceId=d;SharedAccessKey=${KEY}`,
+      `HostName=h;HostName=h;DeviceId=d;SharedAccessKey=${PY_KEY}`,
       'ERR_CONNECTION_STRING_DUPLICATE_KEY',
     ],
-    ['an empty value', `HostName=h;DeviceId=;SharedAccessKey=${KEY}`, 'ERR_CONNECTION_STRING_EMPTY_VALUE'],
+    ['an empty value', `HostName=h;DeviceId=;SharedAccessKey=${PY_KEY}`, 'ERR_CONNECTION_STRING_EMPTY_VALUE'],
     [
       'key and x509',
-      `DeviceId=id;HostName=name;SharedAccessKey=${KEY};x509=true`,
+      `DeviceId=id;HostName=name;SharedAccessKey=${PY_KEY};x509=true`,
       'ERR_CONNECTION_STRING_MIXED_AUTH',
     ],
     [
       'key and signature',
-      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY};SharedAccessSignature=${TOKEN}`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${PY_KEY};SharedAccessSignature=${VECTORS.device}`,
       'ERR_CONNECTION_STRING_MIXED_AUTH',
     ],
     [
       'signature and x509',
-      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${TOKEN};x509=true`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device};x509=true`,
       'ERR_CONNECTION_STRING_MIXED_AUTH',
     ],
     [
@@ -129,55 +130,55 @@ describe('parseConnectionString: errors', () => {
     ],
     [
       'a policy key without its name',
-      `HostName=h;SharedAccessKey=${KEY}`,
+      `HostName=h;SharedAccessKey=${PY_KEY}`,
       'ERR_CONNECTION_STRING_MISSING_KEY',
     ],
     ['x509 without DeviceId', 'HostName=h;x509=true', 'ERR_CONNECTION_STRING_MISSING_KEY'],
     ['x509=false', 'HostName=h;DeviceId=d;x509=false', 'ERR_CONNECTION_STRING_SYNTAX'],
     [
       'ModuleId without DeviceId',
-      `HostName=h;ModuleId=m;SharedAccessKeyName=p;SharedAccessKey=${KEY}`,
+      `HostName=h;ModuleId=m;SharedAccessKeyName=p;SharedAccessKey=${PY_KEY}`,
       'ERR_CONNECTION_STRING_MISSING_KEY',
     ],
     [
       'a token for another device',
-      `HostName=myhub.azure-devices.net;DeviceId=dev2;SharedAccessSignature=${TOKEN}`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev2;SharedAccessSignature=${VECTORS.device}`,
       'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
     ],
     [
       'a device token in a module string',
-      `HostName=myhub.azure-devices.net;DeviceId=dev1;ModuleId=m;SharedAccessSignature=${TOKEN}`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev1;ModuleId=m;SharedAccessSignature=${VECTORS.device}`,
       'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
     ],
     ['a malformed token', 'HostName=h;DeviceId=d;SharedAccessSignature=sr=h', 'ERR_TOKEN_MALFORMED'],
     [
       'an Event Hubs string',
-      `Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=p;SharedAccessKey=${KEY};EntityPath=hub`,
+      `Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=p;SharedAccessKey=${PY_KEY};EntityPath=hub`,
       'ERR_CONNECTION_STRING_UNSUPPORTED',
     ],
     ['a key without padding', 'HostName=h;DeviceId=d;SharedAccessKey=a2V5Cg', 'ERR_INVALID_KEY'],
     ['a URL-safe key', 'HostName=h;DeviceId=d;SharedAccessKey=ab-_', 'ERR_INVALID_KEY'],
     ['a key with altered padding bits', 'HostName=h;DeviceId=d;SharedAccessKey=YWJjZB==', 'ERR_INVALID_KEY'],
-    ['a "+" in DeviceId', `HostName=h;DeviceId=a+b;SharedAccessKey=${KEY}`, 'ERR_INVALID_IDENTIFIER'],
+    ['a "+" in DeviceId', `HostName=h;DeviceId=a+b;SharedAccessKey=${PY_KEY}`, 'ERR_INVALID_IDENTIFIER'],
     [
       'a "#" in ModuleId',
-      `HostName=h;DeviceId=d;ModuleId=m#1;SharedAccessKey=${KEY}`,
+      `HostName=h;DeviceId=d;ModuleId=m#1;SharedAccessKey=${PY_KEY}`,
       'ERR_INVALID_IDENTIFIER',
     ],
-    ['a non-ASCII DeviceId', `HostName=h;DeviceId=gerät;SharedAccessKey=${KEY}`, 'ERR_INVALID_IDENTIFIER'],
+    ['a non-ASCII DeviceId', `HostName=h;DeviceId=gerät;SharedAccessKey=${PY_KEY}`, 'ERR_INVALID_IDENTIFIER'],
     [
       'a 129-character DeviceId',
-      `HostName=h;DeviceId=${'d'.repeat(129)};SharedAccessKey=${KEY}`,
+      `HostName=h;DeviceId=${'d'.repeat(129)};SharedAccessKey=${PY_KEY}`,
       'ERR_INVALID_IDENTIFIER',
     ],
     [
       'a HostName with a scheme',
-      `HostName=https://h.azure-devices.net;DeviceId=d;SharedAccessKey=${KEY}`,
+      `HostName=https://h.azure-devices.net;DeviceId=d;SharedAccessKey=${PY_KEY}`,
       'ERR_INVALID_HOST_NAME',
     ],
     [
       'a bad policy name',
-      `HostName=h;SharedAccessKeyName=a b;SharedAccessKey=${KEY}`,
+      `HostName=h;SharedAccessKeyName=a b;SharedAccessKey=${PY_KEY}`,
       'ERR_INVALID_KEY_NAME',
     ],
   ]
@@ -196,22 +197,22 @@ describe('parseConnectionString: errors', () => {
 
   it('names the canonical key in a "did you mean" hint', () => {
     assert.throws(
-      () => parseConnectionString(`hostname=h;DeviceId=d;SharedAccessKey=${KEY}`),
+      () => parseConnectionString(`hostname=h;DeviceId=d;SharedAccessKey=${PY_KEY}`),
       /did you mean 'HostName'\?/,
     )
     assert.throws(
-      () => parseConnectionString(`HostName=h; DeviceId=d;SharedAccessKey=${KEY}`),
+      () => parseConnectionString(`HostName=h; DeviceId=d;SharedAccessKey=${PY_KEY}`),
       /did you mean 'DeviceId'\? \(remove the whitespace/,
     )
   })
 
   it('gives the reason an id is refused', () => {
     assert.throws(
-      () => parseConnectionString(`HostName=h;DeviceId=a/b;SharedAccessKey=${KEY}`),
+      () => parseConnectionString(`HostName=h;DeviceId=a/b;SharedAccessKey=${PY_KEY}`),
       /'\/' separates MQTT topic levels/,
     )
     assert.throws(
-      () => parseConnectionString(`HostName=h;DeviceId=a#b;SharedAccessKey=${KEY}`),
+      () => parseConnectionString(`HostName=h;DeviceId=a#b;SharedAccessKey=${PY_KEY}`),
       /MQTT wildcard/,
     )
   })
@@ -219,10 +220,10 @@ describe('parseConnectionString: errors', () => {
 
 describe('formatConnectionString', () => {
   it('writes canonical order and round-trips', () => {
-    const text = `SharedAccessKey=${KEY};DeviceId=d;HostName=h.azure-devices.net`
+    const text = `SharedAccessKey=${PY_KEY};DeviceId=d;HostName=h.azure-devices.net`
     assert.equal(
       formatConnectionString(parseConnectionString(text)),
-      `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${KEY}`,
+      `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${PY_KEY}`,
     )
   })
 
@@ -231,7 +232,7 @@ describe('formatConnectionString', () => {
       kind: 'module',
       hostName: 'h',
       deviceId: 'd',
-      sharedAccessKey: KEY,
+      sharedAccessKey: PY_KEY,
     } as unknown as ConnectionString
     assert.throws(() => formatConnectionString(wrong), { code: 'ERR_CONNECTION_STRING_MISSING_KEY' })
   })
@@ -270,13 +271,13 @@ describe('formatConnectionString', () => {
 })
 
 describe('redaction', () => {
-  const text = `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${KEY}`
+  const text = `HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=${PY_KEY}`
 
   it('hides the key from console.log and util.inspect, not from the fields', () => {
     const cs = parseConnectionString(text)
-    assert.ok(!inspect(cs).includes(KEY))
+    assert.ok(!inspect(cs).includes(PY_KEY))
     assert.ok(inspect(cs).includes('SharedAccessKey=<redacted>'))
-    assert.equal(cs.sharedAccessKey, KEY)
+    assert.equal(cs.sharedAccessKey, PY_KEY)
   })
 
   it('redacts keys and signatures in text, even text that does not parse', () => {
@@ -284,9 +285,9 @@ describe('redaction', () => {
       redactConnectionString(text),
       'HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=<redacted>',
     )
-    assert.equal(redactConnectionString(`sharedaccesskey=${KEY};junk`), 'sharedaccesskey=<redacted>;junk')
+    assert.equal(redactConnectionString(`sharedaccesskey=${PY_KEY};junk`), 'sharedaccesskey=<redacted>;junk')
     const withToken = redactConnectionString(
-      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${TOKEN}`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
     )
     assert.ok(!withToken.includes('VVdnHtzH'))
     assert.ok(withToken.includes('&sig=<redacted>&se=1700000000'))
@@ -350,19 +351,20 @@ describe('hardening (review findings)', () => {
   })
 
   it('refuses a device token (no skn) in a service string', () => {
-    assert.throws(() => parseConnectionString(`HostName=${HUB};SharedAccessSignature=${TOKEN}`), {
+    assert.throws(() => parseConnectionString(`HostName=${HUB};SharedAccessSignature=${VECTORS.device}`), {
       code: 'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
     })
   })
 
   it('compares the host name of an embedded token case-insensitively', () => {
     assert.equal(
-      parseConnectionString(`HostName=MyHub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${TOKEN}`)
-        .kind,
+      parseConnectionString(
+        `HostName=MyHub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
+      ).kind,
       'device',
     )
     assert.throws(
-      () => parseConnectionString(`HostName=${HUB};DeviceId=DEV1;SharedAccessSignature=${TOKEN}`),
+      () => parseConnectionString(`HostName=${HUB};DeviceId=DEV1;SharedAccessSignature=${VECTORS.device}`),
       {
         code: 'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
       },

@@ -4,16 +4,11 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { dpsMqttCredentials, mqttCredentials, parseConnectionString, SasTokenError } from 'sas-token'
 import { code } from './support/errors.js'
+import { KEY, NOW, VECTORS } from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
 
-const KEY = 'cGFzc3dvcmQ='
 /** One hour before se = 1700000000, in epoch milliseconds. */
-const AT = { now: 1_699_996_400_000, ttl: 3600 }
-const DEVICE_TOKEN =
-  'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
-const MODULE_TOKEN =
-  'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1&sig=fGXCx3v8IsZ5KZEGgop3RhYJ9cnRSs9VqP3uTffvtUc%3D&se=1700000000'
-const POLICY_DEVICE_TOKEN = `${DEVICE_TOKEN}&skn=iothubowner`
+const AT = { now: NOW, ttl: 3600 }
 
 describe('mqttCredentials', () => {
   test('docs device example', () => {
@@ -34,7 +29,7 @@ describe('mqttCredentials', () => {
         port: 8883,
         clientId: 'dev1',
         username: 'myhub.azure-devices.net/dev1/?api-version=2021-04-12',
-        password: DEVICE_TOKEN,
+        password: VECTORS.device,
         expiresAt: 1_700_000_000,
         protocolVersion: 4,
         websocketUrl: 'wss://myhub.azure-devices.net/$iothub/websocket',
@@ -49,7 +44,7 @@ describe('mqttCredentials', () => {
     )
     assert.equal(c.clientId, 'dev1/mod1')
     assert.equal(c.username, 'myhub.azure-devices.net/dev1/mod1/?api-version=2021-04-12')
-    assert.equal(c.password, MODULE_TOKEN)
+    assert.equal(c.password, VECTORS.module)
   })
 
   test('embc username vectors: api-version, DeviceClientType and an encoded model-id', () => {
@@ -95,7 +90,7 @@ describe('mqttCredentials', () => {
     )
     assert.equal(c.host, 'edge.contoso.local')
     assert.equal(c.username, 'myhub.azure-devices.net/dev1/?api-version=2021-04-12')
-    assert.equal(c.password, DEVICE_TOKEN)
+    assert.equal(c.password, VECTORS.device)
     assert.equal(c.websocketUrl, 'wss://edge.contoso.local/$iothub/websocket')
   })
 
@@ -114,15 +109,15 @@ describe('mqttCredentials', () => {
 
   test('SharedAccessSignature= form: the embedded token, its expiry', () => {
     const c = mqttCredentials(
-      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${DEVICE_TOKEN}`,
+      `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
       { now: AT.now },
     )
-    assert.equal(c.password, DEVICE_TOKEN)
+    assert.equal(c.password, VECTORS.device)
     assert.equal(c.expiresAt, 1_700_000_000)
     assert.equal(
       code(() =>
         mqttCredentials(
-          `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${DEVICE_TOKEN}`,
+          `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
           { now: 1_700_000_001_000 },
         ),
       ),
@@ -135,7 +130,7 @@ describe('mqttCredentials', () => {
     const c = mqttCredentials(service, { ...AT, deviceId: 'dev1' })
     assert.equal(c.clientId, 'dev1')
     assert.equal(c.username, 'myhub.azure-devices.net/dev1/?api-version=2021-04-12')
-    assert.equal(c.password, POLICY_DEVICE_TOKEN)
+    assert.equal(c.password, VECTORS.devicePolicy)
     const m = mqttCredentials(service, { ...AT, deviceId: 'dev1', moduleId: 'mod1' })
     assert.equal(m.clientId, 'dev1/mod1')
     assert.equal(m.username, 'myhub.azure-devices.net/dev1/mod1/?api-version=2021-04-12')

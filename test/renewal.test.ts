@@ -6,17 +6,11 @@ import { fileURLToPath } from 'node:url'
 import { describe, test } from 'node:test'
 import { createTokenSource, type IssuedToken, type TokenSourceOptions } from 'sas-token'
 import { code } from './support/errors.js'
+import { DEVICE_CS, KEY, NOW, VECTORS } from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
 
-const KEY = 'cGFzc3dvcmQ='
-const DEVICE = `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY}`
-/** se = 1700000000 for a one-hour token signed at this instant (sdk-facts §9.2). */
-const T0 = 1_699_996_400_000
-const VECTOR =
-  'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000'
-
 /** A hand-cranked clock and timer. */
-function fakeTime(start = T0) {
+function fakeTime(start = NOW) {
   let now = start
   let nextId = 1
   const pending = new Map<number, { callback: () => void; ms: number }>()
@@ -55,9 +49,9 @@ function fakeTime(start = T0) {
 describe('createTokenSource', () => {
   test('signs at once; renews when 15% of the TTL is left (one hour: after 3,060 s)', () => {
     const time = fakeTime()
-    const source = createTokenSource(DEVICE, time.options)
+    const source = createTokenSource(DEVICE_CS, time.options)
     assert.deepEqual(source.current(), {
-      token: VECTOR,
+      token: VECTORS.device,
       expiresAt: 1_700_000_000,
       renewAt: 1_700_000_000 - 540,
     })
@@ -66,13 +60,13 @@ describe('createTokenSource', () => {
     const seen: IssuedToken[] = []
     source.onRenew((t) => seen.push(t))
     time.advance(3_060_000 - 1)
-    assert.equal(source.current().token, VECTOR, 'not yet due')
+    assert.equal(source.current().token, VECTORS.device, 'not yet due')
     time.advance(1)
     time.fireAll()
     assert.equal(seen.length, 1)
     assert.equal(seen[0]?.expiresAt, 1_700_003_060)
     assert.equal(seen[0]?.token, hmacToken('myhub.azure-devices.net/devices/dev1', KEY, 1_700_003_060))
-    assert.notEqual(seen[0]?.token, VECTOR)
+    assert.notEqual(seen[0]?.token, VECTORS.device)
     assert.deepEqual(source.current(), seen[0])
     assert.deepEqual(time.scheduled, [3_060_000, 3_060_000])
     source.stop()
@@ -80,7 +74,7 @@ describe('createTokenSource', () => {
 
   test('renewBefore overrides the margin; ttl text works', () => {
     const time = fakeTime()
-    const source = createTokenSource(DEVICE, { ...time.options, ttl: '10m', renewBefore: 60 })
+    const source = createTokenSource(DEVICE_CS, { ...time.options, ttl: '10m', renewBefore: 60 })
     assert.equal(source.current().expiresAt, 1_699_996_400 + 600)
     assert.deepEqual(time.scheduled, [540_000])
     source.stop()
@@ -88,7 +82,7 @@ describe('createTokenSource', () => {
 
   test('a timer that fires early re-arms without renewing; long waits are chained', () => {
     const time = fakeTime()
-    const source = createTokenSource(DEVICE, { ...time.options, ttl: '30d' })
+    const source = createTokenSource(DEVICE_CS, { ...time.options, ttl: '30d' })
     // 85% of 30 days is 2,203,200,000 ms, more than setTimeout's 2,147,483,647.
     assert.deepEqual(time.scheduled, [2_147_483_647])
     let renewed = 0
@@ -105,7 +99,7 @@ describe('createTokenSource', () => {
 
   test('current() renews on demand when the timer is late (a sleeping machine)', () => {
     const time = fakeTime()
-    const source = createTokenSource(DEVICE, time.options)
+    const source = createTokenSource(DEVICE_CS, time.options)
     const seen: IssuedToken[] = []
     source.onRenew((t) => seen.push(t))
     time.advance(3_500_000)
@@ -118,7 +112,7 @@ describe('createTokenSource', () => {
 
   test('renew() forces a token; unsubscribe stops notifications; a throwing listener does not starve the others', () => {
     const time = fakeTime()
-    const source = createTokenSource(DEVICE, time.options)
+    const source = createTokenSource(DEVICE_CS, time.options)
     let a = 0
     let b = 0
     const offA = source.onRenew(() => {
@@ -140,7 +134,7 @@ describe('createTokenSource', () => {
   test('on the timer, a throwing listener goes to onError and renewals go on', () => {
     const time = fakeTime()
     const errors: unknown[] = []
-    const source = createTokenSource(DEVICE, { ...time.options, onError: (err) => errors.push(err) })
+    const source = createTokenSource(DEVICE_CS, { ...time.options, onError: (err) => errors.push(err) })
     const seen: number[] = []
     source.onRenew(() => {
       throw new Error('listener failed')
@@ -160,7 +154,7 @@ describe('createTokenSource', () => {
 
   test('stop() clears the timer and makes the source unusable', () => {
     const time = fakeTime()
-    const source = createTokenSource(DEVICE, time.options)
+    const source = createTokenSource(DEVICE_CS, time.options)
     let renewed = 0
     source.onRenew(() => renewed++)
     source.stop()
@@ -192,30 +186,30 @@ describe('createTokenSource', () => {
         deviceId: 'dev1',
       },
     )
-    assert.equal(source.current().token, `${VECTOR}&skn=iothubowner`)
+    assert.equal(source.current().token, `${VECTORS.device}&skn=iothubowner`)
     source.stop()
   })
 
   test('bad options and key-less strings are coded errors', () => {
     const time = fakeTime()
     assert.equal(
-      code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 3600 })),
+      code(() => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: 3600 })),
       'ERR_INVALID_OPTION',
     )
     assert.equal(
-      code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 0 })),
+      code(() => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: 0 })),
       'ERR_INVALID_OPTION',
     )
     assert.equal(
-      code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: Number.NaN })),
+      code(() => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: Number.NaN })),
       'ERR_INVALID_OPTION',
     )
     assert.equal(
-      code(() => createTokenSource(DEVICE, { setTimer: time.options.setTimer })),
+      code(() => createTokenSource(DEVICE_CS, { setTimer: time.options.setTimer })),
       'ERR_INVALID_OPTION',
     )
     assert.equal(
-      code(() => createTokenSource(DEVICE, { ...time.options, ttl: '0s' })),
+      code(() => createTokenSource(DEVICE_CS, { ...time.options, ttl: '0s' })),
       'ERR_INVALID_TTL',
     )
     assert.equal(
@@ -225,7 +219,7 @@ describe('createTokenSource', () => {
     assert.equal(
       code(() =>
         createTokenSource(
-          `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTOR}`,
+          `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
           time.options,
         ),
       ),
@@ -239,7 +233,7 @@ describe('createTokenSource', () => {
   }, async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url))
     const script = `import { createTokenSource } from 'sas-token'
-const s = createTokenSource(${JSON.stringify(DEVICE)}, { ttl: '1h' })
+const s = createTokenSource(${JSON.stringify(DEVICE_CS)}, { ttl: '1h' })
 s.current()
 console.log('started')`
     const stdout = await new Promise<string>((resolve, reject) => {

@@ -11,17 +11,14 @@ import {
   verifySasToken,
 } from 'sas-token'
 import * as arb from './support/arbitraries.js'
+import { HOST, KEY, NOW, SE } from './support/fixtures.js'
 
 // Inputs of sdk-facts.md §9.2: key = base64("password"), se = 1700000000.
-const KEY = 'cGFzc3dvcmQ='
-const SE = 1700000000
-const NOW = (SE - 3600) * 1000
-const HUB = 'myhub.azure-devices.net'
 
 describe('createSasToken: known answers (sdk-facts §9)', () => {
   it('signs a device token like node/py/cs/embc', () => {
     assert.equal(
-      createSasToken({ resourceUri: `${HUB}/devices/dev1`, key: KEY, expiresAt: SE, now: NOW }),
+      createSasToken({ resourceUri: `${HOST}/devices/dev1`, key: KEY, expiresAt: SE, now: NOW }),
       'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000',
     )
   })
@@ -29,7 +26,7 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
   it('signs a module token', () => {
     assert.equal(
       createSasToken({
-        resourceUri: deviceResourceUri(HUB, 'dev1', 'mod1'),
+        resourceUri: deviceResourceUri(HOST, 'dev1', 'mod1'),
         key: KEY,
         expiresAt: SE,
         now: NOW,
@@ -40,14 +37,14 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
 
   it('encodes special characters in ids once, like node/py/embc', () => {
     assert.equal(
-      createSasToken({ resourceUri: deviceResourceUri(HUB, 'my$dev:1'), key: KEY, expiresAt: SE, now: NOW }),
+      createSasToken({ resourceUri: deviceResourceUri(HOST, 'my$dev:1'), key: KEY, expiresAt: SE, now: NOW }),
       'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fmy%24dev%3A1&sig=0O3L5ES4HqCxmWC6nHPVKffUInnqJtg6BpdEf4GUw8g%3D&se=1700000000',
     )
   })
 
   it('puts skn last for a policy token (the docs, py and cs order)', () => {
     assert.equal(
-      createSasToken({ resourceUri: HUB, key: KEY, keyName: 'iothubowner', expiresAt: SE, now: NOW }),
+      createSasToken({ resourceUri: HOST, key: KEY, keyName: 'iothubowner', expiresAt: SE, now: NOW }),
       'SharedAccessSignature sr=myhub.azure-devices.net&sig=QSsTq4hIq8YzaKkHvHYM34vUvXN2XD%2FX%2Byr4pyjF%2ByY%3D&se=1700000000&skn=iothubowner',
     )
   })
@@ -94,7 +91,7 @@ describe('createSasToken: known answers (sdk-facts §9)', () => {
     assert.throws(() => createSasToken({ ...base, resourceUri: 'a\ud800' }), {
       code: 'ERR_INVALID_RESOURCE_URI',
     })
-    assert.throws(() => deviceResourceUri(HUB, 'a/b'), { code: 'ERR_INVALID_IDENTIFIER' })
+    assert.throws(() => deviceResourceUri(HOST, 'a/b'), { code: 'ERR_INVALID_IDENTIFIER' })
   })
 })
 
@@ -150,7 +147,7 @@ describe('parseSasToken', () => {
 })
 
 describe('verifySasToken', () => {
-  const resourceUri = `${HUB}/devices/dev1`
+  const resourceUri = `${HOST}/devices/dev1`
   const token = createSasToken({ resourceUri, key: KEY, expiresAt: SE, now: NOW })
   const other = Buffer.from('another key').toString('base64')
 
@@ -169,7 +166,7 @@ describe('verifySasToken', () => {
     assert.throws(() => verifySasToken(token, { key: other, now: NOW }), {
       code: 'ERR_TOKEN_SIGNATURE_MISMATCH',
     })
-    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/dev2` }), {
+    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HOST}/devices/dev2` }), {
       code: 'ERR_TOKEN_RESOURCE_MISMATCH',
     })
     assert.throws(
@@ -182,14 +179,14 @@ describe('verifySasToken', () => {
 
   it('lets a policy token cover child resources segment by segment', () => {
     const policy = createSasToken({
-      resourceUri: `${HUB}/devices`,
+      resourceUri: `${HOST}/devices`,
       key: KEY,
       keyName: 'registryRead',
       expiresAt: SE,
       now: NOW,
     })
-    assert.ok(verifySasToken(policy, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/dev1` }))
-    assert.throws(() => verifySasToken(policy, { key: KEY, now: NOW, resourceUri: `${HUB}/devicesX` }), {
+    assert.ok(verifySasToken(policy, { key: KEY, now: NOW, resourceUri: `${HOST}/devices/dev1` }))
+    assert.throws(() => verifySasToken(policy, { key: KEY, now: NOW, resourceUri: `${HOST}/devicesX` }), {
       code: 'ERR_TOKEN_RESOURCE_MISMATCH',
     })
   })
@@ -226,7 +223,7 @@ describe('verifySasToken', () => {
 })
 
 describe('hardening (review findings)', () => {
-  const resourceUri = `${HUB}/devices/dev1`
+  const resourceUri = `${HOST}/devices/dev1`
   const token = createSasToken({ resourceUri, key: KEY, expiresAt: SE, now: NOW })
 
   it('rejects a signature whose last character differs only in padding bits', () => {
@@ -254,7 +251,7 @@ describe('hardening (review findings)', () => {
     assert.ok(
       verifySasToken(token, { key: KEY, now: NOW, resourceUri: 'MyHub.azure-devices.net/devices/dev1' }),
     )
-    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HUB}/devices/DEV1` }), {
+    assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: `${HOST}/devices/DEV1` }), {
       code: 'ERR_TOKEN_RESOURCE_MISMATCH',
     })
   })
@@ -270,9 +267,9 @@ describe('hardening (review findings)', () => {
 })
 
 describe('tokenFromConnectionString', () => {
-  const device = `HostName=${HUB};DeviceId=dev1;SharedAccessKey=${KEY}`
-  const service = `HostName=${HUB};SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`
-  const withToken = `HostName=${HUB};DeviceId=dev1;SharedAccessSignature=SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000`
+  const device = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${KEY}`
+  const service = `HostName=${HOST};SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`
+  const withToken = `HostName=${HOST};DeviceId=dev1;SharedAccessSignature=SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=VVdnHtzHRNcyafHpfgfhpbeH9FTfCvgezAUif0BtDlY%3D&se=1700000000`
 
   it('signs a device token and a hub policy token (sdk-facts §9.2)', () => {
     assert.equal(
@@ -314,7 +311,7 @@ describe('tokenFromConnectionString', () => {
   })
 
   it('refuses X.509 identities and other identities', () => {
-    assert.throws(() => tokenFromConnectionString(`HostName=${HUB};DeviceId=dev1;x509=true`), {
+    assert.throws(() => tokenFromConnectionString(`HostName=${HOST};DeviceId=dev1;x509=true`), {
       code: 'ERR_KEY_REQUIRED',
     })
     assert.throws(() => tokenFromConnectionString(device, { deviceId: 'dev2' }), {
@@ -325,14 +322,14 @@ describe('tokenFromConnectionString', () => {
   it('checks a hand-built object as if it were parsed', () => {
     const objects = [
       [
-        { kind: 'device', hostName: HUB, deviceId: 'dev1', sharedAccessKey: KEY, x509: true },
+        { kind: 'device', hostName: HOST, deviceId: 'dev1', sharedAccessKey: KEY, x509: true },
         'ERR_CONNECTION_STRING_MIXED_AUTH',
       ],
-      [{ kind: 'service', hostName: HUB, sharedAccessKey: KEY }, 'ERR_CONNECTION_STRING_MISSING_KEY'],
+      [{ kind: 'service', hostName: HOST, sharedAccessKey: KEY }, 'ERR_CONNECTION_STRING_MISSING_KEY'],
       [
         {
           kind: 'device',
-          hostName: HUB,
+          hostName: HOST,
           deviceId: 'other',
           sharedAccessSignature: withToken.split('SharedAccessSignature=')[1],
         },
