@@ -3,7 +3,7 @@
 // verify tokens with node:crypto, not with this library. Nothing here waits on wall-clock time:
 // every wait is for an event, and token expiry uses an injected clock.
 import assert from 'node:assert/strict'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { after, before, beforeEach, describe, it } from 'node:test'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import {
   c2dFilter,
@@ -184,7 +184,7 @@ function next<T extends IncomingTopic['type']>(
 }
 
 describe('IoT Hub over TLS', () => {
-  test(
+  it(
     'a device connects, sends telemetry, uses its twin, answers a method and receives C2D',
     TIMEOUT,
     async () => {
@@ -287,7 +287,7 @@ describe('IoT Hub over TLS', () => {
     },
   )
 
-  test('a module connects, receives on an input and sends on an output', TIMEOUT, async () => {
+  it('a module connects, receives on an input and sends on an output', TIMEOUT, async () => {
     const c = mqttCredentials(MODULE, { now: clock })
     assert.equal(c.clientId, 'dev1/mod1')
     const client = await connect(c, hub.port)
@@ -317,7 +317,7 @@ describe('IoT Hub over TLS', () => {
     await client.endAsync()
   })
 
-  test('a policy (service) string connects a device with a scoped token', TIMEOUT, async () => {
+  it('a policy (service) string connects a device with a scoped token', TIMEOUT, async () => {
     const c = mqttCredentials(SERVICE, { deviceId: 'dev2', now: clock })
     assert.match(c.password ?? '', /&skn=device$/)
     const client = await connect(c, hub.port)
@@ -325,7 +325,7 @@ describe('IoT Hub over TLS', () => {
     await client.endAsync()
   })
 
-  test(
+  it(
     'the hub refuses undocumented subscriptions and closes on QoS 2 and foreign topics',
     TIMEOUT,
     async () => {
@@ -350,7 +350,7 @@ describe('IoT Hub over TLS', () => {
     },
   )
 
-  test(
+  it(
     'CONNACK refuses a wrong key, an expired token, a module token for the device, a missing ?api-version',
     TIMEOUT,
     async () => {
@@ -388,7 +388,7 @@ describe('IoT Hub over TLS', () => {
     },
   )
 
-  test('renewal: the device reconnects with a fresh token before the old one expires', TIMEOUT, async () => {
+  it('renewal: the device reconnects with a fresh token before the old one expires', TIMEOUT, async () => {
     clock = T0
     const timers = new Map<number, () => void>()
     let nextTimer = 0
@@ -463,7 +463,7 @@ describe('IoT Hub over TLS', () => {
 })
 
 describe('DPS over TLS', () => {
-  test(
+  it(
     'a group-enrolled device registers, polls, and connects to the hub it was assigned',
     TIMEOUT,
     async () => {
@@ -506,7 +506,7 @@ describe('DPS over TLS', () => {
     },
   )
 
-  test('DPS refuses the group key itself and a wrong registration id', TIMEOUT, async () => {
+  it('DPS refuses the group key itself and a wrong registration id', TIMEOUT, async () => {
     const c = dpsMqttCredentials({
       idScope: '0ne00000A0A',
       registrationId: 'my-device-01',

@@ -1,7 +1,7 @@
 // MQTT CONNECT fields against the docs and SDK vectors (sdk-facts §3, §9). Tokens are compared
 // with the cross-SDK vectors of §9.2 (key cGFzc3dvcmQ=, se 1700000000).
 import assert from 'node:assert/strict'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 import { dpsMqttCredentials, mqttCredentials, parseConnectionString } from 'sas-token'
 import { assertSasTokenError } from './support/errors.js'
 import { KEY, NOW, VECTORS } from './support/fixtures.js'
@@ -11,7 +11,7 @@ import { hmacToken } from './support/hmac-token.js'
 const AT = { now: NOW, ttl: 3600 }
 
 describe('mqttCredentials', () => {
-  test('docs device example', () => {
+  it('docs device example', () => {
     const c = mqttCredentials(`HostName=contoso.azure-devices.net;DeviceId=MyDevice01;SharedAccessKey=${KEY}`)
     assert.equal(c.host, 'contoso.azure-devices.net')
     assert.equal(c.port, 8883)
@@ -21,7 +21,7 @@ describe('mqttCredentials', () => {
     assert.equal(c.websocketUrl, 'wss://contoso.azure-devices.net/$iothub/websocket')
   })
 
-  test('device: the password is the Node SDK token and expiresAt its se', () => {
+  it('device: the password is the Node SDK token and expiresAt its se', () => {
     assert.deepEqual(
       mqttCredentials(`HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY}`, AT),
       {
@@ -37,7 +37,7 @@ describe('mqttCredentials', () => {
     )
   })
 
-  test('module: clientId deviceId/moduleId, module username and token', () => {
+  it('module: clientId deviceId/moduleId, module username and token', () => {
     const c = mqttCredentials(
       `HostName=myhub.azure-devices.net;DeviceId=dev1;ModuleId=mod1;SharedAccessKey=${KEY}`,
       AT,
@@ -47,7 +47,7 @@ describe('mqttCredentials', () => {
     assert.equal(c.password, VECTORS.module)
   })
 
-  test('embc username vectors: api-version, DeviceClientType and an encoded model-id', () => {
+  it('embc username vectors: api-version, DeviceClientType and an encoded model-id', () => {
     const module = parseConnectionString(
       `HostName=myiothub.azure-devices.net;DeviceId=my_device;ModuleId=my_module_id;SharedAccessKey=${KEY}`,
     )
@@ -73,7 +73,7 @@ describe('mqttCredentials', () => {
     assert.equal(mqttCredentials(device).clientId, 'my_device')
   })
 
-  test('node user agent as productInfo is encodeURIComponent-ed', () => {
+  it('node user agent as productInfo is encodeURIComponent-ed', () => {
     const c = mqttCredentials(`HostName=host.name;DeviceId=deviceId;SharedAccessKey=${KEY}`, {
       productInfo: 'azure-iot-device/1.18.3 (node v20.1.0; Ubuntu 22.04; x64)',
     })
@@ -83,7 +83,7 @@ describe('mqttCredentials', () => {
     )
   })
 
-  test('GatewayHostName: connect to the gateway, username and token keep the hub', () => {
+  it('GatewayHostName: connect to the gateway, username and token keep the hub', () => {
     const c = mqttCredentials(
       `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY};GatewayHostName=edge.contoso.local`,
       AT,
@@ -94,7 +94,7 @@ describe('mqttCredentials', () => {
     assert.equal(c.websocketUrl, 'wss://edge.contoso.local/$iothub/websocket')
   })
 
-  test('X.509: no password, no expiresAt', () => {
+  it('X.509: no password, no expiresAt', () => {
     const c = mqttCredentials('HostName=myhub.azure-devices.net;DeviceId=dev1;x509=true')
     assert.deepEqual(c, {
       host: 'myhub.azure-devices.net',
@@ -107,7 +107,7 @@ describe('mqttCredentials', () => {
     assert.ok(!('password' in c) && !('expiresAt' in c))
   })
 
-  test('SharedAccessSignature= form: the embedded token, its expiry', () => {
+  it('SharedAccessSignature= form: the embedded token, its expiry', () => {
     const c = mqttCredentials(
       `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessSignature=${VECTORS.device}`,
       { now: AT.now },
@@ -125,7 +125,7 @@ describe('mqttCredentials', () => {
     )
   })
 
-  test('service string + deviceId: a policy token scoped to the device (py vector)', () => {
+  it('service string + deviceId: a policy token scoped to the device (py vector)', () => {
     const service = `HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`
     const c = mqttCredentials(service, { ...AT, deviceId: 'dev1' })
     assert.equal(c.clientId, 'dev1')
@@ -140,7 +140,7 @@ describe('mqttCredentials', () => {
     )
   })
 
-  test('errors', () => {
+  it('errors', () => {
     const service = `HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`
     const device = `HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=${KEY}`
     assertSasTokenError(
@@ -205,7 +205,7 @@ describe('mqttCredentials', () => {
     )
   })
 
-  test('error messages never contain the key', () => {
+  it('error messages never contain the key', () => {
     const secret = 'c2VjcmV0LWtleS1kby1ub3QtbGVhaw=='
     const cases = [
       [
@@ -242,7 +242,7 @@ describe('mqttCredentials', () => {
 describe('dpsMqttCredentials', () => {
   const derivedKey = 'i0eNaxR9P2qCHaK3RkHpn3erozYVBcdCwAsiEzQHCM4='
 
-  test('docs/node username, registration id as clientId, cs-profile DPS token', () => {
+  it('docs/node username, registration id as clientId, cs-profile DPS token', () => {
     assert.deepEqual(
       dpsMqttCredentials({ idScope: '0ne00000A0A', registrationId: 'my-device-01', key: derivedKey, ...AT }),
       {
@@ -259,7 +259,7 @@ describe('dpsMqttCredentials', () => {
     )
   })
 
-  test('embc username vector and a custom host', () => {
+  it('embc username vector and a custom host', () => {
     const c = dpsMqttCredentials({
       idScope: '0neFEEDC0DE',
       registrationId: 'myRegistrationId',
@@ -270,7 +270,7 @@ describe('dpsMqttCredentials', () => {
     assert.equal(c.host, 'global.azure-devices-provisioning.cn')
   })
 
-  test('errors', () => {
+  it('errors', () => {
     assertSasTokenError(
       () => dpsMqttCredentials({ idScope: '0ne/1', registrationId: 'r', key: KEY }),
       'ERR_INVALID_IDENTIFIER',

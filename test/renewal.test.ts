@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 import { createTokenSource, type IssuedToken, type TokenSourceOptions } from 'sas-token'
 import { assertSasTokenError } from './support/errors.js'
 import { DEVICE_CS, KEY, NOW, VECTORS } from './support/fixtures.js'
@@ -47,7 +47,7 @@ function fakeTime(start = NOW) {
 }
 
 describe('createTokenSource', () => {
-  test('signs at once; renews when 15% of the TTL is left (one hour: after 3,060 s)', () => {
+  it('signs at once; renews when 15% of the TTL is left (one hour: after 3,060 s)', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE_CS, time.options)
     assert.deepEqual(source.current(), {
@@ -72,7 +72,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('renewBefore overrides the margin; ttl text works', () => {
+  it('renewBefore overrides the margin; ttl text works', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE_CS, { ...time.options, ttl: '10m', renewBefore: 60 })
     assert.equal(source.current().expiresAt, 1_699_996_400 + 600)
@@ -80,7 +80,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('a timer that fires early re-arms without renewing; long waits are chained', () => {
+  it('a timer that fires early re-arms without renewing; long waits are chained', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE_CS, { ...time.options, ttl: '30d' })
     // 85% of 30 days is 2,203,200,000 ms, more than setTimeout's 2,147,483,647.
@@ -97,7 +97,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('current() renews on demand when the timer is late (a sleeping machine)', () => {
+  it('current() renews on demand when the timer is late (a sleeping machine)', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE_CS, time.options)
     const seen: IssuedToken[] = []
@@ -110,7 +110,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('renew() forces a token; unsubscribe stops notifications; a throwing listener does not starve the others', () => {
+  it('renew() forces a token; unsubscribe stops notifications; a throwing listener does not starve the others', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE_CS, time.options)
     let a = 0
@@ -131,7 +131,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('on the timer, a throwing listener goes to onError and renewals go on', () => {
+  it('on the timer, a throwing listener goes to onError and renewals go on', () => {
     const time = fakeTime()
     const errors: unknown[] = []
     const source = createTokenSource(DEVICE_CS, { ...time.options, onError: (err) => errors.push(err) })
@@ -152,7 +152,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('stop() clears the timer and makes the source unusable', () => {
+  it('stop() clears the timer and makes the source unusable', () => {
     const time = fakeTime()
     const source = createTokenSource(DEVICE_CS, time.options)
     let renewed = 0
@@ -172,7 +172,7 @@ describe('createTokenSource', () => {
     assert.equal(renewed, 0)
   })
 
-  test('a service string signs for the deviceId given', () => {
+  it('a service string signs for the deviceId given', () => {
     const time = fakeTime()
     const source = createTokenSource(
       `HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=${KEY}`,
@@ -185,7 +185,7 @@ describe('createTokenSource', () => {
     source.stop()
   })
 
-  test('bad options and key-less strings are coded errors', () => {
+  it('bad options and key-less strings are coded errors', () => {
     const time = fakeTime()
     assertSasTokenError(
       () => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: 3600 }),
@@ -229,7 +229,7 @@ describe('createTokenSource', () => {
     assert.equal(time.scheduled.length, 0, 'nothing was scheduled')
   })
 
-  test('the default timer is unref()ed: a process with a live source exits', {
+  it('the default timer is unref()ed: a process with a live source exits', {
     timeout: 60_000,
   }, async () => {
     const root = fileURLToPath(new URL('../..', import.meta.url))
