@@ -2,9 +2,9 @@
 // warnings alone (exit 0), usage errors (exit 2), and no key or signature ever printed.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { cli } from './support/cli.js'
 import {
   AT_VECTOR_TIME,
-  cli,
   DERIVED,
   DEVICE_CS,
   GROUP_KEY,
@@ -15,7 +15,7 @@ import {
   SECRET_KEY,
   SERVICE_CS,
   VECTORS,
-} from './support/cli.js'
+} from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
 
 const env = AT_VECTOR_TIME
