@@ -40,6 +40,10 @@ export interface MqttCredentials {
   port: 8883
   /** `deviceId`, `deviceId/moduleId`, or the DPS registration id. */
   clientId: string
+  /**
+   * `{hub}/{deviceId}[/{moduleId}]/?api-version=…` for IoT Hub,
+   * `{idScope}/registrations/{registrationId}/api-version=…` for DPS.
+   */
   username: string
   /** The SAS token; absent for X.509 identities, which authenticate with their certificate. */
   password?: string
@@ -187,6 +191,7 @@ export function mqttCredentials(
 export interface DpsMqttCredentialsOptions extends Expiry {
   /** The DPS ID scope, such as `0ne00000A0A`. */
   idScope: string
+  /** The registration id; it is also the MQTT client id. */
   registrationId: string
   /** The enrollment key: an individual enrollment's, or one from `deriveDeviceKey` for a group. */
   key: string
