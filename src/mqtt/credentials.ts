@@ -9,8 +9,9 @@
  * const client = mqtt.connect({ ...c, protocol: 'mqtts' })
  * ```
  *
- * (over WebSocket: `mqtt.connect(c.websocketUrl, { clientId, username, password, protocolVersion })`,
- * without `host` and `port`, which would override the URL). MQTT cannot change the
+ * (over WebSocket: `const { host, port, websocketUrl, ...rest } = c; mqtt.connect(websocketUrl, rest)`,
+ * leaving out `host` and `port`, which would override the URL's; the rest keeps `password`
+ * optional, as `exactOptionalPropertyTypes` wants). MQTT cannot change the
  * password of a live connection: when the token nears `expiresAt`, connect again with fresh
  * credentials (see `createTokenSource`).
  *
