@@ -44,6 +44,21 @@ function entryPoints() {
   return entries
 }
 
+/** The README as `npm run format` (Biome) leaves it, so that the check and the formatter agree. */
+function formatMarkdown(text) {
+  const biome = join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome')
+  const result = spawnSync(process.execPath, [biome, 'format', '--stdin-file-path=README.md'], {
+    cwd: root,
+    input: text,
+    encoding: 'utf8',
+  })
+  if (result.status !== 0) {
+    console.error(result.stderr)
+    process.exit(result.status ?? 1)
+  }
+  return result.stdout
+}
+
 const entries = entryPoints()
 const tmp = mkdtempSync(join(tmpdir(), 'sas-token-docs-'))
 const json = join(tmp, 'api.json')
@@ -61,7 +76,7 @@ try {
   const reference = renderReference(JSON.parse(readFileSync(json, 'utf8')), entries)
   const readmePath = join(root, 'README.md')
   const readme = readFileSync(readmePath, 'utf8')
-  const updated = replaceReference(readme, reference)
+  const updated = formatMarkdown(replaceReference(readme, reference))
   if (check) {
     if (updated !== readme) {
       console.error(
