@@ -3,11 +3,12 @@
 // and imported from ESM on this Node.js, with only the runtime dependencies installed.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { DERIVED, GROUP_KEY, KEY } from './support/fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc')
@@ -97,7 +98,7 @@ describe('the packed package in a consumer project', () => {
     })
     assert.equal(pack.status, 0, pack.stderr)
     const [info] = JSON.parse(pack.stdout) as [{ filename: string }]
-    spawnSync('mkdir', [consumer])
+    mkdirSync(consumer)
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
     writeFileSync(join(consumer, 'consumer.mts'), CONSUMER_TS)
     writeFileSync(join(consumer, 'consumer.cts'), CONSUMER_CTS)
@@ -146,12 +147,12 @@ describe('the packed package in a consumer project', () => {
       [
         '-e',
         "const s = require('sas-token'); " +
-          "process.stdout.write(s.deriveDeviceKey('8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw==', 'sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6'))",
+          `process.stdout.write(s.deriveDeviceKey('${GROUP_KEY}', 'sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6'))`,
       ],
       consumer,
     )
     assert.equal(r.status, 0, r.output)
-    assert.equal(r.output, 'Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=') // the DPS docs' vector
+    assert.equal(r.output, DERIVED['sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6']) // the DPS docs' vector
   })
 
   it('an ESM import works', () => {
@@ -171,7 +172,7 @@ describe('the packed package in a consumer project', () => {
   it('the installed bin runs', () => {
     const r = run(
       join(consumer, 'node_modules/.bin/sas-token'),
-      ['derive-key', '--group-key', 'cGFzc3dvcmQ=', '--registration-id', 'dev1'],
+      ['derive-key', '--group-key', KEY, '--registration-id', 'dev1'],
       consumer,
     )
     assert.equal(r.status, 0, r.output)

@@ -31,6 +31,7 @@ import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { BIN, cleanEnv } from './support/cli.js'
+import { DEVICE_CS, GROUP_KEY, KEY, MODULE_CS, SERVICE_CS } from './support/fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
@@ -175,6 +176,16 @@ describe('README: the pattern matcher', () => {
     assert.ok(!linesMatch(['sig=…&se=1'], ['sig=abc&se=12']))
     assert.ok(!linesMatch(['a'], ['a', 'b']))
     assert.ok(!linesMatch(['a.b'], ['axb']))
+  })
+})
+
+describe("README: the examples' identities", () => {
+  it('are the test fixtures, whose known answers the other suites check', () => {
+    assert.equal(env.DEVICE_CS, DEVICE_CS)
+    assert.equal(env.MODULE_CS, MODULE_CS)
+    assert.equal(env.SERVICE_CS, SERVICE_CS)
+    assert.equal(env.DEVICE_KEY, KEY)
+    assert.equal(env.GROUP_KEY, GROUP_KEY)
   })
 })
 
