@@ -350,22 +350,22 @@ function parse(text: string): ConnectionString {
   return cs
 }
 
-/** The properties a check covers, in a fixed order. */
-const PROPERTIES = [
-  'kind',
-  'hostName',
-  'deviceId',
-  'moduleId',
-  'sharedAccessKeyName',
-  'sharedAccessKey',
-  'sharedAccessSignature',
-  'gatewayHostName',
-  'x509',
-] as const satisfies ReadonlyArray<keyof ConnectionString>
+/** The fields of a checked connection string, as they were when it was checked. */
+interface Snapshot {
+  readonly kind: ConnectionString['kind']
+  readonly hostName: string
+  readonly deviceId: string | undefined
+  readonly moduleId: string | undefined
+  readonly sharedAccessKeyName: string | undefined
+  readonly sharedAccessKey: string | undefined
+  readonly sharedAccessSignature: string | undefined
+  readonly gatewayHostName: string | undefined
+  readonly x509: true | undefined
+}
 
 /** An object that passed the checks: its fields as they were then, and the checked value. */
 interface Checked {
-  fields: readonly unknown[]
+  fields: Snapshot
   value: ConnectionString
 }
 
@@ -375,15 +375,36 @@ interface Checked {
  */
 const checked = new WeakMap<object, Checked>()
 
-function snapshot(cs: ConnectionString): unknown[] {
-  return PROPERTIES.map((property) => cs[property])
+/** The last object {@link checkedObject} trusted: the common case is the same one again. */
+let lastObject: ConnectionString | undefined
+let lastChecked: Checked | undefined
+
+function snapshot(cs: ConnectionString): Snapshot {
+  return {
+    kind: cs.kind,
+    hostName: cs.hostName,
+    deviceId: cs.deviceId,
+    moduleId: cs.moduleId,
+    sharedAccessKeyName: cs.sharedAccessKeyName,
+    sharedAccessKey: cs.sharedAccessKey,
+    sharedAccessSignature: cs.sharedAccessSignature,
+    gatewayHostName: cs.gatewayHostName,
+    x509: cs.x509,
+  }
 }
 
-function unchanged(cs: ConnectionString, fields: readonly unknown[]): boolean {
-  for (let i = 0; i < PROPERTIES.length; i++) {
-    if (cs[PROPERTIES[i] as (typeof PROPERTIES)[number]] !== fields[i]) return false
-  }
-  return true
+function unchanged(cs: ConnectionString, f: Snapshot): boolean {
+  return (
+    cs.sharedAccessKey === f.sharedAccessKey &&
+    cs.hostName === f.hostName &&
+    cs.deviceId === f.deviceId &&
+    cs.moduleId === f.moduleId &&
+    cs.kind === f.kind &&
+    cs.sharedAccessKeyName === f.sharedAccessKeyName &&
+    cs.sharedAccessSignature === f.sharedAccessSignature &&
+    cs.gatewayHostName === f.gatewayHostName &&
+    cs.x509 === f.x509
+  )
 }
 
 /** The fields of `cs` as text, in canonical order, unchecked. */
@@ -406,9 +427,15 @@ export function formatConnectionString(cs: ConnectionString): string {
 
 /** Checks a connection-string object exactly as if it had been parsed from text. */
 function checkedObject(cs: ConnectionString, fn = 'formatConnectionString'): ConnectionString {
+  if (cs === lastObject && lastChecked !== undefined && unchanged(cs, lastChecked.fields))
+    return lastChecked.value
   if (typeof cs !== 'object' || cs === null || Array.isArray(cs)) throw notAConnectionString(fn, cs, true)
   const known = checked.get(cs)
-  if (known !== undefined && unchanged(cs, known.fields)) return known.value
+  if (known !== undefined && unchanged(cs, known.fields)) {
+    lastObject = cs
+    lastChecked = known
+    return known.value
+  }
   const parsed = parseConnectionString(toText(cs))
   if (parsed.kind !== cs.kind) {
     fail(

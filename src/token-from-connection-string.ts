@@ -103,7 +103,26 @@ export function signConnectionString(cs: ConnectionString, o: TokenFromConnectio
       'This identity authenticates with an X.509 certificate (x509=true); it has no key to sign a token with.',
     )
   }
-  return sign(resourceOf(cs, o), cs.sharedAccessKey, cs.sharedAccessKeyName, o)
+  return sign(ownResource(cs, o), cs.sharedAccessKey, cs.sharedAccessKeyName, o)
+}
+
+/** The last checked connection string signed for its own identity, and that resource. */
+let lastOwner: ConnectionString | undefined
+let lastResource = ''
+
+/**
+ * {@link resourceOf}, remembered for the last checked object when no other identity is asked
+ * for: signing for the same identity again is the common case (a loop, a token source), and a
+ * checked object's fields do not change under it (a changed object comes back from the check
+ * as a new one).
+ */
+function ownResource(cs: ConnectionString, o: TokenFromConnectionStringOptions): string {
+  if (o.deviceId !== undefined || o.moduleId !== undefined) return resourceOf(cs, o)
+  if (cs !== lastOwner) {
+    lastResource = resourceOf(cs, o)
+    lastOwner = cs
+  }
+  return lastResource
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { isSasTokenError } from '../errors.js'
 import { isCliError } from './errors.js'
+import { exitCodeFor } from './exit-code.js'
 import { scrub, scrubUntrusted } from './secrets.js'
 
 /** An error as data: its code, its message, and the facts it carries. */
@@ -36,14 +37,19 @@ export function describeError(err: unknown): ErrorReport {
   return { code, message: scrub(message) }
 }
 
-/** Reports an error on stderr: one line, or one JSON document in JSON mode. */
-export function renderError(err: unknown, json: boolean): void {
+/**
+ * Reports an error on stderr: one line, or one JSON document in JSON mode.
+ *
+ * @returns The exit code it calls for, by {@link exitCodeFor}.
+ */
+export function renderError(err: unknown, json: boolean): 0 | 1 | 2 {
   const error = describeError(err)
   if (json) {
     process.stderr.write(`${JSON.stringify({ error })}\n`)
-    return
+  } else {
+    process.stderr.write(`sas-token: error: ${error.message}\n`)
+    if (isCliError(err, 'ERR_USAGE'))
+      process.stderr.write("Run 'sas-token --help' or 'sas-token <command> --help' for usage.\n")
   }
-  process.stderr.write(`sas-token: error: ${error.message}\n`)
-  if (isCliError(err, 'ERR_USAGE'))
-    process.stderr.write("Run 'sas-token --help' or 'sas-token <command> --help' for usage.\n")
+  return exitCodeFor(err)
 }

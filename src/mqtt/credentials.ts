@@ -72,12 +72,17 @@ const DTMI =
 function encodeOption(value: string | undefined, what: string): string | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'string' || value.length === 0) {
-    throw new SasTokenError('ERR_INVALID_OPTION', `${what} is empty; leave it out instead.`)
+    throw new SasTokenError('ERR_INVALID_OPTION', `${what} is empty; leave it out instead.`, {
+      facts: { option: what },
+    })
   }
   try {
     return encodeURIComponent(value)
   } catch (cause) {
-    throw new SasTokenError('ERR_INVALID_OPTION', `${what} contains a lone UTF-16 surrogate.`, { cause })
+    throw new SasTokenError('ERR_INVALID_OPTION', `${what} contains a lone UTF-16 surrogate.`, {
+      cause,
+      facts: { option: what },
+    })
   }
 }
 
@@ -145,12 +150,14 @@ export function mqttCredentials(
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `apiVersion ${JSON.stringify(String(apiVersion))} is not valid: use a date such as ${DEFAULT_API_VERSION}.`,
+      { facts: { option: 'apiVersion' } },
     )
   }
   if (o.modelId !== undefined && !DTMI.test(o.modelId)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `modelId ${JSON.stringify(String(o.modelId))} is not a DTMI: use the form dtmi:com:example:Thermostat;1.`,
+      { facts: { option: 'modelId' } },
     )
   }
   const modelId = encodeOption(o.modelId, 'modelId')
