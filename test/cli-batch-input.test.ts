@@ -3,7 +3,8 @@
 // built bin; expected tokens come from the independent node:crypto signer.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AT_VECTOR_TIME, cli, GROUP_KEY, HOST, KEY, SERVICE_CS, VECTORS } from './support/cli.js'
+import { cli } from './support/cli.js'
+import { AT_VECTOR_TIME, GROUP_KEY, HOST, KEY, SERVICE_CS, VECTORS } from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
 
 const env = AT_VECTOR_TIME

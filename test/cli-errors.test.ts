@@ -5,11 +5,9 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import { BIN, cleanEnv, cli } from './support/cli.js'
 import {
   AT_VECTOR_TIME,
-  BIN,
-  cleanEnv,
-  cli,
   DEVICE_CS,
   FUTURE_SE,
   GROUP_KEY,
@@ -18,7 +16,7 @@ import {
   SECRET_KEY,
   SERVICE_CS,
   VECTORS,
-} from './support/cli.js'
+} from './support/fixtures.js'
 
 const env = AT_VECTOR_TIME
 

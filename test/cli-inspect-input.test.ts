@@ -2,7 +2,8 @@
 // its `SharedAccessSignature ` prefix, and a signature checked apart from the expiry.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { AT_VECTOR_TIME, cli, DEVICE_CS, HOST, KEY, VECTORS } from './support/cli.js'
+import { cli } from './support/cli.js'
+import { AT_VECTOR_TIME, DEVICE_CS, HOST, KEY, VECTORS } from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
 
 const env = AT_VECTOR_TIME

@@ -11,12 +11,8 @@ import {
   tokenFromConnectionString,
   type ConnectionString,
 } from 'sas-token'
+import { DEVICE_CS, HOST, KEY, NOW } from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
-
-const KEY = 'cGFzc3dvcmQ='
-const HOST = 'myhub.azure-devices.net'
-const DEVICE_CS = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${KEY}`
-const NOW = (1_700_000_000 - 3600) * 1000
 const VECTOR = hmacToken(`${HOST}/devices/dev1`, KEY, 1_700_000_000)
 
 describe('parse once', () => {
