@@ -311,7 +311,8 @@ function checkOptions(o: DiagnoseConnectOptions): Context {
     decodeKey(o.groupKey, 'groupKey')
     secrets.push(o.groupKey)
   }
-  const cs = o.connectionString === undefined ? undefined : toConnectionString(o.connectionString)
+  const cs =
+    o.connectionString === undefined ? undefined : toConnectionString(o.connectionString, 'diagnoseConnect')
   if (cs?.sharedAccessKey !== undefined) secrets.push(cs.sharedAccessKey)
   const policies = o.policies ?? DEFAULT_HUB_POLICIES
   if (typeof policies !== 'object' || policies === null)

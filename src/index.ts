@@ -8,7 +8,7 @@
 
 // errors
 export { SasTokenError, isSasTokenError } from './errors.js'
-export type { SasTokenErrorCode } from './errors.js'
+export type { SasTokenErrorCode, SasTokenErrorOptions } from './errors.js'
 
 // identities
 export {
@@ -36,6 +36,7 @@ export {
   deviceResourceUri,
   parseSasToken,
   verifySasToken,
+  verifySasTokenSignature,
   encodeUriComponentStrict,
   DPS_KEY_NAME,
   DEFAULT_CLOCK_SKEW_SECONDS,

@@ -481,18 +481,18 @@ describe('hardening (review findings)', () => {
   it('refuses non-text input with a SasTokenError', () => {
     assertSasTokenError(
       () => parseConnectionString(undefined as never),
-      'ERR_INVALID_OPTION',
-      /connection string must be text/,
+      'ERR_INVALID_ARGUMENT',
+      /parseConnectionString needs a connection string as text .*; it was given undefined/,
     )
     assertSasTokenError(
       () => formatConnectionString(undefined as never),
-      'ERR_INVALID_OPTION',
-      /connection-string object/,
+      'ERR_INVALID_ARGUMENT',
+      /formatConnectionString needs a connection string, as text .* or as the object parseConnectionString returns; it was given undefined/,
     )
     assertSasTokenError(
       () => redactConnectionString(null as never),
-      'ERR_INVALID_OPTION',
-      /Expected a connection string, as text or as an object/,
+      'ERR_INVALID_ARGUMENT',
+      /redactConnectionString needs a connection string, as text .* or as the object parseConnectionString returns; it was given null/,
     )
   })
 })

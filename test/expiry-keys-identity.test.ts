@@ -87,7 +87,7 @@ describe('resolveExpiry', () => {
     assertSasTokenError(() => resolveExpiry({ now, ttl: 0 }), 'ERR_INVALID_TTL', /TTL 0 is not valid/)
     assertSasTokenError(
       () => resolveExpiry({ now, ttl: 60, expiresAt: 1_800_000_000 }),
-      'ERR_INVALID_OPTION',
+      'ERR_EXPIRY_CONFLICT',
       /either `ttl` or `expiresAt`, not both/,
     )
     assertSasTokenError(
@@ -125,7 +125,7 @@ describe('resolveExpiry', () => {
     assertSasTokenError(() => resolveExpiry({ now, ttl: 99_000_000_000 }), 'ERR_INVALID_TTL', /too far away/)
     assertSasTokenError(
       () => resolveExpiry(null as never),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_ARGUMENT',
       /expiry options must be an object/,
     )
     assertSasTokenError(() => parseTtl('0s'), 'ERR_INVALID_TTL', /TTL "0s"/)

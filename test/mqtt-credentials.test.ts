@@ -160,17 +160,17 @@ describe('mqttCredentials', () => {
     )
     assertSasTokenError(
       () => mqttCredentials(device, { deviceId: 'dev2' }),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       /deviceId and moduleId options only choose the identity for a service \(policy\) connection string/,
     )
     assertSasTokenError(
       () => mqttCredentials(device, { moduleId: 'mod1' }),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       /deviceId and moduleId options only choose the identity for a service \(policy\) connection string/,
     )
     assertSasTokenError(
       () => mqttCredentials('HostName=myhub.azure-devices.net;DeviceId=dev1;x509=true', { deviceId: 'dev2' }),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       /deviceId and moduleId options only choose the identity for a service \(policy\) connection string/,
     )
     assertSasTokenError(

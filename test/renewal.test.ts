@@ -189,17 +189,17 @@ describe('createTokenSource', () => {
     const time = fakeTime()
     assertSasTokenError(
       () => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: 3600 }),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
       /renewBefore 3600 is not valid/,
     )
     assertSasTokenError(
       () => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: 0 }),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
       /renewBefore 0 is not valid/,
     )
     assertSasTokenError(
       () => createTokenSource(DEVICE_CS, { ...time.options, renewBefore: Number.NaN }),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
       /renewBefore NaN is not valid/,
     )
     assertSasTokenError(

@@ -292,7 +292,7 @@ describe('hardening (review findings)', () => {
     )
     assertSasTokenError(
       () => verifySasToken(token, undefined as never),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_ARGUMENT',
       /verifySasToken takes an options object/,
     )
   })
@@ -311,17 +311,17 @@ describe('hardening (review findings)', () => {
   it('gives a SasTokenError, not a TypeError, for missing options', () => {
     assertSasTokenError(
       () => createSasToken(undefined as never),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_ARGUMENT',
       /createSasToken takes an options object/,
     )
     assertSasTokenError(
       () => createDpsSasToken(null as never),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_ARGUMENT',
       /createDpsSasToken takes an options object/,
     )
     assertSasTokenError(
       () => encodeUriComponentStrict(undefined as never),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_ARGUMENT',
       /Only text can be URL-encoded/,
     )
     assertSasTokenError(
@@ -366,12 +366,12 @@ describe('tokenFromConnectionString', () => {
     assert.equal(tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev1' }), token)
     assertSasTokenError(
       () => tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev2' }),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       /its key cannot sign for another identity/,
     )
     assertSasTokenError(
       () => tokenFromConnectionString(withToken, { now: NOW, moduleId: 'm' }),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       /its key cannot sign for another identity/,
     )
     assertSasTokenError(
@@ -394,7 +394,7 @@ describe('tokenFromConnectionString', () => {
     )
     assertSasTokenError(
       () => tokenFromConnectionString(device, { deviceId: 'dev2' }),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       /its key cannot sign for another identity/,
     )
   })
@@ -416,19 +416,19 @@ describe('tokenFromConnectionString', () => {
         'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
       ],
       [{}, 'ERR_CONNECTION_STRING_EMPTY'],
-      [null, 'ERR_INVALID_OPTION'],
+      [null, 'ERR_INVALID_ARGUMENT'],
     ] as const
     for (const [cs, code] of objects) {
       assertSasTokenError(
         () => tokenFromConnectionString(cs as never, { now: NOW }),
         code,
-        /^(Invalid connection string: |Expected a connection-string object)/,
+        /^(Invalid connection string: |tokenFromConnectionString needs a connection string, as text)/,
         { label: JSON.stringify(cs) },
       )
     }
     assertSasTokenError(
       () => tokenFromConnectionString(device, null as never),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_ARGUMENT',
       /tokenFromConnectionString takes an options object/,
     )
   })

@@ -16,10 +16,16 @@ import {
   type MqttConnect,
 } from '../../diagnose.js'
 import { parseTtl } from '../../expiry.js'
+import { parseSasToken } from '../../sas-token.js'
 import { mqttCredentials, type MqttCredentials } from '../../mqtt/credentials.js'
 import { connectionStringFromEnv, nowMs, readKey, valueOrStdin, type KeySource } from '../input.js'
 import { withSharedChecks } from '../options.js'
-import { registerSecret, relativeTime, renderError, scrub, table, UsageError, writeValue } from '../output.js'
+import { UsageError } from '../errors.js'
+import { writeValue } from '../output.js'
+import { relativeTime } from '../relative-time.js'
+import { renderError } from '../render-error.js'
+import { registerSecret, scrub } from '../secrets.js'
+import { table } from '../table.js'
 import { summarizeToken, type TokenSummary } from '../token-summary.js'
 
 /** The environment variable the password is read from when `--password` is not given. */
@@ -182,7 +188,10 @@ async function sentConnect(args: DoctorArgs): Promise<MqttConnect> {
 function describeExpected(credentials: MqttCredentials, now: number): NonNullable<Report['expected']> {
   let password: Omit<TokenSummary, 'token'> | null = null
   if (credentials.password !== undefined) {
-    const { token: _secret, ...summary } = summarizeToken(credentials.password, now)
+    const { token: _secret, ...summary } = summarizeToken(
+      { token: credentials.password, ...parseSasToken(credentials.password) },
+      now,
+    )
     password = summary
   }
   return {
@@ -269,7 +278,7 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
     cs = parseConnectionString(text)
     registerSecret(cs.sharedAccessKey)
   }
-  const key = await readKey(args)
+  const key = (await readKey(args))?.value
   const groupKey = args.groupKey === undefined ? undefined : await valueOrStdin(args.groupKey)
   registerSecret(groupKey)
   const now = nowMs()
