@@ -50,6 +50,8 @@ export class HubService {
   /** Live connections by MQTT client id. */
   readonly sessions = new Map<string, Session>()
   readonly refused: RefusedConnect[] = []
+  /** Ports devices and operators may add to the host name (`localhost:8883`), set once listening. */
+  readonly ports = new Set<number>()
 
   constructor(o: {
     store: StateStore
@@ -66,12 +68,24 @@ export class HubService {
     this.now = o.now
     this.clockSkewSeconds = o.clockSkewSeconds
     for (const entry of Object.values(this.store.state.devices)) {
-      for (const identity of [entry.device, ...Object.values(entry.modules)]) identity.connectionState = 'Disconnected'
+      for (const identity of [entry.device, ...Object.values(entry.modules)])
+        identity.connectionState = 'Disconnected'
     }
   }
 
   get state(): StateStore['state'] {
     return this.store.state
+  }
+
+  /**
+   * `true` when `host` names this hub: its host name (any case), optionally with one of its
+   * ports, as SDKs send it when the port is written into `HostName=`.
+   */
+  isOwnHost(host: string): boolean {
+    const lower = host.toLowerCase()
+    const name = this.hostName.toLowerCase()
+    if (lower === name) return true
+    return lower.startsWith(`${name}:`) && this.ports.has(Number(lower.slice(name.length + 1)))
   }
 
   /** The policy named `keyName`. */
@@ -99,7 +113,8 @@ export class HubService {
    */
   requireIdentity(deviceId: string, moduleId?: string): Identity {
     const identity = this.identity(deviceId, moduleId)
-    if (identity === undefined) throw notFound(moduleId === undefined ? `Device ${deviceId}` : `Module ${deviceId}/${moduleId}`)
+    if (identity === undefined)
+      throw notFound(moduleId === undefined ? `Device ${deviceId}` : `Module ${deviceId}/${moduleId}`)
     return identity
   }
 
@@ -136,19 +151,29 @@ export class HubService {
   putDevice(deviceId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
     assertDeviceId(deviceId, 'deviceId')
     if (input.deviceId !== undefined && input.deviceId !== deviceId) {
-      throw new SasTokenError('ERR_HUB_BAD_REQUEST', `The body's deviceId ${JSON.stringify(input.deviceId)} is not the path's ${deviceId}.`)
+      throw new SasTokenError(
+        'ERR_HUB_BAD_REQUEST',
+        `The body's deviceId ${JSON.stringify(input.deviceId)} is not the path's ${deviceId}.`,
+      )
     }
     const entry = this.entry(deviceId)
     if (entry === undefined) {
       if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)
-      const created: DeviceEntry = { device: newIdentity(deviceId, undefined, input, this.now()), modules: {}, c2d: [] }
+      const created: DeviceEntry = {
+        device: newIdentity(deviceId, undefined, input, this.now()),
+        modules: {},
+        c2d: [],
+      }
       this.state.devices[deviceId] = created
       this.store.changed()
       this.events.publish({ event: 'registry', action: 'create', deviceId })
       return identityJson(created.device, 0)
     }
     if (ifMatch === undefined) {
-      throw new SasTokenError('ERR_HUB_CONFLICT', `Device ${deviceId} already exists: update it with If-Match: "*" (or its etag).`)
+      throw new SasTokenError(
+        'ERR_HUB_CONFLICT',
+        `Device ${deviceId} already exists: update it with If-Match: "*" (or its etag).`,
+      )
     }
     checkIfMatch(ifMatch, entry.device.etag)
     entry.device = updatedIdentity(entry.device, input)
@@ -169,7 +194,8 @@ export class HubService {
     checkIfMatch(ifMatch, entry.device.etag)
     delete this.state.devices[deviceId]
     this.store.changed()
-    for (const moduleId of Object.keys(entry.modules)) this.dropSession(deviceId, moduleId, 'identity deleted')
+    for (const moduleId of Object.keys(entry.modules))
+      this.dropSession(deviceId, moduleId, 'identity deleted')
     this.dropSession(deviceId, undefined, 'identity deleted')
     this.events.publish({ event: 'registry', action: 'delete', deviceId })
   }
@@ -199,7 +225,12 @@ export class HubService {
    *
    * @throws {SasTokenError} as {@link putDevice}.
    */
-  putModule(deviceId: string, moduleId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
+  putModule(
+    deviceId: string,
+    moduleId: string,
+    input: IdentityInput,
+    ifMatch?: string,
+  ): Record<string, unknown> {
     assertDeviceId(moduleId, 'moduleId')
     const entry = this.entry(deviceId)
     if (entry === undefined) throw notFound(`Device ${deviceId}`)
@@ -213,7 +244,10 @@ export class HubService {
       return identityJson(created)
     }
     if (ifMatch === undefined) {
-      throw new SasTokenError('ERR_HUB_CONFLICT', `Module ${deviceId}/${moduleId} already exists: update it with If-Match: "*".`)
+      throw new SasTokenError(
+        'ERR_HUB_CONFLICT',
+        `Module ${deviceId}/${moduleId} already exists: update it with If-Match: "*".`,
+      )
     }
     checkIfMatch(ifMatch, current.etag)
     const updated = updatedIdentity(current, input)
@@ -278,8 +312,16 @@ export class HubService {
       version: twin.version,
       tags: twin.tags,
       properties: {
-        desired: { ...twin.desired, $metadata: { $lastUpdated: identity.connectionStateUpdatedTime }, $version: twin.desiredVersion },
-        reported: { ...twin.reported, $metadata: { $lastUpdated: identity.connectionStateUpdatedTime }, $version: twin.reportedVersion },
+        desired: {
+          ...twin.desired,
+          $metadata: { $lastUpdated: identity.connectionStateUpdatedTime },
+          $version: twin.desiredVersion,
+        },
+        reported: {
+          ...twin.reported,
+          $metadata: { $lastUpdated: identity.connectionStateUpdatedTime },
+          $version: twin.reportedVersion,
+        },
       },
     }
     if (moduleId === undefined) json.capabilities = { iotEdge: false }
@@ -292,18 +334,32 @@ export class HubService {
    *
    * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_PRECONDITION_FAILED`.
    */
-  updateTwin(deviceId: string, moduleId: string | undefined, body: unknown, o: { replace?: boolean; ifMatch?: string } = {}): JsonObject {
+  updateTwin(
+    deviceId: string,
+    moduleId: string | undefined,
+    body: unknown,
+    o: { replace?: boolean; ifMatch?: string } = {},
+  ): JsonObject {
     const identity = this.requireIdentity(deviceId, moduleId)
-    if (!isJsonObject(body)) throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'The twin patch must be a JSON object.')
+    if (!isJsonObject(body))
+      throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'The twin patch must be a JSON object.')
     checkIfMatch(o.ifMatch, twinEtag(identity.twin.version))
     const twin = identity.twin
-    const tags = body.tags === undefined || body.tags === null ? undefined : checkPatch(body.tags, 'tags', MAX_TAGS_BYTES)
+    const tags =
+      body.tags === undefined || body.tags === null
+        ? undefined
+        : checkPatch(body.tags, 'tags', MAX_TAGS_BYTES)
     const properties = body.properties
     const desiredIn = isJsonObject(properties) ? properties.desired : undefined
-    const desired = desiredIn === undefined || desiredIn === null ? undefined : checkPatch(stripMeta(desiredIn), 'desired properties')
+    const desired =
+      desiredIn === undefined || desiredIn === null
+        ? undefined
+        : checkPatch(stripMeta(desiredIn), 'desired properties')
     if (tags !== undefined) twin.tags = o.replace ? tags : applyPatch(twin.tags, tags, 'tags', MAX_TAGS_BYTES)
     if (desired !== undefined) {
-      twin.desired = o.replace ? applyPatch({}, desired, 'desired properties', MAX_PROPERTIES_BYTES) : applyPatch(twin.desired, desired, 'desired properties', MAX_PROPERTIES_BYTES)
+      twin.desired = o.replace
+        ? applyPatch({}, desired, 'desired properties', MAX_PROPERTIES_BYTES)
+        : applyPatch(twin.desired, desired, 'desired properties', MAX_PROPERTIES_BYTES)
       twin.desiredVersion += 1
     }
     if (tags !== undefined || desired !== undefined) {
@@ -312,10 +368,21 @@ export class HubService {
     }
     if (desired !== undefined) {
       const patch = o.replace ? twin.desired : desired
-      this.events.publish({ event: 'twin-desired', deviceId, ...(moduleId === undefined ? {} : { moduleId }), patch, version: twin.desiredVersion })
+      this.events.publish({
+        event: 'twin-desired',
+        deviceId,
+        ...(moduleId === undefined ? {} : { moduleId }),
+        patch,
+        version: twin.desiredVersion,
+      })
       const session = this.sessionOf(deviceId, moduleId)
       if (session?.subscriptions.has('desired')) {
-        this.deliver(session, 'desired', `${DESIRED_PATCHES_FILTER.slice(0, -1)}?$version=${twin.desiredVersion}`, JSON.stringify({ ...patch, $version: twin.desiredVersion }))
+        this.deliver(
+          session,
+          'desired',
+          `${DESIRED_PATCHES_FILTER.slice(0, -1)}?$version=${twin.desiredVersion}`,
+          JSON.stringify({ ...patch, $version: twin.desiredVersion }),
+        )
       }
     }
     return this.getTwin(deviceId, moduleId)
@@ -324,7 +391,14 @@ export class HubService {
   // ---- delivery ---------------------------------------------------------------------------
 
   /** Publishes to one session, at the QoS its subscription of `kind` allows (at most `qos`). */
-  deliver(session: Session, kind: SubscriptionKind, topic: string, payload: string | Buffer, qos: 0 | 1 = 0, done?: (err?: Error) => void): void {
+  deliver(
+    session: Session,
+    kind: SubscriptionKind,
+    topic: string,
+    payload: string | Buffer,
+    qos: 0 | 1 = 0,
+    done?: (err?: Error) => void,
+  ): void {
     const granted = session.subscriptions.get(kind) ?? 0
     session.client.publish(
       {
