@@ -275,12 +275,13 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   })
 
   const optional = new Set(o.optionalListeners ?? [])
-  const mqttPort = await listen(mqttServer, o.mqttPort ?? 0, host, 'mqtt', optional.has('mqtt'), events)
+  let mqttPort: number
   let httpsPort: number
   try {
+    mqttPort = await listen(mqttServer, o.mqttPort ?? 0, host, 'mqtt', optional.has('mqtt'), events)
     httpsPort = await listen(httpsServer, o.httpsPort ?? 0, host, 'https', optional.has('https'), events)
   } catch (err) {
-    await closeServer(mqttServer)
+    await Promise.all([closeServer(mqttServer), closeServer(httpsServer)])
     await new Promise<void>((resolve) => broker.close(() => resolve()))
     throw err
   }
