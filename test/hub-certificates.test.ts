@@ -53,9 +53,14 @@ describe('hub certificates', () => {
     assert.ok(cert.checkIssued(caCert))
     assert.ok(cert.verify(caCert.publicKey))
     assert.ok(caCert.verify(caCert.publicKey))
-    assert.equal(cert.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:myhub.local')
+    assert.equal(
+      cert.subjectAltName,
+      'DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1, DNS:myhub.local',
+    )
     assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.1'])
-    assert.ok(Date.parse(cert.validFrom) < Date.now() && Date.parse(cert.validTo) > Date.now() + 800 * 86_400_000)
+    assert.ok(
+      Date.parse(cert.validFrom) < Date.now() && Date.parse(cert.validTo) > Date.now() + 800 * 86_400_000,
+    )
   })
 
   test('openssl verifies the chain in strict X.509 mode', (t) => {
@@ -69,7 +74,15 @@ describe('hub certificates', () => {
     try {
       writeFileSync(join(dir, 'ca.pem'), ca.cert)
       writeFileSync(join(dir, 'server.pem'), server.cert)
-      const out = execFileSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslserver', '-CAfile', join(dir, 'ca.pem'), join(dir, 'server.pem')]).toString()
+      const out = execFileSync('openssl', [
+        'verify',
+        '-x509_strict',
+        '-purpose',
+        'sslserver',
+        '-CAfile',
+        join(dir, 'ca.pem'),
+        join(dir, 'server.pem'),
+      ]).toString()
       assert.match(out, /server\.pem: OK/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
@@ -82,18 +95,32 @@ describe('hub certificates', () => {
     const port = (tls.address() as { port: number }).port
     const handshake = (o: { servername?: string; ca: string }): Promise<string> =>
       new Promise((resolve, reject) => {
-        const socket = connect({ host: '127.0.0.1', port, ca: o.ca, ...(o.servername === undefined ? {} : { servername: o.servername }) }, () => {
-          resolve(socket.authorized ? 'authorized' : String(socket.authorizationError))
-          socket.destroy()
-        })
+        const socket = connect(
+          {
+            host: '127.0.0.1',
+            port,
+            ca: o.ca,
+            ...(o.servername === undefined ? {} : { servername: o.servername }),
+          },
+          () => {
+            resolve(socket.authorized ? 'authorized' : String(socket.authorizationError))
+            socket.destroy()
+          },
+        )
         socket.on('error', reject)
       })
     try {
       assert.equal(await handshake({ servername: 'localhost', ca: ca.cert }), 'authorized')
       assert.equal(await handshake({ servername: 'myhub.local', ca: ca.cert }), 'authorized')
       assert.equal(await handshake({ ca: ca.cert }), 'authorized')
-      await assert.rejects(handshake({ servername: 'elsewhere.example', ca: ca.cert }), /altnames|ERR_TLS_CERT_ALTNAME_INVALID/)
-      await assert.rejects(handshake({ servername: 'localhost', ca: createCertificateAuthority().cert }), /certificate/)
+      await assert.rejects(
+        handshake({ servername: 'elsewhere.example', ca: ca.cert }),
+        /altnames|ERR_TLS_CERT_ALTNAME_INVALID/,
+      )
+      await assert.rejects(
+        handshake({ servername: 'localhost', ca: createCertificateAuthority().cert }),
+        /certificate/,
+      )
     } finally {
       tls.close()
     }

@@ -25,10 +25,27 @@ interface Ready {
 
 describe('sas-token hub', () => {
   test('--json: the first line is ready; a device connects with its printed string; events are NDJSON; SIGTERM exits 0', async () => {
-    const child = spawn(process.execPath, [BIN, 'hub', '--json', '--in-memory', '--mqtt-port', '0', '--https-port', '0', '--device', 'dev1', '--device', 'dev2'], {
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'hub',
+        '--json',
+        '--in-memory',
+        '--mqtt-port',
+        '0',
+        '--https-port',
+        '0',
+        '--device',
+        'dev1',
+        '--device',
+        'dev2',
+      ],
+      {
+        env: cleanEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    )
     const lines = createInterface({ input: child.stdout })
     const queue: string[] = []
     const waiters: Array<(l: string) => void> = []
@@ -37,22 +54,37 @@ describe('sas-token hub', () => {
       if (w) w(l)
       else queue.push(l)
     })
-    const nextLine = (): Promise<string> => new Promise((resolve) => (queue.length > 0 ? resolve(queue.shift() ?? '') : waiters.push(resolve)))
+    const nextLine = (): Promise<string> =>
+      new Promise((resolve) => (queue.length > 0 ? resolve(queue.shift() ?? '') : waiters.push(resolve)))
     const ready = JSON.parse(await nextLine()) as Ready
     assert.equal(ready.event, 'ready')
-    assert.match(ready.hubConnectionString, /^HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=/)
+    assert.match(
+      ready.hubConnectionString,
+      /^HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=/,
+    )
     assert.equal(ready.hostName, 'localhost')
     assert.ok(ready.ports.mqtt > 0 && ready.ports.https > 0)
     assert.deepEqual(Object.keys(ready.devices), ['dev1', 'dev2'])
     const c = mqttCredentials(ready.devices.dev1 ?? '')
-    const client = mqtt.connect({ host: '127.0.0.1', port: ready.ports.mqtt, protocol: 'mqtts', ca: ready.ca ?? '', servername: 'localhost', clientId: c.clientId, username: c.username, password: c.password ?? '', reconnectPeriod: 0 })
+    const client = mqtt.connect({
+      host: '127.0.0.1',
+      port: ready.ports.mqtt,
+      protocol: 'mqtts',
+      ca: ready.ca ?? '',
+      servername: 'localhost',
+      clientId: c.clientId,
+      username: c.username,
+      password: c.password ?? '',
+      reconnectPeriod: 0,
+    })
     await new Promise((resolve, reject) => {
       client.once('connect', resolve)
       client.once('error', reject)
     })
     client.publish('devices/dev1/messages/events/a=1', 'hi', { qos: 1 })
     const seen: Array<Record<string, unknown>> = []
-    while (!seen.some((e) => e.event === 'telemetry')) seen.push(JSON.parse(await nextLine()) as Record<string, unknown>)
+    while (!seen.some((e) => e.event === 'telemetry'))
+      seen.push(JSON.parse(await nextLine()) as Record<string, unknown>)
     assert.equal(seen[0]?.event, 'connect')
     const telemetry = seen.find((e) => e.event === 'telemetry')
     assert.deepEqual(telemetry?.properties, { a: '1' })
@@ -66,7 +98,11 @@ describe('sas-token hub', () => {
   test('without --json it prints how to trust the CA for Node, mosquitto and paho', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-cmd-'))
     try {
-      const child = spawn(process.execPath, [BIN, 'hub', '--state-dir', dir, '--mqtt-port', '0', '--https-port', '0'], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(
+        process.execPath,
+        [BIN, 'hub', '--state-dir', dir, '--mqtt-port', '0', '--https-port', '0'],
+        { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      )
       let out = ''
       await new Promise<void>((resolve) => {
         child.stdout.on('data', (d: Buffer) => {
@@ -87,7 +123,17 @@ describe('sas-token hub', () => {
   })
 
   test('--bind beyond loopback with the development key is refused (exit 1, ERR_HUB_INSECURE_BIND)', async () => {
-    const r = await cli(['hub', '--json', '--in-memory', '--bind', '0.0.0.0', '--mqtt-port', '0', '--https-port', '0'])
+    const r = await cli([
+      'hub',
+      '--json',
+      '--in-memory',
+      '--bind',
+      '0.0.0.0',
+      '--mqtt-port',
+      '0',
+      '--https-port',
+      '0',
+    ])
     assert.equal(r.code, 1)
     assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_INSECURE_BIND')
     assert.equal(r.stdout, '')

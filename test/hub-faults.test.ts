@@ -17,7 +17,13 @@ function connectPacket(clientId: string, username: string, password: string): Bu
     const b = Buffer.from(s, 'utf8')
     return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b])
   }
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str(clientId), str(username), str(password)])
+  const body = Buffer.concat([
+    str('MQTT'),
+    Buffer.from([4, 0xc2, 0, 60]),
+    str(clientId),
+    str(username),
+    str(password),
+  ])
   const length: number[] = []
   let n = body.length
   do {
@@ -31,7 +37,10 @@ function connectPacket(clientId: string, username: string, password: string): Bu
 
 function raw(hub: Hub): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: hub.ports.mqtt, ca: hub.ca, servername: 'localhost' }, () => resolve(socket))
+    const socket = tlsConnect(
+      { host: '127.0.0.1', port: hub.ports.mqtt, ca: hub.ca, servername: 'localhost' },
+      () => resolve(socket),
+    )
     socket.on('error', reject)
   })
 }
@@ -53,7 +62,11 @@ describe('hub faults', () => {
   after(() => hub.close())
 
   const stillWorks = async (): Promise<void> => {
-    const client = await connect(hub, { clientId: 'good', username: 'localhost/good/?api-version=2021-04-12', password: hmacToken('localhost/devices/good', KEY, nowS() + 600) })
+    const client = await connect(hub, {
+      clientId: 'good',
+      username: 'localhost/good/?api-version=2021-04-12',
+      password: hmacToken('localhost/devices/good', KEY, nowS() + 600),
+    })
     const seen = nextEvent(hub, (e) => e.event === 'telemetry' && e.deviceId === 'good')
     client.publish('devices/good/messages/events/', 'still here', { qos: 1 })
     assert.deepEqual((await seen).body, { text: 'still here' })
@@ -96,11 +109,21 @@ describe('hub faults', () => {
   test('a client that stops reading does not hold up the others', async () => {
     const socket = await raw(hub)
     socket.on('error', () => undefined)
-    socket.write(connectPacket('slow', 'localhost/slow/?api-version=2021-04-12', hmacToken('localhost/devices/slow', KEY, nowS() + 600)))
+    socket.write(
+      connectPacket(
+        'slow',
+        'localhost/slow/?api-version=2021-04-12',
+        hmacToken('localhost/devices/slow', KEY, nowS() + 600),
+      ),
+    )
     await new Promise((resolve) => socket.once('data', resolve))
     // SUBSCRIBE $iothub/twin/PATCH/properties/desired/# QoS 0, then stop reading
     const filter = Buffer.from('$iothub/twin/PATCH/properties/desired/#')
-    const sub = Buffer.concat([Buffer.from([0x82, 2 + 2 + filter.length + 1, 0, 1, 0, filter.length]), filter, Buffer.from([0])])
+    const sub = Buffer.concat([
+      Buffer.from([0x82, 2 + 2 + filter.length + 1, 0, 1, 0, filter.length]),
+      filter,
+      Buffer.from([0]),
+    ])
     socket.write(sub)
     await new Promise((resolve) => socket.once('data', resolve))
     socket.pause()
