@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect, createServer } from 'node:tls'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 import { createCertificateAuthority, createServerCertificate } from 'sas-token/hub'
 
 const hex = (b: Buffer): string => b.toString('hex')
@@ -25,7 +25,7 @@ interface Der {
 describe('hub DER encoder (known answers)', async () => {
   const path = '../../dist/hub/der.js'
   const der: Der = await import(path)
-  test('OID, lengths, integers, times', () => {
+  it('OID, lengths, integers, times', () => {
     assert.equal(hex(der.objectIdentifier('1.2.840.10045.4.3.2')), '06082a8648ce3d040302')
     assert.equal(hex(der.objectIdentifier('2.5.29.17')), '0603551d11')
     assert.equal(hex(der.tlv(0x04, Buffer.alloc(200)).subarray(0, 3)), '0481c8')
@@ -45,7 +45,7 @@ describe('hub certificates', () => {
   const ca = createCertificateAuthority()
   const server = createServerCertificate(ca, ['localhost', '127.0.0.1', '::1', 'myhub.local'])
 
-  test('the CA is a CA and the server certificate is issued by it, with every name as subjectAltName', () => {
+  it('the CA is a CA and the server certificate is issued by it, with every name as subjectAltName', () => {
     const caCert = new X509Certificate(ca.cert)
     const cert = new X509Certificate(server.cert)
     assert.equal(caCert.ca, true)
@@ -63,7 +63,7 @@ describe('hub certificates', () => {
     )
   })
 
-  test('openssl verifies the chain in strict X.509 mode', (t) => {
+  it('openssl verifies the chain in strict X.509 mode', (t) => {
     try {
       execFileSync('openssl', ['version'])
     } catch {
@@ -89,7 +89,7 @@ describe('hub certificates', () => {
     }
   })
 
-  test('a TLS client that trusts only the CA completes a handshake for localhost and 127.0.0.1; another CA fails', async () => {
+  it('a TLS client that trusts only the CA completes a handshake for localhost and 127.0.0.1; another CA fails', async () => {
     const tls = createServer({ cert: server.cert, key: server.key }, (s) => s.end('ok'))
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', () => resolve()))
     const port = (tls.address() as { port: number }).port

@@ -8,7 +8,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
 import { mqttCredentials } from 'sas-token'
 import { BIN, cleanEnv, cli } from './support/cli.js'
@@ -24,7 +24,7 @@ interface Ready {
 }
 
 describe('sas-token hub', () => {
-  test('--json: the first line is ready; a device connects with its printed string; events are NDJSON; SIGTERM exits 0', async () => {
+  it('--json: the first line is ready; a device connects with its printed string; events are NDJSON; SIGTERM exits 0', async () => {
     const child = spawn(
       process.execPath,
       [
@@ -95,7 +95,7 @@ describe('sas-token hub', () => {
     assert.equal(await exit, 0)
   })
 
-  test('without --json it prints how to trust the CA for Node, mosquitto and paho', async () => {
+  it('without --json it prints how to trust the CA for Node, mosquitto and paho', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-cmd-'))
     try {
       const child = spawn(
@@ -122,7 +122,7 @@ describe('sas-token hub', () => {
     }
   })
 
-  test('--bind beyond loopback with the development key is refused (exit 1, ERR_HUB_INSECURE_BIND)', async () => {
+  it('--bind beyond loopback with the development key is refused (exit 1, ERR_HUB_INSECURE_BIND)', async () => {
     const r = await cli([
       'hub',
       '--json',
@@ -139,7 +139,7 @@ describe('sas-token hub', () => {
     assert.equal(r.stdout, '')
   })
 
-  test('an explicit port that is taken is an error (exit 1, ERR_HUB_PORT_UNAVAILABLE)', async () => {
+  it('an explicit port that is taken is an error (exit 1, ERR_HUB_PORT_UNAVAILABLE)', async () => {
     const blocker = createServer()
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()))
     const port = (blocker.address() as { port: number }).port
@@ -154,7 +154,7 @@ describe('sas-token hub', () => {
     }
   })
 
-  test('a corrupt state file: exit 1 with ERR_HUB_STATE_CORRUPT naming it', async () => {
+  it('a corrupt state file: exit 1 with ERR_HUB_STATE_CORRUPT naming it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-cmd-'))
     try {
       const { writeFile } = await import('node:fs/promises')

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { connect, nextEvent } from './support/hub-mqtt.js'
@@ -73,7 +73,7 @@ describe('hub faults', () => {
     client.end(true)
   }
 
-  test('garbage bytes close that connection only', async () => {
+  it('garbage bytes close that connection only', async () => {
     const sockets = await Promise.all(Array.from({ length: 20 }, () => raw(hub)))
     for (const s of sockets) {
       s.on('error', () => undefined)
@@ -88,7 +88,7 @@ describe('hub faults', () => {
     await stillWorks()
   })
 
-  test('a CONNECT flood (bad tokens, half-open sockets) is refused and the hub keeps serving', async () => {
+  it('a CONNECT flood (bad tokens, half-open sockets) is refused and the hub keeps serving', async () => {
     const bad = hmacToken('localhost/devices/good', Buffer.alloc(32, 1).toString('base64'), nowS() + 60)
     const sockets = await Promise.all(Array.from({ length: 100 }, () => raw(hub)))
     const answers: Array<Promise<Buffer | undefined>> = sockets.map(
@@ -106,7 +106,7 @@ describe('hub faults', () => {
     for (const s of sockets) s.destroy()
   })
 
-  test('a client that stops reading does not hold up the others', async () => {
+  it('a client that stops reading does not hold up the others', async () => {
     const socket = await raw(hub)
     socket.on('error', () => undefined)
     socket.write(

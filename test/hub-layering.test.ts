@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 
 const dist = fileURLToPath(new URL('../../dist/', import.meta.url))
 
@@ -28,7 +28,7 @@ function graph(entry: string): Set<string> {
 }
 
 describe('hub layering', () => {
-  test("the core's import graph has no hub file, aedes or ws", () => {
+  it("the core's import graph has no hub file, aedes or ws", () => {
     const files = [...graph(join(dist, 'index.js'))]
     assert.ok(files.length > 5)
     assert.deepEqual(
@@ -37,13 +37,13 @@ describe('hub layering', () => {
     )
   })
 
-  test('the hub entry does load aedes and ws (so the check above can fail)', () => {
+  it('the hub entry does load aedes and ws (so the check above can fail)', () => {
     const files = [...graph(join(dist, 'hub', 'index.js'))]
     assert.ok(files.includes('package:aedes'))
     assert.ok(files.includes('package:ws'))
   })
 
-  test('the CLI bundle does not contain aedes or ws; it imports dist/hub at run time', () => {
+  it('the CLI bundle does not contain aedes or ws; it imports dist/hub at run time', () => {
     const bundle = readFileSync(join(dist, 'cli.js'), 'utf8')
     assert.ok(!/from\s*["']aedes["']/.test(bundle) && !bundle.includes('aedes-persistence'))
     assert.ok(!bundle.includes('WebSocketServer'))

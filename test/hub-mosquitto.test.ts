@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { nextEvent } from './support/hub-mqtt.js'
@@ -50,7 +50,7 @@ describe('hub with mosquitto clients', async () => {
     password,
   ]
 
-  test('mosquitto_pub sends telemetry that the hub records with its properties', {
+  it('mosquitto_pub sends telemetry that the hub records with its properties', {
     skip: !available,
   }, async () => {
     const seen = nextEvent(hub, (e) => e.event === 'telemetry' && e.deviceId === 'mq1')
@@ -73,7 +73,7 @@ describe('hub with mosquitto clients', async () => {
     assert.equal((e.systemProperties as Record<string, string>).contentType, 'text/plain')
   })
 
-  test('mosquitto_sub receives a C2D message with its property bag', { skip: !available }, async () => {
+  it('mosquitto_sub receives a C2D message with its property bag', { skip: !available }, async () => {
     const subscribed = nextEvent(hub, (e) => e.event === 'subscribe' && e.deviceId === 'mq1')
     const child = spawn('mosquitto_sub', [
       ...common(hmacToken('localhost/devices/mq1', KEY, nowS() + 600)),
@@ -99,7 +99,7 @@ describe('hub with mosquitto clients', async () => {
     )
   })
 
-  test('mosquitto_pub with an expired token is refused (not authorised) and the hub says why', {
+  it('mosquitto_pub with an expired token is refused (not authorised) and the hub says why', {
     skip: !available,
   }, async () => {
     const refused = nextEvent(hub, (e) => e.event === 'refuse' && e.clientId === 'mq1')
