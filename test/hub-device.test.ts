@@ -219,6 +219,30 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
+  it('a module receives messages on its inputs once subscribed (parsed by the core parseTopic)', async () => {
+    const { parseTopic } = await import('sas-token')
+    const client = await connect(hub, {
+      clientId: 'dev1/m1',
+      username: `localhost/dev1/m1/${API}`,
+      password: hmacToken('localhost/devices/dev1/modules/m1', KEY, nowS() + 60),
+    })
+    await assert.rejects(hub.sendToModuleInput('dev1', 'm1', 'in1', 'x'), {
+      code: 'ERR_HUB_DEVICE_NOT_ONLINE',
+    })
+    await client.subscribeAsync('devices/dev1/modules/m1/inputs/#', { qos: 1 })
+    const message = nextMessage(client, 'devices/dev1/modules/m1/inputs/')
+    await hub.sendToModuleInput('dev1', 'm1', 'in1', 'routed', { properties: { k: 'v' } })
+    const m = await message
+    assert.equal(m.payload.toString(), 'routed')
+    const t = parseTopic(m.topic)
+    assert.equal(t.type, 'module-input')
+    if (t.type === 'module-input') {
+      assert.equal(t.inputName, 'in1')
+      assert.equal(t.properties.k, 'v')
+    }
+    client.end(true)
+  })
+
   const rules: Array<[string, (c: import('mqtt').MqttClient) => void, RegExp]> = [
     ['a QoS 2 publish', (c) => c.publish('devices/dev1/messages/events/', 'x', { qos: 2 }), /QoS 2/],
     ['an undocumented topic', (c) => c.publish('devices/dev1/whatever', 'x'), /topic not supported/],
