@@ -106,6 +106,25 @@ describe('hub faults', () => {
     for (const s of sockets) s.destroy()
   })
 
+  it('a PUBLISH declaring 10 MB is closed at its header, before the body is buffered', async () => {
+    const socket = await raw(hub)
+    socket.on('error', () => undefined)
+    socket.write(
+      connectPacket(
+        'good',
+        'localhost/good/?api-version=2021-04-12',
+        hmacToken('localhost/devices/good', KEY, nowS() + 600),
+      ),
+    )
+    await new Promise((resolve) => socket.once('data', resolve))
+    const logged = nextEvent(hub, (e) => e.event === 'close' && e.deviceId === 'good')
+    // fixed header: PUBLISH QoS 0, remaining length 10,000,000 (varint 0x80 0xAD 0xE2 0x04); no body follows
+    socket.write(Buffer.from([0x30, 0x80, 0xad, 0xe2, 0x04, 0x00, 0x01]))
+    await ended(socket)
+    assert.match(String((await logged).reason), /too large: a packet of 10000000 bytes/)
+    await stillWorks()
+  })
+
   it('a client that stops reading does not hold up the others', async () => {
     const socket = await raw(hub)
     socket.on('error', () => undefined)
@@ -130,5 +149,29 @@ describe('hub faults', () => {
     for (let i = 0; i < 200; i++) await hub.updateDesired('slow', { blob: 'x'.repeat(16 * 1024), i })
     await stillWorks()
     socket.destroy()
+  })
+})
+
+describe('hub packet size guard', async () => {
+  const path = '../../dist/hub/packet-guard.js'
+  const { PacketSizeGuard } = (await import(path)) as {
+    PacketSizeGuard: new (limit: number) => { feed(chunk: Buffer): number | undefined }
+  }
+  it('follows packet boundaries across chunks and names the first oversized packet', () => {
+    const guard = new PacketSizeGuard(1000)
+    // PINGREQ, a 200-byte PUBLISH split over chunks, then a 2-byte-varint 1001-byte header split mid-varint
+    assert.equal(guard.feed(Buffer.from([0xc0, 0x00, 0x30, 0xc8, 0x01])), undefined)
+    assert.equal(guard.feed(Buffer.alloc(150)), undefined)
+    assert.equal(guard.feed(Buffer.concat([Buffer.alloc(50), Buffer.from([0x30, 0xe9])])), undefined)
+    assert.equal(guard.feed(Buffer.from([0x07])), 1001)
+  })
+  it('a packet of exactly the limit passes', () => {
+    const guard = new PacketSizeGuard(1000)
+    assert.equal(
+      guard.feed(
+        Buffer.concat([Buffer.from([0x30, 0xe8, 0x07]), Buffer.alloc(1000), Buffer.from([0xc0, 0x00])]),
+      ),
+      undefined,
+    )
   })
 })

@@ -21,6 +21,7 @@ import { diagnosisPolicies, explainRefusal } from './explain.js'
 import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { parseDeviceTopic } from './device-topics.js'
+import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
 import { DIRECT_BROKER_ID } from './service.js'
 import type { HubService } from './service.js'
@@ -474,7 +475,20 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
   return {
     broker,
     handle(conn, req) {
-      grantQos1ForQos2(broker.handle(conn, req))
+      const client = broker.handle(conn, req)
+      grantQos1ForQos2(client)
+      // a publish of 256 KB plus its topic and headers fits; anything declared larger is closed
+      const guard = new PacketSizeGuard(MAX_MESSAGE_BYTES + 70 * 1024)
+      const watch = (chunk: Buffer | string): void => {
+        const size = guard.feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
+        if (size === undefined) return
+        conn.off('data', watch)
+        const c = connections.get(client)
+        if (c)
+          c.session.closeReason = `message too large: a packet of ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`
+        conn.destroy()
+      }
+      conn.on('data', watch)
     },
   }
 }
