@@ -48,6 +48,19 @@ export type SasTokenErrorCode =
   | 'ERR_TOPIC_MALFORMED'
   // renewal
   | 'ERR_TOKEN_SOURCE_STOPPED'
+  // the CLI's hub REST client (src/cli/hub-client.ts): what an IoT Hub service request answered
+  | 'ERR_HUB_UNREACHABLE'
+  | 'ERR_HUB_TLS'
+  | 'ERR_HUB_UNAUTHORIZED'
+  | 'ERR_HUB_NOT_FOUND'
+  | 'ERR_HUB_DEVICE_NOT_ONLINE'
+  | 'ERR_HUB_TIMEOUT'
+  | 'ERR_HUB_CONFLICT'
+  | 'ERR_HUB_PRECONDITION_FAILED'
+  | 'ERR_HUB_QUEUE_FULL'
+  | 'ERR_HUB_BAD_REQUEST'
+  | 'ERR_HUB_REQUEST_FAILED'
+  | 'ERR_HUB_BAD_RESPONSE'
 
 /**
  * The error every function of the library throws on bad input.
