@@ -306,11 +306,11 @@ describe('hub call', () => {
     assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_DEVICE_NOT_ONLINE')
   })
 
-  test('504 (no answer in time) exits 4 with ERR_HUB_TIMEOUT', async () => {
+  test('504 (no answer in time) exits 4 with ERR_HUB_METHOD_TIMEOUT', async () => {
     answer = json(504, { Message: 'Timed out waiting for the response from device.', errorCode: 504101 })
     const r = await hub(['call', 'dev1', 'reboot', '--json'])
     assert.equal(r.code, 4)
-    assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_TIMEOUT')
+    assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_METHOD_TIMEOUT')
   })
 
   test('--timeout outside 5-300 and a payload that is not JSON are usage errors', async () => {

@@ -139,7 +139,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
           if (skip !== undefined) return t.skip(skip)
           const r = await hub(['call', deviceId, 'hang', '--timeout', '5', '--json'])
           assert.equal(r.code, 4, r.stderr)
-          assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_TIMEOUT')
+          assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_METHOD_TIMEOUT')
         })
       }
 

@@ -242,7 +242,7 @@ function failure(res: HubResponse, what: string): SasTokenError & HubErrorFacts 
     )
   if (s === 504)
     return hubError(
-      'ERR_HUB_TIMEOUT',
+      'ERR_HUB_METHOD_TIMEOUT',
       `${what}: the device did not answer in time ${tail}. Give it longer with --timeout (5-300 s).`,
       facts,
     )

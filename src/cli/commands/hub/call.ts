@@ -66,7 +66,7 @@ export const call: CommandModule<object, CallArgs> = {
         ...(connectTimeoutSeconds !== undefined && { connectTimeoutSeconds }),
       })
     } catch (err) {
-      const exit = isSasTokenError(err, 'ERR_HUB_TIMEOUT')
+      const exit = isSasTokenError(err, 'ERR_HUB_METHOD_TIMEOUT')
         ? EXIT_TIMEOUT
         : isSasTokenError(err, 'ERR_HUB_DEVICE_NOT_ONLINE') || isSasTokenError(err, 'ERR_HUB_NOT_FOUND')
           ? EXIT_NOT_ONLINE
