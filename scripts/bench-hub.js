@@ -38,7 +38,9 @@ async function serve(kind) {
     for (let i = 0; i < DEVICES; i++) devices.push((await hub.addDevice(`bench-${i}`)).connectionString)
     ready = { port: hub.ports.mqtt, ca: hub.ca, devices }
   } else {
-    const { createCertificateAuthority, createServerCertificate } = await import('../dist/hub/certificates.js')
+    const { createCertificateAuthority, createServerCertificate } = await import(
+      '../dist/hub/certificates.js'
+    )
     const { Aedes } = await import('aedes')
     const tls = await import('node:tls')
     const ca = createCertificateAuthority()
@@ -80,9 +82,13 @@ async function pool(items, limit, fn) {
 
 /** One measured round against one server kind. */
 async function round(kind) {
-  const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--serve', kind, '--devices', String(DEVICES)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', fileURLToPath(import.meta.url), '--serve', kind, '--devices', String(DEVICES)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
   const read = async () => JSON.parse((await lines.next()).value)
   const ready = await read()
@@ -109,7 +115,10 @@ async function round(kind) {
     })
     client.on('error', () => {})
     await once(client, 'connect')
-    clients[i] = { client, topic: telemetryTopic({ deviceId: `bench-${i}` }, { properties: { n: String(i) } }) }
+    clients[i] = {
+      client,
+      topic: telemetryTopic({ deviceId: `bench-${i}` }, { properties: { n: String(i) } }),
+    }
   })
   const connectSeconds = Number(process.hrtime.bigint() - t0) / 1e9
   child.stdin.write('mem\n')

@@ -29,7 +29,15 @@ interface SdkClient {
   sendEvent(message: SdkMessage, cb: Callback): void
   complete?(message: SdkMessage, cb: Callback): void
   getTwin(cb: (err: Error | undefined, twin: SdkTwin) => void): void
-  onDeviceMethod(
+  /** Device clients name it onDeviceMethod, module clients onMethod. */
+  onDeviceMethod?(
+    name: string,
+    handler: (
+      req: { payload: unknown },
+      res: { send(status: number, payload: unknown, cb: Callback): void },
+    ) => void,
+  ): void
+  onMethod?(
     name: string,
     handler: (
       req: { payload: unknown },
@@ -75,11 +83,13 @@ try {
   }
   await promised((cb) => client.open(cb))
   out({ step: 'connected' })
-  client.onDeviceMethod('echo', (req, res) => {
+  const onMethod = (client.onDeviceMethod ?? client.onMethod)?.bind(client)
+  if (onMethod === undefined) throw new Error('the client has no method handler registration')
+  onMethod('echo', (req, res) => {
     out({ step: 'method', name: 'echo', payload: req.payload })
     res.send(200, { echo: req.payload }, () => {})
   })
-  client.onDeviceMethod('hang', () => out({ step: 'method', name: 'hang' }))
+  onMethod('hang', () => out({ step: 'method', name: 'hang' }))
   const twin = await promised<SdkTwin>((cb) => client.getTwin((err, t) => cb(err ?? null, t)))
   out({ step: 'twin', desired: twin.properties.desired })
   twin.on('properties.desired', (patch) => out({ step: 'desired', patch }))

@@ -3,7 +3,7 @@
 // own, 127.x.y.z picked at random, so that test files and other engineers' runs on this machine
 // never collide on those ports. Its host name is that address, so the device connection strings
 // need no change at all. Child processes trust its CA through NODE_EXTRA_CA_CERTS.
-import { randomInt } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -70,6 +70,8 @@ export async function startSdkHub(): Promise<SdkHub | string> {
     inMemory: true,
     host: address,
     hostName: address,
+    // An owner key of its own: the hub refuses the documented one on any address but 127.0.0.1.
+    ownerKey: randomBytes(32).toString('base64'),
     mqttPort: 8883,
     httpsPort: 443,
   })
