@@ -8,7 +8,7 @@
  */
 import { isSasTokenError } from '../errors.js'
 import { deriveDeviceKey } from '../keys.js'
-import { deviceResourceUri, parseSasToken, resourceCovers, verifySasToken } from '../sas-token.js'
+import { parseSasToken, resourceCovers, verifySasToken } from '../sas-token.js'
 import type { ParsedSasToken } from '../sas-token.js'
 import type { Identity, Policy } from './registry.js'
 import type { Enrollment, EnrollmentGroup } from './state-store.js'
@@ -64,6 +64,8 @@ export type ConnectOutcome =
 /** What the authenticator needs to know of the hub. */
 export interface AuthContext {
   hostName: string
+  /** `true` for the hub's host name, or it with one of the hub's ports. */
+  isOwnHost(host: string): boolean
   idScope: string
   now: number
   policy(keyName: string): Policy | undefined
@@ -138,7 +140,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
   const q = username.indexOf('/?')
   if (q === -1) {
     return refuse(
-      'ERR_USERNAME_NO_QUERY',
+      'ERR_USERNAME_QUESTION_MARK_MISSING',
       `The username ${JSON.stringify(username)} has no '/?': IoT Hub expects {hub}/{deviceId}/?api-version=2021-04-12.`,
     )
   }
@@ -151,7 +153,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
       `The username ${JSON.stringify(username)} is not {hub}/{deviceId}[/{moduleId}]/?api-version=….`,
     )
   }
-  if (host.toLowerCase() !== ctx.hostName.toLowerCase()) {
+  if (!ctx.isOwnHost(host)) {
     return refuse(
       'ERR_USERNAME_HOST_MISMATCH',
       `The username names host ${JSON.stringify(host)}, but this hub is ${ctx.hostName}: use HostName=${ctx.hostName}.`,
@@ -162,7 +164,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
   const apiVersion = query.get('api-version')
   if (apiVersion === null || apiVersion === '') {
     return refuse(
-      'ERR_USERNAME_NO_API_VERSION',
+      'ERR_USERNAME_API_VERSION_MISSING',
       'The username has no api-version: add ?api-version=2021-04-12 after the identity.',
       5,
       identity,
@@ -238,7 +240,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
     parsed = parseSasToken(token ?? '')
   } catch (err) {
     return refuse(
-      'ERR_TOKEN_MALFORMED',
+      'ERR_PASSWORD_NOT_SAS_TOKEN',
       isSasTokenError(err) ? err.message : 'The password is not a SAS token.',
       4,
       identity,
@@ -252,7 +254,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
       identity,
     )
   }
-  const resourceUri = deviceResourceUri(ctx.hostName, deviceId, moduleId)
+  const resourceUri = `${host}/devices/${deviceId}${moduleId === undefined ? '' : `/modules/${moduleId}`}`
   let keys: string[]
   let authMethod: AcceptedDevice['authMethod'] = 'sas'
   if (parsed.keyName !== undefined) {
@@ -275,7 +277,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
     }
     if (!resourceCovers(parsed.resourceUri, resourceUri, true)) {
       return refuse(
-        'ERR_TOKEN_RESOURCE_MISMATCH',
+        'ERR_POLICY_TOKEN_SCOPE',
         `The policy token is for ${parsed.resourceUri}, which does not cover ${resourceUri}.`,
         5,
         identity,
@@ -306,7 +308,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
   const identity = { deviceId: registrationId }
   if (idScope !== ctx.idScope) {
     return refuse(
-      'ERR_DPS_ID_SCOPE_MISMATCH',
+      'ERR_ID_SCOPE_MISMATCH',
       `The username names ID scope ${JSON.stringify(idScope)}, but this DPS is ${ctx.idScope}.`,
       5,
       identity,
@@ -314,7 +316,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
   }
   if (!rest.startsWith('api-version=')) {
     return refuse(
-      'ERR_USERNAME_NO_API_VERSION',
+      'ERR_USERNAME_API_VERSION_MISSING',
       'The DPS username has no api-version: end it with /api-version=2019-03-31.',
       5,
       identity,
@@ -341,7 +343,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
     parseSasToken(token)
   } catch (err) {
     return refuse(
-      'ERR_TOKEN_MALFORMED',
+      'ERR_PASSWORD_NOT_SAS_TOKEN',
       isSasTokenError(err) ? err.message : 'The password is not a SAS token.',
       4,
       identity,
@@ -413,7 +415,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
       const underived = verifyWithKeys(token, [groupKey], { now: ctx.now, resourceUri })
       if ('parsed' in underived) {
         return refuse(
-          'ERR_GROUP_KEY_NOT_DERIVED',
+          'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
           `The token was signed with enrollment group ${group.enrollmentGroupId}'s key itself: sign with the device key derived from it (sas-token derive-key, or deriveDeviceKey(groupKey, '${registrationId}')).`,
           5,
           identity,
