@@ -467,6 +467,14 @@ describe('connection, trust and secrets', () => {
     assert.match(error.message, /ECONNREFUSED.*sas-token hub/)
   })
 
+  test("the start command's options are not the subcommands' (strict: a usage error)", async () => {
+    answer = json(200, [])
+    const r = await hub(['devices', 'list', '--mqtt-port', '1'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /Unknown arguments?: mqtt-port/)
+    assert.equal(requests.length, 0)
+  })
+
   test('an --endpoint that is not an https URL is refused before any request', async () => {
     const r = await cli([
       'hub',
