@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { cli } from './support/cli.js'
 import { Reporter, spawnReporter } from './support/child.js'
 import type { HubEventLike, ProductHub } from './support/sdk-hub.js'
@@ -110,7 +110,7 @@ async function stdoutOf(child: Reporter, text: string): Promise<void> {
 }
 
 describe('the printed mosquitto commands, run verbatim', () => {
-  test('mosquitto_pub sends telemetry; mosquitto_sub receives the C2D `hub send` queued', async (t) => {
+  it('mosquitto_pub sends telemetry; mosquitto_sub receives the C2D `hub send` queued', async (t) => {
     if (!has('mosquitto_pub', ['--help']) && !has('which', ['mosquitto_pub']))
       return t.skip('mosquitto-clients is not installed (.ci/run installs it)')
     const script = await printed('mosq-1', 'mosquitto')
@@ -138,7 +138,7 @@ describe('the printed mosquitto commands, run verbatim', () => {
 })
 
 describe('the printed paho snippet, run with python3-paho-mqtt', () => {
-  test('connects, publishes telemetry and prints the C2D `hub send` queued', async (t) => {
+  it('connects, publishes telemetry and prints the C2D `hub send` queued', async (t) => {
     let version = ''
     try {
       version = execFileSync(PYTHON, ['-c', 'import paho.mqtt; print(paho.mqtt.__version__)'], {

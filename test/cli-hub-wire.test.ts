@@ -11,9 +11,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { after, before, beforeEach, describe, it } from 'node:test'
 import { selfSignedCertificate } from './support/certificate.js'
-import { cli, KEY } from './support/cli.js'
+import { cli } from './support/cli.js'
+import { KEY } from './support/fixtures.js'
 import { hmacToken } from './support/hmac-token.js'
 
 const HOST = 'myhub.azure-devices.net'
@@ -109,7 +110,7 @@ function assertPolicyToken(r: Recorded): void {
 }
 
 describe('hub devices', () => {
-  test('add: PUT /devices/{id} with empty keys (the hub makes them); prints the device connection string', async () => {
+  it('add: PUT /devices/{id} with empty keys (the hub makes them); prints the device connection string', async () => {
     answer = json(200, device('dev1'))
     const r = await hub(['devices', 'add', 'dev1'])
     assert.equal(r.code, 0, r.stderr)
@@ -126,7 +127,7 @@ describe('hub devices', () => {
     assertPolicyToken(req)
   })
 
-  test('add --module --json: PUT /devices/{id}/modules/{mid}; a module connection string', async () => {
+  it('add --module --json: PUT /devices/{id}/modules/{mid}; a module connection string', async () => {
     answer = json(200, device('dev1', { moduleId: 'mod1' }))
     const r = await hub(['devices', 'add', 'dev1', '--module', 'mod1', '--json'])
     assert.equal(r.code, 0, r.stderr)
@@ -139,7 +140,7 @@ describe('hub devices', () => {
     assert.equal(only().url, '/devices/dev1/modules/mod1?api-version=2021-04-12')
   })
 
-  test('add --disabled sends status disabled; an id with reserved URL characters is encoded', async () => {
+  it('add --disabled sends status disabled; an id with reserved URL characters is encoded', async () => {
     answer = json(200, device('a?b', { status: 'disabled' }))
     const r = await hub(['devices', 'add', 'a?b', '--disabled'])
     assert.equal(r.code, 0, r.stderr)
@@ -148,7 +149,7 @@ describe('hub devices', () => {
     assert.equal(JSON.parse(req.body).status, 'disabled')
   })
 
-  test('add of an existing device: 409 is ERR_HUB_CONFLICT, exit 1', async () => {
+  it('add of an existing device: 409 is ERR_HUB_CONFLICT, exit 1', async () => {
     answer = json(409, {
       Message: 'ErrorCode:DeviceAlreadyExists;A device with ID dev1 is already registered.',
     })
@@ -160,7 +161,7 @@ describe('hub devices', () => {
     assert.match(error.message, /DeviceAlreadyExists/)
   })
 
-  test('list: GET /devices/ (trailing slash, as the SDK); text is id, status, state a line', async () => {
+  it('list: GET /devices/ (trailing slash, as the SDK); text is id, status, state a line', async () => {
     answer = json(200, [device('dev1'), device('dev2', { status: 'disabled', connectionState: 'Connected' })])
     const r = await hub(['devices', 'list'])
     assert.equal(r.code, 0, r.stderr)
@@ -168,7 +169,7 @@ describe('hub devices', () => {
     assert.equal(only().url, '/devices/?api-version=2021-04-12')
   })
 
-  test('list --json redacts the keys; --show-secrets keeps them; --device lists modules', async () => {
+  it('list --json redacts the keys; --show-secrets keeps them; --device lists modules', async () => {
     answer = json(200, [device('dev1')])
     const r = await hub(['devices', 'list', '--json'])
     assert.equal(r.code, 0, r.stderr)
@@ -181,7 +182,7 @@ describe('hub devices', () => {
     assert.equal(only().url, '/devices/dev1/modules?api-version=2021-04-12')
   })
 
-  test('show: keys redacted in text and JSON unless --show-secrets', async () => {
+  it('show: keys redacted in text and JSON unless --show-secrets', async () => {
     answer = json(200, device('dev1'))
     const text = await hub(['devices', 'show', 'dev1'])
     assert.equal(text.code, 0, text.stderr)
@@ -199,7 +200,7 @@ describe('hub devices', () => {
     assert.equal(requests[0]?.url, '/devices/dev1?api-version=2021-04-12')
   })
 
-  test('show of a device the hub does not have: 404 is ERR_HUB_NOT_FOUND, exit 1', async () => {
+  it('show of a device the hub does not have: 404 is ERR_HUB_NOT_FOUND, exit 1', async () => {
     answer = json(
       404,
       { Message: 'ErrorCode:DeviceNotFound;Device nope not found.' },
@@ -210,7 +211,7 @@ describe('hub devices', () => {
     assert.match(r.stderr, /not found/)
   })
 
-  test('rm: DELETE with If-Match "*"; nothing on stdout', async () => {
+  it('rm: DELETE with If-Match "*"; nothing on stdout', async () => {
     answer = (_req, res) => {
       res.writeHead(204)
       res.end()
@@ -233,7 +234,7 @@ describe('hub twin', () => {
     properties: { desired: { $version: 2 }, reported: { $version: 1 } },
   }
 
-  test('without a patch: GET /twins/{id}, printed as JSON', async () => {
+  it('without a patch: GET /twins/{id}, printed as JSON', async () => {
     answer = json(200, twin)
     const r = await hub(['twin', 'dev1'])
     assert.equal(r.code, 0, r.stderr)
@@ -241,7 +242,7 @@ describe('hub twin', () => {
     assert.equal(only().method, 'GET')
   })
 
-  test('--desired and --tags: one PATCH with If-Match "*"', async () => {
+  it('--desired and --tags: one PATCH with If-Match "*"', async () => {
     answer = json(200, twin)
     const r = await hub([
       'twin',
@@ -264,7 +265,7 @@ describe('hub twin', () => {
     })
   })
 
-  test('--desired that is not JSON is a usage error (exit 2), and nothing is sent', async () => {
+  it('--desired that is not JSON is a usage error (exit 2), and nothing is sent', async () => {
     const r = await hub(['twin', 'dev1', '--desired', '{fan:3}'])
     assert.equal(r.code, 2)
     assert.match(r.stderr, /--desired is not JSON/)
@@ -273,7 +274,7 @@ describe('hub twin', () => {
 })
 
 describe('hub call', () => {
-  test('POST /twins/{id}/methods; the device payload on stdout, exit 0', async () => {
+  it('POST /twins/{id}/methods; the device payload on stdout, exit 0', async () => {
     answer = json(200, { status: 200, payload: { rebooted: true } })
     const r = await hub(['call', 'dev1', 'reboot', '{"delay":5}'])
     assert.equal(r.code, 0, r.stderr)
@@ -288,7 +289,7 @@ describe('hub call', () => {
     })
   })
 
-  test('--json prints {status, payload}; a device error status is still an answer (exit 0)', async () => {
+  it('--json prints {status, payload}; a device error status is still an answer (exit 0)', async () => {
     answer = json(200, { status: 500, payload: 'disk full' })
     const r = await hub(['call', 'dev1', 'getLog', '--module', 'mod1', '--timeout', '60', '--json'])
     assert.equal(r.code, 0, r.stderr)
@@ -298,7 +299,7 @@ describe('hub call', () => {
     assert.equal(JSON.parse(req.body).responseTimeoutInSeconds, 60)
   })
 
-  test('404 (device offline) exits 3 with ERR_HUB_DEVICE_NOT_ONLINE', async () => {
+  it('404 (device offline) exits 3 with ERR_HUB_DEVICE_NOT_ONLINE', async () => {
     answer = json(404, { Message: 'Timed out waiting for device to connect.', errorCode: 404103 })
     const r = await hub(['call', 'dev1', 'reboot', '--json'])
     assert.equal(r.code, 3)
@@ -306,14 +307,14 @@ describe('hub call', () => {
     assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_DEVICE_NOT_ONLINE')
   })
 
-  test('504 (no answer in time) exits 4 with ERR_HUB_METHOD_TIMEOUT', async () => {
+  it('504 (no answer in time) exits 4 with ERR_HUB_METHOD_TIMEOUT', async () => {
     answer = json(504, { Message: 'Timed out waiting for the response from device.', errorCode: 504101 })
     const r = await hub(['call', 'dev1', 'reboot', '--json'])
     assert.equal(r.code, 4)
     assert.equal(JSON.parse(r.stderr).error.code, 'ERR_HUB_METHOD_TIMEOUT')
   })
 
-  test('--timeout outside 5-300 and a payload that is not JSON are usage errors', async () => {
+  it('--timeout outside 5-300 and a payload that is not JSON are usage errors', async () => {
     assert.equal((await hub(['call', 'dev1', 'reboot', '--timeout', '3'])).code, 2)
     assert.equal((await hub(['call', 'dev1', 'reboot', 'not json'])).code, 2)
     assert.equal(requests.length, 0)
@@ -321,7 +322,7 @@ describe('hub call', () => {
 })
 
 describe('hub send', () => {
-  test('POST /_emulator/devices/{id}/messages with the payload and properties; prints the messageId', async () => {
+  it('POST /_emulator/devices/{id}/messages with the payload and properties; prints the messageId', async () => {
     answer = json(202, { messageId: 'm-1', state: 'queued' })
     const r = await hub([
       'send',
@@ -346,7 +347,7 @@ describe('hub send', () => {
     })
   })
 
-  test('403004 (queue full) is ERR_HUB_QUEUE_FULL', async () => {
+  it('403004 (queue full) is ERR_HUB_QUEUE_FULL', async () => {
     answer = json(403, { Message: 'Device queue is full.', errorCode: 403004 })
     const r = await hub(['send', 'dev1', 'x', '--json'])
     assert.equal(r.code, 1)
@@ -355,7 +356,7 @@ describe('hub send', () => {
 })
 
 describe('hub watch', () => {
-  test('--json prints the server-sent events as NDJSON; --count stops; --device filters at the hub', async () => {
+  it('--json prints the server-sent events as NDJSON; --count stops; --device filters at the hub', async () => {
     const events = [
       { event: 'connect', time: '2026-12-01T00:00:00.000Z', deviceId: 'dev1', protocol: 'mqtt' },
       { event: 'telemetry', time: '2026-12-01T00:00:01.000Z', deviceId: 'dev1', body: { text: 'hi' } },
@@ -380,7 +381,7 @@ describe('hub watch', () => {
     assert.equal(requests[0]?.headers.accept, 'text/event-stream')
   })
 
-  test('the hub closing the stream is a failure (exit 1)', async () => {
+  it('the hub closing the stream is a failure (exit 1)', async () => {
     answer = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.end(`data: ${JSON.stringify({ event: 'close', time: '2026-12-01T00:00:00.000Z' })}\n\n`)
@@ -393,7 +394,7 @@ describe('hub watch', () => {
 })
 
 describe('connection, trust and secrets', () => {
-  test('401: ERR_HUB_UNAUTHORIZED names the policy to check, and never prints the key', async () => {
+  it('401: ERR_HUB_UNAUTHORIZED names the policy to check, and never prints the key', async () => {
     answer = json(401, { Message: 'ErrorCode:IotHubUnauthorizedAccess;Unauthorized' })
     const r = await hub(['devices', 'list', '--json'])
     assert.equal(r.code, 1)
@@ -403,7 +404,7 @@ describe('connection, trust and secrets', () => {
     assert.ok(!r.stderr.includes(KEY) && !r.stdout.includes(KEY))
   })
 
-  test('the connection string comes from $IOTHUB_CONNECTION_STRING; none at all is a usage error', async () => {
+  it('the connection string comes from $IOTHUB_CONNECTION_STRING; none at all is a usage error', async () => {
     answer = json(200, [])
     const env = await cli(
       ['hub', 'devices', 'list', '--endpoint', `https://localhost:${port}`, '--ca', caFile],
@@ -418,7 +419,7 @@ describe('connection, trust and secrets', () => {
     assert.match(none.stderr, /IOTHUB_CONNECTION_STRING/)
   })
 
-  test('a device connection string is refused (ERR_KEY_REQUIRED) without echoing its key', async () => {
+  it('a device connection string is refused (ERR_KEY_REQUIRED) without echoing its key', async () => {
     const r = await cli([
       'hub',
       'devices',
@@ -433,7 +434,7 @@ describe('connection, trust and secrets', () => {
     assert.equal(requests.length, 0)
   })
 
-  test('an untrusted certificate is ERR_HUB_TLS pointing at NODE_EXTRA_CA_CERTS; NODE_EXTRA_CA_CERTS fixes it', async () => {
+  it('an untrusted certificate is ERR_HUB_TLS pointing at NODE_EXTRA_CA_CERTS; NODE_EXTRA_CA_CERTS fixes it', async () => {
     answer = json(200, [])
     const args = ['hub', 'devices', 'list', '--json', '-c', HUB_CS, '--endpoint', `https://localhost:${port}`]
     const untrusted = await cli(args)
@@ -446,7 +447,7 @@ describe('connection, trust and secrets', () => {
     assert.equal(trusted.stdout.trim(), '[]')
   })
 
-  test('no hub listening: ERR_HUB_UNREACHABLE says to start one', async () => {
+  it('no hub listening: ERR_HUB_UNREACHABLE says to start one', async () => {
     const closed = createServer()
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
     const free = (closed.address() as AddressInfo).port
@@ -467,7 +468,7 @@ describe('connection, trust and secrets', () => {
     assert.match(error.message, /ECONNREFUSED.*sas-token hub/)
   })
 
-  test("the start command's options are not the subcommands' (strict: a usage error)", async () => {
+  it("the start command's options are not the subcommands' (strict: a usage error)", async () => {
     answer = json(200, [])
     const r = await hub(['devices', 'list', '--mqtt-port', '1'])
     assert.equal(r.code, 2, r.stderr)
@@ -475,7 +476,7 @@ describe('connection, trust and secrets', () => {
     assert.equal(requests.length, 0)
   })
 
-  test('an --endpoint that is not an https URL is refused before any request', async () => {
+  it('an --endpoint that is not an https URL is refused before any request', async () => {
     const r = await cli([
       'hub',
       'devices',

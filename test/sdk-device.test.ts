@@ -7,7 +7,7 @@
 // (support/sdk-hub.ts); the tests of this file run one at a time.
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { BIN, cli } from './support/cli.js'
 import { type Reporter, spawnReporter } from './support/child.js'
 import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
@@ -51,7 +51,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
         await watch?.stop()
       })
 
-      test('connects with the connection string `hub devices add` printed, sends telemetry seen by `hub watch --json`', async (t) => {
+      it('connects with the connection string `hub devices add` printed, sends telemetry seen by `hub watch --json`', async (t) => {
         if (skip !== undefined) return t.skip(skip)
         const s = sdk as SdkHub
         if (moduleId !== undefined) assert.equal((await hub(['devices', 'add', deviceId])).code, 0)
@@ -79,7 +79,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
         assert.equal(connect.protocol, transport === 'Mqtt' ? 'mqtt' : 'mqtt-ws')
       })
 
-      test('gets its twin and reports properties (read back with `hub twin`)', async (t) => {
+      it('gets its twin and reports properties (read back with `hub twin`)', async (t) => {
         if (skip !== undefined) return t.skip(skip)
         const d = device as Reporter
         await d.waitFor((l) => l.step === 'reported')
@@ -89,7 +89,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
         assert.equal(reported.firmware, '1.2.3')
       })
 
-      test('receives the desired patch made with `hub twin --desired`', async (t) => {
+      it('receives the desired patch made with `hub twin --desired`', async (t) => {
         if (skip !== undefined) return t.skip(skip)
         const s = sdk as SdkHub
         await s.waitForEvent(subscribed(deviceId, moduleId, 'properties/desired'))
@@ -102,7 +102,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
         assert.equal(typeof (got.patch as Record<string, unknown>).$version, 'number')
       })
 
-      test('answers a method called with `hub call` (exit 0, its payload on stdout)', async (t) => {
+      it('answers a method called with `hub call` (exit 0, its payload on stdout)', async (t) => {
         if (skip !== undefined) return t.skip(skip)
         const s = sdk as SdkHub
         await s.waitForEvent(subscribed(deviceId, moduleId, 'methods/POST'))
@@ -114,7 +114,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
       })
 
       if (kind === 'device') {
-        test('receives C2D sent with `hub send`, with its properties', async (t) => {
+        it('receives C2D sent with `hub send`, with its properties', async (t) => {
           if (skip !== undefined) return t.skip(skip)
           const r = await hub([
             'send',
@@ -135,7 +135,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
       }
 
       if (kind === 'device' && transport === 'Mqtt') {
-        test('a method the device never answers: `hub call --timeout 5` exits 4', async (t) => {
+        it('a method the device never answers: `hub call --timeout 5` exits 4', async (t) => {
           if (skip !== undefined) return t.skip(skip)
           const r = await hub(['call', deviceId, 'hang', '--timeout', '5', '--json'])
           assert.equal(r.code, 4, r.stderr)
@@ -143,7 +143,7 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
         })
       }
 
-      test('once the device is gone, `hub call` exits 3 (404: not online)', async (t) => {
+      it('once the device is gone, `hub call` exits 3 (404: not online)', async (t) => {
         if (skip !== undefined) return t.skip(skip)
         await (device as Reporter).stop()
         await (sdk as SdkHub).waitForEvent(

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { parseConnectionString, tokenFromConnectionString } from 'sas-token'
 import { cli } from './support/cli.js'
 import { spawnReporter } from './support/child.js'
@@ -60,7 +60,7 @@ function operator(method: string, path: string, body?: unknown): Promise<{ statu
 }
 
 describe('azure-iothub (service SDK)', () => {
-  test('creates, gets, lists and deletes devices; updates desired properties; invokes a method', async (t) => {
+  it('creates, gets, lists and deletes devices; updates desired properties; invokes a method', async (t) => {
     if (skip !== undefined) return t.skip(skip)
     const s = sdk as SdkHub
     const child = spawnReporter(process.execPath, [SERVICE_CLIENT], { ...s.env, DEVICE_ID: 'svc-dev' })
@@ -113,7 +113,7 @@ describe('azure-iothub (service SDK)', () => {
 })
 
 describe('azure-iot-provisioning-device (DPS SDK)', () => {
-  test('registers through a group enrollment, then connects to the hub with the assigned identity', async (t) => {
+  it('registers through a group enrollment, then connects to the hub with the assigned identity', async (t) => {
     if (skip !== undefined) return t.skip(skip)
     const s = sdk as SdkHub
     const put = await operator('PUT', '/_emulator/dps/enrollmentGroups/sdk-group', {
