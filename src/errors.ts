@@ -66,6 +66,12 @@ export type SasTokenErrorCode =
   | 'ERR_HUB_DEVICE_NOT_ONLINE'
   | 'ERR_HUB_METHOD_TIMEOUT'
   | 'ERR_HUB_CLOSED'
+  // the CLI's hub REST client (src/cli/hub-client.ts): what an IoT Hub service request answered
+  | 'ERR_HUB_UNREACHABLE'
+  | 'ERR_HUB_TLS'
+  | 'ERR_HUB_UNAUTHORIZED'
+  | 'ERR_HUB_REQUEST_FAILED'
+  | 'ERR_HUB_BAD_RESPONSE'
 
 /**
  * The error every function of the library throws on bad input.

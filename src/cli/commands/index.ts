@@ -14,5 +14,12 @@ import { topic } from './topic.js'
 
 /** Registers every command; each module types its own argv, so each is added on its own. */
 export function withCommands<T>(y: Argv<T>): Argv<T> {
-  return y.command(generate).command(inspect).command(mqtt).command(deriveKey).command(topic).command(doctor).command(hub)
+  return y
+    .command(generate)
+    .command(inspect)
+    .command(mqtt)
+    .command(deriveKey)
+    .command(topic)
+    .command(doctor)
+    .command(hub)
 }

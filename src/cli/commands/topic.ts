@@ -54,7 +54,7 @@ const SYSTEM_NAMES = [
  * `k=v` texts to properties; the first `=` separates name and value. The bag has no prototype,
  * so any name (even `__proto__`) is an own property; a name given twice is a usage error.
  */
-function properties(texts: readonly string[]): Record<string, string> {
+export function properties(texts: readonly string[]): Record<string, string> {
   const bag: Record<string, string> = Object.create(null) as Record<string, string>
   for (const text of texts) {
     const eq = text.indexOf('=')

@@ -1,0 +1,179 @@
+// `npm run bench` (hub part): 1,000 devices connected from this one process over MQTT/TLS,
+// each sending telemetry at QoS 1, first to a plain aedes broker with no checks at all, then to
+// the product hub (sas-token/hub: token checks, topic rules, events). Each server runs in its
+// own child process, so its memory per connected device can be read apart from the clients'.
+// Every figure is a ratio measured in this one run. Reported, never failing.
+//
+//   node scripts/bench-hub.js [--devices 1000] [--messages 10] [--rounds 2]
+//   node scripts/bench-hub.js --serve aedes|hub --devices N   (the server side, internal)
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import mqtt from 'mqtt'
+import { mqttCredentials, telemetryTopic } from '../dist/index.js'
+
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i === -1 ? fallback : process.argv[i + 1]
+}
+const DEVICES = Number(arg('devices', 1000))
+const MESSAGES = Number(arg('messages', 10))
+const ROUNDS = Number(arg('rounds', 2))
+/** Connections in flight at once, as a device fleet reconnecting after an outage would be. */
+const IN_FLIGHT = 100
+
+const serving = arg('serve', undefined)
+if (serving !== undefined) await serve(serving)
+else await main()
+
+/** The server side: prints one JSON line with what the clients need, then answers `mem` lines. */
+async function serve(kind) {
+  const out = (value) => process.stdout.write(`${JSON.stringify(value)}\n`)
+  let ready
+  if (kind === 'hub') {
+    const { startHub } = await import('../dist/hub/index.js')
+    const hub = await startHub({ inMemory: true, host: '127.0.0.1', hostName: 'localhost' })
+    const devices = []
+    for (let i = 0; i < DEVICES; i++) devices.push((await hub.addDevice(`bench-${i}`)).connectionString)
+    ready = { port: hub.ports.mqtt, ca: hub.ca, devices }
+  } else {
+    const { createCertificateAuthority, createServerCertificate } = await import(
+      '../dist/hub/certificates.js'
+    )
+    const { Aedes } = await import('aedes')
+    const tls = await import('node:tls')
+    const ca = createCertificateAuthority()
+    const server = createServerCertificate(ca, ['localhost', '127.0.0.1'])
+    const broker = await Aedes.createBroker()
+    const listener = tls.createServer({ key: server.key, cert: server.cert }, broker.handle)
+    await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    // The same credentials the hub would get; this broker reads none of them.
+    const key = Buffer.alloc(32, 7).toString('base64')
+    const devices = Array.from(
+      { length: DEVICES },
+      (_, i) => `HostName=localhost;DeviceId=bench-${i};SharedAccessKey=${key}`,
+    )
+    ready = { port: listener.address().port, ca: ca.cert, devices }
+  }
+  out(ready)
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'mem') {
+      globalThis.gc?.()
+      const m = process.memoryUsage()
+      out({ rss: m.rss, heapUsed: m.heapUsed })
+    }
+  }
+  process.exit(0)
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+async function pool(items, limit, fn) {
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++
+        await fn(items[i], i)
+      }
+    }),
+  )
+}
+
+/** One measured round against one server kind. */
+async function round(kind) {
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', fileURLToPath(import.meta.url), '--serve', kind, '--devices', String(DEVICES)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const read = async () => JSON.parse((await lines.next()).value)
+  const ready = await read()
+  child.stdin.write('mem\n')
+  const before = await read()
+
+  const clients = []
+  const t0 = process.hrtime.bigint()
+  await pool(ready.devices, IN_FLIGHT, async (cs, i) => {
+    const c = mqttCredentials(cs, { ttl: 3600 })
+    const client = mqtt.connect({
+      protocol: 'mqtts',
+      host: '127.0.0.1',
+      servername: 'localhost',
+      port: ready.port,
+      ca: ready.ca,
+      clientId: c.clientId,
+      username: c.username,
+      password: c.password,
+      protocolVersion: 4,
+      clean: false,
+      reconnectPeriod: 0,
+      keepalive: 180,
+    })
+    client.on('error', () => {})
+    await once(client, 'connect')
+    clients[i] = {
+      client,
+      topic: telemetryTopic({ deviceId: `bench-${i}` }, { properties: { n: String(i) } }),
+    }
+  })
+  const connectSeconds = Number(process.hrtime.bigint() - t0) / 1e9
+  child.stdin.write('mem\n')
+  const connected = await read()
+
+  const body = JSON.stringify({ temperature: 21.5, humidity: 40 })
+  const t1 = process.hrtime.bigint()
+  await Promise.all(
+    clients.map(async ({ client, topic }) => {
+      for (let m = 0; m < MESSAGES; m++) await client.publishAsync(topic, body, { qos: 1 })
+    }),
+  )
+  const publishSeconds = Number(process.hrtime.bigint() - t1) / 1e9
+  await Promise.all(clients.map(({ client }) => client.endAsync()))
+  child.stdin.end()
+  await once(child, 'exit')
+  return {
+    connectRate: DEVICES / connectSeconds,
+    messageRate: (DEVICES * MESSAGES) / publishSeconds,
+    bytesPerDevice: (connected.rss - before.rss) / DEVICES,
+    heapPerDevice: (connected.heapUsed - before.heapUsed) / DEVICES,
+  }
+}
+
+async function main() {
+  const results = { aedes: [], hub: [] }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const kind of ['aedes', 'hub']) results[kind].push(await round(kind))
+  }
+  const best = (kind, field) => Math.max(...results[kind].map((x) => x[field]))
+  const least = (kind, field) => Math.min(...results[kind].map((x) => x[field]))
+  const ratio = (a, b) => `${(a / b).toFixed(2)}×`
+  const kib = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`
+  const rows = [
+    [
+      'hub connect rate vs plain aedes',
+      ratio(best('hub', 'connectRate'), best('aedes', 'connectRate')),
+      '>= 0.7×',
+      `${best('hub', 'connectRate').toFixed(0)} vs ${best('aedes', 'connectRate').toFixed(0)} connects/s, ${DEVICES} devices, ${IN_FLIGHT} in flight`,
+    ],
+    [
+      'hub telemetry rate vs plain aedes',
+      ratio(best('hub', 'messageRate'), best('aedes', 'messageRate')),
+      '>= 0.7×',
+      `${best('hub', 'messageRate').toFixed(0)} vs ${best('aedes', 'messageRate').toFixed(0)} msg/s at QoS 1, ${DEVICES}×${MESSAGES}`,
+    ],
+    [
+      'hub memory per connected device',
+      kib(least('hub', 'bytesPerDevice')),
+      'reported',
+      `RSS; heap ${kib(least('hub', 'heapPerDevice'))}; plain aedes ${kib(least('aedes', 'bytesPerDevice'))} RSS (${ratio(least('hub', 'bytesPerDevice'), least('aedes', 'bytesPerDevice'))})`,
+    ],
+  ]
+  const width = Math.max(...rows.map(([name]) => name.length))
+  console.log(`\nsas-token hub bench (best of ${ROUNDS} rounds each, interleaved)\n`)
+  for (const [name, value, budget, detail] of rows)
+    console.log(`${name.padEnd(width)}  ${value.padStart(9)}  budget ${budget.padEnd(8)}  ${detail}`)
+}

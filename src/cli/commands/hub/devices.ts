@@ -1,0 +1,189 @@
+/**
+ * `sas-token hub devices add|list|show|rm`: the hub's identity registry, over its REST API
+ * (`PUT|GET|DELETE /devices/{id}[/modules/{mid}]`, `GET /devices/`).
+ *
+ * @module
+ */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { formatConnectionString } from '../../../connection-string.js'
+import { SasTokenError } from '../../../errors.js'
+import type { HubClient, HubDevice } from '../../hub-client.js'
+import { notice, writeJson, writeValue } from '../../output.js'
+import { registerSecret } from '../../secrets.js'
+import { table } from '../../table.js'
+import { connectHub, type HubArgs, withHubOptions } from './connect.js'
+
+interface DeviceArgs extends HubArgs {
+  id: string
+  module?: string | undefined
+}
+
+interface AddArgs extends DeviceArgs {
+  disabled?: boolean | undefined
+}
+
+interface ShowArgs extends DeviceArgs {
+  showSecrets?: boolean | undefined
+}
+
+interface ListArgs extends HubArgs {
+  device?: string | undefined
+  showSecrets?: boolean | undefined
+}
+
+const target = (args: DeviceArgs) => ({ deviceId: args.id, moduleId: args.module })
+
+const withId = (y: Argv) =>
+  withHubOptions(y)
+    .positional('id', { type: 'string', demandOption: true, describe: 'Device id' })
+    .option('module', { alias: 'm', type: 'string', describe: 'A module of the device' })
+
+const showSecretsOption = {
+  'show-secrets': { type: 'boolean', describe: 'Print the keys (redacted by default)' },
+} as const
+
+/** The device's (or module's) connection string with its primary key. */
+function connectionStringOf(hub: HubClient, d: HubDevice): string {
+  const key = d.authentication?.symmetricKey?.primaryKey
+  if (typeof key !== 'string' || key === '')
+    throw new SasTokenError(
+      'ERR_KEY_REQUIRED',
+      `${d.moduleId === undefined ? 'device' : 'module'} ${d.deviceId} has no symmetric key (authentication type ${d.authentication?.type ?? 'unknown'}), so it has no connection string.`,
+    )
+  registerSecret(key)
+  registerSecret(d.authentication?.symmetricKey?.secondaryKey ?? undefined)
+  const moduleId = typeof d.moduleId === 'string' && d.moduleId !== '' ? d.moduleId : undefined
+  return formatConnectionString(
+    moduleId === undefined
+      ? { kind: 'device', hostName: hub.hostName, deviceId: d.deviceId, sharedAccessKey: key }
+      : { kind: 'module', hostName: hub.hostName, deviceId: d.deviceId, moduleId, sharedAccessKey: key },
+  )
+}
+
+/** The description with its keys replaced by `<redacted>`, unless asked for. */
+function redacted(d: HubDevice, show: boolean): HubDevice {
+  const keys = d.authentication?.symmetricKey
+  if (show || keys === undefined) return d
+  const hide = (k: string | null | undefined) => (typeof k === 'string' && k !== '' ? '<redacted>' : k)
+  return {
+    ...d,
+    authentication: {
+      ...d.authentication,
+      symmetricKey: { primaryKey: hide(keys.primaryKey), secondaryKey: hide(keys.secondaryKey) },
+    },
+  }
+}
+
+const name = (d: HubDevice): string =>
+  typeof d.moduleId === 'string' && d.moduleId !== '' ? `${d.deviceId}/${d.moduleId}` : d.deviceId
+
+const add: CommandModule<object, AddArgs> = {
+  command: 'add <id>',
+  describe: 'Create a device (or module) and print its connection string',
+  builder: ((y: Argv) =>
+    withId(y)
+      .option('disabled', { type: 'boolean', describe: 'Create it disabled (it cannot connect)' })
+      .example('$0 hub devices add dev1', 'Prints HostName=…;DeviceId=dev1;SharedAccessKey=…')
+      .example(
+        '$0 hub devices add dev1 --module mod1',
+        'A module identity of dev1',
+      )) as unknown as CommandModule<object, AddArgs>['builder'],
+  async handler(args: ArgumentsCamelCase<AddArgs>) {
+    const hub = await connectHub(args)
+    const d = await hub.createDevice(target(args), args.disabled === true ? { status: 'disabled' } : {})
+    const connectionString = connectionStringOf(hub, d)
+    if (args.json === true)
+      writeJson({
+        deviceId: d.deviceId,
+        ...(args.module !== undefined && { moduleId: args.module }),
+        ...(d.status !== undefined && { status: d.status }),
+        connectionString,
+      })
+    else writeValue(connectionString)
+  },
+}
+
+const list: CommandModule<object, ListArgs> = {
+  command: ['list', 'ls'],
+  describe: 'List the devices (or the modules of --device)',
+  builder: ((y: Argv) =>
+    withHubOptions(y)
+      .options(showSecretsOption)
+      .option('device', { alias: 'd', type: 'string', describe: "List this device's modules" })
+      .example('$0 hub devices list', 'id, status and connection state, one device a line')
+      .example(
+        '$0 hub devices list --json',
+        'The registry entries, keys redacted',
+      )) as unknown as CommandModule<object, ListArgs>['builder'],
+  async handler(args: ArgumentsCamelCase<ListArgs>) {
+    const devices = await (await connectHub(args)).listDevices(args.device)
+    if (args.json === true) writeJson(devices.map((d) => redacted(d, args.showSecrets === true)))
+    else if (devices.length > 0)
+      writeValue(devices.map((d) => [name(d), d.status ?? '', d.connectionState ?? ''].join('\t')).join('\n'))
+  },
+}
+
+const show: CommandModule<object, ShowArgs> = {
+  command: 'show <id>',
+  describe: 'Show a device (or module); keys redacted unless --show-secrets',
+  builder: ((y: Argv) =>
+    withId(y)
+      .options(showSecretsOption)
+      .example(
+        '$0 hub devices show dev1 --json',
+        'The registry entry, keys redacted',
+      )) as unknown as CommandModule<object, ShowArgs>['builder'],
+  async handler(args: ArgumentsCamelCase<ShowArgs>) {
+    const hub = await connectHub(args)
+    const d = await hub.getDevice(target(args))
+    const secrets = args.showSecrets === true
+    if (args.json === true) {
+      writeJson(redacted(d, secrets))
+      return
+    }
+    const keys = redacted(d, secrets).authentication?.symmetricKey
+    writeValue(
+      table([
+        ['id', name(d)],
+        ['status', d.status],
+        ['connectionState', d.connectionState],
+        ['authentication', d.authentication?.type],
+        ['primaryKey', keys?.primaryKey ?? undefined],
+        ['secondaryKey', keys?.secondaryKey ?? undefined],
+        ['c2dQueued', d.cloudToDeviceMessageCount],
+        ['connectionString', secrets && keys?.primaryKey ? connectionStringOf(hub, d) : undefined],
+      ]),
+    )
+  },
+}
+
+const rm: CommandModule<object, DeviceArgs> = {
+  command: ['rm <id>', 'remove <id>'],
+  describe: 'Delete a device (or module)',
+  builder: ((y: Argv) =>
+    withId(y).example('$0 hub devices rm dev1', 'Deletes dev1 and its twin')) as unknown as CommandModule<
+    object,
+    DeviceArgs
+  >['builder'],
+  async handler(args: ArgumentsCamelCase<DeviceArgs>) {
+    await (await connectHub(args)).deleteDevice(target(args))
+    if (args.json === true)
+      writeJson({
+        deviceId: args.id,
+        ...(args.module !== undefined && { moduleId: args.module }),
+        deleted: true,
+      })
+    else notice(`deleted ${args.module === undefined ? args.id : `${args.id}/${args.module}`}.`)
+  },
+}
+
+/** The `hub devices` command module. */
+export const devices: CommandModule = {
+  command: 'devices <command>',
+  describe: "The hub's device registry: add, list, show, rm",
+  builder: (y: Argv) =>
+    y
+      .command([add, list, show, rm] as unknown as CommandModule[])
+      .demandCommand(1, 'Give a devices command: add, list, show or rm.'),
+  handler: () => {},
+}

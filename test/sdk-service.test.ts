@@ -1,0 +1,155 @@
+// Prove it (issue 10): the official service SDK azure-iothub (Registry, Client.invokeDeviceMethod)
+// and the official provisioning SDK (group enrollment, symmetric key, Mqtt), unmodified, against
+// the product hub on 8883/443 of a loopback address of its own (support/sdk-hub.ts).
+import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
+import { request } from 'node:https'
+import { fileURLToPath } from 'node:url'
+import { after, before, describe, it } from 'node:test'
+import { parseConnectionString, tokenFromConnectionString } from 'sas-token'
+import { cli } from './support/cli.js'
+import { spawnReporter } from './support/child.js'
+import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+
+const SERVICE_CLIENT = fileURLToPath(new URL('./support/sdk-service-client.js', import.meta.url))
+const PROVISIONING_CLIENT = fileURLToPath(new URL('./support/sdk-provisioning-client.js', import.meta.url))
+/** The emulator's documented default DPS ID scope. */
+const ID_SCOPE = '0ne00000000'
+const GROUP_KEY = 'Z3JvdXAta2V5LWZvci10aGUtc2RrLXRlc3RzLTEyMzQ1Ng==' // base64("group-key-for-the-sdk-tests-123456")
+
+let sdk: SdkHub | undefined
+let skip: string | undefined
+
+before(async () => {
+  const started = await startSdkHub()
+  if (typeof started === 'string') skip = started
+  else sdk = started
+})
+after(async () => {
+  await sdk?.close()
+})
+
+/** An operator REST call to the hub, signed with its connection string. */
+function operator(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const s = sdk as SdkHub
+  const text = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: s.address,
+        port: 443,
+        method,
+        path,
+        ca: s.hub.ca,
+        headers: {
+          Authorization: tokenFromConnectionString(parseConnectionString(s.hub.hubConnectionString)),
+          ...(text !== undefined && { 'Content-Type': 'application/json' }),
+        },
+      },
+      (res) => {
+        let data = ''
+        res.setEncoding('utf8').on('data', (d: string) => (data += d))
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: data === '' ? undefined : JSON.parse(data) }),
+        )
+      },
+    )
+    req.on('error', reject)
+    req.end(text)
+  })
+}
+
+describe('azure-iothub (service SDK)', () => {
+  it('creates, gets, lists and deletes devices; updates desired properties; invokes a method', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const s = sdk as SdkHub
+    const child = spawnReporter(process.execPath, [SERVICE_CLIENT], { ...s.env, DEVICE_ID: 'svc-dev' })
+    try {
+      const created = await child.waitFor((l) => l.step === 'created' || l.step === 'failed')
+      assert.equal(created.step, 'created', JSON.stringify(child.lines))
+      assert.equal(created.deviceId, 'svc-dev')
+      assert.equal(created.keyLength, 32, 'generated keys are 256-bit')
+      assert.equal(created.keysDiffer, true)
+      assert.deepEqual(
+        { ...(await child.waitFor((l) => l.step === 'got' || l.step === 'failed')) },
+        { step: 'got', deviceId: 'svc-dev', status: 'enabled', connectionState: 'Disconnected' },
+      )
+      const listed = await child.waitFor((l) => l.step === 'listed' || l.step === 'failed')
+      assert.ok((listed.ids as string[]).includes('svc-dev'), JSON.stringify(child.lines))
+      const modules = await child.waitFor((l) => l.step === 'modules' || l.step === 'failed')
+      assert.deepEqual(
+        { added: modules.added, ids: modules.ids },
+        { added: 'm1', ids: ['m1'] },
+        JSON.stringify(child.lines),
+      )
+      const twin = await child.waitFor((l) => l.step === 'twin' || l.step === 'failed')
+      assert.equal(twin.step, 'twin', JSON.stringify(child.lines))
+      assert.equal((twin.updated as Record<string, unknown>).temp, 21)
+      assert.equal((twin.read as { desired: Record<string, unknown> }).desired.temp, 21)
+      assert.deepEqual(twin.tags, { site: 'lab' })
+      // The CLI sees the same twin.
+      const viaCli = await cli(['hub', 'twin', 'svc-dev'], { env: s.env })
+      assert.equal(JSON.parse(viaCli.stdout).properties.desired.temp, 21)
+
+      await child.waitFor((l) => l.step === 'device-ready' || l.step === 'failed')
+      await s.waitForEvent(
+        (e) =>
+          e.event === 'subscribe' && e.deviceId === 'svc-dev' && JSON.stringify(e).includes('methods/POST'),
+      )
+      child.child.stdin?.write('invoke\n')
+      const invoked = await child.waitFor((l) => l.step === 'invoked' || l.step === 'failed')
+      assert.equal(invoked.step, 'invoked', JSON.stringify(child.lines))
+      assert.deepEqual(invoked.result, { status: 201, payload: { pong: { n: 1 } } })
+      await child.waitFor((l) => l.step === 'deleted' || l.step === 'failed')
+      const gone = await child.waitFor(
+        (l) => l.step === 'gone' || l.step === 'still-there' || l.step === 'failed',
+      )
+      assert.deepEqual({ ...gone }, { step: 'gone', error: 'DeviceNotFoundError' })
+      assert.equal((await cli(['hub', 'devices', 'show', 'svc-dev'], { env: s.env })).code, 1)
+    } finally {
+      await child.stop()
+    }
+  })
+})
+
+describe('azure-iot-provisioning-device (DPS SDK)', () => {
+  it('registers through a group enrollment, then connects to the hub with the assigned identity', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const s = sdk as SdkHub
+    const put = await operator('PUT', '/_emulator/dps/enrollmentGroups/sdk-group', {
+      enrollmentGroupId: 'sdk-group',
+      attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: GROUP_KEY, secondaryKey: GROUP_KEY } },
+    })
+    assert.ok(put.status >= 200 && put.status < 300, JSON.stringify(put))
+    const registrationId = 'sdk-provisioned-1'
+    // The derived key, computed here independently: base64(HMAC-SHA256(decoded group key, id)).
+    const deviceKey = createHmac('sha256', Buffer.from(GROUP_KEY, 'base64'))
+      .update(registrationId)
+      .digest('base64')
+    const child = spawnReporter(process.execPath, [PROVISIONING_CLIENT], {
+      ...s.env,
+      PROVISIONING_HOST: s.address,
+      ID_SCOPE,
+      REGISTRATION_ID: registrationId,
+      DEVICE_KEY: deviceKey,
+    })
+    try {
+      const registered = await child.waitFor((l) => l.step === 'registered' || l.step === 'failed')
+      assert.deepEqual(
+        { ...registered },
+        { step: 'registered', assignedHub: s.address, deviceId: registrationId },
+      )
+      const sent = await child.waitFor((l) => l.step === 'sent' || l.step === 'failed')
+      assert.equal(sent.step, 'sent', JSON.stringify(child.lines))
+      const telemetry = await s.waitForEvent((e) => e.event === 'telemetry' && e.deviceId === registrationId)
+      assert.deepEqual(telemetry.body, { text: 'provisioned' })
+      const shown = await cli(['hub', 'devices', 'show', registrationId, '--json', '--show-secrets'], {
+        env: s.env,
+      })
+      assert.equal(shown.code, 0, shown.stderr)
+      assert.equal(JSON.parse(shown.stdout).authentication.symmetricKey.primaryKey, deviceKey)
+    } finally {
+      await child.stop()
+    }
+  })
+})

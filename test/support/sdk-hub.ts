@@ -1,0 +1,107 @@
+// The product hub (sas-token/hub) on the ports the official SDKs dial (8883 for MQTT, 443 for
+// MQTT over WebSocket and REST: they cannot be told otherwise), on a loopback address of its
+// own, 127.x.y.z picked at random, so that test files and other engineers' runs on this machine
+// never collide on those ports. Its host name is that address, so the device connection strings
+// need no change at all. Child processes trust its CA through NODE_EXTRA_CA_CERTS.
+import { randomBytes, randomInt } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** What these tests use of the hub (the contract of sas-token/hub). */
+export interface ProductHub {
+  hubConnectionString: string
+  ca: string
+  hostName: string
+  ports: { mqtt: number; https: number }
+  events: NodeJS.EventEmitter
+  close(): Promise<void>
+}
+
+/** A hub for the SDK tests, or the reason there is none. */
+export interface SdkHub {
+  hub: ProductHub
+  /** The loopback address it listens on, and its host name. */
+  address: string
+  caFile: string
+  /** Env for child processes: NODE_EXTRA_CA_CERTS and IOTHUB_CONNECTION_STRING. */
+  env: Record<string, string>
+  /** Every event the hub has emitted so far. */
+  seen: HubEventLike[]
+  /** Resolves with the first event (already seen, or to come) that matches. */
+  waitForEvent(match: (e: HubEventLike) => boolean): Promise<HubEventLike>
+  close(): Promise<void>
+}
+
+export type HubEventLike = { event: string; deviceId?: string; moduleId?: string } & Record<string, unknown>
+
+/** Can this process listen on `port` of `address`? The error code when not. */
+function probe(address: string, port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = createServer()
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
+    s.listen(port, address, () => s.close(() => resolve(undefined)))
+  })
+}
+
+/**
+ * Starts the product hub on 8883 and 443 of a random loopback address.
+ * @returns the hub, or a string saying why it cannot run here (for `t.skip`).
+ */
+export async function startSdkHub(): Promise<SdkHub | string> {
+  let startHub: (o: Record<string, unknown>) => Promise<ProductHub>
+  try {
+    const spec = 'sas-token/hub'
+    ;({ startHub } = (await import(spec)) as { startHub: typeof startHub })
+  } catch (err) {
+    return `sas-token/hub cannot be loaded (${(err as Error).message})`
+  }
+  let address = ''
+  for (let attempt = 0; ; attempt++) {
+    address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`
+    const busy = (await probe(address, 8883)) ?? (await probe(address, 443))
+    if (busy === undefined) break
+    if (busy === 'EACCES' || busy === 'EPERM')
+      return `the official SDKs dial ports 8883 and 443, which this user may not bind (${busy}); run as root or grant CAP_NET_BIND_SERVICE`
+    if (attempt === 5) return `ports 8883/443 are busy on every loopback address tried (${busy})`
+  }
+  const hub = await startHub({
+    inMemory: true,
+    host: address,
+    hostName: address,
+    // An owner key of its own: the hub refuses the documented one on any address but 127.0.0.1.
+    ownerKey: randomBytes(32).toString('base64'),
+    mqttPort: 8883,
+    httpsPort: 443,
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'sdk-hub-'))
+  const caFile = join(dir, 'ca.pem')
+  writeFileSync(caFile, hub.ca)
+  const seen: HubEventLike[] = []
+  const waiters = new Set<{ match: (e: HubEventLike) => boolean; resolve: (e: HubEventLike) => void }>()
+  hub.events.on('event', (e: HubEventLike) => {
+    seen.push(e)
+    for (const w of waiters)
+      if (w.match(e)) {
+        waiters.delete(w)
+        w.resolve(e)
+      }
+  })
+  return {
+    hub,
+    address,
+    caFile,
+    env: { NODE_EXTRA_CA_CERTS: caFile, IOTHUB_CONNECTION_STRING: hub.hubConnectionString },
+    seen,
+    waitForEvent(match) {
+      const found = seen.find(match)
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise((resolve) => waiters.add({ match, resolve }))
+    },
+    async close() {
+      await hub.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
