@@ -48,6 +48,19 @@ export type SasTokenErrorCode =
   | 'ERR_TOPIC_MALFORMED'
   // renewal
   | 'ERR_TOKEN_SOURCE_STOPPED'
+  // hub (sas-token/hub): state, listeners and operator requests
+  | 'ERR_HUB_STATE_CORRUPT'
+  | 'ERR_HUB_STATE_IO'
+  | 'ERR_HUB_PORT_UNAVAILABLE'
+  | 'ERR_HUB_INSECURE_BIND'
+  | 'ERR_HUB_NOT_FOUND'
+  | 'ERR_HUB_CONFLICT'
+  | 'ERR_HUB_PRECONDITION_FAILED'
+  | 'ERR_HUB_BAD_REQUEST'
+  | 'ERR_HUB_QUEUE_FULL'
+  | 'ERR_HUB_DEVICE_NOT_ONLINE'
+  | 'ERR_HUB_METHOD_TIMEOUT'
+  | 'ERR_HUB_CLOSED'
 
 /**
  * The error every function of the library throws on bad input.

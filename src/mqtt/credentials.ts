@@ -66,8 +66,21 @@ export interface MqttCredentialsOptions extends Expiry {
 }
 
 const API_VERSION = /^\d{4}-\d{2}-\d{2}(?:-preview)?$/
+/** `true` when `text` is an IoT Hub `api-version`: a date such as `2021-04-12`, optionally `-preview`. */
+export function isApiVersion(text: string): boolean {
+  return typeof text === 'string' && API_VERSION.test(text)
+}
+
 const DTMI =
   /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z_](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}(?:\.[0-9]{1,6})?$/
+
+/**
+ * `true` when `text` is a Digital Twins Model Identifier (DTMI), such as
+ * `dtmi:com:example:Thermostat;1`: the form IoT Plug and Play model ids take.
+ */
+export function isDtmi(text: string): boolean {
+  return typeof text === 'string' && DTMI.test(text)
+}
 
 function encodeOption(value: string | undefined, what: string): string | undefined {
   if (value === undefined) return undefined
@@ -141,13 +154,13 @@ export function mqttCredentials(
     )
   }
   const apiVersion = o.apiVersion ?? DEFAULT_API_VERSION
-  if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion)) {
+  if (!isApiVersion(apiVersion)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `apiVersion ${JSON.stringify(String(apiVersion))} is not valid: use a date such as ${DEFAULT_API_VERSION}.`,
     )
   }
-  if (o.modelId !== undefined && !DTMI.test(o.modelId)) {
+  if (o.modelId !== undefined && !isDtmi(o.modelId)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `modelId ${JSON.stringify(String(o.modelId))} is not a DTMI: use the form dtmi:com:example:Thermostat;1.`,

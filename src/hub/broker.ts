@@ -1,0 +1,373 @@
+/**
+ * The device-facing MQTT side, on aedes: CONNECT authentication (refusals answered with a
+ * CONNACK code and explained in the log), one connection per identity, token expiry, the
+ * documented topics only, and routing of what devices send to telemetry, twins, methods and
+ * DPS. Messages to a device are published to its connection alone; aedes never forwards one
+ * device's publish to another.
+ *
+ * @module
+ */
+import type { TLSSocket } from 'node:tls'
+import { Aedes } from 'aedes'
+import type { AuthenticateError, Client, Subscription } from 'aedes'
+import { twinGetTopic } from '../mqtt/topics.js'
+import { flushC2d } from './c2d.js'
+import { authenticateConnect, isDpsUsername } from './device-auth.js'
+import type { AcceptedDevice, AcceptedRegistration, RefusalReason } from './device-auth.js'
+import { handlePoll, handleRegister } from './dps.js'
+import { parseDeviceTopic } from './device-topics.js'
+import type { MethodCalls } from './methods.js'
+import { DIRECT_BROKER_ID } from './service.js'
+import type { HubService } from './service.js'
+import { subscriptionKind } from './sessions.js'
+import type { Session } from './sessions.js'
+import { MAX_PROPERTIES_BYTES, applyPatch, deviceTwinDocument, parsePatch } from './twin.js'
+
+/** Messages over this many bytes close the connection (IoT Hub's 256 KB). */
+export const MAX_MESSAGE_BYTES = 256 * 1024
+
+/** Explains a refusal as findings (the diagnoseConnect shape). */
+export type Explain = (
+  connect: { clientId: string; username: string; password?: string },
+  reason: RefusalReason,
+  o: { key?: string; hubHostName: string; now: number; groupKey?: string },
+) => Array<{ severity: 'error' | 'warning'; code: string; message: string }>
+
+interface Connection {
+  accepted: AcceptedDevice | AcceptedRegistration
+  session: Session
+}
+
+function thumbprints(client: Client): string[] {
+  const socket = (client.req?.socket ?? client.conn) as Partial<TLSSocket>
+  if (typeof socket.getPeerCertificate !== 'function') return []
+  const cert = socket.getPeerCertificate()
+  if (cert === null || typeof cert !== 'object' || !cert.fingerprint) return []
+  return [cert.fingerprint, cert.fingerprint256].filter(Boolean).map((f) => f.replaceAll(':', '').toUpperCase())
+}
+
+function idFields(s: { deviceId: string; moduleId?: string }): { deviceId: string; moduleId?: string } {
+  return s.moduleId === undefined ? { deviceId: s.deviceId } : { deviceId: s.deviceId, moduleId: s.moduleId }
+}
+
+/**
+ * Creates the aedes broker for a hub.
+ *
+ * @throws Never (aedes setup errors only).
+ */
+export async function createBroker(hub: HubService, methods: MethodCalls, explain: Explain): Promise<Aedes> {
+  const connections = new WeakMap<Client, Connection>()
+
+  const protocolOf = (client: Client): 'mqtt' | 'mqtt-ws' => (client.req ? 'mqtt-ws' : 'mqtt')
+
+  /** Closes a client for breaking a hub rule, and says why. */
+  const violate = (client: Client, reason: string): Error => {
+    const c = connections.get(client)
+    if (c) c.session.closeReason = reason
+    return new Error(reason)
+  }
+
+  const broker = await Aedes.createBroker({
+    id: `sas-token-hub-${process.pid}`,
+    maxClientsIdLength: 260,
+    connectTimeout: 30_000,
+    heartbeatInterval: 60_000,
+
+    authenticate(client, username, password, done) {
+      const clientId = client.id
+      const outcome = authenticateConnect(
+        {
+          clientId,
+          username,
+          password,
+          certificateThumbprints: thumbprints(client),
+        },
+        {
+          hostName: hub.hostName,
+          idScope: hub.idScope,
+          now: hub.now(),
+          policy: (name) => hub.policy(name),
+          identity: (d, m) => hub.identity(d, m),
+          enrollment: (r) => (Object.hasOwn(hub.state.dps.enrollments, r) ? hub.state.dps.enrollments[r] : undefined),
+          groups: () => Object.values(hub.state.dps.groups),
+        },
+      )
+      if (!outcome.ok) {
+        const passwordText = password?.toString('utf8')
+        const connect = passwordText === undefined ? { clientId, username: username ?? '' } : { clientId, username: username ?? '', password: passwordText }
+        let key: string | undefined
+        if (outcome.identity && !isDpsUsername(username)) {
+          const identity = hub.identity(outcome.identity.deviceId, outcome.identity.moduleId)
+          if (identity?.authentication.type === 'sas') key = identity.authentication.symmetricKey.primaryKey
+        }
+        let findings: ReturnType<Explain>
+        try {
+          findings = explain(connect, outcome.reason, { hubHostName: hub.hostName, now: hub.now(), ...(key === undefined ? {} : { key }) })
+        } catch {
+          findings = [{ severity: 'error', code: outcome.reason.code, message: outcome.reason.message }]
+        }
+        const record = {
+          time: new Date(hub.now()).toISOString(),
+          clientId,
+          username: username ?? '',
+          returnCode: outcome.returnCode,
+          protocol: protocolOf(client),
+          ...(outcome.identity ? idFields(outcome.identity) : {}),
+          reason: outcome.reason,
+          findings,
+        }
+        hub.recordRefused(record)
+        hub.events.publish({ event: 'refuse', ...record })
+        const err: AuthenticateError = Object.assign(new Error(outcome.reason.message), { returnCode: outcome.returnCode })
+        done(err, false)
+        return
+      }
+      const accepted = outcome.accepted
+      const session: Session = {
+        clientId,
+        kind: accepted.kind,
+        deviceId: accepted.kind === 'device' ? accepted.deviceId : accepted.registrationId,
+        protocol: protocolOf(client),
+        authMethod: accepted.kind === 'device' ? accepted.authMethod : 'sas',
+        clean: true,
+        client,
+        subscriptions: new Map(),
+        operations: new Map(),
+      }
+      if (accepted.kind === 'device' && accepted.moduleId !== undefined) session.moduleId = accepted.moduleId
+      const previous = hub.sessions.get(clientId)
+      if (previous) previous.closeReason = 'replaced by a new connection'
+      connections.set(client, { accepted, session })
+      done(null, true)
+    },
+
+    authorizePublish(client, packet, done) {
+      if (client === null) return done(null)
+      const c = connections.get(client)
+      if (c === undefined) return done(new Error('not authenticated'))
+      const { session, accepted } = c
+      const will = client.closed
+      if (packet.qos === 2) return done(violate(client, 'QoS 2 publish (IoT Hub supports QoS 0 and 1)'))
+      const size = packet.payload.length
+      if (size > MAX_MESSAGE_BYTES) {
+        return done(violate(client, `message too large: ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`))
+      }
+      const topic = parseDeviceTopic(packet.topic)
+      if (topic === undefined || topic.type === 'invalid') {
+        return done(violate(client, `topic not supported: ${JSON.stringify(packet.topic)}${topic ? ` (${topic.reason})` : ''}`))
+      }
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
+      if (accepted.kind === 'dps') {
+        if (topic.type === 'dps-register') handleRegister(hub, session, accepted, topic.rid, payload)
+        else if (topic.type === 'dps-poll') handlePoll(hub, session, accepted, topic.rid, topic.operationId)
+        else return done(violate(client, `topic not supported on a DPS connection: ${JSON.stringify(packet.topic)}`))
+        return done(null)
+      }
+      const identity = hub.identity(session.deviceId, session.moduleId)
+      if (identity === undefined) return done(violate(client, 'identity deleted'))
+      identity.lastActivityTime = new Date(hub.now()).toISOString()
+      switch (topic.type) {
+        case 'telemetry': {
+          if (topic.deviceId !== session.deviceId || topic.moduleId !== session.moduleId) {
+            return done(violate(client, `telemetry for another identity: ${JSON.stringify(packet.topic)}`))
+          }
+          const { properties, ...system } = topic.bag
+          const app: Record<string, string | null> = { ...properties }
+          if (packet.retain) app['mqtt-retain'] = 'true'
+          if (will) app['iothub-MessageType'] = 'Will'
+          const systemProperties: Record<string, string> = {
+            ...Object.fromEntries(Object.entries(system).filter((e): e is [string, string] => typeof e[1] === 'string')),
+            'iothub-connection-device-id': session.deviceId,
+            ...(session.moduleId === undefined ? {} : { 'iothub-connection-module-id': session.moduleId }),
+            'iothub-connection-auth-method': JSON.stringify({
+              scope: accepted.authMethod === 'policy' ? 'hub' : session.moduleId === undefined ? 'device' : 'module',
+              type: accepted.authMethod === 'x509' ? 'x509Certificate' : 'sas',
+              issuer: 'iothub',
+              acceptingIpFilterRule: null,
+            }),
+            'iothub-connection-auth-generation-id': identity.generationId,
+            'iothub-enqueuedtime': new Date(hub.now()).toISOString(),
+            'iothub-message-source': 'Telemetry',
+          }
+          const text = payload.toString('utf8')
+          const body = Buffer.from(text, 'utf8').equals(payload) ? { text } : { base64: payload.toString('base64') }
+          hub.events.publish({ event: 'telemetry', ...idFields(session), topic: packet.topic, qos: packet.qos, body, properties: app, systemProperties })
+          if (will) return done(new Error('will recorded'))
+          return done(null)
+        }
+        case 'twin-get': {
+          if (twinGetTopic({ rid: topic.rid }) !== packet.topic && !packet.topic.startsWith(twinGetTopic({ rid: topic.rid }))) {
+            return done(violate(client, 'malformed twin GET'))
+          }
+          hub.events.publish({ event: 'twin-get', ...idFields(session) })
+          if (session.subscriptions.has('twin-responses')) {
+            hub.deliver(session, 'twin-responses', `$iothub/twin/res/200/?$rid=${topic.rid}`, JSON.stringify(deviceTwinDocument(identity.twin)))
+          }
+          return done(null)
+        }
+        case 'twin-reported': {
+          let status = 204
+          let answer = ''
+          try {
+            const patch = parsePatch(payload.toString('utf8'), 'reported properties')
+            identity.twin.reported = applyPatch(identity.twin.reported, patch, 'reported properties', MAX_PROPERTIES_BYTES)
+            identity.twin.reportedVersion += 1
+            identity.twin.version += 1
+            hub.store.changed()
+            hub.events.publish({ event: 'twin-reported', ...idFields(session), patch, version: identity.twin.reportedVersion })
+          } catch (err) {
+            status = 400
+            answer = JSON.stringify({ errorCode: 400004, message: (err as Error).message })
+            hub.events.publish({ event: 'twin-reported', ...idFields(session), status, error: (err as Error).message })
+          }
+          if (session.subscriptions.has('twin-responses')) {
+            const topicOut =
+              status === 204
+                ? `$iothub/twin/res/204/?$rid=${topic.rid}&$version=${identity.twin.reportedVersion}`
+                : `$iothub/twin/res/400/?$rid=${topic.rid}`
+            hub.deliver(session, 'twin-responses', topicOut, answer)
+          }
+          return done(null)
+        }
+        case 'method-response': {
+          methods.answer(session, topic.rid, topic.status, payload)
+          return done(null)
+        }
+        case 'dps-register':
+        case 'dps-poll':
+          return done(violate(client, `DPS topic on a hub connection: ${JSON.stringify(packet.topic)}`))
+      }
+    },
+
+    authorizeSubscribe(client, sub, done) {
+      const c = connections.get(client)
+      if (c === undefined) return done(new Error('not authenticated'))
+      const kind = subscriptionKind(sub.topic, c.session)
+      if (kind === undefined) {
+        c.session.closeReason = `subscription not supported: ${JSON.stringify(sub.topic)}`
+        return done(new Error(c.session.closeReason))
+      }
+      const qos: 0 | 1 = sub.qos === 0 ? 0 : 1
+      c.session.subscriptions.set(kind, qos)
+      const granted: Subscription = { ...sub, qos }
+      done(null, granted)
+    },
+
+    authorizeForward(_client, packet) {
+      return packet.brokerId === DIRECT_BROKER_ID ? packet : null
+    },
+  })
+
+  const persistSubscriptions = (session: Session): void => {
+    if (session.clean || session.kind !== 'device') return
+    const filters: string[] = []
+    for (const kind of session.subscriptions.keys()) filters.push(kind)
+    hub.state.sessions[session.clientId] = filters
+    hub.store.changed()
+  }
+
+  broker.on('clientReady', (client) => {
+    const c = connections.get(client)
+    if (c === undefined) return
+    const { session } = c
+    session.clean = client.clean
+    if (session.kind === 'device') {
+      if (session.clean) {
+        if (Object.hasOwn(hub.state.sessions, session.clientId)) {
+          delete hub.state.sessions[session.clientId]
+          hub.store.changed()
+        }
+      } else {
+        const kept = Object.hasOwn(hub.state.sessions, session.clientId) ? (hub.state.sessions[session.clientId] ?? []) : []
+        for (const kind of kept) {
+          if (kind === 'messages' || kind === 'methods' || kind === 'twin-responses' || kind === 'desired') {
+            if (!session.subscriptions.has(kind)) session.subscriptions.set(kind, 1)
+          }
+        }
+      }
+    }
+    hub.sessions.set(session.clientId, session)
+    const identity = session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
+    if (identity) {
+      identity.connectionState = 'Connected'
+      identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
+    }
+    const expiresAt = c.accepted.expiresAt
+    if (expiresAt !== undefined) {
+      const arm = (): void => {
+        const left = expiresAt * 1000 - hub.now()
+        if (left <= 0) {
+          session.closeReason = 'token expired'
+          client.close()
+          return
+        }
+        session.expiryTimer = setTimeout(arm, Math.min(left, 2 ** 31 - 1))
+      }
+      arm()
+    }
+    hub.events.publish({
+      event: 'connect',
+      ...idFields(session),
+      ...(session.kind === 'dps' ? { registrationId: session.deviceId, service: 'dps' } : {}),
+      clientId: session.clientId,
+      authMethod: session.authMethod,
+      cleanSession: client.clean,
+      protocol: session.protocol,
+      ...(session.subscriptions.size > 0 ? { restoredSubscriptions: [...session.subscriptions.keys()] } : {}),
+    })
+    if (session.kind === 'device' && session.moduleId === undefined) flushC2d(hub, session.deviceId)
+  })
+
+  broker.on('subscribe', (subscriptions, client) => {
+    const c = connections.get(client)
+    if (c === undefined) return
+    hub.events.publish({ event: 'subscribe', ...idFields(c.session), topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })) })
+    persistSubscriptions(c.session)
+    if (c.session.subscriptions.has('messages') && c.session.moduleId === undefined && c.session.kind === 'device') {
+      flushC2d(hub, c.session.deviceId)
+    }
+  })
+
+  broker.on('unsubscribe', (topics, client) => {
+    const c = connections.get(client)
+    if (c === undefined) return
+    for (const topic of topics) {
+      const kind = subscriptionKind(topic, c.session)
+      if (kind) c.session.subscriptions.delete(kind)
+    }
+    hub.events.publish({ event: 'unsubscribe', ...idFields(c.session), topics })
+    persistSubscriptions(c.session)
+  })
+
+  broker.on('keepaliveTimeout', (client) => {
+    const c = connections.get(client)
+    if (c) c.session.closeReason = 'keep-alive timeout (1.5 × the client keep-alive without a packet)'
+  })
+
+  broker.on('clientDisconnect', (client) => {
+    const c = connections.get(client)
+    if (c === undefined) return
+    const { session } = c
+    clearTimeout(session.expiryTimer)
+    if (hub.sessions.get(session.clientId) === session) {
+      hub.sessions.delete(session.clientId)
+      const identity = session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
+      if (identity) {
+        identity.connectionState = 'Disconnected'
+        identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
+      }
+    }
+    if (session.closeReason !== undefined) {
+      hub.events.publish({ event: 'close', ...idFields(session), clientId: session.clientId, reason: session.closeReason })
+    }
+    hub.events.publish({ event: 'disconnect', ...idFields(session), clientId: session.clientId, reason: session.closeReason ?? 'client disconnected' })
+  })
+
+  broker.on('clientError', (client, err) => {
+    const c = connections.get(client)
+    if (c && c.session.closeReason === undefined) c.session.closeReason = `connection error: ${err.message}`
+  })
+
+  return broker
+}
+

@@ -1,0 +1,112 @@
+/**
+ * Cloud-to-device messages: a queue of at most 50 per device, delivered at QoS 1 on
+ * `devices/{id}/messages/devicebound/{bag}` once the device has subscribed (a CleanSession 0
+ * subscription counts across reconnects and hub restarts). The bag is built by the core's
+ * {@link encodePropertyBag}: system properties with `$.` names, application properties bare.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { SasTokenError, isSasTokenError } from '../errors.js'
+import { encodePropertyBag } from '../mqtt/property-bag.js'
+import type { MessageProperties } from '../mqtt/property-bag.js'
+import { MAX_C2D_QUEUE } from './registry.js'
+import type { QueuedC2d } from './registry.js'
+import type { HubService } from './service.js'
+
+/** What an operator sends (the body of `POST /_emulator/devices/{id}/messages`). */
+export interface C2dInput {
+  payload?: unknown
+  payloadEncoding?: unknown
+  properties?: unknown
+  messageId?: unknown
+  correlationId?: unknown
+  userId?: unknown
+  contentType?: unknown
+  contentEncoding?: unknown
+  expiryTimeUtc?: unknown
+}
+
+function bad(message: string): SasTokenError {
+  return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
+}
+
+function optionalString(value: unknown, name: string): string | undefined {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string' || value === '') throw bad(`${name} must be a non-empty string.`)
+  return value
+}
+
+/**
+ * Reads an operator's message.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`.
+ */
+export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC2d {
+  const encoding = input.payloadEncoding ?? 'utf8'
+  if (encoding !== 'utf8' && encoding !== 'base64') throw bad('payloadEncoding must be "utf8" or "base64".')
+  const text = input.payload ?? ''
+  if (typeof text !== 'string') throw bad('payload must be a string (use payloadEncoding "base64" for bytes).')
+  if (encoding === 'base64' && Buffer.from(text, 'base64').toString('base64') !== text) throw bad('payload is not valid base64.')
+  const body = encoding === 'base64' ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8')
+  if (body.length > 64 * 1024) throw bad(`The message is ${body.length} bytes; C2D messages are at most 64 KB.`)
+  const properties: MessageProperties = { to: `/devices/${deviceId}/messages/devicebound` }
+  const messageId = optionalString(input.messageId, 'messageId') ?? randomUUID()
+  properties.messageId = messageId
+  for (const name of ['correlationId', 'userId', 'contentType', 'contentEncoding', 'expiryTimeUtc'] as const) {
+    const value = optionalString(input[name], name)
+    if (value !== undefined) properties[name] = value
+  }
+  if (input.properties !== undefined && input.properties !== null) {
+    if (typeof input.properties !== 'object' || Array.isArray(input.properties)) throw bad('properties must be an object of strings.')
+    const app: Record<string, string> = Object.create(null)
+    for (const [k, v] of Object.entries(input.properties)) {
+      if (typeof v !== 'string') throw bad(`Property ${JSON.stringify(k)} must have a string value.`)
+      app[k] = v
+    }
+    properties.properties = app
+  }
+  try {
+    encodePropertyBag(properties)
+  } catch (err) {
+    throw bad(isSasTokenError(err) ? err.message : 'The message properties cannot be encoded.')
+  }
+  return { messageId, payload: body.toString('base64'), properties, enqueuedTime: new Date(now).toISOString() }
+}
+
+/**
+ * Queues a message for a device and delivers it at once if the device listens.
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`.
+ */
+export function sendC2d(hub: HubService, deviceId: string, input: C2dInput): { messageId: string; state: 'queued' | 'delivered' } {
+  const entry = hub.entry(deviceId)
+  if (entry === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', `Device ${deviceId} is not in the registry.`)
+  const message = readC2d(deviceId, input, hub.now())
+  if (entry.c2d.length >= MAX_C2D_QUEUE) {
+    throw new SasTokenError(
+      'ERR_HUB_QUEUE_FULL',
+      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect and subscribe to devices/${deviceId}/messages/devicebound/#.`,
+    )
+  }
+  entry.c2d.push(message)
+  hub.store.changed()
+  const delivered = flushC2d(hub, deviceId).includes(message.messageId)
+  if (!delivered) hub.events.publish({ event: 'c2d', deviceId, messageId: message.messageId, state: 'queued' })
+  return { messageId: message.messageId, state: delivered ? 'delivered' : 'queued' }
+}
+
+/** Delivers a device's queue when it is connected and subscribed; returns the delivered ids. */
+export function flushC2d(hub: HubService, deviceId: string): string[] {
+  const entry = hub.entry(deviceId)
+  const session = hub.sessionOf(deviceId)
+  if (entry === undefined || session === undefined || !session.subscriptions.has('messages') || entry.c2d.length === 0) return []
+  const messages = entry.c2d.splice(0)
+  hub.store.changed()
+  for (const message of messages) {
+    const topic = `devices/${deviceId}/messages/devicebound/${encodePropertyBag(message.properties)}`
+    hub.deliver(session, 'messages', topic, Buffer.from(message.payload, 'base64'), 1)
+    hub.events.publish({ event: 'c2d', deviceId, messageId: message.messageId, state: 'delivered' })
+  }
+  return messages.map((m) => m.messageId)
+}

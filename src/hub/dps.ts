@@ -1,0 +1,182 @@
+/**
+ * The Device Provisioning Service: individual enrollments and enrollment groups (symmetric
+ * keys; a group's device keys are derived per registration id), and the MQTT registration
+ * flow the provisioning SDKs use: register → 202 `{operationId, status: 'assigning'}`, poll →
+ * 202, then 200 `{status: 'assigned', registrationState: {assignedHub, deviceId, …}}`, when
+ * the hub's registry gets the device with the proven key.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import { SasTokenError } from '../errors.js'
+import { assertRegistrationId } from '../identity.js'
+import { deriveDeviceKey } from '../keys.js'
+import { DPS_RESPONSES_FILTER } from '../mqtt/topics.js'
+import type { AcceptedRegistration } from './device-auth.js'
+import { generateKey, readAuthentication } from './registry.js'
+import type { HubService } from './service.js'
+import type { Session } from './sessions.js'
+import type { Enrollment, EnrollmentGroup } from './state-store.js'
+
+/** The ID scope the emulator's DPS uses unless told otherwise. */
+export const DEFAULT_ID_SCOPE = '0ne00000000'
+
+function bad(message: string): SasTokenError {
+  return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
+}
+
+function keysOf(input: Record<string, unknown>): { primaryKey: string; secondaryKey: string } {
+  const attestation = input.attestation
+  const symmetricKey =
+    attestation !== null && typeof attestation === 'object' && 'symmetricKey' in attestation
+      ? attestation.symmetricKey
+      : { primaryKey: input.primaryKey, secondaryKey: input.secondaryKey }
+  const auth = readAuthentication({ type: 'sas', symmetricKey })
+  if (auth.type !== 'sas') throw bad('Only symmetric-key attestation is supported.')
+  return auth.symmetricKey
+}
+
+function status(value: unknown): 'enabled' | 'disabled' {
+  if (value === undefined || value === null) return 'enabled'
+  if (value !== 'enabled' && value !== 'disabled') throw bad('provisioningStatus must be "enabled" or "disabled".')
+  return value
+}
+
+/** The DPS JSON of an enrollment (the service API's shape, symmetric keys). */
+export function enrollmentJson(e: Enrollment): Record<string, unknown> {
+  return {
+    registrationId: e.registrationId,
+    deviceId: e.deviceId ?? e.registrationId,
+    attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey } },
+    provisioningStatus: e.provisioningStatus,
+    createdDateTimeUtc: e.createdDateTimeUtc,
+  }
+}
+
+/** The DPS JSON of an enrollment group. */
+export function groupJson(g: EnrollmentGroup): Record<string, unknown> {
+  return {
+    enrollmentGroupId: g.enrollmentGroupId,
+    attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey } },
+    provisioningStatus: g.provisioningStatus,
+    createdDateTimeUtc: g.createdDateTimeUtc,
+  }
+}
+
+/**
+ * Creates or replaces an individual enrollment (empty keys are generated).
+ *
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
+ */
+export function putEnrollment(hub: HubService, registrationId: string, input: Record<string, unknown>): Record<string, unknown> {
+  assertRegistrationId(registrationId)
+  const keys = keysOf(input)
+  const deviceId = input.deviceId
+  if (deviceId !== undefined && deviceId !== null && typeof deviceId !== 'string') throw bad('deviceId must be a string.')
+  const enrollment: Enrollment = {
+    registrationId,
+    ...keys,
+    provisioningStatus: status(input.provisioningStatus),
+    createdDateTimeUtc: new Date(hub.now()).toISOString(),
+  }
+  if (typeof deviceId === 'string' && deviceId !== '') enrollment.deviceId = deviceId
+  hub.state.dps.enrollments[registrationId] = enrollment
+  hub.store.changed()
+  return enrollmentJson(enrollment)
+}
+
+/**
+ * Creates or replaces an enrollment group (empty keys are generated).
+ *
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
+ */
+export function putGroup(hub: HubService, groupId: string, input: Record<string, unknown>): Record<string, unknown> {
+  assertRegistrationId(groupId, 'enrollment group id')
+  const group: EnrollmentGroup = {
+    enrollmentGroupId: groupId,
+    ...keysOf(input),
+    provisioningStatus: status(input.provisioningStatus),
+    createdDateTimeUtc: new Date(hub.now()).toISOString(),
+  }
+  hub.state.dps.groups[groupId] = group
+  hub.store.changed()
+  return groupJson(group)
+}
+
+/** A fresh key pair for enrollments made without keys. */
+export function newKeys(): { primaryKey: string; secondaryKey: string } {
+  return { primaryKey: generateKey(), secondaryKey: generateKey() }
+}
+
+function respond(hub: HubService, session: Session, status: number, rid: string, body: unknown, retryAfter?: number): void {
+  if (!session.subscriptions.has('dps')) return
+  const topic = `${DPS_RESPONSES_FILTER.slice(0, -1)}${status}/?$rid=${rid}${retryAfter === undefined ? '' : `&retry-after=${retryAfter}`}`
+  hub.deliver(session, 'dps', topic, JSON.stringify(body), 0)
+}
+
+/** Handles `$dps/registrations/PUT/iotdps-register/?$rid=…`. */
+export function handleRegister(hub: HubService, session: Session, accepted: AcceptedRegistration, rid: string, body: Buffer): void {
+  let registrationId: unknown
+  try {
+    registrationId = (JSON.parse(body.toString('utf8')) as { registrationId?: unknown }).registrationId
+  } catch {
+    respond(hub, session, 400, rid, { errorCode: 400004, message: 'The registration request body is not valid JSON.' })
+    return
+  }
+  if (registrationId !== accepted.registrationId) {
+    respond(hub, session, 400, rid, { errorCode: 400004, message: `The body's registrationId must be ${accepted.registrationId}, the one the connection authenticated.` })
+    return
+  }
+  const operationId = `4.${randomUUID()}`
+  session.operations.set(operationId, { registrationId: accepted.registrationId, polls: 0 })
+  respond(hub, session, 202, rid, { operationId, status: 'assigning' }, 1)
+}
+
+/** Handles `$dps/registrations/GET/iotdps-get-operationstatus/?$rid=…&operationId=…`. */
+export function handlePoll(hub: HubService, session: Session, accepted: AcceptedRegistration, rid: string, operationId: string): void {
+  const operation = session.operations.get(operationId)
+  if (operation === undefined) {
+    respond(hub, session, 404, rid, { errorCode: 404201, message: `Operation ${operationId} is unknown on this connection.` })
+    return
+  }
+  operation.polls += 1
+  if (operation.polls < 2) {
+    respond(hub, session, 202, rid, { operationId, status: 'assigning' }, 1)
+    return
+  }
+  const registrationId = accepted.registrationId
+  const enrollment = hub.state.dps.enrollments[registrationId]
+  const deviceId = enrollment?.deviceId ?? registrationId
+  const group = accepted.enrollmentGroupId === undefined ? undefined : hub.state.dps.groups[accepted.enrollmentGroupId]
+  const keys = group
+    ? { primaryKey: deriveDeviceKey(group.primaryKey, registrationId), secondaryKey: deriveDeviceKey(group.secondaryKey, registrationId) }
+    : enrollment
+      ? { primaryKey: enrollment.primaryKey, secondaryKey: enrollment.secondaryKey }
+      : { primaryKey: accepted.deviceKey, secondaryKey: accepted.deviceKey }
+  const authentication = { type: 'sas', symmetricKey: keys }
+  const existing = hub.entry(deviceId)
+  if (existing === undefined) hub.putDevice(deviceId, { authentication })
+  else hub.putDevice(deviceId, { authentication }, '*')
+  const now = new Date(hub.now()).toISOString()
+  const registrationState = {
+    registrationId,
+    createdDateTimeUtc: now,
+    assignedHub: hub.hostName,
+    deviceId,
+    status: 'assigned',
+    substatus: existing === undefined ? 'initialAssignment' : 'reprovisionedToInitialAssignment',
+    lastUpdatedDateTimeUtc: now,
+    etag: Buffer.from(now).toString('base64'),
+  }
+  hub.state.dps.registrations[registrationId] = {
+    registrationId,
+    deviceId,
+    assignedHub: hub.hostName,
+    ...(accepted.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: accepted.enrollmentGroupId }),
+    createdDateTimeUtc: now,
+  }
+  hub.store.changed()
+  session.operations.delete(operationId)
+  hub.events.publish({ event: 'dps-register', registrationId, assignedHub: hub.hostName, deviceId, ...(accepted.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: accepted.enrollmentGroupId }) })
+  respond(hub, session, 200, rid, { operationId, status: 'assigned', registrationState })
+}

@@ -1,0 +1,131 @@
+/**
+ * Direct methods: a request goes to the identity's connection at QoS 0 on
+ * `$iothub/methods/POST/{name}/?$rid={rid}`, and the hub waits for
+ * `$iothub/methods/res/{status}/?$rid={rid}`. The timeout is 5–300 s (default 30): it
+ * answers 504; an offline or unsubscribed identity answers 404 at once.
+ *
+ * @module
+ */
+import { SasTokenError } from '../errors.js'
+import type { HubService } from './service.js'
+import type { Session } from './sessions.js'
+
+/** The body of `POST /twins/{id}/methods`. */
+export interface MethodInput {
+  methodName?: unknown
+  payload?: unknown
+  responseTimeoutInSeconds?: unknown
+  connectTimeoutInSeconds?: unknown
+}
+
+/** A device's answer. */
+export interface MethodResult {
+  status: number
+  payload: unknown
+}
+
+interface Pending {
+  resolve: (r: MethodResult) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+  session: Session
+}
+
+/** The default method timeout, seconds. */
+export const DEFAULT_METHOD_TIMEOUT = 30
+
+function bad(message: string): SasTokenError {
+  return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
+}
+
+/** Calls in flight, by session and request id. */
+export class MethodCalls {
+  readonly #pending = new Map<string, Pending>()
+  #counter = 0
+  readonly #hub: HubService
+
+  constructor(hub: HubService) {
+    this.#hub = hub
+  }
+
+  /**
+   * Invokes a method and waits for the answer.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST` (name, timeout),
+   *   `ERR_HUB_DEVICE_NOT_ONLINE` (404), `ERR_HUB_METHOD_TIMEOUT` (504).
+   */
+  async invoke(deviceId: string, moduleId: string | undefined, input: MethodInput): Promise<MethodResult> {
+    const name = input.methodName
+    if (typeof name !== 'string' || name === '' || /[/#+?\s]/.test(name) || name.length > 128) {
+      throw bad('methodName must be a non-empty name without / # + ? or spaces.')
+    }
+    const timeout = input.responseTimeoutInSeconds ?? DEFAULT_METHOD_TIMEOUT
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 5 || timeout > 300) {
+      throw bad('responseTimeoutInSeconds must be a whole number from 5 to 300 (default 30).')
+    }
+    this.#hub.requireIdentity(deviceId, moduleId)
+    const payloadText = JSON.stringify(input.payload ?? null)
+    if (Buffer.byteLength(payloadText) > 128 * 1024) throw bad('The method payload is over 128 KB.')
+    const session = this.#hub.sessionOf(deviceId, moduleId)
+    const who = moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
+    if (session === undefined || !session.subscriptions.has('methods')) {
+      this.#hub.events.publish({ event: 'method', deviceId, ...(moduleId === undefined ? {} : { moduleId }), methodName: name, status: 404 })
+      throw new SasTokenError(
+        'ERR_HUB_DEVICE_NOT_ONLINE',
+        session === undefined
+          ? `${who} is not connected.`
+          : `${who} is connected but has not subscribed to $iothub/methods/POST/#.`,
+      )
+    }
+    this.#counter = (this.#counter + 1) % 0x7fffffff
+    const rid = this.#counter.toString(16)
+    const key = `${session.clientId}\n${rid}`
+    return await new Promise<MethodResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(key)
+        this.#hub.events.publish({ event: 'method', deviceId, ...(moduleId === undefined ? {} : { moduleId }), methodName: name, status: 504 })
+        reject(new SasTokenError('ERR_HUB_METHOD_TIMEOUT', `${who} did not answer ${name} within ${timeout} s.`))
+      }, timeout * 1000)
+      this.#pending.set(key, {
+        resolve: (r) => {
+          this.#hub.events.publish({ event: 'method', deviceId, ...(moduleId === undefined ? {} : { moduleId }), methodName: name, status: r.status })
+          resolve(r)
+        },
+        reject,
+        timer,
+        session,
+      })
+      this.#hub.deliver(session, 'methods', `$iothub/methods/POST/${name}/?$rid=${rid}`, payloadText, 0)
+    })
+  }
+
+  /** A device's response; `false` when no call waits for it. */
+  answer(session: Session, rid: string, status: number, body: Buffer): boolean {
+    const key = `${session.clientId}\n${rid}`
+    const pending = this.#pending.get(key)
+    if (pending === undefined || pending.session !== session) return false
+    this.#pending.delete(key)
+    clearTimeout(pending.timer)
+    const text = body.toString('utf8')
+    let payload: unknown = text
+    if (text.length === 0) payload = null
+    else {
+      try {
+        payload = JSON.parse(text)
+      } catch {
+        payload = text
+      }
+    }
+    pending.resolve({ status, payload })
+    return true
+  }
+
+  /** Stops every timer (hub close). */
+  close(): void {
+    for (const p of this.#pending.values()) {
+      clearTimeout(p.timer)
+      p.reject(new SasTokenError('ERR_HUB_CLOSED', 'The hub closed before the device answered.'))
+    }
+    this.#pending.clear()
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The hub's operations on its state, shared by the operator REST API, the `startHub()` handle
+ * and the MQTT side: the registry (devices, modules), twins, and delivery to live sessions.
+ * Every failure is a {@link SasTokenError} with an `ERR_HUB_*` code the REST API maps to IoT
+ * Hub's status codes.
+ *
+ * @module
+ */
+import { SasTokenError } from '../errors.js'
+import { assertDeviceId } from '../identity.js'
+import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'
+import type { HubEvents } from './events.js'
+import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
+import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
+import type { Session, SubscriptionKind } from './sessions.js'
+import type { StateStore } from './state-store.js'
+import { MAX_PROPERTIES_BYTES, MAX_TAGS_BYTES, applyPatch, checkPatch, isJsonObject } from './twin.js'
+import type { JsonObject } from './twin.js'
+
+/** Marks packets the hub publishes to one connection (see the broker's authorizeForward). */
+export const DIRECT_BROKER_ID = 'sas-token-hub-direct'
+
+/** A refused CONNECT, as `GET /_emulator/refused` lists it. */
+export interface RefusedConnect {
+  time: string
+  clientId: string
+  username: string
+  returnCode: number
+  protocol: 'mqtt' | 'mqtt-ws'
+  deviceId?: string
+  moduleId?: string
+  findings: Array<{ severity: 'error' | 'warning'; code: string; message: string }>
+}
+
+/** How many refused CONNECTs `GET /_emulator/refused` keeps. */
+export const MAX_REFUSED = 100
+
+function notFound(what: string): SasTokenError {
+  return new SasTokenError('ERR_HUB_NOT_FOUND', `${what} is not in the registry.`)
+}
+
+/** The hub's state and operations. */
+export class HubService {
+  readonly store: StateStore
+  readonly events: HubEvents
+  readonly hostName: string
+  readonly idScope: string
+  readonly now: () => number
+  readonly clockSkewSeconds: number
+  /** Live connections by MQTT client id. */
+  readonly sessions = new Map<string, Session>()
+  readonly refused: RefusedConnect[] = []
+
+  constructor(o: {
+    store: StateStore
+    events: HubEvents
+    hostName: string
+    idScope: string
+    now: () => number
+    clockSkewSeconds: number
+  }) {
+    this.store = o.store
+    this.events = o.events
+    this.hostName = o.hostName
+    this.idScope = o.idScope
+    this.now = o.now
+    this.clockSkewSeconds = o.clockSkewSeconds
+    for (const entry of Object.values(this.store.state.devices)) {
+      for (const identity of [entry.device, ...Object.values(entry.modules)]) identity.connectionState = 'Disconnected'
+    }
+  }
+
+  get state(): StateStore['state'] {
+    return this.store.state
+  }
+
+  /** The policy named `keyName`. */
+  policy(keyName: string): Policy | undefined {
+    return this.state.policies.find((p) => p.keyName === keyName)
+  }
+
+  /** The device entry, or `undefined`. */
+  entry(deviceId: string): DeviceEntry | undefined {
+    return Object.hasOwn(this.state.devices, deviceId) ? this.state.devices[deviceId] : undefined
+  }
+
+  /** A device or module identity, or `undefined`. */
+  identity(deviceId: string, moduleId?: string): Identity | undefined {
+    const entry = this.entry(deviceId)
+    if (entry === undefined) return undefined
+    if (moduleId === undefined) return entry.device
+    return Object.hasOwn(entry.modules, moduleId) ? entry.modules[moduleId] : undefined
+  }
+
+  /**
+   * The identity, or an error.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
+  requireIdentity(deviceId: string, moduleId?: string): Identity {
+    const identity = this.identity(deviceId, moduleId)
+    if (identity === undefined) throw notFound(moduleId === undefined ? `Device ${deviceId}` : `Module ${deviceId}/${moduleId}`)
+    return identity
+  }
+
+  /** The live session of an identity. */
+  sessionOf(deviceId: string, moduleId?: string): Session | undefined {
+    return this.sessions.get(moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`)
+  }
+
+  // ---- registry ---------------------------------------------------------------------------
+
+  /** Every device, as IoT Hub's JSON. */
+  listDevices(): Record<string, unknown>[] {
+    return Object.values(this.state.devices).map((e) => identityJson(e.device, e.c2d.length))
+  }
+
+  /**
+   * A device as IoT Hub's JSON.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
+  getDevice(deviceId: string): Record<string, unknown> {
+    const entry = this.entry(deviceId)
+    if (entry === undefined) throw notFound(`Device ${deviceId}`)
+    return identityJson(entry.device, entry.c2d.length)
+  }
+
+  /**
+   * Creates (no If-Match) or updates (If-Match) a device, as `PUT /devices/{id}`.
+   *
+   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`,
+   *   `ERR_HUB_CONFLICT` (exists, no If-Match), `ERR_HUB_NOT_FOUND` (If-Match, absent),
+   *   `ERR_HUB_PRECONDITION_FAILED`.
+   */
+  putDevice(deviceId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
+    assertDeviceId(deviceId, 'deviceId')
+    if (input.deviceId !== undefined && input.deviceId !== deviceId) {
+      throw new SasTokenError('ERR_HUB_BAD_REQUEST', `The body's deviceId ${JSON.stringify(input.deviceId)} is not the path's ${deviceId}.`)
+    }
+    const entry = this.entry(deviceId)
+    if (entry === undefined) {
+      if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)
+      const created: DeviceEntry = { device: newIdentity(deviceId, undefined, input, this.now()), modules: {}, c2d: [] }
+      this.state.devices[deviceId] = created
+      this.store.changed()
+      this.events.publish({ event: 'registry', action: 'create', deviceId })
+      return identityJson(created.device, 0)
+    }
+    if (ifMatch === undefined) {
+      throw new SasTokenError('ERR_HUB_CONFLICT', `Device ${deviceId} already exists: update it with If-Match: "*" (or its etag).`)
+    }
+    checkIfMatch(ifMatch, entry.device.etag)
+    entry.device = updatedIdentity(entry.device, input)
+    this.store.changed()
+    this.events.publish({ event: 'registry', action: 'update', deviceId })
+    if (entry.device.status === 'disabled') this.dropSession(deviceId, undefined, 'device disabled')
+    return identityJson(entry.device, entry.c2d.length)
+  }
+
+  /**
+   * Deletes a device and its modules, as `DELETE /devices/{id}`.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_PRECONDITION_FAILED`.
+   */
+  deleteDevice(deviceId: string, ifMatch?: string): void {
+    const entry = this.entry(deviceId)
+    if (entry === undefined) throw notFound(`Device ${deviceId}`)
+    checkIfMatch(ifMatch, entry.device.etag)
+    delete this.state.devices[deviceId]
+    this.store.changed()
+    for (const moduleId of Object.keys(entry.modules)) this.dropSession(deviceId, moduleId, 'identity deleted')
+    this.dropSession(deviceId, undefined, 'identity deleted')
+    this.events.publish({ event: 'registry', action: 'delete', deviceId })
+  }
+
+  /**
+   * The modules of a device.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
+  listModules(deviceId: string): Record<string, unknown>[] {
+    const entry = this.entry(deviceId)
+    if (entry === undefined) throw notFound(`Device ${deviceId}`)
+    return Object.values(entry.modules).map((m) => identityJson(m))
+  }
+
+  /**
+   * A module as IoT Hub's JSON.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
+  getModule(deviceId: string, moduleId: string): Record<string, unknown> {
+    return identityJson(this.requireIdentity(deviceId, moduleId))
+  }
+
+  /**
+   * Creates or updates a module, as `PUT /devices/{id}/modules/{mid}`.
+   *
+   * @throws {SasTokenError} as {@link putDevice}.
+   */
+  putModule(deviceId: string, moduleId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
+    assertDeviceId(moduleId, 'moduleId')
+    const entry = this.entry(deviceId)
+    if (entry === undefined) throw notFound(`Device ${deviceId}`)
+    const current = Object.hasOwn(entry.modules, moduleId) ? entry.modules[moduleId] : undefined
+    if (current === undefined) {
+      if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Module ${deviceId}/${moduleId}`)
+      const created = newIdentity(deviceId, moduleId, input, this.now())
+      entry.modules[moduleId] = created
+      this.store.changed()
+      this.events.publish({ event: 'registry', action: 'create', deviceId, moduleId })
+      return identityJson(created)
+    }
+    if (ifMatch === undefined) {
+      throw new SasTokenError('ERR_HUB_CONFLICT', `Module ${deviceId}/${moduleId} already exists: update it with If-Match: "*".`)
+    }
+    checkIfMatch(ifMatch, current.etag)
+    const updated = updatedIdentity(current, input)
+    entry.modules[moduleId] = updated
+    this.store.changed()
+    this.events.publish({ event: 'registry', action: 'update', deviceId, moduleId })
+    return identityJson(updated)
+  }
+
+  /**
+   * Deletes a module.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_PRECONDITION_FAILED`.
+   */
+  deleteModule(deviceId: string, moduleId: string, ifMatch?: string): void {
+    const entry = this.entry(deviceId)
+    const current = this.identity(deviceId, moduleId)
+    if (entry === undefined || current === undefined) throw notFound(`Module ${deviceId}/${moduleId}`)
+    checkIfMatch(ifMatch, current.etag)
+    delete entry.modules[moduleId]
+    this.store.changed()
+    this.dropSession(deviceId, moduleId, 'identity deleted')
+    this.events.publish({ event: 'registry', action: 'delete', deviceId, moduleId })
+  }
+
+  /** Closes an identity's live connection, with the reason for the log. */
+  dropSession(deviceId: string, moduleId: string | undefined, reason: string): void {
+    const session = this.sessionOf(deviceId, moduleId)
+    if (session === undefined) return
+    session.closeReason = reason
+    session.client.close()
+  }
+
+  // ---- twins ------------------------------------------------------------------------------
+
+  /**
+   * The twin as IoT Hub's service JSON.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
+  getTwin(deviceId: string, moduleId?: string): JsonObject {
+    const identity = this.requireIdentity(deviceId, moduleId)
+    const entry = this.entry(deviceId)
+    const twin = identity.twin
+    const etag = twinEtag(twin.version)
+    const json: JsonObject = {
+      deviceId,
+      ...(moduleId === undefined ? {} : { moduleId }),
+      etag,
+      deviceEtag: identity.etag,
+      status: entry?.device.status ?? 'enabled',
+      statusUpdateTime: '0001-01-01T00:00:00Z',
+      connectionState: identity.connectionState,
+      lastActivityTime: identity.lastActivityTime,
+      cloudToDeviceMessageCount: moduleId === undefined ? (entry?.c2d.length ?? 0) : 0,
+      authenticationType: identity.authentication.type,
+      x509Thumbprint:
+        identity.authentication.type === 'selfSigned'
+          ? identity.authentication.x509Thumbprint
+          : { primaryThumbprint: null, secondaryThumbprint: null },
+      modelId: '',
+      version: twin.version,
+      tags: twin.tags,
+      properties: {
+        desired: { ...twin.desired, $metadata: { $lastUpdated: identity.connectionStateUpdatedTime }, $version: twin.desiredVersion },
+        reported: { ...twin.reported, $metadata: { $lastUpdated: identity.connectionStateUpdatedTime }, $version: twin.reportedVersion },
+      },
+    }
+    if (moduleId === undefined) json.capabilities = { iotEdge: false }
+    return json
+  }
+
+  /**
+   * Updates tags and desired properties, as `PATCH /twins/{id}` (merge) or `PUT` (replace).
+   * A desired change reaches a subscribed device on `…/desired/?$version=N`.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_PRECONDITION_FAILED`.
+   */
+  updateTwin(deviceId: string, moduleId: string | undefined, body: unknown, o: { replace?: boolean; ifMatch?: string } = {}): JsonObject {
+    const identity = this.requireIdentity(deviceId, moduleId)
+    if (!isJsonObject(body)) throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'The twin patch must be a JSON object.')
+    checkIfMatch(o.ifMatch, twinEtag(identity.twin.version))
+    const twin = identity.twin
+    const tags = body.tags === undefined || body.tags === null ? undefined : checkPatch(body.tags, 'tags', MAX_TAGS_BYTES)
+    const properties = body.properties
+    const desiredIn = isJsonObject(properties) ? properties.desired : undefined
+    const desired = desiredIn === undefined || desiredIn === null ? undefined : checkPatch(stripMeta(desiredIn), 'desired properties')
+    if (tags !== undefined) twin.tags = o.replace ? tags : applyPatch(twin.tags, tags, 'tags', MAX_TAGS_BYTES)
+    if (desired !== undefined) {
+      twin.desired = o.replace ? applyPatch({}, desired, 'desired properties', MAX_PROPERTIES_BYTES) : applyPatch(twin.desired, desired, 'desired properties', MAX_PROPERTIES_BYTES)
+      twin.desiredVersion += 1
+    }
+    if (tags !== undefined || desired !== undefined) {
+      twin.version += 1
+      this.store.changed()
+    }
+    if (desired !== undefined) {
+      const patch = o.replace ? twin.desired : desired
+      this.events.publish({ event: 'twin-desired', deviceId, ...(moduleId === undefined ? {} : { moduleId }), patch, version: twin.desiredVersion })
+      const session = this.sessionOf(deviceId, moduleId)
+      if (session?.subscriptions.has('desired')) {
+        this.deliver(session, 'desired', `${DESIRED_PATCHES_FILTER.slice(0, -1)}?$version=${twin.desiredVersion}`, JSON.stringify({ ...patch, $version: twin.desiredVersion }))
+      }
+    }
+    return this.getTwin(deviceId, moduleId)
+  }
+
+  // ---- delivery ---------------------------------------------------------------------------
+
+  /** Publishes to one session, at the QoS its subscription of `kind` allows (at most `qos`). */
+  deliver(session: Session, kind: SubscriptionKind, topic: string, payload: string | Buffer, qos: 0 | 1 = 0, done?: (err?: Error) => void): void {
+    const granted = session.subscriptions.get(kind) ?? 0
+    session.client.publish(
+      {
+        cmd: 'publish',
+        topic,
+        payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
+        qos: granted < qos ? granted : qos,
+        retain: false,
+        dup: false,
+        brokerId: DIRECT_BROKER_ID,
+      },
+      (err) => done?.(err),
+    )
+  }
+
+  /** Records a refused CONNECT (bounded). */
+  recordRefused(record: RefusedConnect): void {
+    this.refused.push(record)
+    if (this.refused.length > MAX_REFUSED) this.refused.shift()
+  }
+}
+
+function stripMeta(value: unknown): unknown {
+  if (!isJsonObject(value)) return value
+  const { $metadata: _m, $version: _v, ...rest } = value
+  return rest
+}
+
+/** A twin etag as IoT Hub writes one (base64 of the version, 8 bytes big-endian). */
+export function twinEtag(version: number): string {
+  const bytes = Buffer.alloc(8)
+  bytes.writeBigUInt64BE(BigInt(version))
+  return bytes.toString('base64')
+}

@@ -1,0 +1,232 @@
+/**
+ * The hub's state on disk: one JSON document (`state.json`) in the state directory, written
+ * atomically (a temp file in the same directory, fsync, then rename), so a crash mid-write
+ * leaves the previous state whole. A file that cannot be read as hub state is reported with
+ * its path and never overwritten. Without a directory (in memory) nothing is written.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { SasTokenError } from '../errors.js'
+import type { DeviceEntry, Policy } from './registry.js'
+
+/** A DPS individual enrollment (symmetric key). */
+export interface Enrollment {
+  registrationId: string
+  primaryKey: string
+  secondaryKey: string
+  /** The device id to create; the registration id when absent. */
+  deviceId?: string
+  provisioningStatus: 'enabled' | 'disabled'
+  createdDateTimeUtc: string
+}
+
+/** A DPS enrollment group (symmetric key): device keys are derived per registration id. */
+export interface EnrollmentGroup {
+  enrollmentGroupId: string
+  primaryKey: string
+  secondaryKey: string
+  provisioningStatus: 'enabled' | 'disabled'
+  createdDateTimeUtc: string
+}
+
+/** A finished DPS registration. */
+export interface Registration {
+  registrationId: string
+  deviceId: string
+  assignedHub: string
+  enrollmentGroupId?: string
+  createdDateTimeUtc: string
+}
+
+/** Everything the hub keeps. */
+export interface HubState {
+  format: 'sas-token-hub-state'
+  version: 1
+  policies: Policy[]
+  devices: Record<string, DeviceEntry>
+  /** MQTT client id → the filters it subscribed with CleanSession 0 (kept across restarts). */
+  sessions: Record<string, string[]>
+  dps: {
+    enrollments: Record<string, Enrollment>
+    groups: Record<string, EnrollmentGroup>
+    registrations: Record<string, Registration>
+  }
+}
+
+/** The name of the state file in the state directory. */
+export const STATE_FILE = 'state.json'
+
+function corrupt(file: string, why: string): SasTokenError {
+  return Object.assign(
+    new SasTokenError(
+      'ERR_HUB_STATE_CORRUPT',
+      `The hub state file ${file} ${why}. It was left as it is: fix or move it away (the hub then starts empty), or start with another --state-dir.`,
+    ),
+    { file },
+  )
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v)
+
+/**
+ * Checks that parsed JSON has the shape of hub state.
+ *
+ * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT` naming `file`.
+ */
+export function assertState(value: unknown, file: string): asserts value is HubState {
+  if (!isObject(value) || value.format !== 'sas-token-hub-state') {
+    throw corrupt(file, 'is not a sas-token hub state file')
+  }
+  if (value.version !== 1) throw corrupt(file, `has version ${JSON.stringify(value.version)}; this hub reads version 1`)
+  const { policies, devices, sessions, dps } = value
+  if (!Array.isArray(policies) || !policies.every((p) => isObject(p) && typeof p.keyName === 'string' && typeof p.primaryKey === 'string' && Array.isArray(p.rights))) {
+    throw corrupt(file, 'has invalid "policies"')
+  }
+  if (!isObject(devices)) throw corrupt(file, 'has invalid "devices"')
+  for (const [id, entry] of Object.entries(devices)) {
+    if (!isObject(entry) || !isObject(entry.device) || entry.device.deviceId !== id || !isObject(entry.modules) || !Array.isArray(entry.c2d) || !isObject(entry.device.twin) || !isObject(entry.device.authentication)) {
+      throw corrupt(file, `has an invalid entry for device ${JSON.stringify(id)}`)
+    }
+  }
+  if (!isObject(sessions) || !Object.values(sessions).every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))) {
+    throw corrupt(file, 'has invalid "sessions"')
+  }
+  if (!isObject(dps) || !isObject(dps.enrollments) || !isObject(dps.groups) || !isObject(dps.registrations)) {
+    throw corrupt(file, 'has invalid "dps"')
+  }
+}
+
+/**
+ * Writes `data` to `file` atomically: a temp file beside it, fsync, rename.
+ *
+ * @throws {SasTokenError} `ERR_HUB_STATE_IO` naming the file.
+ */
+export async function writeFileAtomic(file: string, data: string, mode = 0o600): Promise<void> {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    const handle = await open(temp, 'w', mode)
+    try {
+      await handle.writeFile(data, 'utf8')
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+    await rename(temp, file)
+  } catch (cause) {
+    await rm(temp, { force: true }).catch(() => undefined)
+    throw Object.assign(
+      new SasTokenError('ERR_HUB_STATE_IO', `Could not write ${file}: ${(cause as Error).message}.`, { cause }),
+      { file },
+    )
+  }
+}
+
+/**
+ * Reads a file, or `undefined` when it does not exist.
+ *
+ * @throws {SasTokenError} `ERR_HUB_STATE_IO` for any other read error.
+ */
+export async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw Object.assign(
+      new SasTokenError('ERR_HUB_STATE_IO', `Could not read ${file}: ${(cause as Error).message}.`, { cause }),
+      { file },
+    )
+  }
+}
+
+/** Keeps one {@link HubState} and writes it (coalesced, atomically) when told it changed. */
+export class StateStore {
+  /** The state directory; `undefined` in memory. */
+  readonly dir: string | undefined
+  readonly state: HubState
+  #dirty = false
+  #writing: Promise<void> | undefined
+  #scheduled = false
+  #onError: (err: unknown) => void
+
+  private constructor(dir: string | undefined, state: HubState, onError: (err: unknown) => void) {
+    this.dir = dir
+    this.state = state
+    this.#onError = onError
+  }
+
+  /**
+   * Opens the state in `dir` (created when missing), or a fresh in-memory state.
+   *
+   * @param fresh Makes the state of a new hub.
+   * @param onError Told about a failed background write (the hub keeps running).
+   * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT` or `ERR_HUB_STATE_IO`, naming the file.
+   */
+  static async open(
+    dir: string | undefined,
+    fresh: () => HubState,
+    onError: (err: unknown) => void,
+  ): Promise<{ store: StateStore; created: boolean }> {
+    if (dir === undefined) return { store: new StateStore(undefined, fresh(), onError), created: true }
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 })
+    } catch (cause) {
+      throw Object.assign(
+        new SasTokenError('ERR_HUB_STATE_IO', `Could not create the state directory ${dir}: ${(cause as Error).message}.`, { cause }),
+        { file: dir },
+      )
+    }
+    const file = join(dir, STATE_FILE)
+    const text = await readIfExists(file)
+    if (text === undefined) {
+      const store = new StateStore(dir, fresh(), onError)
+      await store.flush(true)
+      return { store, created: true }
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw corrupt(file, text.length === 0 ? 'is empty' : 'is not valid JSON (cut short by a crash, or edited by hand?)')
+    }
+    assertState(parsed, file)
+    return { store: new StateStore(dir, parsed, onError), created: false }
+  }
+
+  /** Marks the state changed; it is written soon (changes within one tick coalesce). */
+  changed(): void {
+    if (this.dir === undefined) return
+    this.#dirty = true
+    if (this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      this.flush().catch(this.#onError)
+    })
+  }
+
+  /**
+   * Writes the state now if it changed (or `force`), after any write in flight.
+   *
+   * @throws {SasTokenError} `ERR_HUB_STATE_IO`.
+   */
+  async flush(force = false): Promise<void> {
+    if (this.dir === undefined) return
+    while (this.#writing) await this.#writing
+    if (!this.#dirty && !force) return
+    this.#dirty = false
+    const file = join(this.dir, STATE_FILE)
+    this.#writing = writeFileAtomic(file, JSON.stringify(this.state, null, 1) + '\n')
+    try {
+      await this.#writing
+    } catch (err) {
+      this.#dirty = true
+      throw err
+    } finally {
+      this.#writing = undefined
+    }
+  }
+}
