@@ -69,8 +69,9 @@ export async function api(
     const message =
       field(parsed, 'Message', 'message') ??
       (typeof parsed === 'string' && parsed !== '' ? parsed : res.statusText)
-    const code = field(parsed, 'ErrorCode', 'errorCode', 'code')
-    throw new ApiError(res.status, message, code, parsed)
+    const code = field(parsed, 'code', 'ErrorCode', 'errorCode')
+    // IoT Hub's messages start with "ErrorCode:<name>;": the name is kept in errorCode
+    throw new ApiError(res.status, message.replace(/^ErrorCode:[^;]*;/, ''), code, parsed)
   }
   return parsed
 }

@@ -113,10 +113,9 @@ export class Store {
     if (event.event === 'refuse') return
     id.lastActivityTime = event.time
     if (event.event === 'connect') id.connectionState = 'Connected'
-    // A connection replaced by a newer one is closed after the new one connected: still online.
-    const replaced = event.event === 'close' && /replac/i.test(String(event.reason ?? ''))
-    if (event.event === 'disconnect' || (event.event === 'close' && !replaced))
-      id.connectionState = 'Disconnected'
+    // A connection replaced by a newer one closes after the new one connected: still online.
+    const replaced = /replaced/i.test(String(event.reason ?? ''))
+    if ((event.event === 'disconnect' || event.event === 'close') && !replaced) id.connectionState = 'Disconnected'
     this.devicesChanged()
   }
 }
