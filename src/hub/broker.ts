@@ -13,7 +13,9 @@ import type { AuthenticateError, Client, Subscription } from 'aedes'
 import { twinGetTopic } from '../mqtt/topics.js'
 import { flushC2d } from './c2d.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
-import type { AcceptedDevice, AcceptedRegistration, RefusalReason } from './device-auth.js'
+import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
+import { diagnosisPolicies, explainRefusal } from './explain.js'
+import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { parseDeviceTopic } from './device-topics.js'
 import type { MethodCalls } from './methods.js'
@@ -26,12 +28,6 @@ import { MAX_PROPERTIES_BYTES, applyPatch, deviceTwinDocument, parsePatch } from
 /** Messages over this many bytes close the connection (IoT Hub's 256 KB). */
 export const MAX_MESSAGE_BYTES = 256 * 1024
 
-/** Explains a refusal as findings (the diagnoseConnect shape). */
-export type Explain = (
-  connect: { clientId: string; username: string; password?: string },
-  reason: RefusalReason,
-  o: { key?: string; hubHostName: string; now: number; groupKey?: string },
-) => Array<{ severity: 'error' | 'warning'; code: string; message: string }>
 
 interface Connection {
   accepted: AcceptedDevice | AcceptedRegistration
@@ -55,7 +51,7 @@ function idFields(s: { deviceId: string; moduleId?: string }): { deviceId: strin
  *
  * @throws Never (aedes setup errors only).
  */
-export async function createBroker(hub: HubService, methods: MethodCalls, explain: Explain): Promise<Aedes> {
+export async function createBroker(hub: HubService, methods: MethodCalls): Promise<Aedes> {
   const connections = new WeakMap<Client, Connection>()
 
   const protocolOf = (client: Client): 'mqtt' | 'mqtt-ws' => (client.req ? 'mqtt-ws' : 'mqtt')
@@ -95,17 +91,25 @@ export async function createBroker(hub: HubService, methods: MethodCalls, explai
       if (!outcome.ok) {
         const passwordText = password?.toString('utf8')
         const connect = passwordText === undefined ? { clientId, username: username ?? '' } : { clientId, username: username ?? '', password: passwordText }
-        let key: string | undefined
+        const o: DiagnoseConnectOptions = {
+          hubHostName: hub.hostName,
+          idScope: hub.idScope,
+          now: hub.now(),
+          clockSkewSeconds: hub.clockSkewSeconds,
+          policies: diagnosisPolicies(hub.state.policies),
+        }
         if (outcome.identity && !isDpsUsername(username)) {
           const identity = hub.identity(outcome.identity.deviceId, outcome.identity.moduleId)
-          if (identity?.authentication.type === 'sas') key = identity.authentication.symmetricKey.primaryKey
+          if (identity?.authentication.type === 'sas') o.key = identity.authentication.symmetricKey.primaryKey
+          else if (identity) o.x509 = true
+        } else if (outcome.identity) {
+          const id = outcome.identity.deviceId
+          const enrollment = Object.hasOwn(hub.state.dps.enrollments, id) ? hub.state.dps.enrollments[id] : undefined
+          const group = Object.values(hub.state.dps.groups).find((g) => g.provisioningStatus === 'enabled')
+          if (enrollment) o.key = enrollment.primaryKey
+          else if (group) o.groupKey = group.primaryKey
         }
-        let findings: ReturnType<Explain>
-        try {
-          findings = explain(connect, outcome.reason, { hubHostName: hub.hostName, now: hub.now(), ...(key === undefined ? {} : { key }) })
-        } catch {
-          findings = [{ severity: 'error', code: outcome.reason.code, message: outcome.reason.message }]
-        }
+        const findings = explainRefusal(connect, outcome.reason, o)
         const record = {
           time: new Date(hub.now()).toISOString(),
           clientId,

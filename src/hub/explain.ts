@@ -1,0 +1,46 @@
+/**
+ * Explains a refused CONNECT with the core's {@link diagnoseConnect}, given what the hub knows
+ * (the identity's key, the policies, the enrollment group key). The hub's own reason leads
+ * when the diagnosis cannot see it (an unknown or disabled identity, a thumbprint mismatch).
+ *
+ * @module
+ */
+import { diagnoseConnect } from '../diagnose.js'
+import type { DiagnoseConnectOptions, Finding, HubPolicy } from '../diagnose.js'
+import type { RefusalReason } from './device-auth.js'
+import type { Policy } from './registry.js'
+
+/** A finding, as events and `GET /_emulator/refused` carry it. */
+export interface RefusalFinding {
+  severity: Finding['severity']
+  code: string
+  message: string
+  [fact: string]: unknown
+}
+
+/** The hub's policies in the table diagnoseConnect reads. */
+export function diagnosisPolicies(policies: readonly Policy[]): Record<string, HubPolicy> {
+  const table: Record<string, HubPolicy> = Object.create(null)
+  for (const p of policies) table[p.keyName] = { deviceConnect: p.rights.includes('DeviceConnect'), key: p.primaryKey }
+  return table
+}
+
+/**
+ * The findings for a refusal; never throws.
+ */
+export function explainRefusal(
+  connect: { clientId: string; username: string; password?: string },
+  reason: RefusalReason,
+  o: DiagnoseConnectOptions,
+): RefusalFinding[] {
+  let findings: RefusalFinding[]
+  try {
+    findings = diagnoseConnect(connect, o).map((f) => ({ ...f }))
+  } catch {
+    findings = []
+  }
+  if (!findings.some((f) => f.severity === 'error')) {
+    findings.unshift({ severity: 'error', code: reason.code, message: reason.message })
+  }
+  return findings
+}

@@ -1,0 +1,19 @@
+/**
+ * `sas-token/hub`: a local IoT Hub and DPS for device developers' tests and offline work.
+ * This file only re-exports.
+ *
+ * @module
+ */
+export { startHub } from './start-hub.js'
+export type { Hub, StartHubOptions, AddIdentityOptions } from './start-hub.js'
+export { HubEvents } from './events.js'
+export type { HubEvent, HubEventName } from './events.js'
+export { DEVELOPMENT_OWNER_KEY, DEFAULT_POLICY_RIGHTS, MAX_C2D_QUEUE } from './registry.js'
+export type { Permission } from './registry.js'
+export { DEFAULT_ID_SCOPE } from './dps.js'
+export { MAX_MESSAGE_BYTES } from './broker.js'
+export { DEFAULT_METHOD_TIMEOUT } from './methods.js'
+export { STATE_FILE } from './state-store.js'
+export { CA_COMMON_NAME, createCertificateAuthority, createServerCertificate } from './certificates.js'
+export type { CertificateKeyPair } from './certificates.js'
+export type { JsonObject } from './twin.js'

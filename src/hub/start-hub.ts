@@ -1,0 +1,346 @@
+/**
+ * `startHub()`: a local IoT Hub + DPS in this process. MQTT over TLS (DPS on the same
+ * listener), and HTTPS with MQTT over WebSocket at `/$iothub/websocket` and the operator REST
+ * API. In memory and on free loopback ports unless told otherwise.
+ *
+ * @module
+ */
+import { createServer as createHttpsServer } from 'node:https'
+import type { Server as HttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
+import type { Server as TlsServer } from 'node:tls'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import { formatConnectionString } from '../connection-string.js'
+import { SasTokenError } from '../errors.js'
+import { assertHostName, assertIdScope } from '../identity.js'
+import { decodeKey } from '../keys.js'
+import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
+import { createBroker } from './broker.js'
+import { sendC2d } from './c2d.js'
+import type { C2dInput } from './c2d.js'
+import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
+import { HubEvents } from './events.js'
+import type { HubEvent } from './events.js'
+import { MethodCalls } from './methods.js'
+import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './registry.js'
+import { createRestApi } from './rest-api.js'
+import { HubService } from './service.js'
+import { StateStore } from './state-store.js'
+import type { HubState } from './state-store.js'
+import { loadTlsMaterial } from './tls-material.js'
+import type { JsonObject } from './twin.js'
+
+/** Options of {@link startHub}. */
+export interface StartHubOptions {
+  /** Where state (registry, twins, queued C2D, sessions, CA) is kept; default: in memory. */
+  stateDir?: string
+  /** Keep nothing, even when `stateDir` is given. */
+  inMemory?: boolean
+  /** MQTT over TLS port; 0 (default) picks a free one. */
+  mqttPort?: number
+  /** HTTPS (REST API, MQTT over WebSocket) port; 0 (default) picks a free one. */
+  httpsPort?: number
+  /**
+   * Listeners that may fail to bind (the CLI's default 8883 and 443): a `warning` event is
+   * emitted, the port reads 0, and the hub goes on without it.
+   */
+  optionalListeners?: Array<'mqtt' | 'https'>
+  /** The host name devices use in `HostName=`; default `localhost`. */
+  hostName?: string
+  /** The bind address; default `127.0.0.1`. Beyond loopback, `ownerKey` must be your own. */
+  host?: string
+  /** Devices to create at start (when missing). */
+  devices?: string[]
+  /** The `iothubowner` key; default the documented development key. */
+  ownerKey?: string
+  /** The DPS ID scope; default `0ne00000000`. */
+  idScope?: string
+  /** Clock skew allowed on tokens, seconds; default 300. */
+  clockSkewSeconds?: number
+  /** The clock, epoch ms; default `Date.now`. */
+  now?: () => number
+}
+
+/** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
+export interface AddIdentityOptions {
+  primaryKey?: string
+  secondaryKey?: string
+  status?: 'enabled' | 'disabled'
+  /** X.509 self-signed: the certificate thumbprints instead of keys. */
+  x509Thumbprint?: { primaryThumbprint: string; secondaryThumbprint?: string }
+}
+
+/** A running hub. */
+export interface Hub {
+  /** `HostName=…;SharedAccessKeyName=iothubowner;SharedAccessKey=…` */
+  hubConnectionString: string
+  /** The local CA certificate (PEM): trust it in clients. */
+  ca: string
+  /** The CA certificate's path, when a state directory is used. */
+  caPath?: string
+  hostName: string
+  idScope: string
+  /** The bound ports (0 for an optional listener that could not bind). */
+  ports: { mqtt: number; https: number }
+  /** Creates (or returns) a device; its connection string uses the primary key. */
+  addDevice(id: string, o?: AddIdentityOptions): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
+  addModule(deviceId: string, moduleId: string, o?: AddIdentityOptions): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
+  sendC2d(deviceId: string, payload: string | Buffer, o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>): Promise<{ messageId: string; state: 'queued' | 'delivered' }>
+  invokeMethod(deviceId: string, methodName: string, payload?: unknown, o?: { moduleId?: string; timeoutSeconds?: number }): Promise<{ status: number; payload: unknown }>
+  updateDesired(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
+  updateTags(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
+  getTwin(deviceId: string, o?: { moduleId?: string }): Promise<JsonObject>
+  /** A DPS individual enrollment (empty keys are generated); returns its keys. */
+  addEnrollment(registrationId: string, o?: { primaryKey?: string; secondaryKey?: string; deviceId?: string }): Promise<{ primaryKey: string; secondaryKey: string }>
+  /** A DPS enrollment group (empty keys are generated); returns its keys. */
+  addEnrollmentGroup(groupId: string, o?: { primaryKey?: string; secondaryKey?: string }): Promise<{ primaryKey: string; secondaryKey: string }>
+  /** Every event; also async-iterable from now on. */
+  events: HubEvents & AsyncIterable<HubEvent>
+  /** Writes pending state now. */
+  flush(): Promise<void>
+  /** Closes every connection and listener and writes the state. */
+  close(): Promise<void>
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
+
+function freshState(ownerKey: string): HubState {
+  return {
+    format: 'sas-token-hub-state',
+    version: 1,
+    policies: defaultPolicies(ownerKey),
+    devices: {},
+    sessions: {},
+    dps: { enrollments: {}, groups: {}, registrations: {} },
+  }
+}
+
+async function listen(
+  server: TlsServer | HttpsServer,
+  port: number,
+  host: string,
+  name: string,
+  optional: boolean,
+  events: HubEvents,
+): Promise<number> {
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err)
+      server.once('error', onError)
+      server.listen(port, host, () => {
+        server.off('error', onError)
+        resolve()
+      })
+    })
+  } catch (cause) {
+    const message = `The ${name} listener cannot bind ${host}:${port} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`
+    if (optional) {
+      events.publish({ event: 'warning', listener: name, port, message: `${message}; going on without it (choose one with --${name}-port).` })
+      return 0
+    }
+    throw Object.assign(new SasTokenError('ERR_HUB_PORT_UNAVAILABLE', `${message}: choose another with --${name}-port (0 picks a free one).`, { cause }), { port })
+  }
+  return (server.address() as AddressInfo).port
+}
+
+function closeServer(server: TlsServer | HttpsServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve()
+    server.close(() => resolve())
+  })
+}
+
+/**
+ * Starts a hub.
+ *
+ * @example
+ * ```ts
+ * const hub = await startHub({ devices: ['dev1'] })
+ * const { connectionString } = await hub.addDevice('dev2')
+ * for await (const e of hub.events) if (e.event === 'telemetry') break
+ * await hub.close()
+ * ```
+ * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
+ *   `ERR_INVALID_KEY`, `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`,
+ *   `ERR_HUB_PORT_UNAVAILABLE`.
+ */
+export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
+  const now = o.now ?? Date.now
+  const hostName = assertHostName(o.hostName ?? 'localhost', 'hostName')
+  const idScope = assertIdScope(o.idScope ?? DEFAULT_ID_SCOPE)
+  const host = o.host ?? '127.0.0.1'
+  if (o.ownerKey !== undefined) decodeKey(o.ownerKey, 'ownerKey')
+  const events = new HubEvents(now)
+  const dir = o.inMemory ? undefined : o.stateDir
+  const onStoreError = (err: unknown): void => {
+    events.publish({ event: 'warning', message: `Could not write the state: ${(err as Error).message}` })
+  }
+  const { store } = await StateStore.open(dir, () => freshState(o.ownerKey ?? DEVELOPMENT_OWNER_KEY), onStoreError)
+  const owner = store.state.policies.find((p) => p.keyName === 'iothubowner')
+  if (owner && o.ownerKey !== undefined && owner.primaryKey !== o.ownerKey) {
+    owner.primaryKey = o.ownerKey
+    store.changed()
+  }
+  const ownerKey = owner?.primaryKey ?? DEVELOPMENT_OWNER_KEY
+  if (!LOOPBACK.has(host) && ownerKey === DEVELOPMENT_OWNER_KEY) {
+    throw new SasTokenError(
+      'ERR_HUB_INSECURE_BIND',
+      `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
+    )
+  }
+  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostName])]
+  const tls = await loadTlsMaterial(dir, names, now())
+  const hub = new HubService({
+    store,
+    events,
+    hostName,
+    idScope,
+    now,
+    clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
+  })
+  const methods = new MethodCalls(hub)
+  const broker = await createBroker(hub, methods)
+
+  const mqttServer = createTlsServer({ cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false }, (socket) => {
+    socket.on('error', () => undefined)
+    broker.handle(socket)
+  })
+  mqttServer.on('tlsClientError', () => undefined)
+
+  const api = createRestApi(hub, methods)
+  const httpsServer = createHttpsServer({ cert: tls.server.cert, key: tls.server.key }, api)
+  httpsServer.on('tlsClientError', () => undefined)
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 512 * 1024,
+    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+  })
+  httpsServer.on('upgrade', (req, socket, head) => {
+    socket.on('error', () => undefined)
+    const path = (req.url ?? '').split('?')[0]
+    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((p) => p.trim())
+    if (path !== '/$iothub/websocket' || !protocols.includes('mqtt')) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const stream = createWebSocketStream(ws)
+      stream.on('error', () => undefined)
+      broker.handle(stream, req)
+    })
+  })
+
+  const optional = new Set(o.optionalListeners ?? [])
+  const mqttPort = await listen(mqttServer, o.mqttPort ?? 0, host, 'mqtt', optional.has('mqtt'), events)
+  let httpsPort: number
+  try {
+    httpsPort = await listen(httpsServer, o.httpsPort ?? 0, host, 'https', optional.has('https'), events)
+  } catch (err) {
+    await closeServer(mqttServer)
+    await new Promise<void>((resolve) => broker.close(() => resolve()))
+    throw err
+  }
+
+  const connectionString = (deviceId: string, moduleId: string | undefined): { connectionString: string; primaryKey?: string; secondaryKey?: string } => {
+    const identity = hub.requireIdentity(deviceId, moduleId)
+    const auth = identity.authentication
+    const base = moduleId === undefined ? ({ kind: 'device', hostName, deviceId } as const) : ({ kind: 'module', hostName, deviceId, moduleId } as const)
+    if (auth.type !== 'sas') return { connectionString: formatConnectionString({ ...base, x509: true }) }
+    return {
+      connectionString: formatConnectionString({ ...base, sharedAccessKey: auth.symmetricKey.primaryKey }),
+      primaryKey: auth.symmetricKey.primaryKey,
+      secondaryKey: auth.symmetricKey.secondaryKey,
+    }
+  }
+  const identityInput = (x: AddIdentityOptions = {}): Record<string, unknown> => ({
+    ...(x.status === undefined ? {} : { status: x.status }),
+    authentication: x.x509Thumbprint
+      ? { type: 'selfSigned', x509Thumbprint: x.x509Thumbprint }
+      : { type: 'sas', symmetricKey: { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' } },
+  })
+
+  for (const id of o.devices ?? []) {
+    if (hub.entry(id) === undefined) hub.putDevice(id, identityInput())
+  }
+
+  let closed: Promise<void> | undefined
+  const result: Hub = {
+    hubConnectionString: formatConnectionString({ kind: 'service', hostName, sharedAccessKeyName: 'iothubowner', sharedAccessKey: ownerKey }),
+    ca: tls.ca.cert,
+    ...(tls.caPath === undefined ? {} : { caPath: tls.caPath }),
+    hostName,
+    idScope,
+    ports: { mqtt: mqttPort, https: httpsPort },
+    async addDevice(id, x) {
+      if (hub.entry(id) === undefined) hub.putDevice(id, identityInput(x))
+      else if (x !== undefined) hub.putDevice(id, identityInput(x), '*')
+      return connectionString(id, undefined)
+    },
+    async addModule(deviceId, moduleId, x) {
+      if (hub.identity(deviceId, moduleId) === undefined) hub.putModule(deviceId, moduleId, identityInput(x))
+      else if (x !== undefined) hub.putModule(deviceId, moduleId, identityInput(x), '*')
+      return connectionString(deviceId, moduleId)
+    },
+    async sendC2d(deviceId, payload, x = {}) {
+      const input: C2dInput =
+        typeof payload === 'string' ? { ...x, payload } : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
+      return sendC2d(hub, deviceId, input)
+    },
+    async invokeMethod(deviceId, methodName, payload, x = {}) {
+      return methods.invoke(deviceId, x.moduleId, {
+        methodName,
+        payload,
+        ...(x.timeoutSeconds === undefined ? {} : { responseTimeoutInSeconds: x.timeoutSeconds }),
+      })
+    },
+    async updateDesired(deviceId, patch, x = {}) {
+      return hub.updateTwin(deviceId, x.moduleId, { properties: { desired: patch } })
+    },
+    async updateTags(deviceId, patch, x = {}) {
+      return hub.updateTwin(deviceId, x.moduleId, { tags: patch })
+    },
+    async getTwin(deviceId, x = {}) {
+      return hub.getTwin(deviceId, x.moduleId)
+    },
+    async addEnrollment(registrationId, x = {}) {
+      putEnrollment(hub, registrationId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '', ...(x.deviceId === undefined ? {} : { deviceId: x.deviceId }) })
+      const e = hub.state.dps.enrollments[registrationId]
+      if (e === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment ${registrationId} was not stored.`)
+      return { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey }
+    },
+    async addEnrollmentGroup(groupId, x = {}) {
+      putGroup(hub, groupId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' })
+      const g = hub.state.dps.groups[groupId]
+      if (g === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment group ${groupId} was not stored.`)
+      return { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey }
+    },
+    events,
+    flush: () => store.flush(),
+    close() {
+      closed ??= (async () => {
+        methods.close()
+        for (const client of wss.clients) client.terminate()
+        await Promise.all([closeServer(mqttServer), closeServer(httpsServer), new Promise<void>((resolve) => broker.close(() => resolve()))])
+        httpsServer.closeAllConnections()
+        for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
+        await store.flush()
+        events.end()
+      })()
+      return closed
+    },
+  }
+  events.publish({
+    event: 'ready',
+    hubConnectionString: result.hubConnectionString,
+    ...(tls.caPath === undefined ? {} : { caPath: tls.caPath }),
+    hostName,
+    idScope,
+    host,
+    ports: result.ports,
+    stateDir: dir ?? null,
+  })
+  return result
+}
