@@ -4,8 +4,7 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { after, before, describe, test } from 'node:test'
-import { type Hub, startHub } from 'sas-token/hub'
-import { startConsole, type HubConsole } from '../../dist/hub/console/server.js'
+import { type Hub, type HubConsole, startConsole, startHub } from 'sas-token/hub'
 
 interface Answer {
   status: number
@@ -25,7 +24,11 @@ function get(
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: Buffer.concat(chunks).toString(),
+        }),
       )
     })
     req.on('error', reject)
@@ -89,13 +92,24 @@ describe('console server access', () => {
   test('another origin is 401 even with the token; no CORS preflight passes', async () => {
     const evil = { ...bearer, origin: 'http://evil.example' }
     assert.equal((await get(web.port, '/api/devices/', evil)).status, 401)
-    assert.equal((await get(web.port, '/api/devices/', { ...bearer, origin: 'http://127.0.0.1:1' })).status, 401)
-    assert.equal((await get(web.port, '/api/devices/', { ...bearer, 'sec-fetch-site': 'cross-site' })).status, 401)
-    const pre = await get(web.port, '/api/devices/', {
-      origin: 'http://evil.example',
-      'access-control-request-method': 'GET',
-      'access-control-request-headers': 'authorization',
-    }, 'OPTIONS')
+    assert.equal(
+      (await get(web.port, '/api/devices/', { ...bearer, origin: 'http://127.0.0.1:1' })).status,
+      401,
+    )
+    assert.equal(
+      (await get(web.port, '/api/devices/', { ...bearer, 'sec-fetch-site': 'cross-site' })).status,
+      401,
+    )
+    const pre = await get(
+      web.port,
+      '/api/devices/',
+      {
+        origin: 'http://evil.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization',
+      },
+      'OPTIONS',
+    )
     assert.equal(pre.status, 401)
     assert.equal(pre.headers['access-control-allow-origin'], undefined)
     // the console's own origin is fine

@@ -12,8 +12,7 @@ import mqttDevice from 'azure-iot-device-mqtt'
 import mqtt from 'mqtt'
 import type { Page } from 'playwright-core'
 import { mqttCredentials, parseConnectionString, verifySasToken } from 'sas-token'
-import { type Hub, startHub } from 'sas-token/hub'
-import { startConsole, type HubConsole } from '../../dist/hub/console/server.js'
+import { type Hub, type HubConsole, startConsole, startHub } from 'sas-token/hub'
 import { ARTIFACTS, launchChromium, noBrowser } from './support/chromium.js'
 
 const { Client, Message } = deviceSdk
@@ -143,19 +142,20 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await page.click('[data-action="twin-save"]')
     await page.waitForSelector('[data-field="twin-status"].error', WAIT)
     assert.match((await page.textContent('[data-field="twin-status"]')) ?? '', /Not sent: not JSON/)
-    await page.fill('#panel-twin textarea[name="edit"]', '{"desired": {"interval": 42}, "tags": {"site": "lab"}}')
+    await page.fill(
+      '#panel-twin textarea[name="edit"]',
+      '{"desired": {"interval": 42}, "tags": {"site": "lab"}}',
+    )
     await page.click('[data-action="twin-save"]')
     const patch = await desired
     assert.equal(patch.interval, 42)
     await page.waitForSelector('[data-field="twin-status"].ok', WAIT)
     await new Promise<void>((resolve, reject) =>
-      twin.properties.reported.update({ firmware: '1.2.3' }, (err?: Error) => (err ? reject(err) : resolve())),
+      twin.properties.reported.update({ firmware: '1.2.3' }, (err?: Error) =>
+        err ? reject(err) : resolve(),
+      ),
     )
-    await page.waitForFunction(
-      () => document.querySelector('[data-field="reported"]')?.textContent?.includes('1.2.3'),
-      null,
-      WAIT,
-    )
+    await page.locator('[data-field="reported"]', { hasText: '"firmware": "1.2.3"' }).waitFor(WAIT)
     assert.match((await page.textContent('[data-field="twin"]')) ?? '', /"site": "lab"/)
   })
 
@@ -179,16 +179,17 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.equal(m.correlationId, 'corr-1')
     assert.equal(m.properties.getValue('valve'), '3')
     assert.equal(m.properties.getValue('priority'), 'high')
-    await page.waitForFunction(
-      () => document.querySelector('[data-message-id="c2d-1"] [data-field="state"]')?.textContent === 'delivered',
-      null,
-      WAIT,
-    )
+    await page
+      .locator('[data-message-id="c2d-1"] [data-field="state"]', { hasText: /^delivered$/ })
+      .waitFor(WAIT)
   })
 
   test('a device connecting with a wrong key appears as refused, with its reason', async () => {
     await tab('refused')
-    const wrong = dev1.replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`)
+    const wrong = dev1.replace(
+      /SharedAccessKey=[^;]+/,
+      `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`,
+    )
     const creds = mqttCredentials(wrong)
     const refused = await new Promise<Error>((resolve) => {
       const c = mqtt.connect({
@@ -248,13 +249,13 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.equal(await card.locator('[data-field="body"]').textContent(), evil)
     assert.match((await card.textContent()) ?? '', /<img src=y onerror="alert\(1\)">/)
     assert.match((await card.textContent()) ?? '', /<script>alert\(3\)<\/script>/)
-    const injected = await page.evaluate(() => ({
-      pwned: Reflect.get(window, '__pwned') as unknown,
+    const injected: unknown = await page.evaluate(`({
+      pwned: typeof window.__pwned,
       img: document.querySelectorAll('main img').length,
       script: document.querySelectorAll('main script').length,
       b: document.querySelectorAll('main b').length,
-    }))
-    assert.deepEqual(injected, { pwned: undefined, img: 0, script: 0, b: 0 })
+    })`)
+    assert.deepEqual(injected, { pwned: 'undefined', img: 0, script: 0, b: 0 })
     assert.deepEqual(dialogs, [])
   })
 
@@ -268,7 +269,9 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
         await tab(id)
         await page.screenshot({ path: join(ARTIFACTS, `console-${id}-${w}.png`), fullPage: w !== 1280 })
         // nothing runs off the right edge of the page
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+        const overflow = Number(
+          await page.evaluate('document.documentElement.scrollWidth - window.innerWidth'),
+        )
         assert.ok(overflow <= 0, `tab ${id} at ${w}px overflows by ${overflow}px`)
       }
     }

@@ -28,7 +28,6 @@ import { MAX_PROPERTIES_BYTES, applyPatch, deviceTwinDocument, parsePatch } from
 /** Messages over this many bytes close the connection (IoT Hub's 256 KB). */
 export const MAX_MESSAGE_BYTES = 256 * 1024
 
-
 interface Connection {
   accepted: AcceptedDevice | AcceptedRegistration
   session: Session
@@ -39,7 +38,9 @@ function thumbprints(client: Client): string[] {
   if (typeof socket.getPeerCertificate !== 'function') return []
   const cert = socket.getPeerCertificate()
   if (cert === null || typeof cert !== 'object' || !cert.fingerprint) return []
-  return [cert.fingerprint, cert.fingerprint256].filter(Boolean).map((f) => f.replaceAll(':', '').toUpperCase())
+  return [cert.fingerprint, cert.fingerprint256]
+    .filter(Boolean)
+    .map((f) => f.replaceAll(':', '').toUpperCase())
 }
 
 function idFields(s: { deviceId: string; moduleId?: string }): { deviceId: string; moduleId?: string } {
@@ -84,13 +85,17 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           now: hub.now(),
           policy: (name) => hub.policy(name),
           identity: (d, m) => hub.identity(d, m),
-          enrollment: (r) => (Object.hasOwn(hub.state.dps.enrollments, r) ? hub.state.dps.enrollments[r] : undefined),
+          enrollment: (r) =>
+            Object.hasOwn(hub.state.dps.enrollments, r) ? hub.state.dps.enrollments[r] : undefined,
           groups: () => Object.values(hub.state.dps.groups),
         },
       )
       if (!outcome.ok) {
         const passwordText = password?.toString('utf8')
-        const connect = passwordText === undefined ? { clientId, username: username ?? '' } : { clientId, username: username ?? '', password: passwordText }
+        const connect =
+          passwordText === undefined
+            ? { clientId, username: username ?? '' }
+            : { clientId, username: username ?? '', password: passwordText }
         const o: DiagnoseConnectOptions = {
           hubHostName: hub.hostName,
           idScope: hub.idScope,
@@ -104,7 +109,9 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           else if (identity) o.x509 = true
         } else if (outcome.identity) {
           const id = outcome.identity.deviceId
-          const enrollment = Object.hasOwn(hub.state.dps.enrollments, id) ? hub.state.dps.enrollments[id] : undefined
+          const enrollment = Object.hasOwn(hub.state.dps.enrollments, id)
+            ? hub.state.dps.enrollments[id]
+            : undefined
           const group = Object.values(hub.state.dps.groups).find((g) => g.provisioningStatus === 'enabled')
           if (enrollment) o.key = enrollment.primaryKey
           else if (group) o.groupKey = group.primaryKey
@@ -122,7 +129,9 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
         }
         hub.recordRefused(record)
         hub.events.publish({ event: 'refuse', ...record })
-        const err: AuthenticateError = Object.assign(new Error(outcome.reason.message), { returnCode: outcome.returnCode })
+        const err: AuthenticateError = Object.assign(new Error(outcome.reason.message), {
+          returnCode: outcome.returnCode,
+        })
         done(err, false)
         return
       }
@@ -158,13 +167,21 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
       }
       const topic = parseDeviceTopic(packet.topic)
       if (topic === undefined || topic.type === 'invalid') {
-        return done(violate(client, `topic not supported: ${JSON.stringify(packet.topic)}${topic ? ` (${topic.reason})` : ''}`))
+        return done(
+          violate(
+            client,
+            `topic not supported: ${JSON.stringify(packet.topic)}${topic ? ` (${topic.reason})` : ''}`,
+          ),
+        )
       }
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
       if (accepted.kind === 'dps') {
         if (topic.type === 'dps-register') handleRegister(hub, session, accepted, topic.rid, payload)
         else if (topic.type === 'dps-poll') handlePoll(hub, session, accepted, topic.rid, topic.operationId)
-        else return done(violate(client, `topic not supported on a DPS connection: ${JSON.stringify(packet.topic)}`))
+        else
+          return done(
+            violate(client, `topic not supported on a DPS connection: ${JSON.stringify(packet.topic)}`),
+          )
         return done(null)
       }
       const identity = hub.identity(session.deviceId, session.moduleId)
@@ -180,11 +197,18 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           if (packet.retain) app['mqtt-retain'] = 'true'
           if (will) app['iothub-MessageType'] = 'Will'
           const systemProperties: Record<string, string> = {
-            ...Object.fromEntries(Object.entries(system).filter((e): e is [string, string] => typeof e[1] === 'string')),
+            ...Object.fromEntries(
+              Object.entries(system).filter((e): e is [string, string] => typeof e[1] === 'string'),
+            ),
             'iothub-connection-device-id': session.deviceId,
             ...(session.moduleId === undefined ? {} : { 'iothub-connection-module-id': session.moduleId }),
             'iothub-connection-auth-method': JSON.stringify({
-              scope: accepted.authMethod === 'policy' ? 'hub' : session.moduleId === undefined ? 'device' : 'module',
+              scope:
+                accepted.authMethod === 'policy'
+                  ? 'hub'
+                  : session.moduleId === undefined
+                    ? 'device'
+                    : 'module',
               type: accepted.authMethod === 'x509' ? 'x509Certificate' : 'sas',
               issuer: 'iothub',
               acceptingIpFilterRule: null,
@@ -194,18 +218,36 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
             'iothub-message-source': 'Telemetry',
           }
           const text = payload.toString('utf8')
-          const body = Buffer.from(text, 'utf8').equals(payload) ? { text } : { base64: payload.toString('base64') }
-          hub.events.publish({ event: 'telemetry', ...idFields(session), topic: packet.topic, qos: packet.qos, body, properties: app, systemProperties })
+          const body = Buffer.from(text, 'utf8').equals(payload)
+            ? { text }
+            : { base64: payload.toString('base64') }
+          hub.events.publish({
+            event: 'telemetry',
+            ...idFields(session),
+            topic: packet.topic,
+            qos: packet.qos,
+            body,
+            properties: app,
+            systemProperties,
+          })
           if (will) return done(new Error('will recorded'))
           return done(null)
         }
         case 'twin-get': {
-          if (twinGetTopic({ rid: topic.rid }) !== packet.topic && !packet.topic.startsWith(twinGetTopic({ rid: topic.rid }))) {
+          if (
+            twinGetTopic({ rid: topic.rid }) !== packet.topic &&
+            !packet.topic.startsWith(twinGetTopic({ rid: topic.rid }))
+          ) {
             return done(violate(client, 'malformed twin GET'))
           }
           hub.events.publish({ event: 'twin-get', ...idFields(session) })
           if (session.subscriptions.has('twin-responses')) {
-            hub.deliver(session, 'twin-responses', `$iothub/twin/res/200/?$rid=${topic.rid}`, JSON.stringify(deviceTwinDocument(identity.twin)))
+            hub.deliver(
+              session,
+              'twin-responses',
+              `$iothub/twin/res/200/?$rid=${topic.rid}`,
+              JSON.stringify(deviceTwinDocument(identity.twin)),
+            )
           }
           return done(null)
         }
@@ -214,15 +256,30 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           let answer = ''
           try {
             const patch = parsePatch(payload.toString('utf8'), 'reported properties')
-            identity.twin.reported = applyPatch(identity.twin.reported, patch, 'reported properties', MAX_PROPERTIES_BYTES)
+            identity.twin.reported = applyPatch(
+              identity.twin.reported,
+              patch,
+              'reported properties',
+              MAX_PROPERTIES_BYTES,
+            )
             identity.twin.reportedVersion += 1
             identity.twin.version += 1
             hub.store.changed()
-            hub.events.publish({ event: 'twin-reported', ...idFields(session), patch, version: identity.twin.reportedVersion })
+            hub.events.publish({
+              event: 'twin-reported',
+              ...idFields(session),
+              patch,
+              version: identity.twin.reportedVersion,
+            })
           } catch (err) {
             status = 400
             answer = JSON.stringify({ errorCode: 400004, message: (err as Error).message })
-            hub.events.publish({ event: 'twin-reported', ...idFields(session), status, error: (err as Error).message })
+            hub.events.publish({
+              event: 'twin-reported',
+              ...idFields(session),
+              status,
+              error: (err as Error).message,
+            })
           }
           if (session.subscriptions.has('twin-responses')) {
             const topicOut =
@@ -282,7 +339,9 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           hub.store.changed()
         }
       } else {
-        const kept = Object.hasOwn(hub.state.sessions, session.clientId) ? (hub.state.sessions[session.clientId] ?? []) : []
+        const kept = Object.hasOwn(hub.state.sessions, session.clientId)
+          ? (hub.state.sessions[session.clientId] ?? [])
+          : []
         for (const kind of kept) {
           if (kind === 'messages' || kind === 'methods' || kind === 'twin-responses' || kind === 'desired') {
             if (!session.subscriptions.has(kind)) session.subscriptions.set(kind, 1)
@@ -325,9 +384,17 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
   broker.on('subscribe', (subscriptions, client) => {
     const c = connections.get(client)
     if (c === undefined) return
-    hub.events.publish({ event: 'subscribe', ...idFields(c.session), topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })) })
+    hub.events.publish({
+      event: 'subscribe',
+      ...idFields(c.session),
+      topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
+    })
     persistSubscriptions(c.session)
-    if (c.session.subscriptions.has('messages') && c.session.moduleId === undefined && c.session.kind === 'device') {
+    if (
+      c.session.subscriptions.has('messages') &&
+      c.session.moduleId === undefined &&
+      c.session.kind === 'device'
+    ) {
       flushC2d(hub, c.session.deviceId)
     }
   })
@@ -355,16 +422,27 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     clearTimeout(session.expiryTimer)
     if (hub.sessions.get(session.clientId) === session) {
       hub.sessions.delete(session.clientId)
-      const identity = session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
+      const identity =
+        session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
       if (identity) {
         identity.connectionState = 'Disconnected'
         identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
       }
     }
     if (session.closeReason !== undefined) {
-      hub.events.publish({ event: 'close', ...idFields(session), clientId: session.clientId, reason: session.closeReason })
+      hub.events.publish({
+        event: 'close',
+        ...idFields(session),
+        clientId: session.clientId,
+        reason: session.closeReason,
+      })
     }
-    hub.events.publish({ event: 'disconnect', ...idFields(session), clientId: session.clientId, reason: session.closeReason ?? 'client disconnected' })
+    hub.events.publish({
+      event: 'disconnect',
+      ...idFields(session),
+      clientId: session.clientId,
+      reason: session.closeReason ?? 'client disconnected',
+    })
   })
 
   broker.on('clientError', (client, err) => {
@@ -374,4 +452,3 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
 
   return broker
 }
-

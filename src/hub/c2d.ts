@@ -46,19 +46,29 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
   const encoding = input.payloadEncoding ?? 'utf8'
   if (encoding !== 'utf8' && encoding !== 'base64') throw bad('payloadEncoding must be "utf8" or "base64".')
   const text = input.payload ?? ''
-  if (typeof text !== 'string') throw bad('payload must be a string (use payloadEncoding "base64" for bytes).')
-  if (encoding === 'base64' && Buffer.from(text, 'base64').toString('base64') !== text) throw bad('payload is not valid base64.')
+  if (typeof text !== 'string')
+    throw bad('payload must be a string (use payloadEncoding "base64" for bytes).')
+  if (encoding === 'base64' && Buffer.from(text, 'base64').toString('base64') !== text)
+    throw bad('payload is not valid base64.')
   const body = encoding === 'base64' ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8')
-  if (body.length > 64 * 1024) throw bad(`The message is ${body.length} bytes; C2D messages are at most 64 KB.`)
+  if (body.length > 64 * 1024)
+    throw bad(`The message is ${body.length} bytes; C2D messages are at most 64 KB.`)
   const properties: MessageProperties = { to: `/devices/${deviceId}/messages/devicebound` }
   const messageId = optionalString(input.messageId, 'messageId') ?? randomUUID()
   properties.messageId = messageId
-  for (const name of ['correlationId', 'userId', 'contentType', 'contentEncoding', 'expiryTimeUtc'] as const) {
+  for (const name of [
+    'correlationId',
+    'userId',
+    'contentType',
+    'contentEncoding',
+    'expiryTimeUtc',
+  ] as const) {
     const value = optionalString(input[name], name)
     if (value !== undefined) properties[name] = value
   }
   if (input.properties !== undefined && input.properties !== null) {
-    if (typeof input.properties !== 'object' || Array.isArray(input.properties)) throw bad('properties must be an object of strings.')
+    if (typeof input.properties !== 'object' || Array.isArray(input.properties))
+      throw bad('properties must be an object of strings.')
     const app: Record<string, string> = Object.create(null)
     for (const [k, v] of Object.entries(input.properties)) {
       if (typeof v !== 'string') throw bad(`Property ${JSON.stringify(k)} must have a string value.`)
@@ -71,7 +81,12 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
   } catch (err) {
     throw bad(isSasTokenError(err) ? err.message : 'The message properties cannot be encoded.')
   }
-  return { messageId, payload: body.toString('base64'), properties, enqueuedTime: new Date(now).toISOString() }
+  return {
+    messageId,
+    payload: body.toString('base64'),
+    properties,
+    enqueuedTime: new Date(now).toISOString(),
+  }
 }
 
 /**
@@ -79,9 +94,14 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
  *
  * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`.
  */
-export function sendC2d(hub: HubService, deviceId: string, input: C2dInput): { messageId: string; state: 'queued' | 'delivered' } {
+export function sendC2d(
+  hub: HubService,
+  deviceId: string,
+  input: C2dInput,
+): { messageId: string; state: 'queued' | 'delivered' } {
   const entry = hub.entry(deviceId)
-  if (entry === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', `Device ${deviceId} is not in the registry.`)
+  if (entry === undefined)
+    throw new SasTokenError('ERR_HUB_NOT_FOUND', `Device ${deviceId} is not in the registry.`)
   const message = readC2d(deviceId, input, hub.now())
   if (entry.c2d.length >= MAX_C2D_QUEUE) {
     throw new SasTokenError(
@@ -92,7 +112,8 @@ export function sendC2d(hub: HubService, deviceId: string, input: C2dInput): { m
   entry.c2d.push(message)
   hub.store.changed()
   const delivered = flushC2d(hub, deviceId).includes(message.messageId)
-  if (!delivered) hub.events.publish({ event: 'c2d', deviceId, messageId: message.messageId, state: 'queued' })
+  if (!delivered)
+    hub.events.publish({ event: 'c2d', deviceId, messageId: message.messageId, state: 'queued' })
   return { messageId: message.messageId, state: delivered ? 'delivered' : 'queued' }
 }
 
@@ -100,7 +121,13 @@ export function sendC2d(hub: HubService, deviceId: string, input: C2dInput): { m
 export function flushC2d(hub: HubService, deviceId: string): string[] {
   const entry = hub.entry(deviceId)
   const session = hub.sessionOf(deviceId)
-  if (entry === undefined || session === undefined || !session.subscriptions.has('messages') || entry.c2d.length === 0) return []
+  if (
+    entry === undefined ||
+    session === undefined ||
+    !session.subscriptions.has('messages') ||
+    entry.c2d.length === 0
+  )
+    return []
   const messages = entry.c2d.splice(0)
   hub.store.changed()
   for (const message of messages) {

@@ -5,7 +5,14 @@
  *
  * @module
  */
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  X509Certificate,
+} from 'node:crypto'
 import { isIP } from 'node:net'
 import {
   bitString,
@@ -77,7 +84,8 @@ function subjectAltName(names: readonly string[]): Buffer {
 
 function ipv6Bytes(address: string): Buffer {
   const [head = '', tail] = address.split('::')
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((h) => Number.parseInt(h, 16)))
+  const parse = (part: string): number[] =>
+    part === '' ? [] : part.split(':').map((h) => Number.parseInt(h, 16))
   const left = parse(head)
   const right = tail === undefined ? [] : parse(tail)
   const groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right]

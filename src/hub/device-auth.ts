@@ -54,7 +54,12 @@ export interface AcceptedRegistration {
 /** The outcome of {@link authenticateConnect}. */
 export type ConnectOutcome =
   | { ok: true; accepted: AcceptedDevice | AcceptedRegistration }
-  | { ok: false; returnCode: 4 | 5; reason: RefusalReason; identity?: { deviceId: string; moduleId?: string } }
+  | {
+      ok: false
+      returnCode: 4 | 5
+      reason: RefusalReason
+      identity?: { deviceId: string; moduleId?: string }
+    }
 
 /** What the authenticator needs to know of the hub. */
 export interface AuthContext {
@@ -124,7 +129,9 @@ function verifyWithKeys(
       if (error === undefined || error.code === 'ERR_TOKEN_SIGNATURE_MISMATCH') error = reason
     }
   }
-  return { error: error ?? { code: 'ERR_KEY_REQUIRED', message: 'The identity has no key to check the token with.' } }
+  return {
+    error: error ?? { code: 'ERR_KEY_REQUIRED', message: 'The identity has no key to check the token with.' },
+  }
 }
 
 function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthContext): ConnectOutcome {
@@ -173,11 +180,21 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
   const record = ctx.identity(deviceId, moduleId)
   const what = moduleId === undefined ? `device ${deviceId}` : `module ${deviceId}/${moduleId}`
   if (record === undefined) {
-    return refuse('ERR_IDENTITY_NOT_FOUND', `There is no ${what} in this hub's registry: add it first.`, 5, identity)
+    return refuse(
+      'ERR_IDENTITY_NOT_FOUND',
+      `There is no ${what} in this hub's registry: add it first.`,
+      5,
+      identity,
+    )
   }
   const device = moduleId === undefined ? record : ctx.identity(deviceId)
   if (device?.status === 'disabled') {
-    return refuse('ERR_DEVICE_DISABLED', `Device ${deviceId} is disabled in the registry: enable it first.`, 5, identity)
+    return refuse(
+      'ERR_DEVICE_DISABLED',
+      `Device ${deviceId} is disabled in the registry: enable it first.`,
+      5,
+      identity,
+    )
   }
   const auth = record.authentication
   if (fields.password === undefined || fields.password.length === 0) {
@@ -191,7 +208,12 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
     }
     const prints = fields.certificateThumbprints ?? []
     if (prints.length === 0) {
-      return refuse('ERR_CLIENT_CERTIFICATE_MISSING', `${what} uses X.509, but no client certificate was presented.`, 5, identity)
+      return refuse(
+        'ERR_CLIENT_CERTIFICATE_MISSING',
+        `${what} uses X.509, but no client certificate was presented.`,
+        5,
+        identity,
+      )
     }
     if (auth.type === 'selfSigned') {
       const allowed = [auth.x509Thumbprint.primaryThumbprint, auth.x509Thumbprint.secondaryThumbprint]
@@ -223,7 +245,12 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
     )
   }
   if (auth.type !== 'sas' && parsed.keyName === undefined) {
-    return refuse('ERR_X509_WITH_PASSWORD', `${what} uses X.509: connect with its client certificate and no password.`, 5, identity)
+    return refuse(
+      'ERR_X509_WITH_PASSWORD',
+      `${what} uses X.509: connect with its client certificate and no password.`,
+      5,
+      identity,
+    )
   }
   const resourceUri = deviceResourceUri(ctx.hostName, deviceId, moduleId)
   let keys: string[]
@@ -231,13 +258,28 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
   if (parsed.keyName !== undefined) {
     const policy = ctx.policy(parsed.keyName)
     if (policy === undefined) {
-      return refuse('ERR_POLICY_UNKNOWN', `The token is signed by policy ${JSON.stringify(parsed.keyName)}, which this hub does not have.`, 5, identity)
+      return refuse(
+        'ERR_POLICY_UNKNOWN',
+        `The token is signed by policy ${JSON.stringify(parsed.keyName)}, which this hub does not have.`,
+        5,
+        identity,
+      )
     }
     if (!policy.rights.includes('DeviceConnect')) {
-      return refuse('ERR_POLICY_NO_DEVICE_CONNECT', `Policy ${policy.keyName} does not have DeviceConnect, so its tokens cannot connect devices.`, 5, identity)
+      return refuse(
+        'ERR_POLICY_NO_DEVICE_CONNECT',
+        `Policy ${policy.keyName} does not have DeviceConnect, so its tokens cannot connect devices.`,
+        5,
+        identity,
+      )
     }
     if (!resourceCovers(parsed.resourceUri, resourceUri, true)) {
-      return refuse('ERR_TOKEN_RESOURCE_MISMATCH', `The policy token is for ${parsed.resourceUri}, which does not cover ${resourceUri}.`, 5, identity)
+      return refuse(
+        'ERR_TOKEN_RESOURCE_MISMATCH',
+        `The policy token is for ${parsed.resourceUri}, which does not cover ${resourceUri}.`,
+        5,
+        identity,
+      )
     }
     keys = [policy.primaryKey, policy.secondaryKey]
     authMethod = 'policy'
@@ -263,39 +305,86 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
   const [, idScope = '', registrationId = '', rest = ''] = DPS_USERNAME.exec(username) ?? []
   const identity = { deviceId: registrationId }
   if (idScope !== ctx.idScope) {
-    return refuse('ERR_DPS_ID_SCOPE_MISMATCH', `The username names ID scope ${JSON.stringify(idScope)}, but this DPS is ${ctx.idScope}.`, 5, identity)
+    return refuse(
+      'ERR_DPS_ID_SCOPE_MISMATCH',
+      `The username names ID scope ${JSON.stringify(idScope)}, but this DPS is ${ctx.idScope}.`,
+      5,
+      identity,
+    )
   }
   if (!rest.startsWith('api-version=')) {
-    return refuse('ERR_USERNAME_NO_API_VERSION', 'The DPS username has no api-version: end it with /api-version=2019-03-31.', 5, identity)
+    return refuse(
+      'ERR_USERNAME_NO_API_VERSION',
+      'The DPS username has no api-version: end it with /api-version=2019-03-31.',
+      5,
+      identity,
+    )
   }
   if (fields.clientId !== registrationId) {
-    return refuse('ERR_CLIENT_ID_MISMATCH', `The client id ${JSON.stringify(fields.clientId)} is not the registration id ${JSON.stringify(registrationId)}.`, 5, identity)
+    return refuse(
+      'ERR_CLIENT_ID_MISMATCH',
+      `The client id ${JSON.stringify(fields.clientId)} is not the registration id ${JSON.stringify(registrationId)}.`,
+      5,
+      identity,
+    )
   }
   const token = fields.password === undefined ? undefined : tokenText(fields.password)
   if (token === undefined) {
-    return refuse('ERR_PASSWORD_MISSING', 'The DPS CONNECT has no password: send a DPS SAS token (sr={idScope}/registrations/{id}, skn=registration).', 5, identity)
+    return refuse(
+      'ERR_PASSWORD_MISSING',
+      'The DPS CONNECT has no password: send a DPS SAS token (sr={idScope}/registrations/{id}, skn=registration).',
+      5,
+      identity,
+    )
   }
   try {
     parseSasToken(token)
   } catch (err) {
-    return refuse('ERR_TOKEN_MALFORMED', isSasTokenError(err) ? err.message : 'The password is not a SAS token.', 4, identity)
+    return refuse(
+      'ERR_TOKEN_MALFORMED',
+      isSasTokenError(err) ? err.message : 'The password is not a SAS token.',
+      4,
+      identity,
+    )
   }
   const resourceUri = `${idScope}/registrations/${registrationId}`
   const enrollment = ctx.enrollment(registrationId)
   if (enrollment !== undefined) {
     if (enrollment.provisioningStatus === 'disabled') {
-      return refuse('ERR_ENROLLMENT_DISABLED', `The enrollment of ${registrationId} is disabled.`, 5, identity)
+      return refuse(
+        'ERR_ENROLLMENT_DISABLED',
+        `The enrollment of ${registrationId} is disabled.`,
+        5,
+        identity,
+      )
     }
     for (const key of [enrollment.primaryKey, enrollment.secondaryKey]) {
       const v = verifyWithKeys(token, [key], { now: ctx.now, resourceUri })
-      if ('parsed' in v) return { ok: true, accepted: { kind: 'dps', registrationId, deviceKey: key, expiresAt: v.parsed.expiresAt } }
+      if ('parsed' in v)
+        return {
+          ok: true,
+          accepted: { kind: 'dps', registrationId, deviceKey: key, expiresAt: v.parsed.expiresAt },
+        }
     }
-    const v = verifyWithKeys(token, [enrollment.primaryKey, enrollment.secondaryKey], { now: ctx.now, resourceUri })
-    return { ok: false, returnCode: 5, reason: 'error' in v ? v.error : { code: 'ERR_TOKEN_SIGNATURE_MISMATCH', message: 'bad signature' }, identity }
+    const v = verifyWithKeys(token, [enrollment.primaryKey, enrollment.secondaryKey], {
+      now: ctx.now,
+      resourceUri,
+    })
+    return {
+      ok: false,
+      returnCode: 5,
+      reason: 'error' in v ? v.error : { code: 'ERR_TOKEN_SIGNATURE_MISMATCH', message: 'bad signature' },
+      identity,
+    }
   }
   const groups = ctx.groups().filter((g) => g.provisioningStatus === 'enabled')
   if (groups.length === 0) {
-    return refuse('ERR_ENROLLMENT_NOT_FOUND', `There is no enrollment for ${registrationId} and no enabled enrollment group.`, 5, identity)
+    return refuse(
+      'ERR_ENROLLMENT_NOT_FOUND',
+      `There is no enrollment for ${registrationId} and no enabled enrollment group.`,
+      5,
+      identity,
+    )
   }
   let last: RefusalReason | undefined
   for (const group of groups) {
@@ -311,7 +400,13 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
       if ('parsed' in v) {
         return {
           ok: true,
-          accepted: { kind: 'dps', registrationId, deviceKey, enrollmentGroupId: group.enrollmentGroupId, expiresAt: v.parsed.expiresAt },
+          accepted: {
+            kind: 'dps',
+            registrationId,
+            deviceKey,
+            enrollmentGroupId: group.enrollmentGroupId,
+            expiresAt: v.parsed.expiresAt,
+          },
         }
       }
       if (last === undefined || v.error.code !== 'ERR_TOKEN_SIGNATURE_MISMATCH') last = v.error
@@ -326,5 +421,10 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
       }
     }
   }
-  return { ok: false, returnCode: 5, reason: last ?? { code: 'ERR_TOKEN_SIGNATURE_MISMATCH', message: 'The signature matches no enrollment.' }, identity }
+  return {
+    ok: false,
+    returnCode: 5,
+    reason: last ?? { code: 'ERR_TOKEN_SIGNATURE_MISMATCH', message: 'The signature matches no enrollment.' },
+    identity,
+  }
 }

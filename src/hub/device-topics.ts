@@ -86,7 +86,8 @@ export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
     if (rid === undefined) return { type: 'invalid', reason: 'it has no valid $rid' }
     if (type !== 'dps-poll') return { type, rid }
     const operationId = q.get('operationId')
-    if (operationId === undefined || operationId === '') return { type: 'invalid', reason: 'it has no operationId' }
+    if (operationId === undefined || operationId === '')
+      return { type: 'invalid', reason: 'it has no operationId' }
     try {
       return { type, rid, operationId: decodeURIComponent(operationId) }
     } catch {

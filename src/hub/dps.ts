@@ -38,7 +38,8 @@ function keysOf(input: Record<string, unknown>): { primaryKey: string; secondary
 
 function status(value: unknown): 'enabled' | 'disabled' {
   if (value === undefined || value === null) return 'enabled'
-  if (value !== 'enabled' && value !== 'disabled') throw bad('provisioningStatus must be "enabled" or "disabled".')
+  if (value !== 'enabled' && value !== 'disabled')
+    throw bad('provisioningStatus must be "enabled" or "disabled".')
   return value
 }
 
@@ -47,7 +48,10 @@ export function enrollmentJson(e: Enrollment): Record<string, unknown> {
   return {
     registrationId: e.registrationId,
     deviceId: e.deviceId ?? e.registrationId,
-    attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey } },
+    attestation: {
+      type: 'symmetricKey',
+      symmetricKey: { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey },
+    },
     provisioningStatus: e.provisioningStatus,
     createdDateTimeUtc: e.createdDateTimeUtc,
   }
@@ -57,7 +61,10 @@ export function enrollmentJson(e: Enrollment): Record<string, unknown> {
 export function groupJson(g: EnrollmentGroup): Record<string, unknown> {
   return {
     enrollmentGroupId: g.enrollmentGroupId,
-    attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey } },
+    attestation: {
+      type: 'symmetricKey',
+      symmetricKey: { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey },
+    },
     provisioningStatus: g.provisioningStatus,
     createdDateTimeUtc: g.createdDateTimeUtc,
   }
@@ -68,11 +75,16 @@ export function groupJson(g: EnrollmentGroup): Record<string, unknown> {
  *
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
  */
-export function putEnrollment(hub: HubService, registrationId: string, input: Record<string, unknown>): Record<string, unknown> {
+export function putEnrollment(
+  hub: HubService,
+  registrationId: string,
+  input: Record<string, unknown>,
+): Record<string, unknown> {
   assertRegistrationId(registrationId)
   const keys = keysOf(input)
   const deviceId = input.deviceId
-  if (deviceId !== undefined && deviceId !== null && typeof deviceId !== 'string') throw bad('deviceId must be a string.')
+  if (deviceId !== undefined && deviceId !== null && typeof deviceId !== 'string')
+    throw bad('deviceId must be a string.')
   const enrollment: Enrollment = {
     registrationId,
     ...keys,
@@ -90,7 +102,11 @@ export function putEnrollment(hub: HubService, registrationId: string, input: Re
  *
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
  */
-export function putGroup(hub: HubService, groupId: string, input: Record<string, unknown>): Record<string, unknown> {
+export function putGroup(
+  hub: HubService,
+  groupId: string,
+  input: Record<string, unknown>,
+): Record<string, unknown> {
   assertRegistrationId(groupId, 'enrollment group id')
   const group: EnrollmentGroup = {
     enrollmentGroupId: groupId,
@@ -108,23 +124,42 @@ export function newKeys(): { primaryKey: string; secondaryKey: string } {
   return { primaryKey: generateKey(), secondaryKey: generateKey() }
 }
 
-function respond(hub: HubService, session: Session, status: number, rid: string, body: unknown, retryAfter?: number): void {
+function respond(
+  hub: HubService,
+  session: Session,
+  status: number,
+  rid: string,
+  body: unknown,
+  retryAfter?: number,
+): void {
   if (!session.subscriptions.has('dps')) return
   const topic = `${DPS_RESPONSES_FILTER.slice(0, -1)}${status}/?$rid=${rid}${retryAfter === undefined ? '' : `&retry-after=${retryAfter}`}`
   hub.deliver(session, 'dps', topic, JSON.stringify(body), 0)
 }
 
 /** Handles `$dps/registrations/PUT/iotdps-register/?$rid=…`. */
-export function handleRegister(hub: HubService, session: Session, accepted: AcceptedRegistration, rid: string, body: Buffer): void {
+export function handleRegister(
+  hub: HubService,
+  session: Session,
+  accepted: AcceptedRegistration,
+  rid: string,
+  body: Buffer,
+): void {
   let registrationId: unknown
   try {
     registrationId = (JSON.parse(body.toString('utf8')) as { registrationId?: unknown }).registrationId
   } catch {
-    respond(hub, session, 400, rid, { errorCode: 400004, message: 'The registration request body is not valid JSON.' })
+    respond(hub, session, 400, rid, {
+      errorCode: 400004,
+      message: 'The registration request body is not valid JSON.',
+    })
     return
   }
   if (registrationId !== accepted.registrationId) {
-    respond(hub, session, 400, rid, { errorCode: 400004, message: `The body's registrationId must be ${accepted.registrationId}, the one the connection authenticated.` })
+    respond(hub, session, 400, rid, {
+      errorCode: 400004,
+      message: `The body's registrationId must be ${accepted.registrationId}, the one the connection authenticated.`,
+    })
     return
   }
   const operationId = `4.${randomUUID()}`
@@ -133,10 +168,19 @@ export function handleRegister(hub: HubService, session: Session, accepted: Acce
 }
 
 /** Handles `$dps/registrations/GET/iotdps-get-operationstatus/?$rid=…&operationId=…`. */
-export function handlePoll(hub: HubService, session: Session, accepted: AcceptedRegistration, rid: string, operationId: string): void {
+export function handlePoll(
+  hub: HubService,
+  session: Session,
+  accepted: AcceptedRegistration,
+  rid: string,
+  operationId: string,
+): void {
   const operation = session.operations.get(operationId)
   if (operation === undefined) {
-    respond(hub, session, 404, rid, { errorCode: 404201, message: `Operation ${operationId} is unknown on this connection.` })
+    respond(hub, session, 404, rid, {
+      errorCode: 404201,
+      message: `Operation ${operationId} is unknown on this connection.`,
+    })
     return
   }
   operation.polls += 1
@@ -147,9 +191,13 @@ export function handlePoll(hub: HubService, session: Session, accepted: Accepted
   const registrationId = accepted.registrationId
   const enrollment = hub.state.dps.enrollments[registrationId]
   const deviceId = enrollment?.deviceId ?? registrationId
-  const group = accepted.enrollmentGroupId === undefined ? undefined : hub.state.dps.groups[accepted.enrollmentGroupId]
+  const group =
+    accepted.enrollmentGroupId === undefined ? undefined : hub.state.dps.groups[accepted.enrollmentGroupId]
   const keys = group
-    ? { primaryKey: deriveDeviceKey(group.primaryKey, registrationId), secondaryKey: deriveDeviceKey(group.secondaryKey, registrationId) }
+    ? {
+        primaryKey: deriveDeviceKey(group.primaryKey, registrationId),
+        secondaryKey: deriveDeviceKey(group.secondaryKey, registrationId),
+      }
     : enrollment
       ? { primaryKey: enrollment.primaryKey, secondaryKey: enrollment.secondaryKey }
       : { primaryKey: accepted.deviceKey, secondaryKey: accepted.deviceKey }
@@ -177,6 +225,12 @@ export function handlePoll(hub: HubService, session: Session, accepted: Accepted
   }
   hub.store.changed()
   session.operations.delete(operationId)
-  hub.events.publish({ event: 'dps-register', registrationId, assignedHub: hub.hostName, deviceId, ...(accepted.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: accepted.enrollmentGroupId }) })
+  hub.events.publish({
+    event: 'dps-register',
+    registrationId,
+    assignedHub: hub.hostName,
+    deviceId,
+    ...(accepted.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: accepted.enrollmentGroupId }),
+  })
   respond(hub, session, 200, rid, { operationId, status: 'assigned', registrationState })
 }

@@ -21,7 +21,8 @@ export interface RefusalFinding {
 /** The hub's policies in the table diagnoseConnect reads. */
 export function diagnosisPolicies(policies: readonly Policy[]): Record<string, HubPolicy> {
   const table: Record<string, HubPolicy> = Object.create(null)
-  for (const p of policies) table[p.keyName] = { deviceConnect: p.rights.includes('DeviceConnect'), key: p.primaryKey }
+  for (const p of policies)
+    table[p.keyName] = { deviceConnect: p.rights.includes('DeviceConnect'), key: p.primaryKey }
   return table
 }
 

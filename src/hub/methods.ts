@@ -69,7 +69,13 @@ export class MethodCalls {
     const session = this.#hub.sessionOf(deviceId, moduleId)
     const who = moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
     if (session === undefined || !session.subscriptions.has('methods')) {
-      this.#hub.events.publish({ event: 'method', deviceId, ...(moduleId === undefined ? {} : { moduleId }), methodName: name, status: 404 })
+      this.#hub.events.publish({
+        event: 'method',
+        deviceId,
+        ...(moduleId === undefined ? {} : { moduleId }),
+        methodName: name,
+        status: 404,
+      })
       throw new SasTokenError(
         'ERR_HUB_DEVICE_NOT_ONLINE',
         session === undefined
@@ -83,12 +89,26 @@ export class MethodCalls {
     return await new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(key)
-        this.#hub.events.publish({ event: 'method', deviceId, ...(moduleId === undefined ? {} : { moduleId }), methodName: name, status: 504 })
-        reject(new SasTokenError('ERR_HUB_METHOD_TIMEOUT', `${who} did not answer ${name} within ${timeout} s.`))
+        this.#hub.events.publish({
+          event: 'method',
+          deviceId,
+          ...(moduleId === undefined ? {} : { moduleId }),
+          methodName: name,
+          status: 504,
+        })
+        reject(
+          new SasTokenError('ERR_HUB_METHOD_TIMEOUT', `${who} did not answer ${name} within ${timeout} s.`),
+        )
       }, timeout * 1000)
       this.#pending.set(key, {
         resolve: (r) => {
-          this.#hub.events.publish({ event: 'method', deviceId, ...(moduleId === undefined ? {} : { moduleId }), methodName: name, status: r.status })
+          this.#hub.events.publish({
+            event: 'method',
+            deviceId,
+            ...(moduleId === undefined ? {} : { moduleId }),
+            methodName: name,
+            status: r.status,
+          })
           resolve(r)
         },
         reject,

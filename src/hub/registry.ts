@@ -153,7 +153,9 @@ function field(value: unknown, name: string): unknown {
  */
 export function readAuthentication(input: unknown, current?: Authentication): Authentication {
   if (input === undefined || input === null) {
-    return current ?? { type: 'sas', symmetricKey: { primaryKey: generateKey(), secondaryKey: generateKey() } }
+    return (
+      current ?? { type: 'sas', symmetricKey: { primaryKey: generateKey(), secondaryKey: generateKey() } }
+    )
   }
   const type = field(input, 'type') ?? 'sas'
   if (type === 'sas') {
@@ -177,7 +179,9 @@ export function readAuthentication(input: unknown, current?: Authentication): Au
     }
   }
   if (type === 'certificateAuthority') return { type: 'certificateAuthority' }
-  throw bad(`authentication.type ${JSON.stringify(type)} is not one of sas, selfSigned, certificateAuthority.`)
+  throw bad(
+    `authentication.type ${JSON.stringify(type)} is not one of sas, selfSigned, certificateAuthority.`,
+  )
 }
 
 function readStatus(value: unknown, current: Identity['status']): Identity['status'] {
@@ -191,7 +195,12 @@ function readStatus(value: unknown, current: Identity['status']): Identity['stat
  *
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
  */
-export function newIdentity(deviceId: string, moduleId: string | undefined, input: IdentityInput, now: number): Identity {
+export function newIdentity(
+  deviceId: string,
+  moduleId: string | undefined,
+  input: IdentityInput,
+  now: number,
+): Identity {
   assertDeviceId(deviceId, 'deviceId')
   if (moduleId !== undefined) assertDeviceId(moduleId, 'moduleId')
   const time = new Date(now).toISOString()
@@ -236,7 +245,10 @@ export function checkIfMatch(ifMatch: string | undefined, etag: string): void {
   if (ifMatch === undefined) return
   const wanted = ifMatch.trim().replace(/^W\//, '').replace(/^"|"$/g, '')
   if (wanted !== '*' && wanted !== etag) {
-    throw new SasTokenError('ERR_HUB_PRECONDITION_FAILED', 'If-Match does not match the current etag: get it again, then retry.')
+    throw new SasTokenError(
+      'ERR_HUB_PRECONDITION_FAILED',
+      'If-Match does not match the current etag: get it again, then retry.',
+    )
   }
 }
 
@@ -259,10 +271,11 @@ export function identityJson(identity: Identity, c2dCount?: number): Record<stri
     cloudToDeviceMessageCount: c2dCount ?? 0,
     authentication: {
       type: auth.type,
-      symmetricKey:
-        auth.type === 'sas' ? { ...auth.symmetricKey } : { primaryKey: null, secondaryKey: null },
+      symmetricKey: auth.type === 'sas' ? { ...auth.symmetricKey } : { primaryKey: null, secondaryKey: null },
       x509Thumbprint:
-        auth.type === 'selfSigned' ? { ...auth.x509Thumbprint } : { primaryThumbprint: null, secondaryThumbprint: null },
+        auth.type === 'selfSigned'
+          ? { ...auth.x509Thumbprint }
+          : { primaryThumbprint: null, secondaryThumbprint: null },
     },
   }
   if (identity.moduleId === undefined) {

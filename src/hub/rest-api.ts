@@ -52,7 +52,12 @@ function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   if (res.headersSent) {
     res.end()
     return
@@ -81,7 +86,8 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   for await (const chunk of req) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
     size += buffer.length
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'MessageTooLarge', 413001, `The request body is over ${MAX_BODY_BYTES} bytes.`)
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, 'MessageTooLarge', 413001, `The request body is over ${MAX_BODY_BYTES} bytes.`)
     chunks.push(buffer)
   }
   const text = Buffer.concat(chunks).toString('utf8')
@@ -107,28 +113,37 @@ function object(value: unknown): Record<string, unknown> {
  * @throws {HttpError} 401.
  */
 function authorize(hub: HubService, header: string | undefined, rights: Permission[]): Policy {
-  const unauthorized = (why: string): HttpError => new HttpError(401, 'IotHubUnauthorizedAccess', 401002, `Unauthorized: ${why}`)
-  if (header === undefined || header === '') throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
+  const unauthorized = (why: string): HttpError =>
+    new HttpError(401, 'IotHubUnauthorizedAccess', 401002, `Unauthorized: ${why}`)
+  if (header === undefined || header === '')
+    throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
   let keyName: string | undefined
   try {
     keyName = parseSasToken(header).keyName
   } catch (err) {
     throw unauthorized(isSasTokenError(err) ? err.message : 'the Authorization header is not a SAS token.')
   }
-  if (keyName === undefined) throw unauthorized('the token has no skn: sign it with a shared access policy such as iothubowner.')
+  if (keyName === undefined)
+    throw unauthorized('the token has no skn: sign it with a shared access policy such as iothubowner.')
   const policy = hub.policy(keyName)
   if (policy === undefined) throw unauthorized(`this hub has no policy ${JSON.stringify(keyName)}.`)
   let lastError: unknown
   for (const key of [policy.primaryKey, policy.secondaryKey]) {
     try {
-      verifySasToken(header, { key, now: hub.now(), resourceUri: hub.hostName, clockSkewSeconds: hub.clockSkewSeconds })
+      verifySasToken(header, {
+        key,
+        now: hub.now(),
+        resourceUri: hub.hostName,
+        clockSkewSeconds: hub.clockSkewSeconds,
+      })
       lastError = undefined
       break
     } catch (err) {
       lastError = err
     }
   }
-  if (lastError !== undefined) throw unauthorized(isSasTokenError(lastError) ? lastError.message : 'the token does not verify.')
+  if (lastError !== undefined)
+    throw unauthorized(isSasTokenError(lastError) ? lastError.message : 'the token does not verify.')
   if (!rights.some((r) => policy.rights.includes(r))) {
     throw unauthorized(`policy ${policy.keyName} lacks ${rights.join(' or ')}.`)
   }
@@ -150,7 +165,12 @@ function ifMatch(req: IncomingMessage): string | undefined {
 }
 
 /** Streams events as server-sent events until the client goes away. */
-function streamEvents(hub: HubService, req: IncomingMessage, res: ServerResponse, deviceId: string | null): void {
+function streamEvents(
+  hub: HubService,
+  req: IncomingMessage,
+  res: ServerResponse,
+  deviceId: string | null,
+): void {
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache',
@@ -178,13 +198,21 @@ function streamEvents(hub: HubService, req: IncomingMessage, res: ServerResponse
 }
 
 /** A request handler for the operator API. */
-export function createRestApi(hub: HubService, methods: MethodCalls): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRestApi(
+  hub: HubService,
+  methods: MethodCalls,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     handle(hub, methods, req, res).catch((err: unknown) => sendError(res, toHttpError(err)))
   }
 }
 
-async function handle(hub: HubService, methods: MethodCalls, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  hub: HubService,
+  methods: MethodCalls,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://hub.invalid')
   const method = req.method ?? 'GET'
   const path = segments(url.pathname)
@@ -217,13 +245,25 @@ async function handle(hub: HubService, methods: MethodCalls, req: IncomingMessag
       const body = object(await readBody(req))
       const deviceId = body.deviceId
       const moduleId = body.moduleId
-      if (typeof deviceId !== 'string') throw new HttpError(400, 'ArgumentInvalid', 400004, 'deviceId is required.')
-      if (moduleId !== undefined && typeof moduleId !== 'string') throw new HttpError(400, 'ArgumentInvalid', 400004, 'moduleId must be a string.')
+      if (typeof deviceId !== 'string')
+        throw new HttpError(400, 'ArgumentInvalid', 400004, 'deviceId is required.')
+      if (moduleId !== undefined && typeof moduleId !== 'string')
+        throw new HttpError(400, 'ArgumentInvalid', 400004, 'moduleId must be a string.')
       const identity = hub.requireIdentity(deviceId, moduleId)
-      if (identity.authentication.type !== 'sas') throw new HttpError(400, 'ArgumentInvalid', 400004, 'The identity uses X.509: it has no key to sign with.')
+      if (identity.authentication.type !== 'sas')
+        throw new HttpError(
+          400,
+          'ArgumentInvalid',
+          400004,
+          'The identity uses X.509: it has no key to sign with.',
+        )
       const which = body.key ?? 'primary'
-      if (which !== 'primary' && which !== 'secondary') throw new HttpError(400, 'ArgumentInvalid', 400004, 'key must be "primary" or "secondary".')
-      const key = which === 'primary' ? identity.authentication.symmetricKey.primaryKey : identity.authentication.symmetricKey.secondaryKey
+      if (which !== 'primary' && which !== 'secondary')
+        throw new HttpError(400, 'ArgumentInvalid', 400004, 'key must be "primary" or "secondary".')
+      const key =
+        which === 'primary'
+          ? identity.authentication.symmetricKey.primaryKey
+          : identity.authentication.symmetricKey.secondaryKey
       const resourceUri = deviceResourceUri(hub.hostName, deviceId, moduleId)
       const expiry: { ttl?: string | number; expiresAt?: number | Date; now: number } = { now: hub.now() }
       if (typeof body.ttl === 'string' || typeof body.ttl === 'number') expiry.ttl = body.ttl
@@ -236,9 +276,14 @@ async function handle(hub: HubService, methods: MethodCalls, req: IncomingMessag
     if (b === 'dps' && (c === 'enrollments' || c === 'enrollmentGroups')) {
       const table = c === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups
       const toJson = (v: unknown): Record<string, unknown> =>
-        c === 'enrollments' ? enrollmentJson(hub.state.dps.enrollments[String(v)] ?? missing()) : groupJson(hub.state.dps.groups[String(v)] ?? missing())
+        c === 'enrollments'
+          ? enrollmentJson(hub.state.dps.enrollments[String(v)] ?? missing())
+          : groupJson(hub.state.dps.groups[String(v)] ?? missing())
       const missing = (): never => {
-        throw new SasTokenError('ERR_HUB_NOT_FOUND', `${c === 'enrollments' ? 'Enrollment' : 'Enrollment group'} ${d} does not exist.`)
+        throw new SasTokenError(
+          'ERR_HUB_NOT_FOUND',
+          `${c === 'enrollments' ? 'Enrollment' : 'Enrollment group'} ${d} does not exist.`,
+        )
       }
       if (path.length === 3) {
         if (method !== 'GET') notAllowed()
@@ -304,7 +349,11 @@ async function handle(hub: HubService, methods: MethodCalls, req: IncomingMessag
         }
         if (method === 'PUT') {
           auth('RegistryWrite')
-          return send(res, 200, hub.putModule(b, d, object(await readBody(req)) as IdentityInput, ifMatch(req)))
+          return send(
+            res,
+            200,
+            hub.putModule(b, d, object(await readBody(req)) as IdentityInput, ifMatch(req)),
+          )
         }
         if (method === 'DELETE') {
           auth('RegistryWrite')
@@ -319,8 +368,10 @@ async function handle(hub: HubService, methods: MethodCalls, req: IncomingMessag
   if (a === 'twins' && b !== undefined) {
     const moduleId = c === 'modules' ? d : undefined
     const rest = c === 'modules' ? path.slice(4) : path.slice(2)
-    if (c !== undefined && c !== 'modules' && c !== 'methods') throw new HttpError(404, 'NotFound', 404000, `No endpoint ${url.pathname}.`)
-    if (c === 'modules' && d === undefined) throw new HttpError(404, 'NotFound', 404000, `No endpoint ${url.pathname}.`)
+    if (c !== undefined && c !== 'modules' && c !== 'methods')
+      throw new HttpError(404, 'NotFound', 404000, `No endpoint ${url.pathname}.`)
+    if (c === 'modules' && d === undefined)
+      throw new HttpError(404, 'NotFound', 404000, `No endpoint ${url.pathname}.`)
     if (rest.length === 0) {
       if (method === 'GET') {
         auth('RegistryRead', 'ServiceConnect')
@@ -330,7 +381,14 @@ async function handle(hub: HubService, methods: MethodCalls, req: IncomingMessag
         auth('ServiceConnect', 'RegistryWrite')
         const body = await readBody(req)
         const match = ifMatch(req)
-        return send(res, 200, hub.updateTwin(b, moduleId, body, { replace: method === 'PUT', ...(match === undefined ? {} : { ifMatch: match }) }))
+        return send(
+          res,
+          200,
+          hub.updateTwin(b, moduleId, body, {
+            replace: method === 'PUT',
+            ...(match === undefined ? {} : { ifMatch: match }),
+          }),
+        )
       }
       notAllowed()
     }

@@ -66,7 +66,8 @@ export class HubService {
     this.now = o.now
     this.clockSkewSeconds = o.clockSkewSeconds
     for (const entry of Object.values(this.store.state.devices)) {
-      for (const identity of [entry.device, ...Object.values(entry.modules)]) identity.connectionState = 'Disconnected'
+      for (const identity of [entry.device, ...Object.values(entry.modules)])
+        identity.connectionState = 'Disconnected'
     }
   }
 
@@ -99,7 +100,8 @@ export class HubService {
    */
   requireIdentity(deviceId: string, moduleId?: string): Identity {
     const identity = this.identity(deviceId, moduleId)
-    if (identity === undefined) throw notFound(moduleId === undefined ? `Device ${deviceId}` : `Module ${deviceId}/${moduleId}`)
+    if (identity === undefined)
+      throw notFound(moduleId === undefined ? `Device ${deviceId}` : `Module ${deviceId}/${moduleId}`)
     return identity
   }
 
@@ -136,19 +138,29 @@ export class HubService {
   putDevice(deviceId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
     assertDeviceId(deviceId, 'deviceId')
     if (input.deviceId !== undefined && input.deviceId !== deviceId) {
-      throw new SasTokenError('ERR_HUB_BAD_REQUEST', `The body's deviceId ${JSON.stringify(input.deviceId)} is not the path's ${deviceId}.`)
+      throw new SasTokenError(
+        'ERR_HUB_BAD_REQUEST',
+        `The body's deviceId ${JSON.stringify(input.deviceId)} is not the path's ${deviceId}.`,
+      )
     }
     const entry = this.entry(deviceId)
     if (entry === undefined) {
       if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)
-      const created: DeviceEntry = { device: newIdentity(deviceId, undefined, input, this.now()), modules: {}, c2d: [] }
+      const created: DeviceEntry = {
+        device: newIdentity(deviceId, undefined, input, this.now()),
+        modules: {},
+        c2d: [],
+      }
       this.state.devices[deviceId] = created
       this.store.changed()
       this.events.publish({ event: 'registry', action: 'create', deviceId })
       return identityJson(created.device, 0)
     }
     if (ifMatch === undefined) {
-      throw new SasTokenError('ERR_HUB_CONFLICT', `Device ${deviceId} already exists: update it with If-Match: "*" (or its etag).`)
+      throw new SasTokenError(
+        'ERR_HUB_CONFLICT',
+        `Device ${deviceId} already exists: update it with If-Match: "*" (or its etag).`,
+      )
     }
     checkIfMatch(ifMatch, entry.device.etag)
     entry.device = updatedIdentity(entry.device, input)
@@ -169,7 +181,8 @@ export class HubService {
     checkIfMatch(ifMatch, entry.device.etag)
     delete this.state.devices[deviceId]
     this.store.changed()
-    for (const moduleId of Object.keys(entry.modules)) this.dropSession(deviceId, moduleId, 'identity deleted')
+    for (const moduleId of Object.keys(entry.modules))
+      this.dropSession(deviceId, moduleId, 'identity deleted')
     this.dropSession(deviceId, undefined, 'identity deleted')
     this.events.publish({ event: 'registry', action: 'delete', deviceId })
   }
@@ -199,7 +212,12 @@ export class HubService {
    *
    * @throws {SasTokenError} as {@link putDevice}.
    */
-  putModule(deviceId: string, moduleId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
+  putModule(
+    deviceId: string,
+    moduleId: string,
+    input: IdentityInput,
+    ifMatch?: string,
+  ): Record<string, unknown> {
     assertDeviceId(moduleId, 'moduleId')
     const entry = this.entry(deviceId)
     if (entry === undefined) throw notFound(`Device ${deviceId}`)
@@ -213,7 +231,10 @@ export class HubService {
       return identityJson(created)
     }
     if (ifMatch === undefined) {
-      throw new SasTokenError('ERR_HUB_CONFLICT', `Module ${deviceId}/${moduleId} already exists: update it with If-Match: "*".`)
+      throw new SasTokenError(
+        'ERR_HUB_CONFLICT',
+        `Module ${deviceId}/${moduleId} already exists: update it with If-Match: "*".`,
+      )
     }
     checkIfMatch(ifMatch, current.etag)
     const updated = updatedIdentity(current, input)
@@ -278,8 +299,16 @@ export class HubService {
       version: twin.version,
       tags: twin.tags,
       properties: {
-        desired: { ...twin.desired, $metadata: { $lastUpdated: identity.connectionStateUpdatedTime }, $version: twin.desiredVersion },
-        reported: { ...twin.reported, $metadata: { $lastUpdated: identity.connectionStateUpdatedTime }, $version: twin.reportedVersion },
+        desired: {
+          ...twin.desired,
+          $metadata: { $lastUpdated: identity.connectionStateUpdatedTime },
+          $version: twin.desiredVersion,
+        },
+        reported: {
+          ...twin.reported,
+          $metadata: { $lastUpdated: identity.connectionStateUpdatedTime },
+          $version: twin.reportedVersion,
+        },
       },
     }
     if (moduleId === undefined) json.capabilities = { iotEdge: false }
@@ -292,18 +321,32 @@ export class HubService {
    *
    * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_PRECONDITION_FAILED`.
    */
-  updateTwin(deviceId: string, moduleId: string | undefined, body: unknown, o: { replace?: boolean; ifMatch?: string } = {}): JsonObject {
+  updateTwin(
+    deviceId: string,
+    moduleId: string | undefined,
+    body: unknown,
+    o: { replace?: boolean; ifMatch?: string } = {},
+  ): JsonObject {
     const identity = this.requireIdentity(deviceId, moduleId)
-    if (!isJsonObject(body)) throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'The twin patch must be a JSON object.')
+    if (!isJsonObject(body))
+      throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'The twin patch must be a JSON object.')
     checkIfMatch(o.ifMatch, twinEtag(identity.twin.version))
     const twin = identity.twin
-    const tags = body.tags === undefined || body.tags === null ? undefined : checkPatch(body.tags, 'tags', MAX_TAGS_BYTES)
+    const tags =
+      body.tags === undefined || body.tags === null
+        ? undefined
+        : checkPatch(body.tags, 'tags', MAX_TAGS_BYTES)
     const properties = body.properties
     const desiredIn = isJsonObject(properties) ? properties.desired : undefined
-    const desired = desiredIn === undefined || desiredIn === null ? undefined : checkPatch(stripMeta(desiredIn), 'desired properties')
+    const desired =
+      desiredIn === undefined || desiredIn === null
+        ? undefined
+        : checkPatch(stripMeta(desiredIn), 'desired properties')
     if (tags !== undefined) twin.tags = o.replace ? tags : applyPatch(twin.tags, tags, 'tags', MAX_TAGS_BYTES)
     if (desired !== undefined) {
-      twin.desired = o.replace ? applyPatch({}, desired, 'desired properties', MAX_PROPERTIES_BYTES) : applyPatch(twin.desired, desired, 'desired properties', MAX_PROPERTIES_BYTES)
+      twin.desired = o.replace
+        ? applyPatch({}, desired, 'desired properties', MAX_PROPERTIES_BYTES)
+        : applyPatch(twin.desired, desired, 'desired properties', MAX_PROPERTIES_BYTES)
       twin.desiredVersion += 1
     }
     if (tags !== undefined || desired !== undefined) {
@@ -312,10 +355,21 @@ export class HubService {
     }
     if (desired !== undefined) {
       const patch = o.replace ? twin.desired : desired
-      this.events.publish({ event: 'twin-desired', deviceId, ...(moduleId === undefined ? {} : { moduleId }), patch, version: twin.desiredVersion })
+      this.events.publish({
+        event: 'twin-desired',
+        deviceId,
+        ...(moduleId === undefined ? {} : { moduleId }),
+        patch,
+        version: twin.desiredVersion,
+      })
       const session = this.sessionOf(deviceId, moduleId)
       if (session?.subscriptions.has('desired')) {
-        this.deliver(session, 'desired', `${DESIRED_PATCHES_FILTER.slice(0, -1)}?$version=${twin.desiredVersion}`, JSON.stringify({ ...patch, $version: twin.desiredVersion }))
+        this.deliver(
+          session,
+          'desired',
+          `${DESIRED_PATCHES_FILTER.slice(0, -1)}?$version=${twin.desiredVersion}`,
+          JSON.stringify({ ...patch, $version: twin.desiredVersion }),
+        )
       }
     }
     return this.getTwin(deviceId, moduleId)
@@ -324,7 +378,14 @@ export class HubService {
   // ---- delivery ---------------------------------------------------------------------------
 
   /** Publishes to one session, at the QoS its subscription of `kind` allows (at most `qos`). */
-  deliver(session: Session, kind: SubscriptionKind, topic: string, payload: string | Buffer, qos: 0 | 1 = 0, done?: (err?: Error) => void): void {
+  deliver(
+    session: Session,
+    kind: SubscriptionKind,
+    topic: string,
+    payload: string | Buffer,
+    qos: 0 | 1 = 0,
+    done?: (err?: Error) => void,
+  ): void {
     const granted = session.subscriptions.get(kind) ?? 0
     session.client.publish(
       {

@@ -5,14 +5,32 @@
  *
  * @module
  */
-import { DESIRED_PATCHES_FILTER, DPS_RESPONSES_FILTER, METHOD_REQUESTS_FILTER, TWIN_RESPONSES_FILTER, c2dFilter, moduleInputsFilter } from '../mqtt/topics.js'
+import {
+  DESIRED_PATCHES_FILTER,
+  DPS_RESPONSES_FILTER,
+  METHOD_REQUESTS_FILTER,
+  TWIN_RESPONSES_FILTER,
+  c2dFilter,
+  moduleInputsFilter,
+} from '../mqtt/topics.js'
 
 /** What a subscription is for. */
 export type SubscriptionKind = 'messages' | 'methods' | 'twin-responses' | 'desired' | 'dps'
 
 /** The part of an aedes client the hub uses. */
 export interface SessionClient {
-  publish(packet: { cmd: 'publish'; topic: string; payload: Buffer; qos: 0 | 1; retain: false; dup: false; brokerId: string }, done: (err?: Error) => void): void
+  publish(
+    packet: {
+      cmd: 'publish'
+      topic: string
+      payload: Buffer
+      qos: 0 | 1
+      retain: false
+      dup: false
+      brokerId: string
+    },
+    done: (err?: Error) => void,
+  ): void
   close(done?: () => void): void
 }
 
@@ -48,10 +66,13 @@ export function subscriptionKind(
   if (filter === TWIN_RESPONSES_FILTER) return 'twin-responses'
   if (filter === DESIRED_PATCHES_FILTER) return 'desired'
   try {
-    if (id.moduleId === undefined) return filter === c2dFilter({ deviceId: id.deviceId }) ? 'messages' : undefined
+    if (id.moduleId === undefined)
+      return filter === c2dFilter({ deviceId: id.deviceId }) ? 'messages' : undefined
     const inputs = moduleInputsFilter({ deviceId: id.deviceId, moduleId: id.moduleId })
     // the C SDK subscribes to devices/{d}/modules/{m}/# for inputs
-    return filter === inputs || filter === `devices/${id.deviceId}/modules/${id.moduleId}/#` ? 'messages' : undefined
+    return filter === inputs || filter === `devices/${id.deviceId}/modules/${id.moduleId}/#`
+      ? 'messages'
+      : undefined
   } catch {
     return undefined
   }

@@ -84,17 +84,39 @@ export interface Hub {
   /** The bound ports (0 for an optional listener that could not bind). */
   ports: { mqtt: number; https: number }
   /** Creates (or returns) a device; its connection string uses the primary key. */
-  addDevice(id: string, o?: AddIdentityOptions): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
-  addModule(deviceId: string, moduleId: string, o?: AddIdentityOptions): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
-  sendC2d(deviceId: string, payload: string | Buffer, o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>): Promise<{ messageId: string; state: 'queued' | 'delivered' }>
-  invokeMethod(deviceId: string, methodName: string, payload?: unknown, o?: { moduleId?: string; timeoutSeconds?: number }): Promise<{ status: number; payload: unknown }>
+  addDevice(
+    id: string,
+    o?: AddIdentityOptions,
+  ): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
+  addModule(
+    deviceId: string,
+    moduleId: string,
+    o?: AddIdentityOptions,
+  ): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
+  sendC2d(
+    deviceId: string,
+    payload: string | Buffer,
+    o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
+  ): Promise<{ messageId: string; state: 'queued' | 'delivered' }>
+  invokeMethod(
+    deviceId: string,
+    methodName: string,
+    payload?: unknown,
+    o?: { moduleId?: string; timeoutSeconds?: number },
+  ): Promise<{ status: number; payload: unknown }>
   updateDesired(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
   updateTags(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
   getTwin(deviceId: string, o?: { moduleId?: string }): Promise<JsonObject>
   /** A DPS individual enrollment (empty keys are generated); returns its keys. */
-  addEnrollment(registrationId: string, o?: { primaryKey?: string; secondaryKey?: string; deviceId?: string }): Promise<{ primaryKey: string; secondaryKey: string }>
+  addEnrollment(
+    registrationId: string,
+    o?: { primaryKey?: string; secondaryKey?: string; deviceId?: string },
+  ): Promise<{ primaryKey: string; secondaryKey: string }>
   /** A DPS enrollment group (empty keys are generated); returns its keys. */
-  addEnrollmentGroup(groupId: string, o?: { primaryKey?: string; secondaryKey?: string }): Promise<{ primaryKey: string; secondaryKey: string }>
+  addEnrollmentGroup(
+    groupId: string,
+    o?: { primaryKey?: string; secondaryKey?: string },
+  ): Promise<{ primaryKey: string; secondaryKey: string }>
   /** Every event; also async-iterable from now on. */
   events: HubEvents & AsyncIterable<HubEvent>
   /** Writes pending state now. */
@@ -136,10 +158,22 @@ async function listen(
   } catch (cause) {
     const message = `The ${name} listener cannot bind ${host}:${port} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`
     if (optional) {
-      events.publish({ event: 'warning', listener: name, port, message: `${message}; going on without it (choose one with --${name}-port).` })
+      events.publish({
+        event: 'warning',
+        listener: name,
+        port,
+        message: `${message}; going on without it (choose one with --${name}-port).`,
+      })
       return 0
     }
-    throw Object.assign(new SasTokenError('ERR_HUB_PORT_UNAVAILABLE', `${message}: choose another with --${name}-port (0 picks a free one).`, { cause }), { port })
+    throw Object.assign(
+      new SasTokenError(
+        'ERR_HUB_PORT_UNAVAILABLE',
+        `${message}: choose another with --${name}-port (0 picks a free one).`,
+        { cause },
+      ),
+      { port },
+    )
   }
   return (server.address() as AddressInfo).port
 }
@@ -176,7 +210,11 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const onStoreError = (err: unknown): void => {
     events.publish({ event: 'warning', message: `Could not write the state: ${(err as Error).message}` })
   }
-  const { store } = await StateStore.open(dir, () => freshState(o.ownerKey ?? DEVELOPMENT_OWNER_KEY), onStoreError)
+  const { store } = await StateStore.open(
+    dir,
+    () => freshState(o.ownerKey ?? DEVELOPMENT_OWNER_KEY),
+    onStoreError,
+  )
   const owner = store.state.policies.find((p) => p.keyName === 'iothubowner')
   if (owner && o.ownerKey !== undefined && owner.primaryKey !== o.ownerKey) {
     owner.primaryKey = o.ownerKey
@@ -202,10 +240,13 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const methods = new MethodCalls(hub)
   const broker = await createBroker(hub, methods)
 
-  const mqttServer = createTlsServer({ cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false }, (socket) => {
-    socket.on('error', () => undefined)
-    broker.handle(socket)
-  })
+  const mqttServer = createTlsServer(
+    { cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false },
+    (socket) => {
+      socket.on('error', () => undefined)
+      broker.handle(socket)
+    },
+  )
   mqttServer.on('tlsClientError', () => undefined)
 
   const api = createRestApi(hub, methods)
@@ -244,10 +285,16 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     throw err
   }
 
-  const connectionString = (deviceId: string, moduleId: string | undefined): { connectionString: string; primaryKey?: string; secondaryKey?: string } => {
+  const connectionString = (
+    deviceId: string,
+    moduleId: string | undefined,
+  ): { connectionString: string; primaryKey?: string; secondaryKey?: string } => {
     const identity = hub.requireIdentity(deviceId, moduleId)
     const auth = identity.authentication
-    const base = moduleId === undefined ? ({ kind: 'device', hostName, deviceId } as const) : ({ kind: 'module', hostName, deviceId, moduleId } as const)
+    const base =
+      moduleId === undefined
+        ? ({ kind: 'device', hostName, deviceId } as const)
+        : ({ kind: 'module', hostName, deviceId, moduleId } as const)
     if (auth.type !== 'sas') return { connectionString: formatConnectionString({ ...base, x509: true }) }
     return {
       connectionString: formatConnectionString({ ...base, sharedAccessKey: auth.symmetricKey.primaryKey }),
@@ -268,7 +315,12 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
 
   let closed: Promise<void> | undefined
   const result: Hub = {
-    hubConnectionString: formatConnectionString({ kind: 'service', hostName, sharedAccessKeyName: 'iothubowner', sharedAccessKey: ownerKey }),
+    hubConnectionString: formatConnectionString({
+      kind: 'service',
+      hostName,
+      sharedAccessKeyName: 'iothubowner',
+      sharedAccessKey: ownerKey,
+    }),
     ca: tls.ca.cert,
     ...(tls.caPath === undefined ? {} : { caPath: tls.caPath }),
     hostName,
@@ -286,7 +338,9 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     },
     async sendC2d(deviceId, payload, x = {}) {
       const input: C2dInput =
-        typeof payload === 'string' ? { ...x, payload } : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
+        typeof payload === 'string'
+          ? { ...x, payload }
+          : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
       return sendC2d(hub, deviceId, input)
     },
     async invokeMethod(deviceId, methodName, payload, x = {}) {
@@ -306,15 +360,21 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       return hub.getTwin(deviceId, x.moduleId)
     },
     async addEnrollment(registrationId, x = {}) {
-      putEnrollment(hub, registrationId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '', ...(x.deviceId === undefined ? {} : { deviceId: x.deviceId }) })
+      putEnrollment(hub, registrationId, {
+        primaryKey: x.primaryKey ?? '',
+        secondaryKey: x.secondaryKey ?? '',
+        ...(x.deviceId === undefined ? {} : { deviceId: x.deviceId }),
+      })
       const e = hub.state.dps.enrollments[registrationId]
-      if (e === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment ${registrationId} was not stored.`)
+      if (e === undefined)
+        throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment ${registrationId} was not stored.`)
       return { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey }
     },
     async addEnrollmentGroup(groupId, x = {}) {
       putGroup(hub, groupId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' })
       const g = hub.state.dps.groups[groupId]
-      if (g === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment group ${groupId} was not stored.`)
+      if (g === undefined)
+        throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment group ${groupId} was not stored.`)
       return { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey }
     },
     events,
@@ -323,7 +383,11 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       closed ??= (async () => {
         methods.close()
         for (const client of wss.clients) client.terminate()
-        await Promise.all([closeServer(mqttServer), closeServer(httpsServer), new Promise<void>((resolve) => broker.close(() => resolve()))])
+        await Promise.all([
+          closeServer(mqttServer),
+          closeServer(httpsServer),
+          new Promise<void>((resolve) => broker.close(() => resolve())),
+        ])
         httpsServer.closeAllConnections()
         for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
         await store.flush()

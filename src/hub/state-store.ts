@@ -81,18 +81,39 @@ export function assertState(value: unknown, file: string): asserts value is HubS
   if (!isObject(value) || value.format !== 'sas-token-hub-state') {
     throw corrupt(file, 'is not a sas-token hub state file')
   }
-  if (value.version !== 1) throw corrupt(file, `has version ${JSON.stringify(value.version)}; this hub reads version 1`)
+  if (value.version !== 1)
+    throw corrupt(file, `has version ${JSON.stringify(value.version)}; this hub reads version 1`)
   const { policies, devices, sessions, dps } = value
-  if (!Array.isArray(policies) || !policies.every((p) => isObject(p) && typeof p.keyName === 'string' && typeof p.primaryKey === 'string' && Array.isArray(p.rights))) {
+  if (
+    !Array.isArray(policies) ||
+    !policies.every(
+      (p) =>
+        isObject(p) &&
+        typeof p.keyName === 'string' &&
+        typeof p.primaryKey === 'string' &&
+        Array.isArray(p.rights),
+    )
+  ) {
     throw corrupt(file, 'has invalid "policies"')
   }
   if (!isObject(devices)) throw corrupt(file, 'has invalid "devices"')
   for (const [id, entry] of Object.entries(devices)) {
-    if (!isObject(entry) || !isObject(entry.device) || entry.device.deviceId !== id || !isObject(entry.modules) || !Array.isArray(entry.c2d) || !isObject(entry.device.twin) || !isObject(entry.device.authentication)) {
+    if (
+      !isObject(entry) ||
+      !isObject(entry.device) ||
+      entry.device.deviceId !== id ||
+      !isObject(entry.modules) ||
+      !Array.isArray(entry.c2d) ||
+      !isObject(entry.device.twin) ||
+      !isObject(entry.device.authentication)
+    ) {
       throw corrupt(file, `has an invalid entry for device ${JSON.stringify(id)}`)
     }
   }
-  if (!isObject(sessions) || !Object.values(sessions).every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))) {
+  if (
+    !isObject(sessions) ||
+    !Object.values(sessions).every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))
+  ) {
     throw corrupt(file, 'has invalid "sessions"')
   }
   if (!isObject(dps) || !isObject(dps.enrollments) || !isObject(dps.groups) || !isObject(dps.registrations)) {
@@ -119,7 +140,9 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o600):
   } catch (cause) {
     await rm(temp, { force: true }).catch(() => undefined)
     throw Object.assign(
-      new SasTokenError('ERR_HUB_STATE_IO', `Could not write ${file}: ${(cause as Error).message}.`, { cause }),
+      new SasTokenError('ERR_HUB_STATE_IO', `Could not write ${file}: ${(cause as Error).message}.`, {
+        cause,
+      }),
       { file },
     )
   }
@@ -136,7 +159,9 @@ export async function readIfExists(file: string): Promise<string | undefined> {
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined
     throw Object.assign(
-      new SasTokenError('ERR_HUB_STATE_IO', `Could not read ${file}: ${(cause as Error).message}.`, { cause }),
+      new SasTokenError('ERR_HUB_STATE_IO', `Could not read ${file}: ${(cause as Error).message}.`, {
+        cause,
+      }),
       { file },
     )
   }
@@ -175,7 +200,11 @@ export class StateStore {
       await mkdir(dir, { recursive: true, mode: 0o700 })
     } catch (cause) {
       throw Object.assign(
-        new SasTokenError('ERR_HUB_STATE_IO', `Could not create the state directory ${dir}: ${(cause as Error).message}.`, { cause }),
+        new SasTokenError(
+          'ERR_HUB_STATE_IO',
+          `Could not create the state directory ${dir}: ${(cause as Error).message}.`,
+          { cause },
+        ),
         { file: dir },
       )
     }
@@ -190,7 +219,10 @@ export class StateStore {
     try {
       parsed = JSON.parse(text)
     } catch {
-      throw corrupt(file, text.length === 0 ? 'is empty' : 'is not valid JSON (cut short by a crash, or edited by hand?)')
+      throw corrupt(
+        file,
+        text.length === 0 ? 'is empty' : 'is not valid JSON (cut short by a crash, or edited by hand?)',
+      )
     }
     assertState(parsed, file)
     return { store: new StateStore(dir, parsed, onError), created: false }

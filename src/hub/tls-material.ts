@@ -56,7 +56,11 @@ async function readPair(certFile: string, keyFile: string): Promise<CertificateK
  * @param dir The state directory, or `undefined` for in memory.
  * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT` (naming the file) or `ERR_HUB_STATE_IO`.
  */
-export async function loadTlsMaterial(dir: string | undefined, names: readonly string[], now: number): Promise<TlsMaterial> {
+export async function loadTlsMaterial(
+  dir: string | undefined,
+  names: readonly string[],
+  now: number,
+): Promise<TlsMaterial> {
   if (dir === undefined) {
     const ca = createCertificateAuthority({ now })
     return { ca, server: createServerCertificate(ca, names, { now }) }

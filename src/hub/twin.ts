@@ -78,7 +78,8 @@ export function checkPatch(value: unknown, what: string, limit = MAX_PROPERTIES_
   if (bytes > limit) throw badRequest(`The ${what} patch is ${bytes} bytes; IoT Hub allows ${limit}.`)
   if (depth(value) > MAX_DEPTH) throw badRequest(`The ${what} patch nests deeper than ${MAX_DEPTH} levels.`)
   for (const key of Object.keys(value)) {
-    if (key.startsWith('$')) throw badRequest(`The ${what} patch names ${JSON.stringify(key)}: '$' members are the hub's.`)
+    if (key.startsWith('$'))
+      throw badRequest(`The ${what} patch names ${JSON.stringify(key)}: '$' members are the hub's.`)
   }
   return value
 }

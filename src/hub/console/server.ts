@@ -119,7 +119,7 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
  * Starts the console for `hub` on loopback.
  *
  * @throws {SasTokenError} `ERR_INVALID_OPTION` when the page is not built or the port is not
- *   an integer 0–65535; `ERR_INVALID_OPTION` when the port cannot be bound.
+ *   an integer 0–65535; `ERR_HUB_PORT_UNAVAILABLE` when the port cannot be bound.
  */
 export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> {
   const port = o.port ?? 0

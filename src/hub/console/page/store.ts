@@ -115,7 +115,8 @@ export class Store {
     if (event.event === 'connect') id.connectionState = 'Connected'
     // A connection replaced by a newer one closes after the new one connected: still online.
     const replaced = /replaced/i.test(String(event.reason ?? ''))
-    if ((event.event === 'disconnect' || event.event === 'close') && !replaced) id.connectionState = 'Disconnected'
+    if ((event.event === 'disconnect' || event.event === 'close') && !replaced)
+      id.connectionState = 'Disconnected'
     this.devicesChanged()
   }
 }
