@@ -51,8 +51,15 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     page = browser.context.pages()[0] ?? (await browser.context.newPage())
     page.on('pageerror', (err) => pageErrors.push(String(err)))
     page.on('dialog', (d) => {
-      dialogs.push(d.message())
-      void d.dismiss()
+      // the page's own "Remove …?" confirmation is accepted; anything else is a finding
+      if (d.type() === 'confirm' && d.message().startsWith('Remove ')) void d.accept()
+      else {
+        dialogs.push(d.message())
+        void d.dismiss()
+      }
+    })
+    await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], {
+      origin: consoleServer.origin,
     })
     await page.goto(consoleServer.url)
     await page.waitForSelector('[data-field="stream"].live', WAIT)
@@ -79,6 +86,26 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await page.waitForSelector('tr[data-identity="dev1"] [data-state="online"]', WAIT)
     const activity = await page.textContent('tr[data-identity="dev1"] td.time')
     assert.match(activity ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/)
+  })
+
+  test('devices and modules are added and removed from the page; Copy gives the connection string', async () => {
+    await page.fill('form[data-form="add-device"] input[name="deviceId"]', 'page-dev')
+    await page.click('form[data-form="add-device"] button')
+    await page.waitForSelector('tr[data-identity="page-dev"]', WAIT)
+    await page.fill('form[data-form="add-module"] input[name="deviceId"]', 'page-dev')
+    await page.fill('form[data-form="add-module"] input[name="moduleId"]', 'mod1')
+    await page.click('form[data-form="add-module"] button')
+    await page.waitForSelector('tr[data-identity="page-dev/mod1"]', WAIT)
+    const twin = await hub.getTwin('page-dev', { moduleId: 'mod1' })
+    assert.equal(twin.moduleId, 'mod1')
+    await page.click('tr[data-identity="page-dev/mod1"] [data-action="remove"]')
+    await page.waitForSelector('tr[data-identity="page-dev/mod1"]', { ...WAIT, state: 'detached' })
+    await page.click('tr[data-identity="page-dev"] [data-action="remove"]')
+    await page.waitForSelector('tr[data-identity="page-dev"]', { ...WAIT, state: 'detached' })
+    await assert.rejects(hub.getTwin('page-dev'))
+    await page.click('tr[data-identity="dev1"] [data-action="copy-connection-string"]')
+    await page.locator('#panel-devices .status.ok', { hasText: 'copied' }).waitFor(WAIT)
+    assert.equal(await page.evaluate('navigator.clipboard.readText()'), dev1)
   })
 
   test('its telemetry appears in the stream with its properties', async () => {
@@ -124,6 +151,19 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await page.click('#panel-methods button[type="submit"]')
     await page.waitForSelector('[data-field="method-status"].error', WAIT)
     assert.match((await page.textContent('[data-field="method-status"]')) ?? '', /^404 — device not online/)
+  })
+
+  test('a method the device never answers shows the 504 plainly', async () => {
+    device.onDeviceMethod('hang', () => {})
+    await page.fill('#panel-methods input[name="deviceId"]', 'dev1')
+    await page.fill('#panel-methods input[name="methodName"]', 'hang')
+    await page.fill('#panel-methods input[name="timeout"]', '5')
+    await page.click('#panel-methods button[type="submit"]')
+    await page.waitForSelector('[data-field="method-status"].error', WAIT)
+    assert.match(
+      (await page.textContent('[data-field="method-status"]')) ?? '',
+      /^504 — the device did not answer within 5 s/,
+    )
   })
 
   test('a desired-property edit from the page reaches the device; reported updates show live', async () => {

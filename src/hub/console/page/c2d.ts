@@ -67,7 +67,11 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
             const a = (answer ?? {}) as { messageId?: string; state?: string }
             const id = String(a.messageId ?? request.messageId ?? '?')
             const state = String(a.state ?? 'queued')
-            const stateCell = h('td', { 'data-field': 'state', class: `c2d-${state}` }, state)
+            const stateCell = h(
+              'td',
+              { 'data-field': 'state', 'data-label': 'State', class: `c2d-${state}` },
+              state,
+            )
             const prior = sent.get(id)
             const entry: Sent = {
               messageId: id,
@@ -83,9 +87,9 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
               h(
                 'tr',
                 { 'data-message-id': id },
-                h('td', { class: 'time' }, localTime(entry.time)),
-                h('td', null, d),
-                h('td', { class: 'id' }, id),
+                h('td', { class: 'time', 'data-label': 'Sent' }, localTime(entry.time)),
+                h('td', { 'data-label': 'Device' }, d),
+                h('td', { class: 'id', 'data-label': 'messageId' }, id),
                 stateCell,
               ),
             )
@@ -135,7 +139,7 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
       { class: 'table-wrap' },
       h(
         'table',
-        { class: 'sent' },
+        { class: 'sent cards' },
         h(
           'thead',
           null,

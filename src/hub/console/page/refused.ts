@@ -66,6 +66,7 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
     seen.add(key)
     list.prepend(card(e))
     while (list.childElementCount > LIMIT && list.lastChild) list.removeChild(list.lastChild)
+    status(msg, 'info', `${list.childElementCount} refused connection(s), newest first.`)
   }
 
   store.onEvent((e) => {
@@ -83,7 +84,7 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
         const events = items.filter((x): x is HubEvent => typeof x === 'object' && x !== null)
         events.sort((a, b) => String(a.time).localeCompare(String(b.time)))
         for (const e of events) add({ ...e, event: 'refuse' })
-        status(msg, 'info', `${list.childElementCount} refused connection(s).`)
+        status(msg, 'info', `${list.childElementCount} refused connection(s), newest first.`)
       },
       (err: unknown) => status(msg, 'error', err instanceof Error ? err.message : String(err)),
     )
