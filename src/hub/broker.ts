@@ -81,6 +81,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
         },
         {
           hostName: hub.hostName,
+          isOwnHost: (h) => hub.isOwnHost(h),
           idScope: hub.idScope,
           now: hub.now(),
           policy: (name) => hub.policy(name),
@@ -294,8 +295,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           methods.answer(session, topic.rid, topic.status, payload)
           return done(null)
         }
-        case 'dps-register':
-        case 'dps-poll':
+        default:
           return done(violate(client, `DPS topic on a hub connection: ${JSON.stringify(packet.topic)}`))
       }
     },

@@ -90,7 +90,7 @@ function ipv6Bytes(address: string): Buffer {
   const right = tail === undefined ? [] : parse(tail)
   const groups = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right]
   const out = Buffer.alloc(16)
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2))
+  for (const [i, g] of groups.entries()) out.writeUInt16BE(g, i * 2)
   return out
 }
 

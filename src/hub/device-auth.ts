@@ -8,7 +8,7 @@
  */
 import { isSasTokenError } from '../errors.js'
 import { deriveDeviceKey } from '../keys.js'
-import { deviceResourceUri, parseSasToken, resourceCovers, verifySasToken } from '../sas-token.js'
+import { parseSasToken, resourceCovers, verifySasToken } from '../sas-token.js'
 import type { ParsedSasToken } from '../sas-token.js'
 import type { Identity, Policy } from './registry.js'
 import type { Enrollment, EnrollmentGroup } from './state-store.js'
@@ -64,6 +64,8 @@ export type ConnectOutcome =
 /** What the authenticator needs to know of the hub. */
 export interface AuthContext {
   hostName: string
+  /** `true` for the hub's host name, or it with one of the hub's ports. */
+  isOwnHost(host: string): boolean
   idScope: string
   now: number
   policy(keyName: string): Policy | undefined
@@ -151,7 +153,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
       `The username ${JSON.stringify(username)} is not {hub}/{deviceId}[/{moduleId}]/?api-version=….`,
     )
   }
-  if (host.toLowerCase() !== ctx.hostName.toLowerCase()) {
+  if (!ctx.isOwnHost(host)) {
     return refuse(
       'ERR_USERNAME_HOST_MISMATCH',
       `The username names host ${JSON.stringify(host)}, but this hub is ${ctx.hostName}: use HostName=${ctx.hostName}.`,
@@ -252,7 +254,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
       identity,
     )
   }
-  const resourceUri = deviceResourceUri(ctx.hostName, deviceId, moduleId)
+  const resourceUri = `${host}/devices/${deviceId}${moduleId === undefined ? '' : `/modules/${moduleId}`}`
   let keys: string[]
   let authMethod: AcceptedDevice['authMethod'] = 'sas'
   if (parsed.keyName !== undefined) {

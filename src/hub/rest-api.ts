@@ -118,8 +118,12 @@ function authorize(hub: HubService, header: string | undefined, rights: Permissi
   if (header === undefined || header === '')
     throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
   let keyName: string | undefined
+  let host = hub.hostName
   try {
-    keyName = parseSasToken(header).keyName
+    const parsed = parseSasToken(header)
+    keyName = parsed.keyName
+    const tokenHost = parsed.resourceUri.split('/')[0] ?? ''
+    if (hub.isOwnHost(tokenHost)) host = tokenHost
   } catch (err) {
     throw unauthorized(isSasTokenError(err) ? err.message : 'the Authorization header is not a SAS token.')
   }
@@ -133,7 +137,7 @@ function authorize(hub: HubService, header: string | undefined, rights: Permissi
       verifySasToken(header, {
         key,
         now: hub.now(),
-        resourceUri: hub.hostName,
+        resourceUri: host,
         clockSkewSeconds: hub.clockSkewSeconds,
       })
       lastError = undefined

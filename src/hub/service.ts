@@ -50,6 +50,8 @@ export class HubService {
   /** Live connections by MQTT client id. */
   readonly sessions = new Map<string, Session>()
   readonly refused: RefusedConnect[] = []
+  /** Ports devices and operators may add to the host name (`localhost:8883`), set once listening. */
+  readonly ports = new Set<number>()
 
   constructor(o: {
     store: StateStore
@@ -73,6 +75,17 @@ export class HubService {
 
   get state(): StateStore['state'] {
     return this.store.state
+  }
+
+  /**
+   * `true` when `host` names this hub: its host name (any case), optionally with one of its
+   * ports, as SDKs send it when the port is written into `HostName=`.
+   */
+  isOwnHost(host: string): boolean {
+    const lower = host.toLowerCase()
+    const name = this.hostName.toLowerCase()
+    if (lower === name) return true
+    return lower.startsWith(`${name}:`) && this.ports.has(Number(lower.slice(name.length + 1)))
   }
 
   /** The policy named `keyName`. */

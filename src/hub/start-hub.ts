@@ -285,6 +285,8 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     throw err
   }
 
+  for (const p of [mqttPort, httpsPort]) if (p !== 0) hub.ports.add(p)
+
   const connectionString = (
     deviceId: string,
     moduleId: string | undefined,

@@ -247,7 +247,7 @@ export class StateStore {
    */
   async flush(force = false): Promise<void> {
     if (this.dir === undefined) return
-    while (this.#writing) await this.#writing
+    while (this.#writing !== undefined) await this.#writing
     if (!this.#dirty && !force) return
     this.#dirty = false
     const file = join(this.dir, STATE_FILE)

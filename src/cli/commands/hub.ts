@@ -1,0 +1,182 @@
+/**
+ * `sas-token hub`: starts a local IoT Hub + DPS in the foreground and logs every event (human
+ * lines on stdout, or NDJSON with `--json`, the first line `{"event":"ready",…}`). Ctrl-C or
+ * SIGTERM closes it and writes its state. The `hub …` subcommands talk to a running hub.
+ *
+ * @module
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import { loadHub } from '../load-hub.js'
+import { withSharedChecks } from '../options.js'
+import { registerSecret, UsageError, warn, writeValue } from '../output.js'
+import { renderHubEvent } from '../render-hub-event.js'
+import { hubSubcommands } from './hub/index.js'
+
+/** The options of `hub`. */
+export interface HubArgs {
+  json?: boolean | undefined
+  device?: string[] | undefined
+  mqttPort?: number | undefined
+  httpsPort?: number | undefined
+  hostName?: string | undefined
+  stateDir?: string | undefined
+  inMemory?: boolean | undefined
+  bind?: string | undefined
+  ownerKey?: string | undefined
+  idScope?: string | undefined
+}
+
+/**
+ * The default state directory: `$XDG_STATE_HOME/sas-token/hub`, else
+ * `~/.local/state/sas-token/hub` (`%LOCALAPPDATA%\sas-token\hub` on Windows).
+ */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.XDG_STATE_HOME) return join(env.XDG_STATE_HOME, 'sas-token', 'hub')
+  if (process.platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'sas-token', 'hub')
+  return join(homedir(), '.local', 'state', 'sas-token', 'hub')
+}
+
+function port(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new UsageError(`--${name} must be a port from 0 to 65535 (0 picks a free one).`)
+  }
+  return value
+}
+
+function builder(y: Argv) {
+  return withSharedChecks(y)
+    .command(hubSubcommands)
+    .options({
+      json: { type: 'boolean', describe: 'Log NDJSON on stdout; the first line is {"event":"ready",…}' },
+      device: {
+        type: 'string',
+        array: true,
+        describe: 'Create this device at start and print its connection string (repeatable)',
+      },
+      'mqtt-port': {
+        type: 'number',
+        describe: 'MQTT over TLS port (DPS too); 0 picks a free one [default: 8883]',
+      },
+      'https-port': {
+        type: 'number',
+        describe: 'HTTPS port: REST API and MQTT over WebSocket; 0 picks a free one [default: 443]',
+      },
+      'host-name': {
+        type: 'string',
+        describe: 'The HostName devices use, added to the certificate [default: localhost]',
+      },
+      'state-dir': {
+        type: 'string',
+        describe:
+          'Where registry, twins, queued C2D, sessions and the CA are kept [default: ~/.local/state/sas-token/hub]',
+      },
+      'in-memory': { type: 'boolean', describe: 'Keep nothing on disk' },
+      bind: {
+        type: 'string',
+        describe: 'Address to listen on; beyond loopback needs --owner-key [default: 127.0.0.1]',
+      },
+      'owner-key': {
+        type: 'string',
+        describe:
+          'The iothubowner key (base64) [env: SAS_TOKEN_HUB_OWNER_KEY; default: the documented development key]',
+      },
+      'id-scope': { type: 'string', describe: 'The DPS ID scope [default: 0ne00000000]' },
+    })
+    .conflicts('in-memory', 'state-dir')
+    .example('$0 hub --device dev1', 'Start a hub with device dev1 and print its connection string')
+    .example(
+      '$0 hub --json --in-memory --mqtt-port 0 --https-port 0',
+      'For scripts: NDJSON events, free ports, nothing kept',
+    )
+}
+
+function trustHelp(caPath: string): string {
+  return [
+    'Trust the hub CA:',
+    `  Node SDKs:  export NODE_EXTRA_CA_CERTS=${caPath}`,
+    `  mosquitto:  mosquitto_sub … --cafile ${caPath}`,
+    `  paho:       client.tls_set(ca_certs="${caPath}")`,
+  ].join('\n')
+}
+
+async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
+  const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
+  registerSecret(ownerKey)
+  const mqttPort = port(args.mqttPort, 'mqtt-port')
+  const httpsPort = port(args.httpsPort, 'https-port')
+  const { startHub } = await loadHub()
+  const optional: Array<'mqtt' | 'https'> = []
+  if (mqttPort === undefined) optional.push('mqtt')
+  if (httpsPort === undefined) optional.push('https')
+  const stateDir = args.inMemory ? undefined : (args.stateDir ?? defaultStateDir())
+  const lines: string[] = []
+  const hub = await startHub({
+    ...(stateDir === undefined ? { inMemory: true } : { stateDir }),
+    mqttPort: mqttPort ?? 8883,
+    httpsPort: httpsPort ?? 443,
+    optionalListeners: optional,
+    ...(args.hostName === undefined ? {} : { hostName: args.hostName }),
+    ...(args.bind === undefined ? {} : { host: args.bind }),
+    ...(ownerKey === undefined ? {} : { ownerKey }),
+    ...(args.idScope === undefined ? {} : { idScope: args.idScope }),
+    devices: args.device ?? [],
+  })
+  const devices: Record<string, string> = {}
+  for (const id of args.device ?? []) devices[id] = (await hub.addDevice(id)).connectionString
+  const caPath = hub.caPath
+  if (args.json) {
+    writeValue(
+      JSON.stringify({
+        event: 'ready',
+        time: new Date().toISOString(),
+        hubConnectionString: hub.hubConnectionString,
+        caPath: caPath ?? null,
+        ca: caPath === undefined ? hub.ca : undefined,
+        hostName: hub.hostName,
+        idScope: hub.idScope,
+        ports: hub.ports,
+        stateDir: stateDir ?? null,
+        devices,
+      }),
+    )
+  } else {
+    lines.push(
+      `sas-token hub ready: ${hub.hostName}  MQTT/TLS :${hub.ports.mqtt || 'off'}  HTTPS+WebSocket :${hub.ports.https || 'off'}  DPS ID scope ${hub.idScope}`,
+    )
+    lines.push(`Hub connection string: ${hub.hubConnectionString}`)
+    for (const [id, cs] of Object.entries(devices)) lines.push(`Device ${id}: ${cs}`)
+    lines.push(`State: ${stateDir ?? 'in memory (nothing kept)'}`)
+    lines.push(caPath === undefined ? `CA certificate (in memory):\n${hub.ca}` : trustHelp(caPath))
+    lines.push('Ctrl-C stops the hub.')
+    writeValue(lines.join('\n'))
+  }
+  hub.events.on('event', (e) => {
+    if (e.event === 'ready') return
+    if (e.event === 'warning') warn(String(e.message))
+    if (args.json) writeValue(JSON.stringify(e))
+    else if (e.event !== 'warning') writeValue(renderHubEvent(e))
+  })
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      hub.close().then(resolve, (err: unknown) => {
+        warn(`closing the hub: ${(err as Error).message}`)
+        resolve()
+      })
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+}
+
+/** The `hub` command module. */
+export const hub: CommandModule<object, HubArgs> = {
+  command: 'hub',
+  describe: 'Run a local IoT Hub + DPS emulator (subcommands talk to a running one)',
+  builder: builder as unknown as CommandModule<object, HubArgs>['builder'],
+  handler,
+}
