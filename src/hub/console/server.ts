@@ -119,7 +119,8 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
  * Starts the console for `hub` on loopback.
  *
  * @throws {SasTokenError} `ERR_INVALID_OPTION` when the page is not built or the port is not
- *   an integer 0–65535; `ERR_HUB_PORT_UNAVAILABLE` when the port cannot be bound.
+ *   an integer 0–65535; `ERR_HUB_PORT_UNAVAILABLE` when the port cannot be bound, or when the
+ *   hub has no HTTPS listener to front.
  */
 export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> {
   const port = o.port ?? 0
@@ -127,6 +128,12 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `console port must be an integer 0–65535, got ${String(port)}`,
+    )
+  }
+  if (!Number.isInteger(o.hub.ports.https) || o.hub.ports.https <= 0) {
+    throw new SasTokenError(
+      'ERR_HUB_PORT_UNAVAILABLE',
+      "the console fronts the hub's HTTPS listener, which is off: start the hub with an HTTPS port",
     )
   }
   const dir = assetDir()
