@@ -124,6 +124,18 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     const sys = await card.locator('table[data-props="System properties"]').textContent()
     assert.match(sys ?? '', /tel-1/)
     assert.match(sys ?? '', /iothub-connection-device-id\s*dev1/)
+    // the raw views: text as sent, and a hex dump of its bytes
+    const sent = JSON.stringify({ temperature: 21.5 })
+    await page.selectOption('#panel-telemetry select[name="view"]', 'raw')
+    assert.equal(await card.locator('[data-field="body"]').textContent(), sent)
+    await page.selectOption('#panel-telemetry select[name="view"]', 'hex')
+    const hex = (await card.locator('[data-field="body"]').textContent()) ?? ''
+    const firstRow = Buffer.from(sent)
+      .subarray(0, 16)
+      .toString('hex')
+      .replace(/(..)(?!$)/g, '$1 ')
+    assert.ok(hex.startsWith(`00000000  ${firstRow}  {"temperature":2`), hex)
+    await page.selectOption('#panel-telemetry select[name="view"]', 'pretty')
   })
 
   test('a method invoked from the page reaches the device, and its response is shown', async () => {
@@ -222,6 +234,13 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await page
       .locator('[data-message-id="c2d-1"] [data-field="state"]', { hasText: /^delivered$/ })
       .waitFor(WAIT)
+    // to a device that is not connected, it stays queued
+    await page.fill('#panel-c2d input[name="deviceId"]', 'evil')
+    await page.fill('#panel-c2d input[name="messageId"]', 'c2d-2')
+    await page.click('#panel-c2d button[type="submit"]')
+    await page
+      .locator('[data-message-id="c2d-2"] [data-field="state"]', { hasText: /^queued$/ })
+      .waitFor(WAIT)
   })
 
   test('a device connecting with a wrong key appears as refused, with its reason', async () => {
@@ -289,6 +308,28 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.equal(await card.locator('[data-field="body"]').textContent(), evil)
     assert.match((await card.textContent()) ?? '', /<img src=y onerror="alert\(1\)">/)
     assert.match((await card.textContent()) ?? '', /<script>alert\(3\)<\/script>/)
+    // a refused CONNECT's username is the device's to choose, too
+    await tab('refused')
+    const evilUser = '<img src=z onerror="window.__pwned=\'user\'">'
+    await new Promise<void>((resolve) => {
+      const c = mqtt.connect({
+        host: '127.0.0.1',
+        port: hub.ports.mqtt,
+        protocol: 'mqtts',
+        ca: hub.ca,
+        clientId: 'evil',
+        username: evilUser,
+        password: 'x',
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      })
+      c.on('error', () => {
+        c.end(true)
+        resolve()
+      })
+      c.on('close', () => resolve())
+    })
+    await page.locator('li.refusal', { hasText: evilUser }).waitFor(WAIT)
     const injected: unknown = await page.evaluate(`({
       pwned: typeof window.__pwned,
       img: document.querySelectorAll('main img').length,
