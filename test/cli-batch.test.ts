@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { sdk } from './support/sdk.js'
+import { cli } from './support/cli.js'
 import {
   AT_VECTOR_TIME,
-  cli,
   DEVICE_CS,
   FUTURE_SE,
   GROUP_KEY,
@@ -15,7 +15,7 @@ import {
   SECRET_KEY,
   SERVICE_CS,
   VECTORS,
-} from './support/cli.js'
+} from './support/fixtures.js'
 
 const env = AT_VECTOR_TIME
 

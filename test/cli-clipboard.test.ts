@@ -5,7 +5,8 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { AT_VECTOR_TIME, cli, DEVICE_CS, VECTORS } from './support/cli.js'
+import { cli } from './support/cli.js'
+import { AT_VECTOR_TIME, DEVICE_CS, VECTORS } from './support/fixtures.js'
 
 function installed(command: string): boolean {
   try {

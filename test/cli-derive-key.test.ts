@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { describe, it } from 'node:test'
-import { cli, DERIVED, GROUP_KEY, SECRET_FRAGMENT, SECRET_KEY } from './support/cli.js'
+import { cli } from './support/cli.js'
+import { DERIVED, GROUP_KEY, SECRET_FRAGMENT, SECRET_KEY } from './support/fixtures.js'
 
 describe('derive-key', () => {
   it('the docs vector', async () => {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { sdk, sdkDeviceToken } from './support/sdk.js'
+import { cli } from './support/cli.js'
 import {
   AT_VECTOR_TIME,
-  cli,
   DEVICE_CS,
   FUTURE_SE,
   GROUP_KEY,
@@ -18,7 +18,7 @@ import {
   SECRET_KEY,
   SERVICE_CS,
   VECTORS,
-} from './support/cli.js'
+} from './support/fixtures.js'
 
 const env = AT_VECTOR_TIME
 

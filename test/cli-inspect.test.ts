@@ -2,9 +2,9 @@
 // expired or invalid.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { cli } from './support/cli.js'
 import {
   AT_VECTOR_TIME,
-  cli,
   DEVICE_CS,
   HOST,
   KEY,
@@ -12,7 +12,7 @@ import {
   SECRET_KEY,
   SERVICE_CS,
   VECTORS,
-} from './support/cli.js'
+} from './support/fixtures.js'
 
 const env = AT_VECTOR_TIME
 /** One second after the vectors expire. */

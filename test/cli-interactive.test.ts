@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { after, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BIN, DEVICE_CS, KEY, SERVICE_CS, VECTORS } from './support/cli.js'
+import { BIN } from './support/cli.js'
+import { AT_VECTOR_TIME, DEVICE_CS, KEY, SERVICE_CS, VECTORS } from './support/fixtures.js'
 
 function hasTmux(): boolean {
   try {
@@ -32,7 +33,7 @@ async function waitFor(session: string, pattern: RegExp): Promise<string> {
 
 /** Starts the CLI in a detached tmux session with a pinned clock; the shell reports its exit code. */
 function start(session: string, args: string): void {
-  const now = String((1_700_000_000 - 3600) * 1000)
+  const now = AT_VECTOR_TIME.SAS_TOKEN_NOW
   const command = `env -u DISPLAY -u WAYLAND_DISPLAY -u IOTHUB_DEVICE_CONNECTION_STRING -u IOTHUB_CONNECTION_STRING SAS_TOKEN_NOW=${now} ${process.execPath} ${BIN} ${args}; echo "EXIT=$?"; sleep 30`
   tmux('new-session', '-d', '-s', session, '-x', '400', '-y', '50', command)
 }

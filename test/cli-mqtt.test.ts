@@ -10,9 +10,9 @@ import { after, before, describe, it } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { selfSignedCertificate } from './support/certificate.js'
 import { startFakeHub, type FakeHub } from './support/iot-hub-broker.js'
+import { cli } from './support/cli.js'
 import {
   AT_VECTOR_TIME,
-  cli,
   DEVICE_CS,
   GROUP_KEY,
   HOST,
@@ -20,9 +20,10 @@ import {
   MODULE_CS,
   SECRET_FRAGMENT,
   SECRET_KEY,
+  SE,
   SERVICE_CS,
   VECTORS,
-} from './support/cli.js'
+} from './support/fixtures.js'
 
 const env = AT_VECTOR_TIME
 
@@ -337,7 +338,7 @@ describe('mqtt: bad input', () => {
 describe('mqtt --format mosquitto, run verbatim against the TLS fake hub', {
   skip: hasMosquitto() ? false : 'mosquitto-clients not installed (.ci/run installs them)',
 }, () => {
-  const T0 = 1_700_000_000_000
+  const T0 = SE * 1000
   const tls = selfSignedCertificate(['localhost'])
   const dir = mkdtempSync(join(tmpdir(), 'sas-token-ca-'))
   const cafile = join(dir, 'ca.pem')

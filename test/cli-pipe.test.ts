@@ -5,12 +5,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 import { BIN, cleanEnv } from './support/cli.js'
-
-const DEVICE_CS = 'HostName=myhub.azure-devices.net;DeviceId=dev1;SharedAccessKey=cGFzc3dvcmQ='
-const SERVICE_CS =
-  'HostName=myhub.azure-devices.net;SharedAccessKeyName=iothubowner;SharedAccessKey=cGFzc3dvcmQ='
+import { DEVICE_CS, SERVICE_CS } from './support/fixtures.js'
 
 /** Runs `sas-token args | reader` in bash and returns the CLI's own exit code and stderr. */
 function piped(args: string, reader: string, input = ''): { code: string; stderr: string } {
@@ -34,12 +31,12 @@ describe('a closed stdout pipe', () => {
     ['mqtt --json', 'mqtt -c "$CS" --json'],
     ['topic', 'topic --device-id dev1 -p a=b'],
   ] as const) {
-    test(`${name}: exit 0, nothing on stderr`, () => {
+    it(`${name}: exit 0, nothing on stderr`, () => {
       assert.deepEqual(piped(args, 'true'), { code: '0', stderr: '' })
     })
   }
 
-  test('generate --batch: exit 0 when the reader stops after the first line', () => {
+  it('generate --batch: exit 0 when the reader stops after the first line', () => {
     const ids = Array.from({ length: 50_000 }, (_, i) => `device-${i}`).join('\n')
     assert.deepEqual(piped('gen --batch -c "$SCS"', 'head -1 >/dev/null', ids), { code: '0', stderr: '' })
   })

@@ -3,7 +3,7 @@
 // verify tokens with node:crypto, not with this library. Nothing here waits on wall-clock time:
 // every wait is for an event, and token expiry uses an injected clock.
 import assert from 'node:assert/strict'
-import { after, before, beforeEach, describe, test } from 'node:test'
+import { after, before, beforeEach, describe, it } from 'node:test'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import {
   c2dFilter,
@@ -27,24 +27,28 @@ import {
   type MqttCredentials,
 } from 'sas-token'
 import { selfSignedCertificate } from './support/certificate.js'
+import {
+  DERIVED,
+  DEVICE_CS,
+  DPS_HOST,
+  GROUP_KEY,
+  HOST,
+  KEY,
+  MODULE_KEY,
+  OTHER_KEY,
+  POLICY_KEY,
+  SE,
+} from './support/fixtures.js'
 import { CONNACK, startFakeDps, startFakeHub, type FakeDps, type FakeHub } from './support/iot-hub-broker.js'
 
-const HUB = 'myhub.azure-devices.net'
-const DPS_HOST = 'global.azure-devices-provisioning.net'
-const DEVICE_KEY = 'cGFzc3dvcmQ=' // base64("password")
-const MODULE_KEY = 'bW9kdWxlLWtleQ==' // base64("module-key")
-const POLICY_KEY = 'cG9saWN5LWtleQ==' // base64("policy-key")
-const OTHER_KEY = 'b3RoZXIta2V5' // base64("other-key")
-const DEVICE = `HostName=${HUB};DeviceId=dev1;SharedAccessKey=${DEVICE_KEY}`
-const MODULE = `HostName=${HUB};DeviceId=dev1;ModuleId=mod1;SharedAccessKey=${MODULE_KEY}`
-const SERVICE = `HostName=${HUB};SharedAccessKeyName=device;SharedAccessKey=${POLICY_KEY}`
-/** Group enrollment key and its derived device key for my-device-01 (sdk-facts §9.1/§9.2). */
-const GROUP_KEY = '8isrFI1sGsIlvvFSSFRiMfCNzv21fjbE/+ah/lSh3lF8e2YG1Te7w1KpZhJFFXJrqYKi9yegxkqIChbqOS9Egw=='
-const DERIVED_KEY = 'i0eNaxR9P2qCHaK3RkHpn3erozYVBcdCwAsiEzQHCM4='
-const T0 = 1_700_000_000_000
+const MODULE = `HostName=${HOST};DeviceId=dev1;ModuleId=mod1;SharedAccessKey=${MODULE_KEY}`
+const SERVICE = `HostName=${HOST};SharedAccessKeyName=device;SharedAccessKey=${POLICY_KEY}`
+/** The derived device key of my-device-01 under the group key (sdk-facts §9.2). */
+const DERIVED_KEY = DERIVED['my-device-01']
+const T0 = SE * 1000
 
 const TIMEOUT = { timeout: 60_000 }
-const tls = selfSignedCertificate([HUB, DPS_HOST])
+const tls = selfSignedCertificate([HOST, DPS_HOST])
 let clock = T0
 let hub: FakeHub
 let dps: FakeDps
@@ -53,9 +57,9 @@ const clients = new Set<MqttClient>()
 before(async () => {
   const now = () => clock
   hub = await startFakeHub({
-    hostName: HUB,
+    hostName: HOST,
     identities: [
-      { deviceId: 'dev1', key: DEVICE_KEY },
+      { deviceId: 'dev1', key: KEY },
       { deviceId: 'dev1', moduleId: 'mod1', key: MODULE_KEY },
       { deviceId: 'dev2', key: OTHER_KEY },
       { deviceId: 'my-device-01', key: DERIVED_KEY },
@@ -67,7 +71,7 @@ before(async () => {
   dps = await startFakeDps({
     idScope: '0ne00000A0A',
     enrollments: new Map([['my-device-01', DERIVED_KEY]]),
-    assignedHub: HUB,
+    assignedHub: HOST,
     now,
     tls,
   })
@@ -180,11 +184,11 @@ function next<T extends IncomingTopic['type']>(
 }
 
 describe('IoT Hub over TLS', () => {
-  test(
+  it(
     'a device connects, sends telemetry, uses its twin, answers a method and receives C2D',
     TIMEOUT,
     async () => {
-      const c = mqttCredentials(DEVICE, { now: clock })
+      const c = mqttCredentials(DEVICE_CS, { now: clock })
       const client = await connect(c, hub.port)
       assert.deepEqual(
         await granted(
@@ -283,7 +287,7 @@ describe('IoT Hub over TLS', () => {
     },
   )
 
-  test('a module connects, receives on an input and sends on an output', TIMEOUT, async () => {
+  it('a module connects, receives on an input and sends on an output', TIMEOUT, async () => {
     const c = mqttCredentials(MODULE, { now: clock })
     assert.equal(c.clientId, 'dev1/mod1')
     const client = await connect(c, hub.port)
@@ -313,7 +317,7 @@ describe('IoT Hub over TLS', () => {
     await client.endAsync()
   })
 
-  test('a policy (service) string connects a device with a scoped token', TIMEOUT, async () => {
+  it('a policy (service) string connects a device with a scoped token', TIMEOUT, async () => {
     const c = mqttCredentials(SERVICE, { deviceId: 'dev2', now: clock })
     assert.match(c.password ?? '', /&skn=device$/)
     const client = await connect(c, hub.port)
@@ -321,11 +325,11 @@ describe('IoT Hub over TLS', () => {
     await client.endAsync()
   })
 
-  test(
+  it(
     'the hub refuses undocumented subscriptions and closes on QoS 2 and foreign topics',
     TIMEOUT,
     async () => {
-      const c = mqttCredentials(DEVICE, { now: clock })
+      const c = mqttCredentials(DEVICE_CS, { now: clock })
       const client = await connect(c, hub.port)
       assert.deepEqual(
         await granted(client, ['#', 'devices/#', c2dFilter({ deviceId: 'dev2' }), TWIN_RESPONSES_FILTER], 1),
@@ -346,28 +350,28 @@ describe('IoT Hub over TLS', () => {
     },
   )
 
-  test(
+  it(
     'CONNACK refuses a wrong key, an expired token, a module token for the device, a missing ?api-version',
     TIMEOUT,
     async () => {
-      const good = mqttCredentials(DEVICE, { now: clock })
+      const good = mqttCredentials(DEVICE_CS, { now: clock })
       assert.equal(
         await refusal(
-          mqttCredentials(`HostName=${HUB};DeviceId=dev1;SharedAccessKey=${OTHER_KEY}`, { now: clock }),
+          mqttCredentials(`HostName=${HOST};DeviceId=dev1;SharedAccessKey=${OTHER_KEY}`, { now: clock }),
         ),
         CONNACK.NOT_AUTHORIZED,
       )
       assert.equal(
-        await refusal(mqttCredentials(DEVICE, { now: clock - 2 * 3600_000, ttl: 3600 })),
+        await refusal(mqttCredentials(DEVICE_CS, { now: clock - 2 * 3600_000, ttl: 3600 })),
         CONNACK.NOT_AUTHORIZED,
       )
       assert.equal(
         await refusal({ ...good, password: mqttCredentials(MODULE, { now: clock }).password! }),
         CONNACK.NOT_AUTHORIZED,
       )
-      assert.equal(await refusal({ ...good, username: `${HUB}/dev1/` }), CONNACK.BAD_USERNAME_OR_PASSWORD)
+      assert.equal(await refusal({ ...good, username: `${HOST}/dev1/` }), CONNACK.BAD_USERNAME_OR_PASSWORD)
       assert.equal(
-        await refusal({ ...good, username: `${HUB}/dev1/api-version=2021-04-12` }),
+        await refusal({ ...good, username: `${HOST}/dev1/api-version=2021-04-12` }),
         CONNACK.BAD_USERNAME_OR_PASSWORD,
       )
       // And: a client id that is not the username's identity, a policy token for another device.
@@ -384,11 +388,11 @@ describe('IoT Hub over TLS', () => {
     },
   )
 
-  test('renewal: the device reconnects with a fresh token before the old one expires', TIMEOUT, async () => {
+  it('renewal: the device reconnects with a fresh token before the old one expires', TIMEOUT, async () => {
     clock = T0
     const timers = new Map<number, () => void>()
     let nextTimer = 0
-    const source = createTokenSource(DEVICE, {
+    const source = createTokenSource(DEVICE_CS, {
       ttl: '1h',
       now: () => clock,
       setTimer: (callback) => {
@@ -398,7 +402,7 @@ describe('IoT Hub over TLS', () => {
       clearTimer: (handle) => timers.delete(handle as number),
     })
     const first = source.current()
-    const c = mqttCredentials(DEVICE, { now: clock })
+    const c = mqttCredentials(DEVICE_CS, { now: clock })
     const client = await connect({ ...c, password: first.token }, hub.port)
     await client.subscribeAsync(METHOD_REQUESTS_FILTER)
     assert.equal(hub.sessionExpiry('dev1'), first.expiresAt)
@@ -459,7 +463,7 @@ describe('IoT Hub over TLS', () => {
 })
 
 describe('DPS over TLS', () => {
-  test(
+  it(
     'a group-enrolled device registers, polls, and connects to the hub it was assigned',
     TIMEOUT,
     async () => {
@@ -502,7 +506,7 @@ describe('DPS over TLS', () => {
     },
   )
 
-  test('DPS refuses the group key itself and a wrong registration id', TIMEOUT, async () => {
+  it('DPS refuses the group key itself and a wrong registration id', TIMEOUT, async () => {
     const c = dpsMqttCredentials({
       idScope: '0ne00000A0A',
       registrationId: 'my-device-01',
