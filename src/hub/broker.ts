@@ -7,6 +7,9 @@
  *
  * @module
  */
+import type { EventEmitter } from 'node:events'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
 import type { AuthenticateError, Client, Subscription } from 'aedes'
@@ -48,11 +51,29 @@ function idFields(s: { deviceId: string; moduleId?: string }): { deviceId: strin
 }
 
 /**
+ * IoT Hub grants a QoS 2 subscription as QoS 1. aedes grants what was asked, so the SUBSCRIBE
+ * packet is changed as it leaves the parser, before aedes handles it.
+ */
+function grantQos1ForQos2(client: Client): void {
+  const parser = (client as Client & { _parser?: EventEmitter })._parser
+  parser?.prependListener('packet', (packet: { cmd?: string; subscriptions?: Array<{ qos: number }> }) => {
+    if (packet.cmd !== 'subscribe' || !Array.isArray(packet.subscriptions)) return
+    for (const sub of packet.subscriptions) if (sub.qos === 2) sub.qos = 1
+  })
+}
+
+/** The broker and the function that hands it a new connection. */
+export interface HubBroker {
+  broker: Aedes
+  handle(conn: Duplex, req?: IncomingMessage): void
+}
+
+/**
  * Creates the aedes broker for a hub.
  *
  * @throws Never (aedes setup errors only).
  */
-export async function createBroker(hub: HubService, methods: MethodCalls): Promise<Aedes> {
+export async function createBroker(hub: HubService, methods: MethodCalls): Promise<HubBroker> {
   const connections = new WeakMap<Client, Connection>()
 
   const protocolOf = (client: Client): 'mqtt' | 'mqtt-ws' => (client.req ? 'mqtt-ws' : 'mqtt')
@@ -450,5 +471,10 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     if (c && c.session.closeReason === undefined) c.session.closeReason = `connection error: ${err.message}`
   })
 
-  return broker
+  return {
+    broker,
+    handle(conn, req) {
+      grantQos1ForQos2(broker.handle(conn, req))
+    },
+  }
 }

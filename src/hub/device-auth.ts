@@ -140,7 +140,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
   const q = username.indexOf('/?')
   if (q === -1) {
     return refuse(
-      'ERR_USERNAME_NO_QUERY',
+      'ERR_USERNAME_QUESTION_MARK_MISSING',
       `The username ${JSON.stringify(username)} has no '/?': IoT Hub expects {hub}/{deviceId}/?api-version=2021-04-12.`,
     )
   }
@@ -164,7 +164,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
   const apiVersion = query.get('api-version')
   if (apiVersion === null || apiVersion === '') {
     return refuse(
-      'ERR_USERNAME_NO_API_VERSION',
+      'ERR_USERNAME_API_VERSION_MISSING',
       'The username has no api-version: add ?api-version=2021-04-12 after the identity.',
       5,
       identity,
@@ -240,7 +240,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
     parsed = parseSasToken(token ?? '')
   } catch (err) {
     return refuse(
-      'ERR_TOKEN_MALFORMED',
+      'ERR_PASSWORD_NOT_SAS_TOKEN',
       isSasTokenError(err) ? err.message : 'The password is not a SAS token.',
       4,
       identity,
@@ -277,7 +277,7 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
     }
     if (!resourceCovers(parsed.resourceUri, resourceUri, true)) {
       return refuse(
-        'ERR_TOKEN_RESOURCE_MISMATCH',
+        'ERR_POLICY_TOKEN_SCOPE',
         `The policy token is for ${parsed.resourceUri}, which does not cover ${resourceUri}.`,
         5,
         identity,
@@ -308,7 +308,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
   const identity = { deviceId: registrationId }
   if (idScope !== ctx.idScope) {
     return refuse(
-      'ERR_DPS_ID_SCOPE_MISMATCH',
+      'ERR_ID_SCOPE_MISMATCH',
       `The username names ID scope ${JSON.stringify(idScope)}, but this DPS is ${ctx.idScope}.`,
       5,
       identity,
@@ -316,7 +316,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
   }
   if (!rest.startsWith('api-version=')) {
     return refuse(
-      'ERR_USERNAME_NO_API_VERSION',
+      'ERR_USERNAME_API_VERSION_MISSING',
       'The DPS username has no api-version: end it with /api-version=2019-03-31.',
       5,
       identity,
@@ -343,7 +343,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
     parseSasToken(token)
   } catch (err) {
     return refuse(
-      'ERR_TOKEN_MALFORMED',
+      'ERR_PASSWORD_NOT_SAS_TOKEN',
       isSasTokenError(err) ? err.message : 'The password is not a SAS token.',
       4,
       identity,
@@ -415,7 +415,7 @@ function authenticateRegistration(fields: ConnectFields, username: string, ctx: 
       const underived = verifyWithKeys(token, [groupKey], { now: ctx.now, resourceUri })
       if ('parsed' in underived) {
         return refuse(
-          'ERR_GROUP_KEY_NOT_DERIVED',
+          'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
           `The token was signed with enrollment group ${group.enrollmentGroupId}'s key itself: sign with the device key derived from it (sas-token derive-key, or deriveDeviceKey(groupKey, '${registrationId}')).`,
           5,
           identity,

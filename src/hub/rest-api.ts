@@ -143,7 +143,9 @@ function authorize(hub: HubService, header: string | undefined, rights: Permissi
       lastError = undefined
       break
     } catch (err) {
-      lastError = err
+      // a signature mismatch with the other key says less than an expiry with the right one
+      if (lastError === undefined || isSasTokenError(lastError, 'ERR_TOKEN_SIGNATURE_MISMATCH'))
+        lastError = err
     }
   }
   if (lastError !== undefined)

@@ -238,13 +238,13 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
   })
   const methods = new MethodCalls(hub)
-  const broker = await createBroker(hub, methods)
+  const { broker, handle } = await createBroker(hub, methods)
 
   const mqttServer = createTlsServer(
     { cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false },
     (socket) => {
       socket.on('error', () => undefined)
-      broker.handle(socket)
+      handle(socket)
     },
   )
   mqttServer.on('tlsClientError', () => undefined)
@@ -270,7 +270,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const stream = createWebSocketStream(ws)
       stream.on('error', () => undefined)
-      broker.handle(stream, req)
+      handle(stream, req)
     })
   })
 
