@@ -3,7 +3,7 @@
 // would send them), in front of a real hub.
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { type Hub, type HubConsole, startConsole, startHub } from 'sas-token/hub'
 
 interface Answer {
@@ -52,7 +52,7 @@ describe('console server access', () => {
     await hub?.close()
   })
 
-  test('prints a loopback URL with a fresh, long token', async () => {
+  it('prints a loopback URL with a fresh, long token', async () => {
     assert.match(web.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/)
     const other = await startConsole({ hub })
     try {
@@ -62,7 +62,7 @@ describe('console server access', () => {
     }
   })
 
-  test('the page without the token, or with a wrong one, is 401', async () => {
+  it('the page without the token, or with a wrong one, is 401', async () => {
     assert.equal((await get(web.port, '/')).status, 401)
     assert.equal((await get(web.port, '/?token=nope')).status, 401)
     assert.equal((await get(web.port, `/?token=${web.token.slice(0, -1)}`)).status, 401)
@@ -74,7 +74,7 @@ describe('console server access', () => {
     assert.equal(ok.headers['set-cookie'], undefined)
   })
 
-  test('the API needs the token in a Bearer header, not a cookie or the query', async () => {
+  it('the API needs the token in a Bearer header, not a cookie or the query', async () => {
     assert.equal((await get(web.port, '/api/devices/')).status, 401)
     assert.equal((await get(web.port, `/api/devices/?token=${web.token}`)).status, 401)
     assert.equal((await get(web.port, '/api/devices/', { cookie: `token=${web.token}` })).status, 401)
@@ -89,7 +89,7 @@ describe('console server access', () => {
     assert.equal(ok.headers['access-control-allow-origin'], undefined)
   })
 
-  test('another origin is 401 even with the token; no CORS preflight passes', async () => {
+  it('another origin is 401 even with the token; no CORS preflight passes', async () => {
     const evil = { ...bearer, origin: 'http://evil.example' }
     assert.equal((await get(web.port, '/api/devices/', evil)).status, 401)
     assert.equal(
@@ -117,7 +117,7 @@ describe('console server access', () => {
     assert.equal(own.status, 200)
   })
 
-  test('a Host that is not the console (DNS rebinding) is 401', async () => {
+  it('a Host that is not the console (DNS rebinding) is 401', async () => {
     const r = await get(web.port, `/?token=${web.token}`, { host: `evil.example:${web.port}` })
     assert.equal(r.status, 401)
     const a = await get(web.port, '/api/devices/', { ...bearer, host: `evil.example:${web.port}` })
@@ -126,7 +126,7 @@ describe('console server access', () => {
     assert.equal(local.status, 200)
   })
 
-  test('hub errors come through with their status and IoT Hub error body', async () => {
+  it('hub errors come through with their status and IoT Hub error body', async () => {
     const r = await get(
       web.port,
       '/api/twins/dev1/methods',
@@ -138,7 +138,7 @@ describe('console server access', () => {
     assert.match(r.body, /DeviceNotOnline/)
   })
 
-  test('the event stream is proxied live, starting now', async () => {
+  it('the event stream is proxied live, starting now', async () => {
     const frames = await new Promise<string>((resolve, reject) => {
       const req = request(
         { host: '127.0.0.1', port: web.port, path: '/api/_emulator/events', headers: bearer },
@@ -168,7 +168,7 @@ describe('console server access', () => {
     assert.equal(event.state, 'queued')
   })
 
-  test('static assets hold no data and need no token; unknown paths are 404', async () => {
+  it('static assets hold no data and need no token; unknown paths are 404', async () => {
     const js = await get(web.port, '/assets/console.js')
     assert.equal(js.status, 200)
     assert.match(String(js.headers['content-type']), /^text\/javascript/)

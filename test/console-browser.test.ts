@@ -6,7 +6,7 @@
 // a DOM state, never for a time budget.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import deviceSdk from 'azure-iot-device'
 import mqttDevice from 'azure-iot-device-mqtt'
 import mqtt from 'mqtt'
@@ -72,12 +72,12 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await hub?.close()
   })
 
-  test('the page drops the token from the address bar and keeps it out of cookies', async () => {
+  it('the page drops the token from the address bar and keeps it out of cookies', async () => {
     assert.equal(new URL(page.url()).searchParams.get('token'), null)
     assert.deepEqual(await browser.context.cookies(), [])
   })
 
-  test('an official SDK device connects and the page shows it online', async () => {
+  it('an official SDK device connects and the page shows it online', async () => {
     await tab('devices')
     await page.waitForSelector('tr[data-identity="dev1"] [data-state="offline"]', WAIT)
     device = Client.fromConnectionString(`${dev1};GatewayHostName=127.0.0.1:${hub.ports.mqtt}`, Mqtt)
@@ -88,7 +88,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.match(activity ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/)
   })
 
-  test('devices and modules are added and removed from the page; Copy gives the connection string', async () => {
+  it('devices and modules are added and removed from the page; Copy gives the connection string', async () => {
     await page.fill('form[data-form="add-device"] input[name="deviceId"]', 'page-dev')
     await page.click('form[data-form="add-device"] button')
     await page.waitForSelector('tr[data-identity="page-dev"]', WAIT)
@@ -108,7 +108,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), dev1)
   })
 
-  test('its telemetry appears in the stream with its properties', async () => {
+  it('its telemetry appears in the stream with its properties', async () => {
     await tab('telemetry')
     const msg = new Message(JSON.stringify({ temperature: 21.5 }))
     msg.properties.add('unit', 'celsius')
@@ -138,7 +138,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await page.selectOption('#panel-telemetry select[name="view"]', 'pretty')
   })
 
-  test('a method invoked from the page reaches the device, and its response is shown', async () => {
+  it('a method invoked from the page reaches the device, and its response is shown', async () => {
     let got: unknown
     device.onDeviceMethod('reboot', (req, res) => {
       got = req.payload
@@ -158,14 +158,14 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.deepEqual(got, { delay: 3 })
   })
 
-  test('a method on an offline device shows the 404 plainly', async () => {
+  it('a method on an offline device shows the 404 plainly', async () => {
     await page.fill('#panel-methods input[name="deviceId"]', 'evil')
     await page.click('#panel-methods button[type="submit"]')
     await page.waitForSelector('[data-field="method-status"].error', WAIT)
     assert.match((await page.textContent('[data-field="method-status"]')) ?? '', /^404 — device not online/)
   })
 
-  test('a method the device never answers shows the 504 plainly', async () => {
+  it('a method the device never answers shows the 504 plainly', async () => {
     device.onDeviceMethod('hang', () => {})
     await page.fill('#panel-methods input[name="deviceId"]', 'dev1')
     await page.fill('#panel-methods input[name="methodName"]', 'hang')
@@ -178,7 +178,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     )
   })
 
-  test('a desired-property edit from the page reaches the device; reported updates show live', async () => {
+  it('a desired-property edit from the page reaches the device; reported updates show live', async () => {
     const twin = await device.getTwin()
     const desired = new Promise<Record<string, unknown>>((resolve) => {
       twin.on('properties.desired', (patch: Record<string, unknown>) => {
@@ -211,7 +211,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.match((await page.textContent('[data-field="twin"]')) ?? '', /"site": "lab"/)
   })
 
-  test('a C2D message sent from the page is received, with its properties and ids', async () => {
+  it('a C2D message sent from the page is received, with its properties and ids', async () => {
     const received = new Promise<InstanceType<typeof Message>>((resolve) => {
       device.on('message', (m: InstanceType<typeof Message>) => {
         device.complete(m, () => {})
@@ -243,7 +243,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
       .waitFor(WAIT)
   })
 
-  test('a device connecting with a wrong key appears as refused, with its reason', async () => {
+  it('a device connecting with a wrong key appears as refused, with its reason', async () => {
     await tab('refused')
     const wrong = dev1.replace(
       /SharedAccessKey=[^;]+/,
@@ -278,7 +278,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.match((await card.textContent()) ?? '', /CONNACK 5/)
   })
 
-  test('a token generated in the SAS form verifies with verifySasToken', async () => {
+  it('a token generated in the SAS form verifies with verifySasToken', async () => {
     await tab('sas')
     await page.fill('#panel-sas input[name="deviceId"]', 'dev1')
     await page.selectOption('#panel-sas select[name="key"]', 'primary')
@@ -296,7 +296,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.ok(await page.textContent('[data-field="expires-local"]'))
   })
 
-  test('telemetry carrying <script> and <img onerror> is shown as text and never runs', async () => {
+  it('telemetry carrying <script> and <img onerror> is shown as text and never runs', async () => {
     await tab('telemetry')
     const evil = '<script>window.__pwned = "script"</script><img src=x onerror="window.__pwned=\'img\'">'
     const msg = new Message(evil)
@@ -340,7 +340,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.deepEqual(dialogs, [])
   })
 
-  test('screenshots of each tab at 1280×800 and 390 px wide', async () => {
+  it('screenshots of each tab at 1280×800 and 390 px wide', async () => {
     for (const [w, hgt] of [
       [1280, 800],
       [390, 844],

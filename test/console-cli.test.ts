@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict'
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { describe, test } from 'node:test'
+import { describe, it } from 'node:test'
 import { BIN, cleanEnv } from './support/cli.js'
 
 interface Ready {
@@ -41,7 +41,7 @@ async function stop(child: ChildProcessWithoutNullStreams): Promise<number | nul
 }
 
 describe('sas-token hub and its console', () => {
-  test('--console-port 0: the ready line carries the console URL, which opens the page and the API', async () => {
+  it('--console-port 0: the ready line carries the console URL, which opens the page and the API', async () => {
     const { ready, child, stderr } = await startCli(['--console-port', '0', '--device', 'dev1'])
     try {
       assert.equal(ready.event, 'ready')
@@ -69,7 +69,7 @@ describe('sas-token hub and its console', () => {
     }
   })
 
-  test('--no-console serves none', async () => {
+  it('--no-console serves none', async () => {
     const { ready, child } = await startCli(['--no-console'])
     try {
       assert.equal(ready.consoleUrl, null)
@@ -78,7 +78,7 @@ describe('sas-token hub and its console', () => {
     }
   })
 
-  test('a bad --console-port is a usage error', async () => {
+  it('a bad --console-port is a usage error', async () => {
     const child = spawn(process.execPath, [BIN, 'hub', '--in-memory', '--console-port', '70000'], {
       env: cleanEnv(),
     })
