@@ -41,8 +41,8 @@ export interface MqttConnect {
 export interface HubPolicy {
   /** The policy has the DeviceConnect permission, so its tokens may connect as a device. */
   deviceConnect: boolean
-  /** The policy's base64 key, to check the signature of the tokens it signs. */
-  key?: string
+  /** The policy's base64 key (or its primary and secondary keys), to check the tokens it signs. */
+  key?: string | readonly string[]
 }
 
 /**
@@ -151,11 +151,12 @@ export interface Finding {
 /** Options of {@link diagnoseConnect}: what the hub knows. Everything is optional. */
 export interface DiagnoseConnectOptions {
   /**
-   * The identity's base64 key (device, module, or DPS enrollment key): with it, a wrong
-   * signature is found. Policy tokens are checked with their policy's key instead (from
-   * `policies` or `connectionString`), or with this key when neither has one.
+   * The identity's base64 key (device, module, or DPS enrollment key), or its primary and
+   * secondary keys: a token signed with none of them is named. Policy tokens are checked with
+   * their policy's key instead (from `policies` or `connectionString`), or with this key when
+   * neither has one.
    */
-  key?: string
+  key?: string | readonly string[]
   /**
    * What the device should use: its host name, identity, key, or `x509=true`. A service
    * (policy) string gives the policy's key, for policy tokens.
@@ -192,7 +193,8 @@ export interface DiagnoseConnectOptions {
 interface Context {
   nowSeconds: number
   skew: number
-  key?: string
+  /** The identity's keys, never empty. */
+  keys?: readonly string[]
   groupKey?: string
   cs?: ConnectionString
   hubHostName?: string
@@ -256,6 +258,24 @@ function span(seconds: number): string {
 
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
 
+/** A key or keys, checked, as a list (`undefined` for none); each is remembered as a secret. */
+function keyList(
+  key: string | readonly string[] | undefined,
+  what: string,
+  secrets: string[],
+): readonly string[] | undefined {
+  if (key === undefined) return undefined
+  const keys: readonly string[] = typeof key === 'string' ? [key] : key
+  if (!Array.isArray(keys))
+    throw new SasTokenError('ERR_INVALID_OPTION', `${what} must be a key or a list of keys.`)
+  if (keys.length === 0) return undefined
+  for (const [i, k] of keys.entries()) {
+    decodeKey(k, keys.length === 1 ? what : `${what}[${i}]`)
+    secrets.push(k)
+  }
+  return keys
+}
+
 function checkOptions(o: DiagnoseConnectOptions): Context {
   if (typeof o !== 'object' || o === null)
     throw new SasTokenError('ERR_INVALID_OPTION', 'diagnoseConnect takes an options object.')
@@ -275,10 +295,7 @@ function checkOptions(o: DiagnoseConnectOptions): Context {
     )
   }
   const secrets: string[] = []
-  if (o.key !== undefined) {
-    decodeKey(o.key, 'key')
-    secrets.push(o.key)
-  }
+  const keys = keyList(o.key, 'key', secrets)
   if (o.groupKey !== undefined) {
     decodeKey(o.groupKey, 'groupKey')
     secrets.push(o.groupKey)
@@ -298,10 +315,7 @@ function checkOptions(o: DiagnoseConnectOptions): Context {
         `policies.${name} must be { deviceConnect: boolean, key?: string }.`,
       )
     }
-    if (policy.key !== undefined) {
-      decodeKey(policy.key, `policies.${name}.key`)
-      secrets.push(policy.key)
-    }
+    keyList(policy.key, `policies.${name}.key`, secrets)
   }
   const ctx: Context = {
     nowSeconds,
@@ -310,7 +324,7 @@ function checkOptions(o: DiagnoseConnectOptions): Context {
     x509: o.x509 === true || cs?.x509 === true,
     secrets,
   }
-  if (o.key !== undefined) ctx.key = o.key
+  if (keys !== undefined) ctx.keys = keys
   if (o.groupKey !== undefined) ctx.groupKey = o.groupKey
   if (cs !== undefined) ctx.cs = cs
   const hubHostName =
@@ -358,7 +372,7 @@ function checkApiVersion(params: Map<string, string>, dps: boolean, out: Finding
     out.push(
       finding(
         'ERR_USERNAME_API_VERSION_MISSING',
-        `The username has no api-version: write it as ${form}. ${dps ? 'DPS' : 'Without it the hub may connect, but twin updates fail (400) and IoT Edge refuses the connection'}.`,
+        `The username has no api-version: write it as ${form}. ${dps ? 'DPS requires it' : 'Without it the hub may connect, but twin updates fail (400) and IoT Edge refuses the connection'}.`,
       ),
     )
   } else if (!isApiVersion(apiVersion)) {
@@ -414,7 +428,7 @@ function readUsername(
     const params = readParams(query ?? legacy)
     checkApiVersion(params, true, out)
     const scopeProblem = problem(() => assertIdScope(idScope))
-    const idProblem = problem(() => assertRegistrationId(registrationId, "the username's registration id"))
+    const idProblem = problem(() => assertRegistrationId(registrationId, "The username's registration id"))
     for (const message of [scopeProblem, idProblem]) {
       if (message !== undefined) out.push(finding('ERR_IDENTIFIER_INVALID', message))
     }
@@ -575,7 +589,7 @@ function checkHubToken(
   target: Extract<Target, { kind: 'hub' }>,
   ctx: Context,
   out: Finding[],
-): string | undefined {
+): readonly string[] | undefined {
   const resourceUri = fact(token.resourceUri)
   if (token.idScope !== undefined) {
     out.push(
@@ -641,7 +655,8 @@ function checkHubToken(
         ),
       )
     }
-    return policy?.key ?? (cs?.sharedAccessKeyName === keyName ? cs.sharedAccessKey : undefined) ?? ctx.key
+    const policyKey = policy?.key ?? (cs?.sharedAccessKeyName === keyName ? cs.sharedAccessKey : undefined)
+    return policyKey === undefined ? ctx.keys : typeof policyKey === 'string' ? [policyKey] : policyKey
   }
 
   // A device or module token: sr must be exactly {host}/devices/{deviceId}[/modules/{moduleId}].
@@ -695,7 +710,7 @@ function checkHubToken(
     cs !== undefined && cs.kind !== 'service' && cs.sharedAccessKeyName === undefined
       ? cs.sharedAccessKey
       : undefined
-  return ctx.key ?? csKey ?? derivedKey(ctx, target.deviceId)
+  return ctx.keys ?? (csKey === undefined ? undefined : [csKey]) ?? derivedKey(ctx, target.deviceId)
 }
 
 /** The checks of a token sent to DPS; returns the key to verify it with. */
@@ -704,7 +719,7 @@ function checkDpsToken(
   target: Extract<Target, { kind: 'dps' }>,
   ctx: Context,
   out: Finding[],
-): string | undefined {
+): readonly string[] | undefined {
   const expected = `${target.idScope}/registrations/${target.registrationId}`
   const facts = { resourceUri: fact(token.resourceUri), expectedResourceUri: fact(expected) }
   if (token.registrationId === undefined || token.idScope === undefined) {
@@ -751,15 +766,15 @@ function checkDpsToken(
       ),
     )
   }
-  return ctx.key ?? derivedKey(ctx, target.registrationId)
+  return ctx.keys ?? derivedKey(ctx, target.registrationId)
 }
 
 /** The device key derived from the group key for `id`, if a group key was given and `id` is valid. */
-function derivedKey(ctx: Context, id: string): string | undefined {
+function derivedKey(ctx: Context, id: string): readonly string[] | undefined {
   if (ctx.groupKey === undefined || problem(() => assertRegistrationId(id)) !== undefined) return undefined
   const key = deriveDeviceKey(ctx.groupKey, id)
   ctx.secrets.push(key)
-  return key
+  return [key]
 }
 
 /** `true` when `key` signed `password` (its expiry and resource aside). */
@@ -773,7 +788,12 @@ function signedWith(password: string, key: string): boolean {
   }
 }
 
-function checkSignature(password: string, key: string | undefined, ctx: Context, out: Finding[]): void {
+function checkSignature(
+  password: string,
+  keys: readonly string[] | undefined,
+  ctx: Context,
+  out: Finding[],
+): void {
   if (ctx.groupKey !== undefined && signedWith(password, ctx.groupKey)) {
     out.push(
       finding(
@@ -783,7 +803,7 @@ function checkSignature(password: string, key: string | undefined, ctx: Context,
     )
     return
   }
-  if (key !== undefined && !signedWith(password, key)) {
+  if (keys !== undefined && !keys.some((key) => signedWith(password, key))) {
     out.push(
       finding(
         'ERR_TOKEN_SIGNATURE_MISMATCH',
@@ -951,11 +971,11 @@ export function diagnoseConnect(connect: MqttConnect, o: DiagnoseConnectOptions 
         ),
       )
     } else {
-      let key: string | undefined
-      if (target?.kind === 'hub') key = checkHubToken(token, target, ctx, out)
-      else if (target?.kind === 'dps') key = checkDpsToken(token, target, ctx, out)
-      else key = ctx.key
-      checkSignature(password, key, ctx, out)
+      let keys: readonly string[] | undefined
+      if (target?.kind === 'hub') keys = checkHubToken(token, target, ctx, out)
+      else if (target?.kind === 'dps') keys = checkDpsToken(token, target, ctx, out)
+      else keys = ctx.keys
+      checkSignature(password, keys, ctx, out)
       checkExpiry(token, ctx, out)
     }
   }

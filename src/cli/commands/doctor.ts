@@ -8,6 +8,7 @@
  */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
 import { parseConnectionString, type ConnectionString } from '../../connection-string.js'
+import { SasTokenError } from '../../errors.js'
 import {
   diagnoseConnect,
   type DiagnoseConnectOptions,
@@ -94,14 +95,20 @@ function builder(y: Argv) {
     .conflicts('connection-string', ['key', 'key-file', 'key-env'])
     .conflicts('key', ['key-file', 'key-env'])
     .conflicts('key-file', 'key-env')
+    .check((argv) => {
+      const skew = argv['clock-skew']
+      if (skew !== undefined && !(Number.isSafeInteger(skew) && skew >= 0))
+        throw new UsageError('--clock-skew must be a whole number of seconds, 0 or more.')
+      return true
+    })
     .example('$0 doctor -c "$DEVICE_CS"', 'What the device should send, checked')
     .example(
-      `${PASSWORD_ENV}="$TOKEN" $0 doctor --client-id dev1 --username "myhub.azure-devices.net/dev1/?api-version=2021-04-12" --key-env DEVICE_KEY`,
-      'Why the hub refuses what a device sends',
+      '$0 doctor --client-id dev1 --username "$U" --key-env DEVICE_KEY',
+      `Why the hub refuses what a device sends (the password in $${PASSWORD_ENV})`,
     )
     .example(
-      '$0 doctor --client-id dev1 --username "$U" --password - --group-key "$GROUP_KEY" --json < token.txt',
-      'A DPS device, as JSON; exit 1 if refused',
+      '$0 doctor --client-id "$REG" --username "$U" --password - --group-key "$GROUP_KEY" --json < token',
+      'A DPS CONNECT, as JSON; exit 1 if refused',
     )
 }
 
@@ -147,6 +154,20 @@ async function readPassword(args: DoctorArgs): Promise<string | undefined> {
   return password === '' && args.password === undefined ? undefined : password
 }
 
+/**
+ * What the device should send, for a device or module string. When the CONNECT is given, a
+ * string that cannot make one (an expired SharedAccessSignature) only loses the `expected` part.
+ */
+function expectedCredentials(cs: ConnectionString, now: number, sent: boolean): MqttCredentials | undefined {
+  if (cs.kind === 'service') return undefined
+  try {
+    return mqttCredentials(cs, { now })
+  } catch (err) {
+    if (sent && err instanceof SasTokenError) return undefined
+    throw err
+  }
+}
+
 /** The CONNECT given by the options. */
 async function sentConnect(args: DoctorArgs): Promise<MqttConnect> {
   const password = await readPassword(args)
@@ -171,6 +192,41 @@ function describeExpected(credentials: MqttCredentials, now: number): NonNullabl
     username: credentials.username,
     password,
   }
+}
+
+/** What the hub knows, from the options, for the core call. */
+function diagnosisOptions(
+  args: DoctorArgs,
+  known: {
+    now: number
+    cs?: ConnectionString | undefined
+    key?: string | undefined
+    groupKey?: string | undefined
+  },
+): DiagnoseConnectOptions {
+  return {
+    now: known.now,
+    ...(known.cs !== undefined && { connectionString: known.cs }),
+    ...(known.key !== undefined && { key: known.key }),
+    ...(known.groupKey !== undefined && { groupKey: known.groupKey }),
+    ...(args.host !== undefined && { hubHostName: args.host }),
+    ...(args.idScope !== undefined && { idScope: args.idScope }),
+    ...(args.x509 === true && { x509: true }),
+    ...(args.clockSkew !== undefined && { clockSkewSeconds: args.clockSkew }),
+    ...(args.renewAfter !== undefined && { renewAfterSeconds: parseTtl(args.renewAfter) }),
+  }
+}
+
+/** The exit-1 error when a finding is an error: its code is the first error's. */
+function refusal(findings: readonly Finding[]): (Error & { code: string }) | undefined {
+  const errors = findings.filter((f) => f.severity === 'error')
+  const first = errors[0]
+  if (first === undefined) return undefined
+  const count = `${errors.length} error${errors.length === 1 ? '' : 's'}`
+  return Object.assign(
+    new Error(`the hub would refuse this CONNECT: ${count} (${errors.map((f) => f.code).join(', ')}).`),
+    { code: first.code },
+  )
 }
 
 function renderText(report: Report): string {
@@ -222,7 +278,7 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
   if (sent && (args.clientId === undefined || args.username === undefined)) {
     throw new UsageError('give both --client-id and --username (and the password), as the device sends them.')
   }
-  const credentials = cs !== undefined && cs.kind !== 'service' ? mqttCredentials(cs, { now }) : undefined
+  const credentials = cs === undefined ? undefined : expectedCredentials(cs, now, sent)
   const connect = sent ? await sentConnect(args) : credentials
   if (connect === undefined) {
     throw new UsageError(
@@ -232,25 +288,7 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
     )
   }
 
-  const options: DiagnoseConnectOptions = {
-    now,
-    ...(cs !== undefined && { connectionString: cs }),
-    ...(key !== undefined && { key }),
-    ...(groupKey !== undefined && { groupKey }),
-    ...(args.host !== undefined && { hubHostName: args.host }),
-    ...(args.idScope !== undefined && { idScope: args.idScope }),
-    ...(args.x509 === true && { x509: true }),
-    ...(args.clockSkew !== undefined && { clockSkewSeconds: args.clockSkew }),
-    ...(args.renewAfter !== undefined && { renewAfterSeconds: parseTtl(args.renewAfter) }),
-  }
-  const findings = diagnoseConnect(
-    {
-      clientId: connect.clientId,
-      username: connect.username,
-      ...(connect.password !== undefined && { password: connect.password }),
-    },
-    options,
-  )
+  const findings = diagnoseConnect(connect, diagnosisOptions(args, { now, cs, key, groupKey }))
   const report: Report = {
     ok: !findings.some((f) => f.severity === 'error'),
     ...(credentials !== undefined && { expected: describeExpected(credentials, now) }),
@@ -258,16 +296,8 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
   }
   writeValue(scrub(args.json === true ? JSON.stringify(report, null, 2) : renderText(report)))
 
-  const errors = findings.filter((f) => f.severity === 'error')
-  if (errors.length > 0) {
-    const refused = Object.assign(
-      new Error(
-        `the hub would refuse this CONNECT: ${errors.length} error${errors.length === 1 ? '' : 's'} (${errors.map((f) => f.code).join(', ')}).`,
-      ),
-      { code: errors[0]?.code },
-    )
-    process.exitCode = renderError(refused, args.json === true)
-  }
+  const refused = refusal(findings)
+  if (refused !== undefined) process.exitCode = renderError(refused, args.json === true)
 }
 
 /** The `doctor` command module. */
