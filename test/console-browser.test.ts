@@ -5,6 +5,8 @@
 // mqtt.js with the core's mqttCredentials() for a refused device. Every wait is for an event or
 // a DOM state, never for a time budget.
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import deviceSdk from 'azure-iot-device'
@@ -72,9 +74,43 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     await hub?.close()
   })
 
-  it('the page drops the token from the address bar and keeps it out of cookies', async () => {
-    assert.equal(new URL(page.url()).searchParams.get('token'), null)
+  it('the token travels as a header, never as a cookie; a reload keeps working', async () => {
+    const sent: Array<string | undefined> = []
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/')) sent.push(r.headers().authorization)
+    })
+    await page.reload()
+    await page.waitForSelector('[data-field="stream"].live', WAIT)
+    assert.ok(sent.length > 0)
+    for (const auth of sent) assert.equal(auth, `Bearer ${consoleServer.token}`)
     assert.deepEqual(await browser.context.cookies(), [])
+    // the page without the token is 401 in the browser too
+    const bare = await browser.context.newPage()
+    try {
+      const res = await bare.goto(`${consoleServer.origin}/`)
+      assert.equal(res?.status(), 401)
+      const other = await bare.goto(`http://localhost:${consoleServer.port}/`)
+      assert.equal(other?.status(), 401)
+      // a page on another origin that knows the token still gets nothing
+      const evil = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'))
+      await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve))
+      try {
+        await bare.goto(`http://127.0.0.1:${(evil.address() as AddressInfo).port}/`)
+        const result = await bare.evaluate(
+          `fetch(${JSON.stringify(`${consoleServer.origin}/api/devices/`)}, { headers: { authorization: ${JSON.stringify(`Bearer ${consoleServer.token}`)} } })
+             .then((r) => 'status ' + r.status, (e) => 'blocked: ' + e.name)`,
+        )
+        assert.equal(result, 'blocked: TypeError')
+        const simple = await bare.evaluate(
+          `fetch(${JSON.stringify(`${consoleServer.origin}/api/devices/`)}).then((r) => 'status ' + r.status, (e) => 'blocked: ' + e.name)`,
+        )
+        assert.equal(simple, 'blocked: TypeError')
+      } finally {
+        evil.close()
+      }
+    } finally {
+      await bare.close()
+    }
   })
 
   it('an official SDK device connects and the page shows it online', async () => {

@@ -1,7 +1,6 @@
 /**
- * The console page's entry: takes the access token from `?token=` (then keeps it in
- * sessionStorage and drops it from the address bar), builds the tabs, and opens the live
- * event stream.
+ * The console page's entry: takes the access token from `?token=`, builds the tabs, and opens
+ * the live event stream.
  *
  * @module
  */
@@ -29,16 +28,13 @@ const TABS = [
 ] as const
 type TabId = (typeof TABS)[number][0]
 
+/**
+ * The access token from `?token=`. It stays in the address bar so that a reload works (the
+ * page itself is refused without it, and no cookie stands in for it); `Referrer-Policy:
+ * no-referrer` keeps it out of any `Referer`.
+ */
 function takeToken(): string {
-  const url = new URL(window.location.href)
-  const fromUrl = url.searchParams.get('token')
-  if (fromUrl) {
-    sessionStorage.setItem('sas-token-console', fromUrl)
-    url.searchParams.delete('token')
-    history.replaceState(null, '', url.pathname + url.search + url.hash)
-    return fromUrl
-  }
-  return sessionStorage.getItem('sas-token-console') ?? ''
+  return new URL(window.location.href).searchParams.get('token') ?? ''
 }
 
 function boot(): void {
