@@ -13,7 +13,7 @@
 
 import { existsSync, readFileSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { SasTokenError } from '../../errors.js'
@@ -145,6 +145,8 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
   const hub = o.hub
   const hubAddress = o.hubAddress ?? '127.0.0.1'
   const info = JSON.stringify({ hostName: hub.hostName, ports: hub.ports })
+  // one TLS session to the hub, kept alive, instead of a handshake per request
+  const agent = new HttpsAgent({ keepAlive: true, ca: hub.ca })
   let hosts = new Set<string>()
   let owner: { token: string; renewAt: number } | undefined
 
@@ -174,7 +176,7 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
     }
     if (body) headers['content-length'] = String(body.length)
     const upstream = httpsRequest(
-      { host: hubAddress, port: hub.ports.https, method: req.method, path, headers, ca: hub.ca },
+      { host: hubAddress, port: hub.ports.https, method: req.method, path, headers, agent },
       (up) => {
         const out: Record<string, string> = { ...SECURITY_HEADERS }
         for (const name of FORWARD_RESPONSE) {
@@ -210,7 +212,7 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
       return
     }
     const url = new URL(req.url ?? '/', 'http://console.invalid')
-    if (url.pathname in ASSETS && (req.method === 'GET' || req.method === 'HEAD')) {
+    if (Object.hasOwn(ASSETS, url.pathname) && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = files.get(url.pathname.slice('/assets/'.length)) ?? Buffer.alloc(0)
       res.writeHead(200, {
         ...SECURITY_HEADERS,
@@ -272,6 +274,7 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()
+        agent.destroy()
         server.close(() => resolve())
       }),
   }
