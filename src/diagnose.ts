@@ -31,7 +31,9 @@ import {
 
 /** The fields of an MQTT CONNECT that IoT Hub and DPS authenticate. */
 export interface MqttConnect {
+  /** The CONNECT packet's client identifier. */
   clientId: string
+  /** The CONNECT packet's username. */
   username: string
   /** The SAS token; absent for X.509 identities. */
   password?: string
@@ -109,7 +111,9 @@ export type DiagnosisCode =
  * password.
  */
 export interface Finding {
+  /** `error`: the hub refuses the CONNECT (or will drop it); `warning`: it connects, but this will bite. */
   severity: 'error' | 'warning'
+  /** A stable code (`ERR_*` or `WARN_*`) for scripts. */
   code: DiagnosisCode
   /** What is wrong and how to fix it. */
   message: string
@@ -123,12 +127,17 @@ export interface Finding {
   expectedHostName?: string
   /** The identity in the username. */
   deviceId?: string
+  /** The module id in the username. */
   moduleId?: string
+  /** The DPS registration id in the username. */
   registrationId?: string
+  /** The DPS ID scope in the username. */
   idScope?: string
   /** The identity the connection string names. */
   expectedDeviceId?: string
+  /** The module id the connection string names. */
   expectedModuleId?: string
+  /** The ID scope the device should use. */
   expectedIdScope?: string
   /** The token's resource (`sr`, decoded). */
   resourceUri?: string
@@ -136,7 +145,9 @@ export interface Finding {
   expectedResourceUri?: string
   /** The token's policy name (`skn`). */
   keyName?: string
+  /** The `api-version` the username carries. */
   apiVersion?: string
+  /** The `model-id` the username carries. */
   modelId?: string
   /** The token's expiry (`se`), epoch seconds. */
   expiresAt?: number

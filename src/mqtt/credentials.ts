@@ -9,8 +9,9 @@
  * const client = mqtt.connect({ ...c, protocol: 'mqtts' })
  * ```
  *
- * (over WebSocket: `mqtt.connect(c.websocketUrl, { clientId, username, password, protocolVersion })`,
- * without `host` and `port`, which would override the URL). MQTT cannot change the
+ * (over WebSocket: `const { host, port, websocketUrl, ...rest } = c; mqtt.connect(websocketUrl, rest)`,
+ * leaving out `host` and `port`, which would override the URL's; the rest keeps `password`
+ * optional, as `exactOptionalPropertyTypes` wants). MQTT cannot change the
  * password of a live connection: when the token nears `expiresAt`, connect again with fresh
  * credentials (see `createTokenSource`).
  *
@@ -40,6 +41,10 @@ export interface MqttCredentials {
   port: 8883
   /** `deviceId`, `deviceId/moduleId`, or the DPS registration id. */
   clientId: string
+  /**
+   * `{hub}/{deviceId}[/{moduleId}]/?api-version=…` for IoT Hub,
+   * `{idScope}/registrations/{registrationId}/api-version=…` for DPS.
+   */
   username: string
   /** The SAS token; absent for X.509 identities, which authenticate with their certificate. */
   password?: string
@@ -200,6 +205,7 @@ export function mqttCredentials(
 export interface DpsMqttCredentialsOptions extends Expiry {
   /** The DPS ID scope, such as `0ne00000A0A`. */
   idScope: string
+  /** The registration id; it is also the MQTT client id. */
   registrationId: string
   /** The enrollment key: an individual enrollment's, or one from `deriveDeviceKey` for a group. */
   key: string
