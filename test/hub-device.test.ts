@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { request } from 'node:https'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { deviceSubscriptions, mqttCredentials, telemetryTopic } from 'sas-token'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
@@ -32,7 +32,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     password: o.password ?? hmacToken('localhost/devices/dev1', KEY, nowS() + 3600),
   })
 
-  test('mqttCredentials() connects; telemetry is recorded with its properties and the hub system properties', async () => {
+  it('mqttCredentials() connects; telemetry is recorded with its properties and the hub system properties', async () => {
     const { connectionString } = await hub.addDevice('dev1')
     const c = mqttCredentials(connectionString)
     const client = await connect(hub, {
@@ -63,7 +63,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     await closed(client)
   })
 
-  test('the secondary key connects too', async () => {
+  it('the secondary key connects too', async () => {
     const client = await connect(
       hub,
       device({ password: hmacToken('localhost/devices/dev1', OTHER_KEY, nowS() + 60) }),
@@ -171,7 +171,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     ],
   ]
   for (const [name, make, returnCode, code, finding] of refusals) {
-    test(`refuses ${name} with CONNACK ${returnCode}, and the log says why`, async () => {
+    it(`refuses ${name} with CONNACK ${returnCode}, and the log says why`, async () => {
       const c = make()
       const logged = nextEvent(hub, (e) => e.event === 'refuse' && e.clientId === c.clientId)
       assert.equal(await refusedCode(hub, c), returnCode)
@@ -186,8 +186,8 @@ describe('hub device side (mqtt.js over TLS)', () => {
           JSON.stringify(findings),
         )
       const line = JSON.stringify(e)
-      if (c.password !== undefined && c.password.includes('sig=')) {
-        const sig = /sig=([^&]+)/.exec(c.password)?.[1] ?? ''
+      if (c.password?.includes('sig=')) {
+        const sig = /sig=([^&]+)/.exec(c.password ?? '')?.[1] ?? ''
         assert.ok(!line.includes(sig), 'the refusal log must not contain the signature')
         assert.ok(!line.includes(decodeURIComponent(sig)), 'the refusal log must not contain the signature')
       }
@@ -195,7 +195,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     })
   }
 
-  test('a policy token with DeviceConnect whose sr covers the device is accepted', async () => {
+  it('a policy token with DeviceConnect whose sr covers the device is accepted', async () => {
     const accepted = nextEvent(hub, (e) => e.event === 'connect' && e.deviceId === 'dev1')
     const client = await connect(
       hub,
@@ -205,7 +205,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
-  test('a module connects with its own token, and its telemetry names the module', async () => {
+  it('a module connects with its own token, and its telemetry names the module', async () => {
     const client = await connect(hub, {
       clientId: 'dev1/m1',
       username: `localhost/dev1/m1/${API}`,
@@ -216,6 +216,30 @@ describe('hub device side (mqtt.js over TLS)', () => {
     const e = await seen
     assert.equal((e.systemProperties as Record<string, string>).outputName, 'out1')
     assert.equal((e.systemProperties as Record<string, string>)['iothub-connection-module-id'], 'm1')
+    client.end(true)
+  })
+
+  it('a module receives messages on its inputs once subscribed (parsed by the core parseTopic)', async () => {
+    const { parseTopic } = await import('sas-token')
+    const client = await connect(hub, {
+      clientId: 'dev1/m1',
+      username: `localhost/dev1/m1/${API}`,
+      password: hmacToken('localhost/devices/dev1/modules/m1', KEY, nowS() + 60),
+    })
+    await assert.rejects(hub.sendToModuleInput('dev1', 'm1', 'in1', 'x'), {
+      code: 'ERR_HUB_DEVICE_NOT_ONLINE',
+    })
+    await client.subscribeAsync('devices/dev1/modules/m1/inputs/#', { qos: 1 })
+    const message = nextMessage(client, 'devices/dev1/modules/m1/inputs/')
+    await hub.sendToModuleInput('dev1', 'm1', 'in1', 'routed', { properties: { k: 'v' } })
+    const m = await message
+    assert.equal(m.payload.toString(), 'routed')
+    const t = parseTopic(m.topic)
+    assert.equal(t.type, 'module-input')
+    if (t.type === 'module-input') {
+      assert.equal(t.inputName, 'in1')
+      assert.equal(t.properties.k, 'v')
+    }
     client.end(true)
   })
 
@@ -235,7 +259,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     ],
   ]
   for (const [name, act, reason] of rules) {
-    test(`${name} closes the connection, and the log says why`, async () => {
+    it(`${name} closes the connection, and the log says why`, async () => {
       const client = await connect(hub, device())
       const logged = nextEvent(hub, (e) => e.event === 'close' && e.deviceId === 'dev1')
       act(client)
@@ -245,7 +269,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     })
   }
 
-  test('a message of exactly 256 KB is accepted', async () => {
+  it('a message of exactly 256 KB is accepted', async () => {
     const client = await connect(hub, device())
     const seen = nextEvent(hub, (e) => e.event === 'telemetry' && e.deviceId === 'dev1')
     client.publish('devices/dev1/messages/events/', Buffer.alloc(256 * 1024, 65), { qos: 1 })
@@ -253,7 +277,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
-  test('a second connection drops the first', async () => {
+  it('a second connection drops the first', async () => {
     const first = await connect(hub, device())
     const logged = nextEvent(hub, (e) => e.event === 'close' && e.deviceId === 'dev1')
     const second = await connect(hub, device())
@@ -263,14 +287,14 @@ describe('hub device side (mqtt.js over TLS)', () => {
     second.end(true)
   })
 
-  test('a QoS 2 subscription is granted QoS 1', async () => {
+  it('a QoS 2 subscription is granted QoS 1', async () => {
     const client = await connect(hub, device())
     const granted = await client.subscribeAsync('$iothub/methods/POST/#', { qos: 2 })
     assert.equal(granted[0]?.qos, 1)
     client.end(true)
   })
 
-  test('the Will is delivered as telemetry with iothub-MessageType: Will when the device drops', async () => {
+  it('the Will is delivered as telemetry with iothub-MessageType: Will when the device drops', async () => {
     const client = await connect(hub, {
       ...device(),
       will: { topic: 'devices/dev1/messages/events/', payload: Buffer.from('gone'), qos: 1, retain: false },
@@ -282,7 +306,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     assert.equal((e.properties as Record<string, string>)['iothub-MessageType'], 'Will')
   })
 
-  test('twin: GET, reported PATCH (null deletes), 400 for bad JSON and depth, desired patches delivered', async () => {
+  it('twin: GET, reported PATCH (null deletes), 400 for bad JSON and depth, desired patches delivered', async () => {
     const client = await connect(hub, device())
     await client.subscribeAsync(deviceSubscriptions({ deviceId: 'dev1' }), { qos: 1 })
     let res = nextMessage(client, '$iothub/twin/res/')
@@ -324,7 +348,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
-  test('direct methods: answered, 404 when offline or unsubscribed, 504 on timeout', async () => {
+  it('direct methods: answered, 404 when offline or unsubscribed, 504 on timeout', async () => {
     await hub.addDevice('meth1', { primaryKey: KEY })
     await assert.rejects(hub.invokeMethod('meth1', 'reboot', {}), { code: 'ERR_HUB_DEVICE_NOT_ONLINE' })
     const client = await connect(hub, {
@@ -348,7 +372,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
-  test('C2D waits until the device subscribes, then arrives with its property bag', async () => {
+  it('C2D waits until the device subscribes, then arrives with its property bag', async () => {
     const client = await connect(hub, device())
     const sent = await hub.sendC2d('dev1', 'hello', { messageId: 'c-1', properties: { 'a b': 'c d' } })
     assert.deepEqual(sent, { messageId: 'c-1', state: 'queued' })
@@ -363,13 +387,13 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
-  test('at most 50 C2D messages are queued per device', async () => {
+  it('at most 50 C2D messages are queued per device', async () => {
     await hub.addDevice('q1', { primaryKey: KEY })
     for (let i = 0; i < 50; i++) await hub.sendC2d('q1', `m${i}`)
     await assert.rejects(hub.sendC2d('q1', 'one too many'), { code: 'ERR_HUB_QUEUE_FULL' })
   })
 
-  test('a token that expires while connected disconnects the device', async () => {
+  it('a token that expires while connected disconnects the device', async () => {
     const strict = await startHub({ clockSkewSeconds: 0 })
     try {
       await strict.addDevice('dev1', { primaryKey: KEY })
@@ -385,7 +409,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
     }
   })
 
-  test('MQTT over WebSocket at /$iothub/websocket (subprotocol mqtt) connects; another path gets 400', async () => {
+  it('MQTT over WebSocket at /$iothub/websocket (subprotocol mqtt) connects; another path gets 400', async () => {
     const seen = nextEvent(hub, (e) => e.event === 'connect' && e.protocol === 'mqtt-ws')
     const client = await connect(hub, device(), { websocket: true })
     assert.equal((await seen).deviceId, 'dev1')
@@ -431,7 +455,7 @@ describe('hub DPS (mqtt.js)', () => {
     password: hmacToken(`0ne00000000/registrations/${id}`, key, nowS() + 60, 'registration'),
   })
 
-  test('register → 202 operationId, poll → 202 then 200 assigned; the hub gets the device with the derived key', async () => {
+  it('register → 202 operationId, poll → 202 then 200 assigned; the hub gets the device with the derived key', async () => {
     const client = await connect(hub, dps('reg-1', derived('reg-1')))
     await client.subscribeAsync('$dps/registrations/res/#')
     let res = nextMessage(client, '$dps/registrations/res/')
@@ -469,7 +493,7 @@ describe('hub DPS (mqtt.js)', () => {
     device.end(true)
   })
 
-  test('a token signed with the group key itself is refused and explained', async () => {
+  it('a token signed with the group key itself is refused and explained', async () => {
     const logged = nextEvent(hub, (e) => e.event === 'refuse' && e.clientId === 'reg-2')
     assert.equal(await refusedCode(hub, dps('reg-2', GROUP_KEY)), 5)
     const e = await logged

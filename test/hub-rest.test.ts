@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import https from 'node:https'
 import { createRequire } from 'node:module'
-import { after, before, describe, test } from 'node:test'
+import { after, before, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { connect, nextEvent } from './support/hub-mqtt.js'
@@ -20,13 +20,13 @@ describe('hub operator REST API', () => {
   })
   after(() => hub.close())
 
-  test('the health endpoint needs no authentication', async () => {
+  it('the health endpoint needs no authentication', async () => {
     const r = await rest(hub, 'GET', '/_emulator/health', { auth: null })
     assert.equal(r.status, 200)
     assert.deepEqual(r.body, { status: 'ok' })
   })
 
-  test('requests without a valid policy token get 401 in IoT Hub error shape', async () => {
+  it('requests without a valid policy token get 401 in IoT Hub error shape', async () => {
     const cases: Array<[string | null, RegExp]> = [
       [null, /Authorization/],
       ['Bearer abc', /SAS token|malformed/],
@@ -45,7 +45,7 @@ describe('hub operator REST API', () => {
     }
   })
 
-  test('a policy lacking the right permission gets 401', async () => {
+  it('a policy lacking the right permission gets 401', async () => {
     const r = await rest(hub, 'PUT', '/devices/nope', {
       body: {},
       auth: policyToken(ownerKey(hub), 'service'),
@@ -53,7 +53,7 @@ describe('hub operator REST API', () => {
     assert.equal(r.status, 401)
   })
 
-  test('devices: PUT with empty keys generates them, GET, list (with and without the trailing slash), If-Match, DELETE', async () => {
+  it('devices: PUT with empty keys generates them, GET, list (with and without the trailing slash), If-Match, DELETE', async () => {
     const created = await rest(hub, 'PUT', '/devices/r1?api-version=2021-04-12', {
       body: {
         deviceId: 'r1',
@@ -100,7 +100,7 @@ describe('hub operator REST API', () => {
     assert.equal((gone.body as Json).errorCode, 404001)
   })
 
-  test('a bad key or id is a 400 that names the problem', async () => {
+  it('a bad key or id is a 400 that names the problem', async () => {
     const badKey = await rest(hub, 'PUT', '/devices/k1', {
       body: { authentication: { symmetricKey: { primaryKey: 'not base64!' } } },
     })
@@ -111,7 +111,7 @@ describe('hub operator REST API', () => {
     assert.equal(badJson.status, 400)
   })
 
-  test('modules: PUT, GET, list, DELETE', async () => {
+  it('modules: PUT, GET, list, DELETE', async () => {
     await rest(hub, 'PUT', '/devices/md', { body: {} })
     const m = await rest(hub, 'PUT', '/devices/md/modules/m1', { body: { moduleId: 'm1' } })
     assert.equal(m.status, 200)
@@ -124,7 +124,7 @@ describe('hub operator REST API', () => {
     assert.equal((await rest(hub, 'GET', '/devices/md/modules/m1')).status, 404)
   })
 
-  test('twins: PATCH tags and desired (merge, null deletes), PUT replaces, versions move', async () => {
+  it('twins: PATCH tags and desired (merge, null deletes), PUT replaces, versions move', async () => {
     await rest(hub, 'PUT', '/devices/tw', { body: {} })
     const t0 = (await rest(hub, 'GET', '/twins/tw')).body as Json & { properties: { desired: Json } }
     assert.equal(t0.deviceId, 'tw')
@@ -154,7 +154,7 @@ describe('hub operator REST API', () => {
     assert.equal(stale.status, 412)
   })
 
-  test('methods: 404 (404103) offline, 400 for a timeout out of 5–300', async () => {
+  it('methods: 404 (404103) offline, 400 for a timeout out of 5–300', async () => {
     await rest(hub, 'PUT', '/devices/mo', { body: {} })
     const offline = await rest(hub, 'POST', '/twins/mo/methods', {
       body: { methodName: 'x', payload: {}, responseTimeoutInSeconds: 30, connectTimeoutInSeconds: 0 },
@@ -167,7 +167,7 @@ describe('hub operator REST API', () => {
     assert.equal(bad.status, 400)
   })
 
-  test('C2D: 202 queued; the 51st gets 403 (403004); SSE streams the events from now on', async () => {
+  it('C2D: 202 queued; the 51st gets 403 (403004); SSE streams the events from now on', async () => {
     await rest(hub, 'PUT', '/devices/cq', { body: {} })
     const events = await openEvents(hub, '/_emulator/events?deviceId=cq')
     const sent = await rest(hub, 'POST', '/_emulator/devices/cq/messages', {
@@ -186,7 +186,7 @@ describe('hub operator REST API', () => {
     assert.equal(((await rest(hub, 'GET', '/devices/cq')).body as Json).cloudToDeviceMessageCount, 50)
   })
 
-  test('sas-token endpoint signs a device token that an independent HMAC confirms', async () => {
+  it('sas-token endpoint signs a device token that an independent HMAC confirms', async () => {
     const created = (await rest(hub, 'PUT', '/devices/st', { body: {} })).body as {
       authentication: { symmetricKey: { primaryKey: string } }
     }
@@ -207,7 +207,7 @@ describe('hub operator REST API', () => {
     assert.ok(Math.abs(expiresAt - (nowS() + 3600)) < 60)
   })
 
-  test('refused connections are listed with their findings, and never the password', async () => {
+  it('refused connections are listed with their findings, and never the password', async () => {
     await rest(hub, 'PUT', '/devices/rf', { body: {} })
     const password = hmacToken('localhost/devices/rf', Buffer.alloc(32, 5).toString('base64'), nowS() + 60)
     await assert.rejects(
@@ -221,7 +221,7 @@ describe('hub operator REST API', () => {
     assert.ok(!JSON.stringify(list).includes(password.slice(30)))
   })
 
-  test('DPS enrollments: PUT (keys generated), GET, list, DELETE', async () => {
+  it('DPS enrollments: PUT (keys generated), GET, list, DELETE', async () => {
     const e = await rest(hub, 'PUT', '/_emulator/dps/enrollments/reg-a', { body: {} })
     assert.equal(e.status, 200)
     const attestation = (e.body as { attestation: { symmetricKey: { primaryKey: string } } }).attestation
@@ -245,7 +245,7 @@ describe('hub operator REST API', () => {
     assert.equal((await rest(hub, 'GET', '/_emulator/dps/enrollments/reg-a')).status, 404)
   })
 
-  test('the official azure-iothub SDK: Registry create/get/list/delete, twin update, invokeDeviceMethod', async () => {
+  it('the official azure-iothub SDK: Registry create/get/list/delete, twin update, invokeDeviceMethod', async () => {
     // The SDK dials port 443; route its requests to this hub's port and CA (nothing else changes).
     const original = https.request
     const patched = ((

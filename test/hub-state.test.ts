@@ -8,7 +8,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { after, describe, test } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
 import { BIN, cleanEnv } from './support/cli.js'
 import { hmacToken } from './support/hmac-token.js'
@@ -35,7 +35,7 @@ describe('hub state directory', () => {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true })
   })
 
-  test('CleanSession 0 keeps the subscription and the queued C2D across a hub restart', async () => {
+  it('CleanSession 0 keeps the subscription and the queued C2D across a hub restart', async () => {
     const dir = await tempDir()
     let hub: Hub = await startHub({ stateDir: dir })
     await hub.addDevice('dev1', { primaryKey: KEY })
@@ -63,7 +63,7 @@ describe('hub state directory', () => {
     }
   })
 
-  test('CleanSession 1 keeps no subscription: the message waits until the device subscribes again', async () => {
+  it('CleanSession 1 keeps no subscription: the message waits until the device subscribes again', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir })
     try {
@@ -92,7 +92,7 @@ describe('hub state directory', () => {
     }
   })
 
-  test('the registry, twins, owner key and DPS enrollments survive a restart', async () => {
+  it('the registry, twins, owner key and DPS enrollments survive a restart', async () => {
     const dir = await tempDir()
     let hub = await startHub({ stateDir: dir })
     await hub.addDevice('keep', { primaryKey: KEY })
@@ -122,7 +122,7 @@ describe('hub state directory', () => {
     }
   })
 
-  test('the CA and server certificate are kept in the state directory, the server one covering the host names', async () => {
+  it('the CA and server certificate are kept in the state directory, the server one covering the host names', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir, hostName: 'myhub.local' })
     await hub.close()
@@ -146,7 +146,7 @@ describe('hub state directory', () => {
       '{"format":"sas-token-hub-state","version":1,"policies":[],"devices":{"d":{}},"sessions":{},"dps":{"enrollments":{},"groups":{},"registrations":{}}}',
     ],
   ] as const) {
-    test(`a state file that is ${name} is a clear error naming the file, and is left as it is`, async () => {
+    it(`a state file that is ${name} is a clear error naming the file, and is left as it is`, async () => {
       const dir = await tempDir()
       const file = join(dir, 'state.json')
       await writeFile(file, content)
@@ -160,7 +160,7 @@ describe('hub state directory', () => {
     })
   }
 
-  test('a leftover temp file from a crash mid-write is ignored; the last complete state loads', async () => {
+  it('a leftover temp file from a crash mid-write is ignored; the last complete state loads', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir })
     await hub.addDevice('whole', { primaryKey: KEY })
@@ -174,7 +174,7 @@ describe('hub state directory', () => {
     }
   })
 
-  test('a hub killed (SIGKILL) in the middle of registry writes restarts with a complete state', async () => {
+  it('a hub killed (SIGKILL) in the middle of registry writes restarts with a complete state', async () => {
     const dir = await tempDir()
     const child = spawn(
       process.execPath,
@@ -216,7 +216,7 @@ describe('hub state directory', () => {
     }
   })
 
-  test('--in-memory (inMemory) writes nothing, even with a state directory', async () => {
+  it('--in-memory (inMemory) writes nothing, even with a state directory', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir, inMemory: true })
     await hub.addDevice('x')
@@ -224,7 +224,7 @@ describe('hub state directory', () => {
     assert.deepEqual(await readdir(dir), [])
   })
 
-  test('the first state write happens on start, and later changes are written by close()', async () => {
+  it('the first state write happens on start, and later changes are written by close()', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir })
     const initial = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {

@@ -137,3 +137,42 @@ export function flushC2d(hub: HubService, deviceId: string): string[] {
   }
   return messages.map((m) => m.messageId)
 }
+
+/**
+ * Sends a message to a module's input (what IoT Edge routing does), on
+ * `devices/{d}/modules/{m}/inputs/{input}/{bag}` at QoS 1. Inputs are not queued: the module must
+ * be connected and subscribed to its inputs.
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_DEVICE_NOT_ONLINE`.
+ */
+export function sendModuleInput(
+  hub: HubService,
+  deviceId: string,
+  moduleId: string,
+  inputName: string,
+  input: C2dInput,
+): { messageId: string; state: 'delivered' } {
+  hub.requireIdentity(deviceId, moduleId)
+  if (!/^[A-Za-z0-9_.-]{1,128}$/.test(inputName))
+    throw bad('The input name must be letters, digits and _ . - (at most 128).')
+  const message = readC2d(deviceId, input, hub.now())
+  message.properties.to = `/devices/${deviceId}/modules/${moduleId}/inputs/${inputName}`
+  const session = hub.sessionOf(deviceId, moduleId)
+  if (session === undefined || !session.subscriptions.has('messages')) {
+    throw new SasTokenError(
+      'ERR_HUB_DEVICE_NOT_ONLINE',
+      `Module ${deviceId}/${moduleId} is not connected and subscribed to its inputs.`,
+    )
+  }
+  const topic = `devices/${deviceId}/modules/${moduleId}/inputs/${inputName}/${encodePropertyBag(message.properties)}`
+  hub.deliver(session, 'messages', topic, Buffer.from(message.payload, 'base64'), 1)
+  hub.events.publish({
+    event: 'c2d',
+    deviceId,
+    moduleId,
+    inputName,
+    messageId: message.messageId,
+    state: 'delivered',
+  })
+  return { messageId: message.messageId, state: 'delivered' }
+}

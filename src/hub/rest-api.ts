@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SasTokenError, isSasTokenError } from '../errors.js'
 import { resolveExpiry } from '../expiry.js'
 import { createSasToken, deviceResourceUri, parseSasToken, verifySasToken } from '../sas-token.js'
-import { sendC2d } from './c2d.js'
+import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { enrollmentJson, groupJson, putEnrollment, putGroup } from './dps.js'
 import type { HubEvent } from './events.js'
@@ -244,6 +244,19 @@ async function handle(
       if (method !== 'POST') notAllowed()
       auth('ServiceConnect')
       return send(res, 202, sendC2d(hub, c, object(await readBody(req)) as C2dInput))
+    }
+    if (
+      b === 'devices' &&
+      c !== undefined &&
+      d === 'modules' &&
+      path.length === 8 &&
+      path[5] === 'inputs' &&
+      path[7] === 'messages'
+    ) {
+      if (method !== 'POST') notAllowed()
+      auth('ServiceConnect')
+      const body = object(await readBody(req)) as C2dInput
+      return send(res, 202, sendModuleInput(hub, c, path[4] ?? '', path[6] ?? '', body))
     }
     if (b === 'sas-token' && path.length === 2) {
       if (method !== 'POST') notAllowed()

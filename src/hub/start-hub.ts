@@ -17,7 +17,7 @@ import { assertHostName, assertIdScope } from '../identity.js'
 import { decodeKey } from '../keys.js'
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
 import { createBroker } from './broker.js'
-import { sendC2d } from './c2d.js'
+import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
 import { HubEvents } from './events.js'
@@ -98,6 +98,14 @@ export interface Hub {
     payload: string | Buffer,
     o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
   ): Promise<{ messageId: string; state: 'queued' | 'delivered' }>
+  /** Sends a message to a connected module's input (what IoT Edge routing does). */
+  sendToModuleInput(
+    deviceId: string,
+    moduleId: string,
+    inputName: string,
+    payload: string | Buffer,
+    o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
+  ): Promise<{ messageId: string; state: 'delivered' }>
   invokeMethod(
     deviceId: string,
     methodName: string,
@@ -275,12 +283,13 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   })
 
   const optional = new Set(o.optionalListeners ?? [])
-  const mqttPort = await listen(mqttServer, o.mqttPort ?? 0, host, 'mqtt', optional.has('mqtt'), events)
+  let mqttPort: number
   let httpsPort: number
   try {
+    mqttPort = await listen(mqttServer, o.mqttPort ?? 0, host, 'mqtt', optional.has('mqtt'), events)
     httpsPort = await listen(httpsServer, o.httpsPort ?? 0, host, 'https', optional.has('https'), events)
   } catch (err) {
-    await closeServer(mqttServer)
+    await Promise.all([closeServer(mqttServer), closeServer(httpsServer)])
     await new Promise<void>((resolve) => broker.close(() => resolve()))
     throw err
   }
@@ -344,6 +353,13 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
           ? { ...x, payload }
           : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
       return sendC2d(hub, deviceId, input)
+    },
+    async sendToModuleInput(deviceId, moduleId, inputName, payload, x = {}) {
+      const input: C2dInput =
+        typeof payload === 'string'
+          ? { ...x, payload }
+          : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
+      return sendModuleInput(hub, deviceId, moduleId, inputName, input)
     },
     async invokeMethod(deviceId, methodName, payload, x = {}) {
       return methods.invoke(deviceId, x.moduleId, {

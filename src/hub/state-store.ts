@@ -47,7 +47,7 @@ export interface HubState {
   version: 1
   policies: Policy[]
   devices: Record<string, DeviceEntry>
-  /** MQTT client id → the filters it subscribed with CleanSession 0 (kept across restarts). */
+  /** MQTT client id → what it subscribed to with CleanSession 0 (`messages`, `methods`, `twin-responses`, `desired`), kept across restarts. */
   sessions: Record<string, string[]>
   dps: {
     enrollments: Record<string, Enrollment>

@@ -52,58 +52,74 @@ function port(value: unknown, name: string): number | undefined {
 }
 
 function builder(y: Argv) {
-  return withSharedChecks(y)
-    .command(hubSubcommands)
-    .options({
-      json: { type: 'boolean', describe: 'Log NDJSON on stdout; the first line is {"event":"ready",…}' },
-      device: {
-        type: 'string',
-        array: true,
-        describe: 'Create this device at start and print its connection string (repeatable)',
-      },
-      'mqtt-port': {
-        type: 'number',
-        describe: 'MQTT over TLS port (DPS too); 0 picks a free one [default: 8883]',
-      },
-      'https-port': {
-        type: 'number',
-        describe: 'HTTPS port: REST API and MQTT over WebSocket; 0 picks a free one [default: 443]',
-      },
-      'host-name': {
-        type: 'string',
-        describe: 'The HostName devices use, added to the certificate [default: localhost]',
-      },
-      'state-dir': {
-        type: 'string',
-        describe:
-          'Where registry, twins, queued C2D, sessions and the CA are kept [default: ~/.local/state/sas-token/hub]',
-      },
-      'in-memory': { type: 'boolean', describe: 'Keep nothing on disk' },
-      bind: {
-        type: 'string',
-        describe: 'Address to listen on; beyond loopback needs --owner-key [default: 127.0.0.1]',
-      },
-      'owner-key': {
-        type: 'string',
-        describe:
-          'The iothubowner key (base64) [env: SAS_TOKEN_HUB_OWNER_KEY; default: the documented development key]',
-      },
-      'id-scope': { type: 'string', describe: 'The DPS ID scope [default: 0ne00000000]' },
-      console: {
-        type: 'boolean',
-        describe: 'Serve the web console on 127.0.0.1 (--no-console: none) [default: true]',
-      },
-      'console-port': {
-        type: 'number',
-        describe: `The web console's port; 0 picks a free one [default: ${DEFAULT_CONSOLE_PORT}, or a free one when taken]`,
-      },
-    })
-    .conflicts('in-memory', 'state-dir')
-    .example('$0 hub --device dev1', 'Start a hub with device dev1 and print its connection string')
-    .example(
-      '$0 hub --json --in-memory --mqtt-port 0 --https-port 0',
-      'For scripts: NDJSON events, free ports, nothing kept',
-    )
+  return (
+    withSharedChecks(y)
+      .command(hubSubcommands)
+      // Not global: the start options are not the subcommands' (`hub watch --device` is one id).
+      .options({
+        json: {
+          global: false,
+          type: 'boolean',
+          describe: 'Log NDJSON on stdout; the first line is {"event":"ready",…}',
+        },
+        device: {
+          global: false,
+          type: 'string',
+          array: true,
+          describe: 'Create this device at start and print its connection string (repeatable)',
+        },
+        'mqtt-port': {
+          global: false,
+          type: 'number',
+          describe: 'MQTT over TLS port (DPS too); 0 picks a free one [default: 8883]',
+        },
+        'https-port': {
+          global: false,
+          type: 'number',
+          describe: 'HTTPS port: REST API and MQTT over WebSocket; 0 picks a free one [default: 443]',
+        },
+        'host-name': {
+          global: false,
+          type: 'string',
+          describe: 'The HostName devices use, added to the certificate [default: localhost]',
+        },
+        'state-dir': {
+          global: false,
+          type: 'string',
+          describe:
+            'Where registry, twins, queued C2D, sessions and the CA are kept [default: ~/.local/state/sas-token/hub]',
+        },
+        'in-memory': { global: false, type: 'boolean', describe: 'Keep nothing on disk' },
+        bind: {
+          global: false,
+          type: 'string',
+          describe: 'Address to listen on; beyond loopback needs --owner-key [default: 127.0.0.1]',
+        },
+        'owner-key': {
+          global: false,
+          type: 'string',
+          describe:
+            'The iothubowner key (base64) [env: SAS_TOKEN_HUB_OWNER_KEY; default: the documented development key]',
+        },
+        'id-scope': { global: false, type: 'string', describe: 'The DPS ID scope [default: 0ne00000000]' },
+        console: {
+          global: false,
+          type: 'boolean',
+          describe: 'Serve the web console on 127.0.0.1 (--no-console: none) [default: true]',
+        },
+        'console-port': {
+          global: false,
+          type: 'number',
+          describe: `The web console's port; 0 picks a free one [default: ${DEFAULT_CONSOLE_PORT}, or a free one when taken]`,
+        },
+      })
+      .conflicts('in-memory', 'state-dir')
+      .example('$0 hub --device dev1', 'Start a hub with device dev1 and print its connection string')
+      .example(
+        '$0 hub --json --in-memory --mqtt-port 0 --https-port 0',
+        'For scripts: NDJSON events, free ports, nothing kept',
+      )
+  )
 }
 
 function trustHelp(caPath: string): string {
@@ -177,8 +193,8 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
         idScope: hub.idScope,
         ports: hub.ports,
         stateDir: stateDir ?? null,
-        devices,
         consoleUrl: web?.url ?? null,
+        devices,
       }),
     )
   } else {
