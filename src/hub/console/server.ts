@@ -22,10 +22,19 @@ import { allowedHosts, bearerToken, newAccessToken, originProblem, tokenMatches 
 
 /** The hub the console fronts: what `startHub()` returns has all of it. */
 export interface ConsoleHub {
+  /** The owner connection string; the console signs its own `iothubowner` tokens with it. */
   hubConnectionString: string
+  /** The hub's CA (PEM), to verify its HTTPS listener. */
   ca: string
+  /** The hub's host name, shown on the page and used in connection strings. */
   hostName: string
-  ports: { https: number; mqtt?: number }
+  /** The hub's ports; the console needs `https`. */
+  ports: {
+    /** The HTTPS (REST API) port. */
+    https: number
+    /** The MQTT port (shown on the page). */
+    mqtt?: number
+  }
 }
 
 /** Options of {@link startConsole}. */
@@ -48,9 +57,11 @@ export interface HubConsole {
   url: string
   /** `http://127.0.0.1:<port>`, without the token. */
   origin: string
+  /** The bound port. */
   port: number
   /** The access token. A secret. */
   token: string
+  /** Stops the console and ends its open event streams. */
   close(): Promise<void>
 }
 
