@@ -17,3 +17,7 @@ export { STATE_FILE } from './state-store.js'
 export { CA_COMMON_NAME, createCertificateAuthority, createServerCertificate } from './certificates.js'
 export type { CertificateKeyPair } from './certificates.js'
 export type { JsonObject } from './twin.js'
+
+// the web console (src/hub/console/)
+export { startConsole } from './console/server.js'
+export type { HubConsole, StartConsoleOptions, ConsoleHub } from './console/server.js'

@@ -28,7 +28,12 @@ export interface HubArgs {
   bind?: string | undefined
   ownerKey?: string | undefined
   idScope?: string | undefined
+  console?: boolean | undefined
+  consolePort?: number | undefined
 }
+
+/** The console's default port (`--console-port`); when taken, a free one is used instead. */
+export const DEFAULT_CONSOLE_PORT = 8884
 
 /**
  * The default state directory: `$XDG_STATE_HOME/sas-token/hub`, else
@@ -99,6 +104,16 @@ function builder(y: Argv) {
             'The iothubowner key (base64) [env: SAS_TOKEN_HUB_OWNER_KEY; default: the documented development key]',
         },
         'id-scope': { global: false, type: 'string', describe: 'The DPS ID scope [default: 0ne00000000]' },
+        console: {
+          global: false,
+          type: 'boolean',
+          describe: 'Serve the web console on 127.0.0.1 (--no-console: none) [default: true]',
+        },
+        'console-port': {
+          global: false,
+          type: 'number',
+          describe: `The web console's port; 0 picks a free one [default: ${DEFAULT_CONSOLE_PORT}, or a free one when taken]`,
+        },
       })
       .conflicts('in-memory', 'state-dir')
       .example('$0 hub --device dev1', 'Start a hub with device dev1 and print its connection string')
@@ -123,7 +138,8 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
   registerSecret(ownerKey)
   const mqttPort = port(args.mqttPort, 'mqtt-port')
   const httpsPort = port(args.httpsPort, 'https-port')
-  const { startHub } = await loadHub()
+  const consolePort = port(args.consolePort, 'console-port')
+  const { startHub, startConsole } = await loadHub()
   const optional: Array<'mqtt' | 'https'> = []
   if (mqttPort === undefined) optional.push('mqtt')
   if (httpsPort === undefined) optional.push('https')
@@ -143,6 +159,30 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
   const devices: Record<string, string> = {}
   for (const id of args.device ?? []) devices[id] = (await hub.addDevice(id)).connectionString
   const caPath = hub.caPath
+  let web: Awaited<ReturnType<typeof startConsole>> | undefined
+  if (args.console !== false && hub.ports.https === 0) {
+    warn(
+      'no web console: it fronts the HTTPS listener, which is off (choose one with --https-port, 0 for any).',
+    )
+  } else if (args.console !== false) {
+    const consoleOptions = {
+      hub,
+      ...(args.bind === undefined || args.bind === '0.0.0.0' || args.bind === '::'
+        ? {}
+        : { hubAddress: args.bind }),
+    }
+    try {
+      web = await startConsole({ ...consoleOptions, port: consolePort ?? DEFAULT_CONSOLE_PORT })
+    } catch (err) {
+      if (consolePort !== undefined) {
+        await hub.close()
+        throw err
+      }
+      warn(`console port ${DEFAULT_CONSOLE_PORT} is taken; using a free one (choose with --console-port).`)
+      web = await startConsole({ ...consoleOptions, port: 0 })
+    }
+    registerSecret(web.token)
+  }
   if (args.json) {
     writeValue(
       JSON.stringify({
@@ -155,6 +195,7 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
         idScope: hub.idScope,
         ports: hub.ports,
         stateDir: stateDir ?? null,
+        consoleUrl: web?.url ?? null,
         devices,
       }),
     )
@@ -165,6 +206,7 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
     lines.push(`Hub connection string: ${hub.hubConnectionString}`)
     for (const [id, cs] of Object.entries(devices)) lines.push(`Device ${id}: ${cs}`)
     lines.push(`State: ${stateDir ?? 'in memory (nothing kept)'}`)
+    if (web) lines.push(`Console: ${web.url}  (open it in a browser; the token is its key)`)
     lines.push(caPath === undefined ? `CA certificate (in memory):\n${hub.ca}` : trustHelp(caPath))
     lines.push('Ctrl-C stops the hub.')
     writeValue(lines.join('\n'))
@@ -179,10 +221,13 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
-      hub.close().then(resolve, (err: unknown) => {
-        warn(`closing the hub: ${(err as Error).message}`)
-        resolve()
-      })
+      Promise.all([web?.close(), hub.close()]).then(
+        () => resolve(),
+        (err: unknown) => {
+          warn(`closing the hub: ${(err as Error).message}`)
+          resolve()
+        },
+      )
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
