@@ -38,22 +38,31 @@ interface ConnectionStringFields {
 
 /** A device identity's connection string. */
 export interface DeviceConnectionString extends ConnectionStringFields {
+  /** A device identity. */
   kind: 'device'
+  /** The device id, `DeviceId=`. */
   deviceId: string
+  /** Never set for a device. */
   moduleId?: never
 }
 
 /** A module identity's connection string. */
 export interface ModuleConnectionString extends ConnectionStringFields {
+  /** A module identity. */
   kind: 'module'
+  /** The id of the device the module runs on, `DeviceId=`. */
   deviceId: string
+  /** The module id, `ModuleId=`. */
   moduleId: string
 }
 
 /** A hub-level or DPS-level shared access policy's connection string (no `DeviceId`). */
 export interface ServiceConnectionString extends ConnectionStringFields {
+  /** A hub- or DPS-level policy: its key signs tokens for any device. */
   kind: 'service'
+  /** Never set for a service string. */
   deviceId?: never
+  /** Never set for a service string. */
   moduleId?: never
 }
 

@@ -168,8 +168,9 @@ export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number 
  * resolveExpiry({ ttl: '1h', now: Date.UTC(2024, 0, 1) }) // 1704070800
  * ```
  * @throws {SasTokenError} `ERR_EXPIRY_CONFLICT` when both `ttl` and `expiresAt` are given,
- *   `ERR_INVALID_ARGUMENT` when `o` is not an object, and
- *   any code of {@link parseTtl}, {@link checkExpiresAt} and {@link epochMs}.
+ *   `ERR_INVALID_ARGUMENT` when `o` is not an object, and any code of {@link parseTtl}; for
+ *   `expiresAt`, `ERR_INVALID_EXPIRY`, `ERR_EXPIRY_IN_MILLISECONDS` or `ERR_EXPIRY_IN_PAST`; for
+ *   `now`, `ERR_INVALID_NOW`.
  */
 export function resolveExpiry(o: Expiry = {}): number {
   if (typeof o !== 'object' || o === null)

@@ -97,3 +97,7 @@ export type { MessageProperties, ReceivedMessageProperties } from './mqtt/proper
 // renewal
 export { createTokenSource, DEFAULT_RENEW_FRACTION } from './renewal.js'
 export type { TokenSource, TokenSourceOptions, IssuedToken } from './renewal.js'
+
+// diagnosis: why a hub would refuse a CONNECT
+export { diagnoseConnect, DEFAULT_HUB_POLICIES } from './diagnose.js'
+export type { DiagnoseConnectOptions, DiagnosisCode, Finding, HubPolicy, MqttConnect } from './diagnose.js'

@@ -30,10 +30,10 @@ function base64Hint(key: string): string {
  * Decodes a base64 key, refusing anything but canonical standard base64.
  *
  * @param what How to name the key in an error, such as `SharedAccessKey` or `--group-key`.
- * @returns The key bytes.
+ * @returns The key bytes (a `Uint8Array`, so that the public types need no Node.js types).
  * @throws {SasTokenError} `ERR_INVALID_KEY` with a hint; the message never contains the key.
  */
-export function decodeKey(key: string, what = 'SharedAccessKey'): Buffer {
+export function decodeKey(key: string, what = 'SharedAccessKey'): Uint8Array {
   if (typeof key === 'string' && key.length > 0 && STANDARD_BASE64.test(key)) {
     const bytes = Buffer.from(key, 'base64')
     if (bytes.toString('base64') === key) return bytes

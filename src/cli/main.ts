@@ -61,7 +61,7 @@ function skipHelpCache<T>(parser: Argv<T>): Argv<T> {
 }
 
 /** The options that take `-` for stdin. */
-const STDIN_OPTIONS = new Set(['--connection-string', '--key', '--group-key'])
+const STDIN_OPTIONS = new Set(['--connection-string', '--key', '--group-key', '--password'])
 
 /**
  * yargs-parser reads `--key -` as a flag and a stray `-`; join such pairs into `--key=-`, which

@@ -9,8 +9,9 @@
  * const client = mqtt.connect({ ...c, protocol: 'mqtts' })
  * ```
  *
- * (over WebSocket: `mqtt.connect(c.websocketUrl, { clientId, username, password, protocolVersion })`,
- * without `host` and `port`, which would override the URL). MQTT cannot change the
+ * (over WebSocket: `const { host, port, websocketUrl, ...rest } = c; mqtt.connect(websocketUrl, rest)`,
+ * leaving out `host` and `port`, which would override the URL's; the rest keeps `password`
+ * optional, as `exactOptionalPropertyTypes` wants). MQTT cannot change the
  * password of a live connection: when the token nears `expiresAt`, connect again with fresh
  * credentials (see `createTokenSource`).
  *
@@ -40,6 +41,10 @@ export interface MqttCredentials {
   port: 8883
   /** `deviceId`, `deviceId/moduleId`, or the DPS registration id. */
   clientId: string
+  /**
+   * `{hub}/{deviceId}[/{moduleId}]/?api-version=…` for IoT Hub,
+   * `{idScope}/registrations/{registrationId}/api-version=…` for DPS.
+   */
   username: string
   /** The SAS token; absent for X.509 identities, which authenticate with their certificate. */
   password?: string
@@ -66,8 +71,21 @@ export interface MqttCredentialsOptions extends Expiry {
 }
 
 const API_VERSION = /^\d{4}-\d{2}-\d{2}(?:-preview)?$/
+/** `true` when `text` is an IoT Hub `api-version`: a date such as `2021-04-12`, optionally `-preview`. */
+export function isApiVersion(text: string): boolean {
+  return typeof text === 'string' && API_VERSION.test(text)
+}
+
 const DTMI =
   /^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z_](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*;[1-9][0-9]{0,8}(?:\.[0-9]{1,6})?$/
+
+/**
+ * `true` when `text` is a Digital Twins Model Identifier (DTMI), such as
+ * `dtmi:com:example:Thermostat;1`: the form IoT Plug and Play model ids take.
+ */
+export function isDtmi(text: string): boolean {
+  return typeof text === 'string' && DTMI.test(text)
+}
 
 function encodeOption(value: string | undefined, what: string): string | undefined {
   if (value === undefined) return undefined
@@ -146,14 +164,14 @@ export function mqttCredentials(
     )
   }
   const apiVersion = o.apiVersion ?? DEFAULT_API_VERSION
-  if (typeof apiVersion !== 'string' || !API_VERSION.test(apiVersion)) {
+  if (!isApiVersion(apiVersion)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `apiVersion ${JSON.stringify(String(apiVersion))} is not valid: use a date such as ${DEFAULT_API_VERSION}.`,
       { facts: { option: 'apiVersion' } },
     )
   }
-  if (o.modelId !== undefined && !DTMI.test(o.modelId)) {
+  if (o.modelId !== undefined && !isDtmi(o.modelId)) {
     throw new SasTokenError(
       'ERR_INVALID_OPTION',
       `modelId ${JSON.stringify(String(o.modelId))} is not a DTMI: use the form dtmi:com:example:Thermostat;1.`,
@@ -195,6 +213,7 @@ export function mqttCredentials(
 export interface DpsMqttCredentialsOptions extends Expiry {
   /** The DPS ID scope, such as `0ne00000A0A`. */
   idScope: string
+  /** The registration id; it is also the MQTT client id. */
   registrationId: string
   /** The enrollment key: an individual enrollment's, or one from `deriveDeviceKey` for a group. */
   key: string

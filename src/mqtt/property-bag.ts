@@ -57,15 +57,25 @@ export interface MessageProperties {
  * `Date` cannot hold.
  */
 export interface ReceivedMessageProperties {
+  /** `$.mid`: the message id. */
   messageId?: string
+  /** `$.cid`: the correlation id. */
   correlationId?: string
+  /** `$.uid`: the user id. */
   userId?: string
+  /** `$.to`: the destination. */
   to?: string
+  /** `$.ct`: the body's content type. */
   contentType?: string
+  /** `$.ce`: the body's content encoding. */
   contentEncoding?: string
+  /** `$.on`: the output name a module sent it on. */
   outputName?: string
+  /** `$.ifid`: the interface id. */
   interfaceId?: string
+  /** `$.exp`: when the message expires, as sent (ISO 8601). */
   expiryTimeUtc?: string
+  /** `$.sub`: the IoT Plug and Play component name. */
   componentName?: string
   /** `$.ctime`: when the message was created. */
   creationTimeUtc?: string

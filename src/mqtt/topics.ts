@@ -18,7 +18,9 @@ export const MAX_TOPIC_BYTES = 65_535
 
 /** A device, or a module when `moduleId` is given. */
 export interface TopicIdentity {
+  /** The device id, checked and used raw. */
   deviceId: string
+  /** The module id, for a module's topics. */
   moduleId?: string
 }
 
@@ -188,22 +190,61 @@ export function dpsPollTopic(o: { rid: string; operationId: string }): string {
 }
 
 /** A cloud-to-device message. */
-export type C2dTopic = { type: 'c2d'; deviceId: string } & ReceivedMessageProperties
+export type C2dTopic = {
+  /** A cloud-to-device message. */
+  type: 'c2d'
+  /** The device it is for. */
+  deviceId: string
+} & ReceivedMessageProperties
 /** A message routed to a module input. */
 export type ModuleInputTopic = {
+  /** A message routed to a module input. */
   type: 'module-input'
+  /** The device the module runs on. */
   deviceId: string
+  /** The module it is for. */
   moduleId: string
+  /** The input it arrived on, decoded. */
   inputName: string
 } & ReceivedMessageProperties
 /** The answer to a twin GET (status 200) or a reported PATCH (204, with the new `version`). */
-export type TwinResponseTopic = { type: 'twin-response'; status: number; rid: string; version?: number }
+export type TwinResponseTopic = {
+  /** A twin response. */
+  type: 'twin-response'
+  /** The HTTP-like status: 200 for a GET, 204 for a reported PATCH, 4xx/5xx for a failure. */
+  status: number
+  /** The request id the device sent. */
+  rid: string
+  /** The reported properties' new version, after a PATCH. */
+  version?: number
+}
 /** A desired-property patch; the body is the patch. */
-export type DesiredPatchTopic = { type: 'desired-patch'; version: number }
+export type DesiredPatchTopic = {
+  /** A desired-property patch. */
+  type: 'desired-patch'
+  /** The desired properties' version after the patch. */
+  version: number
+}
 /** A direct-method request; answer it with {@link methodResponseTopic} and the same `rid`. */
-export type MethodRequestTopic = { type: 'method-request'; method: string; rid: string }
+export type MethodRequestTopic = {
+  /** A direct-method request. */
+  type: 'method-request'
+  /** The method name, decoded. */
+  method: string
+  /** The request id to answer with. */
+  rid: string
+}
 /** A DPS answer: 202 means poll again after `retryAfter` seconds, 200 means done. */
-export type DpsResponseTopic = { type: 'dps-response'; status: number; rid: string; retryAfter?: number }
+export type DpsResponseTopic = {
+  /** A DPS response. */
+  type: 'dps-response'
+  /** 202 (in progress: poll), 200 (done), 4xx/5xx (refused). */
+  status: number
+  /** The request id the device sent. */
+  rid: string
+  /** Seconds to wait before polling again (`retry-after`). */
+  retryAfter?: number
+}
 
 /** Everything the hub or DPS sends a device, discriminated on `type`. */
 export type IncomingTopic =
