@@ -41,8 +41,8 @@ function resourceOf(cs: ConnectionString, o: TokenFromConnectionStringOptions): 
     }
     return resourceUri(
       cs.hostName,
-      assertDeviceId(o.deviceId, 'deviceId'),
-      o.moduleId === undefined ? undefined : assertDeviceId(o.moduleId, 'moduleId'),
+      assertDeviceId(o.deviceId),
+      o.moduleId === undefined ? undefined : assertDeviceId(o.moduleId, 'ModuleId'),
     )
   }
   if (
