@@ -79,27 +79,33 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 })
 
 const args = joinStdinValues(hideBin(process.argv))
-try {
-  await skipHelpCache(yargs(args))
-    .scriptName('sas-token')
-    .usage(
-      '$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.',
-    )
-    .command(commands)
-    .demandCommand(1, 'Give a command; see the list above.')
-    .strict()
-    .recommendCommands()
-    .fail((message, err) => {
-      throw err ?? new UsageError(message)
-    })
-    .help()
-    .alias('h', 'help')
-    .version(version())
-    .completion('completion', 'Print a bash or zsh completion script')
-    .wrap(Math.min(110, process.stdout.columns ?? 80))
-    .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
-    .parseAsync()
-} catch (err) {
-  if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE')
-    process.exitCode = renderError(err, jsonMode(args))
+/** Runs the command line; failures become a message on stderr and an exit code. */
+async function main(): Promise<void> {
+  try {
+    await skipHelpCache(yargs(args))
+      .scriptName('sas-token')
+      .usage(
+        '$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.',
+      )
+      .command(commands)
+      .demandCommand(1, 'Give a command; see the list above.')
+      .strict()
+      .recommendCommands()
+      .fail((message, err) => {
+        throw err ?? new UsageError(message)
+      })
+      .help()
+      .alias('h', 'help')
+      .version(version())
+      .completion('completion', 'Print a bash or zsh completion script')
+      .wrap(Math.min(110, process.stdout.columns ?? 80))
+      .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
+      .parseAsync()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE')
+      process.exitCode = renderError(err, jsonMode(args))
+  }
 }
+
+/** Settles when the command has finished; it never rejects. */
+export const finished: Promise<void> = main()
