@@ -6,8 +6,11 @@
  * case-sensitive (a miscased one gets a "did you mean"), duplicates, unknown names, empty
  * values and mixed authentication are errors, keys must be valid base64, and a
  * `SharedAccessSignature=` token must name the identity the string names. Values are split at
- * the first `=`, so base64 padding survives. One trailing `;` and whitespace around the whole
- * string are tolerated.
+ * the first `=`, so base64 padding survives. One trailing `;`, whitespace around the whole
+ * string, and one pair of matching quotes around it (copied from a `.env` file) are tolerated.
+ *
+ * Parse once: objects from the parser are remembered as checked, so the functions that take a
+ * connection string trust them while their fields are unchanged.
  *
  * @module
  */
@@ -90,6 +93,35 @@ const FOREIGN_FIELDS: ReadonlyMap<string, string> = new Map([
   ['x509cert', "write X.509 authentication as 'x509=true'"],
 ])
 
+/**
+ * The text without the whitespace around it and without one pair of matching surrounding
+ * quotes (`"…"` or `'…'`), as a value copied from a `.env` file or the portal often has.
+ */
+export function unquote(text: string): string {
+  const body = text.trim()
+  const first = body[0]
+  return body.length >= 2 && (first === '"' || first === "'") && body.endsWith(first)
+    ? body.slice(1, -1).trim()
+    : body
+}
+
+/** What was given instead of a connection string, by type: never the value, which may be a key. */
+function givenType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value
+}
+
+/** The error for an argument that is neither connection-string text nor an object. */
+function notAConnectionString(fn: string, value: unknown, objects = false): SasTokenError {
+  const given = givenType(value)
+  const accepted = objects
+    ? 'a connection string, as text (HostName=…;DeviceId=…;SharedAccessKey=…) or as the object parseConnectionString returns'
+    : 'a connection string as text (HostName=…;DeviceId=…;SharedAccessKey=…)'
+  const hint = value === undefined ? ' (is the environment variable it comes from unset?)' : ''
+  return new SasTokenError('ERR_INVALID_ARGUMENT', `${fn} needs ${accepted}; it was given ${given}${hint}.`, {
+    facts: { given },
+  })
+}
+
 function fail(code: SasTokenErrorCode, reason: string): never {
   throw new SasTokenError(code, `Invalid connection string: ${reason}.`)
 }
@@ -118,9 +150,8 @@ function unknownField(name: string, position: number): never {
 
 /** Splits the text into its fields, checking the syntax but not the values. */
 function tokenize(text: string): Partial<Record<FieldName, string>> {
-  if (typeof text !== 'string')
-    throw new SasTokenError('ERR_INVALID_OPTION', 'A connection string must be text.')
-  let body = text.trim()
+  if (typeof text !== 'string') throw notAConnectionString('parseConnectionString', text)
+  let body = unquote(text)
   if (body.endsWith(';')) body = body.slice(0, -1)
   if (body === '')
     fail('ERR_CONNECTION_STRING_EMPTY', 'it is empty; give HostName=…;DeviceId=…;SharedAccessKey=…')
@@ -316,17 +347,61 @@ function withoutSecrets(err: unknown, text: string): unknown {
 
 function parse(text: string): ConnectionString {
   const f = validate(tokenize(text))
-  const kind = checkCombination(f)
-  const fields: Record<string, string | true> = { kind, hostName: f.HostName }
-  for (let i = 1; i < FIELDS.length; i++) {
-    const [name, property] = FIELDS[i] as (typeof FIELDS)[number]
-    const value = f[name]
-    if (value !== undefined) fields[property] = property === 'x509' ? true : value
-  }
-  const cs = fields as unknown as ConnectionString
+  checkCombination(f)
+  const auth: Omit<ConnectionStringFields, 'hostName'> = {}
+  if (f.SharedAccessKeyName !== undefined) auth.sharedAccessKeyName = f.SharedAccessKeyName
+  if (f.SharedAccessKey !== undefined) auth.sharedAccessKey = f.SharedAccessKey
+  if (f.SharedAccessSignature !== undefined) auth.sharedAccessSignature = f.SharedAccessSignature
+  if (f.GatewayHostName !== undefined) auth.gatewayHostName = f.GatewayHostName
+  if (f.x509 !== undefined) auth.x509 = true
+  const hostName = f.HostName
+  // The same rule as checkCombination's: DeviceId makes a device, DeviceId and ModuleId a module.
+  const cs: ConnectionString =
+    f.DeviceId === undefined
+      ? { kind: 'service', hostName, ...auth }
+      : f.ModuleId === undefined
+        ? { kind: 'device', hostName, deviceId: f.DeviceId, ...auth }
+        : { kind: 'module', hostName, deviceId: f.DeviceId, moduleId: f.ModuleId, ...auth }
   if (cs.sharedAccessSignature !== undefined) checkEmbeddedToken(cs, cs.sharedAccessSignature)
   Object.defineProperty(cs, inspect.custom, REDACTED_INSPECT)
+  checked.set(cs, { fields: snapshot(cs), value: cs })
   return cs
+}
+
+/** The properties a check covers, in a fixed order. */
+const PROPERTIES = [
+  'kind',
+  'hostName',
+  'deviceId',
+  'moduleId',
+  'sharedAccessKeyName',
+  'sharedAccessKey',
+  'sharedAccessSignature',
+  'gatewayHostName',
+  'x509',
+] as const satisfies ReadonlyArray<keyof ConnectionString>
+
+/** An object that passed the checks: its fields as they were then, and the checked value. */
+interface Checked {
+  fields: readonly unknown[]
+  value: ConnectionString
+}
+
+/**
+ * Parse once: every object that came from the parser, or passed {@link checkedObject}, with its
+ * fields as they were checked. An object whose fields have changed since is checked again.
+ */
+const checked = new WeakMap<object, Checked>()
+
+function snapshot(cs: ConnectionString): unknown[] {
+  return PROPERTIES.map((property) => cs[property])
+}
+
+function unchanged(cs: ConnectionString, fields: readonly unknown[]): boolean {
+  for (let i = 0; i < PROPERTIES.length; i++) {
+    if (cs[PROPERTIES[i] as (typeof PROPERTIES)[number]] !== fields[i]) return false
+  }
+  return true
 }
 
 /** The fields of `cs` as text, in canonical order, unchecked. */
@@ -341,16 +416,17 @@ function toText(cs: ConnectionString): string {
  * `formatConnectionString(parseConnectionString(s))` always parses back to the same value.
  *
  * @throws {SasTokenError} any code of {@link parseConnectionString}, when `cs` is not valid;
- *   `ERR_INVALID_OPTION` when it is not an object.
+ *   `ERR_INVALID_ARGUMENT` when it is not an object.
  */
 export function formatConnectionString(cs: ConnectionString): string {
   return toText(checkedObject(cs))
 }
 
 /** Checks a connection-string object exactly as if it had been parsed from text. */
-function checkedObject(cs: ConnectionString): ConnectionString {
-  if (typeof cs !== 'object' || cs === null)
-    throw new SasTokenError('ERR_INVALID_OPTION', 'Expected a connection-string object.')
+function checkedObject(cs: ConnectionString, fn = 'formatConnectionString'): ConnectionString {
+  if (typeof cs !== 'object' || cs === null || Array.isArray(cs)) throw notAConnectionString(fn, cs, true)
+  const known = checked.get(cs)
+  if (known !== undefined && unchanged(cs, known.fields)) return known.value
   const parsed = parseConnectionString(toText(cs))
   if (parsed.kind !== cs.kind) {
     fail(
@@ -358,28 +434,42 @@ function checkedObject(cs: ConnectionString): ConnectionString {
       `its fields make a ${parsed.kind} connection string, not a ${String(cs.kind)} one`,
     )
   }
+  checked.set(cs, { fields: snapshot(cs), value: parsed })
   return parsed
 }
 
+/** The last text {@link toConnectionString} parsed, and its result (never handed to a caller). */
+let lastText: string | undefined
+let lastParsed: ConnectionString | undefined
+
 /**
  * A checked connection string from text or from an object, for the functions that accept
- * either: a hand-built object gets the same checks as parsed text.
+ * either: a hand-built object gets the same checks as parsed text, once; an object from the
+ * parser, or one already checked and unchanged since, is trusted. The result is for the
+ * library's own use: callers must not hand it out.
  *
- * @throws {SasTokenError} any code of {@link parseConnectionString}.
+ * @param fn The public function asking, named in the error for a wrong argument.
+ * @throws {SasTokenError} any code of {@link parseConnectionString}; `ERR_INVALID_ARGUMENT` for
+ *   something that is neither text nor an object.
  */
-export function toConnectionString(source: string | ConnectionString): ConnectionString {
-  return typeof source === 'string' ? parseConnectionString(source) : checkedObject(source)
+export function toConnectionString(source: string | ConnectionString, fn: string): ConnectionString {
+  if (typeof source !== 'string') return checkedObject(source, fn)
+  if (source === lastText && lastParsed !== undefined) return checkedObject(lastParsed, fn)
+  const parsed = parseConnectionString(source)
+  lastText = source
+  lastParsed = parsed
+  return parsed
 }
 
 /**
  * Writes a connection string with `SharedAccessKey` and the token's `sig` replaced by
  * `<redacted>`, safe for logs. Text that does not parse is redacted all the same.
  *
- * @throws {SasTokenError} `ERR_INVALID_OPTION` when `cs` is neither text nor an object.
+ * @throws {SasTokenError} `ERR_INVALID_ARGUMENT` when `cs` is neither text nor an object.
  */
 export function redactConnectionString(cs: ConnectionString | string): string {
   if (typeof cs !== 'string' && (typeof cs !== 'object' || cs === null)) {
-    throw new SasTokenError('ERR_INVALID_OPTION', 'Expected a connection string, as text or as an object.')
+    throw notAConnectionString('redactConnectionString', cs, true)
   }
   return (typeof cs === 'string' ? cs : toText(cs))
     .replace(/(SharedAccessKey\s*=)[^;]*/gi, '$1<redacted>')

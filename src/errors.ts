@@ -39,8 +39,13 @@ export type SasTokenErrorCode =
   | 'ERR_TOKEN_EXPIRED'
   | 'ERR_TOKEN_SIGNATURE_MISMATCH'
   | 'ERR_TOKEN_RESOURCE_MISMATCH'
-  // MQTT
+  // arguments and options
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_IDENTITY_MISMATCH'
+  | 'ERR_EXPIRY_CONFLICT'
+  | 'ERR_INVALID_RENEW_BEFORE'
   | 'ERR_INVALID_OPTION'
+  // MQTT
   | 'ERR_PROPERTY_NAME_RESERVED'
   | 'ERR_INVALID_PROPERTY'
   | 'ERR_TOPIC_TOO_LONG'
@@ -64,12 +69,25 @@ export type SasTokenErrorCode =
 export class SasTokenError extends Error {
   /** A stable `ERR_*` code; see {@link SasTokenErrorCode}. */
   readonly code: SasTokenErrorCode
+  /**
+   * The facts the message reports, as data: the option or field at fault (`option`, `field`),
+   * the expiry (`expiresAt`, epoch seconds), a limit (`limit`), what was given (`given`: a type
+   * name, never a value that could hold a secret).
+   */
+  readonly facts: Readonly<Record<string, string | number | boolean>>
 
-  constructor(code: SasTokenErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  constructor(code: SasTokenErrorCode, message: string, options?: SasTokenErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'SasTokenError'
     this.code = code
+    this.facts = options?.facts ?? {}
   }
+}
+
+/** The options of a {@link SasTokenError}: its cause and its facts. */
+export interface SasTokenErrorOptions {
+  cause?: unknown
+  facts?: Record<string, string | number | boolean>
 }
 
 /** `true` when `value` is a {@link SasTokenError}, optionally with the given code. */

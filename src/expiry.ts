@@ -40,6 +40,14 @@ const LARGEST_DATE_MS = 8.64e15
  */
 const SECONDS_AS_MS = [1e9, 1e11] as const
 
+/**
+ * A value as a message may show it: quoted when short, otherwise only its length. A long value
+ * given where a TTL or a date belongs may be a key pasted into the wrong option.
+ */
+function shown(text: string): string {
+  return text.length <= 11 ? JSON.stringify(text) : `(${text.length} characters, not shown)`
+}
+
 const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
 
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const
@@ -59,7 +67,8 @@ export function parseTtl(ttl: number | string): number {
     if (match === null) {
       throw new SasTokenError(
         'ERR_INVALID_TTL',
-        `TTL ${JSON.stringify(ttl.slice(0, 40))} is not understood: give seconds (3600) or a number with a unit s, m, h or d (90s, 15m, 24h, 7d).`,
+        `TTL ${shown(ttl)} is not understood: give seconds (3600) or a number with a unit s, m, h or d (90s, 15m, 24h, 7d).`,
+        { facts: { option: 'ttl' } },
       )
     }
     seconds = Number(match[1]) * UNIT_SECONDS[(match[2] || 's') as keyof typeof UNIT_SECONDS]
@@ -72,7 +81,8 @@ export function parseTtl(ttl: number | string): number {
   ) {
     throw new SasTokenError(
       'ERR_INVALID_TTL',
-      `TTL ${typeof ttl === 'string' ? JSON.stringify(ttl.slice(0, 40)) : String(ttl)} is not valid: it must be a whole number of seconds greater than 0 (a token with TTL 0 is already expired) and less than 1e11.`,
+      `TTL ${typeof ttl === 'string' ? shown(ttl) : String(ttl)} is not valid: it must be a whole number of seconds greater than 0 (a token with TTL 0 is already expired) and less than 1e11.`,
+      { facts: { option: 'ttl', limit: LARGEST_PLAUSIBLE_SECONDS } },
     )
   }
   return seconds
@@ -127,6 +137,7 @@ export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number 
       throw new SasTokenError(
         'ERR_EXPIRY_IN_MILLISECONDS',
         `expiresAt ${expiresAt} looks like milliseconds: SAS expiry is in seconds, so divide by 1000 (or pass a Date).`,
+        { facts: { option: 'expiresAt', expiresAt, limit: LARGEST_PLAUSIBLE_SECONDS } },
       )
     }
     seconds = expiresAt
@@ -135,6 +146,7 @@ export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number 
     throw new SasTokenError(
       'ERR_EXPIRY_IN_PAST',
       `expiresAt ${iso(seconds)} is not in the future (now is ${new Date(nowMs).toISOString()}): choose a later time or use a TTL.`,
+      { facts: { option: 'expiresAt', expiresAt: seconds, now: nowMs } },
     )
   }
   if (seconds > LARGEST_PLAUSIBLE_SECONDS) {
@@ -155,15 +167,20 @@ export function checkExpiresAt(expiresAt: number | Date, nowMs: number): number 
  * ```ts
  * resolveExpiry({ ttl: '1h', now: Date.UTC(2024, 0, 1) }) // 1704070800
  * ```
- * @throws {SasTokenError} `ERR_INVALID_OPTION` when both `ttl` and `expiresAt` are given, and
+ * @throws {SasTokenError} `ERR_EXPIRY_CONFLICT` when both `ttl` and `expiresAt` are given,
+ *   `ERR_INVALID_ARGUMENT` when `o` is not an object, and
  *   any code of {@link parseTtl}, {@link checkExpiresAt} and {@link epochMs}.
  */
 export function resolveExpiry(o: Expiry = {}): number {
   if (typeof o !== 'object' || o === null)
-    throw new SasTokenError('ERR_INVALID_OPTION', 'The expiry options must be an object.')
+    throw new SasTokenError('ERR_INVALID_ARGUMENT', 'The expiry options must be an object.', {
+      facts: { given: o === null ? 'null' : typeof o },
+    })
   const nowMs = epochMs(o.now)
   if (o.expiresAt !== undefined && o.ttl !== undefined) {
-    throw new SasTokenError('ERR_INVALID_OPTION', 'Give either `ttl` or `expiresAt`, not both.')
+    throw new SasTokenError('ERR_EXPIRY_CONFLICT', 'Give either `ttl` or `expiresAt`, not both.', {
+      facts: { option: 'ttl' },
+    })
   }
   if (o.expiresAt !== undefined) return checkExpiresAt(o.expiresAt, nowMs)
   const se = Math.floor(nowMs / 1000) + (o.ttl === undefined ? DEFAULT_TTL_SECONDS : parseTtl(o.ttl))
@@ -202,7 +219,8 @@ export function parseExpiresAt(text: string): number | Date {
   ) {
     throw new SasTokenError(
       'ERR_INVALID_EXPIRY',
-      `expiry ${JSON.stringify(String(text).slice(0, 40))} is neither epoch seconds nor an ISO 8601 date with a zone, like 2030-01-01T00:00Z.`,
+      `expiry ${shown(String(text))} is neither epoch seconds nor an ISO 8601 date with a zone, like 2030-01-01T00:00Z.`,
+      { facts: { option: 'expiresAt' } },
     )
   }
   return date

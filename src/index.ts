@@ -36,6 +36,7 @@ export {
   deviceResourceUri,
   parseSasToken,
   verifySasToken,
+  verifySasTokenSignature,
   encodeUriComponentStrict,
   DPS_KEY_NAME,
   DEFAULT_CLOCK_SKEW_SECONDS,

@@ -23,11 +23,13 @@
 import { toConnectionString, type ConnectionString } from './connection-string.js'
 import { SasTokenError } from './errors.js'
 import { DEFAULT_TTL_SECONDS, epochMs, parseTtl } from './expiry.js'
-import { parseSasToken } from './sas-token.js'
-import { tokenFromConnectionString } from './token-from-connection-string.js'
+import { signConnectionString } from './token-from-connection-string.js'
 
 /** The share of the TTL left when a token is renewed by default: 15%, like the C# SDK. */
 export const DEFAULT_RENEW_FRACTION = 0.15
+
+/** The shortest TTL with a default renewal margin that leaves the token any life: 2 seconds. */
+const MIN_TTL_SECONDS = 2
 
 /** `setTimeout` cannot wait longer than this (about 24.8 days); longer waits are chained. */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -117,14 +119,15 @@ function defaultClearTimer(handle: unknown): void {
  * ```
  * @throws {SasTokenError} any code of `parseConnectionString` and `tokenFromConnectionString`;
  *   `ERR_KEY_REQUIRED` for a string without a key (X.509, `SharedAccessSignature=`), which
- *   cannot sign new tokens; `ERR_INVALID_TTL`; `ERR_INVALID_OPTION` for a `renewBefore` that is
- *   not a positive number of seconds below the TTL, or only one of `setTimer` and `clearTimer`.
+ *   cannot sign new tokens; `ERR_INVALID_TTL` (also for a ttl under 2 s with the default
+ *   renewal margin); `ERR_INVALID_RENEW_BEFORE` for a `renewBefore` that is not a positive number
+ *   of seconds below the TTL; `ERR_INVALID_OPTION` for only one of `setTimer` and `clearTimer`.
  */
 export function createTokenSource(
   source: string | ConnectionString,
   o: TokenSourceOptions = {},
 ): TokenSource {
-  const cs = toConnectionString(source)
+  const cs = toConnectionString(source, 'createTokenSource')
   if (cs.sharedAccessKey === undefined) {
     throw new SasTokenError(
       'ERR_KEY_REQUIRED',
@@ -132,11 +135,19 @@ export function createTokenSource(
     )
   }
   const ttl = parseTtl(o.ttl ?? DEFAULT_TTL_SECONDS)
+  if (o.renewBefore === undefined && ttl < MIN_TTL_SECONDS) {
+    throw new SasTokenError(
+      'ERR_INVALID_TTL',
+      `ttl ${ttl} s is too short for a token source, which must renew each token before it expires: give a ttl of at least ${MIN_TTL_SECONDS} s (or a renewBefore below the ttl).`,
+      { facts: { option: 'ttl', limit: MIN_TTL_SECONDS } },
+    )
+  }
   const renewBefore = o.renewBefore ?? Math.ceil(ttl * DEFAULT_RENEW_FRACTION)
   if (typeof renewBefore !== 'number' || !(renewBefore > 0) || renewBefore >= ttl) {
     throw new SasTokenError(
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
       `renewBefore ${String(renewBefore)} is not valid: give seconds greater than 0 and less than the TTL (${ttl}).`,
+      { facts: { option: 'renewBefore', limit: ttl } },
     )
   }
   if ((o.setTimer === undefined) !== (o.clearTimer === undefined)) {
@@ -159,8 +170,7 @@ export function createTokenSource(
   const nowMs = (): number => epochMs(clock())
 
   function sign(): IssuedToken {
-    const token = tokenFromConnectionString(cs, { ...ids, ttl, now: nowMs() })
-    const { expiresAt } = parseSasToken(token)
+    const { token, expiresAt } = signConnectionString(cs, { ...ids, ttl, now: nowMs() })
     return { token, expiresAt, renewAt: expiresAt - renewBefore }
   }
 

@@ -89,7 +89,10 @@ export interface VerifySasTokenOptions {
  * @throws {SasTokenError} `ERR_INVALID_RESOURCE_URI` for text with a lone surrogate.
  */
 export function encodeUriComponentStrict(text: string): string {
-  if (typeof text !== 'string') throw new SasTokenError('ERR_INVALID_OPTION', 'Only text can be URL-encoded.')
+  if (typeof text !== 'string')
+    throw new SasTokenError('ERR_INVALID_ARGUMENT', 'Only text can be URL-encoded.', {
+      facts: { given: typeof text },
+    })
   let encoded: string
   try {
     encoded = encodeURIComponent(text)
@@ -142,9 +145,45 @@ const encodedResource = rememberLast((resourceUri) => {
   return encodeUriComponentStrict(resourceUri)
 })
 
+const checkedKeyName = rememberLast((keyName) => assertKeyName(keyName, 'keyName'))
+
 function assertOptions(o: unknown, of: string): void {
   if (typeof o !== 'object' || o === null)
-    throw new SasTokenError('ERR_INVALID_OPTION', `${of} takes an options object.`)
+    throw new SasTokenError('ERR_INVALID_ARGUMENT', `${of} takes an options object.`, {
+      facts: { given: o === null ? 'null' : typeof o },
+    })
+}
+
+/** A token just made, with the facts it holds, so that nobody parses a token they just made. */
+export interface SignedToken {
+  /** `SharedAccessSignature sr=…&sig=…&se=…[&skn=…]`. */
+  token: string
+  /** `se`: epoch seconds. */
+  expiresAt: number
+  /** The resource it signs for, not encoded. */
+  resourceUri: string
+}
+
+/**
+ * The one signer: a token for `resourceUri` with `key` (a policy's, when `keyName` is given),
+ * expiring as `expiry` says. Internal; {@link createSasToken} is the public form.
+ *
+ * @throws {SasTokenError} as {@link createSasToken}.
+ */
+export function sign(
+  resourceUri: string,
+  key: string,
+  keyName: string | undefined,
+  expiry: Expiry,
+): SignedToken {
+  const expiresAt = resolveExpiry(expiry)
+  const token = signToken(
+    encodedResource(resourceUri),
+    signingKey(key),
+    expiresAt,
+    keyName === undefined ? undefined : checkedKeyName(keyName),
+  )
+  return { token, expiresAt, resourceUri }
 }
 
 /** Builds the token text. Everything has been checked; `sr` is already encoded. */
@@ -172,14 +211,7 @@ function signToken(
  */
 export function createSasToken(o: CreateSasTokenOptions): string {
   assertOptions(o, 'createSasToken')
-  const se = resolveExpiry(o)
-  const sr = encodedResource(o.resourceUri)
-  return signToken(
-    sr,
-    signingKey(o.key),
-    se,
-    o.keyName === undefined ? undefined : assertKeyName(o.keyName, 'keyName'),
-  )
+  return sign(o.resourceUri, o.key, o.keyName, o).token
 }
 
 /**
@@ -189,9 +221,18 @@ export function createSasToken(o: CreateSasTokenOptions): string {
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_INVALID_KEY`, and the expiry codes.
  */
 export function createDpsSasToken(o: CreateDpsSasTokenOptions): string {
+  return signDps(o).token
+}
+
+/**
+ * {@link createDpsSasToken}, with the facts of the token it made. Internal.
+ *
+ * @throws {SasTokenError} as {@link createDpsSasToken}.
+ */
+export function signDps(o: CreateDpsSasTokenOptions): SignedToken {
   assertOptions(o, 'createDpsSasToken')
   const resourceUri = `${assertIdScope(o.idScope)}/registrations/${assertRegistrationId(o.registrationId)}`
-  return createSasToken({ ...o, resourceUri, keyName: DPS_KEY_NAME })
+  return sign(resourceUri, o.key, DPS_KEY_NAME, o)
 }
 
 function malformed(reason: string): SasTokenError {
@@ -267,16 +308,32 @@ function dissect(token: string): { parsed: ParsedSasToken; raw: ReturnType<typeo
     expiresAt: Number(raw.se),
   }
   if (raw.skn !== undefined) parsed.keyName = decodeField('skn', raw.skn)
+  Object.assign(parsed, resourceFacts(resourceUri))
+  return { parsed, raw }
+}
+
+/** What a resource URI names, segment by segment. */
+export type ResourceFacts = Pick<
+  ParsedSasToken,
+  'hostName' | 'deviceId' | 'moduleId' | 'idScope' | 'registrationId'
+>
+
+/**
+ * The hub, device, module or DPS registration a (decoded) resource URI names: what
+ * {@link parseSasToken} reports about `sr`, for a token the caller has just made. Internal.
+ */
+export function resourceFacts(resourceUri: string): ResourceFacts {
+  const facts: ResourceFacts = {}
   const [first, kind, id, sub, subId] = resourceUri.split('/')
   if (kind === 'registrations' && first && id) {
-    parsed.idScope = first
-    parsed.registrationId = id
+    facts.idScope = first
+    facts.registrationId = id
   } else if (first) {
-    parsed.hostName = first
-    if (kind === 'devices' && id) parsed.deviceId = id
-    if (kind === 'devices' && id && sub === 'modules' && subId) parsed.moduleId = subId
+    facts.hostName = first
+    if (kind === 'devices' && id) facts.deviceId = id
+    if (kind === 'devices' && id && sub === 'modules' && subId) facts.moduleId = subId
   }
-  return { parsed, raw }
+  return facts
 }
 
 /** A resource with its host name lower-cased: host names are case-insensitive, ids are not. */
@@ -298,6 +355,32 @@ export function resourceCovers(granted: string, requested: string, byPrefix: boo
 }
 
 /**
+ * Checks a token's signature only: whether `key` signed it, whatever its expiry. For tools that
+ * report expiry apart from the signature (an expired token was still signed with some key).
+ * The signature is compared in constant time.
+ *
+ * @example
+ * ```ts
+ * verifySasTokenSignature(token, key).expiresAt // epoch seconds, maybe in the past
+ * ```
+ * @returns The parsed token.
+ * @throws {SasTokenError} `ERR_TOKEN_MALFORMED`, `ERR_INVALID_KEY` or `ERR_TOKEN_SIGNATURE_MISMATCH`.
+ */
+export function verifySasTokenSignature(token: string, key: string): ParsedSasToken {
+  const { parsed, raw } = dissect(token)
+  const expected = hmacSha256Base64(signingKey(key), raw.sr + '\n' + raw.se)
+  if (
+    !signaturesEqual(expected, parsed.signature.length === 43 ? parsed.signature + '=' : parsed.signature)
+  ) {
+    throw new SasTokenError(
+      'ERR_TOKEN_SIGNATURE_MISMATCH',
+      'The signature does not match: the token was signed with another key, or was altered after signing.',
+    )
+  }
+  return parsed
+}
+
+/**
  * Checks a token's signature, expiry and, optionally, its resource, as IoT Hub would.
  * The signature is compared in constant time.
  *
@@ -306,7 +389,8 @@ export function resourceCovers(granted: string, requested: string, byPrefix: boo
  * verifySasToken(token, { key, resourceUri: 'myhub.azure-devices.net/devices/dev1' })
  * ```
  * @returns The parsed token.
- * @throws {SasTokenError} `ERR_INVALID_OPTION`, `ERR_INVALID_NOW`, `ERR_TOKEN_MALFORMED`,
+ * @throws {SasTokenError} `ERR_INVALID_ARGUMENT` (no options object), `ERR_INVALID_OPTION`
+ *   (a bad `clockSkewSeconds` or `resourceUri`), `ERR_INVALID_NOW`, `ERR_TOKEN_MALFORMED`,
  *   `ERR_INVALID_KEY`, `ERR_TOKEN_SIGNATURE_MISMATCH`, `ERR_TOKEN_EXPIRED` (past `se` plus the
  *   allowed skew) or `ERR_TOKEN_RESOURCE_MISMATCH`.
  */
@@ -326,20 +410,12 @@ export function verifySasToken(token: string, o: VerifySasTokenOptions): ParsedS
     )
   }
   const nowSeconds = Math.floor(epochMs(o.now) / 1000)
-  const { parsed, raw } = dissect(token)
-  const expected = hmacSha256Base64(signingKey(o.key), raw.sr + '\n' + raw.se)
-  if (
-    !signaturesEqual(expected, parsed.signature.length === 43 ? parsed.signature + '=' : parsed.signature)
-  ) {
-    throw new SasTokenError(
-      'ERR_TOKEN_SIGNATURE_MISMATCH',
-      'The signature does not match: the token was signed with another key, or was altered after signing.',
-    )
-  }
+  const parsed = verifySasTokenSignature(token, o.key)
   if (parsed.expiresAt + skew < nowSeconds) {
     throw new SasTokenError(
       'ERR_TOKEN_EXPIRED',
       `The token expired at ${new Date(parsed.expiresAt * 1000).toISOString()} (${nowSeconds - parsed.expiresAt} s ago, ${skew} s of clock skew allowed): sign a new one.`,
+      { facts: { expiresAt: parsed.expiresAt, clockSkewSeconds: skew } },
     )
   }
   if (

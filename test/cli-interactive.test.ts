@@ -105,4 +105,69 @@ describe('interactive form (tmux)', {
     assert.match(text, /^EXIT=1$/m)
     assert.match(text, /cancelled/)
   })
+
+  // issue 8, defect 9: a bad TTL ended the form, so the connection string had to be pasted again.
+  it('a bad TTL is asked again; the connection string is not', async () => {
+    start('ttl', 'generate -i')
+    await waitFor('ttl', /Connection string: $/m)
+    tmux('send-keys', '-t', 'ttl', '-l', DEVICE_CS)
+    tmux('send-keys', '-t', 'ttl', 'Enter')
+    await waitFor('ttl', /Time to live .*\[1h\]: $/m)
+    tmux('send-keys', '-t', 'ttl', '-l', '1.5h')
+    tmux('send-keys', '-t', 'ttl', 'Enter')
+    await waitFor('ttl', /Try again[\s\S]*Time to live .*\[1h\]: $/m)
+    tmux('send-keys', '-t', 'ttl', 'Enter')
+    await waitFor('ttl', /Copy to the clipboard\? \[y\/N\]: $/m)
+    tmux('send-keys', '-t', 'ttl', 'Enter')
+    const text = await waitFor('ttl', /^EXIT=\d+/m)
+    assert.match(text, /^EXIT=0$/m)
+    assert.ok(text.includes(VECTORS.device), text)
+    assert.ok(!text.includes(KEY))
+  })
+
+  // issue 8, defect 9: Ctrl-C at the copy question, after the token was printed, exited 1.
+  it('Ctrl-C at "Copy to the clipboard?" declines the copy: exit 0', async () => {
+    start('copy', 'generate -i')
+    await waitFor('copy', /Connection string: $/m)
+    tmux('send-keys', '-t', 'copy', '-l', DEVICE_CS)
+    tmux('send-keys', '-t', 'copy', 'Enter')
+    await waitFor('copy', /Time to live .*\[1h\]: $/m)
+    tmux('send-keys', '-t', 'copy', 'Enter')
+    await waitFor('copy', /Copy to the clipboard\? \[y\/N\]: $/m)
+    tmux('send-keys', '-t', 'copy', 'C-c')
+    const text = await waitFor('copy', /^EXIT=\d+/m)
+    assert.match(text, /^EXIT=0$/m)
+    assert.ok(text.includes(VECTORS.device), text)
+  })
+
+  // issue 8, defect 9: a line break inside a paste submitted the masked prompt and spilled the rest
+  // (here: the key) into the next prompt, unmasked. With bracketed paste it stays in the field.
+  it('a pasted connection string with a line break stays masked and whole', async () => {
+    start('paste', 'generate -i')
+    await waitFor('paste', /Connection string: $/m)
+    tmux('set-buffer', '-b', 'cs', `HostName=myhub.azure-devices.net;DeviceId=dev1;\nSharedAccessKey=${KEY}`)
+    tmux('paste-buffer', '-p', '-b', 'cs', '-t', 'paste')
+    await waitFor('paste', /Connection string: \*{40,}$/m)
+    tmux('send-keys', '-t', 'paste', 'Enter')
+    await waitFor('paste', /Time to live .*\[1h\]: $/m)
+    tmux('send-keys', '-t', 'paste', 'Enter')
+    await waitFor('paste', /Copy to the clipboard\? \[y\/N\]: $/m)
+    tmux('send-keys', '-t', 'paste', 'Enter')
+    const text = await waitFor('paste', /^EXIT=\d+/m)
+    assert.match(text, /^EXIT=0$/m)
+    assert.ok(text.includes(VECTORS.device), text)
+    assert.ok(!text.includes(KEY), 'no part of the paste reaches an unmasked prompt')
+  })
+
+  // issue 8, defect 10: gen --batch reading a terminal waited silently.
+  it('gen --batch on a terminal says what it reads and how to end', async () => {
+    start('batch', `gen --batch -c '${SERVICE_CS}'`)
+    await waitFor('batch', /reading device ids .*one per line.*Ctrl-D/)
+    tmux('send-keys', '-t', 'batch', '-l', 'dev1')
+    tmux('send-keys', '-t', 'batch', 'Enter')
+    tmux('send-keys', '-t', 'batch', 'C-d')
+    const text = await waitFor('batch', /^EXIT=\d+/m)
+    assert.match(text, /^EXIT=0$/m)
+    assert.ok(text.includes(VECTORS.devicePolicy), text)
+  })
 })

@@ -377,8 +377,8 @@ describe('hardening (review findings)', () => {
   })
 
   it('refuses non-text input with a SasTokenError', () => {
-    assert.throws(() => parseConnectionString(undefined as never), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => formatConnectionString(undefined as never), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => redactConnectionString(null as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => parseConnectionString(undefined as never), { code: 'ERR_INVALID_ARGUMENT' })
+    assert.throws(() => formatConnectionString(undefined as never), { code: 'ERR_INVALID_ARGUMENT' })
+    assert.throws(() => redactConnectionString(null as never), { code: 'ERR_INVALID_ARGUMENT' })
   })
 })

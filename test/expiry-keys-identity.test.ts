@@ -56,7 +56,7 @@ describe('resolveExpiry', () => {
     assert.throws(() => resolveExpiry({ now, expiresAt: new Date('nope') }), { code: 'ERR_INVALID_EXPIRY' })
     assert.throws(() => resolveExpiry({ now, ttl: 0 }), { code: 'ERR_INVALID_TTL' })
     assert.throws(() => resolveExpiry({ now, ttl: 60, expiresAt: 1_800_000_000 }), {
-      code: 'ERR_INVALID_OPTION',
+      code: 'ERR_EXPIRY_CONFLICT',
     })
     assert.throws(() => resolveExpiry({ now: Number.NaN }), { code: 'ERR_INVALID_NOW' })
   })
@@ -67,7 +67,7 @@ describe('resolveExpiry', () => {
     assert.throws(() => resolveExpiry({ now, ttl: 1e11 }), { code: 'ERR_INVALID_TTL' })
     assert.throws(() => resolveExpiry({ now, ttl: Number.MAX_SAFE_INTEGER }), { code: 'ERR_INVALID_TTL' })
     assert.throws(() => resolveExpiry({ now, ttl: 99_000_000_000 }), { code: 'ERR_INVALID_TTL' })
-    assert.throws(() => resolveExpiry(null as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => resolveExpiry(null as never), { code: 'ERR_INVALID_ARGUMENT' })
     assert.throws(() => parseTtl('0s'), /TTL "0s"/)
   })
   it('uses the real clock when none is injected', () => {

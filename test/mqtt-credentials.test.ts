@@ -162,17 +162,17 @@ describe('mqttCredentials', () => {
     )
     assert.equal(
       code(() => mqttCredentials(device, { deviceId: 'dev2' })),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
     )
     assert.equal(
       code(() => mqttCredentials(device, { moduleId: 'mod1' })),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
     )
     assert.equal(
       code(() =>
         mqttCredentials('HostName=myhub.azure-devices.net;DeviceId=dev1;x509=true', { deviceId: 'dev2' }),
       ),
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
     )
     assert.equal(
       code(() => mqttCredentials(device, { apiVersion: '' })),

@@ -200,15 +200,15 @@ describe('createTokenSource', () => {
     const time = fakeTime()
     assert.equal(
       code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 3600 })),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
     )
     assert.equal(
       code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: 0 })),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
     )
     assert.equal(
       code(() => createTokenSource(DEVICE, { ...time.options, renewBefore: Number.NaN })),
-      'ERR_INVALID_OPTION',
+      'ERR_INVALID_RENEW_BEFORE',
     )
     assert.equal(
       code(() => createTokenSource(DEVICE, { setTimer: time.options.setTimer })),

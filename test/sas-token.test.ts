@@ -247,7 +247,7 @@ describe('hardening (review findings)', () => {
     assert.throws(() => verifySasToken(token, { key: KEY, now: NOW, resourceUri: 5 as unknown as string }), {
       code: 'ERR_INVALID_OPTION',
     })
-    assert.throws(() => verifySasToken(token, undefined as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => verifySasToken(token, undefined as never), { code: 'ERR_INVALID_ARGUMENT' })
   })
 
   it('matches host names case-insensitively and ids case-sensitively', () => {
@@ -260,9 +260,9 @@ describe('hardening (review findings)', () => {
   })
 
   it('gives a SasTokenError, not a TypeError, for missing options', () => {
-    assert.throws(() => createSasToken(undefined as never), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => createDpsSasToken(null as never), { code: 'ERR_INVALID_OPTION' })
-    assert.throws(() => encodeUriComponentStrict(undefined as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => createSasToken(undefined as never), { code: 'ERR_INVALID_ARGUMENT' })
+    assert.throws(() => createDpsSasToken(null as never), { code: 'ERR_INVALID_ARGUMENT' })
+    assert.throws(() => encodeUriComponentStrict(undefined as never), { code: 'ERR_INVALID_ARGUMENT' })
     assert.throws(() => createSasToken({ resourceUri: 'x', key: undefined as never }), {
       code: 'ERR_INVALID_KEY',
     })
@@ -300,10 +300,10 @@ describe('tokenFromConnectionString', () => {
     assert.match(token, /^SharedAccessSignature sr=myhub\.azure-devices\.net%2Fdevices%2Fdev1&sig=VVdn/)
     assert.equal(tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev1' }), token)
     assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, deviceId: 'dev2' }), {
-      code: 'ERR_INVALID_OPTION',
+      code: 'ERR_IDENTITY_MISMATCH',
     })
     assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, moduleId: 'm' }), {
-      code: 'ERR_INVALID_OPTION',
+      code: 'ERR_IDENTITY_MISMATCH',
     })
     assert.throws(() => tokenFromConnectionString(withToken, { now: NOW, ttl: 60 }), {
       code: 'ERR_KEY_REQUIRED',
@@ -318,7 +318,7 @@ describe('tokenFromConnectionString', () => {
       code: 'ERR_KEY_REQUIRED',
     })
     assert.throws(() => tokenFromConnectionString(device, { deviceId: 'dev2' }), {
-      code: 'ERR_INVALID_OPTION',
+      code: 'ERR_IDENTITY_MISMATCH',
     })
   })
 
@@ -339,11 +339,11 @@ describe('tokenFromConnectionString', () => {
         'ERR_CONNECTION_STRING_TOKEN_MISMATCH',
       ],
       [{}, 'ERR_CONNECTION_STRING_EMPTY'],
-      [null, 'ERR_INVALID_OPTION'],
+      [null, 'ERR_INVALID_ARGUMENT'],
     ] as const
     for (const [cs, code] of objects) {
       assert.throws(() => tokenFromConnectionString(cs as never, { now: NOW }), { code }, JSON.stringify(cs))
     }
-    assert.throws(() => tokenFromConnectionString(device, null as never), { code: 'ERR_INVALID_OPTION' })
+    assert.throws(() => tokenFromConnectionString(device, null as never), { code: 'ERR_INVALID_ARGUMENT' })
   })
 })

@@ -1,29 +1,37 @@
 /**
- * Batch mode: one input per stdin line, one output record per input line, as NDJSON or CSV.
+ * Batch mode: the loop and the writer. One input per stdin line, one output record per
+ * non-blank input line, as NDJSON or CSV. Each command owns its {@link BatchJob}: what a line
+ * means and what its record holds.
  *
- * A bad line gives an error record for that line and never stops the others; the exit code is 1
- * at the end when any line failed. Input is read in chunks and output written in large chunks,
- * so the run costs little more than the signing itself. A progress line goes to stderr when
- * stderr is a terminal.
+ * A bad line gives an error record for that line and never stops the others. Input is read in
+ * chunks and split in linear time; a line longer than {@link MAX_LINE_CHARS} is refused without
+ * being held whole. Output is written in large chunks, so the run costs little more than the
+ * signing itself. A progress line goes to stderr when stderr is a terminal.
  *
  * @module
  */
 import { fstatSync } from 'node:fs'
 import { once } from 'node:events'
-import { parseConnectionString } from '../connection-string.js'
-import { SasTokenError } from '../errors.js'
-import { assertHostName } from '../identity.js'
-import { deriveDeviceKey } from '../keys.js'
-import { createDpsSasToken, createSasToken, deviceResourceUri } from '../sas-token.js'
-import { tokenFromConnectionString } from '../token-from-connection-string.js'
-import { dpsDeviceKey, type Identity, type ResolvedExpiry } from './identity-options.js'
-import { csvField, describeError, EXIT_FAILURE, notice, scrubUntrusted, UsageError } from './output.js'
+import { StringDecoder } from 'node:string_decoder'
+import { CliError } from './errors.js'
+import { csvField } from './csv.js'
+import { describeError } from './render-error.js'
+import { notice } from './output.js'
+import { scrubUntrusted } from './secrets.js'
 
 /** The output formats of batch mode. */
 export type BatchFormat = 'json' | 'csv'
 
-/** What to do with each line. */
+/** The longest line a batch reads; a longer one gets an error record (`ERR_BATCH_LINE_TOO_LONG`). */
+export const MAX_LINE_CHARS = 16 * 1024
+
+/** The most of an input line an error record echoes. */
+export const ECHO_CHARS = 120
+
+/** What to do with each line: a command's per-line job. */
 export interface BatchJob {
+  /** What the lines hold, for the terminal hint: `device ids`, `registration ids`, … */
+  reads: string
   /** The names of the fields {@link BatchJob.run} returns, in order (after `line`). */
   columns: readonly string[]
   /**
@@ -34,10 +42,16 @@ export interface BatchJob {
   run(line: string): ReadonlyArray<string | undefined>
   /**
    * Whether an error record may echo the input line (not when lines hold secrets, such as
-   * connection strings). An echoed line is scrubbed all the same: a line fed to the wrong mode
-   * may hold a key.
+   * connection strings). An echoed line is cut short and scrubbed all the same: a line fed to
+   * the wrong mode may hold a key.
    */
   echoInput: boolean
+}
+
+/** How a batch went: `failed` of `lines` non-blank lines gave an error record. */
+export interface BatchResult {
+  lines: number
+  failed: number
 }
 
 /** The record writer for one format. */
@@ -82,10 +96,15 @@ function csv(columns: readonly string[]): Records {
   }
 }
 
-/** The `{code, message}` of a line's error, scrubbed as text that may hold a key. */
-function describeLineError(err: unknown): { code: string; message: string } {
-  const { code, message } = describeError(err)
-  return { code, message: scrubUntrusted(message) }
+/** The `{code, message, …facts}` of a line's error, scrubbed as text that may hold a key. */
+function describeLineError(err: unknown): Record<string, unknown> & { code: string; message: string } {
+  const described = describeError(err)
+  return { ...described, message: scrubUntrusted(described.message) }
+}
+
+/** What an error record may show of an input line: a short prefix, scrubbed. */
+function echo(line: string): string {
+  return scrubUntrusted(line.length > ECHO_CHARS ? `${line.slice(0, ECHO_CHARS)}…` : line)
 }
 
 /** Progress on stderr, at most ten times a second, only when stderr is a terminal. */
@@ -153,128 +172,162 @@ class ChunkedWriter {
   }
 }
 
+/** One line as the splitter hands it over: its text, or the fact that it was too long. */
+export type Line = { text: string; tooLong?: undefined } | { text: string; tooLong: number }
+
 /**
- * Runs `job` over every line of `input` (stdin by default), writing records to stdout. Sets
- * `process.exitCode` to 1 when any line failed.
+ * Splits text into lines at `\n`, `\r\n` or a lone `\r`, chunk by chunk, in linear time. A line
+ * longer than `max` characters is not kept whole: the splitter keeps its first characters and
+ * counts the rest, and hands it over as `{ text: prefix, tooLong: length }`.
+ */
+export class LineSplitter {
+  #pending = ''
+  #pendingLength = 0
+  /** The previous chunk ended with `\r`: a `\n` opening this one belongs to it. */
+  #afterCr = false
+  readonly #max: number
+  readonly #keep: number
+
+  constructor(max = MAX_LINE_CHARS, keep = ECHO_CHARS) {
+    this.#max = max
+    this.#keep = keep
+  }
+
+  /** Calls `emit` for every line that `chunk` completes. */
+  push(chunk: string, emit: (line: Line) => void): void {
+    let start = 0
+    if (this.#afterCr && chunk.charCodeAt(0) === 10) start = 1
+    this.#afterCr = false
+    const ends = /[\r\n]/g
+    ends.lastIndex = start
+    for (let m = ends.exec(chunk); m !== null; m = ends.exec(chunk)) {
+      const at = m.index
+      this.#append(chunk, start, at)
+      emit(this.#take())
+      if (chunk.charCodeAt(at) === 13) {
+        if (at + 1 === chunk.length) this.#afterCr = true
+        else if (chunk.charCodeAt(at + 1) === 10) ends.lastIndex = at + 2
+      }
+      start = ends.lastIndex
+    }
+    this.#append(chunk, start, chunk.length)
+  }
+
+  /** Hands over the last line, when the input did not end with a line break. */
+  end(emit: (line: Line) => void): void {
+    if (this.#pendingLength > 0) emit(this.#take())
+  }
+
+  #append(chunk: string, from: number, to: number): void {
+    const length = to - from
+    if (length === 0) return
+    if (this.#pendingLength + length <= this.#max) this.#pending += chunk.slice(from, to)
+    else if (this.#pending.length < this.#keep)
+      this.#pending += chunk.slice(from, from + this.#keep - this.#pending.length)
+    this.#pendingLength += length
+  }
+
+  #take(): Line {
+    const line: Line =
+      this.#pendingLength > this.#max
+        ? { text: this.#pending.slice(0, this.#keep), tooLong: this.#pendingLength }
+        : { text: this.#pending }
+    this.#pending = ''
+    this.#pendingLength = 0
+    return line
+  }
+}
+
+/** The byte-order marks of UTF-16, which a batch cannot read. */
+function isUtf16(head: Buffer): boolean {
+  return (head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)
+}
+
+/**
+ * Runs `job` over every line of `input` (stdin by default), writing records to stdout.
+ *
+ * @returns How many non-blank lines there were and how many failed.
+ * @throws {CliError} `ERR_BATCH_INPUT_ENCODING` when the input is UTF-16 (before any record).
  */
 export async function runBatch(
   job: BatchJob,
   format: BatchFormat,
-  input: NodeJS.ReadableStream = process.stdin,
-): Promise<void> {
+  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+): Promise<BatchResult> {
   const records = format === 'csv' ? csv(job.columns) : ndjson(job.columns)
+  if (input.isTTY === true) notice(`reading ${job.reads} from the terminal, one per line; end with Ctrl-D.`)
   const bar = progress()
   const out = new ChunkedWriter()
+  const splitter = new LineSplitter()
+  const decoder = new StringDecoder('utf8')
   let lineNo = 0
+  let lines = 0
   let failed = 0
   let bytes = 0
-  let rest = ''
+  let first = true
 
-  const handle = (raw: string): void => {
+  const handle = ({ text, tooLong }: Line): void => {
     lineNo++
-    const line = raw.trim()
-    if (line === '') return
+    const line = text.trim()
+    if (line === '' && tooLong === undefined) return
+    lines++
     let record: string
     try {
+      if (tooLong !== undefined) {
+        throw new CliError(
+          'ERR_BATCH_LINE_TOO_LONG',
+          `the line has ${tooLong} characters, more than the ${MAX_LINE_CHARS} a batch line may have.`,
+          { length: tooLong, limit: MAX_LINE_CHARS },
+        )
+      }
       record = records.ok(lineNo, job.run(line))
     } catch (err) {
       failed++
-      record = records.error(lineNo, job.echoInput ? scrubUntrusted(line) : undefined, err)
+      record = records.error(lineNo, job.echoInput ? echo(line) : undefined, err)
     }
     out.write(record)
   }
 
-  out.write(records.header)
-  input.setEncoding('utf8')
-  for await (const chunk of input as AsyncIterable<string>) {
+  for await (const raw of input as AsyncIterable<Buffer | string>) {
+    let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
+    if (first) {
+      first = false
+      if (isUtf16(chunk)) {
+        throw new CliError(
+          'ERR_BATCH_INPUT_ENCODING',
+          'the input is UTF-16 (it starts with a UTF-16 byte-order mark); batch input must be UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8.',
+          { encoding: 'UTF-16' },
+        )
+      }
+      out.write(records.header)
+      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3)
+    }
     bytes += chunk.length
-    const lines = (rest + chunk).split('\n')
-    rest = lines.pop() ?? ''
-    for (const line of lines) handle(line)
+    splitter.push(decoder.write(chunk), handle)
     bar.update(bytes, lineNo)
     await out.drained()
     if (process.stdout.destroyed) break // the reader went away (EPIPE)
   }
-  if (rest !== '') handle(rest)
+  if (first) out.write(records.header)
+  splitter.push(decoder.end(), handle)
+  splitter.end(handle)
   bar.done()
   out.flush()
   await out.drained()
-  if (failed > 0) {
-    notice(`${failed} of ${lineNo} lines failed; see their error records.`)
-    process.exitCode = EXIT_FAILURE
-  }
-}
-
-/** `deviceId` or `deviceId/moduleId` (a `/` cannot appear in an id); the core checks the ids. */
-function splitDeviceLine(line: string): [string, string | undefined] {
-  const slash = line.indexOf('/')
-  return slash < 0 ? [line, undefined] : [line.slice(0, slash), line.slice(slash + 1)]
+  return { lines, failed }
 }
 
 /**
- * The `generate --batch` job for an identity:
- * - a service (policy) identity signs a device-scoped policy token for each `deviceId` or
- *   `deviceId/moduleId` line;
- * - a DPS identity with a group key signs a registration token for each registration id line,
- *   with the derived device key;
- * - no identity reads one connection string per line.
- * Every token of the run shares one expiry.
+ * The error a batch with failed lines ends with: the records are out; this says how many.
+ *
+ * @returns `undefined` when no line failed.
  */
-export function tokenJob(identity: Identity | undefined, expiry: ResolvedExpiry): BatchJob {
-  const expiresAt = new Date(expiry.expiresAt * 1000).toISOString()
-  if (identity === undefined) {
-    return {
-      columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
-      echoInput: false,
-      run(line) {
-        const cs = parseConnectionString(line)
-        return [cs.deviceId, cs.moduleId, tokenFromConnectionString(cs, expiry), expiresAt]
-      },
-    }
-  }
-  if (identity.type === 'connection-string' && identity.connectionString.kind === 'service') {
-    const { hostName, sharedAccessKey: key, sharedAccessKeyName: keyName } = identity.connectionString
-    if (key === undefined || keyName === undefined) {
-      throw new SasTokenError(
-        'ERR_KEY_REQUIRED',
-        '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.',
+export function batchFailure(result: BatchResult): CliError | undefined {
+  return result.failed === 0
+    ? undefined
+    : new CliError(
+        'ERR_BATCH_LINES_FAILED',
+        `${result.failed} of ${result.lines} lines failed; see their error records.`,
+        { failed: result.failed, lines: result.lines },
       )
-    }
-    const { expiresAt: se, now } = expiry
-    // Checked once here, so that a bad host fails the run rather than every line.
-    assertHostName(hostName)
-    return {
-      columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
-      echoInput: true,
-      run(line) {
-        const [deviceId, moduleId] = splitDeviceLine(line)
-        const resourceUri = deviceResourceUri(hostName, deviceId, moduleId)
-        const token = createSasToken({ resourceUri, key, keyName, expiresAt: se, now })
-        return [deviceId, moduleId, token, expiresAt]
-      },
-    }
-  }
-  if (identity.type === 'dps' && identity.groupKey !== undefined) {
-    const { idScope } = identity
-    return {
-      columns: ['registrationId', 'token', 'expiresAt'],
-      echoInput: true,
-      run(registrationId) {
-        const key = dpsDeviceKey(identity, registrationId)
-        return [registrationId, createDpsSasToken({ idScope, registrationId, key, ...expiry }), expiresAt]
-      },
-    }
-  }
-  throw new UsageError(
-    '--batch signs many ids with one policy or group key: give a service connection string (or --host --key-name --key) for device ids, --dps --id-scope --group-key for registration ids, or no identity to read connection strings from stdin.',
-  )
-}
-
-/** The `derive-key --batch` job: one derived device key per registration id line. */
-export function deriveKeyJob(groupKey: string): BatchJob {
-  return {
-    columns: ['registrationId', 'deviceKey'],
-    echoInput: true,
-    run: (registrationId) => [registrationId, deriveDeviceKey(groupKey, registrationId)],
-  }
 }

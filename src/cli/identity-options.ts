@@ -1,8 +1,9 @@
 /**
- * The identity options that `generate`, `mqtt` and `inspect` share, and the one place that turns
- * them into the input of a core call.
+ * The identity and expiry options that `generate` and `mqtt` share, their conflicts, and the
+ * pure mapping from the parsed options (and the values they point at, read by input.ts) to one
+ * {@link Identity}.
  *
- * An identity is given in one of these ways, checked in this order:
+ * An identity is given in one of these ways; yargs refuses mixtures (`.conflicts()`):
  * - `--dps --id-scope --registration-id` with `--key` or `--group-key`;
  * - `-c/--connection-string` (`-` reads stdin), optionally with `--device-id`/`--module-id` when
  *   it is a service (policy) string, or with `--resource`;
@@ -15,14 +16,11 @@
  */
 import type { Argv, Options } from 'yargs'
 import { parseConnectionString, type ConnectionString } from '../connection-string.js'
-import { parseExpiresAt, resolveExpiry } from '../expiry.js'
-import { createDpsSasToken, createSasToken } from '../sas-token.js'
-import { tokenFromConnectionString } from '../token-from-connection-string.js'
-import { deriveDeviceKey } from '../keys.js'
 import { SasTokenError } from '../errors.js'
-import { connectionStringFromEnv, nowMs, hasKey, readKey, valueOrStdin, type KeySource } from './input.js'
+import { decodeKey } from '../keys.js'
+import { UsageError } from './errors.js'
+import { hasKey, type IdentityInputs, type Sourced } from './input.js'
 import { withSharedChecks } from './options.js'
-import { registerSecret, UsageError, warn } from './output.js'
 
 const IDENTITY = 'Identity:'
 const EXPIRY = 'Expiry:'
@@ -83,9 +81,15 @@ export const identityOptions = {
   },
 } as const satisfies Record<string, Options>
 
-/** `--ttl` and `--expires-at`. */
+/** `--ttl` (alias `--duration`/`--du`, as az spells it) and `--expires-at`. */
 export const expiryOptions = {
-  ttl: { type: 'string', group: EXPIRY, describe: 'Lifetime: seconds, or 90s, 15m, 24h, 7d [default: 1h]' },
+  ttl: {
+    type: 'string',
+    alias: ['duration', 'du'],
+    group: EXPIRY,
+    describe:
+      'Lifetime: seconds, or 90s, 15m, 24h, 7d [default: 1h] (alias --duration, --du: seconds, as in az)',
+  },
   'expires-at': {
     type: 'string',
     group: EXPIRY,
@@ -93,23 +97,33 @@ export const expiryOptions = {
   },
 } as const satisfies Record<string, Options>
 
-/** Adds the identity and expiry options, their conflicts and the shared checks, to a command. */
+/** The options that name a DPS registration; none of them fits a hub identity. */
+const DPS_OPTIONS = ['dps', 'id-scope', 'registration-id', 'group-key'] as const
+
+/** Adds the identity and expiry options, and the mode conflicts, to a command. */
 export function withIdentityOptions<T>(y: Argv<T>) {
-  return withSharedChecks(y)
+  let out = withSharedChecks(y)
     .options(identityOptions)
     .options(expiryOptions)
+    .conflicts('connection-string', ['host', 'key', 'key-file', 'key-env', 'key-name', ...DPS_OPTIONS])
+    .conflicts('resource', ['host', 'device-id', 'module-id', ...DPS_OPTIONS])
     .conflicts('key', ['key-file', 'key-env', 'group-key'])
     .conflicts('key-file', ['key-env', 'group-key'])
     .conflicts('key-env', 'group-key')
     .conflicts('ttl', 'expires-at')
+  for (const option of DPS_OPTIONS) out = out.conflicts(option, ['device-id', 'module-id', 'key-name'])
+  return out
 }
 
-/** The parsed identity options, as yargs hands them over. */
-export interface IdentityArgs extends KeySource {
+/** The parsed identity options, as the mapping reads them. */
+export interface IdentityArgs {
   connectionString?: string | undefined
   host?: string | undefined
   deviceId?: string | undefined
   moduleId?: string | undefined
+  key?: string | undefined
+  keyFile?: string | undefined
+  keyEnv?: string | undefined
   keyName?: string | undefined
   resource?: string | undefined
   dps?: boolean | undefined
@@ -118,13 +132,7 @@ export interface IdentityArgs extends KeySource {
   groupKey?: string | undefined
 }
 
-/** The parsed expiry options. */
-export interface ExpiryArgs {
-  ttl?: string | undefined
-  expiresAt?: string | undefined
-}
-
-/** An identity, resolved from the options: what one core call needs. */
+/** An identity, resolved from the options: what one signer needs. */
 export type Identity =
   /** A device, module or service connection string; a service string may name a device. */
   | { type: 'connection-string'; connectionString: ConnectionString; deviceId?: string; moduleId?: string }
@@ -133,93 +141,97 @@ export type Identity =
   /** A DPS registration; in batch mode the registration ids come from stdin. */
   | { type: 'dps'; idScope: string; registrationId?: string; key?: string; groupKey?: string; host?: string }
 
-/** Options for {@link resolveIdentity}. */
+/** `true` when the options name a DPS registration. */
+export function isDps(args: IdentityArgs): boolean {
+  return args.dps === true || args.idScope !== undefined || args.groupKey !== undefined
+}
+
+/**
+ * Whether a run may fall back to the connection string in the environment: not in batch mode,
+ * and only when no option names another identity.
+ */
+export function usesEnvironment(args: IdentityArgs, batch: boolean): boolean {
+  return (
+    !batch &&
+    args.connectionString === undefined &&
+    args.host === undefined &&
+    args.keyName === undefined &&
+    !isDps(args) &&
+    !hasKey(args)
+  )
+}
+
+/**
+ * Runs `fn` on a value that came from somewhere: an error it throws names the source (an
+ * environment variable, a key file), keeping its code, with the source as a fact.
+ */
+function from<T>(source: Sourced, fn: (value: string) => T): T {
+  try {
+    return fn(source.value)
+  } catch (err) {
+    if (!(err instanceof SasTokenError) || !source.from.startsWith('$')) throw err
+    throw new SasTokenError(err.code, `${source.from}: ${err.message}`, {
+      cause: err,
+      facts: { ...err.facts, source: source.from },
+    })
+  }
+}
+
+/** A key, checked now when it came from the environment, so that its error names the variable. */
+function checkedKey(key: Sourced): string {
+  if (key.from.startsWith('$')) from(key, (value) => decodeKey(value, `the key in ${key.from}`))
+  return key.value
+}
+
+/** Options of {@link resolveIdentity}. */
 export interface ResolveOptions {
   /** Batch mode: the device or registration ids come from stdin, so none may be given here. */
   batch?: boolean
 }
 
-const given = (value: unknown): boolean => value !== undefined && value !== false
-
-/** Fails with a usage error naming the first of `names` that was given. */
-function refuse(args: Record<string, unknown>, names: string[], why: string): void {
-  const name = names.find((n) => given(args[n.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())]))
-  if (name !== undefined) throw new UsageError(`--${name} ${why}`)
-}
-
-/** Parses a connection string and registers its key as a secret. */
-function parseSecretConnectionString(text: string): ConnectionString {
-  const cs = parseConnectionString(text)
-  registerSecret(cs.sharedAccessKey)
-  return cs
-}
-
 /**
- * Turns the identity options into one {@link Identity}, reading keys and connection strings
- * from files, stdin or the environment as asked. `undefined` when no identity was given at all
- * (the caller then goes interactive or reports a usage error).
+ * Maps the identity options, and the values they point at, to one {@link Identity}: pure, no
+ * reading, no secrets registered. `undefined` when no identity was given at all (the caller
+ * then goes interactive, reads connection strings in batch mode, or reports a usage error).
+ * Mixtures of modes were refused by yargs (`.conflicts()`); this checks what is missing.
  *
- * @throws {UsageError} When options are missing or do not fit together.
- * @throws {SasTokenError} When a value is invalid (a bad connection string, an unreadable key).
+ * @throws {UsageError} When options are missing or do not fit the identity.
+ * @throws {SasTokenError} When a value is invalid (a bad connection string), naming the
+ *   environment variable it came from.
  */
-export async function resolveIdentity(
+export function resolveIdentity(
   args: IdentityArgs,
+  inputs: IdentityInputs,
   o: ResolveOptions = {},
-): Promise<Identity | undefined> {
-  const a = args as Record<string, unknown>
+): Identity | undefined {
   const batch = o.batch === true
+  const { key, groupKey } = inputs
 
-  if (args.dps === true || args.idScope !== undefined || args.groupKey !== undefined) {
-    refuse(
-      a,
-      ['connection-string', 'device-id', 'module-id', 'key-name', 'resource'],
-      'does not apply to a DPS registration token (--dps).',
-    )
+  if (isDps(args)) {
     if (args.idScope === undefined) throw new UsageError('a DPS token needs --id-scope.')
     if (batch && args.registrationId !== undefined)
       throw new UsageError('--registration-id: in --batch mode the registration ids come from stdin.')
     if (!batch && args.registrationId === undefined)
       throw new UsageError('a DPS token needs --registration-id.')
-    if (batch && args.groupKey === undefined)
+    if (batch && groupKey === undefined)
       throw new UsageError('--batch with --dps needs --group-key, to derive each device key.')
-    const key = await readKey(args)
-    const groupKey = args.groupKey === undefined ? undefined : await valueOrStdin(args.groupKey)
-    registerSecret(groupKey)
     if (key === undefined && groupKey === undefined)
       throw new UsageError('a DPS token needs --key (the device key) or --group-key.')
     return {
       type: 'dps',
       idScope: args.idScope,
       ...(args.registrationId !== undefined && { registrationId: args.registrationId }),
-      ...(key !== undefined && { key }),
-      ...(groupKey !== undefined && { groupKey }),
+      ...(key !== undefined && { key: checkedKey(key) }),
+      ...(groupKey !== undefined && { groupKey: groupKey.value }),
       ...(args.host !== undefined && { host: args.host }),
     }
   }
-  refuse(a, ['registration-id'], 'needs --dps and --id-scope.')
+  if (args.registrationId !== undefined) throw new UsageError('--registration-id needs --dps and --id-scope.')
 
-  let text = args.connectionString === undefined ? undefined : await valueOrStdin(args.connectionString)
+  const text = inputs.connectionString
   if (text !== undefined) {
-    refuse(
-      a,
-      ['host', 'key', 'key-file', 'key-env', 'key-name'],
-      'cannot be combined with a connection string.',
-    )
-  } else if (args.host === undefined && !(args.resource !== undefined && hasKey(args))) {
-    if (hasKey(args) || args.keyName !== undefined) {
-      throw new UsageError(
-        'a key needs --host and --device-id (or --key-name), or --resource, to say what it signs for.',
-      )
-    }
-    // In batch mode no identity means "read connection strings from stdin": the environment
-    // must not turn those lines into device ids (and echo their keys in error records).
-    if (!batch) text = connectionStringFromEnv()?.value
-  }
-
-  if (text !== undefined) {
-    const cs = parseSecretConnectionString(text)
+    const cs = from(text, parseConnectionString)
     if (args.resource !== undefined) {
-      refuse(a, ['device-id', 'module-id'], 'cannot be combined with --resource.')
       if (cs.sharedAccessKey === undefined)
         throw new SasTokenError(
           'ERR_KEY_REQUIRED',
@@ -228,13 +240,13 @@ export async function resolveIdentity(
       return resourceIdentity(args.resource, cs.sharedAccessKey, cs.sharedAccessKeyName)
     }
     if (cs.kind !== 'service') {
-      refuse(
-        a,
-        ['device-id', 'module-id'],
-        `cannot be combined with a ${cs.kind} connection string, which already names the ${cs.kind}.`,
-      )
-    } else if (batch) {
-      refuse(a, ['device-id', 'module-id'], 'in --batch mode the device ids come from stdin.')
+      if (args.deviceId !== undefined || args.moduleId !== undefined) {
+        throw new UsageError(
+          `--${args.deviceId !== undefined ? 'device-id' : 'module-id'} cannot be combined with a ${cs.kind} connection string, which already names the ${cs.kind}.`,
+        )
+      }
+    } else if (batch && (args.deviceId !== undefined || args.moduleId !== undefined)) {
+      throw new UsageError('--device-id: in --batch mode the device ids come from stdin.')
     } else if (args.moduleId !== undefined && args.deviceId === undefined) {
       throw new UsageError('--module-id needs --device-id.')
     }
@@ -247,18 +259,18 @@ export async function resolveIdentity(
   }
 
   if (args.host !== undefined) {
-    refuse(a, ['resource'], 'cannot be combined with --host: the resource names the host.')
-    const key = await readKey(args)
     if (key === undefined) throw new UsageError('--host needs a key: --key, --key-file or --key-env.')
+    const sharedAccessKey = checkedKey(key)
     if (args.keyName !== undefined) {
-      if (batch) refuse(a, ['device-id', 'module-id'], 'in --batch mode the device ids come from stdin.')
+      if (batch && (args.deviceId !== undefined || args.moduleId !== undefined))
+        throw new UsageError('--device-id: in --batch mode the device ids come from stdin.')
       return {
         type: 'connection-string',
         connectionString: {
           kind: 'service',
           hostName: args.host,
           sharedAccessKeyName: args.keyName,
-          sharedAccessKey: key,
+          sharedAccessKey,
         },
         ...(args.deviceId !== undefined && { deviceId: args.deviceId }),
         ...(args.moduleId !== undefined && { moduleId: args.moduleId }),
@@ -268,23 +280,26 @@ export async function resolveIdentity(
       throw new UsageError('--host needs --device-id (or --key-name for a policy token).')
     const connectionString: ConnectionString =
       args.moduleId === undefined
-        ? { kind: 'device', hostName: args.host, deviceId: args.deviceId, sharedAccessKey: key }
+        ? { kind: 'device', hostName: args.host, deviceId: args.deviceId, sharedAccessKey }
         : {
             kind: 'module',
             hostName: args.host,
             deviceId: args.deviceId,
             moduleId: args.moduleId,
-            sharedAccessKey: key,
+            sharedAccessKey,
           }
     return { type: 'connection-string', connectionString }
   }
 
   if (args.resource !== undefined) {
-    refuse(a, ['device-id', 'module-id'], 'cannot be combined with --resource.')
-    const key = await readKey(args)
     if (key === undefined)
       throw new UsageError('--resource needs a key: --key, --key-file or --key-env, or a connection string.')
-    return resourceIdentity(args.resource, key, args.keyName)
+    return resourceIdentity(args.resource, checkedKey(key), args.keyName)
+  }
+  if (key !== undefined || args.keyName !== undefined) {
+    throw new UsageError(
+      'a key needs --host and --device-id (or --key-name), or --resource, to say what it signs for.',
+    )
   }
   if (args.deviceId !== undefined || args.moduleId !== undefined) {
     throw new UsageError(
@@ -296,74 +311,4 @@ export async function resolveIdentity(
 
 function resourceIdentity(resourceUri: string, key: string, keyName: string | undefined): Identity {
   return { type: 'resource', resourceUri, key, ...(keyName !== undefined && { keyName }) }
-}
-
-/** The moment a token expires, and the clock it was computed with. */
-export interface ResolvedExpiry {
-  /** Epoch seconds. */
-  expiresAt: number
-  /** Epoch milliseconds. */
-  now: number
-}
-
-/** Tokens that live less than this many seconds get a warning: clock skew can eat them. */
-export const SHORT_TTL_SECONDS = 300
-
-/**
- * Resolves `--ttl` / `--expires-at` to one expiry, once, with the CLI's clock, and warns when
- * the token would live under five minutes. Every token of a run then shares this expiry.
- */
-export function resolveCliExpiry(args: ExpiryArgs): ResolvedExpiry {
-  const now = nowMs()
-  const expiresAt = resolveExpiry({
-    now,
-    ...(args.ttl !== undefined && { ttl: args.ttl }),
-    ...(args.expiresAt !== undefined && { expiresAt: parseExpiresAt(args.expiresAt) }),
-  })
-  const lifetime = expiresAt - Math.floor(now / 1000)
-  if (lifetime < SHORT_TTL_SECONDS) {
-    warn(
-      `the token expires in ${lifetime} s; clock skew between this machine and the hub can make it fail (use at least 5m).`,
-    )
-  }
-  return { expiresAt, now }
-}
-
-/** Signs a token for `identity`, expiring at `expiry`: one core call. */
-export function signToken(identity: Identity, expiry: ResolvedExpiry): string {
-  switch (identity.type) {
-    case 'connection-string':
-      return tokenFromConnectionString(identity.connectionString, {
-        ...expiry,
-        ...(identity.deviceId !== undefined && { deviceId: identity.deviceId }),
-        ...(identity.moduleId !== undefined && { moduleId: identity.moduleId }),
-      })
-    case 'resource':
-      return createSasToken({
-        resourceUri: identity.resourceUri,
-        key: identity.key,
-        ...(identity.keyName !== undefined && { keyName: identity.keyName }),
-        ...expiry,
-      })
-    case 'dps': {
-      const key = dpsDeviceKey(identity)
-      registerSecret(key)
-      return createDpsSasToken({
-        idScope: identity.idScope,
-        registrationId: identity.registrationId ?? '',
-        key,
-        ...expiry,
-      })
-    }
-  }
-}
-
-/** The DPS device key: the one given, or the one derived from the group key for the registration id. */
-export function dpsDeviceKey(
-  identity: Extract<Identity, { type: 'dps' }>,
-  registrationId = identity.registrationId ?? '',
-): string {
-  return identity.groupKey === undefined
-    ? (identity.key ?? '')
-    : deriveDeviceKey(identity.groupKey, registrationId)
 }

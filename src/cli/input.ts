@@ -1,15 +1,23 @@
 /**
  * Where the CLI's secrets and inputs come from: arguments, stdin (`-`), the environment and key
- * files. Every secret read here is registered with the output module, so no message can echo it.
+ * files. Every secret read here is registered with the scrubber (secrets.ts), so no message can
+ * echo it. This is the one step of a run that reads; the mapping from options to an identity
+ * (identity-options.ts) is pure.
  *
  * @module
  */
 import { readFileSync } from 'node:fs'
-import { SasTokenError } from '../errors.js'
-import { registerSecret, UsageError } from './output.js'
+import { CliError, UsageError } from './errors.js'
+import { registerSecret } from './secrets.js'
 
 /** The environment variables a connection string is read from, in order. */
 export const CONNECTION_STRING_ENV = ['IOTHUB_DEVICE_CONNECTION_STRING', 'IOTHUB_CONNECTION_STRING'] as const
+
+/** A value with where it came from: an option (`--key`), `stdin`, or an environment variable (`$NAME`). */
+export interface Sourced {
+  value: string
+  from: string
+}
 
 let stdinText: Promise<string> | undefined
 
@@ -28,7 +36,12 @@ export function readStdin(): Promise<string> {
 /** The value itself, or, for `-`, the first line of stdin, trimmed. */
 export async function valueOrStdin(value: string): Promise<string> {
   if (value !== '-') return value
-  return (await readStdin()).split(/\r?\n/, 1)[0]?.trim() ?? ''
+  return (await readStdin()).split(/\r\n|\r|\n/, 1)[0]?.trim() ?? ''
+}
+
+/** {@link valueOrStdin}, with where the value came from. */
+async function sourced(value: string, option: string): Promise<Sourced> {
+  return { value: await valueOrStdin(value), from: value === '-' ? `${option} - (stdin)` : option }
 }
 
 /** The connection string from the environment, if one is set, with the name it came from. */
@@ -38,6 +51,19 @@ export function connectionStringFromEnv(): { name: string; value: string } | und
     if (value !== undefined && value.trim() !== '') return { name, value }
   }
   return undefined
+}
+
+/** Registers the key and signature a connection string's text holds, before it is parsed. */
+export function registerConnectionStringSecrets(text: string): void {
+  for (const m of text.matchAll(/SharedAccessKey\s*=\s*([^;"']+)/gi)) registerSecret(m[1]?.trim())
+  for (const m of text.matchAll(/sig=([^&;\s"']+)/gi)) {
+    registerSecret(m[1])
+    try {
+      registerSecret(decodeURIComponent(m[1] ?? ''))
+    } catch {
+      // not percent-encoded
+    }
+  }
 }
 
 /** Where a key comes from: `--key`, `--key-file` or `--key-env`. */
@@ -55,47 +81,83 @@ export function hasKey(o: KeySource): boolean {
 /**
  * Reads the key from whichever of `--key` (a value, or `-` for stdin), `--key-file` or
  * `--key-env` was given, and registers it as a secret. `undefined` when none was.
+ *
+ * @throws {CliError} `ERR_KEY_FILE_UNREADABLE`, `ERR_KEY_ENV_UNSET`.
  */
-export async function readKey(o: KeySource): Promise<string | undefined> {
-  let key: string | undefined
+export async function readKey(o: KeySource): Promise<Sourced | undefined> {
+  let key: Sourced | undefined
   if (o.key !== undefined) {
-    key = await valueOrStdin(o.key)
+    key = await sourced(o.key, '--key')
   } else if (o.keyFile !== undefined) {
     try {
-      key = readFileSync(o.keyFile, 'utf8').trim()
+      key = { value: readFileSync(o.keyFile, 'utf8').trim(), from: `--key-file ${o.keyFile}` }
     } catch (err) {
-      throw new SasTokenError(
-        'ERR_KEY_REQUIRED',
-        `cannot read --key-file ${o.keyFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}.`,
-      )
+      const errno = (err as NodeJS.ErrnoException).code ?? 'error'
+      throw new CliError('ERR_KEY_FILE_UNREADABLE', `cannot read --key-file ${o.keyFile} (${errno}).`, {
+        path: o.keyFile,
+        errno,
+      })
     }
   } else if (o.keyEnv !== undefined) {
-    key = process.env[o.keyEnv]
-    if (key === undefined || key.trim() === '') {
-      throw new SasTokenError(
-        'ERR_KEY_REQUIRED',
+    const value = process.env[o.keyEnv]
+    if (value === undefined || value.trim() === '') {
+      throw new CliError(
+        'ERR_KEY_ENV_UNSET',
         `--key-env ${o.keyEnv}: that environment variable is not set.`,
+        { variable: o.keyEnv },
       )
     }
-    key = key.trim()
+    key = { value: value.trim(), from: `$${o.keyEnv}` }
   }
-  registerSecret(key)
+  registerSecret(key?.value)
   return key
 }
 
-/**
- * The CLI's clock, as the `now` option of a core call. Normally empty (the core uses the real
- * time); the undocumented `SAS_TOKEN_NOW` environment variable (epoch milliseconds) pins it, so
- * the tests can check known-answer tokens. Only the CLI reads it; the core stays pure.
- */
-export function clock(): { now?: number } {
-  const pinned = process.env.SAS_TOKEN_NOW
-  if (pinned === undefined || pinned === '') return {}
-  if (!/^\d+$/.test(pinned)) throw new UsageError('SAS_TOKEN_NOW must be epoch milliseconds.')
-  return { now: Number(pinned) }
+/** The identity options {@link readIdentityInputs} reads from. */
+export interface InputArgs extends KeySource {
+  connectionString?: string | undefined
+  groupKey?: string | undefined
 }
 
-/** The current time in epoch milliseconds, by {@link clock}. */
+/** What the identity options point at, read: the connection string, the key, the group key. */
+export interface IdentityInputs {
+  connectionString?: Sourced
+  key?: Sourced
+  groupKey?: Sourced
+}
+
+/**
+ * Reads what the identity options point at: `-c` (or stdin, or, with `env`, the environment),
+ * the key and the group key. Registers every secret it reads.
+ *
+ * @param o.env Fall back to `$IOTHUB_DEVICE_CONNECTION_STRING`, then `$IOTHUB_CONNECTION_STRING`.
+ */
+export async function readIdentityInputs(args: InputArgs, o: { env: boolean }): Promise<IdentityInputs> {
+  const inputs: IdentityInputs = {}
+  if (args.connectionString !== undefined) {
+    inputs.connectionString = await sourced(args.connectionString, '--connection-string')
+  } else if (o.env) {
+    const fromEnv = connectionStringFromEnv()
+    if (fromEnv !== undefined) inputs.connectionString = { value: fromEnv.value, from: `$${fromEnv.name}` }
+  }
+  if (inputs.connectionString !== undefined) registerConnectionStringSecrets(inputs.connectionString.value)
+  const key = await readKey(args)
+  if (key !== undefined) inputs.key = key
+  if (args.groupKey !== undefined) {
+    inputs.groupKey = await sourced(args.groupKey, '--group-key')
+    registerSecret(inputs.groupKey.value)
+  }
+  return inputs
+}
+
+/**
+ * The CLI's clock, as epoch milliseconds. The real time, unless the undocumented `SAS_TOKEN_NOW`
+ * environment variable (epoch milliseconds) pins it, so the tests can check known-answer
+ * tokens. Only the CLI reads it; the core stays pure.
+ */
 export function nowMs(): number {
-  return clock().now ?? Date.now()
+  const pinned = process.env.SAS_TOKEN_NOW
+  if (pinned === undefined || pinned === '') return Date.now()
+  if (!/^\d+$/.test(pinned)) throw new UsageError('SAS_TOKEN_NOW must be epoch milliseconds.')
+  return Number(pinned)
 }

@@ -4,41 +4,62 @@
  * an offer to copy. Prompts go to stderr; the value goes to stdout. Built on node:readline's
  * keypress events only, loaded when the form opens.
  *
+ * - A bad device id or TTL is reported and asked again, so the connection string need not be
+ *   pasted twice. A bad connection string ends the form (nothing else has been asked yet).
+ * - The masked prompt turns on bracketed paste: a pasted line break does not submit, so no part
+ *   of a pasted secret can spill into the next (unmasked) prompt. Keys typed before a prompt
+ *   is shown are dropped.
+ * - Ctrl-C or Ctrl-D cancels (exit 1) until the token is printed; at the copy question it only
+ *   declines the copy (exit 0).
+ *
  * @module
  */
 import { parseConnectionString } from '../connection-string.js'
+import { resolveExpiry } from '../expiry.js'
+import { assertDeviceId } from '../identity.js'
 import { copyToClipboard } from './clipboard.js'
-import { resolveCliExpiry, signToken, type ExpiryArgs, type Identity } from './identity-options.js'
-import { connectionStringFromEnv } from './input.js'
-import { notice, registerSecret, relativeTime, UsageError, writeValue } from './output.js'
+import { CliError, UsageError } from './errors.js'
+import type { Identity } from './identity-options.js'
+import { connectionStringFromEnv, nowMs, registerConnectionStringSecrets } from './input.js'
+import { notice, writeValue } from './output.js'
+import { relativeTime } from './relative-time.js'
+import { describeError } from './render-error.js'
 import { renderToken, type TokenFormat } from './render-token.js'
+import { expiryRequest, signerFor, type ExpiryRequest } from './signer.js'
 
 /** The default TTL the form offers. */
 export const DEFAULT_TTL = '1h'
 
-/** Thrown when the user presses Ctrl-C or Ctrl-D at a prompt. */
-class Cancelled extends Error {
-  readonly code = 'ERR_CANCELLED'
-}
+const PASTE_ON = '\x1b[?2004h'
+const PASTE_OFF = '\x1b[?2004l'
 
 /**
  * Asks one question on stderr and reads the answer key by key. With `mask`, every character is
  * shown as `*`, so a pasted connection string never appears on the screen.
+ *
+ * @throws {CliError} `ERR_CANCELLED` on Ctrl-C or Ctrl-D.
  */
 async function ask(prompt: string, o: { mask?: boolean; fallback?: string } = {}): Promise<string> {
   const { emitKeypressEvents } = await import('node:readline')
   const input = process.stdin
   const output = process.stderr
-  output.write(o.fallback === undefined ? prompt : `${prompt} [${o.fallback}]: `)
   emitKeypressEvents(input)
+  // Drop what was typed before this prompt was shown (emitted now, with no listener).
+  while (input.read() !== null) {
+    // discard
+  }
+  output.write(o.fallback === undefined ? prompt : `${prompt} [${o.fallback}]: `)
+  if (o.mask === true) output.write(PASTE_ON)
   input.setRawMode(true)
   input.resume()
   return new Promise((resolve, reject) => {
     let value = ''
+    let pasting = false
     const done = (err?: Error): void => {
       input.off('keypress', onKey)
       input.setRawMode(false)
       input.pause()
+      if (o.mask === true) output.write(PASTE_OFF)
       output.write('\n')
       if (err === undefined) resolve(value.trim() === '' ? (o.fallback ?? '') : value.trim())
       else reject(err)
@@ -47,9 +68,15 @@ async function ask(prompt: string, o: { mask?: boolean; fallback?: string } = {}
       text: string | undefined,
       key: { name?: string; ctrl?: boolean; meta?: boolean } = {},
     ): void => {
+      if (key.name === 'paste-start') pasting = true
+      if (key.name === 'paste-end') pasting = false
+      if (key.name === 'paste-start' || key.name === 'paste-end') return
       if (key.ctrl === true && (key.name === 'c' || key.name === 'd'))
-        return done(new Cancelled('cancelled.'))
-      if (key.name === 'return' || key.name === 'enter') return done()
+        return done(new CliError('ERR_CANCELLED', 'cancelled.'))
+      if (key.name === 'return' || key.name === 'enter') {
+        if (!pasting) done()
+        return
+      }
       if (key.name === 'backspace') {
         if (value.length > 0) {
           value = value.slice(0, -1)
@@ -66,8 +93,30 @@ async function ask(prompt: string, o: { mask?: boolean; fallback?: string } = {}
   })
 }
 
+/** Asks until `check` accepts the answer; a rejected answer is reported on stderr. */
+async function askUntil<T>(
+  prompt: string,
+  o: { fallback?: string },
+  check: (answer: string) => T,
+): Promise<T> {
+  for (;;) {
+    const answer = await ask(prompt, o)
+    try {
+      return check(answer)
+    } catch (err) {
+      notice(`${describeError(err).message} Try again, or press Ctrl-C to cancel.`)
+    }
+  }
+}
+
+/** Yes or no; Ctrl-C or Ctrl-D is a no. */
 async function askYesNo(prompt: string): Promise<boolean> {
-  return /^y(es)?$/i.test(await ask(`${prompt} [y/N]: `))
+  try {
+    return /^y(es)?$/i.test(await ask(`${prompt} [y/N]: `))
+  } catch (err) {
+    if (err instanceof CliError && err.code === 'ERR_CANCELLED') return false
+    throw err
+  }
 }
 
 /**
@@ -75,7 +124,7 @@ async function askYesNo(prompt: string): Promise<boolean> {
  * `--expires-at`, `--copy`) are used instead of asking.
  */
 export async function runInteractive(
-  args: ExpiryArgs & { copy?: boolean | undefined },
+  args: { ttl?: string | undefined; expiresAt?: string | undefined; copy?: boolean | undefined },
   format: TokenFormat,
 ): Promise<void> {
   if (!process.stdin.isTTY) throw new UsageError('the interactive form (-i) needs a terminal on stdin.')
@@ -84,20 +133,32 @@ export async function runInteractive(
     fromEnv === undefined ? 'Connection string: ' : `Connection string (Enter: $${fromEnv.name}): `,
     { mask: true },
   )
-  const cs = parseConnectionString(text === '' && fromEnv !== undefined ? fromEnv.value : text)
-  registerSecret(cs.sharedAccessKey)
+  const chosen = text === '' && fromEnv !== undefined ? fromEnv.value : text
+  registerConnectionStringSecrets(chosen)
+  const cs = parseConnectionString(chosen)
   let identity: Identity = { type: 'connection-string', connectionString: cs }
   if (cs.kind === 'service') {
-    const deviceId = await ask('Device id (empty: a hub-level policy token): ')
+    const deviceId = await askUntil('Device id (empty: a hub-level policy token): ', {}, (answer) =>
+      answer === '' ? answer : assertDeviceId(answer),
+    )
     if (deviceId !== '') identity = { ...identity, deviceId }
   }
-  const ttl =
-    args.ttl ?? args.expiresAt ?? (await ask('Time to live (90s, 15m, 24h, 7d)', { fallback: DEFAULT_TTL }))
-  const expiry = resolveCliExpiry(args.expiresAt === undefined ? { ttl } : { expiresAt: args.expiresAt })
-  const output = renderToken(signToken(identity, expiry), format, expiry.now, identity)
+  const now = nowMs()
+  let expiry: ExpiryRequest
+  if (args.ttl !== undefined || args.expiresAt !== undefined || cs.sharedAccessSignature !== undefined) {
+    expiry = expiryRequest(args, now)
+  } else {
+    expiry = await askUntil('Time to live (90s, 15m, 24h, 7d)', { fallback: DEFAULT_TTL }, (ttl) => {
+      const request = expiryRequest({ ttl }, now)
+      resolveExpiry(request)
+      return request
+    })
+  }
+  const signed = signerFor(identity, expiry).sign()
+  const output = renderToken(signed, format, now, identity)
   writeValue(output)
   notice(
-    `expires ${new Date(expiry.expiresAt * 1000).toISOString()} (${relativeTime(expiry.expiresAt - Math.floor(expiry.now / 1000))}).`,
+    `expires ${new Date(signed.expiresAt * 1000).toISOString()} (${relativeTime(signed.expiresAt - Math.floor(now / 1000))}).`,
   )
   if (args.copy === true || (await askYesNo('Copy to the clipboard?'))) {
     if (await copyToClipboard(output)) notice('copied.')

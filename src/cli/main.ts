@@ -11,8 +11,12 @@
 import { readFileSync } from 'node:fs'
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { commands } from './commands/index.js'
-import { renderError, UsageError } from './output.js'
+import { withCommands } from './commands/index.js'
+import { CliError, UsageError } from './errors.js'
+import { exitCodeFor } from './exit-code.js'
+import { registerConnectionStringSecrets } from './input.js'
+import { renderError } from './render-error.js'
+import { registerSecret } from './secrets.js'
 
 /** The package version, from the package.json next to `dist/`. */
 function version(): string {
@@ -40,14 +44,19 @@ function jsonMode(args: readonly string[]): boolean {
  * command fails later; that costs as much as the rest of a `generate` run. Our `.fail()` never
  * prints help on a command failure, so skip the cache (`--help` itself renders as usual).
  */
-function skipHelpCache(parser: Argv): Argv {
-  const internals = (
-    parser as unknown as {
-      getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage?: () => void } }
-    }
-  ).getInternalMethods
-  const usage = internals?.call(parser).getUsageInstance()
-  if (usage?.cacheHelpMessage !== undefined) usage.cacheHelpMessage = () => {}
+function skipHelpCache<T>(parser: Argv<T>): Argv<T> {
+  const internals: unknown = Reflect.get(parser, 'getInternalMethods')
+  if (typeof internals !== 'function') return parser
+  const methods: unknown = Reflect.apply(internals, parser, [])
+  const getUsage: unknown =
+    typeof methods === 'object' && methods !== null ? Reflect.get(methods, 'getUsageInstance') : undefined
+  const usage: unknown = typeof getUsage === 'function' ? Reflect.apply(getUsage, methods, []) : undefined
+  if (
+    typeof usage === 'object' &&
+    usage !== null &&
+    typeof Reflect.get(usage, 'cacheHelpMessage') === 'function'
+  )
+    Reflect.set(usage, 'cacheHelpMessage', () => {})
   return parser
 }
 
@@ -72,40 +81,101 @@ function joinStdinValues(argv: readonly string[]): string[] {
   return out
 }
 
-// A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly,
-// whether the write failed at once (a thrown EPIPE, below) or later (this event).
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code !== 'EPIPE') throw err
-})
+/** The message of yargs' `demandCommand`, which {@link run} answers with the command list. */
+const NO_COMMAND = 'give a command: one of those listed below.'
 
-const args = joinStdinValues(hideBin(process.argv))
-/** Runs the command line; failures become a message on stderr and an exit code. */
-async function main(): Promise<void> {
-  try {
-    await skipHelpCache(yargs(args))
-      .scriptName('sas-token')
-      .usage(
-        '$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.',
-      )
-      .command(commands)
-      .demandCommand(1, 'Give a command; see the list above.')
-      .strict()
-      .recommendCommands()
-      .fail((message, err) => {
-        throw err ?? new UsageError(message)
-      })
-      .help()
-      .alias('h', 'help')
-      .version(version())
-      .completion('completion', 'Print a bash or zsh completion script')
-      .wrap(Math.min(110, process.stdout.columns ?? 80))
-      .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
-      .parseAsync()
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException | undefined)?.code !== 'EPIPE')
-      process.exitCode = renderError(err, jsonMode(args))
+/** `sas-token completion --help`: what the completion command does (yargs would print the script). */
+const COMPLETION_HELP = `sas-token completion
+
+Print a bash or zsh completion script. Install it with:
+  sas-token completion >> ~/.bashrc    (or ~/.zshrc)
+`
+
+/** Drops yargs' `--c`-style completions of one-letter aliases (`-c` is offered already). */
+function completions(
+  _current: string,
+  _argv: unknown,
+  defaultCompletion: (onCompleted: (err: Error | null, list: string[] | undefined) => void) => void,
+  done: (list: string[]) => void,
+): void {
+  defaultCompletion((_err, list) => done((list ?? []).filter((c) => !/^--[^-:\t](?:[:\t]|$)/.test(c))))
+}
+
+let ended = false
+/** Reports how the run ended, once: the error (if any) on stderr, and the exit code. */
+function end(err: unknown, json: boolean): void {
+  if (ended) return
+  ended = true
+  const code = exitCodeFor(err)
+  if (err !== undefined && code !== 0) renderError(err, json)
+  process.exitCode = code
+}
+
+/**
+ * Registers the secrets given on the command line before yargs sees them, so that even a usage
+ * error about a neighbouring argument cannot echo them.
+ */
+function registerArgvSecrets(argv: readonly string[]): void {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? ''
+    const [name, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, argv[i + 1]]
+    if (inline === undefined) continue
+    if (name === '--key' || name === '--group-key') registerSecret(inline)
+    else if (name === '-c' || name === '--connection-string') registerConnectionStringSecrets(inline)
   }
 }
 
-/** Settles when the command has finished; it never rejects. */
-export const finished: Promise<void> = main()
+const args = joinStdinValues(hideBin(process.argv))
+const json = jsonMode(args)
+registerArgvSecrets(args)
+
+// A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly.
+// Any other write failure (a full disk) is one line on stderr and exit 1, whenever it happens.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') return end(err, json)
+  ended = false
+  end(
+    new CliError('ERR_STDOUT_WRITE', `cannot write to stdout (${err.code ?? 'error'}).`, {
+      errno: err.code ?? 'error',
+    }),
+    json,
+  )
+})
+
+async function run(): Promise<void> {
+  if (args[0] === 'completion' && args.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(COMPLETION_HELP)
+    return
+  }
+  const parser = skipHelpCache(withCommands(yargs(args)))
+    .scriptName('sas-token')
+    .usage(
+      '$0 <command> [options]\n\nAzure IoT Hub and DPS SAS tokens, connection strings and MQTT settings.',
+    )
+    .demandCommand(1, NO_COMMAND)
+    .strict()
+    .recommendCommands()
+    .fail((message, err) => {
+      throw err ?? new UsageError(message)
+    })
+    .help()
+    .alias('h', 'help')
+    .version(version())
+    .completion('completion', 'Print a bash or zsh completion script', completions)
+    .wrap(Math.min(110, process.stdout.columns ?? 80))
+    .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
+  try {
+    await parser.parseAsync()
+  } catch (err) {
+    if (!(err instanceof UsageError && err.message === NO_COMMAND)) throw err
+    // Plain `sas-token` (or `-v`): the error, then the command list, on stderr, and exit 2.
+    end(err, json)
+    process.stderr.write(`\n${await parser.getHelp()}\n`)
+  }
+}
+
+/** Settles when the command has finished; it never rejects. The launcher waits for it. */
+export const finished: Promise<void> = run().catch((err: unknown) => end(err, json))

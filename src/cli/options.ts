@@ -6,7 +6,7 @@
  * @module
  */
 import type { Argv } from 'yargs'
-import { UsageError } from './output.js'
+import { UsageError } from './errors.js'
 
 /** The yargs option settings a check sees (the parts used here). */
 interface OptionSettings {

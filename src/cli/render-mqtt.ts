@@ -6,7 +6,10 @@
  */
 import type { MqttCredentials } from '../mqtt/credentials.js'
 import { nowMs } from './input.js'
-import { envLines, relativeTime, table, UsageError } from './output.js'
+import { UsageError } from './errors.js'
+import { relativeTime } from './relative-time.js'
+import { envLines } from './shell.js'
+import { table } from './table.js'
 
 /** The formats, in the order `--help` lists them. */
 export const MQTT_FORMATS = ['text', 'json', 'env', 'mosquitto', 'paho'] as const

@@ -4,29 +4,36 @@
  * @module
  */
 import { formatConnectionString } from '../connection-string.js'
+import { UsageError } from './errors.js'
 import type { Identity } from './identity-options.js'
-import { envLines, UsageError } from './output.js'
-import { summarizeToken } from './token-summary.js'
+import { envLines } from './shell.js'
+import { summarizeToken, type TokenFacts } from './token-summary.js'
 
 /** The single-token formats of `generate`. */
 export const TOKEN_FORMATS = ['token', 'connection-string', 'json', 'env'] as const
 export type TokenFormat = (typeof TOKEN_FORMATS)[number]
 
 /**
- * Renders `token` in `format`.
+ * Renders a token in `format`, from the facts its signer returned.
  * - `connection-string` is Device Explorer's `HostName=…;DeviceId=…[;ModuleId=…];SharedAccessSignature=…`,
  *   so it needs a device or module token;
  * - `json` is one document: token, kind, resource, ids, key name, expiry in ISO and epoch form;
  * - `env` is `export` lines for `eval`.
  */
-export function renderToken(token: string, format: TokenFormat, nowMs: number, identity?: Identity): string {
+export function renderToken(
+  signed: TokenFacts,
+  format: TokenFormat,
+  nowMs: number,
+  identity?: Identity,
+): string {
+  const token = signed.token
   switch (format) {
     case 'token':
       return token
     case 'json':
-      return JSON.stringify(summarizeToken(token, nowMs), null, 2)
+      return JSON.stringify(summarizeToken(signed, nowMs), null, 2)
     case 'env': {
-      const summary = summarizeToken(token, nowMs)
+      const summary = summarizeToken(signed, nowMs)
       return envLines({
         SAS_TOKEN: token,
         SAS_TOKEN_RESOURCE_URI: summary.resourceUri,
@@ -34,7 +41,7 @@ export function renderToken(token: string, format: TokenFormat, nowMs: number, i
       })
     }
     case 'connection-string': {
-      const { hostName, deviceId, moduleId, kind } = summarizeToken(token, nowMs)
+      const { hostName, deviceId, moduleId, kind } = summarizeToken(signed, nowMs)
       if (hostName === undefined || deviceId === undefined) {
         throw new UsageError(
           `--format connection-string needs a device or module token; this is a ${kind} token.`,

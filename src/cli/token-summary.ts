@@ -1,13 +1,25 @@
 /**
- * What a token is for and when it expires, read back from the token itself: the JSON and env
- * output of `generate`, the interactive form and `inspect` all describe tokens this way.
+ * What a token is for and when it expires: the JSON and env output of `generate`, the
+ * interactive form and `inspect` all describe tokens this way. A token the CLI has just made is
+ * described from the facts its signer returned; only a token given to `inspect` (or carried by
+ * a connection string) is parsed.
  *
  * @module
  */
-import { parseSasToken, type ParsedSasToken } from '../sas-token.js'
+import { resourceFacts } from '../sas-token.js'
 
 /** The kinds of token, by what they sign for. */
 export type TokenKind = 'device' | 'module' | 'policy' | 'dps' | 'resource'
+
+/** The facts of a token, made or parsed. */
+export interface TokenFacts {
+  token: string
+  /** Decoded. */
+  resourceUri: string
+  /** Epoch seconds. */
+  expiresAt: number
+  keyName?: string | undefined
+}
 
 /** A token, described. */
 export interface TokenSummary {
@@ -28,31 +40,28 @@ export interface TokenSummary {
   expiresIn: number
 }
 
-/** The kind of a parsed token. */
-export function tokenKind(parsed: ParsedSasToken): TokenKind {
-  if (parsed.registrationId !== undefined) return 'dps'
-  if (parsed.keyName !== undefined) return 'policy'
-  if (parsed.moduleId !== undefined) return 'module'
-  if (parsed.deviceId !== undefined) return 'device'
-  return 'resource'
-}
-
-/** Describes `token` as of `nowMs`. */
-export function summarizeToken(token: string, nowMs: number): TokenSummary {
-  const parsed = parseSasToken(token)
+/** Describes a token as of `nowMs`. */
+export function summarizeToken(t: TokenFacts, nowMs: number): TokenSummary {
+  const r = resourceFacts(t.resourceUri)
+  const kind: TokenKind =
+    r.registrationId !== undefined
+      ? 'dps'
+      : t.keyName !== undefined
+        ? 'policy'
+        : r.moduleId !== undefined
+          ? 'module'
+          : r.deviceId !== undefined
+            ? 'device'
+            : 'resource'
   return {
-    token,
-    kind: tokenKind(parsed),
-    resourceUri: parsed.resourceUri,
-    ...(parsed.hostName !== undefined && { hostName: parsed.hostName }),
-    ...(parsed.deviceId !== undefined && { deviceId: parsed.deviceId }),
-    ...(parsed.moduleId !== undefined && { moduleId: parsed.moduleId }),
-    ...(parsed.idScope !== undefined && { idScope: parsed.idScope }),
-    ...(parsed.registrationId !== undefined && { registrationId: parsed.registrationId }),
-    keyName: parsed.keyName ?? null,
-    expiresAt: new Date(parsed.expiresAt * 1000).toISOString(),
-    expiresAtEpoch: parsed.expiresAt,
-    expiresIn: parsed.expiresAt - Math.floor(nowMs / 1000),
+    token: t.token,
+    kind,
+    resourceUri: t.resourceUri,
+    ...r,
+    keyName: t.keyName ?? null,
+    expiresAt: new Date(t.expiresAt * 1000).toISOString(),
+    expiresAtEpoch: t.expiresAt,
+    expiresIn: t.expiresAt - Math.floor(nowMs / 1000),
   }
 }
 

@@ -20,8 +20,8 @@ import { toConnectionString, type ConnectionString } from '../connection-string.
 import { SasTokenError } from '../errors.js'
 import type { Expiry } from '../expiry.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from '../identity.js'
-import { createDpsSasToken, parseSasToken } from '../sas-token.js'
-import { tokenFromConnectionString } from '../token-from-connection-string.js'
+import { signDps, type SignedToken } from '../sas-token.js'
+import { signConnectionString } from '../token-from-connection-string.js'
 
 /** The api-version IoT Hub MQTT usernames carry by default. */
 export const DEFAULT_API_VERSION = '2021-04-12'
@@ -94,14 +94,14 @@ function credentials(
   host: string,
   clientId: string,
   username: string,
-  password: string | undefined,
+  password: SignedToken | undefined,
 ): MqttCredentials {
   return {
     host,
     port: 8883,
     clientId,
     username,
-    ...(password === undefined ? {} : { password, expiresAt: parseSasToken(password).expiresAt }),
+    ...(password === undefined ? {} : { password: password.token, expiresAt: password.expiresAt }),
     protocolVersion: 4,
     websocketUrl: `wss://${host}/$iothub/websocket`,
   }
@@ -123,15 +123,15 @@ function credentials(
  * ```
  * @throws {SasTokenError} any code of `parseConnectionString` and `tokenFromConnectionString`;
  *   `ERR_DEVICE_ID_REQUIRED` for a service string without `deviceId`; `ERR_INVALID_OPTION` for a
- *   malformed `apiVersion` or `modelId`, an empty `productInfo`, or a `deviceId`/`moduleId` that
- *   differs from the string's; `ERR_INVALID_HOST_NAME`, `ERR_INVALID_IDENTIFIER`;
+ *   malformed `apiVersion` or `modelId`, or an empty `productInfo` (`option` names it);
+ *   `ERR_IDENTITY_MISMATCH` for a `deviceId`/`moduleId` that differs from the string's; `ERR_INVALID_HOST_NAME`, `ERR_INVALID_IDENTIFIER`;
  *   `ERR_TOKEN_EXPIRED` for an expired `SharedAccessSignature=`.
  */
 export function mqttCredentials(
   source: string | ConnectionString,
   o: MqttCredentialsOptions = {},
 ): MqttCredentials {
-  const cs = toConnectionString(source)
+  const cs = toConnectionString(source, 'mqttCredentials')
   const deviceId = cs.deviceId ?? o.deviceId
   const moduleId = cs.moduleId ?? o.moduleId
   if (deviceId === undefined) {
@@ -161,8 +161,9 @@ export function mqttCredentials(
     ((o.deviceId ?? cs.deviceId) !== cs.deviceId || (o.moduleId ?? cs.moduleId) !== cs.moduleId)
   ) {
     throw new SasTokenError(
-      'ERR_INVALID_OPTION',
+      'ERR_IDENTITY_MISMATCH',
       'deviceId and moduleId options only choose the identity for a service (policy) connection string; this string names its own.',
+      { facts: { option: (o.deviceId ?? cs.deviceId) !== cs.deviceId ? 'deviceId' : 'moduleId' } },
     )
   }
   assertDeviceId(deviceId, 'deviceId')
@@ -170,7 +171,7 @@ export function mqttCredentials(
   const password =
     cs.x509 === true
       ? undefined
-      : tokenFromConnectionString(cs, {
+      : signConnectionString(cs, {
           ...expiryOf(o),
           ...(cs.kind === 'service' ? { deviceId, ...(moduleId === undefined ? {} : { moduleId }) } : {}),
         })
@@ -210,7 +211,7 @@ export function dpsMqttCredentials(o: DpsMqttCredentialsOptions): MqttCredential
   const host = assertHostName(o.host ?? DEFAULT_DPS_HOST, 'host')
   const idScope = assertIdScope(o.idScope)
   const registrationId = assertRegistrationId(o.registrationId)
-  const password = createDpsSasToken({ ...expiryOf(o), idScope, registrationId, key: o.key })
+  const password = signDps({ ...expiryOf(o), idScope, registrationId, key: o.key })
   return credentials(
     host,
     registrationId,

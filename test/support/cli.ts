@@ -15,7 +15,7 @@ export interface Run {
 /** Options of {@link cli}. */
 export interface RunOptions {
   /** Written to stdin, which is then closed. */
-  input?: string
+  input?: string | Buffer
   /** Added to a clean environment (no IOTHUB_*, no DISPLAY). */
   env?: Record<string, string | undefined>
 }

@@ -5,19 +5,24 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { Argv, CommandModule } from 'yargs'
 import { deriveDeviceKey } from '../../keys.js'
-import { deriveKeyJob, runBatch } from '../batch.js'
+import { batchFailure, runBatch, type BatchJob } from '../batch.js'
+import type { ArgsOf, OptionsOf } from '../command.js'
+import { UsageError } from '../errors.js'
 import { valueOrStdin } from '../input.js'
 import { withSharedChecks } from '../options.js'
-import { registerSecret, UsageError, writeValue } from '../output.js'
+import { writeValue } from '../output.js'
+import { registerSecret } from '../secrets.js'
 
-/** The options of `derive-key`. */
-export interface DeriveKeyArgs {
-  groupKey: string
-  registrationId?: string | undefined
-  batch?: boolean | undefined
-  format?: 'json' | 'csv' | undefined
+/** The `derive-key --batch` job: one derived device key per registration id line. */
+export function deriveKeyJob(groupKey: string): BatchJob {
+  return {
+    reads: 'registration ids',
+    columns: ['registrationId', 'deviceKey'],
+    echoInput: true,
+    run: (registrationId) => [registrationId, deriveDeviceKey(groupKey, registrationId)],
+  }
 }
 
 function builder(y: Argv) {
@@ -43,13 +48,14 @@ function builder(y: Argv) {
     )
 }
 
-async function handler(args: ArgumentsCamelCase<DeriveKeyArgs>): Promise<void> {
+async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const groupKey = await valueOrStdin(args.groupKey)
   registerSecret(groupKey)
   if (args.batch === true) {
     if (args.groupKey === '-')
       throw new UsageError('--group-key - reads stdin, which --batch needs for the registration ids.')
-    await runBatch(deriveKeyJob(groupKey), args.format ?? 'json')
+    const failure = batchFailure(await runBatch(deriveKeyJob(groupKey), args.format ?? 'json'))
+    if (failure !== undefined) throw failure
     return
   }
   if (args.format !== undefined) throw new UsageError('--format is for --batch; the key is printed as it is.')
@@ -61,9 +67,9 @@ async function handler(args: ArgumentsCamelCase<DeriveKeyArgs>): Promise<void> {
 }
 
 /** The `derive-key` command module. */
-export const deriveKey: CommandModule<object, DeriveKeyArgs> = {
+export const deriveKey: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'derive-key',
   describe: 'Derive a device key from a DPS enrollment group key',
-  builder: builder as unknown as CommandModule<object, DeriveKeyArgs>['builder'],
+  builder,
   handler,
 }

@@ -5,33 +5,120 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { runBatch, tokenJob, type BatchFormat } from '../batch.js'
+import type { Argv, CommandModule } from 'yargs'
+import { parseConnectionString } from '../../connection-string.js'
+import { SasTokenError } from '../../errors.js'
+import { resolveExpiry } from '../../expiry.js'
+import { batchFailure, runBatch, type BatchJob } from '../batch.js'
 import { copyToClipboard } from '../clipboard.js'
-import {
-  resolveCliExpiry,
-  resolveIdentity,
-  signToken,
-  withIdentityOptions,
-  type ExpiryArgs,
-  type IdentityArgs,
-} from '../identity-options.js'
-import { notice, relativeTime, UsageError, writeValue } from '../output.js'
-import { renderToken, TOKEN_FORMATS, type TokenFormat } from '../render-token.js'
+import { withExamples } from '../examples.js'
+import type { ArgsOf, OptionsOf } from '../command.js'
+import { UsageError } from '../errors.js'
+import { resolveIdentity, usesEnvironment, withIdentityOptions, type Identity } from '../identity-options.js'
+import { nowMs, readIdentityInputs } from '../input.js'
+import { notice, warn, writeValue } from '../output.js'
+import { relativeTime } from '../relative-time.js'
+import { renderToken, TOKEN_FORMATS } from '../render-token.js'
+import { expiryRequest, signerFor, type ExpiryRequest } from '../signer.js'
 
 const FORMATS = [...TOKEN_FORMATS, 'csv'] as const
 
-/** The options of `generate`. */
-export interface GenerateArgs extends IdentityArgs, ExpiryArgs {
-  format?: (typeof FORMATS)[number] | undefined
-  json?: boolean | undefined
-  copy?: boolean | undefined
-  batch?: boolean | undefined
-  interactive?: boolean | undefined
+/** Tokens that live less than this many seconds get a warning: clock skew can eat them. */
+export const SHORT_TTL_SECONDS = 300
+
+/** Warns when a token expiring at `expiresAt` (epoch seconds) would live under five minutes. */
+export function warnIfShort(expiresAt: number, now: number): void {
+  const lifetime = expiresAt - Math.floor(now / 1000)
+  if (lifetime < SHORT_TTL_SECONDS) {
+    warn(
+      `the token expires in ${lifetime} s; clock skew between this machine and the hub can make it fail (use at least 5m).`,
+    )
+  }
+}
+
+/** `deviceId` or `deviceId/moduleId` (a `/` cannot appear in an id); the core checks the ids. */
+function splitDeviceLine(line: string): { deviceId: string; moduleId?: string } {
+  const slash = line.indexOf('/')
+  return slash < 0 ? { deviceId: line } : { deviceId: line.slice(0, slash), moduleId: line.slice(slash + 1) }
+}
+
+/** `expiresAt` as ISO text, remembered: every token of a run usually shares one expiry. */
+function isoCache(): (seconds: number) => string {
+  let last = Number.NaN
+  let text = ''
+  return (seconds) => {
+    if (seconds !== last) {
+      last = seconds
+      text = new Date(seconds * 1000).toISOString()
+    }
+    return text
+  }
+}
+
+/**
+ * The `generate --batch` job for an identity:
+ * - a service (policy) identity signs a device-scoped policy token for each `deviceId` or
+ *   `deviceId/moduleId` line;
+ * - a DPS identity with a group key signs a registration token for each registration id line,
+ *   with the derived device key;
+ * - no identity reads one connection string per line.
+ */
+export function generateJob(identity: Identity | undefined, expiry: ExpiryRequest): BatchJob {
+  const iso = isoCache()
+  if (identity === undefined) {
+    return {
+      reads: 'connection strings',
+      columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
+      echoInput: false,
+      run(line) {
+        const cs = parseConnectionString(line)
+        const { token, expiresAt } = signerFor(
+          { type: 'connection-string', connectionString: cs },
+          expiry,
+        ).sign()
+        return [cs.deviceId, cs.moduleId, token, iso(expiresAt)]
+      },
+    }
+  }
+  if (identity.type === 'connection-string' && identity.connectionString.kind === 'service') {
+    const { sharedAccessKey, sharedAccessKeyName } = identity.connectionString
+    if (sharedAccessKey === undefined || sharedAccessKeyName === undefined) {
+      throw new SasTokenError(
+        'ERR_KEY_REQUIRED',
+        '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.',
+      )
+    }
+    const signer = signerFor(identity, expiry) // checks the host once, not on every line
+    return {
+      reads: 'device ids',
+      columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
+      echoInput: true,
+      run(line) {
+        const target = splitDeviceLine(line)
+        const { token, expiresAt } = signer.sign(target)
+        return [target.deviceId, target.moduleId, token, iso(expiresAt)]
+      },
+    }
+  }
+  if (identity.type === 'dps' && identity.groupKey !== undefined) {
+    const signer = signerFor(identity, expiry)
+    return {
+      reads: 'registration ids',
+      columns: ['registrationId', 'token', 'expiresAt'],
+      echoInput: true,
+      run(registrationId) {
+        const { token, expiresAt } = signer.sign({ registrationId })
+        return [registrationId, token, iso(expiresAt)]
+      },
+    }
+  }
+  throw new UsageError(
+    '--batch signs many ids with one policy or group key: give a service connection string (or --host --key-name --key) for device ids, --dps --id-scope --group-key for registration ids, or no identity to read connection strings from stdin.',
+  )
 }
 
 function builder(y: Argv) {
-  return withIdentityOptions(y)
+  const y2 = withIdentityOptions(y)
     .options({
       format: {
         alias: 'f',
@@ -53,39 +140,56 @@ function builder(y: Argv) {
     })
     .conflicts('json', 'format')
     .conflicts('batch', ['interactive', 'copy'])
-    .example('$0 generate -c "$DEVICE_CS"', 'A device token, valid for 1 hour')
-    .example('$0 gen -c - --ttl 7d < device.cs', 'Read the connection string from stdin; valid for 7 days')
-    .example(
-      '$0 gen --host myhub.azure-devices.net --device-id dev1 --key-env DEVICE_KEY --format connection-string',
+  return withExamples(y2, [
+    ['A device token, valid for 1 hour', 'sas-token generate -c "$DEVICE_CS"'],
+    ['Read the connection string from stdin; valid for 7 days', 'sas-token gen -c - --ttl 7d < device.cs'],
+    [
       'From parts, as a connection string with the token',
-    )
-    .example(
-      '$0 gen -c "$SERVICE_CS" --device-id dev1 --expires-at 2030-01-01T00:00Z --json',
+      'sas-token gen --host myhub.azure-devices.net --device-id dev1',
+      '--key-env DEVICE_KEY --format connection-string',
+    ],
+    [
       'A device-scoped policy token, as JSON',
-    )
-    .example(
-      '$0 gen --dps --id-scope 0ne00000A0A --registration-id dev1 --group-key "$GROUP_KEY"',
+      'sas-token gen -c "$SERVICE_CS" --device-id dev1',
+      '--expires-at 2030-01-01T00:00Z --json',
+    ],
+    [
       'A DPS registration token, with the derived device key',
-    )
-    .example('$0 gen --batch -c "$SERVICE_CS" --format csv < ids.txt', 'One token per device id, as CSV')
+      'sas-token gen --dps --id-scope 0ne00000A0A --registration-id dev1',
+      '--group-key "$GROUP_KEY"',
+    ],
+    ['One token per device id, as CSV', 'sas-token gen --batch -c "$SERVICE_CS" --format csv < ids.txt'],
+  ])
 }
 
-async function handler(args: ArgumentsCamelCase<GenerateArgs>): Promise<void> {
+type GenerateArgs = ArgsOf<typeof builder>
+
+async function batch(args: GenerateArgs, requested: string | undefined): Promise<void> {
+  if (args.connectionString === '-')
+    throw new UsageError(
+      '-c - reads stdin, which --batch needs for the ids: pass the connection string by value or in the environment.',
+    )
+  if (requested !== undefined && requested !== 'json' && requested !== 'csv')
+    throw new UsageError(`--batch writes json (NDJSON) or csv, not ${requested}.`)
+  const identity = resolveIdentity(args, await readIdentityInputs(args, { env: false }), { batch: true })
+  const now = nowMs()
+  const expiry = expiryRequest(args, now)
+  if (expiry.ttl !== undefined || expiry.expiresAt !== undefined) warnIfShort(resolveExpiry(expiry), now)
+  const failure = batchFailure(
+    await runBatch(generateJob(identity, expiry), requested === 'csv' ? 'csv' : 'json'),
+  )
+  if (failure !== undefined) throw failure
+}
+
+async function handler(args: GenerateArgs): Promise<void> {
   const requested = args.json === true ? 'json' : args.format
-  if (args.batch === true) {
-    if (args.connectionString === '-')
-      throw new UsageError(
-        '-c - reads stdin, which --batch needs for the ids: pass the connection string by value or in the environment.',
-      )
-    if (requested !== undefined && requested !== 'json' && requested !== 'csv')
-      throw new UsageError(`--batch writes json (NDJSON) or csv, not ${requested}.`)
-    const identity = await resolveIdentity(args, { batch: true })
-    await runBatch(tokenJob(identity, resolveCliExpiry(args)), (requested ?? 'json') as BatchFormat)
-    return
-  }
+  if (args.batch === true) return batch(args, requested)
   if (requested === 'csv') throw new UsageError('--format csv is for --batch.')
-  const format: TokenFormat = requested ?? 'token'
-  const identity = args.interactive === true ? undefined : await resolveIdentity(args)
+  const format = requested ?? 'token'
+  const identity =
+    args.interactive === true
+      ? undefined
+      : resolveIdentity(args, await readIdentityInputs(args, { env: usesEnvironment(args, false) }))
   if (identity === undefined) {
     if (args.interactive !== true && !(process.stdin.isTTY && process.stdout.isTTY)) {
       throw new UsageError(
@@ -93,24 +197,25 @@ async function handler(args: ArgumentsCamelCase<GenerateArgs>): Promise<void> {
       )
     }
     const { runInteractive } = await import('../interactive.js')
-    await runInteractive(args, format)
-    return
+    return runInteractive(args, format)
   }
-  const expiry = resolveCliExpiry(args)
-  const output = renderToken(signToken(identity, expiry), format, expiry.now, identity)
+  const now = nowMs()
+  const signed = signerFor(identity, expiryRequest(args, now)).sign()
+  warnIfShort(signed.expiresAt, now)
+  const output = renderToken(signed, format, now, identity)
   writeValue(output)
   if (process.stderr.isTTY && format !== 'json') {
     notice(
-      `valid until ${new Date(expiry.expiresAt * 1000).toISOString()} (${relativeTime(expiry.expiresAt - Math.floor(expiry.now / 1000))}).`,
+      `valid until ${new Date(signed.expiresAt * 1000).toISOString()} (${relativeTime(signed.expiresAt - Math.floor(now / 1000))}).`,
     )
   }
   if (args.copy === true) await copyToClipboard(output)
 }
 
 /** The `generate` command module. */
-export const generate: CommandModule<object, GenerateArgs> = {
+export const generate: CommandModule<object, OptionsOf<typeof builder>> = {
   command: ['generate', 'gen'],
   describe: 'Generate a SAS token (device, module, policy, resource or DPS)',
-  builder: builder as unknown as CommandModule<object, GenerateArgs>['builder'],
+  builder,
   handler,
 }

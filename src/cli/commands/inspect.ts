@@ -5,22 +5,19 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { parseConnectionString, type ConnectionString } from '../../connection-string.js'
+import type { Argv, CommandModule } from 'yargs'
+import { parseConnectionString, unquote, type ConnectionString } from '../../connection-string.js'
 import { SasTokenError } from '../../errors.js'
-import { verifySasToken } from '../../sas-token.js'
+import { parseSasToken, verifySasTokenSignature } from '../../sas-token.js'
+import type { ArgsOf, OptionsOf } from '../command.js'
+import { CliError } from '../errors.js'
 import { keyOptions } from '../identity-options.js'
-import { nowMs, readKey, valueOrStdin, type KeySource } from '../input.js'
+import { nowMs, readKey, registerConnectionStringSecrets, valueOrStdin } from '../input.js'
 import { withSharedChecks } from '../options.js'
-import { registerSecret, relativeTime, renderError, table, warn, writeJson, writeValue } from '../output.js'
+import { notice, warn, writeJson, writeValue } from '../output.js'
+import { relativeTime } from '../relative-time.js'
+import { table } from '../table.js'
 import { policyPasswordWarning, summarizeToken, type TokenSummary } from '../token-summary.js'
-
-/** The options of `inspect`. */
-export interface InspectArgs extends KeySource {
-  input?: string | undefined
-  json?: boolean | undefined
-  showSecrets?: boolean | undefined
-}
 
 /** What `inspect` reports. */
 interface Report {
@@ -56,16 +53,16 @@ function csFields(cs: ConnectionString, showSecrets: boolean): Record<string, st
 }
 
 /**
- * Describes `token`, and verifies its signature when a key is given. The signature is checked as
- * of a moment inside the token's lifetime, so an expired token still says whether it was signed
- * with that key; expiry is reported separately.
+ * Describes `token`, and verifies its signature when a key is given. The signature is checked
+ * apart from the expiry, so an expired token still says whether it was signed with that key;
+ * expiry is reported separately.
  */
 function describeToken(token: string, key: string | undefined, now: number): NonNullable<Report['token']> {
-  const { token: _omit, ...summary } = summarizeToken(token, now)
+  const { token: _omit, ...summary } = summarizeToken({ token, ...parseSasToken(token) }, now)
   let signature: 'verified' | 'invalid' | 'not checked' = 'not checked'
   if (key !== undefined) {
     try {
-      verifySasToken(token, { key, now: (summary.expiresAtEpoch - 1) * 1000 })
+      verifySasTokenSignature(token, key)
       signature = 'verified'
     } catch (err) {
       if (!(err instanceof SasTokenError) || err.code === 'ERR_INVALID_KEY') throw err
@@ -116,17 +113,24 @@ function builder(y: Argv) {
     .example('$0 inspect "$TOKEN" >/dev/null || renew', 'Exit 1 once the token has expired')
 }
 
-async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
+/** A bare `sr=…&sig=…&se=…`: a token without its `SharedAccessSignature ` prefix. */
+const BARE_TOKEN = /^sr=[^&]+&(?:[a-z]+=[^&]*&?)+$/
+
+async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   // yargs-parser hands a lone `-` positional over as an empty string.
-  const input = (await valueOrStdin(args.input === undefined || args.input === '' ? '-' : args.input)).trim()
-  const key = await readKey(args)
+  let input = unquote(await valueOrStdin(args.input === undefined || args.input === '' ? '-' : args.input))
+  registerConnectionStringSecrets(input)
+  const key = (await readKey(args))?.value
   const now = nowMs()
   let report: Report
+  if (BARE_TOKEN.test(input)) {
+    input = `SharedAccessSignature ${input}`
+    notice("the token had no 'SharedAccessSignature ' prefix; it was read as if it had.")
+  }
   if (/^SharedAccessSignature /.test(input)) {
     report = { type: 'token', token: describeToken(input, key, now) }
   } else {
     const cs = parseConnectionString(input)
-    registerSecret(cs.sharedAccessKey)
     const token =
       cs.sharedAccessSignature === undefined ? undefined : describeToken(cs.sharedAccessSignature, key, now)
     report = {
@@ -140,30 +144,34 @@ async function handler(args: ArgumentsCamelCase<InspectArgs>): Promise<void> {
 
   const t = report.token
   if (t?.kind === 'policy') warn(policyPasswordWarning(t.keyName ?? '', t.deviceId))
-  const problem =
-    t?.signature === 'invalid'
-      ? new SasTokenError(
-          'ERR_TOKEN_SIGNATURE_MISMATCH',
-          'the signature does not match the key: the token was signed with another key or for another resource.',
-        )
-      : t?.expired === true
-        ? new SasTokenError(
-            'ERR_TOKEN_EXPIRED',
-            `the token expired ${relativeTime(t.expiresIn)}, at ${t.expiresAt}.`,
-          )
-        : key !== undefined && t === undefined
-          ? new SasTokenError(
-              'ERR_INVALID_OPTION',
-              'there is no token to verify: this connection string holds a key, not a SharedAccessSignature.',
-            )
-          : undefined
-  if (problem !== undefined) process.exitCode = renderError(problem, args.json === true)
+  // The report is out; a problem it shows is the run's failure (exit 1).
+  if (t?.signature === 'invalid') {
+    throw new SasTokenError(
+      'ERR_TOKEN_SIGNATURE_MISMATCH',
+      'the signature does not match the key: the token was signed with another key or for another resource.',
+    )
+  }
+  if (t?.expired === true) {
+    throw new SasTokenError(
+      'ERR_TOKEN_EXPIRED',
+      `the token expired ${relativeTime(t.expiresIn)}, at ${t.expiresAt}.`,
+      {
+        facts: { expiresAt: t.expiresAtEpoch },
+      },
+    )
+  }
+  if (key !== undefined && t === undefined) {
+    throw new CliError(
+      'ERR_NOTHING_TO_VERIFY',
+      'there is no token to verify: this connection string holds a key, not a SharedAccessSignature.',
+    )
+  }
 }
 
 /** The `inspect` command module. */
-export const inspect: CommandModule<object, InspectArgs> = {
+export const inspect: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'inspect [input]',
   describe: 'Show what a token or connection string is for, and whether it has expired',
-  builder: builder as unknown as CommandModule<object, InspectArgs>['builder'],
+  builder,
   handler,
 }

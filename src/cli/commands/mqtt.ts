@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
-import { mqttCredentials, dpsMqttCredentials, type MqttCredentials } from '../../mqtt/credentials.js'
+import type { Argv, CommandModule } from 'yargs'
+import type { MqttCredentials } from '../../mqtt/credentials.js'
 import {
   deviceSubscriptions,
   DPS_RESPONSES_FILTER,
@@ -13,38 +13,15 @@ import {
   telemetryTopic,
 } from '../../mqtt/topics.js'
 import { copyToClipboard } from '../clipboard.js'
-import {
-  dpsDeviceKey,
-  resolveCliExpiry,
-  resolveIdentity,
-  withIdentityOptions,
-  type ExpiryArgs,
-  type Identity,
-  type IdentityArgs,
-} from '../identity-options.js'
-import { registerSecret, UsageError, warn, writeValue } from '../output.js'
-import {
-  MQTT_FORMATS,
-  renderMqtt,
-  SYSTEM_CA_PATH,
-  type MqttFormat,
-  type MqttSettings,
-} from '../render-mqtt.js'
-import { tokenKind, policyPasswordWarning } from '../token-summary.js'
-import { parseSasToken } from '../../sas-token.js'
-
-/** The options of `mqtt`. */
-export interface MqttArgs extends IdentityArgs, ExpiryArgs {
-  format?: MqttFormat | undefined
-  json?: boolean | undefined
-  apiVersion?: string | undefined
-  modelId?: string | undefined
-  websocket?: boolean | undefined
-  port?: number | undefined
-  cafile?: string | undefined
-  capath?: string | undefined
-  copy?: boolean | undefined
-}
+import { withExamples } from '../examples.js'
+import type { ArgsOf, OptionsOf } from '../command.js'
+import { UsageError } from '../errors.js'
+import { resolveIdentity, usesEnvironment, withIdentityOptions } from '../identity-options.js'
+import { nowMs, readIdentityInputs } from '../input.js'
+import { warn, writeValue } from '../output.js'
+import { MQTT_FORMATS, renderMqtt, SYSTEM_CA_PATH, type MqttSettings } from '../render-mqtt.js'
+import { expiryRequest, signerFor, type MqttIdentity } from '../signer.js'
+import { policyPasswordWarning } from '../token-summary.js'
 
 /** The usage error for a `--port` that is not a TCP port. */
 function checkPort(port: unknown): true {
@@ -52,7 +29,7 @@ function checkPort(port: unknown): true {
     port !== undefined &&
     !(typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535)
   ) {
-    throw new UsageError('--port must be a whole number from 1 to 65535.')
+    throw new UsageError('--port must be a whole number from 1 to 65535.', { option: 'port' })
   }
   return true
 }
@@ -64,65 +41,34 @@ function websocketUrl(credentials: MqttCredentials, port: number): string {
   return url.href
 }
 
-/** The MQTT settings for an identity: one core call, plus the topics of that kind of client. */
-function settings(identity: Identity, args: MqttArgs): MqttSettings {
-  const expiry = resolveCliExpiry(args)
-  const websocket = args.websocket === true
-  const port = args.port ?? (websocket ? 443 : 8883)
-  if (identity.type === 'dps') {
-    const key = dpsDeviceKey(identity)
-    registerSecret(key)
-    const credentials = dpsMqttCredentials({
-      idScope: identity.idScope,
-      registrationId: identity.registrationId ?? '',
-      key,
-      ...(identity.host !== undefined && { host: identity.host }),
-      ...expiry,
-    })
-    return {
-      credentials,
-      port,
-      websocket,
-      url: websocketUrl(credentials, port),
-      dps: true,
-      publish: dpsRegisterTopic({ rid: '1' }),
-      message: JSON.stringify({ registrationId: credentials.clientId }),
-      subscribe: [DPS_RESPONSES_FILTER],
-    }
-  }
-  if (identity.type === 'resource')
-    throw new UsageError('mqtt needs a device or module identity (or --dps), not --resource.')
-  const cs = identity.connectionString
-  // A SharedAccessSignature= string carries its own token and expiry.
-  const expiryOptions =
-    cs.sharedAccessSignature === undefined || args.ttl !== undefined || args.expiresAt !== undefined
-      ? expiry
-      : { now: expiry.now }
-  const credentials = mqttCredentials(cs, {
-    ...expiryOptions,
-    ...(args.apiVersion !== undefined && { apiVersion: args.apiVersion }),
-    ...(args.modelId !== undefined && { modelId: args.modelId }),
-    ...(identity.deviceId !== undefined && { deviceId: identity.deviceId }),
-    ...(identity.moduleId !== undefined && { moduleId: identity.moduleId }),
-  })
-  // A device or module string names the identity; a service string takes it from --device-id/--module-id.
-  const deviceId = cs.kind === 'service' ? (identity.deviceId ?? '') : cs.deviceId
-  const moduleId = cs.kind === 'module' ? cs.moduleId : cs.kind === 'service' ? identity.moduleId : undefined
-  const id = { deviceId, ...(moduleId !== undefined && { moduleId }) }
-  return {
-    credentials,
-    port,
-    websocket,
-    url: websocketUrl(credentials, port),
-    dps: false,
-    publish: telemetryTopic(id),
-    message: '{"hello":"from sas-token"}',
-    subscribe: deviceSubscriptions(id),
-  }
+/** What the formats print: the CONNECT fields, plus the topics of that kind of client. */
+function settings(
+  m: MqttIdentity,
+  o: { websocket?: boolean | undefined; port?: number | undefined },
+): MqttSettings {
+  const websocket = o.websocket === true
+  const port = o.port ?? (websocket ? 443 : 8883)
+  const { credentials, id } = m
+  const common = { credentials, port, websocket, url: websocketUrl(credentials, port) }
+  return id === undefined
+    ? {
+        ...common,
+        dps: true,
+        publish: dpsRegisterTopic({ rid: '1' }),
+        message: JSON.stringify({ registrationId: credentials.clientId }),
+        subscribe: [DPS_RESPONSES_FILTER],
+      }
+    : {
+        ...common,
+        dps: false,
+        publish: telemetryTopic(id),
+        message: '{"hello":"from sas-token"}',
+        subscribe: deviceSubscriptions(id),
+      }
 }
 
 function builder(y: Argv) {
-  return withIdentityOptions(y)
+  const y2 = withIdentityOptions(y)
     .options({
       format: {
         alias: 'f',
@@ -150,44 +96,46 @@ function builder(y: Argv) {
     .conflicts('json', 'format')
     .conflicts('cafile', 'capath')
     .check((argv) => checkPort(argv.port))
-    .example('$0 mqtt -c "$DEVICE_CS"', 'Host, client id, username, password and topics')
-    .example(
-      '$0 mqtt -c "$DEVICE_CS" --format mosquitto --cafile DigiCertGlobalRootG2.crt.pem',
+  return withExamples(y2, [
+    ['Host, client id, username, password and topics', 'sas-token mqtt -c "$DEVICE_CS"'],
+    [
       'Ready-to-run mosquitto_pub and mosquitto_sub commands',
-    )
-    .example(
-      '$0 mqtt -c "$DEVICE_CS" --format paho --websocket > client.py',
+      'sas-token mqtt -c "$DEVICE_CS" --format mosquitto',
+      '--cafile DigiCertGlobalRootG2.crt.pem',
+    ],
+    [
       'A Python paho-mqtt client over WebSocket',
-    )
-    .example(
-      '$0 mqtt --dps --id-scope 0ne00000A0A --registration-id dev1 --group-key "$GROUP_KEY" --json',
+      'sas-token mqtt -c "$DEVICE_CS" --format paho --websocket > client.py',
+    ],
+    [
       'DPS registration settings as JSON',
-    )
+      'sas-token mqtt --dps --id-scope 0ne00000A0A --registration-id dev1',
+      '--group-key "$GROUP_KEY" --json',
+    ],
+  ])
 }
 
-async function handler(args: ArgumentsCamelCase<MqttArgs>): Promise<void> {
-  const identity = await resolveIdentity(args)
+async function handler(args: ArgsOf<typeof builder>): Promise<void> {
+  const inputs = await readIdentityInputs(args, { env: usesEnvironment(args, false) })
+  const identity = resolveIdentity(args, inputs)
   if (identity === undefined) {
     throw new UsageError(
       'no identity: give -c/--connection-string, --host --device-id with a key, --dps, or set IOTHUB_DEVICE_CONNECTION_STRING.',
     )
   }
-  const s = settings(identity, args)
-  const password = s.credentials.password
-  if (password !== undefined) {
-    const parsed = parseSasToken(password)
-    if (tokenKind(parsed) === 'policy') warn(policyPasswordWarning(parsed.keyName ?? '', parsed.deviceId))
-  }
-  const format: MqttFormat = args.json === true ? 'json' : (args.format ?? 'text')
-  const output = renderMqtt(s, format, args)
+  const m = signerFor(identity, expiryRequest(args, nowMs())).mqtt(args)
+  if (m.keyName !== undefined && m.credentials.password !== undefined)
+    warn(policyPasswordWarning(m.keyName, m.id?.deviceId))
+  const format = args.json === true ? 'json' : (args.format ?? 'text')
+  const output = renderMqtt(settings(m, args), format, args)
   writeValue(output)
   if (args.copy === true) await copyToClipboard(output)
 }
 
 /** The `mqtt` command module. */
-export const mqtt: CommandModule<object, MqttArgs> = {
+export const mqtt: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'mqtt',
   describe: 'Print MQTT connection settings and topics (text, json, env, mosquitto, paho)',
-  builder: builder as unknown as CommandModule<object, MqttArgs>['builder'],
+  builder,
   handler,
 }

@@ -4,36 +4,51 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { Argv, CommandModule, Options } from 'yargs'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { parseTopic, telemetryTopic } from '../../mqtt/topics.js'
 import { withSharedChecks } from '../options.js'
-import { UsageError, writeJson, writeValue } from '../output.js'
+import type { ArgsOf, OptionsOf } from '../command.js'
+import { UsageError } from '../errors.js'
+import { writeJson, writeValue } from '../output.js'
 
-/** The system-property flags, by their {@link MessageProperties} names. */
-const SYSTEM = {
-  'output-name': ['outputName', '$.on: the module output (modules only)'],
-  'message-id': ['messageId', '$.mid: the message id'],
-  'correlation-id': ['correlationId', '$.cid: the correlation id'],
-  'user-id': ['userId', '$.uid: the user id'],
-  to: ['to', '$.to: the destination'],
-  'content-type': ['contentType', '$.ct: the body content type, like application/json'],
-  'content-encoding': ['contentEncoding', '$.ce: the body encoding, like utf-8'],
-  'interface-id': ['interfaceId', '$.ifid: the interface id'],
-  'expiry-time-utc': ['expiryTimeUtc', '$.exp: absolute expiry, ISO 8601'],
-  'component-name': ['componentName', '$.sub: the Plug and Play component'],
-} as const
+const SYSTEM_GROUP = 'System properties:'
 
-type SystemName = (typeof SYSTEM)[keyof typeof SYSTEM][0]
+/** The system-property flags; yargs camel-cases each to its {@link MessageProperties} name. */
+const systemOptions = {
+  'output-name': { type: 'string', group: SYSTEM_GROUP, describe: '$.on: the module output (modules only)' },
+  'message-id': { type: 'string', group: SYSTEM_GROUP, describe: '$.mid: the message id' },
+  'correlation-id': { type: 'string', group: SYSTEM_GROUP, describe: '$.cid: the correlation id' },
+  'user-id': { type: 'string', group: SYSTEM_GROUP, describe: '$.uid: the user id' },
+  to: { type: 'string', group: SYSTEM_GROUP, describe: '$.to: the destination' },
+  'content-type': {
+    type: 'string',
+    group: SYSTEM_GROUP,
+    describe: '$.ct: the body content type, like application/json',
+  },
+  'content-encoding': {
+    type: 'string',
+    group: SYSTEM_GROUP,
+    describe: '$.ce: the body encoding, like utf-8',
+  },
+  'interface-id': { type: 'string', group: SYSTEM_GROUP, describe: '$.ifid: the interface id' },
+  'expiry-time-utc': { type: 'string', group: SYSTEM_GROUP, describe: '$.exp: absolute expiry, ISO 8601' },
+  'component-name': { type: 'string', group: SYSTEM_GROUP, describe: '$.sub: the Plug and Play component' },
+} as const satisfies Record<string, Options>
 
-/** The options of `topic build`. */
-export type TopicBuildArgs = {
-  deviceId: string
-  moduleId?: string | undefined
-  property?: string[] | undefined
-} & {
-  [K in SystemName]?: string | undefined
-}
+/** The {@link MessageProperties} names of {@link systemOptions}, in the same order. */
+const SYSTEM_NAMES = [
+  'outputName',
+  'messageId',
+  'correlationId',
+  'userId',
+  'to',
+  'contentType',
+  'contentEncoding',
+  'interfaceId',
+  'expiryTimeUtc',
+  'componentName',
+] as const satisfies ReadonlyArray<keyof MessageProperties>
 
 /**
  * `k=v` texts to properties; the first `=` separates name and value. The bag has no prototype,
@@ -52,38 +67,36 @@ function properties(texts: readonly string[]): Record<string, string> {
   return bag
 }
 
-const build: CommandModule<object, TopicBuildArgs> = {
+function buildBuilder(y: Argv) {
+  return withSharedChecks(y)
+    .options({
+      'device-id': { type: 'string', demandOption: true, describe: 'The device id' },
+      'module-id': { type: 'string', describe: 'The module id, for module telemetry' },
+      property: {
+        alias: 'p',
+        type: 'string',
+        array: true,
+        describe: 'An application property, name=value (repeatable)',
+      },
+      ...systemOptions,
+    })
+    .example(
+      '$0 topic --device-id dev1 --content-type application/json --content-encoding utf-8',
+      'Telemetry the hub can route on its body',
+    )
+    .example(
+      '$0 topic --device-id dev1 --module-id m1 --output-name out1 -p alert=on',
+      'Module output telemetry with a property',
+    )
+}
+
+const build: CommandModule<object, OptionsOf<typeof buildBuilder>> = {
   command: ['build', '$0'],
   describe: 'Build a telemetry topic with its property bag (the default)',
-  builder: ((y: Argv) =>
-    withSharedChecks(y)
-      .options({
-        'device-id': { type: 'string', demandOption: true, describe: 'The device id' },
-        'module-id': { type: 'string', describe: 'The module id, for module telemetry' },
-        property: {
-          alias: 'p',
-          type: 'string',
-          array: true,
-          describe: 'An application property, name=value (repeatable)',
-        },
-        ...Object.fromEntries(
-          Object.entries(SYSTEM).map(([flag, [, describe]]) => [
-            flag,
-            { type: 'string', group: 'System properties:', describe },
-          ]),
-        ),
-      })
-      .example(
-        '$0 topic --device-id dev1 --content-type application/json --content-encoding utf-8',
-        'Telemetry the hub can route on its body',
-      )
-      .example(
-        '$0 topic --device-id dev1 --module-id m1 --output-name out1 -p alert=on',
-        'Module output telemetry with a property',
-      )) as unknown as CommandModule<object, TopicBuildArgs>['builder'],
-  handler(args: ArgumentsCamelCase<TopicBuildArgs>) {
+  builder: buildBuilder,
+  handler(args: ArgsOf<typeof buildBuilder>) {
     const message: MessageProperties = {}
-    for (const [name] of Object.values(SYSTEM)) {
+    for (const name of SYSTEM_NAMES) {
       const value = args[name]
       if (value !== undefined) message[name] = value
     }
@@ -97,17 +110,17 @@ const build: CommandModule<object, TopicBuildArgs> = {
   },
 }
 
-const parse: CommandModule<object, { topic: string }> = {
+function parseBuilder(y: Argv) {
+  return withSharedChecks(y)
+    .positional('topic', { type: 'string', demandOption: true, describe: 'A topic the hub or DPS sends to' })
+    .example("$0 topic parse '$iothub/twin/res/204/?$rid=1&$version=6'", 'A twin response')
+}
+
+const parse: CommandModule<object, OptionsOf<typeof parseBuilder>> = {
   command: 'parse <topic>',
   describe: 'Take an incoming topic apart, as JSON',
-  builder: ((y: Argv) =>
-    withSharedChecks(y)
-      .positional('topic', { type: 'string', describe: 'A topic the hub or DPS sends to' })
-      .example(
-        "$0 topic parse '$iothub/twin/res/204/?$rid=1&$version=6'",
-        'A twin response',
-      )) as unknown as CommandModule<object, { topic: string }>['builder'],
-  handler(args) {
+  builder: parseBuilder,
+  handler(args: ArgsOf<typeof parseBuilder>) {
     writeJson(parseTopic(args.topic))
   },
 }
