@@ -70,6 +70,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       reads: 'connection strings',
       columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
       echoInput: false,
+      recipe: { job: 'generate', identity, expiry },
       run(line) {
         const cs = parseConnectionString(line)
         const { token, expiresAt } = signerFor(
@@ -93,6 +94,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       reads: 'device ids',
       columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
       echoInput: true,
+      recipe: { job: 'generate', identity, expiry },
       run(line) {
         const target = splitDeviceLine(line)
         const { token, expiresAt } = signer.sign(target)
@@ -106,6 +108,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       reads: 'registration ids',
       columns: ['registrationId', 'token', 'expiresAt'],
       echoInput: true,
+      recipe: { job: 'generate', identity, expiry },
       run(registrationId) {
         const { token, expiresAt } = signer.sign({ registrationId })
         return [registrationId, token, iso(expiresAt)]
