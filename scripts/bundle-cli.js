@@ -6,6 +6,7 @@
 // clipboardy (and anything else marked external) stays out of the bundle and is imported
 // lazily, only by the command that needs it.
 import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { build } from 'esbuild'
@@ -99,7 +100,7 @@ if (dynamicImports !== expected)
   throw new Error(`bundle-cli: ${dynamicImports} dynamic imports, ${expected} of known modules`)
 writeFileSync(
   'dist/cli.cjs',
-  `(function (require, __sasTokenUrl, __sasTokenLoad, module) {var exports = module.exports;${body}\n})`,
+  `(function (require, __sasTokenUrl, __sasTokenLoad, module) {var exports = module.exports;${body}\n})\n//# sas-token-build ${randomBytes(16).toString('hex')}\n`,
 )
 
 const [launcher] = (

@@ -4,13 +4,15 @@
  * and compiling the bundle is a third of a cold start; with the cache V8 skips the parsing and
  * the compiling of every function the common commands run.
  *
- * A cache V8 cannot use (another Node version or V8 flags, a truncated or altered file) is
- * rejected by V8, and the code compiles as usual: the cache only ever changes the speed.
+ * A cache V8 cannot use (another Node version or V8 flags) is rejected by V8, and one that does
+ * not match its checksum or the bundle's build id is not handed to V8 at all (see
+ * {@link readCache}); either way the code compiles as usual: the cache only changes the speed.
  * Runtimes without V8 code caches (Bun, Deno) ignore it the same way.
  * `SAS_TOKEN_CODE_CACHE=off` skips it.
  *
  * @module
  */
+import { createHash } from 'node:crypto'
 import { readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
@@ -27,17 +29,39 @@ type Bundle = (
 const bundleUrl = new URL('./cli.cjs', import.meta.url)
 const cacheUrl = new URL('./cli.cache', import.meta.url)
 
-function readCache(): Buffer | undefined {
+/** The build id at the end of the bundle, which its cache must carry too. */
+function buildId(source: string): string | undefined {
+  return /\/\/# sas-token-build ([0-9a-f]{32})\n$/.exec(source.slice(-64))?.[1]
+}
+
+/**
+ * The cache file is the SHA-256 of the V8 data, the bundle's build id, then the V8 data. V8
+ * checks its version, its flags and the source length, but release builds do not checksum the
+ * data, and a damaged cache makes V8 abort the process: so it is checked here first.
+ */
+function readCache(source: string): Buffer | undefined {
   if (process.env.SAS_TOKEN_CODE_CACHE === 'off') return undefined
+  let file: Buffer
   try {
-    return readFileSync(cacheUrl)
+    file = readFileSync(cacheUrl)
   } catch {
     return undefined
   }
+  const id = buildId(source)
+  if (id === undefined || file.length <= 48 || file.subarray(32, 48).toString('hex') !== id) return undefined
+  const data = file.subarray(48)
+  return createHash('sha256').update(data).digest().equals(file.subarray(0, 32)) ? data : undefined
 }
 
-const cachedData = readCache()
-const script = new Script(readFileSync(bundleUrl, 'utf8'), {
+/** The cache file for `data`: see {@link readCache}. */
+function cacheFile(source: string, data: Buffer): Buffer {
+  const id = Buffer.from(buildId(source) ?? '', 'hex')
+  return Buffer.concat([createHash('sha256').update(data).digest(), id, data])
+}
+
+const source = readFileSync(bundleUrl, 'utf8')
+const cachedData = readCache(source)
+const script = new Script(source, {
   filename: fileURLToPath(bundleUrl),
   ...(cachedData === undefined ? {} : { cachedData }),
 })
@@ -58,7 +82,7 @@ function runCli(): Promise<void> {
  */
 async function warmUp(commands: string[][], out: string): Promise<void> {
   process.once('exit', () => {
-    writeFileSync(`${out}.tmp`, script.createCachedData())
+    writeFileSync(`${out}.tmp`, cacheFile(source, script.createCachedData()))
     renameSync(`${out}.tmp`, out)
   })
   const [node, bin] = process.argv as [string, string]
