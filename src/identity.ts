@@ -18,6 +18,9 @@ export const MAX_ID_LENGTH = 128
 const DEVICE_ID_CHARS = /^[A-Za-z0-9\-.%_*?!(),:=@$']+$/
 const REGISTRATION_ID_CHARS = /^[A-Za-z0-9\-._:]+$/
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+/** Every label matches {@link HOST_LABEL}: the common case, checked in one step. */
+const HOST_NAME =
+  /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 /** What a rejected character means, for the error message. */
 function whyRefused(char: string): string {
@@ -118,6 +121,7 @@ export function assertIdScope(idScope: string): string {
  * @throws {SasTokenError} `ERR_INVALID_HOST_NAME`.
  */
 export function assertHostName(host: string, what = 'HostName'): string {
+  if (typeof host === 'string' && host.length <= 253 && HOST_NAME.test(host)) return host
   if (typeof host !== 'string' || host.length === 0) {
     throw new SasTokenError(
       'ERR_INVALID_HOST_NAME',

@@ -34,9 +34,25 @@ function base64Hint(key: string): string {
  * @throws {SasTokenError} `ERR_INVALID_KEY` with a hint; the message never contains the key.
  */
 export function decodeKey(key: string, what = 'SharedAccessKey'): Uint8Array {
+  return Buffer.from(assertKey(key, what), 'base64')
+}
+
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+
+/**
+ * Checks that a key is canonical standard base64 without decoding it: the alphabet, the length,
+ * the `=` padding, and zero bits under the padding (so that exactly one text encodes the bytes).
+ *
+ * @param what How to name the key in an error, such as `SharedAccessKey` or `--group-key`.
+ * @returns The key, unchanged.
+ * @throws {SasTokenError} `ERR_INVALID_KEY` with a hint; the message never contains the key.
+ */
+export function assertKey(key: string, what = 'SharedAccessKey'): string {
   if (typeof key === 'string' && key.length > 0 && STANDARD_BASE64.test(key)) {
-    const bytes = Buffer.from(key, 'base64')
-    if (bytes.toString('base64') === key) return bytes
+    const pad = key.endsWith('==') ? 2 : key.endsWith('=') ? 1 : 0
+    // The last character before the padding carries 4 (for '==') or 2 (for '=') unused bits.
+    const unused = pad === 0 ? 0 : ALPHABET.indexOf(key.charAt(key.length - pad - 1)) & (pad === 2 ? 15 : 3)
+    if (unused === 0) return key
   }
   throw new SasTokenError(
     'ERR_INVALID_KEY',

@@ -11,7 +11,7 @@
  */
 import { SasTokenError } from './errors.js'
 import { resolveExpiry, epochMs, type Expiry } from './expiry.js'
-import { hmacKey, hmacSha256Base64, signaturesEqual } from './hmac.js'
+import { hmacSha256Base64, signaturesEqual } from './hmac.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
 import { assertKeyName, decodeKey } from './keys.js'
 
@@ -134,7 +134,7 @@ function rememberLast<T>(fn: (input: string) => T): (input: string) => T {
   }
 }
 
-const signingKey = rememberLast((key) => hmacKey(decodeKey(key, 'key')))
+const signingKey = rememberLast((key) => decodeKey(key, 'key'))
 const encodedResource = rememberLast((resourceUri) => {
   if (typeof resourceUri !== 'string' || resourceUri.length === 0 || /\s/.test(resourceUri)) {
     throw new SasTokenError(

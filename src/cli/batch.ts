@@ -19,6 +19,8 @@ import { ECHO_CHARS, type Line, LineSplitter, MAX_LINE_CHARS } from './line-spli
 import { describeError } from './render-error.js'
 import { notice } from './output.js'
 import { scrubUntrusted } from './secrets.js'
+import { BatchPool, firstCut } from './batch-pool.js'
+import type { JobRecipe } from './batch-recipe.js'
 
 /** The output formats of batch mode. */
 export type BatchFormat = 'json' | 'csv'
@@ -41,6 +43,11 @@ export interface BatchJob {
    * the wrong mode may hold a key.
    */
   echoInput: boolean
+  /**
+   * How a worker thread can build the same job (see `batch-pool.ts`); without it the batch runs
+   * on the main thread.
+   */
+  recipe?: JobRecipe
 }
 
 /** How a batch went: `failed` of `lines` non-blank lines gave an error record. */
@@ -50,7 +57,7 @@ export interface BatchResult {
 }
 
 /** The record writer for one format. */
-interface Records {
+export interface Records {
   header: string
   ok(line: number, values: ReadonlyArray<string | undefined>): string
   error(line: number, input: string | undefined, err: unknown): string
@@ -89,6 +96,11 @@ function csv(columns: readonly string[]): Records {
       return `${line},${first},${csvField(`${code}: ${message}`)}\n`
     },
   }
+}
+
+/** The record writer for `format`. */
+export function recordsFor(format: BatchFormat, columns: readonly string[]): Records {
+  return format === 'csv' ? csv(columns) : ndjson(columns)
 }
 
 /** The `{code, message, …facts}` of a line's error, scrubbed as text that may hold a key. */
@@ -173,33 +185,33 @@ function isUtf16(head: Buffer): boolean {
 }
 
 /**
- * Runs `job` over every line of `input` (stdin by default), writing records to stdout.
- *
- * @returns How many non-blank lines there were and how many failed.
- * @throws {CliError} `ERR_BATCH_INPUT_ENCODING` when the input is UTF-16 (before any record).
+ * Turns lines into records, numbering them: the one place a line becomes a record, used by the
+ * main thread and by each worker thread alike, so both give the same bytes.
  */
-export async function runBatch(
-  job: BatchJob,
-  format: BatchFormat,
-  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
-): Promise<BatchResult> {
-  const records = format === 'csv' ? csv(job.columns) : ndjson(job.columns)
-  if (input.isTTY === true) notice(`reading ${job.reads} from the terminal, one per line; end with Ctrl-D.`)
-  const bar = progress()
-  const out = new ChunkedWriter()
-  const splitter = new LineSplitter()
-  const decoder = new StringDecoder('utf8')
-  let lineNo = 0
-  let lines = 0
-  let failed = 0
-  let bytes = 0
-  let first = true
+export class LineRecorder {
+  /** The number of the last line seen, blank ones included. */
+  lineNo: number
+  /** Non-blank lines seen. */
+  lines = 0
+  /** Lines that gave an error record. */
+  failed = 0
+  readonly #job: BatchJob
+  readonly #records: Records
+  readonly #write: (record: string) => void
 
-  const handle = ({ text, tooLong }: Line): void => {
-    lineNo++
+  constructor(job: BatchJob, records: Records, write: (record: string) => void, firstLine = 1) {
+    this.#job = job
+    this.#records = records
+    this.#write = write
+    this.lineNo = firstLine - 1
+  }
+
+  /** Records one line (an arrow function, so that it can be handed to the splitter as it is). */
+  readonly line = ({ text, tooLong }: Line): void => {
+    this.lineNo++
     const line = text.trim()
     if (line === '' && tooLong === undefined) return
-    lines++
+    this.lines++
     let record: string
     try {
       if (tooLong !== undefined) {
@@ -209,42 +221,126 @@ export async function runBatch(
           { length: tooLong, limit: MAX_LINE_CHARS },
         )
       }
-      record = records.ok(lineNo, job.run(line))
+      record = this.#records.ok(this.lineNo, this.#job.run(line))
     } catch (err) {
-      failed++
-      record = records.error(lineNo, job.echoInput ? echo(line) : undefined, err)
+      this.failed++
+      record = this.#records.error(this.lineNo, this.#job.echoInput ? echo(line) : undefined, err)
     }
-    out.write(record)
+    this.#write(record)
   }
+}
 
-  for await (const raw of input as AsyncIterable<Buffer | string>) {
-    let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
-    if (first) {
-      first = false
-      if (isUtf16(chunk)) {
-        throw new CliError(
-          'ERR_BATCH_INPUT_ENCODING',
-          'the input is UTF-16 (it starts with a UTF-16 byte-order mark); batch input must be UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8.',
-          { encoding: 'UTF-16' },
-        )
+/** Records every line of `text`, a whole number of lines: a worker's chunk. */
+export function recordChunk(text: string, recorder: LineRecorder): void {
+  const splitter = new LineSplitter()
+  splitter.push(text, recorder.line)
+  splitter.end(recorder.line)
+}
+
+/**
+ * Runs `job` over every line of `input` (stdin by default), writing records to stdout. A large
+ * input is signed on two worker threads when the job has a recipe (see `batch-pool.ts`); the
+ * records, their order and the result are the same either way.
+ *
+ * @returns How many non-blank lines there were and how many failed.
+ * @throws {CliError} `ERR_BATCH_INPUT_ENCODING` when the input is UTF-16 (before any record);
+ *   `ERR_BATCH_WORKER_FAILED` when a worker thread fails.
+ */
+export async function runBatch(
+  job: BatchJob,
+  format: BatchFormat,
+  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+): Promise<BatchResult> {
+  const records = recordsFor(format, job.columns)
+  if (input.isTTY === true) notice(`reading ${job.reads} from the terminal, one per line; end with Ctrl-D.`)
+  const bar = progress()
+  const out = new ChunkedWriter()
+  const splitter = new LineSplitter()
+  const decoder = new StringDecoder('utf8')
+  const recorder = new LineRecorder(job, records, (record) => out.write(record))
+  let workers = workerPlan(job, input)
+  let pool: BatchPool | undefined
+  let bytes = 0
+  let first = true
+
+  try {
+    for await (const raw of input as AsyncIterable<Buffer | string>) {
+      let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
+      if (first) {
+        first = false
+        if (isUtf16(chunk)) {
+          throw new CliError(
+            'ERR_BATCH_INPUT_ENCODING',
+            'the input is UTF-16 (it starts with a UTF-16 byte-order mark); batch input must be UTF-8: convert it, e.g. with iconv -f UTF-16 -t UTF-8.',
+            { encoding: 'UTF-16' },
+          )
+        }
+        out.write(records.header)
+        if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3)
       }
-      out.write(records.header)
-      if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) chunk = chunk.subarray(3)
+      bytes += chunk.length
+      if (pool === undefined && workers !== undefined && bytes > workers.after) {
+        // Switch at the first line end: from there on, the chunks hold whole lines.
+        const cut = bytes - chunk.length === 0 ? 0 : firstCut(chunk)
+        if (cut >= 0) {
+          splitter.push(decoder.write(chunk.subarray(0, cut)), recorder.line)
+          out.flush()
+          await out.drained()
+          pool = new BatchPool(workers.recipe, format, recorder.lineNo + 1)
+          chunk = chunk.subarray(cut)
+        }
+      }
+      if (pool !== undefined && !(await pool.push(chunk))) {
+        // A line too long to hold: finish the chunks sent, read on here with what is held back.
+        const result = await pool.end(false)
+        recorder.lineNo = pool.lineNo - 1
+        recorder.lines += result.lines
+        recorder.failed += result.failed
+        chunk = pool.carry()
+        await pool.close()
+        pool = undefined
+        workers = undefined
+      }
+      if (pool === undefined) splitter.push(decoder.write(chunk), recorder.line)
+      bar.update(bytes, pool === undefined ? recorder.lineNo : pool.lineNo - 1)
+      if (pool === undefined) await out.drained()
+      if (process.stdout.destroyed) break // the reader went away (EPIPE)
     }
-    bytes += chunk.length
-    splitter.push(decoder.write(chunk), handle)
-    bar.update(bytes, lineNo)
-    await out.drained()
-    if (process.stdout.destroyed) break // the reader went away (EPIPE)
+    if (first) out.write(records.header)
+    if (pool !== undefined) {
+      const result = await pool.end()
+      recorder.lines += result.lines
+      recorder.failed += result.failed
+    } else {
+      splitter.push(decoder.end(), recorder.line)
+      splitter.end(recorder.line)
+    }
+  } finally {
+    await pool?.close()
   }
-  if (first) out.write(records.header)
-  splitter.push(decoder.end(), handle)
-  splitter.end(handle)
   bar.done()
   out.flush()
   await out.drained()
-  return { lines, failed }
+  return { lines: recorder.lines, failed: recorder.failed }
 }
+
+/**
+ * Whether and when this batch goes to worker threads: only with a recipe, never for a
+ * terminal, and after {@link WORKERS_AFTER_BYTES} of input (a smaller batch gains little).
+ * `SAS_TOKEN_BATCH_WORKERS=on` uses them from the first byte (the tests run every batch both
+ * ways), `off` never.
+ */
+function workerPlan(
+  job: BatchJob,
+  input: { isTTY?: boolean },
+): { recipe: JobRecipe; after: number } | undefined {
+  const setting = process.env.SAS_TOKEN_BATCH_WORKERS
+  if (job.recipe === undefined || setting === 'off' || input.isTTY === true) return undefined
+  return { recipe: job.recipe, after: setting === 'on' ? -1 : WORKERS_AFTER_BYTES }
+}
+
+/** Input size from which a batch uses worker threads. */
+export const WORKERS_AFTER_BYTES = 4 << 20
 
 /**
  * The error a batch with failed lines ends with: the records are out; this says how many.

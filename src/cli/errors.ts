@@ -26,6 +26,8 @@ export type CliErrorCode =
   | 'ERR_BATCH_INPUT_ENCODING'
   /** `failed` of `lines` batch lines gave error records. */
   | 'ERR_BATCH_LINES_FAILED'
+  /** A batch worker thread failed; the records before `line` are written, none after. */
+  | 'ERR_BATCH_WORKER_FAILED'
   /** `inspect --key` was given a connection string with a key and no token. */
   | 'ERR_NOTHING_TO_VERIFY'
 

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { batchWorkerData, runBatchWorker } from './batch-worker.js'
 import { readFileSync } from 'node:fs'
 import yargs, { type Argv } from 'yargs'
 import { hideBin } from 'yargs/helpers'
@@ -177,8 +178,11 @@ async function run(): Promise<void> {
   }
 }
 
-try {
-  await run()
-} catch (err) {
-  end(err, json)
-}
+/** Set when this thread is a batch worker (`batch-pool.ts`): it signs chunks, not a command line. */
+const worker = batchWorkerData()
+
+/** Settles when the command has finished; it never rejects. The launcher waits for it. */
+export const finished: Promise<void> =
+  worker === undefined
+    ? run().catch((err: unknown) => end(err, json))
+    : Promise.resolve(runBatchWorker(worker))

@@ -30,9 +30,18 @@ function forms(secret: string): string[] {
   return out
 }
 
+/** Every secret registered, as given: batch workers register them again in their own thread. */
+const registered: string[] = []
+
+/** The secrets registered so far, for a batch worker thread to register in turn. */
+export function registeredSecrets(): readonly string[] {
+  return registered
+}
+
 /** Remembers a secret (a key, a group key) so that {@link scrub} removes it from any message. */
 export function registerSecret(secret: string | undefined): void {
   if (secret === undefined || secret.length < 4) return
+  registered.push(secret)
   for (const form of forms(secret)) {
     if (form.length < MIN_FRAGMENT) short.add(form)
     for (let i = 0; i + MIN_FRAGMENT <= form.length; i++) windows.add(form.slice(i, i + MIN_FRAGMENT))

@@ -20,12 +20,19 @@ export interface RunOptions {
   env?: Record<string, string | undefined>
 }
 
+/**
+ * Set for every run of this test process, before `extra`: `cli-batch-workers.test.ts` runs the
+ * batch suites again with `SAS_TOKEN_BATCH_WORKERS=on` here.
+ */
+export const runEnv: Record<string, string> = {}
+
 /** The environment every run starts from: the inherited one minus what would change the CLI's behaviour. */
 export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
     if (!/^(IOTHUB_|SAS_TOKEN_|DISPLAY$|WAYLAND_DISPLAY$)/.test(name)) env[name] = value
   }
+  Object.assign(env, runEnv)
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete env[name]
     else env[name] = value

@@ -22,6 +22,7 @@ export function deriveKeyJob(groupKey: string): BatchJob {
     columns: ['registrationId', 'deviceKey'],
     echoInput: true,
     run: (registrationId) => [registrationId, deriveDeviceKey(groupKey, registrationId)],
+    recipe: { job: 'derive-key', groupKey },
   }
 }
 

@@ -7,6 +7,8 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { parseConnectionString } from '../../connection-string.js'
+import { deviceResourceUri, sign } from '../../sas-token.js'
+import { signConnectionString } from '../../token-from-connection-string.js'
 import { SasTokenError } from '../../errors.js'
 import { resolveExpiry } from '../../expiry.js'
 import { batchFailure, runBatch, type BatchJob } from '../batch.js'
@@ -56,6 +58,18 @@ function isoCache(): (seconds: number) => string {
 }
 
 /**
+ * The expiry every line of a batch shares, worked out once (the TTL text is not parsed again
+ * for each line); when it cannot be worked out, each line reports why, as before.
+ */
+function fixedExpiry(expiry: ExpiryRequest): ExpiryRequest {
+  try {
+    return { now: expiry.now, expiresAt: resolveExpiry(expiry) }
+  } catch {
+    return expiry
+  }
+}
+
+/**
  * The `generate --batch` job for an identity:
  * - a service (policy) identity signs a device-scoped policy token for each `deviceId` or
  *   `deviceId/moduleId` line;
@@ -70,12 +84,11 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       reads: 'connection strings',
       columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
       echoInput: false,
+      recipe: { job: 'generate', identity, expiry },
       run(line) {
+        // Parsed once; the signer's checks of the identity are the parser's own.
         const cs = parseConnectionString(line)
-        const { token, expiresAt } = signerFor(
-          { type: 'connection-string', connectionString: cs },
-          expiry,
-        ).sign()
+        const { token, expiresAt } = signConnectionString(cs, expiry)
         return [cs.deviceId, cs.moduleId, token, iso(expiresAt)]
       },
     }
@@ -88,15 +101,19 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
         '--batch needs a service connection string with SharedAccessKeyName and SharedAccessKey.',
       )
     }
-    const signer = signerFor(identity, expiry) // checks the host once, not on every line
+    signerFor(identity, expiry) // checks the identity once, not on every line
+    const { hostName } = identity.connectionString
+    const lineExpiry = fixedExpiry(expiry)
     return {
       reads: 'device ids',
       columns: ['deviceId', 'moduleId', 'token', 'expiresAt'],
       echoInput: true,
+      recipe: { job: 'generate', identity, expiry },
       run(line) {
-        const target = splitDeviceLine(line)
-        const { token, expiresAt } = signer.sign(target)
-        return [target.deviceId, target.moduleId, token, iso(expiresAt)]
+        const { deviceId, moduleId } = splitDeviceLine(line)
+        const resourceUri = deviceResourceUri(hostName, deviceId, moduleId)
+        const { token, expiresAt } = sign(resourceUri, sharedAccessKey, sharedAccessKeyName, lineExpiry)
+        return [deviceId, moduleId, token, iso(expiresAt)]
       },
     }
   }
@@ -106,6 +123,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       reads: 'registration ids',
       columns: ['registrationId', 'token', 'expiresAt'],
       echoInput: true,
+      recipe: { job: 'generate', identity, expiry },
       run(registrationId) {
         const { token, expiresAt } = signer.sign({ registrationId })
         return [registrationId, token, iso(expiresAt)]

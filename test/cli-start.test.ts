@@ -1,0 +1,110 @@
+// How the bin starts: the bundle compiled with the V8 code cache made at build time. A cache
+// V8 cannot use (garbage, truncated, missing, switched off) must change nothing but the speed;
+// and a command loads only what it needs (no clipboardy, aedes or ws unless it uses them).
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, it } from 'node:test'
+import { BIN, cleanEnv, DEVICE_CS, VECTORS, AT_VECTOR_TIME } from './support/cli.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+/** Runs a bin with the vector clock; returns its exit code, stdout and stderr. */
+function run(bin: string, args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: cleanEnv({ ...AT_VECTOR_TIME, ...env }),
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+/** A copy of the installed package's bin and bundle, with `cache` as its code cache (or none). */
+function packageWithCache(cache: Buffer | undefined): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sas-token-cache-'))
+  mkdirSync(join(dir, 'bin'))
+  mkdirSync(join(dir, 'dist'))
+  copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
+  copyFileSync(BIN, join(dir, 'bin/sas-token.js'))
+  for (const file of ['cli.js', 'cli.cjs']) copyFileSync(join(ROOT, 'dist', file), join(dir, 'dist', file))
+  if (cache !== undefined) writeFileSync(join(dir, 'dist/cli.cache'), cache)
+  return join(dir, 'bin/sas-token.js')
+}
+
+describe('the code cache', () => {
+  const args = ['generate', '-c', DEVICE_CS]
+  it('the shipped cache gives the vector', () => {
+    assert.deepEqual(run(BIN, args), { code: 0, stdout: `${VECTORS.device}\n`, stderr: '' })
+  })
+  const real = readFileSync(join(ROOT, 'dist/cli.cache'))
+  for (const [name, cache] of [
+    ['garbage', Buffer.from('not a V8 code cache at all'.repeat(100))],
+    ['truncated', real.subarray(0, real.length >> 1)],
+    ['bit-flipped', Buffer.from(real.map((b, i) => (i % 997 === 500 ? b ^ 0xff : b)))],
+    ['missing', undefined],
+  ] as const) {
+    it(`${name}: the same output, nothing on stderr`, () => {
+      const bin = packageWithCache(cache)
+      assert.deepEqual(run(bin, args), { code: 0, stdout: `${VECTORS.device}\n`, stderr: '' })
+      assert.equal(run(bin, ['--help']).code, 0)
+    })
+  }
+  it('SAS_TOKEN_CODE_CACHE=off: the same output', () => {
+    assert.deepEqual(run(BIN, args, { SAS_TOKEN_CODE_CACHE: 'off' }), {
+      code: 0,
+      stdout: `${VECTORS.device}\n`,
+      stderr: '',
+    })
+  })
+})
+
+describe('lazy loading', () => {
+  // A preload that logs every module resolved (ES modules, through a resolve hook) and every
+  // CommonJS module in require.cache at exit.
+  const dir = mkdtempSync(join(tmpdir(), 'sas-token-loads-'))
+  const log = join(dir, 'loaded.log')
+  writeFileSync(
+    join(dir, 'hooks.mjs'),
+    `import { appendFileSync } from 'node:fs'
+export async function resolve(specifier, context, next) {
+  appendFileSync(${JSON.stringify(log)}, specifier + '\\n')
+  return next(specifier, context)
+}\n`,
+  )
+  writeFileSync(
+    join(dir, 'preload.mjs'),
+    `import { register, createRequire } from 'node:module'
+import { appendFileSync } from 'node:fs'
+register(${JSON.stringify(new URL(`file://${join(dir, 'hooks.mjs')}`).href)})
+const require = createRequire(import.meta.url)
+process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(require.cache).join('\\n') + '\\n'))\n`,
+  )
+  /** The modules a run loaded. */
+  function loads(args: string[]): string {
+    writeFileSync(log, '')
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      encoding: 'utf8',
+      env: cleanEnv({ NODE_OPTIONS: `--import=${join(dir, 'preload.mjs')}` }),
+    })
+    assert.notEqual(r.status, null)
+    return readFileSync(log, 'utf8')
+  }
+  const token = run(BIN, ['generate', '-c', DEVICE_CS]).stdout.trim()
+  for (const args of [
+    ['generate', '-c', DEVICE_CS],
+    ['mqtt', '-c', DEVICE_CS],
+    ['inspect', token],
+    ['--help'],
+  ]) {
+    it(`${args[0]}: no clipboardy, aedes or ws`, () => {
+      const loaded = loads(args)
+      assert.match(loaded, /cli\.js/, 'the hook saw the bundle load')
+      assert.doesNotMatch(loaded, /clipboardy|aedes|(?:^|[/\\])ws(?:$|[/\\])/m)
+    })
+  }
+  it('generate --copy does load clipboardy (the check above can see it)', () => {
+    assert.match(loads(['generate', '-c', DEVICE_CS, '--copy']), /clipboardy/)
+  })
+})
