@@ -16,14 +16,23 @@ import type { HubService } from './service.js'
 
 /** What an operator sends (the body of `POST /_emulator/devices/{id}/messages`). */
 export interface C2dInput {
+  /** The body: text, or base64 when `payloadEncoding` is `base64`; default empty; at most 64 KB. */
   payload?: unknown
+  /** How `payload` is written: `utf8` (default) or `base64`. */
   payloadEncoding?: unknown
+  /** Application properties: an object of string values. */
   properties?: unknown
+  /** The `$.mid` system property (a non-empty string); default a random UUID. */
   messageId?: unknown
+  /** The `$.cid` system property (a non-empty string). */
   correlationId?: unknown
+  /** The `$.uid` system property (a non-empty string). */
   userId?: unknown
+  /** The `$.ct` system property (a non-empty string). */
   contentType?: unknown
+  /** The `$.ce` system property (a non-empty string). */
   contentEncoding?: unknown
+  /** The `$.exp` system property (a non-empty string). */
   expiryTimeUtc?: unknown
 }
 

@@ -30,7 +30,9 @@ import {
 
 /** A certificate and its private key, both PEM. */
 export interface CertificateKeyPair {
+  /** The certificate, PEM. */
   cert: string
+  /** Its private key (P-256 ECDSA), PEM. */
   key: string
 }
 

@@ -28,14 +28,19 @@ export type HubEventName =
 
 /** What a caller gives to {@link HubEvents.publish}: an event without its time. */
 export interface HubEventInput {
+  /** The event's name. */
   event: HubEventName
+  /** The device the event is about, if any. */
   deviceId?: string
+  /** The module the event is about, if any (with its `deviceId`). */
   moduleId?: string
+  /** The event's other facts (never a password, key or token). */
   [fact: string]: unknown
 }
 
 /** One event: its name, an ISO 8601 time, the identity it is about, and its facts. */
 export interface HubEvent extends HubEventInput {
+  /** When it was published, ISO 8601 (from the hub's clock). */
   time: string
 }
 
@@ -66,6 +71,7 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
     this.emit('end')
   }
 
+  /** An iterator of the events published from now on; it ends at `break` or {@link HubEvents.end}. */
   [Symbol.asyncIterator](): AsyncIterator<HubEvent> {
     const queue: HubEvent[] = []
     let wake: (() => void) | undefined

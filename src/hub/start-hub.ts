@@ -64,11 +64,19 @@ export interface StartHubOptions {
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
 export interface AddIdentityOptions {
+  /** The primary symmetric key (base64); absent or empty: one is generated. */
   primaryKey?: string
+  /** The secondary symmetric key (base64); absent or empty: one is generated. */
   secondaryKey?: string
+  /** Whether the identity may connect; default `enabled` (disabling closes its connection). */
   status?: 'enabled' | 'disabled'
   /** X.509 self-signed: the certificate thumbprints instead of keys. */
-  x509Thumbprint?: { primaryThumbprint: string; secondaryThumbprint?: string }
+  x509Thumbprint?: {
+    /** The primary certificate's thumbprint: SHA-1 (40 hex digits) or SHA-256 (64). */
+    primaryThumbprint: string
+    /** The secondary certificate's thumbprint, SHA-1 or SHA-256; default none. */
+    secondaryThumbprint?: string
+  }
 }
 
 /** A running hub. */
@@ -79,52 +87,163 @@ export interface Hub {
   ca: string
   /** The CA certificate's path, when a state directory is used. */
   caPath?: string
+  /** The host name in connection strings (`HostName=`). */
   hostName: string
+  /** The DPS ID scope. */
   idScope: string
   /** The bound ports (0 for an optional listener that could not bind). */
-  ports: { mqtt: number; https: number }
-  /** Creates (or returns) a device; its connection string uses the primary key. */
+  ports: {
+    /** The MQTT over TLS port (devices and DPS). */
+    mqtt: number
+    /** The HTTPS port (REST API, MQTT over WebSocket). */
+    https: number
+  }
+  /**
+   * Creates (or returns) a device; its connection string uses the primary key. Given options
+   * update an existing device.
+   *
+   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST` (keys, thumbprints).
+   */
   addDevice(
     id: string,
     o?: AddIdentityOptions,
-  ): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
+  ): Promise<{
+    /** The device's connection string (`x509=true` for an X.509 identity). */
+    connectionString: string
+    /** The primary key (SAS identities only). */
+    primaryKey?: string
+    /** The secondary key (SAS identities only). */
+    secondaryKey?: string
+  }>
+  /**
+   * Creates (or returns) a module of an existing device; its connection string uses the
+   * primary key. Given options update an existing module.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND` (no such device), `ERR_INVALID_IDENTIFIER`,
+   *   `ERR_HUB_BAD_REQUEST` (keys, thumbprints).
+   */
   addModule(
     deviceId: string,
     moduleId: string,
     o?: AddIdentityOptions,
-  ): Promise<{ connectionString: string; primaryKey?: string; secondaryKey?: string }>
+  ): Promise<{
+    /** The module's connection string (`x509=true` for an X.509 identity). */
+    connectionString: string
+    /** The primary key (SAS identities only). */
+    primaryKey?: string
+    /** The secondary key (SAS identities only). */
+    secondaryKey?: string
+  }>
+  /**
+   * Queues a cloud-to-device message (a `Buffer` is sent as its bytes) and delivers it at once
+   * if the device is connected and subscribed.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`.
+   */
   sendC2d(
     deviceId: string,
     payload: string | Buffer,
     o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
-  ): Promise<{ messageId: string; state: 'queued' | 'delivered' }>
-  /** Sends a message to a connected module's input (what IoT Edge routing does). */
+  ): Promise<{
+    /** The message id (given, or a random UUID). */
+    messageId: string
+    /** `delivered` when the device received it now, else `queued`. */
+    state: 'queued' | 'delivered'
+  }>
+  /**
+   * Sends a message to a connected module's input (what IoT Edge routing does).
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_DEVICE_NOT_ONLINE`.
+   */
   sendToModuleInput(
     deviceId: string,
     moduleId: string,
     inputName: string,
     payload: string | Buffer,
     o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
-  ): Promise<{ messageId: string; state: 'delivered' }>
+  ): Promise<{
+    /** The message id (given, or a random UUID). */
+    messageId: string
+    /** Always `delivered`: module inputs are not queued. */
+    state: 'delivered'
+  }>
+  /**
+   * Invokes a direct method on a connected device (or module) and waits for its answer;
+   * `timeoutSeconds` is 5 to 300, default 30.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST` (name, timeout, payload over
+   *   128 KB), `ERR_HUB_DEVICE_NOT_ONLINE`, `ERR_HUB_METHOD_TIMEOUT`, `ERR_HUB_CLOSED`.
+   */
   invokeMethod(
     deviceId: string,
     methodName: string,
     payload?: unknown,
     o?: { moduleId?: string; timeoutSeconds?: number },
-  ): Promise<{ status: number; payload: unknown }>
+  ): Promise<{
+    /** The status code the device answered with. */
+    status: number
+    /** The device's answer: parsed JSON, else the text (`null` when empty). */
+    payload: unknown
+  }>
+  /**
+   * Merges a patch into the twin's desired properties (sent to a subscribed device); returns
+   * the twin.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`.
+   */
   updateDesired(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
+  /**
+   * Merges a patch into the twin's tags; returns the twin.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`.
+   */
   updateTags(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
+  /**
+   * The twin of a device (or module), as IoT Hub's service JSON.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
   getTwin(deviceId: string, o?: { moduleId?: string }): Promise<JsonObject>
-  /** A DPS individual enrollment (empty keys are generated); returns its keys. */
+  /**
+   * A DPS individual enrollment (empty keys are generated); returns its keys.
+   *
+   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_NOT_FOUND`.
+   */
   addEnrollment(
     registrationId: string,
-    o?: { primaryKey?: string; secondaryKey?: string; deviceId?: string },
-  ): Promise<{ primaryKey: string; secondaryKey: string }>
-  /** A DPS enrollment group (empty keys are generated); returns its keys. */
+    o?: {
+      /** The primary key (base64); absent or empty: one is generated. */
+      primaryKey?: string
+      /** The secondary key (base64); absent or empty: one is generated. */
+      secondaryKey?: string
+      /** The device id a registration gets; default the registration id. */
+      deviceId?: string
+    },
+  ): Promise<{
+    /** The enrollment's primary key. */
+    primaryKey: string
+    /** The enrollment's secondary key. */
+    secondaryKey: string
+  }>
+  /**
+   * A DPS enrollment group (empty keys are generated); returns its keys.
+   *
+   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_NOT_FOUND`.
+   */
   addEnrollmentGroup(
     groupId: string,
-    o?: { primaryKey?: string; secondaryKey?: string },
-  ): Promise<{ primaryKey: string; secondaryKey: string }>
+    o?: {
+      /** The group's primary key (base64); absent or empty: one is generated. */
+      primaryKey?: string
+      /** The group's secondary key (base64); absent or empty: one is generated. */
+      secondaryKey?: string
+    },
+  ): Promise<{
+    /** The group's primary key. */
+    primaryKey: string
+    /** The group's secondary key. */
+    secondaryKey: string
+  }>
   /** Every event; also async-iterable from now on. */
   events: HubEvents & AsyncIterable<HubEvent>
   /** Writes pending state now. */
