@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { describe, it } from 'node:test'
 import { sdk } from './support/sdk.js'
-import { BIN, cleanEnv, runEnv, SERVICE_CS, HOST, KEY, type Run } from './support/cli.js'
+import { BIN, cleanEnv, runEnv, type Run } from './support/cli.js'
+import { HOST, KEY, SERVICE_CS } from './support/fixtures.js'
 
 /** Runs the CLI with stdin from a Buffer, with or without workers. */
 function batch(args: readonly string[], input: Buffer, workers: 'on' | 'off', env = {}): Promise<Run> {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
-import { BIN, cleanEnv, DEVICE_CS, VECTORS, AT_VECTOR_TIME } from './support/cli.js'
+import { BIN, cleanEnv } from './support/cli.js'
+import { AT_VECTOR_TIME, DEVICE_CS, VECTORS } from './support/fixtures.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
