@@ -91,11 +91,15 @@ const [cli] = (
   })
 ).outputFiles
 let dynamicImports = 0
-const body = cli.text.replace(/\bimport\((?=["'`])/g, () => {
+// The hub is imported by URL (\`import(url.href)\`, src/cli/load-hub.ts), so that it stays a file apart.
+const byUrl = /\bimport\((?=new URL\(|[A-Za-z_$][\w$]*\.href\))/g
+const body = cli.text.replace(new RegExp(`${/\bimport\((?=["'`])/.source}|${byUrl.source}`, 'g'), () => {
   dynamicImports++
   return '__sasTokenLoad('
 })
-const expected = (cli.text.match(/\bimport\("(?:node:[a-z_]+|clipboardy|aedes|ws)[^"]*"\)/g) ?? []).length
+const expected =
+  (cli.text.match(/\bimport\("(?:node:[a-z_]+|clipboardy|aedes|ws)[^"]*"\)/g) ?? []).length +
+  (cli.text.match(byUrl) ?? []).length
 if (dynamicImports !== expected)
   throw new Error(`bundle-cli: ${dynamicImports} dynamic imports, ${expected} of known modules`)
 writeFileSync(

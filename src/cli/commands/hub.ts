@@ -7,30 +7,15 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { Argv, CommandModule } from 'yargs'
+import type { ArgsOf, OptionsOf } from '../command.js'
 import { loadHub } from '../load-hub.js'
 import { withSharedChecks } from '../options.js'
 import { UsageError } from '../errors.js'
 import { warn, writeValue } from '../output.js'
 import { registerSecret } from '../secrets.js'
 import { renderHubEvent } from '../render-hub-event.js'
-import { hubSubcommands } from './hub/index.js'
-
-/** The options of `hub`. */
-export interface HubArgs {
-  json?: boolean | undefined
-  device?: string[] | undefined
-  mqttPort?: number | undefined
-  httpsPort?: number | undefined
-  hostName?: string | undefined
-  stateDir?: string | undefined
-  inMemory?: boolean | undefined
-  bind?: string | undefined
-  ownerKey?: string | undefined
-  idScope?: string | undefined
-  console?: boolean | undefined
-  consolePort?: number | undefined
-}
+import { withHubSubcommands } from './hub/index.js'
 
 /** The console's default port (`--console-port`); when taken, a free one is used instead. */
 export const DEFAULT_CONSOLE_PORT = 8884
@@ -55,8 +40,7 @@ function port(value: unknown, name: string): number | undefined {
 
 function builder(y: Argv) {
   return (
-    withSharedChecks(y)
-      .command(hubSubcommands)
+    withHubSubcommands(withSharedChecks(y))
       // Not global: the start options are not the subcommands' (`hub watch --device` is one id).
       .options({
         json: {
@@ -133,7 +117,7 @@ function trustHelp(caPath: string): string {
   ].join('\n')
 }
 
-async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
+async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
   const mqttPort = port(args.mqttPort, 'mqtt-port')
@@ -235,9 +219,9 @@ async function handler(args: ArgumentsCamelCase<HubArgs>): Promise<void> {
 }
 
 /** The `hub` command module. */
-export const hub: CommandModule<object, HubArgs> = {
+export const hub: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'hub',
   describe: 'Run a local IoT Hub + DPS emulator (subcommands talk to a running one)',
-  builder: builder as unknown as CommandModule<object, HubArgs>['builder'],
+  builder,
   handler,
 }

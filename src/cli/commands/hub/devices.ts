@@ -4,34 +4,20 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { Argv, CommandModule } from 'yargs'
 import { formatConnectionString } from '../../../connection-string.js'
 import { SasTokenError } from '../../../errors.js'
+import type { ArgsOf, OptionsOf } from '../../command.js'
 import type { HubClient, HubDevice } from '../../hub-client.js'
 import { notice, writeJson, writeValue } from '../../output.js'
 import { registerSecret } from '../../secrets.js'
 import { table } from '../../table.js'
-import { connectHub, type HubArgs, withHubOptions } from './connect.js'
+import { connectHub, withHubOptions } from './connect.js'
 
-interface DeviceArgs extends HubArgs {
-  id: string
-  module?: string | undefined
-}
-
-interface AddArgs extends DeviceArgs {
-  disabled?: boolean | undefined
-}
-
-interface ShowArgs extends DeviceArgs {
-  showSecrets?: boolean | undefined
-}
-
-interface ListArgs extends HubArgs {
-  device?: string | undefined
-  showSecrets?: boolean | undefined
-}
-
-const target = (args: DeviceArgs) => ({ deviceId: args.id, moduleId: args.module })
+const target = (args: { id: string; module?: string | undefined }) => ({
+  deviceId: args.id,
+  moduleId: args.module,
+})
 
 const withId = (y: Argv) =>
   withHubOptions(y)
@@ -77,113 +63,127 @@ function redacted(d: HubDevice, show: boolean): HubDevice {
 const name = (d: HubDevice): string =>
   typeof d.moduleId === 'string' && d.moduleId !== '' ? `${d.deviceId}/${d.moduleId}` : d.deviceId
 
-const add: CommandModule<object, AddArgs> = {
+function addBuilder(y: Argv) {
+  return withId(y)
+    .option('disabled', { type: 'boolean', describe: 'Create it disabled (it cannot connect)' })
+    .example('$0 hub devices add dev1', 'Prints HostName=…;DeviceId=dev1;SharedAccessKey=…')
+    .example('$0 hub devices add dev1 --module mod1', 'A module identity of dev1')
+}
+
+async function addHandler(args: ArgsOf<typeof addBuilder>): Promise<void> {
+  const hub = await connectHub(args)
+  const d = await hub.createDevice(target(args), args.disabled === true ? { status: 'disabled' } : {})
+  const connectionString = connectionStringOf(hub, d)
+  if (args.json === true)
+    writeJson({
+      deviceId: d.deviceId,
+      ...(args.module !== undefined && { moduleId: args.module }),
+      ...(d.status !== undefined && { status: d.status }),
+      connectionString,
+    })
+  else writeValue(connectionString)
+}
+
+const add: CommandModule<object, OptionsOf<typeof addBuilder>> = {
   command: 'add <id>',
   describe: 'Create a device (or module) and print its connection string',
-  builder: ((y: Argv) =>
-    withId(y)
-      .option('disabled', { type: 'boolean', describe: 'Create it disabled (it cannot connect)' })
-      .example('$0 hub devices add dev1', 'Prints HostName=…;DeviceId=dev1;SharedAccessKey=…')
-      .example(
-        '$0 hub devices add dev1 --module mod1',
-        'A module identity of dev1',
-      )) as unknown as CommandModule<object, AddArgs>['builder'],
-  async handler(args: ArgumentsCamelCase<AddArgs>) {
-    const hub = await connectHub(args)
-    const d = await hub.createDevice(target(args), args.disabled === true ? { status: 'disabled' } : {})
-    const connectionString = connectionStringOf(hub, d)
-    if (args.json === true)
-      writeJson({
-        deviceId: d.deviceId,
-        ...(args.module !== undefined && { moduleId: args.module }),
-        ...(d.status !== undefined && { status: d.status }),
-        connectionString,
-      })
-    else writeValue(connectionString)
-  },
+  builder: addBuilder,
+  handler: addHandler,
 }
 
-const list: CommandModule<object, ListArgs> = {
+function listBuilder(y: Argv) {
+  return withHubOptions(y)
+    .options(showSecretsOption)
+    .option('device', { alias: 'd', type: 'string', describe: "List this device's modules" })
+    .example('$0 hub devices list', 'id, status and connection state, one device a line')
+    .example('$0 hub devices list --json', 'The registry entries, keys redacted')
+}
+
+async function listHandler(args: ArgsOf<typeof listBuilder>): Promise<void> {
+  const devices = await (await connectHub(args)).listDevices(args.device)
+  if (args.json === true) writeJson(devices.map((d) => redacted(d, args.showSecrets === true)))
+  else if (devices.length > 0)
+    writeValue(devices.map((d) => [name(d), d.status ?? '', d.connectionState ?? ''].join('\t')).join('\n'))
+}
+
+const list: CommandModule<object, OptionsOf<typeof listBuilder>> = {
   command: ['list', 'ls'],
   describe: 'List the devices (or the modules of --device)',
-  builder: ((y: Argv) =>
-    withHubOptions(y)
-      .options(showSecretsOption)
-      .option('device', { alias: 'd', type: 'string', describe: "List this device's modules" })
-      .example('$0 hub devices list', 'id, status and connection state, one device a line')
-      .example(
-        '$0 hub devices list --json',
-        'The registry entries, keys redacted',
-      )) as unknown as CommandModule<object, ListArgs>['builder'],
-  async handler(args: ArgumentsCamelCase<ListArgs>) {
-    const devices = await (await connectHub(args)).listDevices(args.device)
-    if (args.json === true) writeJson(devices.map((d) => redacted(d, args.showSecrets === true)))
-    else if (devices.length > 0)
-      writeValue(devices.map((d) => [name(d), d.status ?? '', d.connectionState ?? ''].join('\t')).join('\n'))
-  },
+  builder: listBuilder,
+  handler: listHandler,
 }
 
-const show: CommandModule<object, ShowArgs> = {
+function showBuilder(y: Argv) {
+  return withId(y)
+    .options(showSecretsOption)
+    .example('$0 hub devices show dev1 --json', 'The registry entry, keys redacted')
+}
+
+async function showHandler(args: ArgsOf<typeof showBuilder>): Promise<void> {
+  const hub = await connectHub(args)
+  const d = await hub.getDevice(target(args))
+  const secrets = args.showSecrets === true
+  if (args.json === true) {
+    writeJson(redacted(d, secrets))
+    return
+  }
+  const keys = redacted(d, secrets).authentication?.symmetricKey
+  writeValue(
+    table([
+      ['id', name(d)],
+      ['status', d.status],
+      ['connectionState', d.connectionState],
+      ['authentication', d.authentication?.type],
+      ['primaryKey', keys?.primaryKey ?? undefined],
+      ['secondaryKey', keys?.secondaryKey ?? undefined],
+      ['c2dQueued', d.cloudToDeviceMessageCount],
+      ['connectionString', secrets && keys?.primaryKey ? connectionStringOf(hub, d) : undefined],
+    ]),
+  )
+}
+
+const show: CommandModule<object, OptionsOf<typeof showBuilder>> = {
   command: 'show <id>',
   describe: 'Show a device (or module); keys redacted unless --show-secrets',
-  builder: ((y: Argv) =>
-    withId(y)
-      .options(showSecretsOption)
-      .example(
-        '$0 hub devices show dev1 --json',
-        'The registry entry, keys redacted',
-      )) as unknown as CommandModule<object, ShowArgs>['builder'],
-  async handler(args: ArgumentsCamelCase<ShowArgs>) {
-    const hub = await connectHub(args)
-    const d = await hub.getDevice(target(args))
-    const secrets = args.showSecrets === true
-    if (args.json === true) {
-      writeJson(redacted(d, secrets))
-      return
-    }
-    const keys = redacted(d, secrets).authentication?.symmetricKey
-    writeValue(
-      table([
-        ['id', name(d)],
-        ['status', d.status],
-        ['connectionState', d.connectionState],
-        ['authentication', d.authentication?.type],
-        ['primaryKey', keys?.primaryKey ?? undefined],
-        ['secondaryKey', keys?.secondaryKey ?? undefined],
-        ['c2dQueued', d.cloudToDeviceMessageCount],
-        ['connectionString', secrets && keys?.primaryKey ? connectionStringOf(hub, d) : undefined],
-      ]),
-    )
-  },
+  builder: showBuilder,
+  handler: showHandler,
 }
 
-const rm: CommandModule<object, DeviceArgs> = {
+function rmBuilder(y: Argv) {
+  return withId(y).example('$0 hub devices rm dev1', 'Deletes dev1 and its twin')
+}
+
+async function rmHandler(args: ArgsOf<typeof rmBuilder>): Promise<void> {
+  await (await connectHub(args)).deleteDevice(target(args))
+  if (args.json === true)
+    writeJson({
+      deviceId: args.id,
+      ...(args.module !== undefined && { moduleId: args.module }),
+      deleted: true,
+    })
+  else notice(`deleted ${args.module === undefined ? args.id : `${args.id}/${args.module}`}.`)
+}
+
+const rm: CommandModule<object, OptionsOf<typeof rmBuilder>> = {
   command: ['rm <id>', 'remove <id>'],
   describe: 'Delete a device (or module)',
-  builder: ((y: Argv) =>
-    withId(y).example('$0 hub devices rm dev1', 'Deletes dev1 and its twin')) as unknown as CommandModule<
-    object,
-    DeviceArgs
-  >['builder'],
-  async handler(args: ArgumentsCamelCase<DeviceArgs>) {
-    await (await connectHub(args)).deleteDevice(target(args))
-    if (args.json === true)
-      writeJson({
-        deviceId: args.id,
-        ...(args.module !== undefined && { moduleId: args.module }),
-        deleted: true,
-      })
-    else notice(`deleted ${args.module === undefined ? args.id : `${args.id}/${args.module}`}.`)
-  },
+  builder: rmBuilder,
+  handler: rmHandler,
+}
+
+function builder(y: Argv) {
+  return y
+    .command(add)
+    .command(list)
+    .command(show)
+    .command(rm)
+    .demandCommand(1, 'Give a devices command: add, list, show or rm.')
 }
 
 /** The `hub devices` command module. */
-export const devices: CommandModule = {
+export const devices: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'devices <command>',
   describe: "The hub's device registry: add, list, show, rm",
-  builder: (y: Argv) =>
-    y
-      .command([add, list, show, rm] as unknown as CommandModule[])
-      .demandCommand(1, 'Give a devices command: add, list, show or rm.'),
+  builder,
   handler: () => {},
 }

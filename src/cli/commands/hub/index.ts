@@ -4,18 +4,14 @@
  *
  * @module
  */
-import type { CommandModule } from 'yargs'
+import type { Argv } from 'yargs'
 import { call } from './call.js'
 import { devices } from './devices.js'
 import { send } from './send.js'
 import { twin } from './twin.js'
 import { watch } from './watch.js'
 
-/** `devices`, `twin`, `call`, `send`, `watch`: each module types its own argv. */
-export const hubSubcommands: CommandModule[] = [
-  devices,
-  twin,
-  call,
-  send,
-  watch,
-] as unknown as CommandModule[]
+/** Registers `devices`, `twin`, `call`, `send`, `watch`: each module types its own argv. */
+export function withHubSubcommands<T>(y: Argv<T>): Argv<T> {
+  return y.command(devices).command(twin).command(call).command(send).command(watch)
+}

@@ -5,76 +5,66 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { Argv, CommandModule } from 'yargs'
 import type { C2dMessage } from '../../hub-client.js'
 import { readStdin } from '../../input.js'
+import type { ArgsOf, OptionsOf } from '../../command.js'
 import { notice, writeJson, writeValue } from '../../output.js'
 import { properties } from '../topic.js'
-import { connectHub, type HubArgs, withHubOptions } from './connect.js'
+import { connectHub, withHubOptions } from './connect.js'
 
-interface SendArgs extends HubArgs {
-  id: string
-  payload?: string | undefined
-  property?: string[] | undefined
-  base64?: boolean | undefined
-  messageId?: string | undefined
-  correlationId?: string | undefined
-  userId?: string | undefined
-  contentType?: string | undefined
-  contentEncoding?: string | undefined
-  expiryTimeUtc?: string | undefined
+function builder(y: Argv) {
+  return withHubOptions(y)
+    .positional('id', { type: 'string', demandOption: true, describe: 'Device id' })
+    .positional('payload', {
+      type: 'string',
+      describe: 'The message body ("-" reads stdin) [default: empty]',
+    })
+    .options({
+      property: {
+        alias: 'p',
+        type: 'string',
+        array: true,
+        describe: 'An application property, name=value (repeatable)',
+      },
+      base64: { type: 'boolean', describe: 'The payload is base64: send its bytes' },
+      'message-id': { type: 'string', describe: '$.mid [default: a new UUID]' },
+      'correlation-id': { type: 'string', describe: '$.cid' },
+      'user-id': { type: 'string', describe: '$.uid' },
+      'content-type': { type: 'string', describe: '$.ct, like application/json' },
+      'content-encoding': { type: 'string', describe: '$.ce, like utf-8' },
+      'expiry-time-utc': { type: 'string', describe: '$.exp, ISO 8601' },
+    })
+    .example('$0 hub send dev1 "hello" -p color=red', 'Queued until dev1 subscribes to devicebound')
+    .example('$0 hub send dev1 - --content-type application/json < msg.json', 'The body from stdin')
+}
+
+async function handler(args: ArgsOf<typeof builder>): Promise<void> {
+  const props = properties(args.property ?? [])
+  const payload = args.payload === '-' ? await readStdin() : (args.payload ?? '')
+  const message: C2dMessage = {
+    payload,
+    ...(args.base64 === true && { payloadEncoding: 'base64' }),
+    ...(Object.keys(props).length > 0 && { properties: { ...props } }),
+    ...(args.messageId !== undefined && { messageId: args.messageId }),
+    ...(args.correlationId !== undefined && { correlationId: args.correlationId }),
+    ...(args.userId !== undefined && { userId: args.userId }),
+    ...(args.contentType !== undefined && { contentType: args.contentType }),
+    ...(args.contentEncoding !== undefined && { contentEncoding: args.contentEncoding }),
+    ...(args.expiryTimeUtc !== undefined && { expiryTimeUtc: args.expiryTimeUtc }),
+  }
+  const sent = await (await connectHub(args)).sendC2d(args.id, message)
+  if (args.json === true) writeJson(sent)
+  else {
+    writeValue(sent.messageId)
+    notice(`message ${sent.state}.`)
+  }
 }
 
 /** The `hub send` command module. */
-export const send: CommandModule<object, SendArgs> = {
+export const send: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'send <id> [payload]',
   describe: 'Send a cloud-to-device message (emulator only); prints its messageId',
-  builder: ((y: Argv) =>
-    withHubOptions(y)
-      .positional('id', { type: 'string', demandOption: true, describe: 'Device id' })
-      .positional('payload', {
-        type: 'string',
-        describe: 'The message body ("-" reads stdin) [default: empty]',
-      })
-      .options({
-        property: {
-          alias: 'p',
-          type: 'string',
-          array: true,
-          describe: 'An application property, name=value (repeatable)',
-        },
-        base64: { type: 'boolean', describe: 'The payload is base64: send its bytes' },
-        'message-id': { type: 'string', describe: '$.mid [default: a new UUID]' },
-        'correlation-id': { type: 'string', describe: '$.cid' },
-        'user-id': { type: 'string', describe: '$.uid' },
-        'content-type': { type: 'string', describe: '$.ct, like application/json' },
-        'content-encoding': { type: 'string', describe: '$.ce, like utf-8' },
-        'expiry-time-utc': { type: 'string', describe: '$.exp, ISO 8601' },
-      })
-      .example('$0 hub send dev1 "hello" -p color=red', 'Queued until dev1 subscribes to devicebound')
-      .example(
-        '$0 hub send dev1 - --content-type application/json < msg.json',
-        'The body from stdin',
-      )) as unknown as CommandModule<object, SendArgs>['builder'],
-  async handler(args: ArgumentsCamelCase<SendArgs>) {
-    const props = properties(args.property ?? [])
-    const payload = args.payload === '-' ? await readStdin() : (args.payload ?? '')
-    const message: C2dMessage = {
-      payload,
-      ...(args.base64 === true && { payloadEncoding: 'base64' }),
-      ...(Object.keys(props).length > 0 && { properties: { ...props } }),
-      ...(args.messageId !== undefined && { messageId: args.messageId }),
-      ...(args.correlationId !== undefined && { correlationId: args.correlationId }),
-      ...(args.userId !== undefined && { userId: args.userId }),
-      ...(args.contentType !== undefined && { contentType: args.contentType }),
-      ...(args.contentEncoding !== undefined && { contentEncoding: args.contentEncoding }),
-      ...(args.expiryTimeUtc !== undefined && { expiryTimeUtc: args.expiryTimeUtc }),
-    }
-    const sent = await (await connectHub(args)).sendC2d(args.id, message)
-    if (args.json === true) writeJson(sent)
-    else {
-      writeValue(sent.messageId)
-      notice(`message ${sent.state}.`)
-    }
-  },
+  builder: builder,
+  handler: handler,
 }

@@ -5,17 +5,13 @@
  *
  * @module
  */
-import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { Argv, CommandModule } from 'yargs'
 import { SasTokenError } from '../../../errors.js'
 import type { HubEvent } from '../../hub-client.js'
 import { notice, writeValue } from '../../output.js'
+import type { ArgsOf, OptionsOf } from '../../command.js'
 import { UsageError } from '../../errors.js'
-import { connectHub, type HubArgs, withHubOptions } from './connect.js'
-
-interface WatchArgs extends HubArgs {
-  device?: string | undefined
-  count?: number | undefined
-}
+import { connectHub, withHubOptions } from './connect.js'
 
 /** One line for people: time, event, identity, then the event's other fields. */
 export function eventLine(e: HubEvent): string {
@@ -25,48 +21,50 @@ export function eventLine(e: HubEvent): string {
   return [time, event.padEnd(13), who, fields].filter((part) => part !== '').join('  ')
 }
 
+function builder(y: Argv) {
+  return withHubOptions(y)
+    .options({
+      device: { alias: 'd', type: 'string', describe: "Only this device's events (and its modules')" },
+      count: { alias: 'n', type: 'number', describe: 'Stop after this many events' },
+    })
+    .example('$0 hub watch', 'Every event, one line each, until Ctrl-C')
+    .example('$0 hub watch --device dev1 --json | jq .', 'NDJSON of dev1 events')
+}
+
+async function handler(args: ArgsOf<typeof builder>): Promise<void> {
+  if (args.count !== undefined && (!Number.isInteger(args.count) || args.count < 1))
+    throw new UsageError('--count must be a whole number, 1 or more.')
+  const hub = await connectHub(args)
+  const stop = new AbortController()
+  const onSignal = (): void => stop.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  let seen = 0
+  try {
+    for await (const e of hub.events({
+      ...(args.device !== undefined && { deviceId: args.device }),
+      signal: stop.signal,
+      onOpen: () =>
+        notice(
+          `watching ${hub.endpoint}${args.device === undefined ? '' : ` for ${args.device}`} (Ctrl-C to stop).`,
+        ),
+    })) {
+      writeValue(args.json === true ? JSON.stringify(e) : eventLine(e))
+      if (++seen === args.count) return
+    }
+    if (!stop.signal.aborted)
+      throw new SasTokenError('ERR_HUB_UNREACHABLE', `the hub at ${hub.endpoint} closed the event stream.`)
+  } finally {
+    stop.abort()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}
+
 /** The `hub watch` command module. */
-export const watch: CommandModule<object, WatchArgs> = {
+export const watch: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'watch',
   describe: 'Follow the hub events from now on (emulator only); --json for NDJSON',
-  builder: ((y: Argv) =>
-    withHubOptions(y)
-      .options({
-        device: { alias: 'd', type: 'string', describe: "Only this device's events (and its modules')" },
-        count: { alias: 'n', type: 'number', describe: 'Stop after this many events' },
-      })
-      .example('$0 hub watch', 'Every event, one line each, until Ctrl-C')
-      .example(
-        '$0 hub watch --device dev1 --json | jq .',
-        'NDJSON of dev1 events',
-      )) as unknown as CommandModule<object, WatchArgs>['builder'],
-  async handler(args: ArgumentsCamelCase<WatchArgs>) {
-    if (args.count !== undefined && (!Number.isInteger(args.count) || args.count < 1))
-      throw new UsageError('--count must be a whole number, 1 or more.')
-    const hub = await connectHub(args)
-    const stop = new AbortController()
-    const onSignal = (): void => stop.abort()
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-    let seen = 0
-    try {
-      for await (const e of hub.events({
-        ...(args.device !== undefined && { deviceId: args.device }),
-        signal: stop.signal,
-        onOpen: () =>
-          notice(
-            `watching ${hub.endpoint}${args.device === undefined ? '' : ` for ${args.device}`} (Ctrl-C to stop).`,
-          ),
-      })) {
-        writeValue(args.json === true ? JSON.stringify(e) : eventLine(e))
-        if (++seen === args.count) return
-      }
-      if (!stop.signal.aborted)
-        throw new SasTokenError('ERR_HUB_UNREACHABLE', `the hub at ${hub.endpoint} closed the event stream.`)
-    } finally {
-      stop.abort()
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    }
-  },
+  builder: builder,
+  handler: handler,
 }
