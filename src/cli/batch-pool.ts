@@ -216,7 +216,8 @@ export class BatchPool {
   async #wait(): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure
     if (process.stdout.writableNeedDrain && !process.stdout.destroyed) {
-      await once(process.stdout, 'drain')
+      // A reader that goes away (EPIPE) closes stdout, which then never drains.
+      await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')])
     } else if (!this.#ready.has(this.#written)) {
       await new Promise<void>((resolve) => {
         this.#wake = resolve

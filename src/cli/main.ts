@@ -136,7 +136,12 @@ registerArgvSecrets(args)
 // A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly.
 // Any other write failure (a full disk) is one line on stderr and exit 1, whenever it happens.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') return end(err, json)
+  if (err.code === 'EPIPE') {
+    // Nothing more can reach the reader: stop now, with exit 0, rather than wait for input still
+    // coming or for batch worker threads to finish work nobody will read.
+    end(err, json)
+    process.exit()
+  }
   ended = false
   end(
     new CliError('ERR_STDOUT_WRITE', `cannot write to stdout (${err.code ?? 'error'}).`, {
