@@ -44,7 +44,7 @@ describe('hub layering', () => {
   })
 
   it('the CLI bundle does not contain aedes or ws; it imports dist/hub at run time', () => {
-    const bundle = readFileSync(join(dist, 'cli.js'), 'utf8')
+    const bundle = readFileSync(join(dist, 'cli.cjs'), 'utf8') // the bundle; dist/cli.js is its launcher
     assert.ok(!/from\s*["']aedes["']/.test(bundle) && !bundle.includes('aedes-persistence'))
     assert.ok(!bundle.includes('WebSocketServer'))
     assert.ok(bundle.includes('./hub/index.js'))
