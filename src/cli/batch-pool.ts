@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import type { JobRecipe } from './batch-recipe.js'
 import type { WorkerData, WorkerReply, WorkerTask } from './batch-worker.js'
@@ -253,7 +252,17 @@ export class BatchPool {
     if (this.#failure !== undefined) throw this.#failure
     if (process.stdout.writableNeedDrain && !process.stdout.destroyed) {
       // A reader that goes away (EPIPE) closes stdout, which then never drains.
-      await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')])
+      // Both listeners go once either fires: a race of two once() calls left the loser's
+      // listeners behind, one pair per wait (MaxListenersExceededWarning on stderr).
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          process.stdout.off('drain', done)
+          process.stdout.off('close', done)
+          resolve()
+        }
+        process.stdout.on('drain', done)
+        process.stdout.on('close', done)
+      })
     } else if (!this.#ready.has(this.#written)) {
       await new Promise<void>((resolve) => {
         this.#wake = resolve
