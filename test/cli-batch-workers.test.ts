@@ -4,6 +4,9 @@
 // fails the run with a clear error and leaves an exact, in-order prefix of the records.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { sdk } from './support/sdk.js'
 import { BIN, cleanEnv, runEnv, type Run } from './support/cli.js'
@@ -23,6 +26,29 @@ function batch(args: readonly string[], input: Buffer, workers: 'on' | 'off', en
     child.on('close', (code) => resolve({ code, stdout, stderr }))
     child.stdin.on('error', () => {})
     child.stdin.end(input)
+  })
+}
+
+/** Runs the CLI with stdin a regular file holding `input` (read into a reused buffer, not a stream). */
+function batchFromFile(args: readonly string[], input: Buffer, workers: 'on' | 'off'): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'sas-token-batch-'))
+  const file = join(dir, 'input.txt')
+  writeFileSync(file, input)
+  const fd = openSync(file, 'r')
+  return new Promise<Run>((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: cleanEnv({ SAS_TOKEN_BATCH_WORKERS: workers }),
+      stdio: [fd, 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  }).finally(() => {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
   })
 }
 
@@ -61,6 +87,18 @@ describe('generate --batch on worker threads', () => {
       assert.equal(two.code, one.code)
       assert.equal(two.stderr, one.stderr)
       assert.ok(two.stdout === one.stdout, `${format}: the worker output differs from one thread's`)
+    }
+  })
+
+  it('stdin a regular file: the same bytes as from a pipe, on one thread and on workers', async () => {
+    const input = awkwardInput()
+    const args = ['gen', '--batch', '-c', SERVICE_CS, ...EXPIRY]
+    const piped = await batch(args, input, 'off')
+    for (const workers of ['off', 'on'] as const) {
+      const fromFile = await batchFromFile(args, input, workers)
+      assert.equal(fromFile.code, piped.code)
+      assert.equal(fromFile.stderr, piped.stderr)
+      assert.ok(fromFile.stdout === piped.stdout, `workers ${workers}: the output from a file differs`)
     }
   })
 

@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
 import type { JobRecipe } from './batch-recipe.js'
 import type { WorkerData, WorkerReply, WorkerTask } from './batch-worker.js'
@@ -25,11 +24,27 @@ export const CHUNK_BYTES = 64 << 10
 /** Chunks sent and not yet written: enough to keep both workers busy, little memory. */
 const IN_FLIGHT = 6
 
+/**
+ * The size of an input buffer: a chunk and one more piece of input fit without growing. Input
+ * buffers go round (main thread, worker, back), as do reply buffers (worker, main thread once
+ * written, back): memory handed between threads is external to V8's heap, which the main thread
+ * seldom collects, so fresh buffers would pile up as the input grows.
+ */
+const INPUT_BYTES = 2 * CHUNK_BYTES
+
 /** A line this long (in bytes) without an end is handed back to the main thread. */
 export const MAX_CARRY_BYTES = 1 << 20
 
 /** Each worker's young generation, in MiB. */
 const YOUNG_GENERATION_MB = 4
+
+/**
+ * Each worker's old generation, in MiB. A worker holds little for long (its job, one chunk and
+ * its records), but without a cap V8 lets the old generation grow with the run, so the peak
+ * grew with N; 12 MiB was measured to be enough for 1M connection strings. A worker that still
+ * runs out fails the run with `ERR_BATCH_WORKER_FAILED`, as any worker failure does.
+ */
+const OLD_GENERATION_MB = 24
 
 const LF = 10
 const CR = 13
@@ -86,9 +101,13 @@ export class BatchPool {
   #written = 0
   #lines = 0
   #failed = 0
-  /** Input not yet sent: the start of a line that has not ended. */
-  #carry: Buffer[] = []
+  /** Input not yet sent, in `#carry[0, #carryBytes)`: the start of a line that has not ended. */
+  #carry: Buffer & { buffer: ArrayBuffer }
   #carryBytes = 0
+  /** Input buffers the workers have handed back. */
+  readonly #freeInputs: ArrayBuffer[] = []
+  /** Reply buffers written out, each to go back to a worker with a task. */
+  readonly #freeReplies: ArrayBuffer[] = []
   /** The first line number of each chunk not yet written. */
   readonly #firstLines = new Map<number, number>()
   #failure: CliError | undefined
@@ -98,6 +117,7 @@ export class BatchPool {
 
   constructor(recipe: JobRecipe, format: 'json' | 'csv', firstLine: number, workers = 2) {
     this.lineNo = firstLine
+    this.#carry = this.#inputBuffer()
     const workerData: WorkerData = {
       sasTokenBatchWorker: { recipe, format, secrets: [...registeredSecrets()] },
     }
@@ -105,11 +125,16 @@ export class BatchPool {
       const worker = new Worker(new URL('./cli.js', import.meta.url), {
         workerData,
         // A small young generation: most of a thread's memory otherwise, and it signs no slower.
-        resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+        // An old generation capped, or it grows with the run (see OLD_GENERATION_MB).
+        resourceLimits: {
+          maxYoungGenerationSizeMb: YOUNG_GENERATION_MB,
+          maxOldGenerationSizeMb: OLD_GENERATION_MB,
+        },
       })
       const slot = { worker, busy: 0 }
       worker.on('message', (reply: WorkerReply) => {
         slot.busy--
+        this.#freeInputs.push(reply.input)
         this.#ready.set(reply.seq, reply)
         this.#wake?.()
       })
@@ -128,23 +153,23 @@ export class BatchPool {
    *   caller then ends the pool and reads on with {@link BatchPool.carry} on its own thread.
    */
   async push(piece: Buffer): Promise<boolean> {
-    this.#carry.push(piece)
-    this.#carryBytes += piece.length
+    // Copied at once: the caller may reuse `piece` once this returns or waits.
+    if (this.#carryBytes + piece.length > this.#carry.length) {
+      const bigger = Buffer.from(
+        new ArrayBuffer(Math.max(2 * this.#carry.length, this.#carryBytes + piece.length)),
+      )
+      this.#carry.copy(bigger, 0, 0, this.#carryBytes)
+      this.#carry = bigger
+    }
+    this.#carryBytes += piece.copy(this.#carry, this.#carryBytes)
     if (this.#carryBytes < CHUNK_BYTES) return true
-    const joined = this.#takeCarry()
-    const cut = lastCut(joined)
-    if (cut < 0) {
-      this.#carry = [joined]
-      this.#carryBytes = joined.length
-      return joined.length <= MAX_CARRY_BYTES
-    }
-    if (cut < joined.length) {
-      const rest = Buffer.allocUnsafe(joined.length - cut)
-      joined.copy(rest, 0, cut)
-      this.#carry = [rest]
-      this.#carryBytes = rest.length
-    }
-    await this.#send(joined, cut)
+    const chunk = this.#carry
+    const length = this.#carryBytes
+    const cut = lastCut(chunk.subarray(0, length))
+    if (cut < 0) return length <= MAX_CARRY_BYTES
+    this.#carry = this.#inputBuffer()
+    this.#carryBytes = chunk.copy(this.#carry, 0, cut, length)
+    await this.#send(chunk, cut)
     return true
   }
 
@@ -169,14 +194,17 @@ export class BatchPool {
     await Promise.all(this.#workers.map(({ worker }) => worker.terminate()))
   }
 
-  /** Joins the carried pieces into one buffer of its own (never a pooled one: it is transferred). */
+  /** The input held back, in a buffer of its own (the pool's buffer is taken back). */
   #takeCarry(): Buffer & { buffer: ArrayBuffer } {
-    const joined = Buffer.from(new ArrayBuffer(this.#carryBytes))
-    let at = 0
-    for (const piece of this.#carry) at += piece.copy(joined, at)
-    this.#carry = []
+    const held = Buffer.from(this.#carry.buffer, 0, this.#carryBytes)
+    this.#carry = this.#inputBuffer()
     this.#carryBytes = 0
-    return joined
+    return held
+  }
+
+  /** An input buffer handed back by a worker, or a new one (never a pooled one: it is transferred). */
+  #inputBuffer(): Buffer & { buffer: ArrayBuffer } {
+    return Buffer.from(this.#freeInputs.pop() ?? new ArrayBuffer(INPUT_BYTES))
   }
 
   /** Sends `chunk[0, length)` to the less busy worker, once there is room. */
@@ -190,10 +218,12 @@ export class BatchPool {
       offset: chunk.byteOffset,
       length,
     }
+    const spare = this.#freeReplies.pop()
+    if (spare !== undefined) task.spare = spare
     this.#firstLines.set(task.seq, task.firstLine)
     this.lineNo += countLines(chunk.subarray(0, length))
     slot.busy++
-    slot.worker.postMessage(task, [chunk.buffer])
+    slot.worker.postMessage(task, spare === undefined ? [chunk.buffer] : [chunk.buffer, spare])
     this.#flushReady()
   }
 
@@ -206,8 +236,13 @@ export class BatchPool {
       this.#written++
       this.#lines += reply.lines
       this.#failed += reply.failed
-      if (reply.length > 0 && !process.stdout.destroyed)
-        process.stdout.write(Buffer.from(reply.buffer, 0, reply.length))
+      if (reply.length > 0 && !process.stdout.destroyed) {
+        const { buffer } = reply
+        // Back to a worker once written (not on an error: the run stops then anyway).
+        process.stdout.write(Buffer.from(buffer, 0, reply.length), (err) => {
+          if (err == null) this.#freeReplies.push(buffer)
+        })
+      }
       reply = this.#ready.get(this.#written)
     }
   }
@@ -217,7 +252,17 @@ export class BatchPool {
     if (this.#failure !== undefined) throw this.#failure
     if (process.stdout.writableNeedDrain && !process.stdout.destroyed) {
       // A reader that goes away (EPIPE) closes stdout, which then never drains.
-      await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')])
+      // Both listeners go once either fires: a race of two once() calls left the loser's
+      // listeners behind, one pair per wait (MaxListenersExceededWarning on stderr).
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          process.stdout.off('drain', done)
+          process.stdout.off('close', done)
+          resolve()
+        }
+        process.stdout.on('drain', done)
+        process.stdout.on('close', done)
+      })
     } else if (!this.#ready.has(this.#written)) {
       await new Promise<void>((resolve) => {
         this.#wake = resolve

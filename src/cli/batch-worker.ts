@@ -17,22 +17,30 @@ export interface WorkerData {
   sasTokenBatchWorker: { recipe: JobRecipe; format: BatchFormat; secrets: string[] }
 }
 
-/** A chunk to sign: `buffer[offset, offset + length)` holds whole lines, from `firstLine` on. */
+/**
+ * A chunk to sign: `buffer[offset, offset + length)` holds whole lines, from `firstLine` on.
+ * `spare`, when set, is a reply buffer the main thread has written out, for the worker to reuse.
+ */
 export interface WorkerTask {
   seq: number
   firstLine: number
   buffer: ArrayBuffer
   offset: number
   length: number
+  spare?: ArrayBuffer
 }
 
-/** A chunk's records: `buffer[0, length)`, and how many lines were non-blank and failed. */
+/**
+ * A chunk's records: `buffer[0, length)`, and how many lines were non-blank and failed. `input`
+ * is the task's buffer, handed back for the main thread's next chunks.
+ */
 export interface WorkerReply {
   seq: number
   buffer: ArrayBuffer
   length: number
   lines: number
   failed: number
+  input: ArrayBuffer
 }
 
 /** The job a recipe stands for. */
@@ -57,8 +65,8 @@ class RecordBuffer {
   buffer: Buffer & { buffer: ArrayBuffer }
   used = 0
 
-  constructor(size: number) {
-    this.buffer = Buffer.from(new ArrayBuffer(size))
+  constructor(buffer: ArrayBuffer) {
+    this.buffer = Buffer.from(buffer)
   }
 
   readonly write = (record: string): void => {
@@ -73,6 +81,15 @@ class RecordBuffer {
   }
 }
 
+/** Reply bytes per input byte for the first chunk, before a ratio has been seen. */
+const FIRST_RATIO = 16
+
+/** Room to spare in a reply buffer, over the bytes the last chunk's ratio predicts. */
+const SLACK_BYTES = 16 << 10
+
+/** Reply buffers in reserve, at most (one comes with each task, one leaves with each reply). */
+const MAX_SPARES = 4
+
 /**
  * Serves chunks until the main thread ends the thread. `SAS_TOKEN_BATCH_WORKER_EXIT_AFTER=n`
  * (for the tests only) makes the thread exit after n chunks, as a crash would.
@@ -85,9 +102,16 @@ export function runBatchWorker(data: WorkerData['sasTokenBatchWorker']): void {
   const records = recordsFor(data.format, job.columns)
   const exitAfter = Number(process.env.SAS_TOKEN_BATCH_WORKER_EXIT_AFTER ?? Number.NaN)
   let served = 0
+  /** Reply bytes per input byte in the last chunk: sizes the next reply buffer. */
+  let ratio = FIRST_RATIO
+  const spares: ArrayBuffer[] = []
   port.on('message', (task: WorkerTask) => {
     if (served++ === exitAfter) process.exit(70)
-    const out = new RecordBuffer(Math.max(64 << 10, task.length * 24))
+    if (task.spare !== undefined && spares.length < MAX_SPARES) spares.push(task.spare)
+    const want = Math.ceil(task.length * ratio * 1.25) + SLACK_BYTES
+    let buffer = spares.pop()
+    while (buffer !== undefined && buffer.byteLength < want) buffer = spares.pop()
+    const out = new RecordBuffer(buffer ?? new ArrayBuffer(want))
     const recorder = new LineRecorder(job, records, out.write, task.firstLine)
     recordChunk(Buffer.from(task.buffer, task.offset, task.length).toString('utf8'), recorder)
     const reply: WorkerReply = {
@@ -96,7 +120,9 @@ export function runBatchWorker(data: WorkerData['sasTokenBatchWorker']): void {
       length: out.used,
       lines: recorder.lines,
       failed: recorder.failed,
+      input: task.buffer,
     }
-    port.postMessage(reply, [out.buffer.buffer])
+    if (task.length > 0) ratio = out.used / task.length
+    port.postMessage(reply, [out.buffer.buffer, task.buffer])
   })
 }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { fstatSync } from 'node:fs'
+import { fstatSync, read } from 'node:fs'
 import { once } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
 import { CliError } from './errors.js'
@@ -146,12 +146,45 @@ function progress(): { update(bytes: number, lines: number): void; done(): void 
   }
 }
 
+/** The size of the output buffers. */
+const WRITER_BYTES = 1 << 20
+
+/** The size of the reads when stdin is a file. */
+const READ_BYTES = 64 << 10
+
+/** Whether `fd` is a regular file. */
+function isFile(fd: number): boolean {
+  try {
+    return fstatSync(fd).isFile()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The bytes of a file, read into one buffer again and again: each piece is only good until the
+ * next is asked for. (A stream reads into a new buffer each time, and those pile up as the
+ * input grows.)
+ */
+async function* fileChunks(fd: number): AsyncGenerator<Buffer> {
+  const buffer = Buffer.allocUnsafeSlow(READ_BYTES)
+  for (;;) {
+    const bytes = await new Promise<number>((resolve, reject) =>
+      read(fd, buffer, 0, READ_BYTES, null, (err, n) => (err === null ? resolve(n) : reject(err))),
+    )
+    if (bytes === 0) return
+    yield buffer.subarray(0, bytes)
+  }
+}
+
 /**
  * Collects output in one reusable buffer and writes it to stdout a megabyte at a time: encoding
  * each small record into the buffer is much cheaper than joining and converting big strings.
  */
 class ChunkedWriter {
-  #buffer = Buffer.allocUnsafe(1 << 20)
+  #buffer = Buffer.allocUnsafe(WRITER_BYTES)
+  /** Buffers stdout has written out, to fill again (a fresh one per flush would pile up). */
+  readonly #free: Array<Buffer<ArrayBuffer>> = []
   #used = 0
   /** Set when stdout asked us to wait; see {@link ChunkedWriter.drained}. */
   #full = false
@@ -163,11 +196,18 @@ class ChunkedWriter {
     this.#used += this.#buffer.write(text, this.#used)
   }
 
-  /** Writes what has been collected, and starts a new buffer (the stream may hold on to the old one). */
+  /**
+   * Writes what has been collected, and goes on in another buffer: the stream may hold on to
+   * this one until its callback says it is written, and then it is filled again.
+   */
   flush(): void {
     if (this.#used === 0) return
-    if (!process.stdout.write(this.#buffer.subarray(0, this.#used))) this.#full = true
-    this.#buffer = Buffer.allocUnsafe(this.#buffer.length)
+    const buffer = this.#buffer
+    const done = (err?: Error | null): void => {
+      if (err == null && buffer.length === WRITER_BYTES) this.#free.push(buffer)
+    }
+    if (!process.stdout.write(buffer.subarray(0, this.#used), done)) this.#full = true
+    this.#buffer = this.#free.pop() ?? Buffer.allocUnsafe(WRITER_BYTES)
     this.#used = 0
   }
 
@@ -264,7 +304,10 @@ export async function runBatch(
   let first = true
 
   try {
-    for await (const raw of input as AsyncIterable<Buffer | string>) {
+    // Each piece is used up (decoded, or copied by the pool) before the next is read.
+    const pieces =
+      input === process.stdin && isFile(0) ? fileChunks(0) : (input as AsyncIterable<Buffer | string>)
+    for await (const raw of pieces) {
       let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
       if (first) {
         first = false
