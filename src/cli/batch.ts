@@ -114,16 +114,9 @@ function echo(line: string): string {
   return scrubUntrusted(line.length > ECHO_CHARS ? `${line.slice(0, ECHO_CHARS)}…` : line)
 }
 
-/** Progress on stderr, at most ten times a second, only when stderr is a terminal. */
-function progress(): { update(bytes: number, lines: number): void; done(): void } {
+/** Progress on stderr, at most ten times a second, only when stderr is a terminal; a bar when the size (`total` bytes) is known. */
+function progress(total = 0): { update(bytes: number, lines: number): void; done(): void } {
   if (!process.stderr.isTTY) return { update() {}, done() {} }
-  let total = 0
-  try {
-    const stat = fstatSync(0)
-    if (stat.isFile()) total = stat.size
-  } catch {
-    // stdin without a size: show a count instead of a bar.
-  }
   let last = 0
   return {
     update(bytes, lines) {
@@ -152,12 +145,13 @@ const WRITER_BYTES = 1 << 20
 /** The size of the reads when stdin is a file. */
 const READ_BYTES = 64 << 10
 
-/** Whether `fd` is a regular file. */
-function isFile(fd: number): boolean {
+/** The size of `fd` when it is a regular file. */
+function fileSize(fd: number): number | undefined {
   try {
-    return fstatSync(fd).isFile()
+    const stat = fstatSync(fd)
+    return stat.isFile() ? stat.size : undefined
   } catch {
-    return false
+    return undefined
   }
 }
 
@@ -293,20 +287,20 @@ export async function runBatch(
 ): Promise<BatchResult> {
   const records = recordsFor(format, job.columns)
   if (input.isTTY === true) notice(`reading ${job.reads} from the terminal, one per line; end with Ctrl-D.`)
-  const bar = progress()
+  const size = input === process.stdin ? fileSize(0) : undefined
+  const bar = progress(size)
   const out = new ChunkedWriter()
   const splitter = new LineSplitter()
   const decoder = new StringDecoder('utf8')
   const recorder = new LineRecorder(job, records, (record) => out.write(record))
-  let workers = workerPlan(job, input)
+  let workers = workerPlan(job, input, size)
   let pool: BatchPool | undefined
   let bytes = 0
   let first = true
 
   try {
     // Each piece is used up (decoded, or copied by the pool) before the next is read.
-    const pieces =
-      input === process.stdin && isFile(0) ? fileChunks(0) : (input as AsyncIterable<Buffer | string>)
+    const pieces = size !== undefined ? fileChunks(0) : (input as AsyncIterable<Buffer | string>)
     for await (const raw of pieces) {
       let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
       if (first) {
@@ -369,17 +363,20 @@ export async function runBatch(
 
 /**
  * Whether and when this batch goes to worker threads: only with a recipe, never for a
- * terminal, and after {@link WORKERS_AFTER_BYTES} of input (a smaller batch gains little).
- * `SAS_TOKEN_BATCH_WORKERS=on` uses them from the first byte (the tests run every batch both
- * ways), `off` never.
+ * terminal, and after {@link WORKERS_AFTER_BYTES} of input (a smaller batch gains little); from
+ * the first byte for a file of that size (`size`), so that the main thread, which signs until
+ * the switch, never grows a signing heap it keeps. `SAS_TOKEN_BATCH_WORKERS=on` uses them from
+ * the first byte (the tests run every batch both ways), `off` never.
  */
 function workerPlan(
   job: BatchJob,
   input: { isTTY?: boolean },
+  size: number | undefined,
 ): { recipe: JobRecipe; after: number } | undefined {
   const setting = process.env.SAS_TOKEN_BATCH_WORKERS
   if (job.recipe === undefined || setting === 'off' || input.isTTY === true) return undefined
-  return { recipe: job.recipe, after: setting === 'on' ? -1 : WORKERS_AFTER_BYTES }
+  const atOnce = setting === 'on' || (size !== undefined && size >= WORKERS_AFTER_BYTES)
+  return { recipe: job.recipe, after: atOnce ? -1 : WORKERS_AFTER_BYTES }
 }
 
 /** Input size from which a batch uses worker threads. */
