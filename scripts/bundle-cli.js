@@ -64,6 +64,40 @@ const lazyStringWidth = {
   },
 }
 
+/**
+ * Node built-ins that some command needs but a plain `generate` never touches: `node:https` and
+ * `node:tls` (the hub client, with `http` and `net` behind them: about 3 ms of every start) and
+ * `assert` (yargs checks its own arguments with it). Each import of one becomes a module of
+ * getters that loads the real built-in on first use, so the start no longer pays for them.
+ */
+const LAZY_BUILTINS = ['https', 'tls', 'assert']
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(?:node:)?(?:${LAZY_BUILTINS.join('|')})$`)
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: `node:${args.path.replace(/^node:/, '')}`, namespace: 'lazy-builtin' },
+    )
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((name) => name !== 'default')
+      const id = JSON.stringify(args.path)
+      return {
+        contents: [
+          `let real; const load = () => (real ??= require(${id}));`,
+          `Object.defineProperty(exports, '__esModule', { value: false });`,
+          ...names.map(
+            (name) =>
+              `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] });`,
+          ),
+        ].join('\n'),
+        loader: 'js',
+      }
+    })
+  },
+}
+
 /** Packages loaded at run time, never bundled: each only by the command that needs it. */
 const EXTERNAL = ['clipboardy', 'aedes', 'ws']
 
@@ -86,7 +120,7 @@ const [cli] = (
     outfile: 'dist/cli.cjs',
     format: 'cjs',
     external: EXTERNAL,
-    plugins: [lazyStringWidth],
+    plugins: [lazyStringWidth, lazyBuiltins],
     define: { 'import.meta.url': '__sasTokenUrl' },
   })
 ).outputFiles

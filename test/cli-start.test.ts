@@ -105,6 +105,34 @@ process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(requ
       assert.doesNotMatch(loaded, /clipboardy|aedes|(?:^|[/\\])ws(?:$|[/\\])/m)
     })
   }
+  /** The Node built-ins a run loaded (`process.moduleLoadList`, written at exit by a preload). */
+  function builtins(args: string[]): string[] {
+    const out = join(dir, 'builtins.log')
+    const preload = join(dir, 'builtins.cjs')
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')))\n`,
+    )
+    writeFileSync(out, '')
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, ...args], {
+      encoding: 'utf8',
+      env: cleanEnv(),
+    })
+    assert.notEqual(r.status, null)
+    return readFileSync(out, 'utf8').split('\n')
+  }
+  for (const args of [
+    ['generate', '-c', DEVICE_CS],
+    ['mqtt', '-c', DEVICE_CS],
+    ['inspect', token],
+  ]) {
+    it(`${args[0]}: no https, tls or http built-in (the hub client's, made lazy at build time)`, () => {
+      const loaded = builtins(args)
+      assert.ok(loaded.includes('NativeModule crypto'), 'the preload saw the built-ins')
+      for (const name of ['https', 'tls', '_http_client'])
+        assert.ok(!loaded.includes(`NativeModule ${name}`), `${name} was loaded`)
+    })
+  }
   it('generate --copy does load clipboardy (the check above can see it)', () => {
     assert.match(loads(['generate', '-c', DEVICE_CS, '--copy']), /clipboardy/)
   })
