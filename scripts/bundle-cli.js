@@ -19,6 +19,7 @@ import { build } from 'esbuild'
  * - puts every copy of `string-width` behind a stub that loads the real module on its first
  *   call (esbuild runs a `require()`d ES module's top level on first use), so commands that
  *   print no help never run it;
+ * - answers printable ASCII (all of our help text) in the stub: its width is its length;
  * - in the real module, turns each top-level `const x = new Intl.Segmenter()` or Unicode-property
  *   regex into `x()`, built on first use, so help text in ASCII never builds them.
  */
@@ -54,6 +55,9 @@ const lazyStringWidth = {
       contents: [
         'let real;',
         'export default function stringWidth(text, options) {',
+        // Printable ASCII is one column a character, whatever the options: the real module would
+        // build an Intl.Segmenter (~20 ms, more than the rest of `--help`) to find that out.
+        "  if (typeof text === 'string' && /^[\\x20-\\x7e]*$/.test(text)) return text.length;",
         `  real ??= require(${JSON.stringify(args.path)}).default;`,
         '  return real(text, options);',
         '}',
