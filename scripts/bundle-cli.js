@@ -70,11 +70,20 @@ const lazyStringWidth = {
 
 /**
  * Node built-ins that some command needs but a plain `generate` never touches: `node:https` and
- * `node:tls` (the hub client, with `http` and `net` behind them: about 3 ms of every start) and
- * `assert` (yargs checks its own arguments with it). Each import of one becomes a module of
- * getters that loads the real built-in on first use, so the start no longer pays for them.
+ * `node:tls` (the hub client, with `http` and `net` behind them: about 3 ms of every start).
+ * Each import of one becomes a module of getters that loads the real built-in on first use, so
+ * the start no longer pays for them.
+ *
+ * yargs checks its own invariants with `assert`'s `strictEqual` and `notStrictEqual` on every
+ * run; loading `node:assert` costs about 1.5 ms (it sets up stderr colours). Those two become
+ * `Object.is` checks that call the real function only when the check fails, so a failure
+ * throws the same AssertionError as before.
  */
-const LAZY_BUILTINS = ['https', 'tls', 'assert']
+const LAZY_BUILTINS = ['https', 'tls']
+const ASSERT_SHIM = [
+  "export function strictEqual(actual, expected, message) { if (!Object.is(actual, expected)) require('node:assert').strictEqual(actual, expected, message) }",
+  "export function notStrictEqual(actual, expected, message) { if (Object.is(actual, expected)) require('node:assert').notStrictEqual(actual, expected, message) }",
+].join('\n')
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
@@ -84,6 +93,10 @@ const lazyBuiltins = {
         ? { path: args.path, external: true }
         : { path: `node:${args.path.replace(/^node:/, '')}`, namespace: 'lazy-builtin' },
     )
+    b.onResolve({ filter: /^assert$/ }, (args) =>
+      /[/\\]yargs[/\\]/.test(args.importer) ? { path: 'assert', namespace: 'assert-shim' } : undefined,
+    )
+    b.onLoad({ filter: /.*/, namespace: 'assert-shim' }, () => ({ contents: ASSERT_SHIM, loader: 'js' }))
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
       const names = Object.keys(await import(args.path)).filter((name) => name !== 'default')
       const id = JSON.stringify(args.path)
