@@ -19,6 +19,7 @@ import { build } from 'esbuild'
  * - puts every copy of `string-width` behind a stub that loads the real module on its first
  *   call (esbuild runs a `require()`d ES module's top level on first use), so commands that
  *   print no help never run it;
+ * - answers printable ASCII (all of our help text) in the stub: its width is its length;
  * - in the real module, turns each top-level `const x = new Intl.Segmenter()` or Unicode-property
  *   regex into `x()`, built on first use, so help text in ASCII never builds them.
  */
@@ -54,6 +55,9 @@ const lazyStringWidth = {
       contents: [
         'let real;',
         'export default function stringWidth(text, options) {',
+        // Printable ASCII is one column a character, whatever the options: the real module would
+        // build an Intl.Segmenter (~20 ms, more than the rest of `--help`) to find that out.
+        "  if (typeof text === 'string' && /^[\\x20-\\x7e]*$/.test(text)) return text.length;",
         `  real ??= require(${JSON.stringify(args.path)}).default;`,
         '  return real(text, options);',
         '}',
@@ -61,6 +65,53 @@ const lazyStringWidth = {
       loader: 'js',
       resolveDir: '/',
     }))
+  },
+}
+
+/**
+ * Node built-ins that some command needs but a plain `generate` never touches: `node:https` and
+ * `node:tls` (the hub client, with `http` and `net` behind them: about 3 ms of every start).
+ * Each import of one becomes a module of getters that loads the real built-in on first use, so
+ * the start no longer pays for them.
+ *
+ * yargs checks its own invariants with `assert`'s `strictEqual` and `notStrictEqual` on every
+ * run; loading `node:assert` costs about 1.5 ms (it sets up stderr colours). Those two become
+ * `Object.is` checks that call the real function only when the check fails, so a failure
+ * throws the same AssertionError as before.
+ */
+const LAZY_BUILTINS = ['https', 'tls']
+const ASSERT_SHIM = [
+  "export function strictEqual(actual, expected, message) { if (!Object.is(actual, expected)) require('node:assert').strictEqual(actual, expected, message) }",
+  "export function notStrictEqual(actual, expected, message) { if (Object.is(actual, expected)) require('node:assert').notStrictEqual(actual, expected, message) }",
+].join('\n')
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(?:node:)?(?:${LAZY_BUILTINS.join('|')})$`)
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: `node:${args.path.replace(/^node:/, '')}`, namespace: 'lazy-builtin' },
+    )
+    b.onResolve({ filter: /^assert$/ }, (args) =>
+      /[/\\]yargs[/\\]/.test(args.importer) ? { path: 'assert', namespace: 'assert-shim' } : undefined,
+    )
+    b.onLoad({ filter: /.*/, namespace: 'assert-shim' }, () => ({ contents: ASSERT_SHIM, loader: 'js' }))
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((name) => name !== 'default')
+      const id = JSON.stringify(args.path)
+      return {
+        contents: [
+          `let real; const load = () => (real ??= require(${id}));`,
+          `Object.defineProperty(exports, '__esModule', { value: false });`,
+          ...names.map(
+            (name) =>
+              `Object.defineProperty(exports, ${JSON.stringify(name)}, { enumerable: true, get: () => load()[${JSON.stringify(name)}] });`,
+          ),
+        ].join('\n'),
+        loader: 'js',
+      }
+    })
   },
 }
 
@@ -86,7 +137,7 @@ const [cli] = (
     outfile: 'dist/cli.cjs',
     format: 'cjs',
     external: EXTERNAL,
-    plugins: [lazyStringWidth],
+    plugins: [lazyStringWidth, lazyBuiltins],
     define: { 'import.meta.url': '__sasTokenUrl' },
   })
 ).outputFiles

@@ -105,7 +105,78 @@ process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(requ
       assert.doesNotMatch(loaded, /clipboardy|aedes|(?:^|[/\\])ws(?:$|[/\\])/m)
     })
   }
+  /** The Node built-ins a run loaded (`process.moduleLoadList`, written at exit by a preload). */
+  function builtins(args: string[]): string[] {
+    const out = join(dir, 'builtins.log')
+    const preload = join(dir, 'builtins.cjs')
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(out)}, process.moduleLoadList.join('\\n')))\n`,
+    )
+    writeFileSync(out, '')
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, ...args], {
+      encoding: 'utf8',
+      env: cleanEnv(),
+    })
+    assert.notEqual(r.status, null)
+    return readFileSync(out, 'utf8').split('\n')
+  }
+  for (const args of [
+    ['generate', '-c', DEVICE_CS],
+    ['mqtt', '-c', DEVICE_CS],
+    ['inspect', token],
+  ]) {
+    it(`${args[0]}: no https, tls, http or assert built-in (made lazy at build time)`, () => {
+      const loaded = builtins(args)
+      assert.ok(loaded.includes('NativeModule crypto'), 'the preload saw the built-ins')
+      for (const name of ['https', 'tls', '_http_client', 'assert'])
+        assert.ok(!loaded.includes(`NativeModule ${name}`), `${name} was loaded`)
+    })
+  }
   it('generate --copy does load clipboardy (the check above can see it)', () => {
     assert.match(loads(['generate', '-c', DEVICE_CS, '--copy']), /clipboardy/)
+  })
+})
+
+describe('help text', () => {
+  // yargs measures help text with string-width; the bundle answers printable ASCII itself (its
+  // width is its length) and loads the real module, with its Intl.Segmenter, only for other text.
+  const UNBUNDLED = join(ROOT, 'dist/cli/main.js')
+  const cases = [
+    ['--help'],
+    ['generate', '--help'],
+    ['mqtt', '--help'],
+    ['inspect', '--help'],
+    ['topic', '--help'],
+    ['derive-key', '--help'],
+    ['doctor', '--help'],
+    ['hub', '--help'],
+    ['gen', '--no-such-option'],
+    [],
+  ]
+  for (const args of cases) {
+    it(`${args.join(' ') || '(no command)'}: the same as yargs with the real string-width`, () => {
+      assert.deepEqual(run(BIN, args), run(UNBUNDLED, args))
+    })
+  }
+  it('--help builds no Intl.Segmenter', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sas-token-segmenter-'))
+    const preload = join(dir, 'segmenter.cjs')
+    writeFileSync(
+      preload,
+      `const Real = Intl.Segmenter
+Intl.Segmenter = class extends Real { constructor(...a) { super(...a); process.stderr.write('SEGMENTER\\n') } }\n`,
+    )
+    const r = spawnSync(process.execPath, ['--require', preload, BIN, '--help'], {
+      encoding: 'utf8',
+      env: cleanEnv(),
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.doesNotMatch(r.stderr, /SEGMENTER/)
+    const unbundled = spawnSync(process.execPath, ['--require', preload, UNBUNDLED, '--help'], {
+      encoding: 'utf8',
+      env: cleanEnv(),
+    })
+    assert.match(unbundled.stderr, /SEGMENTER/, 'the preload can see a Segmenter built')
   })
 })
