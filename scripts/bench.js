@@ -77,11 +77,18 @@ function race(contenders, { ops, rounds = 9 }) {
   return Object.fromEntries(Object.entries(rates).map(([name, xs]) => [name, median(xs)]))
 }
 
-/** Median wall time of each command, in ms, run `runs` times interleaved; with min and max. */
+/**
+ * Median wall time of each command, in ms, run `runs` times interleaved. The order rotates from
+ * round to round: a command that always ran right after the same one was measured slower.
+ */
 function coldStarts(commands, runs = 21) {
   const times = Object.fromEntries(Object.keys(commands).map((name) => [name, []]))
+  const entries = Object.entries(commands)
   for (let r = 0; r < runs; r++) {
-    for (const [name, args] of Object.entries(commands)) {
+    for (const [name, args] of [
+      ...entries.slice(r % entries.length),
+      ...entries.slice(0, r % entries.length),
+    ]) {
       const start = process.hrtime.bigint()
       const result = spawnSync(process.execPath, args, { encoding: 'utf8' })
       if (result.status !== 0)
