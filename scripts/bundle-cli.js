@@ -70,7 +70,8 @@ const lazyStringWidth = {
 
 /**
  * Node built-ins that some command needs but a plain `generate` never touches: `node:https` and
- * `node:tls` (the hub client, with `http` and `net` behind them: about 3 ms of every start).
+ * `node:tls` (the hub client, with `http` and `net` behind them: about 3 ms of every start),
+ * and `node:worker_threads` (a large batch; about 1.5 ms).
  * Each import of one becomes a module of getters that loads the real built-in on first use, so
  * the start no longer pays for them.
  *
@@ -79,7 +80,7 @@ const lazyStringWidth = {
  * `Object.is` checks that call the real function only when the check fails, so a failure
  * throws the same AssertionError as before.
  */
-const LAZY_BUILTINS = ['https', 'tls']
+const LAZY_BUILTINS = ['https', 'tls', 'worker_threads']
 const ASSERT_SHIM = [
   "export function strictEqual(actual, expected, message) { if (!Object.is(actual, expected)) require('node:assert').strictEqual(actual, expected, message) }",
   "export function notStrictEqual(actual, expected, message) { if (Object.is(actual, expected)) require('node:assert').notStrictEqual(actual, expected, message) }",

@@ -82,6 +82,9 @@ export interface VerifySasTokenOptions {
   resourceUri?: string
 }
 
+/** Text that `encodeURIComponent` leaves as it is, and so does the strict form. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/
+
 /**
  * `encodeURIComponent`, plus `! ' ( ) *` percent-encoded, exactly as the Node SDK's
  * `encodeUriComponentStrict` does it (including its lower-case `%2a` for `*`).
@@ -93,6 +96,7 @@ export function encodeUriComponentStrict(text: string): string {
     throw new SasTokenError('ERR_INVALID_ARGUMENT', 'Only text can be URL-encoded.', {
       facts: { given: typeof text },
     })
+  if (UNRESERVED.test(text)) return text // nothing to encode: most device ids
   let encoded: string
   try {
     encoded = encodeURIComponent(text)

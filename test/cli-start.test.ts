@@ -126,10 +126,10 @@ process.on('exit', () => appendFileSync(${JSON.stringify(log)}, Object.keys(requ
     ['mqtt', '-c', DEVICE_CS],
     ['inspect', token],
   ]) {
-    it(`${args[0]}: no https, tls, http or assert built-in (made lazy at build time)`, () => {
+    it(`${args[0]}: no https, tls, http, assert or worker_threads built-in (made lazy at build time)`, () => {
       const loaded = builtins(args)
       assert.ok(loaded.includes('NativeModule crypto'), 'the preload saw the built-ins')
-      for (const name of ['https', 'tls', '_http_client', 'assert'])
+      for (const name of ['https', 'tls', '_http_client', 'assert', 'worker_threads'])
         assert.ok(!loaded.includes(`NativeModule ${name}`), `${name} was loaded`)
     })
   }

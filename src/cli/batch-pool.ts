@@ -14,7 +14,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { JobRecipe } from './batch-recipe.js'
-import type { WorkerData, WorkerReply, WorkerTask } from './batch-worker.js'
+import { WORKER_ENV, type WorkerData, type WorkerReply, type WorkerTask } from './batch-worker.js'
 import { CliError } from './errors.js'
 import { registeredSecrets } from './secrets.js'
 
@@ -124,6 +124,7 @@ export class BatchPool {
     for (let i = 0; i < workers; i++) {
       const worker = new Worker(new URL('./cli.js', import.meta.url), {
         workerData,
+        env: { ...process.env, [WORKER_ENV]: '1' },
         // A small young generation: most of a thread's memory otherwise, and it signs no slower.
         // An old generation capped, or it grows with the run (see OLD_GENERATION_MB).
         resourceLimits: {

@@ -53,8 +53,16 @@ function jobFrom(recipe: JobRecipe): BatchJob {
   }
 }
 
+/**
+ * Set in a batch worker's environment. It only says where to look: {@link batchWorkerData}
+ * still checks that this is a worker thread started with batch data.
+ */
+export const WORKER_ENV = 'SAS_TOKEN_BATCH_WORKER_THREAD'
+
 /** The data this thread was started with, when it is a batch worker. */
 export function batchWorkerData(): WorkerData['sasTokenBatchWorker'] | undefined {
+  // Asked first, so that the main thread's start never loads node:worker_threads (see the bundle).
+  if (process.env[WORKER_ENV] !== '1') return undefined
   const data: unknown = workerData
   if (parentPort === null || typeof data !== 'object' || data === null) return undefined
   return (data as Partial<WorkerData>).sasTokenBatchWorker
