@@ -114,7 +114,10 @@ function echo(line: string): string {
   return scrubUntrusted(line.length > ECHO_CHARS ? `${line.slice(0, ECHO_CHARS)}…` : line)
 }
 
-/** Progress on stderr, at most ten times a second, only when stderr is a terminal; a bar when the size (`total` bytes) is known. */
+/**
+ * Progress on stderr, at most ten times a second, only when stderr is a terminal: a bar when the
+ * input's size (`total` bytes) is known, else a count.
+ */
 function progress(total = 0): { update(bytes: number, lines: number): void; done(): void } {
   if (!process.stderr.isTTY) return { update() {}, done() {} }
   let last = 0
