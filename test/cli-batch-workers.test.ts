@@ -3,7 +3,7 @@
 // one-thread output, whose records the batch suites check against the SDK. A worker that dies
 // fails the run with a clear error and leaves an exact, in-order prefix of the records.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,21 +12,26 @@ import { sdk } from './support/sdk.js'
 import { BIN, cleanEnv, runEnv, type Run } from './support/cli.js'
 import { HOST, KEY, SERVICE_CS } from './support/fixtures.js'
 
-/** Runs the CLI with stdin from a Buffer, with or without workers. */
-function batch(args: readonly string[], input: Buffer, workers: 'on' | 'off', env = {}): Promise<Run> {
+/** What a child printed, and its exit code, once it has closed. */
+function outcome(child: ChildProcess): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: cleanEnv({ SAS_TOKEN_BATCH_WORKERS: workers, ...env }),
-    })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout, stderr }))
-    child.stdin.on('error', () => {})
-    child.stdin.end(input)
   })
+}
+
+/** Runs the CLI with stdin from a Buffer, with or without workers. */
+function batch(args: readonly string[], input: Buffer, workers: 'on' | 'off', env = {}): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: cleanEnv({ SAS_TOKEN_BATCH_WORKERS: workers, ...env }),
+  })
+  child.stdin.on('error', () => {})
+  child.stdin.end(input)
+  return outcome(child)
 }
 
 /** Runs the CLI with stdin a regular file holding `input` (read into a reused buffer, not a stream). */
@@ -35,18 +40,11 @@ function batchFromFile(args: readonly string[], input: Buffer, workers: 'on' | '
   const file = join(dir, 'input.txt')
   writeFileSync(file, input)
   const fd = openSync(file, 'r')
-  return new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: cleanEnv({ SAS_TOKEN_BATCH_WORKERS: workers }),
-      stdio: [fd, 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  }).finally(() => {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: cleanEnv({ SAS_TOKEN_BATCH_WORKERS: workers }),
+    stdio: [fd, 'pipe', 'pipe'],
+  })
+  return outcome(child).finally(() => {
     closeSync(fd)
     rmSync(dir, { recursive: true, force: true })
   })

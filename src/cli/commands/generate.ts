@@ -7,8 +7,7 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { parseConnectionString } from '../../connection-string.js'
-import { assertDeviceId } from '../../identity.js'
-import { encodeUriComponentStrict, signEncoded } from '../../sas-token.js'
+import { deviceResources, signEncoded } from '../../sas-token.js'
 import { signConnectionString } from '../../token-from-connection-string.js'
 import { SasTokenError } from '../../errors.js'
 import { resolveExpiry } from '../../expiry.js'
@@ -103,10 +102,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       )
     }
     signerFor(identity, expiry) // checks the identity once, not on every line
-    // The host was checked with the connection string; each line's ids are checked and encoded.
-    const { hostName } = identity.connectionString
-    const devices = `${hostName}/devices/`
-    const encodedDevices = encodeUriComponentStrict(devices)
+    const resourceOf = deviceResources(identity.connectionString.hostName)
     const lineExpiry = fixedExpiry(expiry)
     return {
       reads: 'device ids',
@@ -115,12 +111,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       recipe: { job: 'generate', identity, expiry },
       run(line) {
         const { deviceId, moduleId } = splitDeviceLine(line)
-        let resourceUri = devices + assertDeviceId(deviceId)
-        let sr = encodedDevices + encodeUriComponentStrict(deviceId)
-        if (moduleId !== undefined) {
-          resourceUri += `/modules/${assertDeviceId(moduleId, 'ModuleId')}`
-          sr += `%2Fmodules%2F${encodeUriComponentStrict(moduleId)}`
-        }
+        const { resourceUri, sr } = resourceOf(deviceId, moduleId)
         const signed = signEncoded(resourceUri, sr, sharedAccessKey, sharedAccessKeyName, lineExpiry)
         return [deviceId, moduleId, signed.token, iso(signed.expiresAt)]
       },
