@@ -13,6 +13,8 @@ import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { enrollmentJson, groupJson, putEnrollment, putGroup } from './dps.js'
 import type { HubEvent } from './events.js'
+import { guardRequests } from './guard-listener.js'
+import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import type { MethodCalls, MethodInput } from './methods.js'
 import type { IdentityInput, Permission, Policy } from './registry.js'
 import type { HubService } from './service.js'
@@ -92,6 +94,13 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   }
   const text = Buffer.concat(chunks).toString('utf8')
   if (text.trim() === '') return {}
+  if (jsonDepth(text) > MAX_JSON_DEPTH)
+    throw new HttpError(
+      400,
+      'ArgumentInvalid',
+      400004,
+      `The request body nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels.`,
+    )
   try {
     return JSON.parse(text)
   } catch {
@@ -203,14 +212,20 @@ function streamEvents(
   req.on('close', stop)
 }
 
-/** A request handler for the operator API. */
+/** A request handler for the operator API, behind the listener guard (a bad target is a 400). */
 export function createRestApi(
   hub: HubService,
   methods: MethodCalls,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    handle(hub, methods, req, res).catch((err: unknown) => sendError(res, toHttpError(err)))
-  }
+  return guardRequests(
+    (req, res, url) =>
+      handle(hub, methods, req, res, url).catch((err: unknown) => sendError(res, toHttpError(err))),
+    (res, status, message) =>
+      sendError(
+        res,
+        status === 400 ? new HttpError(400, 'ArgumentInvalid', 400004, message) : toHttpError(undefined),
+      ),
+  )
 }
 
 async function handle(
@@ -218,8 +233,8 @@ async function handle(
   methods: MethodCalls,
   req: IncomingMessage,
   res: ServerResponse,
+  url: URL,
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', 'https://hub.invalid')
   const method = req.method ?? 'GET'
   const path = segments(url.pathname)
   const auth = (...rights: Permission[]): Policy => authorize(hub, req.headers.authorization, rights)

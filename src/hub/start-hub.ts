@@ -29,6 +29,7 @@ import { HubService } from './service.js'
 import { StateStore } from './state-store.js'
 import type { HubState } from './state-store.js'
 import { loadTlsMaterial } from './tls-material.js'
+import { TlsHandshakeGuard, guardConnections, guardUpgrades, httpTimeouts } from './guard-listener.js'
 import type { JsonObject } from './twin.js'
 
 /** Options of {@link startHub}. */
@@ -60,6 +61,10 @@ export interface StartHubOptions {
   clockSkewSeconds?: number
   /** The clock, epoch ms; default `Date.now`. */
   now?: () => number
+  /** How long a TLS connection may take to finish its handshake, ms; default 20000. */
+  tlsHandshakeTimeoutMs?: number
+  /** How many connections may be in TLS handshake at once; over it, new ones are closed; default 256. */
+  maxTlsHandshakes?: number
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -323,8 +328,8 @@ function closeServer(server: TlsServer | HttpsServer): Promise<void> {
  * await hub.close()
  * ```
  * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
- *   `ERR_INVALID_KEY`, `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`,
- *   `ERR_HUB_PORT_UNAVAILABLE`.
+ *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap), `ERR_INVALID_KEY`,
+ *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`.
  */
 export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const now = o.now ?? Date.now
@@ -367,39 +372,52 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const methods = new MethodCalls(hub)
   const { broker, handle } = await createBroker(hub, methods)
 
+  const handshakes = new TlsHandshakeGuard({
+    events,
+    ...(o.tlsHandshakeTimeoutMs === undefined ? {} : { timeoutMs: o.tlsHandshakeTimeoutMs }),
+    ...(o.maxTlsHandshakes === undefined ? {} : { maxPending: o.maxTlsHandshakes }),
+  })
   const mqttServer = createTlsServer(
-    { cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false },
-    (socket) => {
-      socket.on('error', () => undefined)
-      handle(socket)
+    {
+      ...handshakes.serverOptions,
+      cert: tls.server.cert,
+      key: tls.server.key,
+      requestCert: true,
+      rejectUnauthorized: false,
     },
+    guardConnections((socket) => handle(socket)),
   )
-  mqttServer.on('tlsClientError', () => undefined)
+  handshakes.watch(mqttServer)
 
   const api = createRestApi(hub, methods)
-  const httpsServer = createHttpsServer({ cert: tls.server.cert, key: tls.server.key }, api)
-  httpsServer.on('tlsClientError', () => undefined)
+  const httpsServer = createHttpsServer(
+    { ...handshakes.serverOptions, ...httpTimeouts(), cert: tls.server.cert, key: tls.server.key },
+    api,
+  )
+  handshakes.watch(httpsServer)
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: 512 * 1024,
     handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
   })
-  httpsServer.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => undefined)
-    const path = (req.url ?? '').split('?')[0]
-    const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
-      .split(',')
-      .map((p) => p.trim())
-    if (path !== '/$iothub/websocket' || !protocols.includes('mqtt')) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const stream = createWebSocketStream(ws)
-      stream.on('error', () => undefined)
-      handle(stream, req)
-    })
-  })
+  httpsServer.on(
+    'upgrade',
+    guardUpgrades((req, socket, head, url) => {
+      const path = url.pathname
+      const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((p) => p.trim())
+      if (path !== '/$iothub/websocket' || !protocols.includes('mqtt')) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+        return
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws)
+        stream.on('error', () => undefined)
+        handle(stream, req)
+      })
+    }),
+  )
 
   const optional = new Set(o.optionalListeners ?? [])
   let mqttPort: number
@@ -519,6 +537,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     close() {
       closed ??= (async () => {
         methods.close()
+        handshakes.close()
         for (const client of wss.clients) client.terminate()
         await Promise.all([
           closeServer(mqttServer),

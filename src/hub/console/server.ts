@@ -4,6 +4,8 @@
  * stream, proxied to the hub's HTTPS listener with the owner credentials it holds server-side.
  * So the browser never meets the hub's self-signed certificate, and never holds a hub key.
  *
+ * Every request goes through the listener guard (a target that is not a URL is a 400, nothing
+ * a request does can throw out of the server) and must arrive whole within the request timeout.
  * Every request must name the console in `Host`, come from its own origin, and (except the
  * static assets, which hold no data) carry the access token: `?token=` for the page itself,
  * `Authorization: Bearer` for the API. No cookie is ever set; no CORS header is ever sent.
@@ -18,6 +20,7 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { SasTokenError } from '../../errors.js'
 import { tokenFromConnectionString } from '../../token-from-connection-string.js'
+import { HTTP_REQUEST_TIMEOUT_MS, guardRequests, httpTimeouts } from '../guard-listener.js'
 import { allowedHosts, bearerToken, newAccessToken, originProblem, tokenMatches } from './access.js'
 
 /** The hub the console fronts: what `startHub()` returns has all of it. */
@@ -49,6 +52,8 @@ export interface StartConsoleOptions {
   token?: string
   /** Clock for the owner tokens, epoch ms; default `Date.now`. */
   now?: () => number
+  /** How long a request (headers and body) may take to arrive, ms; default 30000. */
+  requestTimeoutMs?: number
 }
 
 /** A running console. */
@@ -129,9 +134,10 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
 /**
  * Starts the console for `hub` on loopback.
  *
- * @throws {SasTokenError} `ERR_INVALID_OPTION` when the page is not built or the port is not
- *   an integer 0–65535; `ERR_HUB_PORT_UNAVAILABLE` when the port cannot be bound, or when the
- *   hub has no HTTPS listener to front.
+ * @throws {SasTokenError} `ERR_INVALID_OPTION` when the page is not built, the port is not
+ *   an integer 0–65535 or the request timeout is not a whole number of ms, 1 or more;
+ *   `ERR_HUB_PORT_UNAVAILABLE` when the port cannot be bound, or when the hub has no HTTPS
+ *   listener to front.
  */
 export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> {
   const port = o.port ?? 0
@@ -145,6 +151,13 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
     throw new SasTokenError(
       'ERR_HUB_PORT_UNAVAILABLE',
       "the console fronts the hub's HTTPS listener, which is off: start the hub with an HTTPS port",
+    )
+  }
+  const requestTimeoutMs = o.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS
+  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1) {
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      `requestTimeoutMs must be a whole number of ms, 1 or more; got ${String(requestTimeoutMs)}`,
     )
   }
   const dir = assetDir()
@@ -216,13 +229,13 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
     upstream.end(body)
   }
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  // async: whatever it (or the proxy) throws goes back to the guard as a rejection
+  const handle = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const problem = originProblem(req.headers, hosts)
     if (problem) {
       refuse(res, 401, problem)
       return
     }
-    const url = new URL(req.url ?? '/', 'http://console.invalid')
     if (Object.hasOwn(ASSETS, url.pathname) && (req.method === 'GET' || req.method === 'HEAD')) {
       const file = files.get(url.pathname.slice('/assets/'.length)) ?? Buffer.alloc(0)
       res.writeHead(200, {
@@ -252,14 +265,12 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
         return
       }
       const rest = (req.url ?? '').slice('/api'.length)
-      void proxy(req, res, rest.startsWith('/') ? rest : `/${rest}`)
-      return
+      return proxy(req, res, rest.startsWith('/') ? rest : `/${rest}`)
     }
     refuse(res, 404, `no such console path: ${url.pathname}`)
   }
 
-  const server: Server = createServer(handle)
-  server.requestTimeout = 0
+  const server: Server = createServer(httpTimeouts({ requestTimeoutMs }), guardRequests(handle, refuse))
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(

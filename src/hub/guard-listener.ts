@@ -1,0 +1,271 @@
+/**
+ * The guards every listener of the hub (and its console) stands behind, one per listener type,
+ * so no request, upgrade or connection can end the process and no handler needs its own
+ * try/catch for the rule:
+ *
+ * - {@link guardRequests}: an HTTP(S) request handler gets its target parsed once (a target
+ *   that is not a URL is a 400, in the listener's own error shape) and never lets a throw or a
+ *   rejection escape (a 500, or the socket destroyed once the answer has begun).
+ * - {@link guardUpgrades}: the same for an HTTP upgrade (WebSocket): a bad target or a throw
+ *   ends that socket only.
+ * - {@link guardConnections}: a raw socket handler (MQTT over TLS): socket errors are absorbed,
+ *   a throw destroys that socket.
+ * - {@link TlsHandshakeGuard}: every TLS listener closes a connection that has not finished its
+ *   handshake in time, and drops new connections at once while too many are in handshake,
+ *   with a `warning` event at most once per window.
+ * - {@link httpTimeouts}: how long an HTTP server waits for headers and for a whole request.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Server as TlsServer, TLSSocket } from 'node:tls'
+import { SasTokenError } from '../errors.js'
+import type { HubEvents } from './events.js'
+
+/** How long a TLS connection may take to finish its handshake, ms, unless told otherwise. */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 20_000
+
+/** How many connections may be in TLS handshake at once (all TLS listeners together). */
+export const DEFAULT_MAX_TLS_HANDSHAKES = 256
+
+/** How often at most a `warning` reports the connections dropped over the cap, ms. */
+export const HANDSHAKE_WARNING_WINDOW_MS = 10_000
+
+/** How long an HTTP server waits for a request's headers, ms. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000
+
+/** How long an HTTP server waits for a whole request (headers and body), ms. */
+export const HTTP_REQUEST_TIMEOUT_MS = 30_000
+
+/** Answers a refused request in the listener's own shape (IoT Hub's error JSON on the hub). */
+export type RefuseRequest = (res: ServerResponse, status: 400 | 500, message: string) => void
+
+/** A request handler behind {@link guardRequests}: it gets the parsed target. */
+export type GuardedHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>
+
+const BASE = 'http://listener.invalid'
+
+/** The request target as a URL (relative to a placeholder origin), or `undefined` when it is not one. */
+export function requestTarget(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', BASE)
+  } catch {
+    return undefined
+  }
+}
+
+function fail(res: ServerResponse, refuse: RefuseRequest): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy()
+    return
+  }
+  try {
+    refuse(res, 500, 'Internal error in the emulator.')
+  } catch {
+    res.destroy()
+  }
+}
+
+/**
+ * Wraps an HTTP request handler: a target that is not a URL is answered 400, and a throw or a
+ * rejection is answered 500 (or ends the response once it has begun); nothing escapes.
+ */
+export function guardRequests(
+  handler: GuardedHandler,
+  refuse: RefuseRequest,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = requestTarget(req)
+    if (url === undefined) {
+      fail400(res, refuse, req)
+      return
+    }
+    try {
+      const done = handler(req, res, url)
+      if (done !== undefined) done.catch(() => fail(res, refuse))
+    } catch {
+      fail(res, refuse)
+    }
+  }
+}
+
+function fail400(res: ServerResponse, refuse: RefuseRequest, req: IncomingMessage): void {
+  try {
+    refuse(
+      res,
+      400,
+      `The request target ${JSON.stringify((req.url ?? '').slice(0, 100))} is not a valid path: send an absolute path such as /devices/dev1.`,
+    )
+  } catch {
+    res.destroy()
+  }
+}
+
+/** A bare HTTP answer on an upgrade socket (no response object exists there). */
+function endSocket(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+}
+
+/**
+ * Wraps an HTTP `upgrade` handler: socket errors are absorbed, a target that is not a URL is
+ * answered 400, and a throw ends that socket only.
+ */
+export function guardUpgrades(
+  handler: (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL) => void,
+): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  return (req, socket, head) => {
+    socket.on('error', () => undefined)
+    const url = requestTarget(req)
+    if (url === undefined) {
+      endSocket(socket, '400 Bad Request')
+      return
+    }
+    try {
+      handler(req, socket, head, url)
+    } catch {
+      socket.destroy()
+    }
+  }
+}
+
+/** Wraps a connection handler: socket errors are absorbed and a throw destroys that socket only. */
+export function guardConnections<S extends Duplex>(handler: (socket: S) => void): (socket: S) => void {
+  return (socket) => {
+    socket.on('error', () => undefined)
+    try {
+      handler(socket)
+    } catch {
+      socket.destroy()
+    }
+  }
+}
+
+/**
+ * The options an HTTP(S) server is created with: how long it waits for a request's headers and
+ * for the whole request (a response, an event stream too, may then take as long as it takes),
+ * and how often it checks (Node's default, 30 s, would double a short timeout).
+ */
+export function httpTimeouts(o: { headersTimeoutMs?: number; requestTimeoutMs?: number } = {}): {
+  requestTimeout: number
+  headersTimeout: number
+  connectionsCheckingInterval: number
+} {
+  const requestTimeout = o.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS
+  return {
+    requestTimeout,
+    headersTimeout: Math.min(o.headersTimeoutMs ?? HTTP_HEADERS_TIMEOUT_MS, requestTimeout),
+    connectionsCheckingInterval: Math.max(100, Math.min(5000, Math.floor(requestTimeout / 4))),
+  }
+}
+
+/** Options of {@link TlsHandshakeGuard}. */
+export interface TlsHandshakeGuardOptions {
+  /** Where the `warning` about dropped connections goes. */
+  events: HubEvents
+  /** How long a handshake may take, ms; default {@link DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS}. */
+  timeoutMs?: number
+  /** How many connections may be in handshake at once; default {@link DEFAULT_MAX_TLS_HANDSHAKES}. */
+  maxPending?: number
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      `${name} must be a whole number, 1 or more; got ${String(value)}.`,
+    )
+  return value
+}
+
+/**
+ * The handshake rules of the hub's TLS listeners: give {@link serverOptions} to each
+ * `tls.createServer` / `https.createServer` and {@link watch} each server. A connection still in
+ * handshake after the timeout is closed; while `maxPending` connections (over all watched
+ * servers) are in handshake, a new one is closed at once, and a `warning` event says how many
+ * were dropped, at most once per {@link HANDSHAKE_WARNING_WINDOW_MS}.
+ */
+export class TlsHandshakeGuard {
+  /** The options each TLS server is created with (`handshakeTimeout`). */
+  readonly serverOptions: { handshakeTimeout: number }
+  readonly #events: HubEvents
+  readonly #maxPending: number
+  // in handshake = TCP connections open − TLS connections open (no map from one to the other)
+  #open = 0
+  #secure = 0
+  #dropped = 0
+  #window: NodeJS.Timeout | undefined
+
+  /**
+   * @throws {SasTokenError} `ERR_INVALID_OPTION` when the timeout or the cap is not a whole
+   *   number, 1 or more.
+   */
+  constructor(o: TlsHandshakeGuardOptions) {
+    this.#events = o.events
+    this.serverOptions = {
+      handshakeTimeout: positiveInteger(
+        o.timeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+        'tlsHandshakeTimeoutMs',
+      ),
+    }
+    this.#maxPending = positiveInteger(o.maxPending ?? DEFAULT_MAX_TLS_HANDSHAKES, 'maxTlsHandshakes')
+  }
+
+  /** Connections in handshake now, over every watched server. */
+  get pending(): number {
+    return Math.max(0, this.#open - this.#secure)
+  }
+
+  /** Applies the rules to a TLS (or HTTPS) server. */
+  watch(server: TlsServer): void {
+    // Node leaves a socket that failed its handshake (the timeout too) open while anyone listens
+    // to tlsClientError: close it here
+    server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy())
+    server.on('connection', (raw: Socket) => {
+      if (this.pending >= this.#maxPending) {
+        raw.destroy()
+        this.#drop()
+        return
+      }
+      this.#open++
+      raw.once('close', () => this.#open--)
+    })
+    server.on('secureConnection', (socket: TLSSocket) => {
+      this.#secure++
+      socket.once('close', () => this.#secure--)
+    })
+  }
+
+  #drop(): void {
+    this.#dropped++
+    if (this.#window === undefined) this.#report()
+  }
+
+  // reports now, then at most once more per window while drops go on
+  #report(): void {
+    this.#publish()
+    this.#window = setTimeout(() => {
+      this.#window = undefined
+      if (this.#dropped > 0) this.#report()
+    }, HANDSHAKE_WARNING_WINDOW_MS)
+    this.#window.unref()
+  }
+
+  #publish(): void {
+    const dropped = this.#dropped
+    this.#dropped = 0
+    this.#events.publish({
+      event: 'warning',
+      dropped,
+      maxTlsHandshakes: this.#maxPending,
+      message: `Dropped ${dropped} new TLS connection${dropped === 1 ? '' : 's'}: ${this.#maxPending} were already in handshake (the cap); a flood of unfinished handshakes, or raise the cap (maxTlsHandshakes).`,
+    })
+  }
+
+  /** Stops the warning window's timer. */
+  close(): void {
+    clearTimeout(this.#window)
+    this.#window = undefined
+  }
+}
