@@ -1,11 +1,13 @@
 /**
  * The hub's event stream: every connect, refusal, subscription, message, twin change, method
  * call and close, as the log line, the `--json` NDJSON line and the SSE `data:` are made of.
- * Events never carry a password, key or token.
+ * Events never carry a password, key or token: {@link HubEvents.publish} redacts every `sig=`
+ * value in every string of an event, whatever field a client put a token in.
  *
  * @module
  */
 import { EventEmitter } from 'node:events'
+import { redactDeep } from './redact.js'
 
 /** The names of the events the hub emits. */
 export type HubEventName =
@@ -58,9 +60,9 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
     this.#now = now
   }
 
-  /** Stamps and emits an event. */
+  /** Stamps and emits an event, with anything shaped like a SAS token's signature redacted. */
   publish(input: HubEventInput): HubEvent {
-    const event: HubEvent = { ...input, time: new Date(this.#now()).toISOString() }
+    const event: HubEvent = { ...redactDeep(input), time: new Date(this.#now()).toISOString() }
     this.emit('event', event)
     return event
   }

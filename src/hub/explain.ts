@@ -8,6 +8,7 @@
 import { diagnoseConnect } from '../diagnose.js'
 import type { DiagnoseConnectOptions, Finding, HubPolicy } from '../diagnose.js'
 import type { RefusalReason } from './device-auth.js'
+import { redactDeep } from './redact.js'
 import type { Policy } from './registry.js'
 
 /** A finding, as events and `GET /_emulator/refused` carry it. */
@@ -27,7 +28,8 @@ export function diagnosisPolicies(policies: readonly Policy[]): Record<string, H
 }
 
 /**
- * The findings for a refusal; never throws.
+ * The findings for a refusal, with anything shaped like a SAS token's signature redacted (a
+ * finding may quote the field a token was sent in); never throws.
  */
 export function explainRefusal(
   connect: { clientId: string; username: string; password?: string },
@@ -43,5 +45,5 @@ export function explainRefusal(
   if (!findings.some((f) => f.severity === 'error')) {
     findings.unshift({ severity: 'error', code: reason.code, message: reason.message })
   }
-  return findings
+  return redactDeep(findings)
 }

@@ -10,6 +10,7 @@ import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'
 import type { HubEvents } from './events.js'
+import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
 import type { Session, SubscriptionKind } from './sessions.js'
@@ -414,9 +415,9 @@ export class HubService {
     )
   }
 
-  /** Records a refused CONNECT (bounded). */
+  /** Records a refused CONNECT (bounded), with anything shaped like a SAS token's signature redacted. */
   recordRefused(record: RefusedConnect): void {
-    this.refused.push(record)
+    this.refused.push(redactDeep(record))
     if (this.refused.length > MAX_REFUSED) this.refused.shift()
   }
 }
