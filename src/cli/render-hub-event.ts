@@ -1,10 +1,13 @@
 /**
  * One hub event as one human log line: `time event identity facts`. Keys never appear in
  * events; the ready block, which prints connection strings on purpose, is rendered apart.
+ * Everything a device sent is printed through {@link escapeTerminal}: no control character, CR
+ * or LF of a device's reaches the terminal (a refusal's findings are the only lines of their own).
  *
  * @module
  */
 import type { HubEvent } from '../hub/index.js'
+import { escapeTerminal } from './escape-terminal.js'
 
 function who(e: HubEvent): string {
   if (typeof e.registrationId === 'string' && e.deviceId === undefined) return e.registrationId
@@ -17,7 +20,8 @@ function short(value: unknown, max = 200): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
-function facts(e: HubEvent): string {
+/** The facts on the event's line, then the lines under it. */
+function facts(e: HubEvent): string | string[] {
   switch (e.event) {
     case 'connect':
       return `${e.protocol} auth=${e.authMethod} cleanSession=${e.cleanSession}${Array.isArray(e.restoredSubscriptions) ? ` restored=${e.restoredSubscriptions.join(',')}` : ''}`
@@ -25,9 +29,12 @@ function facts(e: HubEvent): string {
       const findings = Array.isArray(e.findings) ? e.findings : []
       const lines = findings.map(
         (f: { severity?: string; code?: string; message?: string }) =>
-          `\n    ${f.severity} ${f.code}: ${f.message}`,
+          `${f.severity} ${f.code}: ${f.message}`,
       )
-      return `CONNACK ${e.returnCode} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}${lines.join('')}`
+      return [
+        `CONNACK ${e.returnCode} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}`,
+        ...lines,
+      ]
     }
     case 'disconnect':
     case 'close':
@@ -61,7 +68,9 @@ function facts(e: HubEvent): string {
   }
 }
 
-/** The log line of an event. */
+/** The log line of an event (a refusal: with its findings on the lines under it), terminal-safe. */
 export function renderHubEvent(e: HubEvent): string {
-  return [e.time, e.event.padEnd(13), who(e), facts(e)].filter((p) => p !== '').join(' ')
+  const [line = '', ...under] = [facts(e)].flat()
+  const head = [e.time, e.event.padEnd(13), who(e), line].filter((p) => p !== '').join(' ')
+  return [escapeTerminal(head), ...under.map((l) => `    ${escapeTerminal(l)}`)].join('\n')
 }

@@ -14,6 +14,7 @@ import { withSharedChecks } from '../options.js'
 import { UsageError } from '../errors.js'
 import { warn, writeValue } from '../output.js'
 import { registerSecret } from '../secrets.js'
+import { escapeTerminal } from '../escape-terminal.js'
 import { renderHubEvent } from '../render-hub-event.js'
 import { withHubSubcommands } from './hub/index.js'
 
@@ -197,7 +198,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   }
   hub.events.on('event', (e) => {
     if (e.event === 'ready') return
-    if (e.event === 'warning') warn(String(e.message))
+    if (e.event === 'warning') warn(escapeTerminal(String(e.message)))
     if (args.json) writeValue(JSON.stringify(e))
     else if (e.event !== 'warning') writeValue(renderHubEvent(e))
   })

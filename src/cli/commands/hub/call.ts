@@ -9,6 +9,7 @@
 import type { Argv, CommandModule } from 'yargs'
 import { isSasTokenError } from '../../../errors.js'
 import type { ArgsOf, OptionsOf } from '../../command.js'
+import { escapeTerminal } from '../../escape-terminal.js'
 import { notice, writeJson, writeValue } from '../../output.js'
 import { renderError } from '../../render-error.js'
 import { UsageError } from '../../errors.js'
@@ -66,7 +67,8 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     return
   }
   if (args.json === true) writeJson(result)
-  else writeValue(JSON.stringify(result.payload, null, 2))
+  // JSON text has no raw line break inside a string: each line is escaped for the terminal alone
+  else writeValue(JSON.stringify(result.payload, null, 2).split('\n').map(escapeTerminal).join('\n'))
   if (args.json !== true && (result.status < 200 || result.status > 299))
     notice(`the device answered status ${result.status}.`)
 }

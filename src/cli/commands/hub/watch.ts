@@ -11,14 +11,15 @@ import type { HubEvent } from '../../hub-client.js'
 import { notice, writeValue } from '../../output.js'
 import type { ArgsOf, OptionsOf } from '../../command.js'
 import { UsageError } from '../../errors.js'
+import { escapeTerminal } from '../../escape-terminal.js'
 import { connectHub, withHubOptions } from './connect.js'
 
-/** One line for people: time, event, identity, then the event's other fields. */
+/** One line for people: time, event, identity, then the event's other fields; terminal-safe. */
 export function eventLine(e: HubEvent): string {
   const { event, time, deviceId, moduleId, ...rest } = e
   const who = deviceId === undefined ? '' : moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
   const fields = Object.keys(rest).length === 0 ? '' : JSON.stringify(rest)
-  return [time, event.padEnd(13), who, fields].filter((part) => part !== '').join('  ')
+  return escapeTerminal([time, event.padEnd(13), who, fields].filter((part) => part !== '').join('  '))
 }
 
 function builder(y: Argv) {
