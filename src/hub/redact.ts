@@ -14,7 +14,7 @@ export const REDACTED = '<redacted>'
 
 // a signature runs to the next field separator, space, quote or delimiter of the text around it
 const SIG = /(\bsig(?:=|%3d))[^&\s;,"'<>]+/gi
-const SHAPED = /sig(?:=|%3d)/i
+const SHAPED = /[sS][iI][gG](?:=|%3[dD])/
 
 /** The text with every `sig=` value replaced by `<redacted>`. */
 export function redactSignatures(text: string): string {
@@ -23,39 +23,48 @@ export function redactSignatures(text: string): string {
 
 /**
  * A copy of `value` with every string in it (deep, through plain objects and arrays) passed
- * through {@link redactSignatures}; a value with nothing to redact is returned as it is, and
- * anything else (a `Buffer`, a class instance) is left alone.
+ * through {@link redactSignatures}; a value with nothing to redact is returned as it is (found
+ * without allocating: most events hold no signature), and anything else (a `Buffer`, a class
+ * instance) is left alone.
  */
 export function redactDeep<T>(value: T): T {
-  return redactValue(value, 0) as T
+  return holdsSignature(value, 0) ? (redactValue(value, 0) as T) : value
 }
 
 // deeper than this, a value is not the hub's own report: leave it be rather than recurse for ever
 const MAX_DEPTH = 64
 
+function isPlain(value: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+function holdsSignature(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return SHAPED.test(value)
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (const item of value) if (holdsSignature(item, depth + 1)) return true
+    return false
+  }
+  if (!isPlain(value)) return false
+  for (const item of Object.values(value)) if (holdsSignature(item, depth + 1)) return true
+  return false
+}
+
 function redactValue(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSignatures(value)
   if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value
-  if (Array.isArray(value)) {
-    let copy: unknown[] | undefined
-    value.forEach((item: unknown, i) => {
-      const next = redactValue(item, depth + 1)
-      if (next !== item) {
-        copy ??= [...value]
-        copy[i] = next
-      }
-    })
-    return copy ?? value
-  }
-  const proto: unknown = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return value
-  let copy: Record<string, unknown> | undefined
+  if (Array.isArray(value)) return value.map((item: unknown) => redactValue(item, depth + 1))
+  if (!isPlain(value)) return value
+  const copy: Record<string, unknown> = {}
   for (const [key, item] of Object.entries(value)) {
-    const next = redactValue(item, depth + 1)
-    if (next !== item) {
-      copy ??= { ...value }
-      copy[key] = next
-    }
+    // defineProperty: a key such as __proto__ stays a key
+    Object.defineProperty(copy, key, {
+      value: redactValue(item, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
-  return copy ?? value
+  return copy
 }
