@@ -461,3 +461,45 @@ describe('hub hardening: the console waits for a slow body no longer than its re
     }
   })
 })
+
+describe('hub hardening: the rules, in memory', async () => {
+  const escapePath = '../../dist/cli/escape-terminal.js'
+  const redactPath = '../../dist/hub/redact.js'
+  const depthPath = '../../dist/hub/json-depth.js'
+  const { escapeTerminal } = (await import(escapePath)) as { escapeTerminal: (text: string) => string }
+  const { redactSignatures, redactDeep } = (await import(redactPath)) as {
+    redactSignatures: (text: string) => string
+    redactDeep: <T>(value: T) => T
+  }
+  const { jsonDepth } = (await import(depthPath)) as { jsonDepth: (text: string) => number }
+
+  it('escapeTerminal writes C0, DEL, C1, U+2028/9 and bidi controls as JSON escapes, and nothing else', () => {
+    const cases: Array<[string, string]> = [
+      ['plain text, café, 温度, \\ and "quotes"', 'plain text, café, 温度, \\ and "quotes"'],
+      ['a\r\nb\tc', 'a\\r\\nb\\tc'],
+      ['\u0000\u0007\u001b[2J\u007f', '\\u0000\\u0007\\u001b[2J\\u007f'],
+      ['\u0085\u009b31m', '\\u0085\\u009b31m'],
+      ['\u2028\u2029\u202e\u2066\u200f\u061c', '\\u2028\\u2029\\u202e\\u2066\\u200f\\u061c'],
+    ]
+    for (const [input, expected] of cases) assert.equal(escapeTerminal(input), expected)
+  })
+
+  it('redactSignatures replaces every sig= value (plain, encoded, any case) and keeps the rest', () => {
+    assert.equal(
+      redactSignatures('SharedAccessSignature sr=h%2Fdevices%2Fd&sig=Ab%2Bc%3D&se=1&skn=p'),
+      'SharedAccessSignature sr=h%2Fdevices%2Fd&sig=<redacted>&se=1&skn=p',
+    )
+    assert.equal(redactSignatures('x?SIG%3Dabc then'), 'x?SIG%3D<redacted> then')
+    assert.equal(redactSignatures('sig=a+b/c== next'), 'sig=<redacted> next')
+    assert.equal(redactSignatures('no signature, design=1'), 'no signature, design=1')
+    const untouched = { a: ['x', 1, { b: null }] }
+    assert.equal(redactDeep(untouched), untouched)
+    assert.deepEqual(redactDeep({ a: [{ b: 'sig=s' }], n: 1 }), { a: [{ b: 'sig=<redacted>' }], n: 1 })
+  })
+
+  it('jsonDepth counts nesting outside strings', () => {
+    assert.equal(jsonDepth('1'), 0)
+    assert.equal(jsonDepth('{"a":[1,{"b":[]}]}'), 4)
+    assert.equal(jsonDepth('{"a":"[[[{{{\\"[["}'), 1)
+  })
+})
