@@ -13,7 +13,11 @@
  *
  * @module
  */
-import { toConnectionString, type ConnectionString } from './connection-string.js'
+import {
+  toConnectionString,
+  type ConnectionString,
+  type IotHubConnectionString,
+} from './connection-string.js'
 import { SasTokenError } from './errors.js'
 import { epochMs } from './expiry.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
@@ -207,7 +211,7 @@ interface Context {
   /** The identity's keys, never empty. */
   keys?: readonly string[]
   groupKey?: string
-  cs?: ConnectionString
+  cs?: IotHubConnectionString
   hubHostName?: string
   idScope?: string
   policies: Readonly<Record<string, Readonly<HubPolicy>>>
