@@ -199,7 +199,7 @@ describe('Service Bus-family connection strings and the SDK clients', () => {
     await sasProducer.close()
   })
 
-  it('parses the emulator and the IoT hub built-in endpoint, and says which service', () => {
+  it('parses the emulator and the IoT hub built-in endpoint, and says which service', async () => {
     const emulator = parseConnectionString(
       'Endpoint=sb://localhost:5672;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;',
     )
@@ -211,7 +211,9 @@ describe('Service Bus-family connection strings and the SDK clients', () => {
       formatConnectionString(emulator),
       'Endpoint=sb://localhost:5672/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true',
     )
-    new EventHubProducerClient(formatConnectionString(emulator), 'hub').close()
+    const emulatorClient = new EventHubProducerClient(formatConnectionString(emulator), 'hub')
+    assert.equal(emulatorClient.fullyQualifiedNamespace, 'localhost')
+    await emulatorClient.close()
     const builtIn = parseConnectionString(
       `Endpoint=sb://ihsuprodblres053dednamespace.servicebus.windows.net/;SharedAccessKeyName=iothubowner;SharedAccessKey=${key};EntityPath=iothub-ehub-myhub-1234-abcdef1234`,
     )
