@@ -215,6 +215,13 @@ const encodedResource = rememberLast((resourceUri) => {
       'resourceUri must be a non-empty resource without whitespace, such as myhub.azure-devices.net/devices/dev1.',
     )
   }
+  if (SCHEMED.test(resourceUri)) {
+    // IoT Hub's signer decodes the key; a Service Bus-family audience needs its text.
+    throw new SasTokenError(
+      'ERR_INVALID_RESOURCE_URI',
+      "resourceUri has a scheme, so it is a Service Bus-family audience (Event Hubs, Service Bus, Relay, Notification Hubs), whose key signs as its text, not base64-decoded: use createServiceBusSasToken (on the command line, -c 'Endpoint=sb://…' with --audience).",
+    )
+  }
   return encodeUriComponentStrict(resourceUri)
 })
 
@@ -377,7 +384,8 @@ function signToken(
  * createSasToken({ resourceUri: 'myhub.azure-devices.net/devices/dev1', key, ttl: '1h' })
  * // 'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=…&se=…'
  * ```
- * @throws {SasTokenError} `ERR_INVALID_KEY`, `ERR_INVALID_KEY_NAME`, `ERR_INVALID_RESOURCE_URI`,
+ * @throws {SasTokenError} `ERR_INVALID_KEY`, `ERR_INVALID_KEY_NAME`, `ERR_INVALID_RESOURCE_URI`
+ *   (also for a resource with a scheme, `sb://…`: that is {@link createServiceBusSasToken}'s),
  *   and the expiry codes of {@link resolveExpiry}.
  */
 export function createSasToken(o: CreateSasTokenOptions): string {

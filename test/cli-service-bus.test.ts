@@ -2,9 +2,9 @@
 // batch of entity paths), inspect (the service, the signature, the key-convention trap), with
 // real processes. Expected tokens come from @azure/core-amqp's own provider, not from the toolkit.
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { describe, it, mock } from 'node:test'
 import { createSasTokenProvider } from '@azure/core-amqp'
-import { createSasToken } from 'sas-token'
 import { cli } from './support/cli.js'
 
 const KEY = Buffer.from('a service bus policy key, 32 b!!').toString('base64')
@@ -77,13 +77,10 @@ describe('sas-token generate and inspect with Endpoint=sb://… strings', () => 
       String(report.token.service),
       /Event Hubs, Service Bus, Relay or Notification Hubs namespace/,
     )
-    // The trap: the IoT Hub signer (key decoded) used for an sb:// audience.
-    const decoded = createSasToken({
-      resourceUri: `sb://${NS}/orders`,
-      key: KEY,
-      keyName: 'RootManageSharedAccessKey',
-      expiresAt: SE,
-    })
+    // The trap: an sb:// audience signed with the key decoded, as IoT Hub signs (by hand).
+    const sr = encodeURIComponent(`sb://${NS}/orders`)
+    const sig = createHmac('sha256', Buffer.from(KEY, 'base64')).update(`${sr}\n${SE}`).digest('base64')
+    const decoded = `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${SE}&skn=RootManageSharedAccessKey`
     const bad = await cli(['inspect', decoded, '--key', KEY])
     assert.equal(bad.code, 1)
     assert.match(bad.stderr, /ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS|base64-decoded bytes/)
@@ -93,6 +90,13 @@ describe('sas-token generate and inspect with Endpoint=sb://… strings', () => 
     assert.match(cs.stdout, /built-in Event Hub-compatible endpoint/)
     assert.match(cs.stdout, /SharedAccessKey\s+<redacted>/)
     assert.ok(!cs.stdout.includes(KEY))
+  })
+
+  it('generate --resource refuses an sb:// resource, which the IoT Hub signer would sign with the decoded key', async () => {
+    const run = await cli(['generate', '--resource', `sb://${NS}/orders`, '--key', KEY, '--key-name', 'p'])
+    assert.notEqual(run.code, 0)
+    assert.match(run.stderr, /ERR_INVALID_RESOURCE_URI|Service Bus-family audience/)
+    assert.equal(run.stdout, '')
   })
 
   it('mqtt refuses an Endpoint=sb://… string, which names no device', async () => {

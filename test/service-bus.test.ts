@@ -342,13 +342,22 @@ describe('verifying both key conventions', () => {
   })
 
   it('names the trap: an sb:// audience signed with the decoded key, and the reverse', () => {
-    // createSasToken decodes the key, as IoT Hub does: wrong for an sb:// audience.
-    const decoded = createSasToken({
-      resourceUri: 'sb://myns.servicebus.windows.net/orders',
-      key,
-      keyName: 'send',
-      expiresAt,
-    })
+    // Signed with the decoded key, as IoT Hub signs (by hand: createSasToken refuses an sb:// resource).
+    const audience = encodeURIComponent('sb://myns.servicebus.windows.net/orders')
+    const decodedSig = encodeURIComponent(
+      createHmacBase64(Buffer.from(key, 'base64'), `${audience}\n${expiresAt}`),
+    )
+    const decoded = `SharedAccessSignature sr=${audience}&sig=${decodedSig}&se=${expiresAt}&skn=send`
+    assert.throws(
+      () =>
+        createSasToken({
+          resourceUri: 'sb://myns.servicebus.windows.net/orders',
+          key,
+          keyName: 'send',
+          expiresAt,
+        }),
+      { code: 'ERR_INVALID_RESOURCE_URI', message: /createServiceBusSasToken/ },
+    )
     assert.throws(() => verifySasToken(decoded, { key, now }), {
       code: 'ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS',
     })
@@ -364,6 +373,6 @@ describe('verifying both key conventions', () => {
 })
 
 import { createHmac } from 'node:crypto'
-function createHmacBase64(key: string, message: string): string {
+function createHmacBase64(key: string | Buffer, message: string): string {
   return createHmac('sha256', key).update(message).digest('base64')
 }
