@@ -171,6 +171,37 @@ describe('Service Bus-family tokens against the SDKs', () => {
   })
 })
 
+describe('Service Bus-family connection strings round-trip', () => {
+  it('formatConnectionString(parseConnectionString(s)) parses back to the same value, ports and emulator flags too', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(namespace, fc.constant('localhost')),
+        fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }),
+        fc.option(entityPath, { nil: undefined }),
+        arb.keyName,
+        textKey.filter((k) => !k.includes(';')),
+        fc.boolean(),
+        (ns, port, entity, keyName, key, emulator) => {
+          const text = [
+            `Endpoint=sb://${ns}${port === undefined ? '' : `:${port}`}/`,
+            `SharedAccessKeyName=${keyName}`,
+            `SharedAccessKey=${key}`,
+            ...(entity === undefined ? [] : [`EntityPath=${entity}`]),
+            ...(emulator ? ['UseDevelopmentEmulator=true'] : []),
+          ].join(';')
+          const cs = parseConnectionString(text)
+          assert.equal(formatConnectionString(cs), text)
+          assert.deepEqual(parseConnectionString(formatConnectionString(cs)), cs)
+          assert.ok(cs.kind === 'service-bus')
+          assert.equal(cs.port, port)
+          assert.equal(cs.service === 'emulator', emulator || ns === 'localhost')
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+})
+
 describe('Service Bus-family connection strings and the SDK clients', () => {
   const key = Buffer.from('sas-token service bus test key 32').toString('base64')
   const text = `Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${key};EntityPath=orders`

@@ -44,7 +44,7 @@ export const identityOptions = {
     type: 'string',
     group: IDENTITY,
     describe:
-      'Device, module or service connection string ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
+      'Device, module or service connection string, or an Endpoint=sb://… one ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
   },
   host: {
     type: 'string',

@@ -190,6 +190,10 @@ function builder(y: Argv) {
       '--group-key "$GROUP_KEY"',
     ],
     ['One token per device id, as CSV', 'sas-token gen --batch -c "$SERVICE_CS" --format csv < ids.txt'],
+    [
+      'An Event Hubs or Service Bus token (the key signs as text)',
+      `sas-token gen -c 'Endpoint=sb://…;EntityPath=myhub'`,
+    ],
   ])
 }
 
