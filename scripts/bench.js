@@ -21,7 +21,12 @@ import {
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createSasToken, parseConnectionString, tokenFromConnectionString } from '../dist/index.js'
+import {
+  createSasToken,
+  createServiceBusSasToken,
+  parseConnectionString,
+  tokenFromConnectionString,
+} from '../dist/index.js'
 
 const require = createRequire(import.meta.url)
 const sdk = require('azure-iot-common')
@@ -39,6 +44,27 @@ const SMALL = 100_000
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const work = mkdtempSync(join(tmpdir(), 'sas-token-bench-'))
+
+const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2))
+const n = (count) => (count >= 1e6 ? `${count / 1e6}M` : `${count / 1e3}k`)
+/** A row: the ratio, whether it meets the budget (`≥` or `≤` a limit), and the raw figures. */
+function row(name, value, op, limit, detail) {
+  if (!Number.isFinite(value)) return [name, 'n/a', `${op} ${limit.toFixed(2)}×`, '', detail]
+  const ok = op === '≥' ? value >= limit : value <= limit
+  return [name, `${value.toFixed(2)}×`, `${op} ${limit.toFixed(2)}×`, ok ? 'ok' : 'MISSED', detail]
+}
+const ms = (x) => `${fmt(x)} ms`
+const s = (x) => `${x.seconds.toFixed(2)} s`
+
+/** Prints the rows of the table. */
+function printRows(rows) {
+  const width = Math.max(...rows.map((r) => r[0].length))
+  console.log(`sas-token bench (node ${process.version}, ${process.platform}/${process.arch})\n`)
+  for (const [name, value, budget, verdict, detail] of rows)
+    console.log(
+      `${name.padEnd(width)}  ${value.padStart(6)}  ${budget.padEnd(8)} ${verdict.padEnd(6)}  ${detail}`,
+    )
+}
 
 /** Builds the baseline CLI from git once; returns its bin, or undefined (with a warning). */
 function baselineBin() {
@@ -131,7 +157,91 @@ function runBatch(bin, args, inputFile, env = {}) {
   return { seconds, rss, records }
 }
 
-const baseline = baselineBin()
+const AUDIENCE = 'sb://myns.servicebus.windows.net/myhub'
+const SB_POLICY = 'RootManageSharedAccessKey'
+let sink = 0
+const PARSED = parseConnectionString(DEVICE_CS)
+/** The signing contenders: IoT Hub's and the Service Bus family's, each against a raw loop. */
+const SIGNING = {
+  ours(n) {
+    for (let i = 0; i < n; i++) sink += createSasToken({ resourceUri: RESOURCE, key: KEY, ttl: 3600 }).length
+  },
+  fromParsed(n) {
+    for (let i = 0; i < n; i++) sink += tokenFromConnectionString(PARSED, { ttl: 3600 }).length
+  },
+  fromText(n) {
+    for (let i = 0; i < n; i++) sink += tokenFromConnectionString(DEVICE_CS, { ttl: 3600 }).length
+  },
+  rawCrypto(n) {
+    const key = Buffer.from(KEY, 'base64')
+    const sr = encodeURIComponent(RESOURCE)
+    for (let i = 0; i < n; i++) {
+      const se = Math.floor(Date.now() / 1000) + 3600
+      const sig = createHmac('sha256', key)
+        .update(sr + '\n' + se)
+        .digest('base64')
+      sink += `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}`.length
+    }
+  },
+  sdk(n) {
+    for (let i = 0; i < n; i++) {
+      const se = Math.floor(Date.now() / 1000) + 3600
+      sink += sdk.SharedAccessSignature.create(
+        sdk.encodeUriComponentStrict(RESOURCE),
+        null,
+        KEY,
+        se,
+      ).toString().length
+    }
+  },
+  serviceBus(n) {
+    for (let i = 0; i < n; i++)
+      sink += createServiceBusSasToken({ audience: AUDIENCE, keyName: SB_POLICY, key: KEY, ttl: 3600 }).length
+  },
+  /** `@azure/core-amqp`'s own loop: the key as its text, encodeURIComponent for sr and skn. */
+  rawServiceBus(n) {
+    const sr = encodeURIComponent(AUDIENCE)
+    const skn = encodeURIComponent(SB_POLICY)
+    for (let i = 0; i < n; i++) {
+      const se = Math.floor(Date.now() / 1000) + 3600
+      const sig = createHmac('sha256', KEY)
+        .update(sr + '\n' + se)
+        .digest('base64')
+      sink += `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}&skn=${skn}`.length
+    }
+  },
+}
+
+/** The Service Bus-family signing row. */
+const serviceBusRow = (r) =>
+  row(
+    'signing: createServiceBusSasToken vs raw node:crypto loop',
+    r.serviceBus / r.rawServiceBus,
+    '≥',
+    0.95,
+    `${fmt(r.serviceBus)} vs ${fmt(r.rawServiceBus)} tokens/s`,
+  )
+
+// SAS_TOKEN_BENCH_ONLY=signing runs the signing races alone (no build of a baseline, no
+// children), =start the cold starts alone (without the baseline): for a change to a signer or
+// to what a command loads, on a machine others share.
+if (process.env.SAS_TOKEN_BENCH_ONLY === 'signing') {
+  const r = race(SIGNING, { ops: 20000 })
+  printRows([
+    row(
+      'signing: createSasToken vs raw node:crypto loop',
+      r.ours / r.rawCrypto,
+      '≥',
+      0.95,
+      `${fmt(r.ours)} vs ${fmt(r.rawCrypto)} tokens/s`,
+    ),
+    serviceBusRow(r),
+  ])
+  rmSync(work, { recursive: true, force: true })
+  process.exit(sink === 42 ? 1 : 0)
+}
+
+const baseline = process.env.SAS_TOKEN_BENCH_ONLY === 'start' ? undefined : baselineBin()
 
 // Cold starts first: after the throughput races this process's own garbage collection would
 // compete with the children for the machine's cores.
@@ -152,46 +262,24 @@ const start = coldStarts({
   help: [BIN, '--help'],
   ...(baseline && { baseline: [baseline, 'generate', '-c', DEVICE_CS] }),
 })
+if (process.env.SAS_TOKEN_BENCH_ONLY === 'start') {
+  printRows([
+    row(
+      'cold start: generate vs node -e 0',
+      start.generate / start.node,
+      '≤',
+      1.5,
+      `${ms(start.generate)} vs ${ms(start.node)}`,
+    ),
+    row('cold start: mqtt vs node -e 0', start.mqtt / start.node, '≤', 1.7, ms(start.mqtt)),
+    row('cold start: inspect vs node -e 0', start.inspect / start.node, '≤', 1.7, ms(start.inspect)),
+    row('cold start: --help vs node -e 0', start.help / start.node, '≤', 1.7, ms(start.help)),
+  ])
+  rmSync(work, { recursive: true, force: true })
+  process.exit(0)
+}
 
-let sink = 0
-const PARSED = parseConnectionString(DEVICE_CS)
-const signing = race(
-  {
-    ours(n) {
-      for (let i = 0; i < n; i++)
-        sink += createSasToken({ resourceUri: RESOURCE, key: KEY, ttl: 3600 }).length
-    },
-    fromParsed(n) {
-      for (let i = 0; i < n; i++) sink += tokenFromConnectionString(PARSED, { ttl: 3600 }).length
-    },
-    fromText(n) {
-      for (let i = 0; i < n; i++) sink += tokenFromConnectionString(DEVICE_CS, { ttl: 3600 }).length
-    },
-    rawCrypto(n) {
-      const key = Buffer.from(KEY, 'base64')
-      const sr = encodeURIComponent(RESOURCE)
-      for (let i = 0; i < n; i++) {
-        const se = Math.floor(Date.now() / 1000) + 3600
-        const sig = createHmac('sha256', key)
-          .update(sr + '\n' + se)
-          .digest('base64')
-        sink += `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}`.length
-      }
-    },
-    sdk(n) {
-      for (let i = 0; i < n; i++) {
-        const se = Math.floor(Date.now() / 1000) + 3600
-        sink += sdk.SharedAccessSignature.create(
-          sdk.encodeUriComponentStrict(RESOURCE),
-          null,
-          KEY,
-          se,
-        ).toString().length
-      }
-    },
-  },
-  { ops: 20000 },
-)
+const signing = race(SIGNING, { ops: 20000 })
 
 // Parsing distinct strings (as a batch does: no cache can help), and the SDK's parser.
 const distinct = Array.from(
@@ -257,16 +345,6 @@ const b = {
 }
 rmSync(work, { recursive: true, force: true })
 
-const fmt = (x) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2))
-const n = (count) => (count >= 1e6 ? `${count / 1e6}M` : `${count / 1e3}k`)
-/** A row: the ratio, whether it meets the budget (`≥` or `≤` a limit), and the raw figures. */
-function row(name, value, op, limit, detail) {
-  if (!Number.isFinite(value)) return [name, 'n/a', `${op} ${limit.toFixed(2)}×`, '', detail]
-  const ok = op === '≥' ? value >= limit : value <= limit
-  return [name, `${value.toFixed(2)}×`, `${op} ${limit.toFixed(2)}×`, ok ? 'ok' : 'MISSED', detail]
-}
-const ms = (x) => `${fmt(x)} ms`
-const s = (x) => `${x.seconds.toFixed(2)} s`
 const rows = [
   row(
     'cold start: generate vs node -e 0',
@@ -371,6 +449,7 @@ const rows = [
     0.9,
     `${fmt(signing.fromText)} tokens/s`,
   ),
+  serviceBusRow(signing),
   row(
     'parseConnectionString (zod inside) vs 2 µs per string',
     1e6 / parsing.ours / 2,
@@ -382,10 +461,5 @@ const rows = [
 for (const [name, result] of Object.entries(b))
   if (result && result.records !== (name.startsWith('small') ? SMALL : LINES))
     console.error(`warning: batch ${name} wrote ${result.records} records`)
-const width = Math.max(...rows.map((r) => r[0].length))
-console.log(`sas-token bench (node ${process.version}, ${process.platform}/${process.arch})\n`)
-for (const [name, value, budget, verdict, detail] of rows)
-  console.log(
-    `${name.padEnd(width)}  ${value.padStart(6)}  ${budget.padEnd(8)} ${verdict.padEnd(6)}  ${detail}`,
-  )
+printRows(rows)
 if (sink === 42) console.log('')

@@ -1,5 +1,8 @@
 /**
- * IoT Hub connection strings: parse, format and redact.
+ * Connection strings: parse, format and redact. IoT Hub and DPS strings (`HostName=…`) are
+ * parsed here; Service Bus-family strings (`Endpoint=sb://…`: Event Hubs, Service Bus, Relay,
+ * Notification Hubs) are told apart by their names and parsed by `service-bus-connection-string.ts`,
+ * and a string with names of both families is refused, saying which name is whose.
  *
  * A connection string is `Name=value` fields separated by `;`. The parser is strict where the
  * SDKs are lenient and a mistake would surface later as a 401: names are canonical and
@@ -20,6 +23,13 @@ import { SasTokenError, type SasTokenErrorCode } from './errors.js'
 import { assertDeviceId, assertHostName } from './identity.js'
 import { assertKey, assertKeyName } from './keys.js'
 import { deviceResourceUri, parseSasToken, resourceCovers } from './sas-token.js'
+import {
+  IOT_HUB_ONLY,
+  parseServiceBusConnectionString,
+  SERVICE_BUS_ONLY,
+  serviceBusText,
+  type ServiceBusConnectionString,
+} from './service-bus-connection-string.js'
 
 interface ConnectionStringFields {
   /** The IoT hub (or DPS service) host name, such as `myhub.azure-devices.net`. */
@@ -66,8 +76,11 @@ export interface ServiceConnectionString extends ConnectionStringFields {
   moduleId?: never
 }
 
-/** A parsed connection string, discriminated on `kind`. */
-export type ConnectionString = DeviceConnectionString | ModuleConnectionString | ServiceConnectionString
+/** An IoT Hub (or DPS) connection string: a device's, a module's or a policy's. */
+export type IotHubConnectionString = DeviceConnectionString | ModuleConnectionString | ServiceConnectionString
+
+/** A parsed connection string, discriminated on `kind`: IoT Hub's three, or the Service Bus family's. */
+export type ConnectionString = IotHubConnectionString | ServiceBusConnectionString
 
 /** The field names, in the order {@link formatConnectionString} writes them. */
 const FIELDS = [
@@ -87,14 +100,6 @@ const FIELD_NAMES: ReadonlySet<string> = new Set(FIELDS.map(([name]) => name))
 
 /** Names that mean the user has the wrong kind of string, with what to do instead. */
 const FOREIGN_FIELDS: ReadonlyMap<string, string> = new Map([
-  [
-    'endpoint',
-    'this is an Event Hubs or Service Bus connection string (Endpoint=sb://…), whose keys sign as text; use the IoT hub connection string from the portal',
-  ],
-  [
-    'entitypath',
-    'this is an Event Hubs-compatible connection string; use the IoT hub connection string from the portal',
-  ],
   [
     'useprovisioning',
     'UseProvisioning is a C SDK option, not an identity; give HostName, DeviceId and a key',
@@ -303,7 +308,7 @@ function checkCombination(f: Fields): ConnectionString['kind'] {
  * token for exactly that identity, or, for a service string, a policy token (`skn`, matching
  * `SharedAccessKeyName` if given) for the hub or a resource below it.
  */
-function checkEmbeddedToken(cs: ConnectionString, token: string): void {
+function checkEmbeddedToken(cs: IotHubConnectionString, token: string): void {
   const { resourceUri, keyName } = parseSasToken(token)
   const named = cs.kind === 'service' ? cs.hostName : deviceResourceUri(cs.hostName, cs.deviceId, cs.moduleId)
   if (cs.kind === 'service' && keyName === undefined) {
@@ -327,7 +332,7 @@ function checkEmbeddedToken(cs: ConnectionString, token: string): void {
 }
 
 /** Shows a connection string with its secrets redacted in `console.log` and `util.inspect`. */
-function redactedInspect(this: ConnectionString): string {
+function redactedInspect(this: ConnectionString | ServiceBusConnectionString): string {
   return `ConnectionString <${redactConnectionString(this)}>`
 }
 
@@ -335,7 +340,8 @@ function redactedInspect(this: ConnectionString): string {
 const REDACTED_INSPECT: PropertyDescriptor = Object.freeze({ value: redactedInspect, enumerable: false })
 
 /**
- * Parses a device, module or service (shared access policy) connection string.
+ * Parses a device, module or service (shared access policy) connection string, or a Service
+ * Bus-family one (`Endpoint=sb://…`: `kind: 'service-bus'`).
  *
  * The result's secrets are redacted when it is logged with `console.log` or `util.inspect`;
  * the fields themselves hold the real values, so `JSON.stringify` and copies show the key.
@@ -371,12 +377,46 @@ function withoutSecrets(err: unknown, text: string): unknown {
   return message === err.message ? err : new SasTokenError(err.code, message)
 }
 
+/** A cheap test for a Service Bus-family name anywhere in the text. */
+const SERVICE_BUS_NAME = /(?:^|;)\s*(?:endpoint|entitypath|usedevelopmentemulator)\s*=/i
+
+/**
+ * The body of a Service Bus-family string (unquoted, without its trailing `;`), or `undefined`
+ * for any other text. A string with names of both families is refused here.
+ */
+function serviceBusBody(text: string): string | undefined {
+  if (typeof text !== 'string' || !SERVICE_BUS_NAME.test(text)) return undefined
+  let body = unquote(text)
+  if (body.endsWith(';')) body = body.slice(0, -1)
+  const names = body.split(';').map((field) => {
+    const eq = field.indexOf('=')
+    return (eq === -1 ? '' : field.slice(0, eq)).trim().toLowerCase()
+  })
+  const canonical = (list: readonly string[]) => list.filter((name) => names.includes(name.toLowerCase()))
+  const iot = canonical(IOT_HUB_ONLY)
+  const serviceBus = canonical(SERVICE_BUS_ONLY)
+  if (serviceBus.length === 0) return undefined
+  if (iot.length > 0) {
+    fail(
+      'ERR_CONNECTION_STRING_MIXED_FAMILY',
+      `it mixes two kinds of connection string: ${iot.join(', ')} belong to IoT Hub strings (HostName=…), ${serviceBus.join(', ')} to Service Bus-family strings (Endpoint=sb://…: Event Hubs, Service Bus, Relay, Notification Hubs); keep the fields of one (SharedAccessKeyName, SharedAccessKey and SharedAccessSignature belong to both)`,
+    )
+  }
+  return body
+}
+
 function parse(text: string): ConnectionString {
+  const body = serviceBusBody(text)
+  if (body !== undefined) {
+    const sb = parseServiceBusConnectionString(body)
+    Object.defineProperty(sb, inspect.custom, REDACTED_INSPECT)
+    return sb
+  }
   const f = validate(tokenize(text))
   checkCombination(f)
   const hostName = f.HostName
   // The same rule as checkCombination's: DeviceId makes a device, DeviceId and ModuleId a module.
-  const cs: ConnectionString =
+  const cs: IotHubConnectionString =
     f.DeviceId === undefined
       ? { kind: 'service', hostName }
       : f.ModuleId === undefined
@@ -395,7 +435,7 @@ function parse(text: string): ConnectionString {
 
 /** The fields of a checked connection string, as they were when it was checked. */
 interface Snapshot {
-  readonly kind: ConnectionString['kind']
+  readonly kind: IotHubConnectionString['kind']
   readonly hostName: string
   readonly deviceId: string | undefined
   readonly moduleId: string | undefined
@@ -409,11 +449,11 @@ interface Snapshot {
 /** An object that passed the checks: its fields as they were then, and the checked value. */
 interface Checked {
   fields: Snapshot
-  value: ConnectionString
+  value: IotHubConnectionString
 }
 
 /**
- * Parse once: an object from the parser carries its {@link Checked} record under this symbol,
+ * Parse once: an object from the IoT Hub parser carries its {@link Checked} record under this symbol,
  * as a property that copies leave behind; an object that passed {@link checkedObject} has its
  * record in {@link checked}. An object whose fields have changed since is checked again.
  */
@@ -421,15 +461,15 @@ const CHECKED = Symbol('sas-token.checked')
 const checked = new WeakMap<object, Checked>()
 
 /** The record of a check `cs` passed, if any. */
-function checkOf(cs: ConnectionString): Checked | undefined {
+function checkOf(cs: IotHubConnectionString): Checked | undefined {
   return (cs as { [CHECKED]?: Checked })[CHECKED] ?? checked.get(cs)
 }
 
 /** The last object {@link checkedObject} trusted: the common case is the same one again. */
-let lastObject: ConnectionString | undefined
+let lastObject: IotHubConnectionString | undefined
 let lastChecked: Checked | undefined
 
-function snapshot(cs: ConnectionString): Snapshot {
+function snapshot(cs: IotHubConnectionString): Snapshot {
   return {
     kind: cs.kind,
     hostName: cs.hostName,
@@ -443,7 +483,7 @@ function snapshot(cs: ConnectionString): Snapshot {
   }
 }
 
-function unchanged(cs: ConnectionString, f: Snapshot): boolean {
+function unchanged(cs: IotHubConnectionString, f: Snapshot): boolean {
   return (
     cs.sharedAccessKey === f.sharedAccessKey &&
     cs.hostName === f.hostName &&
@@ -459,6 +499,7 @@ function unchanged(cs: ConnectionString, f: Snapshot): boolean {
 
 /** The fields of `cs` as text, in canonical order, unchecked. */
 function toText(cs: ConnectionString): string {
+  if (cs.kind === 'service-bus') return serviceBusText(cs)
   return FIELDS.filter(([, property]) => cs[property] !== undefined)
     .map(([name, property]) => `${name}=${String(cs[property])}`)
     .join(';')
@@ -472,11 +513,32 @@ function toText(cs: ConnectionString): string {
  *   `ERR_INVALID_ARGUMENT` when it is not an object.
  */
 export function formatConnectionString(cs: ConnectionString): string {
-  return toText(checkedObject(cs))
+  return toText(checkedAny(cs, 'formatConnectionString'))
 }
 
-/** Checks a connection-string object exactly as if it had been parsed from text. */
-function checkedObject(cs: ConnectionString, fn = 'formatConnectionString'): ConnectionString {
+/** Service Bus-family objects checked, with the text they were checked as. */
+const checkedServiceBus = new WeakMap<object, { text: string; value: ServiceBusConnectionString }>()
+
+/** Checks a connection-string object of either family exactly as if it had been parsed from text. */
+function checkedAny(cs: ConnectionString, fn: string): ConnectionString {
+  if (typeof cs !== 'object' || cs === null || Array.isArray(cs)) throw notAConnectionString(fn, cs, true)
+  if (cs.kind !== 'service-bus') return checkedObject(cs, fn)
+  const text = serviceBusText(cs)
+  const known = checkedServiceBus.get(cs)
+  if (known !== undefined && known.text === text) return known.value
+  const parsed = parseConnectionString(text)
+  if (parsed.kind !== 'service-bus' || parsed.service !== cs.service) {
+    fail(
+      'ERR_CONNECTION_STRING_MISSING_KEY',
+      `its fields make a ${parsed.kind} connection string${parsed.kind === 'service-bus' ? ` for the service '${parsed.service}'` : ''}, not this one`,
+    )
+  }
+  checkedServiceBus.set(cs, { text, value: parsed })
+  return parsed
+}
+
+/** Checks an IoT Hub connection-string object exactly as if it had been parsed from text. */
+function checkedObject(cs: IotHubConnectionString, fn = 'formatConnectionString'): IotHubConnectionString {
   if (cs === lastObject && lastChecked !== undefined && unchanged(cs, lastChecked.fields))
     return lastChecked.value
   if (typeof cs !== 'object' || cs === null || Array.isArray(cs)) throw notAConnectionString(fn, cs, true)
@@ -487,7 +549,7 @@ function checkedObject(cs: ConnectionString, fn = 'formatConnectionString'): Con
     return known.value
   }
   const parsed = parseConnectionString(toText(cs))
-  if (parsed.kind !== cs.kind) {
+  if (parsed.kind === 'service-bus' || parsed.kind !== cs.kind) {
     fail(
       'ERR_CONNECTION_STRING_MISSING_KEY',
       `its fields make a ${parsed.kind} connection string, not a ${String(cs.kind)} one`,
@@ -499,7 +561,7 @@ function checkedObject(cs: ConnectionString, fn = 'formatConnectionString'): Con
 
 /** The last text {@link toConnectionString} parsed, and its result (never handed to a caller). */
 let lastText: string | undefined
-let lastParsed: ConnectionString | undefined
+let lastParsed: IotHubConnectionString | undefined
 
 /**
  * A checked connection string from text or from an object, for the functions that accept
@@ -511,13 +573,39 @@ let lastParsed: ConnectionString | undefined
  * @throws {SasTokenError} any code of {@link parseConnectionString}; `ERR_INVALID_ARGUMENT` for
  *   something that is neither text nor an object.
  */
-export function toConnectionString(source: string | ConnectionString, fn: string): ConnectionString {
-  if (typeof source !== 'string') return checkedObject(source, fn)
+export function toConnectionString(source: string | ConnectionString, fn: string): IotHubConnectionString {
+  if (typeof source !== 'string') {
+    const cs = checkedAny(source, fn)
+    return cs.kind === 'service-bus' ? notIotHub(fn) : cs
+  }
   if (source === lastText && lastParsed !== undefined) return checkedObject(lastParsed, fn)
   const parsed = parseConnectionString(source)
+  if (parsed.kind === 'service-bus') return notIotHub(fn)
   lastText = source
   lastParsed = parsed
   return parsed
+}
+
+/** The error for a Service Bus-family string given where an IoT Hub identity is needed. */
+function notIotHub(fn: string): never {
+  fail(
+    'ERR_CONNECTION_STRING_UNSUPPORTED',
+    `${fn} needs an IoT Hub connection string (HostName=…), and this is a Service Bus-family one (Endpoint=sb://…), which names no device; use the IoT hub's connection string from the portal`,
+  )
+}
+
+/**
+ * {@link toConnectionString} for the functions that take either family (a token for the string's
+ * own resource). Internal.
+ *
+ * @throws {SasTokenError} as {@link toConnectionString}.
+ */
+export function toAnyConnectionString(source: string | ConnectionString, fn: string): ConnectionString {
+  return typeof source === 'string' && serviceBusBody(source) === undefined
+    ? toConnectionString(source, fn)
+    : typeof source === 'string'
+      ? parseConnectionString(source)
+      : checkedAny(source, fn)
 }
 
 /**

@@ -13,7 +13,11 @@
  *
  * @module
  */
-import { toConnectionString, type ConnectionString } from './connection-string.js'
+import {
+  toConnectionString,
+  type ConnectionString,
+  type IotHubConnectionString,
+} from './connection-string.js'
 import { SasTokenError } from './errors.js'
 import { epochMs } from './expiry.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
@@ -97,6 +101,7 @@ export type DiagnosisCode =
   | 'ERR_POLICY_NO_DEVICE_CONNECT'
   // the signature
   | 'ERR_TOKEN_SIGNATURE_MISMATCH'
+  | 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB'
   | 'ERR_TOKEN_SIGNED_WITH_GROUP_KEY'
   // the expiry
   | 'ERR_TOKEN_EXPIRED'
@@ -207,7 +212,7 @@ interface Context {
   /** The identity's keys, never empty. */
   keys?: readonly string[]
   groupKey?: string
-  cs?: ConnectionString
+  cs?: IotHubConnectionString
   hubHostName?: string
   idScope?: string
   policies: Readonly<Record<string, Readonly<HubPolicy>>>
@@ -789,13 +794,17 @@ function derivedKey(ctx: Context, id: string): readonly string[] | undefined {
   return [key]
 }
 
-/** `true` when `key` signed `password` (its expiry and resource aside). */
-function signedWith(password: string, key: string): boolean {
+/**
+ * Whether `key` signed `password` (its expiry and resource aside): `'as-text'` when it did, but
+ * with the key's text instead of its decoded bytes (the Service Bus family's convention).
+ */
+function signedWith(password: string, key: string): boolean | 'as-text' {
   try {
     verifySasToken(password, { key, now: 0, clockSkewSeconds: 0 })
     return true
   } catch (err) {
     if (err instanceof SasTokenError && err.code === 'ERR_TOKEN_SIGNATURE_MISMATCH') return false
+    if (err instanceof SasTokenError && err.code === 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB') return 'as-text'
     throw err
   }
 }
@@ -806,7 +815,7 @@ function checkSignature(
   ctx: Context,
   out: Finding[],
 ): void {
-  if (ctx.groupKey !== undefined && signedWith(password, ctx.groupKey)) {
+  if (ctx.groupKey !== undefined && signedWith(password, ctx.groupKey) === true) {
     out.push(
       finding(
         'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
@@ -815,7 +824,17 @@ function checkSignature(
     )
     return
   }
-  if (keys !== undefined && !keys.some((key) => signedWith(password, key))) {
+  const signed = keys?.map((key) => signedWith(password, key))
+  if (signed !== undefined && !signed.includes(true) && signed.includes('as-text')) {
+    out.push(
+      finding(
+        'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB',
+        "The token was signed with the identity's key used as text, as Event Hubs and Service Bus sign; IoT Hub and DPS sign with the key's base64-decoded bytes. Sign again with an IoT Hub signer (sas-token generate, createSasToken).",
+      ),
+    )
+    return
+  }
+  if (signed !== undefined && !signed.includes(true)) {
     out.push(
       finding(
         'ERR_TOKEN_SIGNATURE_MISMATCH',

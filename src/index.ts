@@ -29,10 +29,14 @@ export type {
   DeviceConnectionString,
   ModuleConnectionString,
   ServiceConnectionString,
+  IotHubConnectionString,
 } from './connection-string.js'
+export { assertEntityPath, serviceBusAudience } from './service-bus-connection-string.js'
+export type { ServiceBusConnectionString, ServiceBusService } from './service-bus-connection-string.js'
 export {
   createSasToken,
   createDpsSasToken,
+  createServiceBusSasToken,
   deviceResourceUri,
   parseSasToken,
   verifySasToken,
@@ -44,7 +48,9 @@ export {
 export type {
   CreateSasTokenOptions,
   CreateDpsSasTokenOptions,
+  CreateServiceBusSasTokenOptions,
   ParsedSasToken,
+  TokenFamily,
   VerifySasTokenOptions,
 } from './sas-token.js'
 export { tokenFromConnectionString } from './token-from-connection-string.js'

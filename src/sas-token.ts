@@ -7,6 +7,13 @@
  * the token. `sr` and `sig` are encoded the way the Node SDK (`azure-iot-common`) encodes them,
  * so device and module tokens are byte-identical to the SDK's.
  *
+ * The Service Bus family (Event Hubs, Service Bus, Relay, Notification Hubs) uses the same
+ * token with two differences: the HMAC key is the UTF-8 text of the key, not its base64-decoded
+ * bytes, and `sr` is a URI with a scheme (`sb://ns.servicebus.windows.net/entity`), encoded with
+ * plain `encodeURIComponent` as `@azure/core-amqp` does. A token's audience tells the two apart:
+ * an `sr` with a scheme is the Service Bus family's, one without is IoT Hub's or DPS's. Both sign
+ * through {@link signToken}.
+ *
  * @module
  */
 import { SasTokenError } from './errors.js'
@@ -31,6 +38,25 @@ export interface CreateSasTokenOptions extends Expiry {
   key: string
   /** The policy name (`skn`); give it only when `key` is a policy's key. */
   keyName?: string
+}
+
+/** What a Service Bus-family token needs: an audience, a policy and its key, an expiry. */
+export interface CreateServiceBusSasTokenOptions extends Expiry {
+  /**
+   * The resource URI the token grants access to, not encoded, with its scheme:
+   * `sb://ns.servicebus.windows.net/entity` for AMQP, `https://ns.servicebus.windows.net/entity`
+   * for REST.
+   */
+  audience: string
+  /** The policy's key, used as its UTF-8 text (not base64-decoded, unlike IoT Hub's). */
+  key: string
+  /** The policy name (`skn`), such as `RootManageSharedAccessKey`. */
+  keyName: string
+  /**
+   * Lower-case the audience before signing, as `@azure/notification-hubs` does. The Event Hubs
+   * and Service Bus SDKs do not. Default `false`.
+   */
+  lowercaseAudience?: boolean
 }
 
 /** What a DPS registration token needs. */
@@ -65,11 +91,25 @@ export interface ParsedSasToken {
   idScope?: string
   /** From a DPS resource `{idScope}/registrations/{registrationId}`. */
   registrationId?: string
+  /** From a Service Bus-family audience `{scheme}://{host}/{entityPath}`: the entity, when named. */
+  entityPath?: string
+  /**
+   * How the key signs, as the audience implies: `'iot-hub'` (IoT Hub and DPS: the key's
+   * base64-decoded bytes) for an `sr` without a scheme, `'service-bus'` (Event Hubs, Service Bus,
+   * Relay, Notification Hubs: the key's UTF-8 text) for an `sr` with one.
+   */
+  family: TokenFamily
 }
+
+/** Which key convention a token's audience implies; see {@link ParsedSasToken.family}. */
+export type TokenFamily = 'iot-hub' | 'service-bus'
 
 /** What {@link verifySasToken} checks against. */
 export interface VerifySasTokenOptions {
-  /** The base64 key the token should have been signed with. */
+  /**
+   * The key the token should have been signed with: base64 for an IoT Hub or DPS token, the
+   * policy key's text for a Service Bus-family one (its audience has a scheme).
+   */
   key: string
   /** The current time: epoch milliseconds or a `Date`. Defaults to `Date.now()`. */
   now?: number | Date
@@ -175,10 +215,72 @@ const encodedResource = rememberLast((resourceUri) => {
       'resourceUri must be a non-empty resource without whitespace, such as myhub.azure-devices.net/devices/dev1.',
     )
   }
+  if (SCHEMED.test(resourceUri)) {
+    // IoT Hub's signer decodes the key; a Service Bus-family audience needs its text.
+    throw new SasTokenError(
+      'ERR_INVALID_RESOURCE_URI',
+      "resourceUri has a scheme, so it is a Service Bus-family audience (Event Hubs, Service Bus, Relay, Notification Hubs), whose key signs as its text, not base64-decoded: use createServiceBusSasToken (on the command line, -c 'Endpoint=sb://…' with --audience).",
+    )
+  }
   return encodeUriComponentStrict(resourceUri)
 })
 
 const checkedKeyName = rememberLast((keyName) => assertKeyName(keyName, 'keyName'))
+
+/**
+ * A Service Bus-family key as HMAC key bytes: its UTF-8 text, as the SDKs sign with it. Any
+ * non-empty text without whitespace is a key (a portal key is base64 text, but it is not decoded).
+ */
+const textSigningKey = rememberLast((key) => Buffer.from(assertTextKey(key, 'key'), 'utf8'))
+
+/**
+ * Checks a Service Bus-family key: non-empty text without whitespace or control characters.
+ *
+ * @throws {SasTokenError} `ERR_INVALID_KEY`; the message never contains the key.
+ */
+export function assertTextKey(key: string, what = 'SharedAccessKey'): string {
+  if (typeof key === 'string' && key.length > 0 && !/[\s\p{Cc}]/u.test(key)) return key
+  throw new SasTokenError(
+    'ERR_INVALID_KEY',
+    `${what} is not a usable key: ${typeof key !== 'string' ? 'it is not a string' : key.length === 0 ? 'it is empty' : 'it contains whitespace, a line break or a control character; remove it (a copy-paste often adds one)'}. Copy the key again from the portal's shared access policy.`,
+  )
+}
+
+/** `encodeURIComponent` with a coded error for a lone surrogate. */
+function encodeComponent(text: string, what: string): string {
+  try {
+    return encodeURIComponent(text)
+  } catch (cause) {
+    throw new SasTokenError(
+      'ERR_INVALID_RESOURCE_URI',
+      `${what} holds a lone UTF-16 surrogate and cannot be URL-encoded.`,
+      {
+        cause,
+      },
+    )
+  }
+}
+
+/** A Service Bus-family audience: non-empty, without whitespace, with a scheme. */
+const encodedAudience = rememberLast((audience) => {
+  if (typeof audience !== 'string' || !SCHEMED.test(audience) || /\s/.test(audience)) {
+    throw new SasTokenError(
+      'ERR_INVALID_RESOURCE_URI',
+      'audience must be a resource URI with a scheme and without whitespace, such as sb://myns.servicebus.windows.net/myhub.',
+    )
+  }
+  return encodeComponent(audience, 'audience')
+})
+
+const encodedPolicy = rememberLast((keyName) => encodeComponent(assertKeyName(keyName, 'keyName'), 'keyName'))
+
+/** A resource with a scheme (`sb://`, `https://`, `amqps://`): the Service Bus family's audience. */
+const SCHEMED = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]/
+
+/** The key convention a (decoded) resource implies: a scheme means the Service Bus family. */
+export function familyOf(resourceUri: string): TokenFamily {
+  return SCHEMED.test(resourceUri) ? 'service-bus' : 'iot-hub'
+}
 
 function assertOptions(o: unknown, of: string): void {
   if (typeof o !== 'object' || o === null)
@@ -230,21 +332,48 @@ export function signEncoded(
     sr,
     signingKey(key),
     expiresAt,
-    keyName === undefined ? undefined : checkedKeyName(keyName),
+    keyName === undefined ? undefined : encodeUriComponentStrict(checkedKeyName(keyName)),
   )
   return { token, expiresAt, resourceUri }
 }
 
-/** Builds the token text. Everything has been checked; `sr` is already encoded. */
+/**
+ * The Service Bus-family signer: `sr` is the audience (lower-cased first when asked, as
+ * Notification Hubs do) encoded with `encodeURIComponent`, the HMAC key is the key's UTF-8
+ * text, and `skn` is always there. Internal; {@link createServiceBusSasToken} is the public form.
+ *
+ * @throws {SasTokenError} as {@link createServiceBusSasToken}.
+ */
+export function signServiceBus(
+  audience: string,
+  key: string,
+  keyName: string,
+  expiry: Expiry,
+  lowercaseAudience = false,
+): SignedToken {
+  const resourceUri = lowercaseAudience && typeof audience === 'string' ? audience.toLowerCase() : audience
+  const sr = encodedAudience(resourceUri)
+  const expiresAt = resolveExpiry(expiry)
+  return {
+    token: signToken(sr, textSigningKey(key), expiresAt, encodedPolicy(keyName)),
+    expiresAt,
+    resourceUri,
+  }
+}
+
+/**
+ * Builds the token text: the one place a signature is made. Everything has been checked; `sr`
+ * and `skn` are already encoded, `key` is the HMAC key's bytes in the convention of the family.
+ */
 function signToken(
   sr: string,
   key: Parameters<typeof hmacSha256Base64>[0],
   se: number,
-  keyName: string | undefined,
+  skn: string | undefined,
 ): string {
   const sig = encodeURIComponent(hmacSha256Base64(key, sr + '\n' + se))
   const token = PREFIX + 'sr=' + sr + '&sig=' + sig + '&se=' + se
-  return keyName === undefined ? token : token + '&skn=' + encodeUriComponentStrict(keyName)
+  return skn === undefined ? token : token + '&skn=' + skn
 }
 
 /**
@@ -255,12 +384,34 @@ function signToken(
  * createSasToken({ resourceUri: 'myhub.azure-devices.net/devices/dev1', key, ttl: '1h' })
  * // 'SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=…&se=…'
  * ```
- * @throws {SasTokenError} `ERR_INVALID_KEY`, `ERR_INVALID_KEY_NAME`, `ERR_INVALID_RESOURCE_URI`,
+ * @throws {SasTokenError} `ERR_INVALID_KEY`, `ERR_INVALID_KEY_NAME`, `ERR_INVALID_RESOURCE_URI`
+ *   (also for a resource with a scheme, `sb://…`: that is {@link createServiceBusSasToken}'s),
  *   and the expiry codes of {@link resolveExpiry}.
  */
 export function createSasToken(o: CreateSasTokenOptions): string {
   assertOptions(o, 'createSasToken')
   return sign(o.resourceUri, o.key, o.keyName, o).token
+}
+
+/**
+ * Signs a Service Bus-family token (Event Hubs, Service Bus, Relay, Notification Hubs):
+ * `SharedAccessSignature sr=…&sig=…&se=…&skn=…`, byte-identical to `@azure/core-amqp`'s SAS
+ * token provider (and, with `lowercaseAudience`, to `@azure/notification-hubs`'). The key is
+ * signed with as its UTF-8 text: it is not base64-decoded, as an IoT Hub key is by
+ * {@link createSasToken}.
+ *
+ * @example
+ * ```ts
+ * createServiceBusSasToken({ audience: 'sb://myns.servicebus.windows.net/orders', keyName: 'RootManageSharedAccessKey', key, ttl: '1h' })
+ * // 'SharedAccessSignature sr=sb%3A%2F%2Fmyns.servicebus.windows.net%2Forders&sig=…&se=…&skn=RootManageSharedAccessKey'
+ * ```
+ * @throws {SasTokenError} `ERR_INVALID_ARGUMENT` (no options object), `ERR_INVALID_KEY`,
+ *   `ERR_INVALID_KEY_NAME`, `ERR_INVALID_RESOURCE_URI` (an audience without a scheme, or with
+ *   whitespace), and the expiry codes of {@link resolveExpiry}.
+ */
+export function createServiceBusSasToken(o: CreateServiceBusSasTokenOptions): string {
+  assertOptions(o, 'createServiceBusSasToken')
+  return signServiceBus(o.audience, o.key, o.keyName, o, o.lowercaseAudience === true).token
 }
 
 /**
@@ -355,6 +506,7 @@ function dissect(token: string): { parsed: ParsedSasToken; raw: ReturnType<typeo
     encodedResourceUri: raw.sr,
     signature,
     expiresAt: Number(raw.se),
+    family: familyOf(resourceUri),
   }
   if (raw.skn !== undefined) parsed.keyName = decodeField('skn', raw.skn)
   Object.assign(parsed, resourceFacts(resourceUri))
@@ -364,7 +516,7 @@ function dissect(token: string): { parsed: ParsedSasToken; raw: ReturnType<typeo
 /** What a resource URI names, segment by segment. */
 export type ResourceFacts = Pick<
   ParsedSasToken,
-  'hostName' | 'deviceId' | 'moduleId' | 'idScope' | 'registrationId'
+  'hostName' | 'deviceId' | 'moduleId' | 'idScope' | 'registrationId' | 'entityPath'
 >
 
 /**
@@ -373,6 +525,17 @@ export type ResourceFacts = Pick<
  */
 export function resourceFacts(resourceUri: string): ResourceFacts {
   const facts: ResourceFacts = {}
+  const scheme = SCHEMED.exec(resourceUri)
+  if (scheme !== null) {
+    // {scheme}://{host}[:port]/{entity path}: the Service Bus family's audience
+    const rest = resourceUri.slice(scheme[0].length - 1)
+    const slash = rest.indexOf('/')
+    const authority = slash === -1 ? rest : rest.slice(0, slash)
+    const path = slash === -1 ? '' : rest.slice(slash + 1).replace(/\/+$/, '')
+    facts.hostName = authority.replace(/:\d*$/, '')
+    if (path !== '') facts.entityPath = path
+    return facts
+  }
   const [first, kind, id, sub, subId] = resourceUri.split('/')
   if (kind === 'registrations' && first && id) {
     facts.idScope = first
@@ -387,7 +550,8 @@ export function resourceFacts(resourceUri: string): ResourceFacts {
 
 /** A resource with its host name lower-cased: host names are case-insensitive, ids are not. */
 function canonicalResource(resourceUri: string): string {
-  const slash = resourceUri.indexOf('/')
+  const scheme = SCHEMED.exec(resourceUri)
+  const slash = resourceUri.indexOf('/', scheme === null ? 0 : scheme[0].length)
   return slash === -1
     ? resourceUri.toLowerCase()
     : resourceUri.slice(0, slash).toLowerCase() + resourceUri.slice(slash)
@@ -412,21 +576,55 @@ export function resourceCovers(granted: string, requested: string, byPrefix: boo
  * ```ts
  * verifySasTokenSignature(token, key).expiresAt // epoch seconds, maybe in the past
  * ```
+ * The key is used in the convention the token's audience implies ({@link ParsedSasToken.family}):
+ * base64-decoded for IoT Hub and DPS, as its text for the Service Bus family. A token signed with
+ * the right key in the other convention gets its own code, since that is the mistake to fix.
+ *
  * @returns The parsed token.
- * @throws {SasTokenError} `ERR_TOKEN_MALFORMED`, `ERR_INVALID_KEY` or `ERR_TOKEN_SIGNATURE_MISMATCH`.
+ * @throws {SasTokenError} `ERR_TOKEN_MALFORMED`, `ERR_INVALID_KEY`, `ERR_TOKEN_SIGNATURE_MISMATCH`,
+ *   `ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS` (a Service Bus-family token signed with the key's
+ *   base64-decoded bytes) or `ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB` (an IoT Hub or DPS token signed with
+ *   the key's text).
  */
 export function verifySasTokenSignature(token: string, key: string): ParsedSasToken {
   const { parsed, raw } = dissect(token)
-  const expected = hmacSha256Base64(signingKey(key), raw.sr + '\n' + raw.se)
-  if (
-    !signaturesEqual(expected, parsed.signature.length === 43 ? parsed.signature + '=' : parsed.signature)
-  ) {
+  const message = raw.sr + '\n' + raw.se
+  const actual = parsed.signature.length === 43 ? parsed.signature + '=' : parsed.signature
+  const serviceBus = parsed.family === 'service-bus'
+  if (signaturesEqual(hmacSha256Base64(serviceBus ? textSigningKey(key) : signingKey(key), message), actual))
+    return parsed
+  // The other convention: decoding needs base64 text, and IoT Hub's check above already had it.
+  const other = serviceBus
+    ? isBase64Key(key) && signaturesEqual(hmacSha256Base64(signingKey(key), message), actual)
+    : !/[\s\p{Cc}]/u.test(key) && signaturesEqual(hmacSha256Base64(textSigningKey(key), message), actual)
+  if (other && serviceBus) {
     throw new SasTokenError(
-      'ERR_TOKEN_SIGNATURE_MISMATCH',
-      'The signature does not match: the token was signed with another key, or was altered after signing.',
+      'ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS',
+      `The token is for ${parsed.resourceUri}, a Service Bus-family audience, but it was signed with the key's base64-decoded bytes, as IoT Hub signs; Event Hubs, Service Bus, Relay and Notification Hubs sign with the key's text as it is: sign it again that way (sas-token generate -c 'Endpoint=…', or createServiceBusSasToken).`,
+      { facts: { family: parsed.family } },
     )
   }
-  return parsed
+  if (other) {
+    throw new SasTokenError(
+      'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB',
+      `The token is for ${parsed.resourceUri}, an IoT Hub or DPS resource, but it was signed with the key's text, as the Service Bus family signs; IoT Hub and DPS sign with the key's base64-decoded bytes: sign it again that way (createSasToken).`,
+      { facts: { family: parsed.family } },
+    )
+  }
+  throw new SasTokenError(
+    'ERR_TOKEN_SIGNATURE_MISMATCH',
+    'The signature does not match: the token was signed with another key, or was altered after signing.',
+  )
+}
+
+/** `true` when `key` is canonical base64, so that it can be decoded as IoT Hub does. */
+function isBase64Key(key: string): boolean {
+  try {
+    signingKey(key)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /**

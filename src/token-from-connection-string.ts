@@ -1,13 +1,24 @@
 /**
- * A token for the identity a connection string names: the common case in one call.
+ * A token for the identity a connection string names: the common case in one call. An IoT Hub
+ * string signs for its device, module or hub; a Service Bus-family string (`Endpoint=sb://…`)
+ * signs for its namespace or entity, with the key as text.
  *
  * @module
  */
-import { toConnectionString, type ConnectionString } from './connection-string.js'
+import {
+  toAnyConnectionString,
+  type ConnectionString,
+  type IotHubConnectionString,
+} from './connection-string.js'
 import { SasTokenError } from './errors.js'
 import { epochMs, type Expiry } from './expiry.js'
 import { assertDeviceId } from './identity.js'
-import { parseSasToken, sign, type SignedToken } from './sas-token.js'
+import { parseSasToken, sign, signServiceBus, type SignedToken } from './sas-token.js'
+import {
+  assertEntityPath,
+  serviceBusAudience,
+  type ServiceBusConnectionString,
+} from './service-bus-connection-string.js'
 
 /** Options of {@link tokenFromConnectionString}. */
 export interface TokenFromConnectionStringOptions extends Expiry {
@@ -15,6 +26,18 @@ export interface TokenFromConnectionStringOptions extends Expiry {
   deviceId?: string
   /** With a service connection string and `deviceId`: the module to scope the token to. */
   moduleId?: string
+  /**
+   * With a Service Bus-family string without `EntityPath`: the event hub, queue or topic to sign
+   * for (the audience becomes `sb://{namespace}/{entityPath}`).
+   */
+  entityPath?: string
+  /**
+   * With a Service Bus-family string: the resource URI to sign for instead of the string's own,
+   * such as `https://myns.servicebus.windows.net/myhub` for REST.
+   */
+  audience?: string
+  /** With a Service Bus-family string: lower-case the audience first, as Notification Hubs do. */
+  lowercaseAudience?: boolean
 }
 
 /** `{host}/devices/{deviceId}[/modules/{moduleId}]` from values already checked. */
@@ -27,7 +50,7 @@ function resourceUri(hostName: string, deviceId: string, moduleId: string | unde
  * The resource a checked connection string's key signs for: the device or module, or, for a
  * service string, the hub itself or the device that `o` names.
  */
-function resourceOf(cs: ConnectionString, o: TokenFromConnectionStringOptions): string {
+function resourceOf(cs: IotHubConnectionString, o: TokenFromConnectionStringOptions): string {
   if (cs.kind === 'service') {
     if (o.deviceId === undefined) {
       if (o.moduleId !== undefined) {
@@ -64,17 +87,31 @@ function embeddedToken(
   token: string,
   o: TokenFromConnectionStringOptions,
 ): SignedToken {
-  if (cs.kind !== 'service') resourceOf(cs, o) // refuses another identity
+  if (cs.kind === 'service-bus')
+    serviceBusResource(cs, o) // refuses another entity
+  else if (cs.kind !== 'service') resourceOf(cs, o) // refuses another identity
   if (
     o.ttl !== undefined ||
     o.expiresAt !== undefined ||
-    (cs.kind === 'service' && o.deviceId !== undefined)
+    (cs.kind === 'service' && o.deviceId !== undefined) ||
+    (cs.kind === 'service-bus' && (o.entityPath !== undefined || o.audience !== undefined))
   ) {
     throw new SasTokenError(
       'ERR_KEY_REQUIRED',
       'The connection string carries a ready-made SharedAccessSignature and no key, so it cannot sign a new token (with a new expiry or for another device); leave the expiry out to use its token as it is, or use a connection string with SharedAccessKey.',
       {
-        facts: { option: o.ttl !== undefined ? 'ttl' : o.expiresAt !== undefined ? 'expiresAt' : 'deviceId' },
+        facts: {
+          option:
+            o.ttl !== undefined
+              ? 'ttl'
+              : o.expiresAt !== undefined
+                ? 'expiresAt'
+                : cs.kind === 'service-bus'
+                  ? o.audience !== undefined
+                    ? 'audience'
+                    : 'entityPath'
+                  : 'deviceId',
+        },
       },
     )
   }
@@ -97,6 +134,17 @@ function embeddedToken(
  */
 export function signConnectionString(cs: ConnectionString, o: TokenFromConnectionStringOptions): SignedToken {
   if (cs.sharedAccessSignature !== undefined) return embeddedToken(cs, cs.sharedAccessSignature, o)
+  if (cs.kind === 'service-bus') {
+    // The parser makes SharedAccessKey come with SharedAccessKeyName, or a token instead.
+    const { sharedAccessKey = '', sharedAccessKeyName = '' } = cs
+    return signServiceBus(
+      serviceBusResource(cs, o),
+      sharedAccessKey,
+      sharedAccessKeyName,
+      o,
+      o.lowercaseAudience === true,
+    )
+  }
   if (cs.sharedAccessKey === undefined) {
     throw new SasTokenError(
       'ERR_KEY_REQUIRED',
@@ -106,8 +154,34 @@ export function signConnectionString(cs: ConnectionString, o: TokenFromConnectio
   return sign(ownResource(cs, o), cs.sharedAccessKey, cs.sharedAccessKeyName, o)
 }
 
+/**
+ * The audience a Service Bus-family string signs for: `o.audience` as given, or
+ * `sb://{namespace}/{entity}` with the string's `EntityPath` or `o.entityPath` (a string that
+ * names an entity signs for that one only: its policy may be the entity's).
+ */
+function serviceBusResource(cs: ServiceBusConnectionString, o: TokenFromConnectionStringOptions): string {
+  if (o.deviceId !== undefined || o.moduleId !== undefined) {
+    throw new SasTokenError(
+      'ERR_IDENTITY_MISMATCH',
+      'A Service Bus-family connection string (Endpoint=sb://…) names no device; give entityPath or audience instead of deviceId or moduleId.',
+      { facts: { option: o.deviceId !== undefined ? 'deviceId' : 'moduleId' } },
+    )
+  }
+  if (o.audience !== undefined) return o.audience
+  if (o.entityPath === undefined) return serviceBusAudience(cs)
+  assertEntityPath(o.entityPath, 'entityPath')
+  if (cs.entityPath !== undefined && cs.entityPath !== o.entityPath) {
+    throw new SasTokenError(
+      'ERR_IDENTITY_MISMATCH',
+      `The connection string is for the entity ${cs.entityPath}; its policy may be that entity's alone. Use the namespace's connection string (without EntityPath) to sign for other entities, or give audience.`,
+      { facts: { option: 'entityPath' } },
+    )
+  }
+  return serviceBusAudience({ ...cs, entityPath: o.entityPath })
+}
+
 /** The last checked connection string signed for its own identity, and that resource. */
-let lastOwner: ConnectionString | undefined
+let lastOwner: IotHubConnectionString | undefined
 let lastResource = ''
 
 /**
@@ -116,7 +190,7 @@ let lastResource = ''
  * checked object's fields do not change under it (a changed object comes back from the check
  * as a new one).
  */
-function ownResource(cs: ConnectionString, o: TokenFromConnectionStringOptions): string {
+function ownResource(cs: IotHubConnectionString, o: TokenFromConnectionStringOptions): string {
   if (o.deviceId !== undefined || o.moduleId !== undefined) return resourceOf(cs, o)
   if (cs !== lastOwner) {
     lastResource = resourceOf(cs, o)
@@ -132,6 +206,9 @@ function ownResource(cs: ConnectionString, o: TokenFromConnectionStringOptions):
  *   (with `SharedAccessKeyName`, a policy token for that device, `skn` last).
  * - A service (policy) string gives a token with `skn` for the hub, or, with `deviceId`
  *   (and `moduleId`), one scoped to that device or module.
+ * - A Service Bus-family string (`Endpoint=sb://…`) gives a policy token for
+ *   `sb://{namespace}/{EntityPath}` (or `o.entityPath`, or `o.audience`), signed with the key's
+ *   text as `@azure/core-amqp` signs.
  * - A `SharedAccessSignature=` string gives back its token, while it is unexpired.
  *
  * An object from `parseConnectionString` is trusted as checked while its fields are unchanged;
@@ -145,7 +222,9 @@ function ownResource(cs: ConnectionString, o: TokenFromConnectionStringOptions):
  *   `o` is not an object; any code of `parseConnectionString`; `ERR_KEY_REQUIRED` for X.509
  *   strings and for a new expiry on a `SharedAccessSignature=` string; `ERR_TOKEN_EXPIRED`
  *   when that embedded token has expired; `ERR_DEVICE_ID_REQUIRED`; `ERR_IDENTITY_MISMATCH` for
- *   a `deviceId`/`moduleId` other than a device or module string's own; and the expiry codes.
+ *   a `deviceId`/`moduleId` other than a device or module string's own (or any, with a Service
+ *   Bus-family string, or an `entityPath` other than its own); `ERR_INVALID_ENTITY_PATH`,
+ *   `ERR_INVALID_RESOURCE_URI` (an `audience` without a scheme); and the expiry codes.
  */
 export function tokenFromConnectionString(
   cs: string | ConnectionString,
@@ -155,5 +234,5 @@ export function tokenFromConnectionString(
     throw new SasTokenError('ERR_INVALID_ARGUMENT', 'tokenFromConnectionString takes an options object.', {
       facts: { given: o === null ? 'null' : typeof o },
     })
-  return signConnectionString(toConnectionString(cs, 'tokenFromConnectionString'), o).token
+  return signConnectionString(toAnyConnectionString(cs, 'tokenFromConnectionString'), o).token
 }

@@ -2,8 +2,9 @@
 // reads the screen. The pasted connection string must never appear on the screen.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { after, describe, it } from 'node:test'
+import { after, describe, it, mock } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { createSasTokenProvider } from '@azure/core-amqp'
 import { BIN } from './support/cli.js'
 import { AT_VECTOR_TIME, DEVICE_CS, KEY, SERVICE_CS, VECTORS } from './support/fixtures.js'
 
@@ -85,6 +86,31 @@ describe('interactive form (tmux)', {
     assert.match(text, /^EXIT=0$/m)
     assert.ok(!text.includes(KEY))
     assert.ok(text.includes(VECTORS.devicePolicy), text)
+  })
+
+  it('Endpoint=sb://… string: asks for the entity; the token is the one core-amqp makes', async () => {
+    const cs = `Endpoint=sb://myns.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=${KEY}`
+    start('sb', 'gen')
+    await waitFor('sb', /Connection string: $/m)
+    tmux('send-keys', '-t', 'sb', '-l', cs)
+    tmux('send-keys', '-t', 'sb', 'Enter')
+    await waitFor('sb', /Event hub, queue or topic .*: $/m)
+    tmux('send-keys', '-t', 'sb', '-l', 'orders')
+    tmux('send-keys', '-t', 'sb', 'Enter')
+    await waitFor('sb', /Time to live .*\[1h\]: $/m)
+    tmux('send-keys', '-t', 'sb', 'Enter')
+    await waitFor('sb', /Copy to the clipboard\? \[y\/N\]: $/m)
+    tmux('send-keys', '-t', 'sb', 'Enter')
+    const text = await waitFor('sb', /^EXIT=\d+/m)
+    assert.match(text, /^EXIT=0$/m)
+    assert.ok(!text.includes(KEY))
+    mock.timers.enable({ apis: ['Date'], now: Number(AT_VECTOR_TIME.SAS_TOKEN_NOW) })
+    const expected = await createSasTokenProvider({
+      sharedAccessKeyName: 'RootManageSharedAccessKey',
+      sharedAccessKey: KEY,
+    }).getToken('sb://myns.servicebus.windows.net/orders')
+    mock.timers.reset()
+    assert.ok(text.includes(expected.token), text)
   })
 
   it('a bad connection string: an error, exit 1, and the key still not shown', async () => {

@@ -206,10 +206,10 @@ describe('parseConnectionString: errors', () => {
       /must start with 'SharedAccessSignature '/,
     ],
     [
-      'an Event Hubs string',
-      `Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=p;SharedAccessKey=${PY_KEY};EntityPath=hub`,
-      'ERR_CONNECTION_STRING_UNSUPPORTED',
-      /Event Hubs or Service Bus/,
+      'an Event Hubs string with an IoT Hub field (it parses alone: service-bus.test.ts)',
+      `Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=p;SharedAccessKey=${PY_KEY};EntityPath=hub;DeviceId=d`,
+      'ERR_CONNECTION_STRING_MIXED_FAMILY',
+      /DeviceId belong to IoT Hub strings .*Endpoint, EntityPath to Service Bus-family strings/,
     ],
     [
       'a key without padding',

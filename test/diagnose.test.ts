@@ -2,6 +2,7 @@
 // (test/support/hmac-token.ts, node:crypto alone) or taken verbatim from sdk-facts.md §9; and a
 // property: arbitrary CONNECT fields never make it throw, nor show a key or the signature.
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { DEFAULT_HUB_POLICIES, diagnoseConnect, type DiagnoseConnectOptions, type Finding } from 'sas-token'
@@ -416,6 +417,12 @@ describe('diagnoseConnect: the signature', () => {
       ),
       ['WARN_POLICY_TOKEN', 'ERR_TOKEN_SIGNATURE_MISMATCH'],
     )
+  })
+  it("a device token signed with the key's text (as Event Hubs signs) is named as such, not thrown", () => {
+    const sr = encodeURIComponent(`${HOST}/devices/dev1`)
+    const sig = createHmac('sha256', KEY).update(`${sr}\n${SE}`).digest('base64')
+    const asText = `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${SE}`
+    only(diagnose(device(asText)), 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB')
   })
   it('the primary and secondary keys: a token signed with either is right', () => {
     const secondary = hmacToken(`${HOST}/devices/dev1`, KEY, SE)

@@ -119,6 +119,60 @@ describe('fuzzing the parsers', () => {
     )
   })
 
+  it('parses or refuses Service Bus-family text with SasTokenErrors only, never quoting the key', () => {
+    // Real and near-miss names of both families, so that every path of the family split is hit.
+    const serviceBusText = (key: string) =>
+      fc
+        .array(
+          fc.oneof(
+            fc.constantFrom(
+              'Endpoint=',
+              'Endpoint=sb://ns.servicebus.windows.net/',
+              'Endpoint=sb://localhost:5672',
+              'EntityPath=',
+              'UseDevelopmentEmulator=',
+              'SharedAccessKeyName=',
+              'SharedAccessKey=',
+              'SharedAccessSignature=',
+              'HostName=',
+              'DeviceId=',
+            ),
+            fc.constantFrom(
+              'endpoint=',
+              ' EntityPath=',
+              'sb://',
+              'https://',
+              ':',
+              '/',
+              ';',
+              '=',
+              'true',
+              '%2F',
+              'sr=sb%3A%2F%2F',
+            ),
+            fc.constant(`SharedAccessKey=${key}`),
+            fc.constant(key),
+            fc.string({ maxLength: 8 }),
+          ),
+          { maxLength: 14 },
+        )
+        .map((parts) => parts.join(''))
+    fc.assert(
+      fc.property(
+        fc
+          .oneof(arb.key, fc.stringMatching(/^[A-Za-z0-9+/=!$%&()*,\-.:<>?@^_`{|}~]{8,40}$/))
+          .chain((key) => fc.tuple(fc.constant(key), serviceBusText(key))),
+        ([key, text]) => {
+          const err = onlySasTokenErrors(() => tokenFromConnectionString(text, { now: 0 }))
+          if (err) assert.ok(!err.message.includes(key), `message leaked the key: ${err.message}`)
+          const parsed = onlySasTokenErrors(() => parseConnectionString(text))
+          if (parsed) assert.ok(!parsed.message.includes(key), `message leaked the key: ${parsed.message}`)
+        },
+      ),
+      { numRuns: 3000 },
+    )
+  })
+
   it('never puts the key in an error message (connection strings)', () => {
     fc.assert(
       fc.property(

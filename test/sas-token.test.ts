@@ -128,6 +128,7 @@ describe('parseSasToken', () => {
       encodedResourceUri: 'myiothub.azure-devices.net%2Fdevices%2Fmy_device%2Fmodules%2Fmy_module',
       signature: 'cS1eHM/lDjsRsrZV9508wOFrgmZk4g8FNg8NwHVSiSQ',
       expiresAt: 1578941692,
+      family: 'iot-hub',
       keyName: 'iothubowner',
       hostName: 'myiothub.azure-devices.net',
       deviceId: 'my_device',

@@ -6,7 +6,8 @@
  * An identity is given in one of these ways; yargs refuses mixtures (`.conflicts()`):
  * - `--dps --id-scope --registration-id` with `--key` or `--group-key`;
  * - `-c/--connection-string` (`-` reads stdin), optionally with `--device-id`/`--module-id` when
- *   it is a service (policy) string, or with `--resource`;
+ *   it is a service (policy) string, or with `--resource`; a Service Bus-family string
+ *   (`Endpoint=sb://…`) optionally with `--audience`;
  * - parts: `--host --device-id [--module-id]` (or `--host --key-name` for a policy) and a key;
  * - `--resource <uri>` and a key;
  * - the environment: `IOTHUB_DEVICE_CONNECTION_STRING`, then `IOTHUB_CONNECTION_STRING` (not in
@@ -43,7 +44,7 @@ export const identityOptions = {
     type: 'string',
     group: IDENTITY,
     describe:
-      'Device, module or service connection string ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
+      'Device, module or service connection string, or an Endpoint=sb://… one ("-" reads stdin). Default (not with --batch): $IOTHUB_DEVICE_CONNECTION_STRING, then $IOTHUB_CONNECTION_STRING',
   },
   host: {
     type: 'string',
@@ -66,6 +67,12 @@ export const identityOptions = {
     type: 'string',
     group: IDENTITY,
     describe: 'Sign any resource URI, like myhub.azure-devices.net/devices',
+  },
+  audience: {
+    type: 'string',
+    group: IDENTITY,
+    describe:
+      'With an Endpoint=sb://… connection string: sign this resource URI instead, like https://myns.servicebus.windows.net/myhub',
   },
   dps: {
     type: 'boolean',
@@ -106,7 +113,8 @@ export function withIdentityOptions<T>(y: Argv<T>) {
     .options(identityOptions)
     .options(expiryOptions)
     .conflicts('connection-string', ['host', 'key', 'key-file', 'key-env', 'key-name', ...DPS_OPTIONS])
-    .conflicts('resource', ['host', 'device-id', 'module-id', ...DPS_OPTIONS])
+    .conflicts('resource', ['host', 'device-id', 'module-id', 'audience', ...DPS_OPTIONS])
+    .conflicts('audience', ['host', 'device-id', 'module-id', ...DPS_OPTIONS])
     .conflicts('key', ['key-file', 'key-env', 'group-key'])
     .conflicts('key-file', ['key-env', 'group-key'])
     .conflicts('key-env', 'group-key')
@@ -126,6 +134,7 @@ export interface IdentityArgs {
   keyEnv?: string | undefined
   keyName?: string | undefined
   resource?: string | undefined
+  audience?: string | undefined
   dps?: boolean | undefined
   idScope?: string | undefined
   registrationId?: string | undefined
@@ -135,7 +144,14 @@ export interface IdentityArgs {
 /** An identity, resolved from the options: what one signer needs. */
 export type Identity =
   /** A device, module or service connection string; a service string may name a device. */
-  | { type: 'connection-string'; connectionString: ConnectionString; deviceId?: string; moduleId?: string }
+  | {
+      type: 'connection-string'
+      connectionString: ConnectionString
+      deviceId?: string
+      moduleId?: string
+      /** With a Service Bus-family string: the resource URI to sign for instead of its own. */
+      audience?: string
+    }
   /** Any resource URI with a key (and a policy name for a policy token). */
   | { type: 'resource'; resourceUri: string; key: string; keyName?: string }
   /** A DPS registration; in batch mode the registration ids come from stdin. */
@@ -231,6 +247,21 @@ export function resolveIdentity(
   const text = inputs.connectionString
   if (text !== undefined) {
     const cs = from(text, parseConnectionString)
+    if (cs.kind === 'service-bus') {
+      if (args.resource !== undefined)
+        throw new UsageError(
+          '--resource signs with the key base64-decoded, as IoT Hub does; an Endpoint=sb://… key signs as text: use --audience.',
+        )
+      return {
+        type: 'connection-string',
+        connectionString: cs,
+        ...(args.audience !== undefined && { audience: args.audience }),
+      }
+    }
+    if (args.audience !== undefined)
+      throw new UsageError(
+        '--audience needs an Endpoint=sb://… connection string; for IoT Hub, use --resource.',
+      )
     if (args.resource !== undefined) {
       if (cs.sharedAccessKey === undefined)
         throw new SasTokenError(

@@ -15,6 +15,7 @@
  * @module
  */
 import { parseConnectionString } from '../connection-string.js'
+import { assertEntityPath, serviceBusAudience } from '../service-bus-connection-string.js'
 import { resolveExpiry } from '../expiry.js'
 import { assertDeviceId } from '../identity.js'
 import { copyToClipboard } from './clipboard.js'
@@ -142,6 +143,14 @@ export async function runInteractive(
       answer === '' ? answer : assertDeviceId(answer),
     )
     if (deviceId !== '') identity = { ...identity, deviceId }
+  } else if (cs.kind === 'service-bus' && cs.entityPath === undefined && cs.sharedAccessKey !== undefined) {
+    // An Event Hubs, Service Bus, Relay or Notification Hubs namespace's policy: which entity?
+    const entityPath = await askUntil(
+      'Event hub, queue or topic (empty: the whole namespace): ',
+      {},
+      (answer) => (answer === '' ? answer : assertEntityPath(answer)),
+    )
+    if (entityPath !== '') identity = { ...identity, audience: serviceBusAudience({ ...cs, entityPath }) }
   }
   const now = nowMs()
   let expiry: ExpiryRequest

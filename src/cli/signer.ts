@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { toConnectionString } from '../connection-string.js'
+import { toAnyConnectionString } from '../connection-string.js'
 import { parseExpiresAt } from '../expiry.js'
 import { deriveDeviceKey } from '../keys.js'
 import { dpsMqttCredentials, mqttCredentials, type MqttCredentials } from '../mqtt/credentials.js'
@@ -43,6 +43,8 @@ export function expiryRequest(
 
 /** What one line of a batch (or nothing, for a single run) asks the signer for. */
 export interface Target {
+  /** A Service Bus-family batch line: the entity to sign for. */
+  entityPath?: string | undefined
   deviceId?: string | undefined
   moduleId?: string | undefined
   registrationId?: string | undefined
@@ -86,13 +88,15 @@ const withKeyName = (signed: SignedToken, keyName: string | undefined): Signed =
 export function signerFor(identity: Identity, expiry: ExpiryRequest): Signer {
   switch (identity.type) {
     case 'connection-string': {
-      const cs = toConnectionString(identity.connectionString, 'sas-token')
+      const cs = toAnyConnectionString(identity.connectionString, 'sas-token')
       const embedded = cs.sharedAccessSignature
       const keyName =
         embedded === undefined
           ? cs.sharedAccessKeyName
           : (parseSasToken(embedded).keyName ?? cs.sharedAccessKeyName)
       const ids = (target: Target | undefined) => {
+        if (target?.entityPath !== undefined) return { entityPath: target.entityPath }
+        if (identity.audience !== undefined) return { audience: identity.audience }
         const deviceId = target?.deviceId ?? identity.deviceId
         const moduleId = target?.deviceId === undefined ? identity.moduleId : target.moduleId
         return { ...(deviceId !== undefined && { deviceId }), ...(moduleId !== undefined && { moduleId }) }

@@ -6,10 +6,11 @@
  *
  * @module
  */
-import { resourceFacts } from '../sas-token.js'
+import { familyOf, resourceFacts } from '../sas-token.js'
+import { describeService, serviceOf } from '../service-bus-connection-string.js'
 
-/** The kinds of token, by what they sign for. */
-export type TokenKind = 'device' | 'module' | 'policy' | 'dps' | 'resource'
+/** The kinds of token, by what they sign for (`service-bus`: an `sb://` or `https://` audience). */
+export type TokenKind = 'device' | 'module' | 'policy' | 'dps' | 'resource' | 'service-bus'
 
 /** The facts of a token, made or parsed. */
 export interface TokenFacts {
@@ -31,6 +32,10 @@ export interface TokenSummary {
   moduleId?: string
   idScope?: string
   registrationId?: string
+  /** A Service Bus-family token's event hub, queue or topic. */
+  entityPath?: string
+  /** A Service Bus-family token's service, as its host tells it. */
+  service?: string
   keyName: string | null
   /** UTC, ISO 8601. */
   expiresAt: string
@@ -43,8 +48,10 @@ export interface TokenSummary {
 /** Describes a token as of `nowMs`. */
 export function summarizeToken(t: TokenFacts, nowMs: number): TokenSummary {
   const r = resourceFacts(t.resourceUri)
-  const kind: TokenKind =
-    r.registrationId !== undefined
+  const serviceBus = familyOf(t.resourceUri) === 'service-bus'
+  const kind: TokenKind = serviceBus
+    ? 'service-bus'
+    : r.registrationId !== undefined
       ? 'dps'
       : t.keyName !== undefined
         ? 'policy'
@@ -58,6 +65,7 @@ export function summarizeToken(t: TokenFacts, nowMs: number): TokenSummary {
     kind,
     resourceUri: t.resourceUri,
     ...r,
+    ...(serviceBus && { service: describeService(serviceOf(r.hostName ?? '', r.entityPath, false)) }),
     keyName: t.keyName ?? null,
     expiresAt: new Date(t.expiresAt * 1000).toISOString(),
     expiresAtEpoch: t.expiresAt,

@@ -117,6 +117,19 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
       },
     }
   }
+  if (identity.type === 'connection-string' && identity.connectionString.kind === 'service-bus') {
+    const signer = signerFor(identity, fixedExpiry(expiry))
+    return {
+      reads: 'entity paths',
+      columns: ['entityPath', 'token', 'expiresAt'],
+      echoInput: true,
+      recipe: { job: 'generate', identity, expiry },
+      run(entityPath) {
+        const { token, expiresAt } = signer.sign({ entityPath })
+        return [entityPath, token, iso(expiresAt)]
+      },
+    }
+  }
   if (identity.type === 'dps' && identity.groupKey !== undefined) {
     const signer = signerFor(identity, expiry)
     return {
@@ -131,7 +144,7 @@ export function generateJob(identity: Identity | undefined, expiry: ExpiryReques
     }
   }
   throw new UsageError(
-    '--batch signs many ids with one policy or group key: give a service connection string (or --host --key-name --key) for device ids, --dps --id-scope --group-key for registration ids, or no identity to read connection strings from stdin.',
+    '--batch signs many ids with one policy or group key: give a service connection string (or --host --key-name --key) for device ids, an Endpoint=sb://… string for entity paths, --dps --id-scope --group-key for registration ids, or no identity to read connection strings from stdin.',
   )
 }
 
@@ -177,6 +190,10 @@ function builder(y: Argv) {
       '--group-key "$GROUP_KEY"',
     ],
     ['One token per device id, as CSV', 'sas-token gen --batch -c "$SERVICE_CS" --format csv < ids.txt'],
+    [
+      'An Event Hubs or Service Bus token (the key signs as text)',
+      `sas-token gen -c 'Endpoint=sb://…;EntityPath=myhub'`,
+    ],
   ])
 }
 

@@ -9,6 +9,7 @@ import type { Argv, CommandModule } from 'yargs'
 import { parseConnectionString, unquote, type ConnectionString } from '../../connection-string.js'
 import { SasTokenError } from '../../errors.js'
 import { parseSasToken, verifySasTokenSignature } from '../../sas-token.js'
+import { describeService } from '../../service-bus-connection-string.js'
 import type { ArgsOf, OptionsOf } from '../command.js'
 import { CliError } from '../errors.js'
 import { keyOptions } from '../identity-options.js'
@@ -28,6 +29,8 @@ interface Report {
   token?: Omit<TokenSummary, 'token'> & {
     expired: boolean
     signature: 'verified' | 'invalid' | 'not checked'
+    /** Why the signature is invalid, when it was signed with the key in the other family's convention. */
+    signatureError?: 'ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS' | 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB'
   }
 }
 
@@ -37,16 +40,27 @@ const REDACTED = '<redacted>'
 function csFields(cs: ConnectionString, showSecrets: boolean): Record<string, string> {
   const secret = (value: string | undefined): string | undefined =>
     value === undefined || showSecrets ? value : REDACTED
-  const fields: Record<string, string | undefined> = {
-    HostName: cs.hostName,
-    DeviceId: cs.deviceId,
-    ModuleId: cs.moduleId,
-    SharedAccessKeyName: cs.sharedAccessKeyName,
-    SharedAccessKey: secret(cs.sharedAccessKey),
-    SharedAccessSignature: secret(cs.sharedAccessSignature),
-    GatewayHostName: cs.gatewayHostName,
-    x509: cs.x509 === true ? 'true' : undefined,
-  }
+  const fields: Record<string, string | undefined> =
+    cs.kind === 'service-bus'
+      ? {
+          Endpoint: `sb://${cs.namespace}${cs.port === undefined ? '' : `:${cs.port}`}/`,
+          SharedAccessKeyName: cs.sharedAccessKeyName,
+          SharedAccessKey: secret(cs.sharedAccessKey),
+          SharedAccessSignature: secret(cs.sharedAccessSignature),
+          EntityPath: cs.entityPath,
+          UseDevelopmentEmulator: cs.useDevelopmentEmulator === true ? 'true' : undefined,
+          service: describeService(cs.service),
+        }
+      : {
+          HostName: cs.hostName,
+          DeviceId: cs.deviceId,
+          ModuleId: cs.moduleId,
+          SharedAccessKeyName: cs.sharedAccessKeyName,
+          SharedAccessKey: secret(cs.sharedAccessKey),
+          SharedAccessSignature: secret(cs.sharedAccessSignature),
+          GatewayHostName: cs.gatewayHostName,
+          x509: cs.x509 === true ? 'true' : undefined,
+        }
   return Object.fromEntries(
     Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined),
   )
@@ -60,6 +74,7 @@ function csFields(cs: ConnectionString, showSecrets: boolean): Record<string, st
 function describeToken(token: string, key: string | undefined, now: number): NonNullable<Report['token']> {
   const { token: _omit, ...summary } = summarizeToken({ token, ...parseSasToken(token) }, now)
   let signature: 'verified' | 'invalid' | 'not checked' = 'not checked'
+  let signatureError: NonNullable<Report['token']>['signatureError']
   if (key !== undefined) {
     try {
       verifySasTokenSignature(token, key)
@@ -67,9 +82,19 @@ function describeToken(token: string, key: string | undefined, now: number): Non
     } catch (err) {
       if (!(err instanceof SasTokenError) || err.code === 'ERR_INVALID_KEY') throw err
       signature = 'invalid'
+      if (
+        err.code === 'ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS' ||
+        err.code === 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB'
+      )
+        signatureError = err.code
     }
   }
-  return { ...summary, expired: summary.expiresIn <= 0, signature }
+  return {
+    ...summary,
+    expired: summary.expiresIn <= 0,
+    signature,
+    ...(signatureError !== undefined && { signatureError }),
+  }
 }
 
 function renderText(report: Report): string {
@@ -85,6 +110,8 @@ function renderText(report: Report): string {
       ['module', t.moduleId],
       ['id scope', t.idScope],
       ['registration', t.registrationId],
+      ['entity', t.entityPath],
+      ['service', t.service],
       ['key name', t.keyName ?? undefined],
       ['expires', `${t.expiresAt} (${relativeTime(t.expiresIn)})`],
       ['status', t.expired ? 'expired' : 'valid'],
@@ -110,6 +137,10 @@ function builder(y: Argv) {
     .example('$0 inspect "$TOKEN"', 'Kind, resource, ids and expiry of a token')
     .example('$0 inspect "$TOKEN" --key-env DEVICE_KEY', 'Also verify its signature')
     .example('$0 inspect - < device.cs', 'The fields of a connection string, keys redacted')
+    .example(
+      "$0 inspect 'Endpoint=sb://…' ",
+      'An Event Hubs or Service Bus string: its namespace and service',
+    )
     .example('$0 inspect "$TOKEN" >/dev/null || renew', 'Exit 1 once the token has expired')
 }
 
@@ -145,6 +176,18 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const t = report.token
   if (t?.kind === 'policy') warn(policyPasswordWarning(t.keyName ?? '', t.deviceId))
   // The report is out; a problem it shows is the run's failure (exit 1).
+  if (t?.signatureError === 'ERR_TOKEN_KEY_DECODED_FOR_SERVICE_BUS') {
+    throw new SasTokenError(
+      t.signatureError,
+      "the key is right, but the token was signed with its base64-decoded bytes, as IoT Hub signs; Event Hubs, Service Bus, Relay and Notification Hubs sign with the key's text: sign it again with sas-token generate -c 'Endpoint=sb://…'.",
+    )
+  }
+  if (t?.signatureError === 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB') {
+    throw new SasTokenError(
+      t.signatureError,
+      "the key is right, but the token was signed with the key's text, as the Service Bus family signs; IoT Hub and DPS sign with its base64-decoded bytes: sign it again with sas-token generate.",
+    )
+  }
   if (t?.signature === 'invalid') {
     throw new SasTokenError(
       'ERR_TOKEN_SIGNATURE_MISMATCH',
