@@ -17,6 +17,7 @@ import { assertHostName, assertIdScope } from '../identity.js'
 import { decodeKey } from '../keys.js'
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
 import { createBroker } from './broker.js'
+import { CaRegistry, defaultCaName, parseCaCertificate } from './ca-registry.js'
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
@@ -60,6 +61,12 @@ export interface StartHubOptions {
   clockSkewSeconds?: number
   /** The clock, epoch ms; default `Date.now`. */
   now?: () => number
+  /**
+   * X.509 CA certificates (PEM, one each) to register, verified, at start: devices and modules
+   * with `certificateAuthority` authentication connect with a chain to one of them and CN =
+   * their id. Each is named after its CN (or `ca-{thumbprint}`); one of that name is replaced.
+   */
+  x509Ca?: string[]
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -324,7 +331,8 @@ function closeServer(server: TlsServer | HttpsServer): Promise<void> {
  * ```
  * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
  *   `ERR_INVALID_KEY`, `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`,
- *   `ERR_HUB_PORT_UNAVAILABLE`.
+ *   `ERR_HUB_PORT_UNAVAILABLE`, `ERR_HUB_BAD_REQUEST` (an `x509Ca` entry that is not a CA
+ *   certificate).
  */
 export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const now = o.now ?? Date.now
@@ -364,19 +372,31 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     now,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
   })
+  const certificates = new CaRegistry(store, now)
+  const startCas = (o.x509Ca ?? []).map((pem, i) => ({ pem, cert: parseCaCertificate(pem, `x509Ca[${i}]`) }))
+  for (const { pem, cert } of startCas) certificates.put(defaultCaName(cert), pem, { isVerified: true })
   const methods = new MethodCalls(hub)
   const { broker, handle } = await createBroker(hub, methods)
 
+  // The verified CAs are the TLS listener's client CAs, so OpenSSL verifies each chain (an
+  // unverified one still connects: the CONNECT is refused with the reason).
+  const mqttContext = () => ({
+    cert: tls.server.cert,
+    key: tls.server.key,
+    ca: certificates.verifiedPems(),
+    allowPartialTrustChain: true,
+  })
   const mqttServer = createTlsServer(
-    { cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false },
+    { ...mqttContext(), requestCert: true, rejectUnauthorized: false },
     (socket) => {
       socket.on('error', () => undefined)
       handle(socket)
     },
   )
   mqttServer.on('tlsClientError', () => undefined)
+  certificates.onChange(() => mqttServer.setSecureContext(mqttContext()))
 
-  const api = createRestApi(hub, methods)
+  const api = createRestApi(hub, methods, certificates)
   const httpsServer = createHttpsServer({ cert: tls.server.cert, key: tls.server.key }, api)
   httpsServer.on('tlsClientError', () => undefined)
   const wss = new WebSocketServer({
