@@ -77,6 +77,11 @@ export interface AddIdentityOptions {
   secondaryKey?: string
   /** Whether the identity may connect; default `enabled` (disabling closes its connection). */
   status?: 'enabled' | 'disabled'
+  /**
+   * X.509 CA signed: no keys; the device connects with a certificate chained to a verified CA
+   * registered with the hub (`x509Ca`) whose CN is its id (`{deviceId}/{moduleId}` for a module).
+   */
+  certificateAuthority?: boolean
   /** X.509 self-signed: the certificate thumbprints instead of keys. */
   x509Thumbprint?: {
     /** The primary certificate's thumbprint: SHA-1 (40 hex digits) or SHA-256 (64). */
@@ -454,9 +459,14 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   }
   const identityInput = (x: AddIdentityOptions = {}): Record<string, unknown> => ({
     ...(x.status === undefined ? {} : { status: x.status }),
-    authentication: x.x509Thumbprint
-      ? { type: 'selfSigned', x509Thumbprint: x.x509Thumbprint }
-      : { type: 'sas', symmetricKey: { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' } },
+    authentication: x.certificateAuthority
+      ? { type: 'certificateAuthority' }
+      : x.x509Thumbprint
+        ? { type: 'selfSigned', x509Thumbprint: x.x509Thumbprint }
+        : {
+            type: 'sas',
+            symmetricKey: { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' },
+          },
   })
 
   for (const id of o.devices ?? []) {
