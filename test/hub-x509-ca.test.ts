@@ -3,16 +3,18 @@
 // leaf's CN must be the identity. Certificates are made here with the openssl CLI; clients are
 // mqtt.js over TLS and the official azure-iot-device + azure-iot-device-mqtt.
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import mqtt from 'mqtt'
 import { type Hub, type HubEvent, startHub } from 'sas-token/hub'
 import { nextEvent } from './support/hub-mqtt.js'
-import { ownerKey, policyToken, rest } from './support/hub-rest.js'
+import { BIN, cleanEnv, cli } from './support/cli.js'
+import { type HubAddress, ownerKey, policyToken, rest } from './support/hub-rest.js'
 
 const require = createRequire(import.meta.url)
 
@@ -86,7 +88,7 @@ const chain: Pair = { cert: chained.cert + intermediate.cert, key: chained.key }
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 /** CONNECT over TLS with a client certificate: 0 when accepted, else the CONNACK code. */
-function x509Connect(hub: Hub, pair: Pair, id = 'ca-dev'): Promise<number> {
+function x509Connect(hub: HubAddress, pair: Pair, id = 'ca-dev'): Promise<number> {
   return new Promise((resolve) => {
     const client = mqtt.connect({
       host: '127.0.0.1',
@@ -127,7 +129,7 @@ async function refusal(
 const reasonCode = (e: HubEvent | undefined): string | undefined =>
   (e?.reason as { code: string } | undefined)?.code
 
-async function addCaDevice(hub: Hub, id = 'ca-dev', auth?: string): Promise<void> {
+async function addCaDevice(hub: HubAddress, id = 'ca-dev', auth?: string): Promise<void> {
   const r = await rest(hub, 'PUT', `/devices/${id}`, {
     body: { deviceId: id, authentication: { type: 'certificateAuthority' } },
     ...(auth === undefined ? {} : { auth }),
@@ -352,5 +354,105 @@ describe("hub X.509 CA: validity is read on the hub's clock", { timeout: 120_000
     const { code, event } = await refusal(hub, leaf)
     assert.equal(code, 5)
     assert.equal(reasonCode(event), 'ERR_X509_CERT_NOT_YET_VALID')
+  })
+})
+
+describe('sas-token hub --x509-ca', { timeout: 120_000 }, () => {
+  it('registers the file verified: a leaf of that CA connects, and the CA is listed', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        'hub',
+        '--json',
+        '--in-memory',
+        '--mqtt-port',
+        '0',
+        '--https-port',
+        '0',
+        '--no-console',
+        '--x509-ca',
+        file('root.pem'),
+      ],
+      { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    try {
+      const first = await new Promise<string>((resolve) =>
+        createInterface({ input: child.stdout }).once('line', resolve),
+      )
+      const ready = JSON.parse(first) as HubAddress & { event: string }
+      assert.equal(ready.event, 'ready')
+      await addCaDevice(ready)
+      assert.equal(await x509Connect(ready, leaf), 0)
+      const list = (await rest(ready, 'GET', '/_emulator/certificates')).body as Array<{
+        properties: { subject: string; isVerified: boolean }
+      }>
+      assert.deepEqual(
+        list.map((c) => [c.properties.subject, c.properties.isVerified]),
+        [['CN=test root CA', true]],
+      )
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((resolve) => child.once('exit', resolve))
+    }
+  })
+
+  it('a file that is not a CA certificate is an error naming it', async () => {
+    const r = await cli([
+      'hub',
+      '--in-memory',
+      '--mqtt-port',
+      '0',
+      '--https-port',
+      '0',
+      '--no-console',
+      '--x509-ca',
+      file('leaf.pem'),
+    ])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /not a CA certificate/)
+    const missing = await cli(['hub', '--in-memory', '--no-console', '--x509-ca', file('nope.pem')])
+    assert.equal(missing.code, 2)
+    assert.match(missing.stderr, /--x509-ca .*nope\.pem: cannot read it \(ENOENT\)/)
+  })
+})
+
+describe('sas-token doctor --cert --ca', { timeout: 120_000 }, () => {
+  writeFileSync(file('chain.pem'), chain.cert)
+  const doctor = (cert: string, ...cas: string[]) =>
+    cli([
+      'doctor',
+      '-c',
+      'HostName=localhost;DeviceId=ca-dev;x509=true',
+      '--cert',
+      file(cert),
+      ...cas.flatMap((c) => ['--ca', file(c)]),
+      '--json',
+    ])
+  const codes = (stdout: string): string[] =>
+    (JSON.parse(stdout) as { findings: Array<{ code: string }> }).findings.map((f) => f.code)
+
+  it('accepts a leaf of the CA, and a leaf with its intermediate', async () => {
+    for (const cert of ['leaf.pem', 'chain.pem']) {
+      const r = await doctor(cert, 'root.pem')
+      assert.equal(r.code, 0, r.stderr)
+      assert.deepEqual(codes(r.stdout), [])
+    }
+  })
+
+  it('explains what the hub refuses, with the same codes', async () => {
+    const cases: Array<[string, string[], string]> = [
+      ['self.pem', ['root.pem'], 'ERR_X509_CHAIN_UNTRUSTED'],
+      ['chained.pem', ['root.pem'], 'ERR_X509_CHAIN_UNTRUSTED'],
+      ['otherleaf.pem', ['root.pem'], 'ERR_X509_CHAIN_UNTRUSTED'],
+      ['wrongcn.pem', ['root.pem'], 'ERR_X509_CN_MISMATCH'],
+      ['expired.pem', ['root.pem'], 'ERR_X509_CERT_EXPIRED'],
+      ['leaf.pem', [], 'ERR_X509_NO_CA_REGISTERED'],
+    ]
+    for (const [cert, cas, code] of cases) {
+      const r = await doctor(cert, ...cas)
+      assert.equal(r.code, 1, `${cert}: ${r.stderr}`)
+      assert.deepEqual(codes(r.stdout), [code], cert)
+    }
   })
 })

@@ -22,6 +22,8 @@ export {
   createServerCertificate,
 } from './certificates.js'
 export type { CertificateKeyPair } from './certificates.js'
+export { diagnoseClientCertificate } from './x509-chain.js'
+export type { CertificateFinding, ChainProblem } from './x509-chain.js'
 export type { JsonObject } from './twin.js'
 export type { C2dInput } from './c2d.js'
 

@@ -15,7 +15,8 @@
  */
 import { X509Certificate } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
-import { commonName, subjectLine, thumbprint256 } from './ca-registry.js'
+import { SasTokenError } from '../errors.js'
+import { commonName, defaultCaName, parseCaCertificate, subjectLine, thumbprint256 } from './ca-registry.js'
 import type { RegisteredCa } from './ca-registry.js'
 
 /** The client certificate chain a device presented, leaf first, and the TLS verdict on it. */
@@ -30,6 +31,7 @@ export interface ClientCertificate {
 
 /** Why a chain does not authenticate, with the facts behind it. */
 export interface ChainProblem {
+  /** Which check failed. */
   code:
     | 'ERR_X509_NO_CA_REGISTERED'
     | 'ERR_X509_CA_NOT_VERIFIED'
@@ -37,7 +39,9 @@ export interface ChainProblem {
     | 'ERR_X509_CERT_EXPIRED'
     | 'ERR_X509_CERT_NOT_YET_VALID'
     | 'ERR_X509_CN_MISMATCH'
+  /** What is wrong and how to fix it. */
   message: string
+  /** The facts behind it: `subject`, `issuer`, `caName`, `validFrom`/`validTo`, `commonName`, … */
   facts: Record<string, string>
 }
 
@@ -224,4 +228,66 @@ export function checkCaChain(
     )
   }
   return { ok: true, ca: anchor.entry.name }
+}
+
+/** A finding of {@link diagnoseClientCertificate}, as `diagnoseConnect`'s are shaped. */
+export interface CertificateFinding {
+  /** Always `error`: the hub refuses the CONNECT. */
+  severity: 'error'
+  /** Which check failed. */
+  code: ChainProblem['code']
+  /** What is wrong and how to fix it. */
+  message: string
+  /** The facts ({@link ChainProblem.facts}). */
+  [fact: string]: string
+}
+
+/**
+ * Why the hub would refuse a `certificateAuthority` identity's client certificate, without a
+ * hub: the same checks as the CONNECT (the CAs given count as registered and verified; there
+ * is no TLS handshake, so the chain is checked by the walk alone). For `sas-token doctor
+ * --cert --ca`.
+ *
+ * @param certificatePem The client certificate, PEM, then any intermediates it sends.
+ * @param caPems The CA certificates the hub has registered (verified).
+ * @returns `[]` when the hub would accept it, else one error finding.
+ * @throws {SasTokenError} `ERR_INVALID_OPTION` when `certificatePem` holds no certificate,
+ *   `ERR_HUB_BAD_REQUEST` when a CA is not a CA certificate.
+ */
+export function diagnoseClientCertificate(
+  certificatePem: string,
+  caPems: readonly string[],
+  o: { deviceId: string; moduleId?: string; now?: number },
+): CertificateFinding[] {
+  let chain: X509Certificate[]
+  try {
+    chain = chainFromPem(certificatePem)
+  } catch (cause) {
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      'The client certificate is not a PEM certificate (chain).',
+      {
+        cause,
+      },
+    )
+  }
+  const now = o.now ?? Date.now()
+  const time = new Date(now).toISOString()
+  const registered = caPems.map((pem, i): RegisteredCa => {
+    const cert = parseCaCertificate(pem, `CA ${i + 1}`)
+    return {
+      name: defaultCaName(cert),
+      certificate: pem,
+      thumbprint: thumbprint256(cert),
+      subject: subjectLine(cert),
+      expiry: new Date(cert.validTo).toISOString(),
+      isVerified: true,
+      created: time,
+      updated: time,
+    }
+  })
+  const checked = checkCaChain({ chain }, registered, { ...o, now })
+  if (checked.ok) return []
+  const { code, message, facts } = checked.problem
+  return [{ ...facts, severity: 'error', code, message }]
 }
