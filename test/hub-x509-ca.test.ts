@@ -290,6 +290,18 @@ describe('hub X.509 CA: a registered CA', { timeout: 300_000 }, () => {
     assert.equal(reasonCode(event), 'ERR_X509_CHAIN_UNTRUSTED')
   })
 
+  it('an intermediate registered as the CA authenticates its leaves on its own (a partial chain)', async () => {
+    const put = await rest(hub, 'PUT', '/_emulator/certificates/inter', {
+      body: { certificate: intermediate.cert, isVerified: true },
+    })
+    assert.equal(put.status, 200, put.text)
+    try {
+      assert.equal(await x509Connect(hub, chained), 0)
+    } finally {
+      assert.equal((await rest(hub, 'DELETE', '/_emulator/certificates/inter')).status, 204)
+    }
+  })
+
   it('the registry refuses a device certificate as a CA, and the endpoints need the owner', async () => {
     const r = await rest(hub, 'PUT', '/_emulator/certificates/leaf', { body: { certificate: leaf.cert } })
     assert.equal(r.status, 400)
@@ -453,6 +465,30 @@ describe('sas-token doctor --cert --ca', { timeout: 120_000 }, () => {
       const r = await doctor(cert, ...cas)
       assert.equal(r.code, 1, `${cert}: ${r.stderr}`)
       assert.deepEqual(codes(r.stdout), [code], cert)
+    }
+  })
+})
+
+describe('hub X.509 CA: registered CAs are kept in the state directory', { timeout: 120_000 }, () => {
+  it('a CA registered over REST authenticates after a restart', async () => {
+    const stateDir = join(dir, 'state')
+    const first = await startHub({ stateDir })
+    await addCaDevice(first)
+    const put = await rest(first, 'PUT', '/_emulator/certificates/kept', {
+      body: { certificate: root.cert, isVerified: true },
+    })
+    assert.equal(put.status, 200, put.text)
+    await first.close()
+    const saved = JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as {
+      certificates: Record<string, { name: string; isVerified: boolean; subject: string; thumbprint: string }>
+    }
+    assert.equal(saved.certificates.kept?.isVerified, true)
+    assert.equal(saved.certificates.kept?.subject, 'CN=test root CA')
+    const second = await startHub({ stateDir })
+    try {
+      assert.equal(await x509Connect(second, leaf), 0)
+    } finally {
+      await second.close()
     }
   })
 })

@@ -38,6 +38,15 @@ function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
 }
 
+function readable(pem: string): boolean {
+  try {
+    new X509Certificate(pem)
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** The subject of a certificate on one line (`CN=root, O=acme`). */
 export function subjectLine(cert: X509Certificate): string {
   return cert.subject.split('\n').join(', ')
@@ -117,10 +126,10 @@ export class CaRegistry {
     return Object.values(this.#store.state.certificates ?? {})
   }
 
-  /** The PEMs of the verified CAs: what the TLS listener trusts. */
+  /** The PEMs of the verified CAs that parse (hand-edited state may hold others): what TLS trusts. */
   verifiedPems(): string[] {
     return this.list()
-      .filter((c) => c.isVerified)
+      .filter((c) => c.isVerified && readable(c.certificate))
       .map((c) => c.certificate)
   }
 
