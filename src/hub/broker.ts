@@ -28,6 +28,7 @@ import type { HubService } from './service.js'
 import { subscriptionKind } from './sessions.js'
 import type { Session } from './sessions.js'
 import { MAX_PROPERTIES_BYTES, applyPatch, deviceTwinDocument, parsePatch } from './twin.js'
+import { peerCertificate } from './x509-chain.js'
 
 /** Messages over this many bytes close the connection (IoT Hub's 256 KB). */
 export const MAX_MESSAGE_BYTES = 256 * 1024
@@ -37,8 +38,12 @@ interface Connection {
   session: Session
 }
 
+function tlsSocket(client: Client): Partial<TLSSocket> {
+  return (client.req?.socket ?? client.conn) as Partial<TLSSocket>
+}
+
 function thumbprints(client: Client): string[] {
-  const socket = (client.req?.socket ?? client.conn) as Partial<TLSSocket>
+  const socket = tlsSocket(client)
   if (typeof socket.getPeerCertificate !== 'function') return []
   const cert = socket.getPeerCertificate()
   if (cert === null || typeof cert !== 'object' || !cert.fingerprint) return []
@@ -94,12 +99,14 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
 
     authenticate(client, username, password, done) {
       const clientId = client.id
+      const certificate = peerCertificate(tlsSocket(client))
       const outcome = authenticateConnect(
         {
           clientId,
           username,
           password,
           certificateThumbprints: thumbprints(client),
+          ...(certificate === undefined ? {} : { clientCertificate: certificate }),
         },
         {
           hostName: hub.hostName,
@@ -111,6 +118,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
           enrollment: (r) =>
             Object.hasOwn(hub.state.dps.enrollments, r) ? hub.state.dps.enrollments[r] : undefined,
           groups: () => Object.values(hub.state.dps.groups),
+          certificateAuthorities: () => Object.values(hub.state.certificates ?? {}),
         },
       )
       if (!outcome.ok) {

@@ -200,6 +200,46 @@ export function createServerCertificate(
 }
 
 /**
+ * A device (TLS client) certificate signed by `ca`, for X.509 CA authentication: subject CN
+ * `commonName` (the device id, or `{deviceId}/{moduleId}` for a module), keyUsage
+ * digitalSignature, extKeyUsage clientAuth, valid from a day before `now` for `days` (default
+ * 365). `ca` is a CA made by {@link createCertificateAuthority} (its subject is the issuer).
+ *
+ * @example
+ * ```ts
+ * const ca = createCertificateAuthority()
+ * const hub = await startHub({ x509Ca: [ca.cert] })
+ * const { cert, key } = createDeviceCertificate(ca, 'dev1')
+ * ```
+ * @throws Never for valid input (node:crypto errors only).
+ */
+export function createDeviceCertificate(
+  ca: CertificateKeyPair,
+  commonName: string,
+  o: { now?: number; days?: number } = {},
+): CertificateKeyPair {
+  const now = o.now ?? Date.now()
+  const { spki, key } = newKey()
+  const caCert = new X509Certificate(ca.cert)
+  const caSpki = caCert.publicKey.export({ type: 'spki', format: 'der' })
+  const cert = issue({
+    subject: commonName,
+    issuer: CA_COMMON_NAME,
+    issuerKey: ca.key,
+    authorityKeyId: keyId(caSpki),
+    spki,
+    notBefore: new Date(now - DAY_MS),
+    notAfter: new Date(now + (o.days ?? 365) * DAY_MS),
+    extensions: [
+      extension('2.5.29.19', true, sequence()),
+      extension('2.5.29.15', true, keyUsage([0])),
+      extension('2.5.29.37', false, sequence(objectIdentifier('1.3.6.1.5.5.7.3.2'))),
+    ],
+  })
+  return { cert, key }
+}
+
+/**
  * `true` when `server` was issued by `ca`, is valid at `now` for at least another week, and
  * covers every one of `names`: so a stored certificate can be kept.
  */

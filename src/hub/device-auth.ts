@@ -10,8 +10,11 @@ import { isSasTokenError } from '../errors.js'
 import { deriveDeviceKey } from '../keys.js'
 import { parseSasToken, resourceCovers, verifySasToken } from '../sas-token.js'
 import type { ParsedSasToken } from '../sas-token.js'
+import type { RegisteredCa } from './ca-registry.js'
 import type { Identity, Policy } from './registry.js'
 import type { Enrollment, EnrollmentGroup } from './state-store.js'
+import { checkCaChain } from './x509-chain.js'
+import type { ClientCertificate } from './x509-chain.js'
 
 /** What the device sent in CONNECT, plus its TLS client certificate's fingerprints. */
 export interface ConnectFields {
@@ -20,12 +23,16 @@ export interface ConnectFields {
   password: Buffer | undefined
   /** SHA-1 and SHA-256 fingerprints of the client certificate, upper-case hex without colons. */
   certificateThumbprints?: string[]
+  /** The client certificate chain and the TLS verdict on it (X.509 CA identities). */
+  clientCertificate?: ClientCertificate
 }
 
 /** Why a CONNECT was refused. */
 export interface RefusalReason {
   code: `ERR_${string}`
   message: string
+  /** The facts behind it (certificate subjects, dates), for the finding. */
+  facts?: Record<string, string>
 }
 
 /** An accepted hub connection. */
@@ -72,6 +79,8 @@ export interface AuthContext {
   identity(deviceId: string, moduleId?: string): Identity | undefined
   enrollment(registrationId: string): Enrollment | undefined
   groups(): EnrollmentGroup[]
+  /** The registered X.509 CA certificates; none when absent. */
+  certificateAuthorities?(): RegisteredCa[]
 }
 
 const DPS_USERNAME = /^([^/]+)\/registrations\/([^/]+)\/(.*)$/
@@ -216,6 +225,17 @@ function authenticateDevice(fields: ConnectFields, username: string, ctx: AuthCo
         5,
         identity,
       )
+    }
+    if (auth.type === 'certificateAuthority') {
+      const checked = checkCaChain(
+        fields.clientCertificate ?? { chain: [] },
+        ctx.certificateAuthorities?.() ?? [],
+        moduleId === undefined ? { deviceId, now: ctx.now } : { deviceId, moduleId, now: ctx.now },
+      )
+      if (!checked.ok) {
+        const { code, message, facts } = checked.problem
+        return { ok: false, returnCode: 5, reason: { code, message, facts }, identity }
+      }
     }
     if (auth.type === 'selfSigned') {
       const allowed = [auth.x509Thumbprint.primaryThumbprint, auth.x509Thumbprint.secondaryThumbprint]

@@ -43,7 +43,7 @@ export function explainRefusal(
     findings = []
   }
   if (!findings.some((f) => f.severity === 'error')) {
-    findings.unshift({ severity: 'error', code: reason.code, message: reason.message })
+    findings.unshift({ severity: 'error', code: reason.code, message: reason.message, ...reason.facts })
   }
   return redactDeep(findings)
 }

@@ -15,8 +15,15 @@ export { DEFAULT_ID_SCOPE } from './dps.js'
 export { MAX_MESSAGE_BYTES } from './broker.js'
 export { DEFAULT_METHOD_TIMEOUT } from './methods.js'
 export { STATE_FILE } from './state-store.js'
-export { CA_COMMON_NAME, createCertificateAuthority, createServerCertificate } from './certificates.js'
+export {
+  CA_COMMON_NAME,
+  createCertificateAuthority,
+  createDeviceCertificate,
+  createServerCertificate,
+} from './certificates.js'
 export type { CertificateKeyPair } from './certificates.js'
+export { diagnoseClientCertificate } from './x509-chain.js'
+export type { CertificateFinding, ChainProblem } from './x509-chain.js'
 export type { JsonObject } from './twin.js'
 export type { C2dInput } from './c2d.js'
 

@@ -11,6 +11,8 @@ import { resolveExpiry } from '../expiry.js'
 import { createSasToken, deviceResourceUri, parseSasToken, verifySasToken } from '../sas-token.js'
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
+import { caJson } from './ca-registry.js'
+import type { CaRegistry } from './ca-registry.js'
 import { enrollmentJson, groupJson, putEnrollment, putGroup } from './dps.js'
 import type { HubEvent } from './events.js'
 import { guardRequests } from './guard-listener.js'
@@ -216,10 +218,13 @@ function streamEvents(
 export function createRestApi(
   hub: HubService,
   methods: MethodCalls,
+  certificates?: CaRegistry,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return guardRequests(
     (req, res, url) =>
-      handle(hub, methods, req, res, url).catch((err: unknown) => sendError(res, toHttpError(err))),
+      handle(hub, methods, req, res, url, certificates).catch((err: unknown) =>
+        sendError(res, toHttpError(err)),
+      ),
     (res, status, message) =>
       sendError(
         res,
@@ -234,6 +239,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
+  certificates?: CaRegistry,
 ): Promise<void> {
   const method = req.method ?? 'GET'
   const path = segments(url.pathname)
@@ -306,6 +312,38 @@ async function handle(
       const expiresAt = resolveExpiry(expiry)
       const token = createSasToken({ resourceUri, key, expiresAt, now: hub.now() })
       return send(res, 200, { token, expiresAt, resourceUri })
+    }
+    if (b === 'certificates' && certificates !== undefined && path.length <= 4) {
+      // X.509 CAs (ca-registry.ts): list, get, put, delete, and proof of possession
+      if (c === undefined) {
+        if (method !== 'GET') notAllowed()
+        auth('RegistryRead')
+        return send(res, 200, certificates.list().map(caJson))
+      }
+      if (d === 'generateVerificationCode' || d === 'verify') {
+        if (method !== 'POST') notAllowed()
+        auth('RegistryWrite')
+        if (d === 'verify')
+          return send(res, 200, caJson(certificates.verify(c, object(await readBody(req)).certificate)))
+        const verificationCode = certificates.verificationCode(c)
+        return send(res, 200, { ...caJson(certificates.get(c)), verificationCode })
+      }
+      if (d !== undefined) notAllowed()
+      if (method === 'GET') {
+        auth('RegistryRead')
+        return send(res, 200, caJson(certificates.get(c)))
+      }
+      if (method === 'PUT') {
+        auth('RegistryWrite')
+        const body = object(await readBody(req))
+        return send(res, 200, caJson(certificates.put(c, body.certificate, { isVerified: body.isVerified })))
+      }
+      if (method === 'DELETE') {
+        auth('RegistryWrite')
+        certificates.delete(c)
+        return send(res, 204, undefined)
+      }
+      notAllowed()
     }
     if (b === 'dps' && (c === 'enrollments' || c === 'enrollmentGroups')) {
       const table = c === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups

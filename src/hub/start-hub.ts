@@ -17,6 +17,7 @@ import { assertHostName, assertIdScope } from '../identity.js'
 import { decodeKey } from '../keys.js'
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
 import { createBroker } from './broker.js'
+import { CaRegistry, defaultCaName, parseCaCertificate } from './ca-registry.js'
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
@@ -65,6 +66,12 @@ export interface StartHubOptions {
   tlsHandshakeTimeoutMs?: number
   /** How many connections may be in TLS handshake at once; over it, new ones are closed; default 256. */
   maxTlsHandshakes?: number
+  /**
+   * X.509 CA certificates (PEM, one each) to register, verified, at start: devices and modules
+   * with `certificateAuthority` authentication connect with a chain to one of them and CN =
+   * their id. Each is named after its CN (or `ca-{thumbprint}`); one of that name is replaced.
+   */
+  x509Ca?: string[]
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -75,6 +82,11 @@ export interface AddIdentityOptions {
   secondaryKey?: string
   /** Whether the identity may connect; default `enabled` (disabling closes its connection). */
   status?: 'enabled' | 'disabled'
+  /**
+   * X.509 CA signed: no keys; the device connects with a certificate chained to a verified CA
+   * registered with the hub (`x509Ca`) whose CN is its id (`{deviceId}/{moduleId}` for a module).
+   */
+  certificateAuthority?: boolean
   /** X.509 self-signed: the certificate thumbprints instead of keys. */
   x509Thumbprint?: {
     /** The primary certificate's thumbprint: SHA-1 (40 hex digits) or SHA-256 (64). */
@@ -329,7 +341,8 @@ function closeServer(server: TlsServer | HttpsServer): Promise<void> {
  * ```
  * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
  *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap), `ERR_INVALID_KEY`,
- *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`.
+ *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`,
+ *   `ERR_HUB_BAD_REQUEST` (an `x509Ca` entry that is not a CA certificate).
  */
 export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const now = o.now ?? Date.now
@@ -369,6 +382,9 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     now,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
   })
+  const certificates = new CaRegistry(store, now)
+  const startCas = (o.x509Ca ?? []).map((pem, i) => ({ pem, cert: parseCaCertificate(pem, `x509Ca[${i}]`) }))
+  for (const { pem, cert } of startCas) certificates.put(defaultCaName(cert), pem, { isVerified: true })
   const methods = new MethodCalls(hub)
   const { broker, handle } = await createBroker(hub, methods)
 
@@ -377,19 +393,22 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     ...(o.tlsHandshakeTimeoutMs === undefined ? {} : { timeoutMs: o.tlsHandshakeTimeoutMs }),
     ...(o.maxTlsHandshakes === undefined ? {} : { maxPending: o.maxTlsHandshakes }),
   })
+  // The verified CAs are the TLS listener's client CAs, so OpenSSL verifies each chain (an
+  // unverified one still connects: the CONNECT is refused with the reason).
+  const mqttContext = () => ({
+    cert: tls.server.cert,
+    key: tls.server.key,
+    ca: certificates.verifiedPems(),
+    allowPartialTrustChain: true,
+  })
   const mqttServer = createTlsServer(
-    {
-      ...handshakes.serverOptions,
-      cert: tls.server.cert,
-      key: tls.server.key,
-      requestCert: true,
-      rejectUnauthorized: false,
-    },
+    { ...handshakes.serverOptions, ...mqttContext(), requestCert: true, rejectUnauthorized: false },
     guardConnections((socket) => handle(socket)),
   )
   handshakes.watch(mqttServer)
+  certificates.onChange(() => mqttServer.setSecureContext(mqttContext()))
 
-  const api = createRestApi(hub, methods)
+  const api = createRestApi(hub, methods, certificates)
   const httpsServer = createHttpsServer(
     { ...handshakes.serverOptions, ...httpTimeouts(), cert: tls.server.cert, key: tls.server.key },
     api,
@@ -452,9 +471,14 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   }
   const identityInput = (x: AddIdentityOptions = {}): Record<string, unknown> => ({
     ...(x.status === undefined ? {} : { status: x.status }),
-    authentication: x.x509Thumbprint
-      ? { type: 'selfSigned', x509Thumbprint: x.x509Thumbprint }
-      : { type: 'sas', symmetricKey: { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' } },
+    authentication: x.certificateAuthority
+      ? { type: 'certificateAuthority' }
+      : x.x509Thumbprint
+        ? { type: 'selfSigned', x509Thumbprint: x.x509Thumbprint }
+        : {
+            type: 'sas',
+            symmetricKey: { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' },
+          },
   })
 
   for (const id of o.devices ?? []) {

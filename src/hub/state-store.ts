@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SasTokenError } from '../errors.js'
+import type { RegisteredCa } from './ca-registry.js'
 import type { DeviceEntry, Policy } from './registry.js'
 
 /** A DPS individual enrollment (symmetric key). */
@@ -54,6 +55,8 @@ export interface HubState {
     groups: Record<string, EnrollmentGroup>
     registrations: Record<string, Registration>
   }
+  /** Registered X.509 CA certificates by name (absent in state written before they existed). */
+  certificates?: Record<string, RegisteredCa>
 }
 
 /** The name of the state file in the state directory. */
@@ -118,6 +121,21 @@ export function assertState(value: unknown, file: string): asserts value is HubS
   }
   if (!isObject(dps) || !isObject(dps.enrollments) || !isObject(dps.groups) || !isObject(dps.registrations)) {
     throw corrupt(file, 'has invalid "dps"')
+  }
+  const { certificates } = value
+  if (
+    certificates !== undefined &&
+    (!isObject(certificates) ||
+      !Object.entries(certificates).every(
+        ([name, c]) =>
+          isObject(c) &&
+          c.name === name &&
+          typeof c.certificate === 'string' &&
+          typeof c.thumbprint === 'string' &&
+          typeof c.isVerified === 'boolean',
+      ))
+  ) {
+    throw corrupt(file, 'has invalid "certificates"')
   }
 }
 

@@ -6,7 +6,9 @@
  *
  * @module
  */
+import { readFile } from 'node:fs/promises'
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs'
+import type { CertificateFinding } from '../../hub/index.js'
 import { parseConnectionString, type ConnectionString } from '../../connection-string.js'
 import { SasTokenError } from '../../errors.js'
 import {
@@ -19,6 +21,7 @@ import { parseTtl } from '../../expiry.js'
 import { parseSasToken } from '../../sas-token.js'
 import { mqttCredentials, type MqttCredentials } from '../../mqtt/credentials.js'
 import { connectionStringFromEnv, nowMs, readKey, valueOrStdin, type KeySource } from '../input.js'
+import { loadHub } from '../load-hub.js'
 import { withSharedChecks } from '../options.js'
 import { UsageError } from '../errors.js'
 import { writeValue } from '../output.js'
@@ -41,6 +44,8 @@ export interface DoctorArgs extends KeySource {
   host?: string | undefined
   idScope?: string | undefined
   x509?: boolean | undefined
+  cert?: string | undefined
+  ca?: string[] | undefined
   clockSkew?: number | undefined
   renewAfter?: string | undefined
   json?: boolean | undefined
@@ -85,6 +90,18 @@ function builder(y: Argv) {
         group: KNOWN,
         describe: 'The identity authenticates with an X.509 certificate',
       },
+      cert: {
+        type: 'string',
+        group: KNOWN,
+        describe:
+          "X.509 CA: the device's client certificate file (PEM, then its intermediates), checked against --ca",
+      },
+      ca: {
+        type: 'string',
+        array: true,
+        group: KNOWN,
+        describe: 'X.509 CA: a CA certificate file (PEM) the hub has registered and verified (repeatable)',
+      },
       'clock-skew': {
         type: 'number',
         group: KNOWN,
@@ -113,6 +130,10 @@ function builder(y: Argv) {
       `Why the hub refuses what a device sends (the password in $${PASSWORD_ENV})`,
     )
     .example(
+      '$0 doctor -c "HostName=$HUB;DeviceId=cam1;x509=true" --cert cam1.pem --ca root.pem',
+      "An X.509 CA-signed device: its certificate's chain, dates and CN, as the hub checks them",
+    )
+    .example(
       '$0 doctor --client-id "$REG" --username "$U" --password - --group-key "$GROUP_KEY" --json < token',
       'A DPS CONNECT, as JSON; exit 1 if refused',
     )
@@ -130,7 +151,7 @@ interface Report {
     username: string
     password: Omit<TokenSummary, 'token'> | null
   }
-  findings: Finding[]
+  findings: Array<Finding | CertificateFinding>
 }
 
 /** The one `-` stdin can serve. */
@@ -220,14 +241,16 @@ function diagnosisOptions(
     ...(known.groupKey !== undefined && { groupKey: known.groupKey }),
     ...(args.host !== undefined && { hubHostName: args.host }),
     ...(args.idScope !== undefined && { idScope: args.idScope }),
-    ...(args.x509 === true && { x509: true }),
+    ...((args.x509 === true || args.cert !== undefined) && { x509: true }),
     ...(args.clockSkew !== undefined && { clockSkewSeconds: args.clockSkew }),
     ...(args.renewAfter !== undefined && { renewAfterSeconds: parseTtl(args.renewAfter) }),
   }
 }
 
 /** The exit-1 error when a finding is an error: its code is the first error's. */
-function refusal(findings: readonly Finding[]): (Error & { code: string }) | undefined {
+function refusal(
+  findings: ReadonlyArray<Finding | CertificateFinding>,
+): (Error & { code: string }) | undefined {
   const errors = findings.filter((f) => f.severity === 'error')
   const first = errors[0]
   if (first === undefined) return undefined
@@ -267,6 +290,35 @@ function renderText(report: Report): string {
   return lines.join('\n')
 }
 
+/** A file given to an option, as text. */
+async function readOptionFile(option: string, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (cause) {
+    throw new UsageError(
+      `${option} ${file}: cannot read it (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}).`,
+    )
+  }
+}
+
+/** X.509 CA: the hub's checks of the client certificate for the CONNECT's identity. */
+async function certificateFindings(
+  certFile: string,
+  caFiles: readonly string[],
+  connect: MqttConnect,
+  now: number,
+): Promise<CertificateFinding[]> {
+  const cert = await readOptionFile('--cert', certFile)
+  const cas = await Promise.all(caFiles.map((f) => readOptionFile('--ca', f)))
+  const [deviceId = '', moduleId] = connect.clientId.split('/')
+  const { diagnoseClientCertificate } = await loadHub()
+  return diagnoseClientCertificate(
+    cert,
+    cas,
+    moduleId === undefined ? { deviceId, now } : { deviceId, moduleId, now },
+  )
+}
+
 async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
   checkStdin(args)
   const text =
@@ -297,7 +349,12 @@ async function handler(args: ArgumentsCamelCase<DoctorArgs>): Promise<void> {
     )
   }
 
-  const findings = diagnoseConnect(connect, diagnosisOptions(args, { now, cs, key, groupKey }))
+  const findings: Array<Finding | CertificateFinding> = diagnoseConnect(
+    connect,
+    diagnosisOptions(args, { now, cs, key, groupKey }),
+  )
+  if (args.cert !== undefined)
+    findings.push(...(await certificateFindings(args.cert, args.ca ?? [], connect, now)))
   const report: Report = {
     ok: !findings.some((f) => f.severity === 'error'),
     ...(credentials !== undefined && { expected: describeExpected(credentials, now) }),

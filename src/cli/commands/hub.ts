@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
@@ -89,6 +90,13 @@ function builder(y: Argv) {
             'The iothubowner key (base64) [env: SAS_TOKEN_HUB_OWNER_KEY; default: the documented development key]',
         },
         'id-scope': { global: false, type: 'string', describe: 'The DPS ID scope [default: 0ne00000000]' },
+        'x509-ca': {
+          global: false,
+          type: 'string',
+          array: true,
+          describe:
+            'Register this X.509 CA certificate (PEM file), verified, for certificateAuthority devices (repeatable)',
+        },
         console: {
           global: false,
           type: 'boolean',
@@ -118,12 +126,24 @@ function trustHelp(caPath: string): string {
   ].join('\n')
 }
 
+/** A `--x509-ca` file's text. */
+async function readCaFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8')
+  } catch (cause) {
+    throw new UsageError(
+      `--x509-ca ${file}: cannot read it (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}); give the path of the CA certificate, PEM.`,
+    )
+  }
+}
+
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
   const mqttPort = port(args.mqttPort, 'mqtt-port')
   const httpsPort = port(args.httpsPort, 'https-port')
   const consolePort = port(args.consolePort, 'console-port')
+  const x509Ca = await Promise.all((args.x509Ca ?? []).map((file) => readCaFile(file)))
   const { startHub, startConsole } = await loadHub()
   const optional: Array<'mqtt' | 'https'> = []
   if (mqttPort === undefined) optional.push('mqtt')
@@ -140,6 +160,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     ...(ownerKey === undefined ? {} : { ownerKey }),
     ...(args.idScope === undefined ? {} : { idScope: args.idScope }),
     devices: args.device ?? [],
+    x509Ca,
   })
   const devices: Record<string, string> = {}
   for (const id of args.device ?? []) devices[id] = (await hub.addDevice(id)).connectionString
