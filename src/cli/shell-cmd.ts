@@ -27,15 +27,19 @@
  */
 import { codePoint, definedVariables, type ShellVariables, unrepresentable } from './shell.js'
 
-const LINE_END = 'cmd ends a line there (it drops CR and reads Ctrl-Z as a line feed) and nothing escapes it'
+const LINE_END =
+  'its value holds a line break (CR, LF or Ctrl-Z), which cmd cannot read inside a line: it drops CR and ends the line at LF and Ctrl-Z'
 
 /** The characters no `set "NAME=value"` line can hold, and why. */
 const REFUSED: ReadonlyMap<string, string> = new Map([
   ['\r', LINE_END],
   ['\n', LINE_END],
   ['\u001a', LINE_END],
-  ['"', 'a " inside set "NAME=value" ends the quoting and lets cmd read what follows as commands'],
-  ['\0', 'no environment variable can hold NUL'],
+  [
+    '"',
+    'its value holds a double quote, which would end the quoting of set "NAME=value" and let cmd run the rest',
+  ],
+  ['\0', 'its value holds a NUL character, which no environment variable can hold'],
 ])
 
 /**
