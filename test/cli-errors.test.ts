@@ -38,6 +38,12 @@ describe('a stdout that cannot be written (issue 8, defect 3)', () => {
     ['topic', ['topic', '--device-id', 'dev1']],
     ['derive-key', ['derive-key', '--group-key', GROUP_KEY, '--registration-id', 'dev1']],
     ['generate --batch', ['gen', '--batch', '-c', SERVICE_CS], 'dev1\ndev2\n'],
+    // yargs prints these through console.log, which drops write errors (issue 15, item 9).
+    ['--help', ['--help']],
+    ['generate --help', ['gen', '--help']],
+    ['hub devices add --help', ['hub', 'devices', 'add', '--help']],
+    ['--version', ['--version']],
+    ['completion', ['completion']],
   ]
   it('generate --json > /dev/full: the error as JSON, exit 1', () => {
     const full = openSync('/dev/full', 'w')

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { sdk, sdkDeviceToken } from './support/sdk.js'
 import { cli } from './support/cli.js'
+import { everyVariableSet, readBatch, readPowerShell } from './support/shell-readers.js'
 import {
   AT_VECTOR_TIME,
   DEVICE_CS,
@@ -250,6 +251,44 @@ describe('generate: formats', () => {
   })
 })
 
+describe('generate --format powershell and cmd (read back by rule: no pwsh or cmd.exe here)', () => {
+  it('powershell: $env: lines with the token single-quoted', async () => {
+    const out = await ok(['gen', '-c', DEVICE_CS, '--format', 'powershell'])
+    assert.equal(
+      out,
+      `$env:SAS_TOKEN = '${VECTORS.device}'\n$env:SAS_TOKEN_RESOURCE_URI = '${HOST}/devices/dev1'\n$env:SAS_TOKEN_EXPIRES_AT = '1700000000'\n`,
+    )
+    assert.deepEqual(readPowerShell(out), [
+      ['SAS_TOKEN', VECTORS.device],
+      ['SAS_TOKEN_RESOURCE_URI', `${HOST}/devices/dev1`],
+      ['SAS_TOKEN_EXPIRES_AT', '1700000000'],
+    ])
+  })
+  it('cmd: @set lines for a batch file, every % doubled', async () => {
+    const out = await ok(['gen', '-c', DEVICE_CS, '--format', 'cmd'])
+    assert.equal(out.split('\n')[0], `@set "SAS_TOKEN=${VECTORS.device.replaceAll('%', '%%')}"`)
+    assert.deepEqual(readBatch(out, everyVariableSet(false)), {
+      set: [
+        ['SAS_TOKEN', VECTORS.device],
+        ['SAS_TOKEN_RESOURCE_URI', `${HOST}/devices/dev1`],
+        ['SAS_TOKEN_EXPIRES_AT', '1700000000'],
+      ],
+    })
+  })
+  it('cmd refuses a value with a double quote: exit 1, ERR_FORMAT_UNREPRESENTABLE, nothing on stdout', async () => {
+    const args = ['gen', '--resource', `${HOST}/a"b`, '--key-name', 'p', '--key', KEY, '--format', 'cmd']
+    const r = await cli(args, { env })
+    assert.equal(r.code, 1, r.stderr)
+    assert.equal(r.stdout, '')
+    assert.match(
+      r.stderr,
+      /^sas-token: error: --format cmd cannot set SAS_TOKEN_RESOURCE_URI: its value holds a double quote/,
+    )
+    const ps = await ok(args.slice(0, -1).concat('powershell'))
+    assert.deepEqual(readPowerShell(ps)[1], ['SAS_TOKEN_RESOURCE_URI', `${HOST}/a"b`])
+  })
+})
+
 describe('generate: bad input', () => {
   const usage: Array<[string, string[], Record<string, string>?]> = [
     ['an unknown option', ['gen', '-c', DEVICE_CS, '--bogus']],
@@ -370,6 +409,8 @@ describe('generate: the key never appears in any output', () => {
     ['success', ['gen', '-c', cs], 0, undefined],
     ['success, json', ['gen', '-c', cs, '--json'], 0, undefined],
     ['success, env', ['gen', '-c', cs, '--format', 'env'], 0, undefined],
+    ['success, powershell', ['gen', '-c', cs, '--format', 'powershell'], 0, undefined],
+    ['success, cmd', ['gen', '-c', cs, '--format', 'cmd'], 0, undefined],
     ['success, connection-string', ['gen', '-c', cs, '--format', 'connection-string'], 0, undefined],
     [
       'bad device id in parts',

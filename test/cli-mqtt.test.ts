@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { selfSignedCertificate } from './support/certificate.js'
 import { startFakeHub, type FakeHub } from './support/iot-hub-broker.js'
 import { cli } from './support/cli.js'
+import { everyVariableSet, readBatch, readPowerShell } from './support/shell-readers.js'
 import {
   AT_VECTOR_TIME,
   DEVICE_CS,
@@ -175,6 +176,31 @@ describe('mqtt: formats', () => {
       ].join('\n'),
     )
   })
+  it('powershell and cmd: the same variables as env, read back by rule (no pwsh or cmd.exe here)', async () => {
+    // A device id with ' ! % $ (all allowed by IoT Hub) is what the quoting is for.
+    const cs = `HostName=${HOST};DeviceId=it's!100%$x;SharedAccessKey=${KEY}`
+    const envOut = await cli(['mqtt', '-c', cs, '--format', 'env'], { env })
+    assert.equal(envOut.code, 0, envOut.stderr)
+    const names = [...envOut.stdout.matchAll(/^export ([A-Z_]+)=/gm)].map((m) => m[1])
+    const values = execFileSync(
+      'bash',
+      ['-c', `${envOut.stdout}\nfor n in ${names.join(' ')}; do printf '%s\\0' "\${!n}"; done`],
+      { encoding: 'utf8' },
+    ).split('\0')
+    const expected = names.map((name, i) => [name, values[i]])
+    assert.equal(expected.length, 7) // no MQTT_URL without --websocket
+    assert.ok(expected.some(([, v]) => v === "it's!100%$x"))
+    const ps = await cli(['mqtt', '-c', cs, '--format', 'powershell'], { env })
+    assert.equal(ps.code, 0, ps.stderr)
+    assert.match(ps.stdout, /^\$env:MQTT_CLIENT_ID = 'it''s!100%\$x'$/m)
+    assert.deepEqual(readPowerShell(ps.stdout), expected)
+    const cmd = await cli(['mqtt', '-c', cs, '--format', 'cmd'], { env })
+    assert.equal(cmd.code, 0, cmd.stderr)
+    assert.match(cmd.stdout, /^@if "!!"==""/, 'a value holds !: the delayed-expansion check comes first')
+    assert.match(cmd.stdout, /^@set "MQTT_CLIENT_ID=it's!100%%\$x"$/m)
+    assert.deepEqual(readBatch(cmd.stdout, everyVariableSet(false)), { set: expected })
+    assert.ok('stopped' in readBatch(cmd.stdout, everyVariableSet(true)))
+  })
   it('mosquitto: -V mqttv311, -p 8883, --capath by default, quoted topics that bash leaves alone', async () => {
     const r = await cli(['mqtt', '-c', DEVICE_CS, '--format', 'mosquitto'], { env })
     assert.equal(r.code, 0)
@@ -327,7 +353,7 @@ describe('mqtt: bad input', () => {
   }
   it('the key never appears, in any format', async () => {
     const cs = `HostName=${HOST};DeviceId=dev1;SharedAccessKey=${SECRET_KEY}`
-    for (const format of ['text', 'json', 'env', 'mosquitto', 'paho']) {
+    for (const format of ['text', 'json', 'env', 'powershell', 'cmd', 'mosquitto', 'paho']) {
       const r = await cli(['mqtt', '-c', cs, '--format', format], { env })
       assert.equal(r.code, 0)
       assert.ok(!`${r.stdout}${r.stderr}`.includes(SECRET_FRAGMENT), format)

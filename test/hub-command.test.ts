@@ -167,3 +167,32 @@ describe('sas-token hub', () => {
     }
   })
 })
+
+describe('sas-token hub: the start options are the start command’s own (issue 15, item 9)', () => {
+  const START_OPTIONS = [
+    '--in-memory',
+    '--state-dir',
+    '--mqtt-port',
+    '--https-port',
+    '--device',
+    '--owner-key',
+  ]
+  for (const sub of [['devices', 'add'], ['devices', 'list'], ['twin'], ['call'], ['send'], ['watch']]) {
+    it(`hub ${sub.join(' ')} --help lists none of them`, async () => {
+      const r = await cli(['hub', ...sub, '--help'])
+      assert.equal(r.code, 0, r.stderr)
+      for (const option of START_OPTIONS)
+        assert.ok(!new RegExp(`^\\s+${option}\\b`, 'm').test(r.stdout), `${option} in:\n${r.stdout}`)
+    })
+  }
+  it('hub devices add dev1 --in-memory is an unknown argument (exit 2), not ignored', async () => {
+    const r = await cli(['hub', 'devices', 'add', 'dev1', '--in-memory', '--endpoint', 'https://127.0.0.1:1'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /Unknown arguments?: in-memory/)
+  })
+  it('hub --in-memory --state-dir is still refused', async () => {
+    const r = await cli(['hub', '--in-memory', '--state-dir', '/tmp/x'])
+    assert.equal(r.code, 2, r.stderr)
+    assert.match(r.stderr, /in-memory and state-dir are mutually exclusive/)
+  })
+})

@@ -1,9 +1,9 @@
 /**
  * The CLI's own faults, apart from the library's: a mistake in how the command was called, a
- * cancelled prompt, output that could not be written, a key file that could not be read, and
- * batch input the CLI cannot read. They carry the facts they report as fields, so `--json`
- * users get data and not only prose. The exit code each one calls for is decided by
- * `exitCodeFor` (exit-code.ts).
+ * cancelled prompt, output that could not be written, a value a shell format cannot hold, a key
+ * file that could not be read, and batch input the CLI cannot read. They carry the facts they
+ * report as fields, so `--json` users get data and not only prose. The exit code each one calls
+ * for is decided by `exitCodeFor` (exit-code.ts).
  *
  * @module
  */
@@ -30,6 +30,11 @@ export type CliErrorCode =
   | 'ERR_BATCH_WORKER_FAILED'
   /** `inspect --key` was given a connection string with a key and no token. */
   | 'ERR_NOTHING_TO_VERIFY'
+  /**
+   * A value cannot be written in the chosen shell format (a line break or `"` for cmd, a NUL or
+   * an empty value for either Windows shell); `format`, `variable` and `character` say which.
+   */
+  | 'ERR_FORMAT_UNREPRESENTABLE'
 
 /** A fact an error reports: a name, a number, a flag. */
 export type Fact = string | number | boolean

@@ -173,8 +173,14 @@ async function run(): Promise<void> {
     .completion('completion', 'Print a bash or zsh completion script', completions)
     .wrap(Math.min(110, process.stdout.columns ?? 80))
     .epilogue('Exit codes: 0 ok, 1 failure (bad input, invalid or expired token), 2 usage error.')
+    // yargs prints help, the version and completions with console.log, which drops write errors,
+    // then calls process.exit(). With a parse callback it does neither and hands the text over:
+    // written here, a full disk or a closed pipe reaches the stdout handler above like any value.
+    .exitProcess(false)
   try {
-    await parser.parseAsync()
+    await parser.parseAsync(args, (_err: unknown, _argv: unknown, output: string) => {
+      if (output !== '') process.stdout.write(`${output}\n`)
+    })
   } catch (err) {
     if (!(err instanceof UsageError && err.message === NO_COMMAND)) throw err
     // Plain `sas-token` (or `-v`): the error, then the command list, on stderr, and exit 2.

@@ -1,7 +1,8 @@
 /**
  * Checks every command shares: an option that takes one value, given more than once, is a usage
  * error (yargs would hand the command an array, which then fails later with a misleading
- * message, like "A connection string must be text").
+ * message, like "A connection string must be text"); and options that exclude each other on a
+ * command with subcommands, without yargs' `.conflicts()`, which makes its first option global.
  *
  * @module
  */
@@ -41,4 +42,17 @@ export function withSharedChecks<T>(y: Argv<T>): Argv<T> {
   return y.check((argv, options) =>
     rejectRepeatedOptions(argv as Record<string, unknown>, options as OptionSettings),
   )
+}
+
+/**
+ * Refuses `a` given with `b`, on this command only. yargs' own `.conflicts(a, b)` also marks `a`
+ * global, so every subcommand would list it in `--help` and accept it (`hub devices add
+ * --in-memory`); a command with subcommands uses this instead. The message is yargs' own.
+ */
+export function withLocalConflict<T>(y: Argv<T>, a: string, b: string): Argv<T> {
+  return y.check((argv: Record<string, unknown>) => {
+    if (argv[a] !== undefined && argv[b] !== undefined)
+      throw new UsageError(`Arguments ${a} and ${b} are mutually exclusive`)
+    return true
+  }, false)
 }

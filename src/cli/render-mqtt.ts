@@ -1,6 +1,7 @@
 /**
- * The output formats of `sas-token mqtt`: aligned text, JSON, env lines, ready-to-run mosquitto
- * commands, and a Python paho-mqtt snippet, all from one {@link MqttSettings}.
+ * The output formats of `sas-token mqtt`: aligned text, JSON, variable lines for a POSIX shell,
+ * PowerShell or cmd, ready-to-run mosquitto commands, and a Python paho-mqtt snippet, all from
+ * one {@link MqttSettings}.
  *
  * @module
  */
@@ -8,11 +9,11 @@ import type { MqttCredentials } from '../mqtt/credentials.js'
 import { nowMs } from './input.js'
 import { UsageError } from './errors.js'
 import { relativeTime } from './relative-time.js'
-import { envLines } from './shell.js'
+import { VARIABLE_FORMATS, type VariableFormat, variableLines } from './shell-formats.js'
 import { table } from './table.js'
 
 /** The formats, in the order `--help` lists them. */
-export const MQTT_FORMATS = ['text', 'json', 'env', 'mosquitto', 'paho'] as const
+export const MQTT_FORMATS = ['text', 'json', ...VARIABLE_FORMATS, 'mosquitto', 'paho'] as const
 export type MqttFormat = (typeof MQTT_FORMATS)[number]
 
 /** Where the mosquitto and paho output find the hub's root CA. */
@@ -85,9 +86,10 @@ function json(s: MqttSettings): string {
   )
 }
 
-function env(s: MqttSettings): string {
+/** The settings as variables, in the shell `format` names. */
+function variables(s: MqttSettings, format: VariableFormat): string {
   const c = s.credentials
-  return envLines({
+  return variableLines(format, {
     MQTT_HOST: c.host,
     MQTT_PORT: s.port,
     MQTT_URL: s.websocket ? s.url : undefined,
@@ -193,7 +195,19 @@ function paho(s: MqttSettings, args: CaOptions): string {
   ].join('\n')
 }
 
-/** Renders `settings` in `format`. */
+/**
+ * Renders `settings` in `format`.
+ *
+ * @throws {UsageError} `mosquitto` with `--websocket`.
+ * @throws {CliError} `ERR_FORMAT_UNREPRESENTABLE` when a variable format cannot hold a value.
+ */
 export function renderMqtt(settings: MqttSettings, format: MqttFormat, ca: CaOptions): string {
-  return { text, json, env, mosquitto, paho }[format](settings, ca)
+  switch (format) {
+    case 'env':
+    case 'powershell':
+    case 'cmd':
+      return variables(settings, format)
+    default:
+      return { text, json, mosquitto, paho }[format](settings, ca)
+  }
 }

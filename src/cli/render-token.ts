@@ -1,16 +1,17 @@
 /**
- * The output formats of a generated token: `token`, `connection-string`, `json` and `env`.
+ * The output formats of a generated token: `token`, `connection-string`, `json`, and the variable
+ * formats `env`, `powershell` and `cmd`.
  *
  * @module
  */
 import { formatConnectionString } from '../connection-string.js'
 import { UsageError } from './errors.js'
 import type { Identity } from './identity-options.js'
-import { envLines } from './shell.js'
+import { VARIABLE_FORMATS, variableLines } from './shell-formats.js'
 import { summarizeToken, type TokenFacts } from './token-summary.js'
 
 /** The single-token formats of `generate`. */
-export const TOKEN_FORMATS = ['token', 'connection-string', 'json', 'env'] as const
+export const TOKEN_FORMATS = ['token', 'connection-string', 'json', ...VARIABLE_FORMATS] as const
 export type TokenFormat = (typeof TOKEN_FORMATS)[number]
 
 /**
@@ -18,7 +19,11 @@ export type TokenFormat = (typeof TOKEN_FORMATS)[number]
  * - `connection-string` is Device Explorer's `HostName=…;DeviceId=…[;ModuleId=…];SharedAccessSignature=…`,
  *   so it needs a device or module token;
  * - `json` is one document: token, kind, resource, ids, key name, expiry in ISO and epoch form;
- * - `env` is `export` lines for `eval`.
+ * - `env`, `powershell` and `cmd` set `SAS_TOKEN`, `SAS_TOKEN_RESOURCE_URI` and
+ *   `SAS_TOKEN_EXPIRES_AT` in that shell (see `shell-formats.ts`).
+ *
+ * @throws {UsageError} `--format connection-string` for a token that is not a device's or a module's.
+ * @throws {CliError} `ERR_FORMAT_UNREPRESENTABLE` when a variable format cannot hold a value.
  */
 export function renderToken(
   signed: TokenFacts,
@@ -32,9 +37,11 @@ export function renderToken(
       return token
     case 'json':
       return JSON.stringify(summarizeToken(signed, nowMs), null, 2)
-    case 'env': {
+    case 'env':
+    case 'powershell':
+    case 'cmd': {
       const summary = summarizeToken(signed, nowMs)
-      return envLines({
+      return variableLines(format, {
         SAS_TOKEN: token,
         SAS_TOKEN_RESOURCE_URI: summary.resourceUri,
         SAS_TOKEN_EXPIRES_AT: summary.expiresAtEpoch,

@@ -1,7 +1,7 @@
 /**
  * `sas-token generate` (alias `gen`): a SAS token for a device, module, policy, resource or DPS
- * registration, as a token, a connection string, JSON or env lines; many at once with `--batch`;
- * or through the interactive form.
+ * registration, as a token, a connection string, JSON or variable lines (POSIX shell, PowerShell,
+ * cmd); many at once with `--batch`; or through the interactive form.
  *
  * @module
  */
@@ -155,7 +155,7 @@ function builder(y: Argv) {
         alias: 'f',
         choices: FORMATS,
         describe:
-          'Output: token, connection-string, json, env; with --batch: json (NDJSON) or csv [default: token]',
+          'Output: token, connection-string, json, env (POSIX shell), powershell, cmd (a batch file); with --batch: json (NDJSON) or csv [default: token]',
       },
       json: { type: 'boolean', describe: 'Shorthand for --format json' },
       copy: { type: 'boolean', describe: 'Also copy the output to the clipboard' },

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
 import type { ArgsOf, OptionsOf } from '../command.js'
 import { loadHub } from '../load-hub.js'
-import { withSharedChecks } from '../options.js'
+import { withLocalConflict, withSharedChecks } from '../options.js'
 import { UsageError } from '../errors.js'
 import { warn, writeValue } from '../output.js'
 import { registerSecret } from '../secrets.js'
@@ -42,7 +42,7 @@ function port(value: unknown, name: string): number | undefined {
 
 function builder(y: Argv) {
   return (
-    withHubSubcommands(withSharedChecks(y))
+    withLocalConflict(withHubSubcommands(withSharedChecks(y)), 'in-memory', 'state-dir')
       // Not global: the start options are not the subcommands' (`hub watch --device` is one id).
       .options({
         json: {
@@ -108,7 +108,6 @@ function builder(y: Argv) {
           describe: `The web console's port; 0 picks a free one [default: ${DEFAULT_CONSOLE_PORT}, or a free one when taken]`,
         },
       })
-      .conflicts('in-memory', 'state-dir')
       .example('$0 hub --device dev1', 'Start a hub with device dev1 and print its connection string')
       .example(
         '$0 hub --json --in-memory --mqtt-port 0 --https-port 0',

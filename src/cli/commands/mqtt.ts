@@ -1,6 +1,7 @@
 /**
- * `sas-token mqtt`: the MQTT CONNECT settings and topics for an identity, as text, JSON, env
- * lines, ready-to-run mosquitto commands, or a Python paho-mqtt snippet.
+ * `sas-token mqtt`: the MQTT CONNECT settings and topics for an identity, as text, JSON, variable
+ * lines (POSIX shell, PowerShell, cmd), ready-to-run mosquitto commands, or a Python paho-mqtt
+ * snippet.
  *
  * @module
  */
@@ -73,7 +74,8 @@ function builder(y: Argv) {
       format: {
         alias: 'f',
         choices: MQTT_FORMATS,
-        describe: 'Output: text, json, env, mosquitto (ready-to-run commands), paho (Python) [default: text]',
+        describe:
+          'Output: text, json, env (POSIX shell), powershell, cmd (a batch file), mosquitto (ready-to-run commands), paho (Python) [default: text]',
       },
       json: { type: 'boolean', describe: 'Shorthand for --format json' },
       'api-version': { type: 'string', describe: 'The api-version in the username [default: 2021-04-12]' },
@@ -135,7 +137,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
 /** The `mqtt` command module. */
 export const mqtt: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'mqtt',
-  describe: 'Print MQTT connection settings and topics (text, json, env, mosquitto, paho)',
+  describe: 'Print MQTT connection settings and topics (text, json, env, powershell, cmd, mosquitto, paho)',
   builder,
   handler,
 }
