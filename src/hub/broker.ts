@@ -14,7 +14,6 @@ import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
 import type { AuthenticateError, Client, Subscription } from 'aedes'
 import { twinGetTopic } from '../mqtt/topics.js'
-import { flushC2d } from './c2d.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
 import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
 import { diagnosisPolicies, explainRefusal } from './explain.js'
@@ -23,6 +22,7 @@ import { handlePoll, handleRegister } from './dps.js'
 import { parseDeviceTopic } from './device-topics.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
+import { attachC2d, c2dForwardable, detachC2d, pubackC2d } from './mqtt-c2d.js'
 import { DIRECT_BROKER_ID } from './service.js'
 import type { HubService } from './service.js'
 import { subscriptionKind } from './sessions.js'
@@ -337,7 +337,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     },
 
     authorizeForward(_client, packet) {
-      return packet.brokerId === DIRECT_BROKER_ID ? packet : null
+      return packet.brokerId === DIRECT_BROKER_ID || c2dForwardable(hub, packet.brokerId) ? packet : null
     },
   })
 
@@ -400,7 +400,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
       protocol: session.protocol,
       ...(session.subscriptions.size > 0 ? { restoredSubscriptions: [...session.subscriptions.keys()] } : {}),
     })
-    if (session.kind === 'device' && session.moduleId === undefined) flushC2d(hub, session.deviceId)
+    attachC2d(hub, session)
   })
 
   broker.on('subscribe', (subscriptions, client) => {
@@ -412,13 +412,12 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
       topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
     })
     persistSubscriptions(c.session)
-    if (
-      c.session.subscriptions.has('messages') &&
-      c.session.moduleId === undefined &&
-      c.session.kind === 'device'
-    ) {
-      flushC2d(hub, c.session.deviceId)
-    }
+    attachC2d(hub, c.session)
+  })
+
+  broker.on('ack', (packet, client) => {
+    const c = connections.get(client)
+    if (c) pubackC2d(hub, c.session, packet)
   })
 
   broker.on('unsubscribe', (topics, client) => {
@@ -442,6 +441,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     if (c === undefined) return
     const { session } = c
     clearTimeout(session.expiryTimer)
+    detachC2d(hub, session)
     if (hub.sessions.get(session.clientId) === session) {
       hub.sessions.delete(session.clientId)
       const identity =

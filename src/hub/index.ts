@@ -19,6 +19,7 @@ export { CA_COMMON_NAME, createCertificateAuthority, createServerCertificate } f
 export type { CertificateKeyPair } from './certificates.js'
 export type { JsonObject } from './twin.js'
 export type { C2dInput } from './c2d.js'
+export type { C2dQueueOptions } from './c2d-queue.js'
 
 // the web console (src/hub/console/)
 export { startConsole } from './console/server.js'

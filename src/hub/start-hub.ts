@@ -19,6 +19,7 @@ import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
 import { createBroker } from './broker.js'
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
+import type { C2dQueueOptions } from './c2d-queue.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
@@ -60,6 +61,8 @@ export interface StartHubOptions {
   clockSkewSeconds?: number
   /** The clock, epoch ms; default `Date.now`. */
   now?: () => number
+  /** C2D lifecycle settings (IoT Hub's defaults: lock 1 minute, max delivery count 10, TTL 1 hour). */
+  c2d?: C2dQueueOptions
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -363,6 +366,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     idScope,
     now,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
+    ...(o.c2d === undefined ? {} : { c2d: o.c2d }),
   })
   const methods = new MethodCalls(hub)
   const { broker, handle } = await createBroker(hub, methods)
@@ -527,6 +531,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
         ])
         httpsServer.closeAllConnections()
         for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
+        hub.c2d.close()
         await store.flush()
         events.end()
       })()
