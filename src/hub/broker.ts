@@ -20,6 +20,7 @@ import { diagnosisPolicies, explainRefusal } from './explain.js'
 import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { parseDeviceTopic } from './device-topics.js'
+import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
 import { attachC2d, c2dForwardable, detachC2d, pubackC2d } from './mqtt-c2d.js'
@@ -74,7 +75,12 @@ export interface HubBroker {
  *
  * @throws Never (aedes setup errors only).
  */
-export async function createBroker(hub: HubService, methods: MethodCalls): Promise<HubBroker> {
+export async function createBroker(
+  hub: HubService,
+  methods: MethodCalls,
+  o: { maxOutboundBytes?: number } = {},
+): Promise<HubBroker> {
+  const maxOutbound = o.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES
   const connections = new WeakMap<Client, Connection>()
 
   const protocolOf = (client: Client): 'mqtt' | 'mqtt-ws' => (client.req ? 'mqtt-ws' : 'mqtt')
@@ -477,6 +483,16 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     handle(conn, req) {
       const client = broker.handle(conn, req)
       grantQos1ForQos2(client)
+      limitOutbound(conn, maxOutbound, (buffered) => {
+        const c = connections.get(client)
+        const reason = `outbound queue over ${maxOutbound} bytes (${buffered} unsent): the client is not reading its socket`
+        if (c) c.session.closeReason = reason
+        hub.events.publish({
+          event: 'warning',
+          ...(c ? { ...idFields(c.session), clientId: c.session.clientId } : {}),
+          message: `closing a connection: ${reason}`,
+        })
+      })
       // a publish of 256 KB plus its topic and headers fits; anything declared larger is closed
       const guard = new PacketSizeGuard(MAX_MESSAGE_BYTES + 70 * 1024)
       const watch = (chunk: Buffer | string): void => {

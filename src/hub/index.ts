@@ -20,6 +20,7 @@ export type { CertificateKeyPair } from './certificates.js'
 export type { JsonObject } from './twin.js'
 export type { C2dInput } from './c2d.js'
 export type { C2dQueueOptions } from './c2d-queue.js'
+export { DEFAULT_MAX_OUTBOUND_BYTES } from './outbound-limit.js'
 
 // the web console (src/hub/console/)
 export { startConsole } from './console/server.js'

@@ -63,6 +63,8 @@ export interface StartHubOptions {
   now?: () => number
   /** C2D lifecycle settings (IoT Hub's defaults: lock 1 minute, max delivery count 10, TTL 1 hour). */
   c2d?: C2dQueueOptions
+  /** A connection with more than this many bytes waiting unsent is closed; default 4 MiB. */
+  maxOutboundBytes?: number
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -369,7 +371,11 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     ...(o.c2d === undefined ? {} : { c2d: o.c2d }),
   })
   const methods = new MethodCalls(hub)
-  const { broker, handle } = await createBroker(hub, methods)
+  const { broker, handle } = await createBroker(
+    hub,
+    methods,
+    o.maxOutboundBytes === undefined ? {} : { maxOutboundBytes: o.maxOutboundBytes },
+  )
 
   const mqttServer = createTlsServer(
     { cert: tls.server.cert, key: tls.server.key, requestCert: true, rejectUnauthorized: false },
