@@ -86,6 +86,34 @@ describe('C2D lifecycle (IoT Hub: Enqueued → Invisible → Completed / Dead-le
     }
   })
 
+  it('CleanSession 0: a reconnect gets the unacknowledged message once (aedes does not resend it beside the queue), and its PUBACK completes it', async () => {
+    const hub = await startHub()
+    try {
+      await hub.addDevice('dev1', { primaryKey: KEY })
+      const events = collect(hub)
+      const first = await connect(hub, dev(false))
+      const got1 = neverAck(first)
+      await first.subscribeAsync(FILTER, { qos: 1 })
+      await hub.sendC2d('dev1', 'once', { messageId: 'p1' })
+      await until('the first delivery', () => got1.length === 1)
+      await drop(hub, first)
+      const completed = nextEvent(hub, (e) => e.event === 'c2d' && e.state === 'completed')
+      const again = await connect(hub, dev(false))
+      const got2: IPublishPacket[] = []
+      again.on('message', (_topic, _payload, packet) => got2.push(packet))
+      assert.equal((await completed).messageId, 'p1')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.equal(got2.length, 1, 'delivered once after the reconnect')
+      assert.deepEqual(
+        events.filter((e) => e.state === 'delivered').map((e) => e.deliveryCount),
+        [1, 2],
+      )
+      await drop(hub, again)
+    } finally {
+      await hub.close()
+    }
+  })
+
   it('a message completed by PUBACK is gone from the queue', async () => {
     const hub = await startHub()
     try {
