@@ -267,8 +267,9 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.equal(m.correlationId, 'corr-1')
     assert.equal(m.properties.getValue('valve'), '3')
     assert.equal(m.properties.getValue('priority'), 'high')
+    // the SDK's complete() is its PUBACK: the row goes past delivered to completed
     await page
-      .locator('[data-message-id="c2d-1"] [data-field="state"]', { hasText: /^delivered$/ })
+      .locator('[data-message-id="c2d-1"] [data-field="state"]', { hasText: /^completed$/ })
       .waitFor(WAIT)
     // to a device that is not connected, it stays queued
     await page.fill('#panel-c2d input[name="deviceId"]', 'evil')

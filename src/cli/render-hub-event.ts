@@ -56,7 +56,7 @@ function facts(e: HubEvent): string | string[] {
     case 'method':
       return `${e.methodName} → ${e.status}`
     case 'c2d':
-      return `${e.messageId} ${e.state}`
+      return `${e.messageId} ${e.state}${typeof e.deliveryCount === 'number' && e.deliveryCount > 0 ? ` deliveryCount=${e.deliveryCount}` : ''}${e.statusCode === undefined ? '' : ` ${e.statusCode}`}${e.reason === undefined ? '' : ` (${e.reason})`}`
     case 'dps-register':
       return `→ ${e.deviceId} on ${e.assignedHub}${e.enrollmentGroupId === undefined ? '' : ` (group ${e.enrollmentGroupId})`}`
     case 'registry':

@@ -14,15 +14,16 @@ import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
 import type { AuthenticateError, Client, Subscription } from 'aedes'
 import { twinGetTopic } from '../mqtt/topics.js'
-import { flushC2d } from './c2d.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
 import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
 import { diagnosisPolicies, explainRefusal } from './explain.js'
 import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { parseDeviceTopic } from './device-topics.js'
+import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
+import { attachC2d, c2dForwardable, detachC2d, pubackC2d } from './mqtt-c2d.js'
 import { DIRECT_BROKER_ID } from './service.js'
 import type { HubService } from './service.js'
 import { subscriptionKind } from './sessions.js'
@@ -79,7 +80,12 @@ export interface HubBroker {
  *
  * @throws Never (aedes setup errors only).
  */
-export async function createBroker(hub: HubService, methods: MethodCalls): Promise<HubBroker> {
+export async function createBroker(
+  hub: HubService,
+  methods: MethodCalls,
+  o: { maxOutboundBytes?: number } = {},
+): Promise<HubBroker> {
+  const maxOutbound = o.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES
   const connections = new WeakMap<Client, Connection>()
 
   const protocolOf = (client: Client): 'mqtt' | 'mqtt-ws' => (client.req ? 'mqtt-ws' : 'mqtt')
@@ -345,7 +351,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     },
 
     authorizeForward(_client, packet) {
-      return packet.brokerId === DIRECT_BROKER_ID ? packet : null
+      return packet.brokerId === DIRECT_BROKER_ID || c2dForwardable(hub, packet.brokerId) ? packet : null
     },
   })
 
@@ -408,7 +414,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
       protocol: session.protocol,
       ...(session.subscriptions.size > 0 ? { restoredSubscriptions: [...session.subscriptions.keys()] } : {}),
     })
-    if (session.kind === 'device' && session.moduleId === undefined) flushC2d(hub, session.deviceId)
+    attachC2d(hub, session)
   })
 
   broker.on('subscribe', (subscriptions, client) => {
@@ -420,13 +426,12 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
       topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
     })
     persistSubscriptions(c.session)
-    if (
-      c.session.subscriptions.has('messages') &&
-      c.session.moduleId === undefined &&
-      c.session.kind === 'device'
-    ) {
-      flushC2d(hub, c.session.deviceId)
-    }
+    attachC2d(hub, c.session)
+  })
+
+  broker.on('ack', (packet, client) => {
+    const c = connections.get(client)
+    if (c) pubackC2d(hub, c.session, packet)
   })
 
   broker.on('unsubscribe', (topics, client) => {
@@ -450,6 +455,7 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     if (c === undefined) return
     const { session } = c
     clearTimeout(session.expiryTimer)
+    detachC2d(hub, session)
     if (hub.sessions.get(session.clientId) === session) {
       hub.sessions.delete(session.clientId)
       const identity =
@@ -485,6 +491,16 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     handle(conn, req) {
       const client = broker.handle(conn, req)
       grantQos1ForQos2(client)
+      limitOutbound(conn, maxOutbound, (buffered) => {
+        const c = connections.get(client)
+        const reason = `outbound queue over ${maxOutbound} bytes (${buffered} unsent): the client is not reading its socket`
+        if (c) c.session.closeReason = reason
+        hub.events.publish({
+          event: 'warning',
+          ...(c ? { ...idFields(c.session), clientId: c.session.clientId } : {}),
+          message: `closing a connection: ${reason}`,
+        })
+      })
       // a publish of 256 KB plus its topic and headers fits; anything declared larger is closed
       const guard = new PacketSizeGuard(MAX_MESSAGE_BYTES + 70 * 1024)
       const watch = (chunk: Buffer | string): void => {

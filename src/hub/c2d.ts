@@ -1,8 +1,10 @@
 /**
- * Cloud-to-device messages: a queue of at most 50 per device, delivered at QoS 1 on
+ * Cloud-to-device messages as an operator sends them: read and checked here, then queued (at
+ * most 50 per device) by the hub's C2D queue (`c2d-queue.ts`), which delivers them at QoS 1 on
  * `devices/{id}/messages/devicebound/{bag}` once the device has subscribed (a CleanSession 0
- * subscription counts across reconnects and hub restarts). The bag is built by the core's
- * {@link encodePropertyBag}: system properties with `$.` names, application properties bare.
+ * subscription counts across reconnects and hub restarts) and keeps each until the device
+ * completes it. The bag is built by the core's {@link encodePropertyBag}: system properties
+ * with `$.` names, application properties bare. Module inputs are sent here, not queued.
  *
  * @module
  */
@@ -95,11 +97,14 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
     payload: body.toString('base64'),
     properties,
     enqueuedTime: new Date(now).toISOString(),
+    deliveryCount: 0,
   }
 }
 
 /**
- * Queues a message for a device and delivers it at once if the device listens.
+ * Queues a message for a device and delivers it at once if the device listens (the queue,
+ * `c2d-queue.ts`, then waits for the device to complete it). `delivered`: handed to a
+ * connected, subscribed device; `queued`: waiting for one.
  *
  * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`.
  */
@@ -112,39 +117,13 @@ export function sendC2d(
   if (entry === undefined)
     throw new SasTokenError('ERR_HUB_NOT_FOUND', `Device ${deviceId} is not in the registry.`)
   const message = readC2d(deviceId, input, hub.now())
-  if (entry.c2d.length >= MAX_C2D_QUEUE) {
+  if (hub.c2d.count(deviceId) >= MAX_C2D_QUEUE) {
     throw new SasTokenError(
       'ERR_HUB_QUEUE_FULL',
-      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect and subscribe to devices/${deviceId}/messages/devicebound/#.`,
+      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect, subscribe to devices/${deviceId}/messages/devicebound/# and complete them (PUBACK).`,
     )
   }
-  entry.c2d.push(message)
-  hub.store.changed()
-  const delivered = flushC2d(hub, deviceId).includes(message.messageId)
-  if (!delivered)
-    hub.events.publish({ event: 'c2d', deviceId, messageId: message.messageId, state: 'queued' })
-  return { messageId: message.messageId, state: delivered ? 'delivered' : 'queued' }
-}
-
-/** Delivers a device's queue when it is connected and subscribed; returns the delivered ids. */
-export function flushC2d(hub: HubService, deviceId: string): string[] {
-  const entry = hub.entry(deviceId)
-  const session = hub.sessionOf(deviceId)
-  if (
-    entry === undefined ||
-    session === undefined ||
-    !session.subscriptions.has('messages') ||
-    entry.c2d.length === 0
-  )
-    return []
-  const messages = entry.c2d.splice(0)
-  hub.store.changed()
-  for (const message of messages) {
-    const topic = `devices/${deviceId}/messages/devicebound/${encodePropertyBag(message.properties)}`
-    hub.deliver(session, 'messages', topic, Buffer.from(message.payload, 'base64'), 1)
-    hub.events.publish({ event: 'c2d', deviceId, messageId: message.messageId, state: 'delivered' })
-  }
-  return messages.map((m) => m.messageId)
+  return { messageId: message.messageId, state: hub.c2d.enqueue(deviceId, entry, message) }
 }
 
 /**

@@ -26,6 +26,8 @@ export { diagnoseClientCertificate } from './x509-chain.js'
 export type { CertificateFinding, ChainProblem } from './x509-chain.js'
 export type { JsonObject } from './twin.js'
 export type { C2dInput } from './c2d.js'
+export type { C2dQueueOptions } from './c2d-queue.js'
+export { DEFAULT_MAX_OUTBOUND_BYTES } from './outbound-limit.js'
 
 // the web console (src/hub/console/)
 export { startConsole } from './console/server.js'

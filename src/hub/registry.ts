@@ -68,6 +68,8 @@ export interface QueuedC2d {
   payload: string
   properties: MessageProperties
   enqueuedTime: string
+  /** How many times it was delivered (Enqueued → Invisible); 0 in state written before it was kept. */
+  deliveryCount: number
 }
 
 /** A device with its modules and its C2D queue. */

@@ -9,6 +9,8 @@
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'
+import { C2dQueue } from './c2d-queue.js'
+import type { C2dQueueOptions } from './c2d-queue.js'
 import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
@@ -53,6 +55,8 @@ export class HubService {
   readonly refused: RefusedConnect[] = []
   /** Ports devices and operators may add to the host name (`localhost:8883`), set once listening. */
   readonly ports = new Set<number>()
+  /** Every device's C2D queue. */
+  readonly c2d: C2dQueue
 
   constructor(o: {
     store: StateStore
@@ -61,6 +65,7 @@ export class HubService {
     idScope: string
     now: () => number
     clockSkewSeconds: number
+    c2d?: C2dQueueOptions
   }) {
     this.store = o.store
     this.events = o.events
@@ -68,6 +73,7 @@ export class HubService {
     this.idScope = o.idScope
     this.now = o.now
     this.clockSkewSeconds = o.clockSkewSeconds
+    this.c2d = new C2dQueue({ store: o.store, events: o.events, now: o.now, ...o.c2d })
     for (const entry of Object.values(this.store.state.devices)) {
       for (const identity of [entry.device, ...Object.values(entry.modules)])
         identity.connectionState = 'Disconnected'

@@ -20,6 +20,7 @@ import { createBroker } from './broker.js'
 import { CaRegistry, defaultCaName, parseCaCertificate } from './ca-registry.js'
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
+import type { C2dQueueOptions } from './c2d-queue.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
@@ -72,6 +73,10 @@ export interface StartHubOptions {
    * their id. Each is named after its CN (or `ca-{thumbprint}`); one of that name is replaced.
    */
   x509Ca?: string[]
+  /** C2D lifecycle settings (IoT Hub's defaults: lock 1 minute, max delivery count 10, TTL 1 hour). */
+  c2d?: C2dQueueOptions
+  /** A connection with more than this many bytes waiting unsent is closed; default 4 MiB. */
+  maxOutboundBytes?: number
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -381,12 +386,17 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     idScope,
     now,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
+    ...(o.c2d === undefined ? {} : { c2d: o.c2d }),
   })
   const certificates = new CaRegistry(store, now)
   const startCas = (o.x509Ca ?? []).map((pem, i) => ({ pem, cert: parseCaCertificate(pem, `x509Ca[${i}]`) }))
   for (const { pem, cert } of startCas) certificates.put(defaultCaName(cert), pem, { isVerified: true })
   const methods = new MethodCalls(hub)
-  const { broker, handle } = await createBroker(hub, methods)
+  const { broker, handle } = await createBroker(
+    hub,
+    methods,
+    o.maxOutboundBytes === undefined ? {} : { maxOutboundBytes: o.maxOutboundBytes },
+  )
 
   const handshakes = new TlsHandshakeGuard({
     events,
@@ -570,6 +580,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
         ])
         httpsServer.closeAllConnections()
         for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
+        hub.c2d.close()
         await store.flush()
         events.end()
       })()

@@ -1,6 +1,7 @@
 /**
  * The Cloud-to-device tab: send a message with properties, messageId and correlationId, and
- * watch it go from queued to delivered (from the hub's `c2d` events).
+ * watch it go from queued to delivered, then completed (the device's PUBACK), abandoned
+ * (requeued), expired, dead-lettered or rejected (from the hub's `c2d` events).
  *
  * @module
  */
@@ -9,6 +10,14 @@ import { api, seg } from './api.js'
 import { h, localTime, replace, status } from './dom.js'
 import { parseProperties } from './properties.js'
 import type { Store } from './store.js'
+
+/** States after which a message changes no more. */
+const FINAL = new Set(['completed', 'expired', 'dead-lettered', 'rejected'])
+
+/** An answer may arrive after events about the same message: it never moves a state back. */
+const RANK: Record<string, number> = { queued: 0, abandoned: 1, delivered: 2 }
+const later = (a: string, b: string): string =>
+  FINAL.has(a) ? a : FINAL.has(b) ? b : (RANK[b] ?? 0) > (RANK[a] ?? 0) ? b : a
 
 interface Sent {
   messageId: string
@@ -76,7 +85,7 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
             const entry: Sent = {
               messageId: id,
               deviceId: d,
-              state: prior?.state === 'delivered' ? 'delivered' : state,
+              state: prior === undefined ? state : later(state, prior.state),
               time: new Date().toISOString(),
               stateCell,
             }
@@ -113,8 +122,8 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
     const entry = sent.get(e.messageId)
     const state = String(e.state ?? '')
     if (!entry) {
-      // delivered before the POST answered: remember it for the row to come
-      if (state === 'delivered')
+      // delivered (or further) before the POST answered: remember it for the row to come
+      if (state !== 'queued')
         sent.set(e.messageId, {
           messageId: e.messageId,
           deviceId: String(e.deviceId),
@@ -124,7 +133,7 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
         })
       return
     }
-    if (entry.state === 'delivered') return
+    if (FINAL.has(entry.state)) return
     entry.state = state
     entry.stateCell.textContent = state
     entry.stateCell.className = `c2d-${state}`

@@ -1,0 +1,254 @@
+/**
+ * The owner of every device's cloud-to-device queue, protocol-neutral: IoT Hub's C2D lifecycle
+ * (learn: iot-hub-devguide-messages-c2d). A message is *Enqueued*; delivering it to a device
+ * link locks it (*Invisible*, 1 minute) and counts a delivery; the device completes it
+ * (feedback `Success`, gone from the queue), rejects it (`Rejected`) or abandons it (back to
+ * Enqueued, its count kept). A lost link or an expired lock abandons what it held. A message
+ * abandoned after the max delivery count (default 10) is dead-lettered
+ * (`DeliveryCountExceeded`); one past its expiry time (default 1 hour after it was enqueued, or
+ * its `expiryTimeUtc`) is dead-lettered as `Expired` instead of delivered. Queued messages and
+ * their delivery counts live in the hub state (`devices.{id}.c2d`); locks do not (a restart is
+ * a lost link). Each change is a `c2d` event; the feedback records are kept (the last
+ * {@link MAX_FEEDBACK}) for a feedback receiver.
+ *
+ * A protocol adapter implements a {@link C2dLink} (MQTT: PUBACK completes; a QoS 0 subscription
+ * completes on delivery) and calls {@link C2dQueue.complete}, {@link C2dQueue.reject} and
+ * {@link C2dQueue.abandon} with the lock token it was given.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import type { HubEvents } from './events.js'
+import type { DeviceEntry, QueuedC2d } from './registry.js'
+import type { StateStore } from './state-store.js'
+
+/** IoT Hub's feedback status codes. */
+export type C2dFeedbackCode = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected'
+
+/** One feedback record, as IoT Hub's feedback message lists them. */
+export interface C2dFeedback {
+  originalMessageId: string
+  deviceId: string
+  statusCode: C2dFeedbackCode
+  description: string
+  enqueuedTimeUtc: string
+}
+
+/** How the queue behaves (IoT Hub's defaults; smaller values for tests). */
+export interface C2dQueueOptions {
+  /** How long a delivered message stays locked without an answer, ms; default 60 000. */
+  lockMs?: number
+  /** Deliveries before an abandoned message is dead-lettered; default 10. */
+  maxDeliveryCount?: number
+  /** Time to live of a message without `expiryTimeUtc`, ms; default 1 hour. */
+  defaultTtlMs?: number
+}
+
+/** What a protocol adapter gives the queue to reach a connected device. */
+export interface C2dLink {
+  /**
+   * Hands a message to the device under `lockToken`. Answers `'completed'` when the transport
+   * counts delivery as completion (MQTT at QoS 0), else `'locked'` (an answer comes later).
+   */
+  send(message: QueuedC2d, lockToken: string): 'locked' | 'completed'
+}
+
+/** The last this many feedback records are kept. */
+export const MAX_FEEDBACK = 1000
+
+interface Lock {
+  deviceId: string
+  messageId: string
+  link: C2dLink
+  timer: NodeJS.Timeout
+}
+
+/** The C2D queues of a hub. */
+export class C2dQueue {
+  readonly #store: StateStore
+  readonly #events: HubEvents
+  readonly #now: () => number
+  readonly #lockMs: number
+  readonly #maxDeliveryCount: number
+  readonly #ttlMs: number
+  readonly #links = new Map<string, C2dLink>()
+  readonly #locks = new Map<string, Lock>()
+  /** Feedback records, oldest first. */
+  readonly feedback: C2dFeedback[] = []
+
+  constructor(o: { store: StateStore; events: HubEvents; now: () => number } & C2dQueueOptions) {
+    this.#store = o.store
+    this.#events = o.events
+    this.#now = o.now
+    this.#lockMs = o.lockMs ?? 60_000
+    this.#maxDeliveryCount = o.maxDeliveryCount ?? 10
+    this.#ttlMs = o.defaultTtlMs ?? 60 * 60 * 1000
+    // state written before delivery counts were kept: none delivered yet
+    for (const entry of Object.values(o.store.state.devices))
+      for (const m of entry.c2d) if (typeof m.deliveryCount !== 'number') m.deliveryCount = 0
+  }
+
+  #entry(deviceId: string): DeviceEntry | undefined {
+    const devices = this.#store.state.devices
+    return Object.hasOwn(devices, deviceId) ? devices[deviceId] : undefined
+  }
+
+  /** The expiry time of a message, epoch ms. */
+  expiryOf(m: QueuedC2d): number {
+    const given = m.properties.expiryTimeUtc
+    const at = given === undefined ? Number.NaN : new Date(given).getTime()
+    return Number.isFinite(at) ? at : new Date(m.enqueuedTime).getTime() + this.#ttlMs
+  }
+
+  #publish(deviceId: string, m: QueuedC2d, state: string, facts: Record<string, unknown> = {}): void {
+    this.#events.publish({
+      event: 'c2d',
+      deviceId,
+      messageId: m.messageId,
+      state,
+      deliveryCount: m.deliveryCount,
+      ...facts,
+    })
+  }
+
+  #finish(deviceId: string, m: QueuedC2d, state: string, code: C2dFeedbackCode, description: string): void {
+    const entry = this.#entry(deviceId)
+    if (entry) {
+      const i = entry.c2d.indexOf(m)
+      if (i !== -1) entry.c2d.splice(i, 1)
+    }
+    this.#store.changed()
+    this.feedback.push({
+      originalMessageId: m.messageId,
+      deviceId,
+      statusCode: code,
+      description,
+      enqueuedTimeUtc: new Date(this.#now()).toISOString(),
+    })
+    if (this.feedback.length > MAX_FEEDBACK) this.feedback.shift()
+    this.#publish(deviceId, m, state, { statusCode: code })
+  }
+
+  #locked(deviceId: string): Set<string> {
+    const ids = new Set<string>()
+    for (const lock of this.#locks.values()) if (lock.deviceId === deviceId) ids.add(lock.messageId)
+    return ids
+  }
+
+  /** Dead-letters the Enqueued messages of a device that are past their expiry time. */
+  expire(deviceId: string): void {
+    const entry = this.#entry(deviceId)
+    if (entry === undefined) return
+    const locked = this.#locked(deviceId)
+    const now = this.#now()
+    for (const m of [...entry.c2d]) {
+      if (!locked.has(m.messageId) && this.expiryOf(m) <= now)
+        this.#finish(deviceId, m, 'expired', 'Expired', 'Message expired')
+    }
+  }
+
+  /** The messages waiting for a device (Enqueued and Invisible), after dropping the expired. */
+  count(deviceId: string): number {
+    this.expire(deviceId)
+    return this.#entry(deviceId)?.c2d.length ?? 0
+  }
+
+  /** Adds a message to a device's queue and delivers it if a link is attached; `delivered` when it was handed over. */
+  enqueue(deviceId: string, entry: DeviceEntry, message: QueuedC2d): 'queued' | 'delivered' {
+    entry.c2d.push(message)
+    this.#store.changed()
+    const delivered = this.flush(deviceId).includes(message.messageId)
+    if (!delivered) this.#publish(deviceId, message, 'queued')
+    return delivered ? 'delivered' : 'queued'
+  }
+
+  /** Attaches the link of a connected, subscribed device and delivers its queue. */
+  attach(deviceId: string, link: C2dLink): void {
+    this.#links.set(deviceId, link)
+    this.flush(deviceId)
+  }
+
+  /** Detaches a link (the connection is gone): what it held unanswered is abandoned. */
+  detach(deviceId: string, link: C2dLink): void {
+    if (this.#links.get(deviceId) === link) this.#links.delete(deviceId)
+    for (const [token, lock] of [...this.#locks]) {
+      if (lock.link === link) this.abandon(token, 'link lost before the device completed the message')
+    }
+  }
+
+  /** `true` while `lockToken` holds a message (a transport may drop a resend of a stale one). */
+  isLocked(lockToken: string): boolean {
+    return this.#locks.has(lockToken)
+  }
+
+  /** Delivers every Enqueued message of a device to its link; returns the delivered ids. */
+  flush(deviceId: string): string[] {
+    const link = this.#links.get(deviceId)
+    const entry = this.#entry(deviceId)
+    if (link === undefined || entry === undefined) return []
+    this.expire(deviceId)
+    const locked = this.#locked(deviceId)
+    const delivered: string[] = []
+    for (const m of [...entry.c2d]) {
+      if (locked.has(m.messageId)) continue
+      m.deliveryCount += 1
+      this.#store.changed()
+      const token = randomUUID()
+      const timer = setTimeout(() => {
+        if (this.abandon(token, 'lock expired')) this.flush(deviceId)
+      }, this.#lockMs)
+      timer.unref()
+      this.#locks.set(token, { deviceId, messageId: m.messageId, link, timer })
+      this.#publish(deviceId, m, 'delivered')
+      delivered.push(m.messageId)
+      if (link.send(m, token) === 'completed') this.complete(token)
+    }
+    return delivered
+  }
+
+  #take(lockToken: string): { lock: Lock; message: QueuedC2d } | undefined {
+    const lock = this.#locks.get(lockToken)
+    if (lock === undefined) return undefined
+    this.#locks.delete(lockToken)
+    clearTimeout(lock.timer)
+    const message = this.#entry(lock.deviceId)?.c2d.find((m) => m.messageId === lock.messageId)
+    return message === undefined ? undefined : { lock, message }
+  }
+
+  /** The device completed the message: `Success`, gone. `false` for an unknown or expired lock. */
+  complete(lockToken: string): boolean {
+    const taken = this.#take(lockToken)
+    if (taken === undefined) return false
+    this.#finish(taken.lock.deviceId, taken.message, 'completed', 'Success', 'Success')
+    return true
+  }
+
+  /** The device rejected the message: dead-lettered, `Rejected`. */
+  reject(lockToken: string): boolean {
+    const taken = this.#take(lockToken)
+    if (taken === undefined) return false
+    this.#finish(taken.lock.deviceId, taken.message, 'rejected', 'Rejected', 'Message rejected')
+    return true
+  }
+
+  /**
+   * The message goes back to Enqueued with its delivery count, or is dead-lettered
+   * (`DeliveryCountExceeded`) once that reached the max delivery count.
+   */
+  abandon(lockToken: string, reason = 'abandoned by the device'): boolean {
+    const taken = this.#take(lockToken)
+    if (taken === undefined) return false
+    const { lock, message } = taken
+    if (message.deliveryCount >= this.#maxDeliveryCount) {
+      this.#finish(lock.deviceId, message, 'dead-lettered', 'DeliveryCountExceeded', reason)
+    } else {
+      this.#publish(lock.deviceId, message, 'abandoned', { reason })
+    }
+    return true
+  }
+
+  /** Clears the lock timers (hub close). */
+  close(): void {
+    for (const lock of this.#locks.values()) clearTimeout(lock.timer)
+  }
+}

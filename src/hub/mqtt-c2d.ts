@@ -1,0 +1,98 @@
+/**
+ * The MQTT side of the C2D queue: a device connection subscribed to
+ * `devices/{id}/messages/devicebound/#` is a {@link C2dLink}. A message goes out at the granted
+ * QoS on `devices/{id}/messages/devicebound/{bag}`; at QoS 1 the device's PUBACK completes it
+ * (MQTT cannot reject or abandon), at QoS 0 delivery is completion. A lost connection abandons
+ * what it held (the queue puts it back).
+ *
+ * Each delivery's packet carries its lock token in `brokerId`, so a PUBACK names its message
+ * when aedes kept the packet (CleanSession 0: aedes' `ack` event gives it), and a resend by
+ * aedes of a packet whose lock is gone (a CleanSession 0 reconnect) is dropped in
+ * `authorizeForward`: the queue delivers it again itself, counted. For CleanSession 1 aedes'
+ * `ack` event has no packet; the PUBACK answers the oldest unanswered delivery, because MQTT
+ * 3.1.1 (4.6) has a client send PUBACKs in the order of the PUBLISHes.
+ *
+ * @module
+ */
+import { encodePropertyBag } from '../mqtt/property-bag.js'
+import type { C2dLink } from './c2d-queue.js'
+import type { QueuedC2d } from './registry.js'
+import type { HubService } from './service.js'
+import type { Session } from './sessions.js'
+
+/** The `brokerId` prefix of a C2D delivery; the lock token follows. */
+export const C2D_BROKER_PREFIX = 'sas-token-hub-c2d/'
+
+class MqttC2dLink implements C2dLink {
+  readonly session: Session
+  /** Lock tokens of the deliveries not yet answered, in the order they were sent. */
+  readonly inflight: string[] = []
+
+  constructor(session: Session) {
+    this.session = session
+  }
+
+  send(message: QueuedC2d, lockToken: string): 'locked' | 'completed' {
+    const qos = this.session.subscriptions.get('messages') ?? 0
+    const topic = `devices/${this.session.deviceId}/messages/devicebound/${encodePropertyBag(message.properties)}`
+    this.session.client.publish(
+      {
+        cmd: 'publish',
+        topic,
+        payload: Buffer.from(message.payload, 'base64'),
+        qos,
+        retain: false,
+        dup: false,
+        brokerId: `${C2D_BROKER_PREFIX}${lockToken}`,
+      },
+      () => undefined,
+    )
+    if (qos === 0) return 'completed'
+    this.inflight.push(lockToken)
+    return 'locked'
+  }
+}
+
+const links = new WeakMap<Session, MqttC2dLink>()
+
+/** Attaches a device session subscribed to C2D (again: only delivers what is Enqueued). */
+export function attachC2d(hub: HubService, session: Session): void {
+  if (session.kind !== 'device' || session.moduleId !== undefined || !session.subscriptions.has('messages'))
+    return
+  let link = links.get(session)
+  if (link === undefined) {
+    link = new MqttC2dLink(session)
+    links.set(session, link)
+  }
+  hub.c2d.attach(session.deviceId, link)
+}
+
+/** The session's connection is gone: what it held unanswered goes back to the queue. */
+export function detachC2d(hub: HubService, session: Session): void {
+  const link = links.get(session)
+  if (link === undefined) return
+  links.delete(session)
+  hub.c2d.detach(session.deviceId, link)
+}
+
+/** A PUBACK on a device connection (aedes' `ack` event: the packet when aedes kept it). */
+export function pubackC2d(hub: HubService, session: Session, packet: object | undefined): void {
+  const link = links.get(session)
+  if (link === undefined) return
+  let token: string | undefined
+  const brokerId = packet !== undefined && 'brokerId' in packet ? packet.brokerId : undefined
+  if (typeof brokerId === 'string') {
+    if (!brokerId.startsWith(C2D_BROKER_PREFIX)) return
+    token = brokerId.slice(C2D_BROKER_PREFIX.length)
+    const i = link.inflight.indexOf(token)
+    if (i !== -1) link.inflight.splice(i, 1)
+  } else if (session.clean) {
+    token = link.inflight.shift()
+  }
+  if (token !== undefined) hub.c2d.complete(token)
+}
+
+/** `true` when a C2D packet aedes is about to send still holds its lock. */
+export function c2dForwardable(hub: HubService, brokerId: string): boolean {
+  return brokerId.startsWith(C2D_BROKER_PREFIX) && hub.c2d.isLocked(brokerId.slice(C2D_BROKER_PREFIX.length))
+}
