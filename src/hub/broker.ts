@@ -20,6 +20,7 @@ import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
 import { diagnosisPolicies, explainRefusal } from './explain.js'
 import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
+import { gateReads } from './ingress-gate.js'
 import { parseDeviceTopic } from './device-topics.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
@@ -477,6 +478,8 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     handle(conn, req) {
       const client = broker.handle(conn, req)
       grantQos1ForQos2(client)
+      // no device input is read while a lossless event sink is behind (ingress-gate.ts)
+      gateReads(client, conn, hub.events.ingress)
       // a publish of 256 KB plus its topic and headers fits; anything declared larger is closed
       const guard = new PacketSizeGuard(MAX_MESSAGE_BYTES + 70 * 1024)
       const watch = (chunk: Buffer | string): void => {
