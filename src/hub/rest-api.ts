@@ -12,7 +12,8 @@ import { createSasToken, deviceResourceUri, parseSasToken, verifySasToken } from
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { enrollmentJson, groupJson, putEnrollment, putGroup } from './dps.js'
-import type { HubEvent } from './events.js'
+import { streamEvents } from './event-sinks.js'
+import type { EventStreamOptions } from './event-sinks.js'
 import type { MethodCalls, MethodInput } from './methods.js'
 import type { IdentityInput, Permission, Policy } from './registry.js'
 import type { HubService } from './service.js'
@@ -170,46 +171,14 @@ function ifMatch(req: IncomingMessage): string | undefined {
   return typeof value === 'string' ? value : undefined
 }
 
-/** Streams events as server-sent events until the client goes away. */
-function streamEvents(
-  hub: HubService,
-  req: IncomingMessage,
-  res: ServerResponse,
-  deviceId: string | null,
-): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  })
-  res.write(': sas-token hub events\n\n')
-  const onEvent = (event: HubEvent): void => {
-    if (deviceId !== null && event.deviceId !== deviceId) return
-    res.write(`data: ${JSON.stringify(event)}\n\n`)
-  }
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
-  const stop = (): void => {
-    clearInterval(heartbeat)
-    hub.events.off('event', onEvent)
-    hub.events.off('end', end)
-  }
-  const end = (): void => {
-    stop()
-    res.end()
-  }
-  hub.events.on('event', onEvent)
-  hub.events.on('end', end)
-  req.on('close', stop)
-}
-
 /** A request handler for the operator API. */
 export function createRestApi(
   hub: HubService,
   methods: MethodCalls,
+  eventStream: EventStreamOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    handle(hub, methods, req, res).catch((err: unknown) => sendError(res, toHttpError(err)))
+    handle(hub, methods, req, res, eventStream).catch((err: unknown) => sendError(res, toHttpError(err)))
   }
 }
 
@@ -218,6 +187,7 @@ async function handle(
   methods: MethodCalls,
   req: IncomingMessage,
   res: ServerResponse,
+  eventStream: EventStreamOptions,
 ): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://hub.invalid')
   const method = req.method ?? 'GET'
@@ -233,7 +203,7 @@ async function handle(
     if (b === 'events' && path.length === 2) {
       if (method !== 'GET') notAllowed()
       auth('ServiceConnect')
-      return streamEvents(hub, req, res, url.searchParams.get('deviceId'))
+      return streamEvents(hub.events, req, res, url.searchParams.get('deviceId'), eventStream)
     }
     if (b === 'refused' && path.length === 2) {
       if (method !== 'GET') notAllowed()

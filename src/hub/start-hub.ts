@@ -20,6 +20,8 @@ import { createBroker } from './broker.js'
 import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
+import { checkEventStreamOptions } from './event-sinks.js'
+import type { EventStreamOptions } from './event-sinks.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
 import { MethodCalls } from './methods.js'
@@ -60,6 +62,11 @@ export interface StartHubOptions {
   clockSkewSeconds?: number
   /** The clock, epoch ms; default `Date.now`. */
   now?: () => number
+  /**
+   * Bounds of each `GET /_emulator/events` subscriber: events beyond `bufferBytes` waiting are
+   * dropped and counted (a `warning` tells it), and one behind for `stallSeconds` is disconnected.
+   */
+  eventStream?: EventStreamOptions
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -324,7 +331,7 @@ function closeServer(server: TlsServer | HttpsServer): Promise<void> {
  * ```
  * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
  *   `ERR_INVALID_KEY`, `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`,
- *   `ERR_HUB_PORT_UNAVAILABLE`.
+ *   `ERR_HUB_PORT_UNAVAILABLE`, `ERR_INVALID_OPTION` (an `eventStream` bound).
  */
 export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const now = o.now ?? Date.now
@@ -376,7 +383,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   )
   mqttServer.on('tlsClientError', () => undefined)
 
-  const api = createRestApi(hub, methods)
+  const api = createRestApi(hub, methods, checkEventStreamOptions(o.eventStream ?? {}))
   const httpsServer = createHttpsServer({ cert: tls.server.cert, key: tls.server.key }, api)
   httpsServer.on('tlsClientError', () => undefined)
   const wss = new WebSocketServer({
