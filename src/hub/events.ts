@@ -60,13 +60,17 @@ export interface HubEvent extends HubEventInput {
 /**
  * An EventEmitter of `'event'` ({@link HubEvent}) that is also an async iterable: each
  * iterator sees the events from the moment it was made (no replay) until `break` or hub close.
- * An iterator loses nothing: when it holds {@link ITERATOR_QUEUE_EVENTS} unread, the hub stops
+ * An iterator loses nothing: when it holds 1,024 events unread, the hub stops
  * reading device sockets until it has taken them (so end one you stop reading, with `break`).
  */
 export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
   readonly #now: () => number
   #closed = false
-  /** Held while a sink that must not lose events is behind; the broker reads devices through it. */
+  /**
+   * Held while a sink that must not lose events is behind; the broker reads devices through it.
+   *
+   * @internal
+   */
   readonly ingress = new IngressGate()
 
   constructor(now: () => number) {
