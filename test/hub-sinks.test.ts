@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
 import { mqttCredentials, telemetryTopic } from 'sas-token'
+import { startHub } from 'sas-token/hub'
 import { BIN, cleanEnv } from './support/cli.js'
 import { ownerKey, policyToken } from './support/hub-rest.js'
 
@@ -329,6 +330,47 @@ describe('event sinks under slow readers', { timeout: 240_000 }, () => {
       for (const s of sockets) s.destroy()
       child.kill('SIGTERM')
       await exited(child)
+    }
+  })
+
+  it('an iterator of hub.events that does not pull holds the devices back, then gets every event', async () => {
+    const hub = await startHub({ devices: ['i0'] })
+    const events = hub.events[Symbol.asyncIterator]()
+    try {
+      const { connectionString } = await hub.addDevice('i0')
+      const device = await connectDevice({ ...hub, devices: {} }, connectionString)
+      const sending = flood([{ id: 'i0', client: device }], 500, 100)
+      await sleep(3_000)
+      const whileUnread = sending.acked.size
+      // now take every event: the device goes on, and nothing was lost
+      const seen = new Set<string>()
+      const reading = (async () => {
+        for (;;) {
+          const r = await events.next()
+          if (r.done) return
+          const body = r.value.body as { text?: string } | undefined
+          if (r.value.event === 'telemetry' && body?.text)
+            seen.add(body.text.slice(0, body.text.indexOf(' ')))
+        }
+      })()
+      await sleep(2_000)
+      await sending.stop()
+      const acked = sending.acked.size
+      await sleep(500)
+      device.end(true)
+      console.log(
+        `iterator: ${whileUnread} acknowledged while it did not pull, ${acked} in all, ${seen.size} seen`,
+      )
+      // 1,024 events unread stop the reads; the batch already read and the device's window pass
+      assert.ok(whileUnread < 1024 + 400, `${whileUnread} acknowledged while the iterator held 1,024`)
+      assert.ok(acked > whileUnread + 500, `the device went on once the iterator pulled (${acked})`)
+      const lost = [...sending.acked].filter((k) => !seen.has(k))
+      assert.equal(lost.length, 0, `acknowledged but not iterated: ${lost.slice(0, 5).join(', ')}`)
+      await hub.close()
+      await reading
+    } finally {
+      await events.return?.()
+      await hub.close()
     }
   })
 })

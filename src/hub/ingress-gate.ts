@@ -49,7 +49,7 @@ export class IngressGate {
  * window closes on the device.
  */
 export function gateReads(client: Client, conn: Duplex, gate: IngressGate): void {
-  const internal = client as Client & { _nextBatch?: (err?: Error) => void }
+  const internal = client as Client & { _nextBatch?: (err?: Error | null) => void }
   const next = internal._nextBatch
   if (typeof next !== 'function') return
   let deferred = 0
@@ -58,8 +58,9 @@ export function gateReads(client: Client, conn: Duplex, gate: IngressGate): void
     deferred = 0
     for (let i = 0; i < n; i++) gated()
   }
-  const gated = (err?: Error): void => {
-    if (err !== undefined || gate.open) {
+  // aedes calls it with nothing, `null` or an error; only an error passes a held gate
+  const gated = (err?: Error | null): void => {
+    if (err || gate.open) {
       next(err)
       return
     }
