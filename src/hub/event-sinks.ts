@@ -103,7 +103,10 @@ export function streamEvents(
     })
     res.destroy()
   }
-  const heartbeat = setInterval(() => send(': keep-alive\n\n'), HEARTBEAT_MS)
+  // a subscriber that is behind has bytes on the way: it needs no keep-alive, and none is counted
+  const heartbeat = setInterval(() => {
+    if (!res.writableNeedDrain) res.write(': keep-alive\n\n')
+  }, HEARTBEAT_MS)
   const stop = (): void => {
     clearInterval(heartbeat)
     clearTimeout(stall)
