@@ -6,9 +6,12 @@
  */
 import { scrub } from './secrets.js'
 
-/** Writes the value to stdout, with exactly one trailing newline. */
-export function writeValue(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
+/**
+ * Writes the value to stdout, with exactly one trailing newline. Returns `false`, as a stream's
+ * `write` does, when stdout's buffer is over its highWaterMark (wait for `'drain'`).
+ */
+export function writeValue(text: string): boolean {
+  return process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
 }
 
 /** Writes one JSON document to stdout, indented for people, parseable for scripts. */

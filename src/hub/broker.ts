@@ -19,6 +19,7 @@ import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
 import { diagnosisPolicies, explainRefusal } from './explain.js'
 import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
+import { gateReads } from './ingress-gate.js'
 import { parseDeviceTopic } from './device-topics.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
@@ -491,6 +492,8 @@ export async function createBroker(
     handle(conn, req) {
       const client = broker.handle(conn, req)
       grantQos1ForQos2(client)
+      // no device input is read while a lossless event sink is behind (ingress-gate.ts)
+      gateReads(client, conn, hub.events.ingress)
       limitOutbound(conn, maxOutbound, (buffered) => {
         const c = connections.get(client)
         const reason = `outbound queue over ${maxOutbound} bytes (${buffered} unsent): the client is not reading its socket`

@@ -4,10 +4,23 @@
  * Events never carry a password, key or token: {@link HubEvents.publish} redacts every `sig=`
  * value in every string of an event, whatever field a client put a token in.
  *
+ * `publish` is synchronous, so a sink that writes somewhere slow must decide what happens when it
+ * falls behind. A sink that must not lose an event (the CLI's stdout log, an iterator) says so
+ * with {@link HubEvents.behind} and {@link HubEvents.caughtUp}: meanwhile the hub reads no
+ * device socket (ingress-gate.ts). A sink that may lose events (SSE, event-sinks.ts) drops them
+ * over its bound and says how many.
+ *
  * @module
  */
 import { EventEmitter } from 'node:events'
+import { IngressGate } from './ingress-gate.js'
 import { redactDeep } from './redact.js'
+
+/**
+ * Events an iterator may hold unread before the hub stops reading device sockets for it (it
+ * resumes when the iterator has taken them all).
+ */
+export const ITERATOR_QUEUE_EVENTS = 1024
 
 /** The names of the events the hub emits. */
 export type HubEventName =
@@ -49,10 +62,18 @@ export interface HubEvent extends HubEventInput {
 /**
  * An EventEmitter of `'event'` ({@link HubEvent}) that is also an async iterable: each
  * iterator sees the events from the moment it was made (no replay) until `break` or hub close.
+ * An iterator loses nothing: when it holds 1,024 events unread, the hub stops
+ * reading device sockets until it has taken them (so end one you stop reading, with `break`).
  */
 export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
   readonly #now: () => number
   #closed = false
+  /**
+   * Held while a sink that must not lose events is behind; the broker reads devices through it.
+   *
+   * @internal
+   */
+  readonly ingress = new IngressGate()
 
   constructor(now: () => number) {
     super()
@@ -67,6 +88,20 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
     return event
   }
 
+  /**
+   * A sink (any object, its identity) is behind: the hub stops reading device sockets until
+   * every sink that said so has called {@link HubEvents.caughtUp}. Events published meanwhile
+   * (from packets already read, or REST calls) still reach every listener.
+   */
+  behind(sink: object): void {
+    this.ingress.hold(sink)
+  }
+
+  /** A sink caught up (see {@link HubEvents.behind}). */
+  caughtUp(sink: object): void {
+    this.ingress.release(sink)
+  }
+
   /** Ends every iterator. */
   end(): void {
     this.#closed = true
@@ -78,8 +113,10 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
     const queue: HubEvent[] = []
     let wake: (() => void) | undefined
     let done = this.#closed
+    const sink = {}
     const onEvent = (e: HubEvent): void => {
       queue.push(e)
+      if (queue.length === ITERATOR_QUEUE_EVENTS) this.ingress.hold(sink)
       wake?.()
     }
     const onEnd = (): void => {
@@ -92,12 +129,14 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
       done = true
       this.off('event', onEvent)
       this.off('end', onEnd)
+      this.ingress.release(sink)
     }
     return {
       next: async (): Promise<IteratorResult<HubEvent>> => {
         while (queue.length === 0 && !done) await new Promise<void>((resolve) => (wake = resolve))
         wake = undefined
         const value = queue.shift()
+        if (queue.length === 0) this.ingress.release(sink)
         if (value !== undefined) return { value, done: false }
         stop()
         return { value: undefined, done: true }

@@ -14,7 +14,8 @@ import type { C2dInput } from './c2d.js'
 import { caJson } from './ca-registry.js'
 import type { CaRegistry } from './ca-registry.js'
 import { enrollmentJson, groupJson, putEnrollment, putGroup } from './dps.js'
-import type { HubEvent } from './events.js'
+import { streamEvents } from './event-sinks.js'
+import type { EventStreamOptions } from './event-sinks.js'
 import { guardRequests } from './guard-listener.js'
 import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import type { MethodCalls, MethodInput } from './methods.js'
@@ -181,50 +182,23 @@ function ifMatch(req: IncomingMessage): string | undefined {
   return typeof value === 'string' ? value : undefined
 }
 
-/** Streams events as server-sent events until the client goes away. */
-function streamEvents(
-  hub: HubService,
-  req: IncomingMessage,
-  res: ServerResponse,
-  deviceId: string | null,
-): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  })
-  res.write(': sas-token hub events\n\n')
-  const onEvent = (event: HubEvent): void => {
-    if (deviceId !== null && event.deviceId !== deviceId) return
-    res.write(`data: ${JSON.stringify(event)}\n\n`)
-  }
-  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000)
-  const stop = (): void => {
-    clearInterval(heartbeat)
-    hub.events.off('event', onEvent)
-    hub.events.off('end', end)
-  }
-  const end = (): void => {
-    stop()
-    res.end()
-  }
-  hub.events.on('event', onEvent)
-  hub.events.on('end', end)
-  req.on('close', stop)
+/** What the operator API serves beside the hub's own state. */
+export interface RestApiOptions {
+  /** The registered X.509 CAs (`/_emulator/certificates`). */
+  certificates?: CaRegistry
+  /** The bounds of each `GET /_emulator/events` subscriber. */
+  eventStream?: EventStreamOptions
 }
 
 /** A request handler for the operator API, behind the listener guard (a bad target is a 400). */
 export function createRestApi(
   hub: HubService,
   methods: MethodCalls,
-  certificates?: CaRegistry,
+  o: RestApiOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return guardRequests(
     (req, res, url) =>
-      handle(hub, methods, req, res, url, certificates).catch((err: unknown) =>
-        sendError(res, toHttpError(err)),
-      ),
+      handle(hub, methods, req, res, url, o).catch((err: unknown) => sendError(res, toHttpError(err))),
     (res, status, message) =>
       sendError(
         res,
@@ -239,7 +213,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  certificates?: CaRegistry,
+  { certificates, eventStream = {} }: RestApiOptions,
 ): Promise<void> {
   const method = req.method ?? 'GET'
   const path = segments(url.pathname)
@@ -254,7 +228,7 @@ async function handle(
     if (b === 'events' && path.length === 2) {
       if (method !== 'GET') notAllowed()
       auth('ServiceConnect')
-      return streamEvents(hub, req, res, url.searchParams.get('deviceId'))
+      return streamEvents(hub.events, req, res, url.searchParams.get('deviceId'), eventStream)
     }
     if (b === 'refused' && path.length === 2) {
       if (method !== 'GET') notAllowed()

@@ -22,6 +22,8 @@ import { sendC2d, sendModuleInput } from './c2d.js'
 import type { C2dInput } from './c2d.js'
 import type { C2dQueueOptions } from './c2d-queue.js'
 import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './dps.js'
+import { checkEventStreamOptions } from './event-sinks.js'
+import type { EventStreamOptions } from './event-sinks.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
 import { MethodCalls } from './methods.js'
@@ -77,6 +79,11 @@ export interface StartHubOptions {
   c2d?: C2dQueueOptions
   /** A connection with more than this many bytes waiting unsent is closed; default 4 MiB. */
   maxOutboundBytes?: number
+  /**
+   * Bounds of each `GET /_emulator/events` subscriber: events beyond `bufferBytes` waiting are
+   * dropped and counted (a `warning` tells it), and one behind for `stallSeconds` is disconnected.
+   */
+  eventStream?: EventStreamOptions
 }
 
 /** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
@@ -345,7 +352,7 @@ function closeServer(server: TlsServer | HttpsServer): Promise<void> {
  * await hub.close()
  * ```
  * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
- *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap), `ERR_INVALID_KEY`,
+ *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap, an `eventStream` bound), `ERR_INVALID_KEY`,
  *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`,
  *   `ERR_HUB_BAD_REQUEST` (an `x509Ca` entry that is not a CA certificate).
  */
@@ -418,7 +425,10 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   handshakes.watch(mqttServer)
   certificates.onChange(() => mqttServer.setSecureContext(mqttContext()))
 
-  const api = createRestApi(hub, methods, certificates)
+  const api = createRestApi(hub, methods, {
+    certificates,
+    eventStream: checkEventStreamOptions(o.eventStream ?? {}),
+  })
   const httpsServer = createHttpsServer(
     { ...handshakes.serverOptions, ...httpTimeouts(), cert: tls.server.cert, key: tls.server.key },
     api,

@@ -216,11 +216,22 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     lines.push('Ctrl-C stops the hub.')
     writeValue(lines.join('\n'))
   }
+  // The log loses nothing: while stdout is over its highWaterMark the hub reads no device
+  // socket, so nothing is acknowledged that is not logged, and stdout's buffer stays bounded.
+  const log = { sink: 'stdout' }
+  let behind = false
+  const caughtUp = (): void => {
+    behind = false
+    hub.events.caughtUp(log)
+  }
   hub.events.on('event', (e) => {
     if (e.event === 'ready') return
     if (e.event === 'warning') warn(escapeTerminal(String(e.message)))
-    if (args.json) writeValue(JSON.stringify(e))
-    else if (e.event !== 'warning') writeValue(renderHubEvent(e))
+    if (e.event === 'warning' && !args.json) return
+    if (writeValue(args.json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
+    behind = true
+    hub.events.behind(log)
+    process.stdout.once('drain', caughtUp)
   })
   await new Promise<void>((resolve) => {
     const stop = (): void => {
