@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
-import type { AuthenticateError, Client, Subscription } from 'aedes'
+import type { AedesOptions, AuthenticateError, Client, Subscription } from 'aedes'
 import { twinGetTopic } from '../mqtt/topics.js'
 import { flushC2d } from './c2d.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
@@ -21,6 +21,7 @@ import { diagnosisPolicies, explainRefusal } from './explain.js'
 import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { parseDeviceTopic } from './device-topics.js'
+import { guardBrokerOptions } from './handler-guard.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
 import { DIRECT_BROKER_ID } from './service.js'
@@ -86,7 +87,11 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     return new Error(reason)
   }
 
-  const broker = await Aedes.createBroker({
+  const warn = (message: string): void => {
+    hub.events.publish({ event: 'warning', message })
+  }
+
+  const options: AedesOptions = {
     id: `sas-token-hub-${process.pid}`,
     maxClientsIdLength: 260,
     connectTimeout: 30_000,
@@ -339,7 +344,8 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
     authorizeForward(_client, packet) {
       return packet.brokerId === DIRECT_BROKER_ID ? packet : null
     },
-  })
+  }
+  const broker = await Aedes.createBroker(guardBrokerOptions(warn, options))
 
   const persistSubscriptions = (session: Session): void => {
     if (session.clean || session.kind !== 'device') return
