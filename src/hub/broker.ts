@@ -487,11 +487,13 @@ export async function createBroker(hub: HubService, methods: MethodCalls): Promi
       const guard = new PacketSizeGuard(MAX_MESSAGE_BYTES + 70 * 1024)
       const watch = (chunk: Buffer | string): void => {
         const size = guard.feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-        if (size === undefined) return
+        if (size === undefined && guard.refusal === undefined) return
         conn.off('data', watch)
         const c = connections.get(client)
         if (c)
-          c.session.closeReason = `message too large: a packet of ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`
+          c.session.closeReason =
+            guard.refusal ??
+            `message too large: a packet of ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`
         conn.destroy()
       }
       conn.on('data', watch)
