@@ -22,7 +22,7 @@ export {
 // core: connection strings, keys, expiry, tokens
 export { parseTtl, parseExpiresAt, resolveExpiry, DEFAULT_TTL_SECONDS } from './expiry.js'
 export type { Expiry } from './expiry.js'
-export { decodeKey, deriveDeviceKey, assertKeyName } from './keys.js'
+export { decodeKey, deriveDeviceKey, assertKeyName, hmacKeysEquivalent } from './keys.js'
 export { parseConnectionString, formatConnectionString, redactConnectionString } from './connection-string.js'
 export type {
   ConnectionString,

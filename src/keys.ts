@@ -1,5 +1,6 @@
 /**
- * Symmetric keys: strict base64 checking, and DPS group-enrollment key derivation.
+ * Symmetric keys: strict base64 checking, DPS group-enrollment key derivation, and whether two
+ * keys are the same key to HMAC.
  *
  * IoT Hub and DPS keys are base64 text whose decoded bytes are the HMAC key. The Node SDK
  * decodes leniently (`Buffer.from(key, 'base64')` never fails, so a truncated or mistyped key
@@ -9,7 +10,7 @@
  * @module
  */
 import { SasTokenError } from './errors.js'
-import { hmacSha256Base64 } from './hmac.js'
+import { hmacKeyBytesEquivalent, hmacSha256Base64 } from './hmac.js'
 import { assertRegistrationId } from './identity.js'
 
 const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
@@ -76,6 +77,22 @@ export function assertKey(key: string, what = 'SharedAccessKey'): string {
 export function deriveDeviceKey(groupKey: string, registrationId: string): string {
   assertRegistrationId(registrationId)
   return hmacSha256Base64(decodeKey(groupKey, 'group key'), registrationId)
+}
+
+/**
+ * Whether two base64 keys sign every message alike: HMAC-SHA256 pads a key shorter than its
+ * 64-byte block with zero bytes and hashes a longer one first, so `base64(key ‖ 0x00)` is the
+ * same key as `key`. Use it, not `===`, to ask whether a key is a known (e.g. documented) one.
+ *
+ * @example
+ * ```ts
+ * hmacKeysEquivalent(ownerKey, DEVELOPMENT_OWNER_KEY)
+ * ```
+ * @throws {SasTokenError} `ERR_INVALID_KEY` when either key is not standard base64 (`what`
+ *   names them in the message, which never contains a key).
+ */
+export function hmacKeysEquivalent(a: string, b: string, what: [string, string] = ['key', 'key']): boolean {
+  return hmacKeyBytesEquivalent(decodeKey(a, what[0]), decodeKey(b, what[1]))
 }
 
 const KEY_NAME = /^[A-Za-z0-9_\-@.]{1,64}$/

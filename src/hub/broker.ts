@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
-import type { AuthenticateError, Client, Subscription } from 'aedes'
+import type { AedesOptions, AuthenticateError, Client, Subscription } from 'aedes'
 import { twinGetTopic } from '../mqtt/topics.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
 import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
@@ -21,6 +21,7 @@ import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { gateReads } from './ingress-gate.js'
 import { parseDeviceTopic } from './device-topics.js'
+import { guardBrokerOptions } from './handler-guard.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
@@ -98,7 +99,11 @@ export async function createBroker(
     return new Error(reason)
   }
 
-  const broker = await Aedes.createBroker({
+  const warn = (message: string): void => {
+    hub.events.publish({ event: 'warning', message })
+  }
+
+  const options: AedesOptions = {
     id: `sas-token-hub-${process.pid}`,
     maxClientsIdLength: 260,
     connectTimeout: 30_000,
@@ -354,7 +359,8 @@ export async function createBroker(
     authorizeForward(_client, packet) {
       return packet.brokerId === DIRECT_BROKER_ID || c2dForwardable(hub, packet.brokerId) ? packet : null
     },
-  })
+  }
+  const broker = await Aedes.createBroker(guardBrokerOptions(warn, options))
 
   const persistSubscriptions = (session: Session): void => {
     if (session.clean || session.kind !== 'device') return
@@ -508,11 +514,13 @@ export async function createBroker(
       const guard = new PacketSizeGuard(MAX_MESSAGE_BYTES + 70 * 1024)
       const watch = (chunk: Buffer | string): void => {
         const size = guard.feed(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-        if (size === undefined) return
+        if (size === undefined && guard.refusal === undefined) return
         conn.off('data', watch)
         const c = connections.get(client)
         if (c)
-          c.session.closeReason = `message too large: a packet of ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`
+          c.session.closeReason =
+            guard.refusal ??
+            `message too large: a packet of ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`
         conn.destroy()
       }
       conn.on('data', watch)

@@ -13,6 +13,7 @@ import { assertRegistrationId } from '../identity.js'
 import { deriveDeviceKey } from '../keys.js'
 import { DPS_RESPONSES_FILTER } from '../mqtt/topics.js'
 import type { AcceptedRegistration } from './device-auth.js'
+import { readEnrollmentBody, readGroupBody } from './dps-bodies.js'
 import { generateKey, readAuthentication } from './registry.js'
 import type { HubService } from './service.js'
 import type { Session } from './sessions.js'
@@ -81,10 +82,8 @@ export function putEnrollment(
   input: Record<string, unknown>,
 ): Record<string, unknown> {
   assertRegistrationId(registrationId)
+  const { deviceId } = readEnrollmentBody(input)
   const keys = keysOf(input)
-  const deviceId = input.deviceId
-  if (deviceId !== undefined && deviceId !== null && typeof deviceId !== 'string')
-    throw bad('deviceId must be a string.')
   const enrollment: Enrollment = {
     registrationId,
     ...keys,
@@ -108,6 +107,7 @@ export function putGroup(
   input: Record<string, unknown>,
 ): Record<string, unknown> {
   assertRegistrationId(groupId, 'enrollment group id')
+  readGroupBody(input)
   const group: EnrollmentGroup = {
     enrollmentGroupId: groupId,
     ...keysOf(input),

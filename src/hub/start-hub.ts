@@ -14,7 +14,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws'
 import { formatConnectionString } from '../connection-string.js'
 import { SasTokenError } from '../errors.js'
 import { assertHostName, assertIdScope } from '../identity.js'
-import { decodeKey } from '../keys.js'
+import { decodeKey, hmacKeysEquivalent } from '../keys.js'
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
 import { createBroker } from './broker.js'
 import { CaRegistry, defaultCaName, parseCaCertificate } from './ca-registry.js'
@@ -28,6 +28,7 @@ import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
 import { MethodCalls } from './methods.js'
 import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './registry.js'
+import { isLoopbackHost } from './loopback.js'
 import { createRestApi } from './rest-api.js'
 import { HubService } from './service.js'
 import { StateStore } from './state-store.js'
@@ -281,8 +282,6 @@ export interface Hub {
   close(): Promise<void>
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost', '::ffff:127.0.0.1'])
-
 function freshState(ownerKey: string): HubState {
   return {
     format: 'sas-token-hub-state',
@@ -378,7 +377,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     store.changed()
   }
   const ownerKey = owner?.primaryKey ?? DEVELOPMENT_OWNER_KEY
-  if (!LOOPBACK.has(host) && ownerKey === DEVELOPMENT_OWNER_KEY) {
+  if (!isLoopbackHost(host) && hmacKeysEquivalent(ownerKey, DEVELOPMENT_OWNER_KEY, ['ownerKey', 'key'])) {
     throw new SasTokenError(
       'ERR_HUB_INSECURE_BIND',
       `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
