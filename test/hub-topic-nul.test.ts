@@ -44,12 +44,19 @@ describe('U+0000 in topics', () => {
       client.on('error', () => {})
       const logged = nextEvent(hub, (e) => e.event === 'close' && e.deviceId === 'dev1')
       const telemetry = nextEvent(hub, (e) => e.event === 'telemetry' && e.deviceId === 'dev2')
+      const accepted: unknown[] = []
+      const onEvent = (e: { event: string; deviceId?: string }): void => {
+        if (e.event === 'telemetry' && e.deviceId === 'dev1') accepted.push(e)
+      }
+      hub.events.on('event', onEvent)
       send(client)
       const e = (await logged) as { reason?: string }
       assert.match(e.reason ?? '', /U\+0000/)
       await closed(client)
       other.publish('devices/dev2/messages/events/', 'still here')
       assert.equal(((await telemetry) as { deviceId?: string }).deviceId, 'dev2')
+      hub.events.off('event', onEvent)
+      assert.deepEqual(accepted, [], 'nothing of the refused connection was taken as telemetry')
       other.end(true)
     })
   }

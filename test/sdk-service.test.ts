@@ -13,6 +13,7 @@ import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
 
 const SERVICE_CLIENT = fileURLToPath(new URL('./support/sdk-service-client.js', import.meta.url))
 const PROVISIONING_CLIENT = fileURLToPath(new URL('./support/sdk-provisioning-client.js', import.meta.url))
+const DEVICE_CLIENT = fileURLToPath(new URL('./support/sdk-device-client.js', import.meta.url))
 /** The emulator's documented default DPS ID scope. */
 const ID_SCOPE = '0ne00000000'
 const GROUP_KEY = 'Z3JvdXAta2V5LWZvci10aGUtc2RrLXRlc3RzLTEyMzQ1Ng==' // base64("group-key-for-the-sdk-tests-123456")
@@ -150,6 +151,60 @@ describe('azure-iot-provisioning-device (DPS SDK)', () => {
       assert.equal(JSON.parse(shown.stdout).authentication.symmetricKey.primaryKey, deviceKey)
     } finally {
       await child.stop()
+    }
+  })
+
+  it('keeps DPS apart from the hub: registering an id does not drop the connected device of that id', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const s = sdk as SdkHub
+    const registrationId = 'dps-and-hub-1'
+    const deviceKey = createHmac('sha256', Buffer.from(GROUP_KEY, 'base64'))
+      .update(registrationId)
+      .digest('base64')
+    const put = await operator('PUT', '/_emulator/dps/enrollmentGroups/sdk-group-2', {
+      enrollmentGroupId: 'sdk-group-2',
+      attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: GROUP_KEY, secondaryKey: GROUP_KEY } },
+    })
+    assert.ok(put.status >= 200 && put.status < 300, JSON.stringify(put))
+    const created = await operator('PUT', `/devices/${registrationId}`, {
+      deviceId: registrationId,
+      authentication: { type: 'sas', symmetricKey: { primaryKey: deviceKey, secondaryKey: deviceKey } },
+    })
+    assert.equal(created.status, 200, JSON.stringify(created))
+    const device = spawnReporter(process.execPath, [DEVICE_CLIENT], {
+      ...s.env,
+      DEVICE_CS: `HostName=${s.address};DeviceId=${registrationId};SharedAccessKey=${deviceKey}`,
+      TRANSPORT: 'Mqtt',
+      KIND: 'device',
+    })
+    let provisioning: ReturnType<typeof spawnReporter> | undefined
+    try {
+      const sent = await device.waitFor((l) => l.step === 'sent' || l.step === 'failed')
+      assert.equal(sent.step, 'sent', JSON.stringify(device.lines))
+      provisioning = spawnReporter(process.execPath, [PROVISIONING_CLIENT], {
+        ...s.env,
+        PROVISIONING_HOST: s.address,
+        ID_SCOPE,
+        REGISTRATION_ID: registrationId,
+        DEVICE_KEY: deviceKey,
+        CONNECT: 'no',
+      })
+      const registered = await provisioning.waitFor((l) => l.step === 'registered' || l.step === 'failed')
+      assert.equal(registered.step, 'registered', JSON.stringify(provisioning.lines))
+      const r = await cli(['hub', 'send', registrationId, 'after DPS', '--message-id', 'after-dps'], {
+        env: s.env,
+      })
+      assert.equal(r.code, 0, r.stderr)
+      const got = await device.waitFor((l) => l.step === 'c2d' || l.step === 'disconnect')
+      assert.deepEqual({ step: got.step, data: got.data }, { step: 'c2d', data: 'after DPS' })
+      const replaced = s.seen.filter(
+        (e) =>
+          e.event === 'close' && e.deviceId === registrationId && e.reason === 'replaced by a new connection',
+      )
+      assert.deepEqual(replaced, [], 'the DPS registration did not replace the device connection')
+    } finally {
+      await provisioning?.stop()
+      await device.stop()
     }
   })
 })

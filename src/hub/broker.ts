@@ -21,6 +21,7 @@ import type { DiagnoseConnectOptions } from '../diagnose.js'
 import { handlePoll, handleRegister } from './dps.js'
 import { gateReads } from './ingress-gate.js'
 import { parseDeviceTopic } from './device-topics.js'
+import { brokerClientId, sentClientId } from './client-ids.js'
 import { guardBrokerOptions } from './handler-guard.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
@@ -109,8 +110,13 @@ export async function createBroker(
     connectTimeout: 30_000,
     heartbeatInterval: 60_000,
 
+    preConnect(_client, packet, done) {
+      packet.clientId = brokerClientId(packet.clientId, packet.username)
+      done(null, true)
+    },
+
     authenticate(client, username, password, done) {
-      const clientId = client.id
+      const clientId = sentClientId(client.id)
       const certificate = peerCertificate(tlsSocket(client))
       const outcome = authenticateConnect(
         {
@@ -191,7 +197,7 @@ export async function createBroker(
         operations: new Map(),
       }
       if (accepted.kind === 'device' && accepted.moduleId !== undefined) session.moduleId = accepted.moduleId
-      const previous = hub.sessions.get(clientId)
+      const previous = session.kind === 'device' ? hub.sessions.get(clientId) : undefined
       if (previous) previous.closeReason = 'replaced by a new connection'
       connections.set(client, { accepted, session })
       done(null, true)
@@ -392,7 +398,7 @@ export async function createBroker(
         }
       }
     }
-    hub.sessions.set(session.clientId, session)
+    if (session.kind === 'device') hub.sessions.set(session.clientId, session)
     const identity = session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
     if (identity) {
       identity.connectionState = 'Connected'

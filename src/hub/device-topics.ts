@@ -57,6 +57,8 @@ function withQuery(topic: string, prefix: string): Map<string, string> | string 
  * Parses a topic a device published. Never throws.
  */
 export function parseDeviceTopic(topic: string): DeviceTopic | undefined {
+  if (topic.includes('\u0000'))
+    return { type: 'invalid', reason: 'the topic holds U+0000, which MQTT forbids in a topic' }
   const t = TELEMETRY.exec(topic)
   if (t) {
     const [, deviceId = '', moduleId, rest = ''] = t

@@ -56,6 +56,7 @@ try {
   )
   const result = await call<{ assignedHub: string; deviceId: string }>((cb) => provisioning.register(cb))
   out({ step: 'registered', assignedHub: result.assignedHub, deviceId: result.deviceId })
+  if (env('CONNECT') === 'no') process.exit(0)
   const client = Client.fromConnectionString(
     `HostName=${result.assignedHub};DeviceId=${result.deviceId};SharedAccessKey=${env('DEVICE_KEY')}`,
     Mqtt,
