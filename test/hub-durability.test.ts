@@ -125,6 +125,7 @@ describe('hub durability', () => {
 
       const again = await spawnHub(dir)
       const temps = (await readdir(dir)).filter((f) => f.endsWith('.tmp'))
+      assert.equal((await rest(again, 'GET', '/devices/tw')).status, 200)
       again.child.kill('SIGTERM')
       assert.equal(await exited(again.child), 0)
       const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as StateFile

@@ -216,6 +216,28 @@ describe('hub state directory', () => {
     }
   })
 
+  it('a device named __proto__ is stored, found, and kept through state.json across a restart', async () => {
+    const dir = await tempDir()
+    let hub: Hub = await startHub({ stateDir: dir })
+    try {
+      assert.equal((await rest(hub, 'PUT', '/devices/__proto__', { body: {} })).status, 200)
+      assert.equal((await rest(hub, 'GET', '/devices/__proto__')).status, 200)
+      assert.equal((await rest(hub, 'GET', '/devices/constructor')).status, 404)
+    } finally {
+      await hub.close()
+    }
+    const text = await readFile(join(dir, 'state.json'), 'utf8')
+    assert.ok(Object.hasOwn(JSON.parse(text).devices, '__proto__'), 'state.json holds the device')
+    hub = await startHub({ stateDir: dir })
+    try {
+      const found = await rest(hub, 'GET', '/devices/__proto__')
+      assert.equal(found.status, 200)
+      assert.equal((found.body as { deviceId?: string }).deviceId, '__proto__')
+    } finally {
+      await hub.close()
+    }
+  })
+
   it('--in-memory (inMemory) writes nothing, even with a state directory', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir, inMemory: true })

@@ -195,6 +195,24 @@ export async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
+/** A copy of `record` with no prototype, so any id (`__proto__`, `constructor`) is an own key. */
+export function idMap<T>(record: Record<string, T> = {}): Record<string, T> {
+  const map: Record<string, T> = Object.create(null)
+  for (const [id, value] of Object.entries(record)) map[id] = value
+  return map
+}
+
+/** Puts every id-keyed record of `state` (devices, modules, sessions, DPS) in null-prototype objects. */
+function keyedByNullPrototype(state: HubState): HubState {
+  state.devices = idMap(state.devices)
+  for (const entry of Object.values(state.devices)) entry.modules = idMap(entry.modules)
+  state.sessions = idMap(state.sessions)
+  state.dps.enrollments = idMap(state.dps.enrollments)
+  state.dps.groups = idMap(state.dps.groups)
+  state.dps.registrations = idMap(state.dps.registrations)
+  return state
+}
+
 interface Commit {
   promise: Promise<void>
   resolve: () => void
@@ -232,7 +250,7 @@ export class StateStore {
 
   private constructor(dir: string | undefined, state: HubState, onError: (err: unknown) => void) {
     this.dir = dir
-    this.state = state
+    this.state = keyedByNullPrototype(state)
     this.#onError = onError
   }
 
