@@ -238,6 +238,45 @@ describe('hub state directory', () => {
     }
   })
 
+  it('hand-edited state that would crash later is refused at start, naming the file and the JSON path', async () => {
+    const dir = await tempDir()
+    const hub = await startHub({ stateDir: dir })
+    await hub.addDevice('d1', { primaryKey: KEY })
+    await hub.close()
+    const good = await readFile(join(dir, 'state.json'), 'utf8')
+    const cases: [string, (s: { devices: Record<string, Record<string, unknown>> }) => void, string][] = [
+      [
+        'a sas device without keys',
+        (s) => Object.assign(s.devices.d1?.device ?? {}, { authentication: { type: 'sas' } }),
+        '$["devices"]["d1"]["device"]["authentication"]',
+      ],
+      [
+        'an empty C2D message',
+        (s) => Object.assign(s.devices.d1 ?? {}, { c2d: [{}] }),
+        '$["devices"]["d1"]["c2d"][0]',
+      ],
+      [
+        'a module without an identity',
+        (s) => Object.assign(s.devices.d1 ?? {}, { modules: { m1: {} } }),
+        '$["devices"]["d1"]["modules"]["m1"]',
+      ],
+    ]
+    for (const [what, edit, path] of cases) {
+      const state = JSON.parse(good)
+      edit(state)
+      await writeFile(join(dir, 'state.json'), JSON.stringify(state))
+      await assert.rejects(startHub({ stateDir: dir }), (err: Error & { code?: string; file?: string }) => {
+        assert.equal(err.code, 'ERR_HUB_STATE_CORRUPT', what)
+        assert.equal(err.file, join(dir, 'state.json'))
+        assert.ok(err.message.includes(path), `${what}: ${err.message}`)
+        return true
+      })
+    }
+    await writeFile(join(dir, 'state.json'), `\uFEFF${good}`)
+    const again = await startHub({ stateDir: dir })
+    await again.close()
+  })
+
   it('--in-memory (inMemory) writes nothing, even with a state directory', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir, inMemory: true })

@@ -11,6 +11,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { SasTokenError } from '../errors.js'
 import type { DeviceEntry, Policy } from './registry.js'
+import { stateProblem } from './state-schema.js'
 
 /** A DPS individual enrollment (symmetric key). */
 export interface Enrollment {
@@ -119,6 +120,11 @@ export function assertState(value: unknown, file: string): asserts value is HubS
   if (!isObject(dps) || !isObject(dps.enrollments) || !isObject(dps.groups) || !isObject(dps.registrations)) {
     throw corrupt(file, 'has invalid "dps"')
   }
+  const problem = stateProblem(value)
+  if (problem !== undefined)
+    throw Object.assign(corrupt(file, `has an invalid value at ${problem.path} (${problem.expected})`), {
+      path: problem.path,
+    })
 }
 
 /** Makes a rename in `dir` durable (fsync of the directory); a platform that cannot is skipped. */
@@ -282,7 +288,8 @@ export class StateStore {
     }
     const file = join(dir, STATE_FILE)
     await removeStaleTemps(file)
-    const text = await readIfExists(file)
+    // A UTF-8 BOM (an editor's) is not part of the JSON.
+    const text = (await readIfExists(file))?.replace(/^\uFEFF/, '')
     if (text === undefined) {
       const store = new StateStore(dir, fresh(), onError)
       await store.flush(true)
