@@ -216,6 +216,67 @@ describe('hub state directory', () => {
     }
   })
 
+  it('a device named __proto__ is stored, found, and kept through state.json across a restart', async () => {
+    const dir = await tempDir()
+    let hub: Hub = await startHub({ stateDir: dir })
+    try {
+      assert.equal((await rest(hub, 'PUT', '/devices/__proto__', { body: {} })).status, 200)
+      assert.equal((await rest(hub, 'GET', '/devices/__proto__')).status, 200)
+      assert.equal((await rest(hub, 'GET', '/devices/constructor')).status, 404)
+    } finally {
+      await hub.close()
+    }
+    const text = await readFile(join(dir, 'state.json'), 'utf8')
+    assert.ok(Object.hasOwn(JSON.parse(text).devices, '__proto__'), 'state.json holds the device')
+    hub = await startHub({ stateDir: dir })
+    try {
+      const found = await rest(hub, 'GET', '/devices/__proto__')
+      assert.equal(found.status, 200)
+      assert.equal((found.body as { deviceId?: string }).deviceId, '__proto__')
+    } finally {
+      await hub.close()
+    }
+  })
+
+  it('hand-edited state that would crash later is refused at start, naming the file and the JSON path', async () => {
+    const dir = await tempDir()
+    const hub = await startHub({ stateDir: dir })
+    await hub.addDevice('d1', { primaryKey: KEY })
+    await hub.close()
+    const good = await readFile(join(dir, 'state.json'), 'utf8')
+    const cases: [string, (s: { devices: Record<string, Record<string, unknown>> }) => void, string][] = [
+      [
+        'a sas device without keys',
+        (s) => Object.assign(s.devices.d1?.device ?? {}, { authentication: { type: 'sas' } }),
+        '$["devices"]["d1"]["device"]["authentication"]',
+      ],
+      [
+        'an empty C2D message',
+        (s) => Object.assign(s.devices.d1 ?? {}, { c2d: [{}] }),
+        '$["devices"]["d1"]["c2d"][0]',
+      ],
+      [
+        'a module without an identity',
+        (s) => Object.assign(s.devices.d1 ?? {}, { modules: { m1: {} } }),
+        '$["devices"]["d1"]["modules"]["m1"]',
+      ],
+    ]
+    for (const [what, edit, path] of cases) {
+      const state = JSON.parse(good)
+      edit(state)
+      await writeFile(join(dir, 'state.json'), JSON.stringify(state))
+      await assert.rejects(startHub({ stateDir: dir }), (err: Error & { code?: string; file?: string }) => {
+        assert.equal(err.code, 'ERR_HUB_STATE_CORRUPT', what)
+        assert.equal(err.file, join(dir, 'state.json'))
+        assert.ok(err.message.includes(path), `${what}: ${err.message}`)
+        return true
+      })
+    }
+    await writeFile(join(dir, 'state.json'), `\uFEFF${good}`)
+    const again = await startHub({ stateDir: dir })
+    await again.close()
+  })
+
   it('--in-memory (inMemory) writes nothing, even with a state directory', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir, inMemory: true })

@@ -330,13 +330,21 @@ export async function createBroker(
               error: (err as Error).message,
             })
           }
-          if (session.subscriptions.has('twin-responses')) {
+          const version = identity.twin.reportedVersion
+          const respond = (code: number, body: string): void => {
+            if (!session.subscriptions.has('twin-responses')) return
             const topicOut =
-              status === 204
-                ? `$iothub/twin/res/204/?$rid=${topic.rid}&$version=${identity.twin.reportedVersion}`
-                : `$iothub/twin/res/400/?$rid=${topic.rid}`
-            hub.deliver(session, 'twin-responses', topicOut, answer)
+              code === 204
+                ? `$iothub/twin/res/204/?$rid=${topic.rid}&$version=${version}`
+                : `$iothub/twin/res/${code}/?$rid=${topic.rid}`
+            hub.deliver(session, 'twin-responses', topicOut, body)
           }
+          // The answer means durable: it waits for the commit that carries the patch.
+          hub.store.committed().then(
+            () => respond(status, answer),
+            (err: unknown) =>
+              respond(500, JSON.stringify({ errorCode: 500001, message: (err as Error).message })),
+          )
           return done(null)
         }
         case 'method-response': {

@@ -33,6 +33,7 @@ const ERRORS: Record<string, [number, string, number]> = {
   ERR_HUB_DEVICE_NOT_ONLINE: [404, 'DeviceNotOnline', 404103],
   ERR_HUB_METHOD_TIMEOUT: [504, 'GatewayTimeout', 504101],
   ERR_HUB_CLOSED: [503, 'ServiceUnavailable', 503001],
+  ERR_HUB_STATE_IO: [507, 'InsufficientStorage', 507001],
 }
 
 class HttpError extends Error {
@@ -57,7 +58,21 @@ function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
 }
 
+/** Answers once every change made so far is on disk (an answer means durable); a failed write answers 507. */
 function send(
+  hub: HubService,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  hub.store.committed().then(
+    () => write(res, status, body, headers),
+    (err: unknown) => sendError(res, toHttpError(err)),
+  )
+}
+
+function write(
   res: ServerResponse,
   status: number,
   body: unknown,
@@ -77,7 +92,7 @@ function send(
 }
 
 function sendError(res: ServerResponse, err: HttpError): void {
-  send(res, err.status, {
+  write(res, err.status, {
     Message: `ErrorCode:${err.errorCode};${err.message}`,
     ExceptionMessage: `Tracking ID:sas-token-hub-G:0-TimeStamp:${new Date().toISOString()}`,
     errorCode: err.numericCode,
@@ -224,7 +239,7 @@ async function handle(
   }
 
   if (a === '_emulator') {
-    if (b === 'health' && path.length === 2) return send(res, 200, { status: 'ok' })
+    if (b === 'health' && path.length === 2) return send(hub, res, 200, { status: 'ok' })
     if (b === 'events' && path.length === 2) {
       if (method !== 'GET') notAllowed()
       auth('ServiceConnect')
@@ -233,12 +248,12 @@ async function handle(
     if (b === 'refused' && path.length === 2) {
       if (method !== 'GET') notAllowed()
       auth('ServiceConnect', 'RegistryRead')
-      return send(res, 200, hub.refused)
+      return send(hub, res, 200, hub.refused)
     }
     if (b === 'devices' && c !== undefined && d === 'messages' && path.length === 4) {
       if (method !== 'POST') notAllowed()
       auth('ServiceConnect')
-      return send(res, 202, sendC2d(hub, c, object(await readBody(req)) as C2dInput))
+      return send(hub, res, 202, sendC2d(hub, c, object(await readBody(req)) as C2dInput))
     }
     if (
       b === 'devices' &&
@@ -251,7 +266,7 @@ async function handle(
       if (method !== 'POST') notAllowed()
       auth('ServiceConnect')
       const body = object(await readBody(req)) as C2dInput
-      return send(res, 202, sendModuleInput(hub, c, path[4] ?? '', path[6] ?? '', body))
+      return send(hub, res, 202, sendModuleInput(hub, c, path[4] ?? '', path[6] ?? '', body))
     }
     if (b === 'sas-token' && path.length === 2) {
       if (method !== 'POST') notAllowed()
@@ -285,37 +300,42 @@ async function handle(
       if (typeof body.expiresAt === 'string') expiry.expiresAt = new Date(body.expiresAt)
       const expiresAt = resolveExpiry(expiry)
       const token = createSasToken({ resourceUri, key, expiresAt, now: hub.now() })
-      return send(res, 200, { token, expiresAt, resourceUri })
+      return send(hub, res, 200, { token, expiresAt, resourceUri })
     }
     if (b === 'certificates' && certificates !== undefined && path.length <= 4) {
       // X.509 CAs (ca-registry.ts): list, get, put, delete, and proof of possession
       if (c === undefined) {
         if (method !== 'GET') notAllowed()
         auth('RegistryRead')
-        return send(res, 200, certificates.list().map(caJson))
+        return send(hub, res, 200, certificates.list().map(caJson))
       }
       if (d === 'generateVerificationCode' || d === 'verify') {
         if (method !== 'POST') notAllowed()
         auth('RegistryWrite')
         if (d === 'verify')
-          return send(res, 200, caJson(certificates.verify(c, object(await readBody(req)).certificate)))
+          return send(hub, res, 200, caJson(certificates.verify(c, object(await readBody(req)).certificate)))
         const verificationCode = certificates.verificationCode(c)
-        return send(res, 200, { ...caJson(certificates.get(c)), verificationCode })
+        return send(hub, res, 200, { ...caJson(certificates.get(c)), verificationCode })
       }
       if (d !== undefined) notAllowed()
       if (method === 'GET') {
         auth('RegistryRead')
-        return send(res, 200, caJson(certificates.get(c)))
+        return send(hub, res, 200, caJson(certificates.get(c)))
       }
       if (method === 'PUT') {
         auth('RegistryWrite')
         const body = object(await readBody(req))
-        return send(res, 200, caJson(certificates.put(c, body.certificate, { isVerified: body.isVerified })))
+        return send(
+          hub,
+          res,
+          200,
+          caJson(certificates.put(c, body.certificate, { isVerified: body.isVerified })),
+        )
       }
       if (method === 'DELETE') {
         auth('RegistryWrite')
         certificates.delete(c)
-        return send(res, 204, undefined)
+        return send(hub, res, 204, undefined)
       }
       notAllowed()
     }
@@ -334,25 +354,30 @@ async function handle(
       if (path.length === 3) {
         if (method !== 'GET') notAllowed()
         auth('RegistryRead')
-        return send(res, 200, Object.keys(table).map(toJson))
+        return send(hub, res, 200, Object.keys(table).map(toJson))
       }
       if (path.length === 4 && d !== undefined) {
         if (method === 'GET') {
           auth('RegistryRead')
           if (!Object.hasOwn(table, d)) missing()
-          return send(res, 200, toJson(d))
+          return send(hub, res, 200, toJson(d))
         }
         if (method === 'PUT') {
           auth('RegistryWrite')
           const body = object(await readBody(req))
-          return send(res, 200, c === 'enrollments' ? putEnrollment(hub, d, body) : putGroup(hub, d, body))
+          return send(
+            hub,
+            res,
+            200,
+            c === 'enrollments' ? putEnrollment(hub, d, body) : putGroup(hub, d, body),
+          )
         }
         if (method === 'DELETE') {
           auth('RegistryWrite')
           if (!Object.hasOwn(table, d)) missing()
           delete table[d]
           hub.store.changed()
-          return send(res, 204, undefined)
+          return send(hub, res, 204, undefined)
         }
         notAllowed()
       }
@@ -364,21 +389,26 @@ async function handle(
     if (path.length === 1) {
       if (method !== 'GET') notAllowed()
       auth('RegistryRead')
-      return send(res, 200, hub.listDevices())
+      return send(hub, res, 200, hub.listDevices())
     }
     if (b !== undefined && path.length === 2) {
       if (method === 'GET') {
         auth('RegistryRead')
-        return send(res, 200, hub.getDevice(b))
+        return send(hub, res, 200, hub.getDevice(b))
       }
       if (method === 'PUT') {
         auth('RegistryWrite')
-        return send(res, 200, hub.putDevice(b, object(await readBody(req)) as IdentityInput, ifMatch(req)))
+        return send(
+          hub,
+          res,
+          200,
+          hub.putDevice(b, object(await readBody(req)) as IdentityInput, ifMatch(req)),
+        )
       }
       if (method === 'DELETE') {
         auth('RegistryWrite')
         hub.deleteDevice(b, ifMatch(req))
-        return send(res, 204, undefined)
+        return send(hub, res, 204, undefined)
       }
       notAllowed()
     }
@@ -386,16 +416,17 @@ async function handle(
       if (path.length === 3) {
         if (method !== 'GET') notAllowed()
         auth('RegistryRead')
-        return send(res, 200, hub.listModules(b))
+        return send(hub, res, 200, hub.listModules(b))
       }
       if (d !== undefined && path.length === 4) {
         if (method === 'GET') {
           auth('RegistryRead')
-          return send(res, 200, hub.getModule(b, d))
+          return send(hub, res, 200, hub.getModule(b, d))
         }
         if (method === 'PUT') {
           auth('RegistryWrite')
           return send(
+            hub,
             res,
             200,
             hub.putModule(b, d, object(await readBody(req)) as IdentityInput, ifMatch(req)),
@@ -404,7 +435,7 @@ async function handle(
         if (method === 'DELETE') {
           auth('RegistryWrite')
           hub.deleteModule(b, d, ifMatch(req))
-          return send(res, 204, undefined)
+          return send(hub, res, 204, undefined)
         }
         notAllowed()
       }
@@ -421,13 +452,14 @@ async function handle(
     if (rest.length === 0) {
       if (method === 'GET') {
         auth('RegistryRead', 'ServiceConnect')
-        return send(res, 200, hub.getTwin(b, moduleId))
+        return send(hub, res, 200, hub.getTwin(b, moduleId))
       }
       if (method === 'PATCH' || method === 'PUT') {
         auth('ServiceConnect', 'RegistryWrite')
         const body = await readBody(req)
         const match = ifMatch(req)
         return send(
+          hub,
           res,
           200,
           hub.updateTwin(b, moduleId, body, {
@@ -442,7 +474,7 @@ async function handle(
       if (method !== 'POST') notAllowed()
       auth('ServiceConnect')
       const result = await methods.invoke(b, moduleId, object(await readBody(req)) as MethodInput)
-      return send(res, 200, result)
+      return send(hub, res, 200, result)
     }
   }
   throw new HttpError(404, 'NotFound', 404000, `No endpoint ${method} ${url.pathname}.`)

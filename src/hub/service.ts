@@ -17,6 +17,7 @@ import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './regi
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
 import type { Session, SubscriptionKind } from './sessions.js'
 import type { StateStore } from './state-store.js'
+import { idMap } from './state-store.js'
 import { MAX_PROPERTIES_BYTES, MAX_TAGS_BYTES, applyPatch, checkPatch, isJsonObject } from './twin.js'
 import type { JsonObject } from './twin.js'
 
@@ -168,7 +169,7 @@ export class HubService {
       if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)
       const created: DeviceEntry = {
         device: newIdentity(deviceId, undefined, input, this.now()),
-        modules: {},
+        modules: idMap(),
         c2d: [],
       }
       this.state.devices[deviceId] = created

@@ -520,26 +520,34 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
     async addDevice(id, x) {
       if (hub.entry(id) === undefined) hub.putDevice(id, identityInput(x))
       else if (x !== undefined) hub.putDevice(id, identityInput(x), '*')
-      return connectionString(id, undefined)
+      const answer = connectionString(id, undefined)
+      await store.committed()
+      return answer
     },
     async addModule(deviceId, moduleId, x) {
       if (hub.identity(deviceId, moduleId) === undefined) hub.putModule(deviceId, moduleId, identityInput(x))
       else if (x !== undefined) hub.putModule(deviceId, moduleId, identityInput(x), '*')
-      return connectionString(deviceId, moduleId)
+      const answer = connectionString(deviceId, moduleId)
+      await store.committed()
+      return answer
     },
     async sendC2d(deviceId, payload, x = {}) {
       const input: C2dInput =
         typeof payload === 'string'
           ? { ...x, payload }
           : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
-      return sendC2d(hub, deviceId, input)
+      const answer = sendC2d(hub, deviceId, input)
+      await store.committed()
+      return answer
     },
     async sendToModuleInput(deviceId, moduleId, inputName, payload, x = {}) {
       const input: C2dInput =
         typeof payload === 'string'
           ? { ...x, payload }
           : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
-      return sendModuleInput(hub, deviceId, moduleId, inputName, input)
+      const answer = sendModuleInput(hub, deviceId, moduleId, inputName, input)
+      await store.committed()
+      return answer
     },
     async invokeMethod(deviceId, methodName, payload, x = {}) {
       return methods.invoke(deviceId, x.moduleId, {
@@ -549,10 +557,14 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       })
     },
     async updateDesired(deviceId, patch, x = {}) {
-      return hub.updateTwin(deviceId, x.moduleId, { properties: { desired: patch } })
+      const answer = hub.updateTwin(deviceId, x.moduleId, { properties: { desired: patch } })
+      await store.committed()
+      return answer
     },
     async updateTags(deviceId, patch, x = {}) {
-      return hub.updateTwin(deviceId, x.moduleId, { tags: patch })
+      const answer = hub.updateTwin(deviceId, x.moduleId, { tags: patch })
+      await store.committed()
+      return answer
     },
     async getTwin(deviceId, x = {}) {
       return hub.getTwin(deviceId, x.moduleId)
@@ -566,14 +578,18 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       const e = hub.state.dps.enrollments[registrationId]
       if (e === undefined)
         throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment ${registrationId} was not stored.`)
-      return { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey }
+      const answer = { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey }
+      await store.committed()
+      return answer
     },
     async addEnrollmentGroup(groupId, x = {}) {
       putGroup(hub, groupId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' })
       const g = hub.state.dps.groups[groupId]
       if (g === undefined)
         throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment group ${groupId} was not stored.`)
-      return { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey }
+      const answer = { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey }
+      await store.committed()
+      return answer
     },
     events,
     flush: () => store.flush(),

@@ -7,11 +7,12 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { SasTokenError } from '../errors.js'
 import type { RegisteredCa } from './ca-registry.js'
 import type { DeviceEntry, Policy } from './registry.js'
+import { stateProblem } from './state-schema.js'
 
 /** A DPS individual enrollment (symmetric key). */
 export interface Enrollment {
@@ -86,56 +87,37 @@ export function assertState(value: unknown, file: string): asserts value is HubS
   }
   if (value.version !== 1)
     throw corrupt(file, `has version ${JSON.stringify(value.version)}; this hub reads version 1`)
-  const { policies, devices, sessions, dps } = value
-  if (
-    !Array.isArray(policies) ||
-    !policies.every(
-      (p) =>
-        isObject(p) &&
-        typeof p.keyName === 'string' &&
-        typeof p.primaryKey === 'string' &&
-        Array.isArray(p.rights),
-    )
-  ) {
-    throw corrupt(file, 'has invalid "policies"')
+  const problem = stateProblem(value)
+  if (problem !== undefined)
+    throw Object.assign(corrupt(file, `has an invalid value at ${problem.path} (${problem.expected})`), {
+      path: problem.path,
+    })
+}
+
+/** Makes a rename in `dir` durable (fsync of the directory); a platform that cannot is skipped. */
+async function syncDir(dir: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined
+  try {
+    handle = await open(dir, 'r')
+  } catch {
+    return
   }
-  if (!isObject(devices)) throw corrupt(file, 'has invalid "devices"')
-  for (const [id, entry] of Object.entries(devices)) {
-    if (
-      !isObject(entry) ||
-      !isObject(entry.device) ||
-      entry.device.deviceId !== id ||
-      !isObject(entry.modules) ||
-      !Array.isArray(entry.c2d) ||
-      !isObject(entry.device.twin) ||
-      !isObject(entry.device.authentication)
-    ) {
-      throw corrupt(file, `has an invalid entry for device ${JSON.stringify(id)}`)
-    }
+  try {
+    await handle.sync()
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw cause
+  } finally {
+    await handle.close()
   }
-  if (
-    !isObject(sessions) ||
-    !Object.values(sessions).every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))
-  ) {
-    throw corrupt(file, 'has invalid "sessions"')
-  }
-  if (!isObject(dps) || !isObject(dps.enrollments) || !isObject(dps.groups) || !isObject(dps.registrations)) {
-    throw corrupt(file, 'has invalid "dps"')
-  }
-  const { certificates } = value
-  if (
-    certificates !== undefined &&
-    (!isObject(certificates) ||
-      !Object.entries(certificates).every(
-        ([name, c]) =>
-          isObject(c) &&
-          c.name === name &&
-          typeof c.certificate === 'string' &&
-          typeof c.thumbprint === 'string' &&
-          typeof c.isVerified === 'boolean',
-      ))
-  ) {
-    throw corrupt(file, 'has invalid "certificates"')
+}
+
+/** Removes the temp files a crash left beside `file` (`<name>.<pid>.<hex>.tmp`). */
+async function removeStaleTemps(file: string): Promise<void> {
+  const prefix = `${basename(file)}.`
+  for (const name of await readdir(dirname(file)).catch(() => [] as string[])) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp'))
+      await rm(join(dirname(file), name), { force: true }).catch(() => undefined)
   }
 }
 
@@ -155,6 +137,7 @@ export async function writeFileAtomic(file: string, data: string, mode = 0o600):
       await handle.close()
     }
     await rename(temp, file)
+    await syncDir(dirname(file))
   } catch (cause) {
     await rm(temp, { force: true }).catch(() => undefined)
     throw Object.assign(
@@ -185,27 +168,71 @@ export async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
-/** Keeps one {@link HubState} and writes it (coalesced, atomically) when told it changed. */
+/** A copy of `record` with no prototype, so any id (`__proto__`, `constructor`) is an own key. */
+export function idMap<T>(record: Record<string, T> = {}): Record<string, T> {
+  const map: Record<string, T> = Object.create(null)
+  for (const [id, value] of Object.entries(record)) map[id] = value
+  return map
+}
+
+/** Puts every id-keyed record of `state` (devices, modules, sessions, DPS) in null-prototype objects. */
+function keyedByNullPrototype(state: HubState): HubState {
+  state.devices = idMap(state.devices)
+  for (const entry of Object.values(state.devices)) entry.modules = idMap(entry.modules)
+  state.sessions = idMap(state.sessions)
+  state.dps.enrollments = idMap(state.dps.enrollments)
+  state.dps.groups = idMap(state.dps.groups)
+  state.dps.registrations = idMap(state.dps.registrations)
+  return state
+}
+
+interface Commit {
+  promise: Promise<void>
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+function newCommit(): Commit {
+  let resolve: () => void = () => undefined
+  let reject: (err: unknown) => void = () => undefined
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  // A commit nobody awaits must not become an unhandled rejection; awaiters still see it.
+  promise.catch(() => undefined)
+  return { promise, resolve, reject }
+}
+
+/**
+ * Keeps one {@link HubState} and writes it group-committed: every change marked within a tick
+ * (and while a write is in flight) goes into one fsync'd atomic write, and the promise of that
+ * write is what an answer waits for, so an answer means the change is on disk.
+ */
 export class StateStore {
   /** The state directory; `undefined` in memory. */
   readonly dir: string | undefined
   readonly state: HubState
-  #dirty = false
-  #writing: Promise<void> | undefined
-  #scheduled = false
+  /** The commit that will carry the changes marked since the last write started. */
+  #pending: Commit | undefined
+  /** The write in flight, settled when it is on disk (or failed). */
+  #inflight: Promise<void> | undefined
+  /** The last write failed: the state on disk is behind the state in memory. */
+  #failed = false
   #onError: (err: unknown) => void
 
   private constructor(dir: string | undefined, state: HubState, onError: (err: unknown) => void) {
     this.dir = dir
-    this.state = state
+    this.state = keyedByNullPrototype(state)
     this.#onError = onError
   }
 
   /**
-   * Opens the state in `dir` (created when missing), or a fresh in-memory state.
+   * Opens the state in `dir` (created when missing), or a fresh in-memory state. Temp files a
+   * crash left in `dir` are removed.
    *
    * @param fresh Makes the state of a new hub.
-   * @param onError Told about a failed background write (the hub keeps running).
+   * @param onError Told about a failed write (the hub keeps running; the answers waiting for it fail).
    * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT` or `ERR_HUB_STATE_IO`, naming the file.
    */
   static async open(
@@ -227,7 +254,9 @@ export class StateStore {
       )
     }
     const file = join(dir, STATE_FILE)
-    const text = await readIfExists(file)
+    await removeStaleTemps(file)
+    // A UTF-8 BOM (an editor's) is not part of the JSON.
+    const text = (await readIfExists(file))?.replace(/^\uFEFF/, '')
     if (text === undefined) {
       const store = new StateStore(dir, fresh(), onError)
       await store.flush(true)
@@ -246,37 +275,62 @@ export class StateStore {
     return { store: new StateStore(dir, parsed, onError), created: false }
   }
 
-  /** Marks the state changed; it is written soon (changes within one tick coalesce). */
+  /**
+   * Marks the state changed. The changes of one tick (and those made while a write is in
+   * flight) are written together soon after; {@link committed} is the promise of that write.
+   */
   changed(): void {
-    if (this.dir === undefined) return
-    this.#dirty = true
-    if (this.#scheduled) return
-    this.#scheduled = true
+    if (this.dir === undefined || this.#pending !== undefined) return
+    this.#pending = newCommit()
     setImmediate(() => {
-      this.#scheduled = false
-      this.flush().catch(this.#onError)
+      this.#commit().catch(this.#onError)
     })
   }
 
   /**
-   * Writes the state now if it changed (or `force`), after any write in flight.
+   * The commit of every change marked so far: what an answer waits for before it is sent.
+   *
+   * @returns A promise that settles when those changes are on disk; it rejects with
+   *   `ERR_HUB_STATE_IO` when they could not be written.
+   */
+  committed(): Promise<void> {
+    return this.#pending?.promise ?? this.#inflight ?? Promise.resolve()
+  }
+
+  async #commit(): Promise<void> {
+    while (this.#inflight !== undefined) await this.#inflight.catch(() => undefined)
+    const commit = this.#pending
+    if (commit === undefined || this.dir === undefined) return
+    this.#pending = undefined
+    const file = join(this.dir, STATE_FILE)
+    const write = writeFileAtomic(file, JSON.stringify(this.state, null, 1) + '\n')
+    this.#inflight = write
+    try {
+      await write
+      this.#failed = false
+      commit.resolve()
+    } catch (err) {
+      this.#failed = true
+      commit.reject(err)
+      throw err
+    } finally {
+      if (this.#inflight === write) this.#inflight = undefined
+    }
+  }
+
+  /**
+   * Writes the state now if anything changed since the last good write (or `force`), after any
+   * write in flight.
    *
    * @throws {SasTokenError} `ERR_HUB_STATE_IO`.
    */
   async flush(force = false): Promise<void> {
     if (this.dir === undefined) return
-    while (this.#writing !== undefined) await this.#writing
-    if (!this.#dirty && !force) return
-    this.#dirty = false
-    const file = join(this.dir, STATE_FILE)
-    this.#writing = writeFileAtomic(file, JSON.stringify(this.state, null, 1) + '\n')
-    try {
-      await this.#writing
-    } catch (err) {
-      this.#dirty = true
-      throw err
-    } finally {
-      this.#writing = undefined
-    }
+    await this.committed().catch(() => undefined)
+    if (!this.#failed && !force) return
+    const commit = this.#pending ?? newCommit()
+    this.#pending = commit
+    await this.#commit()
+    await commit.promise
   }
 }

@@ -233,17 +233,12 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     hub.events.behind(log)
     process.stdout.once('drain', caughtUp)
   })
-  await new Promise<void>((resolve) => {
+  // A state that could not be written on close fails the command (a non-zero exit).
+  await new Promise<void>((resolve, reject) => {
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
-      Promise.all([web?.close(), hub.close()]).then(
-        () => resolve(),
-        (err: unknown) => {
-          warn(`closing the hub: ${(err as Error).message}`)
-          resolve()
-        },
-      )
+      Promise.all([web?.close(), hub.close()]).then(() => resolve(), reject)
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
