@@ -139,6 +139,22 @@ describe('sas-token hub', () => {
     assert.equal(r.stdout, '')
   })
 
+  it('an owner key that is not base64 is refused naming where it came from, never the key', async () => {
+    const args = ['hub', '--json', '--in-memory', '--mqtt-port', '0', '--https-port', '0']
+    const cases: Array<[string, string[], Record<string, string>]> = [
+      ['--owner-key', ['--owner-key', 'c2VjcmV0-a2V5'], {}],
+      ['SAS_TOKEN_HUB_OWNER_KEY', [], { SAS_TOKEN_HUB_OWNER_KEY: 'c2VjcmV0-a2V5' }],
+    ]
+    for (const [source, extra, env] of cases) {
+      const r = await cli([...args, ...extra], { env })
+      assert.equal(r.code, 1, r.stderr)
+      const { error } = JSON.parse(r.stderr) as { error: { code: string; message: string } }
+      assert.equal(error.code, 'ERR_INVALID_KEY')
+      assert.ok(error.message.startsWith(`${source} is not valid base64`), error.message)
+      assert.ok(!r.stderr.includes('c2VjcmV0'), 'the key is never echoed')
+    }
+  })
+
   it('an explicit port that is taken is an error (exit 1, ERR_HUB_PORT_UNAVAILABLE)', async () => {
     const blocker = createServer()
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()))

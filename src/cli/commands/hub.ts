@@ -6,6 +6,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises'
+import { assertKey } from '../../keys.js'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Argv, CommandModule } from 'yargs'
@@ -139,6 +140,9 @@ async function readCaFile(file: string): Promise<string> {
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
+  // checked here to name where it came from; startHub() would call it `ownerKey`
+  if (ownerKey !== undefined)
+    assertKey(ownerKey, args.ownerKey === undefined ? 'SAS_TOKEN_HUB_OWNER_KEY' : '--owner-key')
   const mqttPort = port(args.mqttPort, 'mqtt-port')
   const httpsPort = port(args.httpsPort, 'https-port')
   const consolePort = port(args.consolePort, 'console-port')
