@@ -41,3 +41,62 @@ describe('DPS emulator bodies', () => {
     assert.equal((r.body as { deviceId: string }).deviceId, 'dev-3')
   })
 })
+
+describe('the guard between aedes and the hub (handler-guard.ts), in memory', async () => {
+  const guardPath = '../../dist/hub/handler-guard.js'
+  type Guarded = <A extends unknown[]>(
+    what: string,
+    warn: (message: string) => void,
+    refuse: (err: Error, ...args: A) => void,
+    handler: (...args: A) => void,
+  ) => (...args: A) => void
+  type Listener = <A extends unknown[]>(
+    what: string,
+    warn: (message: string) => void,
+    listener: (...args: A) => void,
+  ) => (...args: A) => void
+  const { guarded, guardedListener } = (await import(guardPath)) as {
+    guarded: Guarded
+    guardedListener: Listener
+  }
+
+  it('a callback that throws is answered with its refusal and reported; nothing escapes', () => {
+    const warnings: string[] = []
+    const refused: Array<[string, number]> = []
+    const callback = guarded<[number]>(
+      'A publish',
+      (m) => warnings.push(m),
+      (err, n) => refused.push([err.message, n]),
+      () => {
+        throw new Error('boom')
+      },
+    )
+    assert.doesNotThrow(() => callback(7))
+    assert.equal(refused.length, 1)
+    assert.equal(refused[0]?.[1], 7)
+    assert.match(warnings[0] ?? '', /^A publish failed inside the hub \(boom\); the hub goes on\.$/)
+  })
+
+  it('a listener that throws is reported and goes no further; one that does not is left alone', () => {
+    const warnings: string[] = []
+    const seen: string[] = []
+    const throwing = guardedListener<[string]>(
+      'The subscribe handler',
+      (m) => warnings.push(m),
+      () => {
+        throw new TypeError('no such session')
+      },
+    )
+    const fine = guardedListener<[string]>(
+      'The ack handler',
+      (m) => warnings.push(m),
+      (x) => seen.push(x),
+    )
+    assert.doesNotThrow(() => throwing('a'))
+    fine('b')
+    assert.deepEqual(seen, ['b'])
+    assert.deepEqual(warnings, [
+      'The subscribe handler failed inside the hub (no such session); the hub goes on.',
+    ])
+  })
+})

@@ -22,7 +22,7 @@ import { handlePoll, handleRegister } from './dps.js'
 import { gateReads } from './ingress-gate.js'
 import { parseDeviceTopic } from './device-topics.js'
 import { brokerClientId, sentClientId } from './client-ids.js'
-import { guardBrokerOptions } from './handler-guard.js'
+import { guardBrokerOptions, guardedListener } from './handler-guard.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
@@ -384,128 +384,157 @@ export async function createBroker(
     hub.store.changed()
   }
 
-  broker.on('clientReady', (client) => {
-    const c = connections.get(client)
-    if (c === undefined) return
-    const { session } = c
-    session.clean = client.clean
-    if (session.kind === 'device') {
-      if (session.clean) {
-        if (Object.hasOwn(hub.state.sessions, session.clientId)) {
-          delete hub.state.sessions[session.clientId]
-          hub.store.changed()
-        }
-      } else {
-        const kept = Object.hasOwn(hub.state.sessions, session.clientId)
-          ? (hub.state.sessions[session.clientId] ?? [])
-          : []
-        for (const kind of kept) {
-          if (kind === 'messages' || kind === 'methods' || kind === 'twin-responses' || kind === 'desired') {
-            if (!session.subscriptions.has(kind)) session.subscriptions.set(kind, 1)
+  broker.on(
+    'clientReady',
+    guardedListener('The clientReady handler', warn, (client) => {
+      const c = connections.get(client)
+      if (c === undefined) return
+      const { session } = c
+      session.clean = client.clean
+      if (session.kind === 'device') {
+        if (session.clean) {
+          if (Object.hasOwn(hub.state.sessions, session.clientId)) {
+            delete hub.state.sessions[session.clientId]
+            hub.store.changed()
+          }
+        } else {
+          const kept = Object.hasOwn(hub.state.sessions, session.clientId)
+            ? (hub.state.sessions[session.clientId] ?? [])
+            : []
+          for (const kind of kept) {
+            if (
+              kind === 'messages' ||
+              kind === 'methods' ||
+              kind === 'twin-responses' ||
+              kind === 'desired'
+            ) {
+              if (!session.subscriptions.has(kind)) session.subscriptions.set(kind, 1)
+            }
           }
         }
       }
-    }
-    if (session.kind === 'device') hub.sessions.set(session.clientId, session)
-    const identity = session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
-    if (identity) {
-      identity.connectionState = 'Connected'
-      identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
-    }
-    const expiresAt = c.accepted.expiresAt
-    if (expiresAt !== undefined) {
-      const arm = (): void => {
-        const left = expiresAt * 1000 - hub.now()
-        if (left <= 0) {
-          session.closeReason = 'token expired'
-          client.close()
-          return
-        }
-        session.expiryTimer = setTimeout(arm, Math.min(left, 2 ** 31 - 1))
-      }
-      arm()
-    }
-    hub.events.publish({
-      event: 'connect',
-      ...idFields(session),
-      ...(session.kind === 'dps' ? { registrationId: session.deviceId, service: 'dps' } : {}),
-      clientId: session.clientId,
-      authMethod: session.authMethod,
-      cleanSession: client.clean,
-      protocol: session.protocol,
-      ...(session.subscriptions.size > 0 ? { restoredSubscriptions: [...session.subscriptions.keys()] } : {}),
-    })
-    attachC2d(hub, session)
-  })
-
-  broker.on('subscribe', (subscriptions, client) => {
-    const c = connections.get(client)
-    if (c === undefined) return
-    hub.events.publish({
-      event: 'subscribe',
-      ...idFields(c.session),
-      topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
-    })
-    persistSubscriptions(c.session)
-    attachC2d(hub, c.session)
-  })
-
-  broker.on('ack', (packet, client) => {
-    const c = connections.get(client)
-    if (c) pubackC2d(hub, c.session, packet)
-  })
-
-  broker.on('unsubscribe', (topics, client) => {
-    const c = connections.get(client)
-    if (c === undefined) return
-    for (const topic of topics) {
-      const kind = subscriptionKind(topic, c.session)
-      if (kind) c.session.subscriptions.delete(kind)
-    }
-    hub.events.publish({ event: 'unsubscribe', ...idFields(c.session), topics })
-    persistSubscriptions(c.session)
-  })
-
-  broker.on('keepaliveTimeout', (client) => {
-    const c = connections.get(client)
-    if (c) c.session.closeReason = 'keep-alive timeout (1.5 × the client keep-alive without a packet)'
-  })
-
-  broker.on('clientDisconnect', (client) => {
-    const c = connections.get(client)
-    if (c === undefined) return
-    const { session } = c
-    clearTimeout(session.expiryTimer)
-    detachC2d(hub, session)
-    if (hub.sessions.get(session.clientId) === session) {
-      hub.sessions.delete(session.clientId)
+      if (session.kind === 'device') hub.sessions.set(session.clientId, session)
       const identity =
         session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
       if (identity) {
-        identity.connectionState = 'Disconnected'
+        identity.connectionState = 'Connected'
         identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
       }
-    }
-    if (session.closeReason !== undefined) {
+      const expiresAt = c.accepted.expiresAt
+      if (expiresAt !== undefined) {
+        const arm = (): void => {
+          const left = expiresAt * 1000 - hub.now()
+          if (left <= 0) {
+            session.closeReason = 'token expired'
+            client.close()
+            return
+          }
+          session.expiryTimer = setTimeout(arm, Math.min(left, 2 ** 31 - 1))
+        }
+        arm()
+      }
       hub.events.publish({
-        event: 'close',
+        event: 'connect',
+        ...idFields(session),
+        ...(session.kind === 'dps' ? { registrationId: session.deviceId, service: 'dps' } : {}),
+        clientId: session.clientId,
+        authMethod: session.authMethod,
+        cleanSession: client.clean,
+        protocol: session.protocol,
+        ...(session.subscriptions.size > 0
+          ? { restoredSubscriptions: [...session.subscriptions.keys()] }
+          : {}),
+      })
+      attachC2d(hub, session)
+    }),
+  )
+
+  broker.on(
+    'subscribe',
+    guardedListener('The subscribe handler', warn, (subscriptions, client) => {
+      const c = connections.get(client)
+      if (c === undefined) return
+      hub.events.publish({
+        event: 'subscribe',
+        ...idFields(c.session),
+        topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
+      })
+      persistSubscriptions(c.session)
+      attachC2d(hub, c.session)
+    }),
+  )
+
+  broker.on(
+    'ack',
+    guardedListener('The ack handler', warn, (packet, client) => {
+      const c = connections.get(client)
+      if (c) pubackC2d(hub, c.session, packet)
+    }),
+  )
+
+  broker.on(
+    'unsubscribe',
+    guardedListener('The unsubscribe handler', warn, (topics, client) => {
+      const c = connections.get(client)
+      if (c === undefined) return
+      for (const topic of topics) {
+        const kind = subscriptionKind(topic, c.session)
+        if (kind) c.session.subscriptions.delete(kind)
+      }
+      hub.events.publish({ event: 'unsubscribe', ...idFields(c.session), topics })
+      persistSubscriptions(c.session)
+    }),
+  )
+
+  broker.on(
+    'keepaliveTimeout',
+    guardedListener('The keepaliveTimeout handler', warn, (client) => {
+      const c = connections.get(client)
+      if (c) c.session.closeReason = 'keep-alive timeout (1.5 × the client keep-alive without a packet)'
+    }),
+  )
+
+  broker.on(
+    'clientDisconnect',
+    guardedListener('The clientDisconnect handler', warn, (client) => {
+      const c = connections.get(client)
+      if (c === undefined) return
+      const { session } = c
+      clearTimeout(session.expiryTimer)
+      detachC2d(hub, session)
+      if (hub.sessions.get(session.clientId) === session) {
+        hub.sessions.delete(session.clientId)
+        const identity =
+          session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
+        if (identity) {
+          identity.connectionState = 'Disconnected'
+          identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
+        }
+      }
+      if (session.closeReason !== undefined) {
+        hub.events.publish({
+          event: 'close',
+          ...idFields(session),
+          clientId: session.clientId,
+          reason: session.closeReason,
+        })
+      }
+      hub.events.publish({
+        event: 'disconnect',
         ...idFields(session),
         clientId: session.clientId,
-        reason: session.closeReason,
+        reason: session.closeReason ?? 'client disconnected',
       })
-    }
-    hub.events.publish({
-      event: 'disconnect',
-      ...idFields(session),
-      clientId: session.clientId,
-      reason: session.closeReason ?? 'client disconnected',
-    })
-  })
+    }),
+  )
 
-  broker.on('clientError', (client, err) => {
-    const c = connections.get(client)
-    if (c && c.session.closeReason === undefined) c.session.closeReason = `connection error: ${err.message}`
-  })
+  broker.on(
+    'clientError',
+    guardedListener('The clientError handler', warn, (client, err) => {
+      const c = connections.get(client)
+      if (c && c.session.closeReason === undefined) c.session.closeReason = `connection error: ${err.message}`
+    }),
+  )
 
   return {
     broker,

@@ -22,7 +22,7 @@ export function guarded<A extends unknown[]>(
     try {
       handler(...args)
     } catch (err) {
-      const message = `${what} failed inside the hub (${err instanceof Error ? err.message : String(err)}); the connection was refused and the hub goes on.`
+      const message = `${what} failed inside the hub (${err instanceof Error ? err.message : String(err)}); the hub goes on.`
       try {
         warn(message)
         refuse(new Error(message), ...args)
@@ -67,4 +67,16 @@ export function guardBrokerOptions(warn: (message: string) => void, o: AedesOpti
       ),
     }),
   }
+}
+
+/**
+ * Wraps a broker event listener (`clientReady`, `subscribe`, …): a throw is reported by `warn`
+ * and goes no further, so the broker and the event's other listeners go on.
+ */
+export function guardedListener<A extends unknown[]>(
+  what: string,
+  warn: (message: string) => void,
+  listener: (...args: A) => void,
+): (...args: A) => void {
+  return guarded(what, warn, () => undefined, listener)
 }
