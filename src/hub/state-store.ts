@@ -1,8 +1,8 @@
 /**
  * The hub's state on disk: one JSON document (`state.json`) in the state directory, written
  * atomically (a temp file in the same directory, fsync, then rename), so a crash mid-write
- * leaves the previous state whole. A file that cannot be read as hub state is reported with
- * its path and never overwritten. Without a directory (in memory) nothing is written.
+ * leaves the previous state whole. A file that cannot be read as hub state (checked deeply by
+ * state-schema.ts) is reported with its path and the JSON path inside it, and never overwritten. Without a directory (in memory) nothing is written.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { SasTokenError } from '../errors.js'
 import type { RegisteredCa } from './ca-registry.js'
 import type { DeviceEntry, Policy } from './registry.js'
+import { parseState, stateCorrupt } from './state-schema.js'
 
 /** A DPS individual enrollment (symmetric key). */
 export interface Enrollment {
@@ -61,83 +62,6 @@ export interface HubState {
 
 /** The name of the state file in the state directory. */
 export const STATE_FILE = 'state.json'
-
-function corrupt(file: string, why: string): SasTokenError {
-  return Object.assign(
-    new SasTokenError(
-      'ERR_HUB_STATE_CORRUPT',
-      `The hub state file ${file} ${why}. It was left as it is: fix or move it away (the hub then starts empty), or start with another --state-dir.`,
-    ),
-    { file },
-  )
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v)
-
-/**
- * Checks that parsed JSON has the shape of hub state.
- *
- * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT` naming `file`.
- */
-export function assertState(value: unknown, file: string): asserts value is HubState {
-  if (!isObject(value) || value.format !== 'sas-token-hub-state') {
-    throw corrupt(file, 'is not a sas-token hub state file')
-  }
-  if (value.version !== 1)
-    throw corrupt(file, `has version ${JSON.stringify(value.version)}; this hub reads version 1`)
-  const { policies, devices, sessions, dps } = value
-  if (
-    !Array.isArray(policies) ||
-    !policies.every(
-      (p) =>
-        isObject(p) &&
-        typeof p.keyName === 'string' &&
-        typeof p.primaryKey === 'string' &&
-        Array.isArray(p.rights),
-    )
-  ) {
-    throw corrupt(file, 'has invalid "policies"')
-  }
-  if (!isObject(devices)) throw corrupt(file, 'has invalid "devices"')
-  for (const [id, entry] of Object.entries(devices)) {
-    if (
-      !isObject(entry) ||
-      !isObject(entry.device) ||
-      entry.device.deviceId !== id ||
-      !isObject(entry.modules) ||
-      !Array.isArray(entry.c2d) ||
-      !isObject(entry.device.twin) ||
-      !isObject(entry.device.authentication)
-    ) {
-      throw corrupt(file, `has an invalid entry for device ${JSON.stringify(id)}`)
-    }
-  }
-  if (
-    !isObject(sessions) ||
-    !Object.values(sessions).every((s) => Array.isArray(s) && s.every((f) => typeof f === 'string'))
-  ) {
-    throw corrupt(file, 'has invalid "sessions"')
-  }
-  if (!isObject(dps) || !isObject(dps.enrollments) || !isObject(dps.groups) || !isObject(dps.registrations)) {
-    throw corrupt(file, 'has invalid "dps"')
-  }
-  const { certificates } = value
-  if (
-    certificates !== undefined &&
-    (!isObject(certificates) ||
-      !Object.entries(certificates).every(
-        ([name, c]) =>
-          isObject(c) &&
-          c.name === name &&
-          typeof c.certificate === 'string' &&
-          typeof c.thumbprint === 'string' &&
-          typeof c.isVerified === 'boolean',
-      ))
-  ) {
-    throw corrupt(file, 'has invalid "certificates"')
-  }
-}
 
 /**
  * Writes `data` to `file` atomically: a temp file beside it, fsync, rename.
@@ -235,15 +159,15 @@ export class StateStore {
     }
     let parsed: unknown
     try {
-      parsed = JSON.parse(text)
+      // A UTF-8 BOM (an editor's) is not part of the JSON.
+      parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
     } catch {
-      throw corrupt(
+      throw stateCorrupt(
         file,
         text.length === 0 ? 'is empty' : 'is not valid JSON (cut short by a crash, or edited by hand?)',
       )
     }
-    assertState(parsed, file)
-    return { store: new StateStore(dir, parsed, onError), created: false }
+    return { store: new StateStore(dir, parseState(parsed, file), onError), created: false }
   }
 
   /** Marks the state changed; it is written soon (changes within one tick coalesce). */

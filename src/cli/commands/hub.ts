@@ -18,6 +18,7 @@ import { registerSecret } from '../secrets.js'
 import { escapeTerminal } from '../escape-terminal.js'
 import { renderHubEvent } from '../render-hub-event.js'
 import { withHubSubcommands } from './hub/index.js'
+import { assertKey } from '../../keys.js'
 
 /** The console's default port (`--console-port`); when taken, a free one is used instead. */
 export const DEFAULT_CONSOLE_PORT = 8884
@@ -139,6 +140,9 @@ async function readCaFile(file: string): Promise<string> {
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
+  // Named by its source: the hub itself only knows it as its ownerKey option.
+  if (ownerKey !== undefined)
+    assertKey(ownerKey, args.ownerKey === undefined ? 'SAS_TOKEN_HUB_OWNER_KEY' : '--owner-key')
   const mqttPort = port(args.mqttPort, 'mqtt-port')
   const httpsPort = port(args.httpsPort, 'https-port')
   const consolePort = port(args.consolePort, 'console-port')
