@@ -14,6 +14,7 @@ import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
 import type { Session, SubscriptionKind } from './sessions.js'
+import { idTable } from './state-schema.js'
 import type { StateStore } from './state-store.js'
 import { MAX_PROPERTIES_BYTES, MAX_TAGS_BYTES, applyPatch, checkPatch, isJsonObject } from './twin.js'
 import type { JsonObject } from './twin.js'
@@ -162,7 +163,7 @@ export class HubService {
       if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)
       const created: DeviceEntry = {
         device: newIdentity(deviceId, undefined, input, this.now()),
-        modules: {},
+        modules: idTable(),
         c2d: [],
       }
       this.state.devices[deviceId] = created
