@@ -80,11 +80,11 @@ const PARSE = { error: expected } as const
  * A table keyed by ids, as a null-prototype object (zod's `record` would drop `__proto__`).
  *
  * @param checkKey Checks a key (an id rule); throws a {@link SasTokenError}.
- * @param idOf The member of an entry that must equal its key.
+ * @param idOf The path of the member of an entry that must equal its key.
  */
 function table<T extends z.ZodMiniType>(
   entry: T,
-  o: { checkKey?: (key: string) => unknown; idOf?: string } = {},
+  o: { checkKey?: (key: string) => unknown; idOf?: readonly string[] } = {},
 ) {
   return z.pipe(
     z.custom<Record<string, unknown>>(isPlainObject, 'expected an object'),
@@ -112,12 +112,11 @@ function table<T extends z.ZodMiniType>(
             })
           continue
         }
-        const id = o.idOf === undefined || !isPlainObject(value) ? undefined : value[o.idOf]
-        if (o.idOf !== undefined && id !== name) {
+        if (o.idOf !== undefined && member(value, o.idOf) !== name) {
           ctx.issues.push({
             code: 'custom',
             input: '',
-            path: [name, o.idOf],
+            path: [name, ...o.idOf],
             message: `expected ${JSON.stringify(name)}, the key it is stored under`,
           })
           continue
@@ -127,6 +126,13 @@ function table<T extends z.ZodMiniType>(
       return out
     }),
   )
+}
+
+/** The member of `value` at `path`, or `undefined`. */
+function member(value: unknown, path: readonly string[]): unknown {
+  let at = value
+  for (const name of path) at = isPlainObject(at) && Object.hasOwn(at, name) ? at[name] : undefined
+  return at
 }
 
 /** Twin collections: JSON objects whose members are the user's (kept as they are, `__proto__` too). */
@@ -148,17 +154,21 @@ const twin = z.strictObject({
   reportedVersion: count,
 }) satisfies z.ZodMiniType<TwinState & { tags: JsonObject }>
 
-const authentication = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('sas'),
-    symmetricKey: z.strictObject({ primaryKey: key, secondaryKey: key }),
-  }),
-  z.strictObject({
-    type: z.literal('selfSigned'),
-    x509Thumbprint: z.strictObject({ primaryThumbprint: thumbprint, secondaryThumbprint: thumbprint }),
-  }),
-  z.strictObject({ type: z.literal('certificateAuthority') }),
-])
+const authentication = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({
+      type: z.literal('sas'),
+      symmetricKey: z.strictObject({ primaryKey: key, secondaryKey: key }),
+    }),
+    z.strictObject({
+      type: z.literal('selfSigned'),
+      x509Thumbprint: z.strictObject({ primaryThumbprint: thumbprint, secondaryThumbprint: thumbprint }),
+    }),
+    z.strictObject({ type: z.literal('certificateAuthority') }),
+  ],
+  { error: 'expected a type of "sas", "selfSigned" or "certificateAuthority"' },
+)
 
 const identity = z.strictObject({
   deviceId: text.check(rule((v) => assertDeviceId(v, 'deviceId'))),
@@ -200,7 +210,7 @@ const c2dMessage = z.strictObject({
 const deviceEntry = z
   .strictObject({
     device: identity,
-    modules: table(identity, { checkKey: (k) => assertDeviceId(k, 'moduleId'), idOf: 'moduleId' }),
+    modules: table(identity, { checkKey: (k) => assertDeviceId(k, 'moduleId'), idOf: ['moduleId'] }),
     c2d: z.array(c2dMessage),
   })
   .check(
@@ -267,17 +277,20 @@ const hubState = z.strictObject({
   format: z.literal('sas-token-hub-state'),
   version: z.literal(1),
   policies: z.array(policy),
-  devices: table(deviceEntry, { checkKey: (k) => assertDeviceId(k, 'deviceId') }),
+  devices: table(deviceEntry, {
+    checkKey: (k) => assertDeviceId(k, 'deviceId'),
+    idOf: ['device', 'deviceId'],
+  }),
   sessions: table(z.array(text)),
   dps: z.strictObject({
-    enrollments: table(enrollment, { checkKey: registrationKey, idOf: 'registrationId' }),
+    enrollments: table(enrollment, { checkKey: registrationKey, idOf: ['registrationId'] }),
     groups: table(enrollmentGroup, {
       checkKey: (k) => assertRegistrationId(k, 'enrollment group id'),
-      idOf: 'enrollmentGroupId',
+      idOf: ['enrollmentGroupId'],
     }),
-    registrations: table(registration, { checkKey: registrationKey, idOf: 'registrationId' }),
+    registrations: table(registration, { checkKey: registrationKey, idOf: ['registrationId'] }),
   }),
-  certificates: optional(table(registeredCa, { idOf: 'name' })),
+  certificates: optional(table(registeredCa, { idOf: ['name'] })),
 }) satisfies z.ZodMiniType<HubState>
 
 /** What a schema expected, for one issue; never the input itself (it may be a key). */
