@@ -59,6 +59,16 @@ function depth(value: unknown): number {
   return 1 + deepest
 }
 
+/**
+ * A plain copy of a property collection, for what the hub hands out (API results, events): the
+ * stored collections have null prototypes ({@link jsonObject}); JSON.parse keeps a member named
+ * `__proto__` as a member. The copy is the caller's to change.
+ */
+export function plainJson(value: JsonObject): JsonObject {
+  const copy: unknown = JSON.parse(JSON.stringify(value))
+  return isJsonObject(copy) ? copy : {}
+}
+
 /** `true` for a plain JSON object (not an array, not null). */
 export function isJsonObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value)
