@@ -216,67 +216,6 @@ describe('hub state directory', () => {
     }
   })
 
-  it('a device named __proto__ is stored, found, and kept through state.json across a restart', async () => {
-    const dir = await tempDir()
-    let hub: Hub = await startHub({ stateDir: dir })
-    try {
-      assert.equal((await rest(hub, 'PUT', '/devices/__proto__', { body: {} })).status, 200)
-      assert.equal((await rest(hub, 'GET', '/devices/__proto__')).status, 200)
-      assert.equal((await rest(hub, 'GET', '/devices/constructor')).status, 404)
-    } finally {
-      await hub.close()
-    }
-    const text = await readFile(join(dir, 'state.json'), 'utf8')
-    assert.ok(Object.hasOwn(JSON.parse(text).devices, '__proto__'), 'state.json holds the device')
-    hub = await startHub({ stateDir: dir })
-    try {
-      const found = await rest(hub, 'GET', '/devices/__proto__')
-      assert.equal(found.status, 200)
-      assert.equal((found.body as { deviceId?: string }).deviceId, '__proto__')
-    } finally {
-      await hub.close()
-    }
-  })
-
-  it('hand-edited state that would crash later is refused at start, naming the file and the JSON path', async () => {
-    const dir = await tempDir()
-    const hub = await startHub({ stateDir: dir })
-    await hub.addDevice('d1', { primaryKey: KEY })
-    await hub.close()
-    const good = await readFile(join(dir, 'state.json'), 'utf8')
-    const cases: [string, (s: { devices: Record<string, Record<string, unknown>> }) => void, string][] = [
-      [
-        'a sas device without keys',
-        (s) => Object.assign(s.devices.d1?.device ?? {}, { authentication: { type: 'sas' } }),
-        '$["devices"]["d1"]["device"]["authentication"]',
-      ],
-      [
-        'an empty C2D message',
-        (s) => Object.assign(s.devices.d1 ?? {}, { c2d: [{}] }),
-        '$["devices"]["d1"]["c2d"][0]',
-      ],
-      [
-        'a module without an identity',
-        (s) => Object.assign(s.devices.d1 ?? {}, { modules: { m1: {} } }),
-        '$["devices"]["d1"]["modules"]["m1"]',
-      ],
-    ]
-    for (const [what, edit, path] of cases) {
-      const state = JSON.parse(good)
-      edit(state)
-      await writeFile(join(dir, 'state.json'), JSON.stringify(state))
-      await assert.rejects(startHub({ stateDir: dir }), (err: Error & { code?: string; file?: string }) => {
-        assert.equal(err.code, 'ERR_HUB_STATE_CORRUPT', what)
-        assert.equal(err.file, join(dir, 'state.json'))
-        assert.ok(err.message.includes(path), `${what}: ${err.message}`)
-        return true
-      })
-    }
-    await writeFile(join(dir, 'state.json'), `\uFEFF${good}`)
-    const again = await startHub({ stateDir: dir })
-    await again.close()
-  })
-
   it('--in-memory (inMemory) writes nothing, even with a state directory', async () => {
     const dir = await tempDir()
     const hub = await startHub({ stateDir: dir, inMemory: true })
@@ -298,5 +237,296 @@ describe('hub state directory', () => {
       devices: Record<string, unknown>
     }
     assert.ok('later' in state.devices)
+  })
+})
+
+describe('hub state is validated deeply at load (issue 20, item 8)', () => {
+  const dirs: string[] = []
+  after(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  })
+  const BAD_KEY = `${KEY.slice(0, -4)}ab-=` // one URL-safe character: not standard base64
+  /** A state directory written by a real hub (dev1 with KEY and module m0), then edited. */
+  const editedState = async (
+    edit: (state: {
+      policies: Array<Record<string, unknown>>
+      devices: Record<string, Record<string, unknown> & { device: Record<string, unknown> }>
+    }) => void,
+  ): Promise<{ dir: string; file: string; text: string }> => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-'))
+    dirs.push(dir)
+    const hub = await startHub({ stateDir: dir })
+    await hub.addDevice('dev1', { primaryKey: KEY })
+    await hub.addModule('dev1', 'm0', { primaryKey: KEY })
+    await hub.close()
+    const file = join(dir, 'state.json')
+    const state = JSON.parse(await readFile(file, 'utf8'))
+    edit(state)
+    const text = JSON.stringify(state)
+    await writeFile(file, text)
+    return { dir, file, text }
+  }
+  const refused = async (dir: string, file: string, path: string, expected: RegExp): Promise<string> => {
+    let message = ''
+    await assert.rejects(startHub({ stateDir: dir }), (err: Error & { code?: string; file?: string }) => {
+      assert.equal(err.code, 'ERR_HUB_STATE_CORRUPT', err.message)
+      assert.equal(err.file, file)
+      assert.ok(err.message.includes(file), err.message)
+      assert.ok(
+        new RegExp(` ${path.replace(/[.[\]]/g, '\\$&')}[: ]`).test(err.message),
+        `${path} in: ${err.message}`,
+      )
+      assert.match(err.message, expected)
+      assert.match(err.message, /move it away/)
+      assert.ok(!err.message.includes(KEY) && !err.message.includes(BAD_KEY), err.message)
+      message = err.message
+      return true
+    })
+    return message
+  }
+
+  it('authentication {type:"sas"} without keys names devices.dev1.device.authentication.symmetricKey', async () => {
+    const { dir, file, text } = await editedState((s) => {
+      const entry = s.devices.dev1
+      if (entry) entry.device.authentication = { type: 'sas' }
+    })
+    await refused(dir, file, 'devices.dev1.device.authentication.symmetricKey', /expected an object/)
+    assert.equal(await readFile(file, 'utf8'), text, 'left as it is')
+  })
+
+  it('a device key that is not base64 names its JSON path and the reason, never the key', async () => {
+    const { dir, file } = await editedState((s) => {
+      const entry = s.devices.dev1
+      if (entry)
+        entry.device.authentication = {
+          type: 'sas',
+          symmetricKey: { primaryKey: BAD_KEY, secondaryKey: KEY },
+        }
+    })
+    await refused(dir, file, 'devices.dev1.device.authentication.symmetricKey.primaryKey', /URL-safe/)
+  })
+
+  it('c2d: [{}] names devices.dev1.c2d[0].messageId', async () => {
+    const { dir, file } = await editedState((s) => {
+      const entry = s.devices.dev1
+      if (entry) entry.c2d = [{}]
+    })
+    await refused(dir, file, 'devices.dev1.c2d[0].messageId', /expected a string, but it is missing/)
+  })
+
+  it('modules: {m1: {}} names devices.dev1.modules.m1', async () => {
+    const { dir, file } = await editedState((s) => {
+      const entry = s.devices.dev1
+      if (entry) entry.modules = { m1: {} }
+    })
+    await refused(dir, file, 'devices.dev1.modules.m1.deviceId', /expected a string/)
+  })
+
+  it("the iothubowner policy's key in state.json that is not base64 names policies[0].primaryKey", async () => {
+    const { dir, file } = await editedState((s) => {
+      const owner = s.policies[0]
+      if (owner) owner.primaryKey = BAD_KEY
+    })
+    const message = await refused(dir, file, 'policies[0].primaryKey', /not valid base64/)
+    assert.match(message, /iothubowner/)
+  })
+
+  it('a UTF-8 BOM at the start of state.json is accepted', async () => {
+    const { dir, file, text } = await editedState(() => undefined)
+    await writeFile(file, `\uFEFF${text}`)
+    const hub = await startHub({ stateDir: dir })
+    try {
+      assert.equal((await rest(hub, 'GET', '/devices/dev1/modules/m0')).status, 200)
+    } finally {
+      await hub.close()
+    }
+  })
+
+  for (const [source, args, env] of [
+    ['--owner-key', ['--owner-key', 'x'], {}],
+    ['SAS_TOKEN_HUB_OWNER_KEY', [], { SAS_TOKEN_HUB_OWNER_KEY: 'x' }],
+  ] as const) {
+    it(`an owner key from ${source} that is not base64 names ${source}, never the key`, async () => {
+      const badKey = `${KEY.slice(0, -4)}a_b=`
+      const argv = [BIN, 'hub', '--in-memory', '--mqtt-port', '0', '--https-port', '0', '--no-console']
+      const child = spawn(process.execPath, [...argv, ...(args.length > 0 ? ['--owner-key', badKey] : [])], {
+        env: { ...cleanEnv(), ...(Object.keys(env).length > 0 ? { SAS_TOKEN_HUB_OWNER_KEY: badKey } : {}) },
+      })
+      let stderr = ''
+      let stdout = ''
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString()
+      })
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString()
+      })
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      assert.notEqual(code, 0, stdout)
+      assert.ok(stderr.includes(source), stderr)
+      assert.match(stderr, /not valid base64/)
+      assert.ok(!stderr.includes(badKey) && !stdout.includes(badKey), stderr)
+    })
+  }
+
+  it('a state written by the hub with everything in it loads again (round trip)', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-'))
+    dirs.push(dir)
+    const GROUP_KEY = Buffer.alloc(64, 3).toString('base64')
+    let hub = await startHub({ stateDir: dir })
+    await hub.addDevice('dev1', { primaryKey: KEY })
+    await hub.addModule('dev1', 'm1', { primaryKey: KEY })
+    assert.equal(
+      (
+        await rest(hub, 'PUT', '/devices/x509', {
+          body: {
+            deviceId: 'x509',
+            authentication: { type: 'selfSigned', x509Thumbprint: { primaryThumbprint: 'AB'.repeat(20) } },
+          },
+        })
+      ).status,
+      200,
+    )
+    assert.equal(
+      (
+        await rest(hub, 'PUT', '/devices/ca-dev', {
+          body: { deviceId: 'ca-dev', authentication: { type: 'certificateAuthority' } },
+        })
+      ).status,
+      200,
+    )
+    await hub.updateDesired('dev1', { a: { b: 1 } })
+    assert.equal((await rest(hub, 'PATCH', '/twins/dev1', { body: { tags: { site: 'x' } } })).status, 200)
+    assert.equal(
+      (await rest(hub, 'PUT', '/_emulator/dps/enrollments/r1', { body: { deviceId: 'from-r1' } })).status,
+      200,
+    )
+    await hub.addEnrollmentGroup('g1', { primaryKey: GROUP_KEY })
+    assert.equal(
+      (await rest(hub, 'PUT', '/_emulator/certificates/mine', { body: { certificate: hub.ca } })).status,
+      200,
+    )
+    // a CleanSession 0 subscription (sessions) and a DPS registration (registrations)
+    const device = await connect(hub, dev(false))
+    await device.subscribeAsync('devices/dev1/messages/devicebound/#', { qos: 1 })
+    const { createHmac } = await import('node:crypto')
+    const derived = createHmac('sha256', Buffer.from(GROUP_KEY, 'base64')).update('reg-1').digest('base64')
+    const dps = await connect(hub, {
+      clientId: 'reg-1',
+      username: '0ne00000000/registrations/reg-1/api-version=2019-03-31',
+      password: hmacToken('0ne00000000/registrations/reg-1', derived, nowS() + 60, 'registration'),
+    })
+    await dps.subscribeAsync('$dps/registrations/res/#')
+    let res = nextMessage(dps, '$dps/registrations/res/')
+    dps.publish('$dps/registrations/PUT/iotdps-register/?$rid=1', JSON.stringify({ registrationId: 'reg-1' }))
+    const { operationId } = JSON.parse((await res).payload.toString())
+    for (let rid = 2; ; rid++) {
+      res = nextMessage(dps, '$dps/registrations/res/')
+      dps.publish(
+        `$dps/registrations/GET/iotdps-get-operationstatus/?$rid=${rid}&operationId=${encodeURIComponent(operationId)}`,
+        '',
+      )
+      if (/^\$dps\/registrations\/res\/200\//.test((await res).topic)) break
+    }
+    dps.end(true)
+    const gone = nextEvent(hub, (e) => e.event === 'disconnect' && e.deviceId === 'dev1')
+    device.end()
+    await gone
+    await hub.sendC2d('dev1', 'queued', { messageId: 'q1', properties: { k: 'v' } })
+    await hub.close()
+    const written = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8'))
+    assert.ok(Object.keys(written.sessions).includes('dev1'))
+    assert.ok(Object.keys(written.dps.registrations).includes('reg-1'))
+    assert.ok(Object.keys(written.certificates).includes('mine'))
+    assert.equal(written.devices.dev1.c2d.length, 1)
+
+    hub = await startHub({ stateDir: dir })
+    try {
+      for (const path of [
+        '/devices/dev1',
+        '/devices/dev1/modules/m1',
+        '/devices/x509',
+        '/devices/ca-dev',
+        '/devices/reg-1',
+      ])
+        assert.equal((await rest(hub, 'GET', path)).status, 200, path)
+      const twin = (await rest(hub, 'GET', '/twins/dev1')).body as {
+        tags: { site: string }
+        properties: { desired: { a: { b: number } } }
+      }
+      assert.equal(twin.tags.site, 'x')
+      assert.equal(twin.properties.desired.a.b, 1)
+      assert.equal(
+        ((await rest(hub, 'GET', '/_emulator/dps/enrollments')).body as Array<{ registrationId: string }>)[0]
+          ?.registrationId,
+        'r1',
+      )
+      const cas = (await rest(hub, 'GET', '/_emulator/certificates')).body as Array<{ name: string }>
+      assert.ok(cas.some((c) => c.name === 'mine'))
+      const again = await connect(hub, dev(false))
+      const message = await nextMessage(again, 'devices/dev1/messages/devicebound/')
+      assert.equal(message.payload.toString(), 'queued')
+      again.end(true)
+    } finally {
+      await hub.close()
+    }
+  })
+})
+
+describe('ids such as __proto__ and constructor are ordinary keys (issue 20, item 13)', () => {
+  const dirs: string[] = []
+  after(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  })
+
+  it('PUT /devices/__proto__ then GET finds it, with modules __proto__ and constructor, across a restart', {
+    timeout: 60_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-'))
+    dirs.push(dir)
+    let hub = await startHub({ stateDir: dir })
+    try {
+      for (const id of ['__proto__', 'constructor', 'toString']) {
+        const put = await rest(hub, 'PUT', `/devices/${id}`, { body: { deviceId: id } })
+        assert.equal(put.status, 200, put.text)
+        assert.equal((await rest(hub, 'GET', `/devices/${id}`)).status, 200, id)
+      }
+      assert.equal((await rest(hub, 'GET', '/devices/hasOwnProperty')).status, 404)
+      for (const m of ['__proto__', 'constructor']) {
+        const put = await rest(hub, 'PUT', `/devices/__proto__/modules/${m}`, {
+          body: { deviceId: '__proto__', moduleId: m },
+        })
+        assert.equal(put.status, 200, put.text)
+      }
+      assert.equal((await rest(hub, 'GET', '/devices/__proto__/modules/valueOf')).status, 404)
+      const patch = await rest(hub, 'PATCH', '/twins/__proto__', {
+        body: '{"tags":{"__proto__":{"polluted":1}},"properties":{"desired":{"__proto__":{"polluted":2}}}}',
+      })
+      assert.equal(patch.status, 200, patch.text)
+      const twin = JSON.parse((await rest(hub, 'GET', '/twins/__proto__')).text)
+      assert.deepEqual(Object.getOwnPropertyDescriptor(twin.tags, '__proto__')?.value, { polluted: 1 })
+      assert.deepEqual(Object.getOwnPropertyDescriptor(twin.properties.desired, '__proto__')?.value, {
+        polluted: 2,
+      })
+      assert.equal(({} as { polluted?: unknown }).polluted, undefined)
+    } finally {
+      await hub.close()
+    }
+    hub = await startHub({ stateDir: dir })
+    try {
+      const list = (await rest(hub, 'GET', '/devices')).body as Array<{ deviceId: string }>
+      assert.deepEqual(list.map((d) => d.deviceId).sort(), ['__proto__', 'constructor', 'toString'])
+      for (const path of [
+        '/devices/__proto__',
+        '/devices/__proto__/modules/__proto__',
+        '/devices/__proto__/modules/constructor',
+      ])
+        assert.equal((await rest(hub, 'GET', path)).status, 200, path)
+      const twin = JSON.parse((await rest(hub, 'GET', '/twins/__proto__')).text)
+      assert.deepEqual(Object.getOwnPropertyDescriptor(twin.tags, '__proto__')?.value, { polluted: 1 })
+    } finally {
+      await hub.close()
+    }
   })
 })

@@ -10,6 +10,7 @@
  */
 import { X509Certificate, randomBytes } from 'node:crypto'
 import { SasTokenError } from '../errors.js'
+import { idTable } from './state-schema.js'
 import type { StateStore } from './state-store.js'
 
 /** A registered CA certificate, as `state.json` keeps it under `certificates.{name}`. */
@@ -107,7 +108,7 @@ export class CaRegistry {
   }
 
   #table(): Record<string, RegisteredCa> {
-    this.#store.state.certificates ??= {}
+    this.#store.state.certificates ??= idTable()
     return this.#store.state.certificates
   }
 

@@ -16,9 +16,16 @@ import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
 import type { Session, SubscriptionKind } from './sessions.js'
+import { idTable } from './state-schema.js'
 import type { StateStore } from './state-store.js'
-import { idMap } from './state-store.js'
-import { MAX_PROPERTIES_BYTES, MAX_TAGS_BYTES, applyPatch, checkPatch, isJsonObject } from './twin.js'
+import {
+  MAX_PROPERTIES_BYTES,
+  MAX_TAGS_BYTES,
+  applyPatch,
+  checkPatch,
+  isJsonObject,
+  plainJson,
+} from './twin.js'
 import type { JsonObject } from './twin.js'
 
 /** Marks packets the hub publishes to one connection (see the broker's authorizeForward). */
@@ -169,7 +176,7 @@ export class HubService {
       if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)
       const created: DeviceEntry = {
         device: newIdentity(deviceId, undefined, input, this.now()),
-        modules: idMap(),
+        modules: idTable(),
         c2d: [],
       }
       this.state.devices[deviceId] = created
@@ -318,15 +325,15 @@ export class HubService {
           : { primaryThumbprint: null, secondaryThumbprint: null },
       modelId: '',
       version: twin.version,
-      tags: twin.tags,
+      tags: plainJson(twin.tags),
       properties: {
         desired: {
-          ...twin.desired,
+          ...plainJson(twin.desired),
           $metadata: { $lastUpdated: identity.connectionStateUpdatedTime },
           $version: twin.desiredVersion,
         },
         reported: {
-          ...twin.reported,
+          ...plainJson(twin.reported),
           $metadata: { $lastUpdated: identity.connectionStateUpdatedTime },
           $version: twin.reportedVersion,
         },
@@ -375,7 +382,7 @@ export class HubService {
       this.store.changed()
     }
     if (desired !== undefined) {
-      const patch = o.replace ? twin.desired : desired
+      const patch = o.replace ? plainJson(twin.desired) : desired
       this.events.publish({
         event: 'twin-desired',
         deviceId,

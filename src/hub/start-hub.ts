@@ -31,6 +31,7 @@ import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './registry.js'
 import { isLoopbackHost } from './loopback.js'
 import { createRestApi } from './rest-api.js'
 import { HubService } from './service.js'
+import { idTable } from './state-schema.js'
 import { StateStore } from './state-store.js'
 import type { HubState } from './state-store.js'
 import { loadTlsMaterial } from './tls-material.js'
@@ -287,9 +288,9 @@ function freshState(ownerKey: string): HubState {
     format: 'sas-token-hub-state',
     version: 1,
     policies: defaultPolicies(ownerKey),
-    devices: {},
-    sessions: {},
-    dps: { enrollments: {}, groups: {}, registrations: {} },
+    devices: idTable(),
+    sessions: idTable(),
+    dps: { enrollments: idTable(), groups: idTable(), registrations: idTable() },
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * The hub's state on disk: one JSON document (`state.json`) in the state directory, written
  * atomically (a temp file in the same directory, fsync, then rename), so a crash mid-write
- * leaves the previous state whole. A file that cannot be read as hub state is reported with
- * its path and never overwritten. Without a directory (in memory) nothing is written.
+ * leaves the previous state whole. A file that cannot be read as hub state (checked deeply by
+ * state-schema.ts) is reported with its path and the JSON path inside it, and never overwritten. Without a directory (in memory) nothing is written.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path'
 import { SasTokenError } from '../errors.js'
 import type { RegisteredCa } from './ca-registry.js'
 import type { DeviceEntry, Policy } from './registry.js'
-import { stateProblem } from './state-schema.js'
+import { parseState, stateCorrupt } from './state-schema.js'
 
 /** A DPS individual enrollment (symmetric key). */
 export interface Enrollment {
@@ -62,37 +62,6 @@ export interface HubState {
 
 /** The name of the state file in the state directory. */
 export const STATE_FILE = 'state.json'
-
-function corrupt(file: string, why: string): SasTokenError {
-  return Object.assign(
-    new SasTokenError(
-      'ERR_HUB_STATE_CORRUPT',
-      `The hub state file ${file} ${why}. It was left as it is: fix or move it away (the hub then starts empty), or start with another --state-dir.`,
-    ),
-    { file },
-  )
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v)
-
-/**
- * Checks that parsed JSON has the shape of hub state.
- *
- * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT` naming `file`.
- */
-export function assertState(value: unknown, file: string): asserts value is HubState {
-  if (!isObject(value) || value.format !== 'sas-token-hub-state') {
-    throw corrupt(file, 'is not a sas-token hub state file')
-  }
-  if (value.version !== 1)
-    throw corrupt(file, `has version ${JSON.stringify(value.version)}; this hub reads version 1`)
-  const problem = stateProblem(value)
-  if (problem !== undefined)
-    throw Object.assign(corrupt(file, `has an invalid value at ${problem.path} (${problem.expected})`), {
-      path: problem.path,
-    })
-}
 
 /** Makes a rename in `dir` durable (fsync of the directory); a platform that cannot is skipped. */
 async function syncDir(dir: string): Promise<void> {
@@ -168,24 +137,6 @@ export async function readIfExists(file: string): Promise<string | undefined> {
   }
 }
 
-/** A copy of `record` with no prototype, so any id (`__proto__`, `constructor`) is an own key. */
-export function idMap<T>(record: Record<string, T> = {}): Record<string, T> {
-  const map: Record<string, T> = Object.create(null)
-  for (const [id, value] of Object.entries(record)) map[id] = value
-  return map
-}
-
-/** Puts every id-keyed record of `state` (devices, modules, sessions, DPS) in null-prototype objects. */
-function keyedByNullPrototype(state: HubState): HubState {
-  state.devices = idMap(state.devices)
-  for (const entry of Object.values(state.devices)) entry.modules = idMap(entry.modules)
-  state.sessions = idMap(state.sessions)
-  state.dps.enrollments = idMap(state.dps.enrollments)
-  state.dps.groups = idMap(state.dps.groups)
-  state.dps.registrations = idMap(state.dps.registrations)
-  return state
-}
-
 interface Commit {
   promise: Promise<void>
   resolve: () => void
@@ -223,7 +174,7 @@ export class StateStore {
 
   private constructor(dir: string | undefined, state: HubState, onError: (err: unknown) => void) {
     this.dir = dir
-    this.state = keyedByNullPrototype(state)
+    this.state = state
     this.#onError = onError
   }
 
@@ -255,8 +206,7 @@ export class StateStore {
     }
     const file = join(dir, STATE_FILE)
     await removeStaleTemps(file)
-    // A UTF-8 BOM (an editor's) is not part of the JSON.
-    const text = (await readIfExists(file))?.replace(/^\uFEFF/, '')
+    const text = await readIfExists(file)
     if (text === undefined) {
       const store = new StateStore(dir, fresh(), onError)
       await store.flush(true)
@@ -264,15 +214,15 @@ export class StateStore {
     }
     let parsed: unknown
     try {
-      parsed = JSON.parse(text)
+      // A UTF-8 BOM (an editor's) is not part of the JSON.
+      parsed = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
     } catch {
-      throw corrupt(
+      throw stateCorrupt(
         file,
         text.length === 0 ? 'is empty' : 'is not valid JSON (cut short by a crash, or edited by hand?)',
       )
     }
-    assertState(parsed, file)
-    return { store: new StateStore(dir, parsed, onError), created: false }
+    return { store: new StateStore(dir, parseState(parsed, file), onError), created: false }
   }
 
   /**

@@ -29,7 +29,23 @@ export const MAX_DEPTH = 10
 
 /** A fresh twin: empty collections, every version 1 (as a new IoT Hub twin). */
 export function newTwin(): TwinState {
-  return { version: 1, tags: {}, desired: {}, desiredVersion: 1, reported: {}, reportedVersion: 1 }
+  return {
+    version: 1,
+    tags: jsonObject(),
+    desired: jsonObject(),
+    desiredVersion: 1,
+    reported: jsonObject(),
+    reportedVersion: 1,
+  }
+}
+
+/**
+ * A new property collection: a null-prototype object, so that a member the user names
+ * `__proto__` (or `constructor`) is an ordinary member and never the object's prototype.
+ */
+export function jsonObject(from?: JsonObject): JsonObject {
+  const out: JsonObject = Object.create(null) as JsonObject
+  return from === undefined ? out : Object.assign(out, from)
 }
 
 function badRequest(message: string): SasTokenError {
@@ -41,6 +57,16 @@ function depth(value: unknown): number {
   let deepest = 0
   for (const child of Object.values(value)) deepest = Math.max(deepest, depth(child))
   return 1 + deepest
+}
+
+/**
+ * A plain copy of a property collection, for what the hub hands out (API results, events): the
+ * stored collections have null prototypes ({@link jsonObject}); JSON.parse keeps a member named
+ * `__proto__` as a member. The copy is the caller's to change.
+ */
+export function plainJson(value: JsonObject): JsonObject {
+  const copy: unknown = JSON.parse(JSON.stringify(value))
+  return isJsonObject(copy) ? copy : {}
 }
 
 /** `true` for a plain JSON object (not an array, not null). */
@@ -89,12 +115,12 @@ export function checkPatch(value: unknown, what: string, limit = MAX_PROPERTIES_
  * member, anything else replaces it. Returns a new object; neither input is changed.
  */
 export function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
-  const result: JsonObject = { ...target }
+  const result = jsonObject(target)
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key]
     else if (isJsonObject(value)) {
       const current = result[key]
-      result[key] = mergePatch(isJsonObject(current) ? current : {}, value)
+      result[key] = mergePatch(isJsonObject(current) ? current : jsonObject(), value)
     } else result[key] = value
   }
   return result

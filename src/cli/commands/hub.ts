@@ -140,7 +140,7 @@ async function readCaFile(file: string): Promise<string> {
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
-  // checked here to name where it came from; startHub() would call it `ownerKey`
+  // Named by its source: the hub itself only knows it as its ownerKey option.
   if (ownerKey !== undefined)
     assertKey(ownerKey, args.ownerKey === undefined ? 'SAS_TOKEN_HUB_OWNER_KEY' : '--owner-key')
   const mqttPort = port(args.mqttPort, 'mqtt-port')
