@@ -19,6 +19,7 @@
  */
 import { inspect } from 'node:util'
 import * as z from 'zod/mini'
+import { fail, unknownName } from './connection-string-errors.js'
 import { SasTokenError, type SasTokenErrorCode } from './errors.js'
 import { assertDeviceId, assertHostName } from './identity.js'
 import { assertKey, assertKeyName } from './keys.js'
@@ -136,10 +137,6 @@ function notAConnectionString(fn: string, value: unknown, objects = false): SasT
   })
 }
 
-function fail(code: SasTokenErrorCode, reason: string): never {
-  throw new SasTokenError(code, `Invalid connection string: ${reason}.`)
-}
-
 /**
  * The error for a name that is not a field. The name is quoted only when it is a known one
  * miscased or padded: anything else might be a key that lost its `SharedAccessKey=`.
@@ -148,17 +145,11 @@ function unknownField(name: string, position: number): never {
   const folded = name.trim().toLowerCase()
   const foreign = FOREIGN_FIELDS.get(folded)
   if (foreign !== undefined) fail('ERR_CONNECTION_STRING_UNSUPPORTED', foreign)
-  const known = FIELDS.find(([canonical]) => canonical.toLowerCase() === folded)?.[0]
-  if (known !== undefined) {
-    const why = name.trim() === known ? 'remove the whitespace around it' : 'names are case-sensitive'
-    fail(
-      'ERR_CONNECTION_STRING_UNKNOWN_KEY',
-      `unknown name '${name}' in field ${position}; did you mean '${known}'? (${why})`,
-    )
-  }
-  fail(
-    'ERR_CONNECTION_STRING_UNKNOWN_KEY',
-    `field ${position} has an unknown name; the names are ${FIELDS.map(([n]) => n).join(', ')}`,
+  unknownName(
+    name,
+    position,
+    FIELDS.map(([n]) => n),
+    'the names are',
   )
 }
 

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { SasTokenError, type SasTokenErrorCode } from './errors.js'
+import { fail, unknownName } from './connection-string-errors.js'
+import { SasTokenError } from './errors.js'
 import { assertHostName } from './identity.js'
 import { assertKeyName } from './keys.js'
 import { assertTextKey, parseSasToken, resourceCovers } from './sas-token.js'
@@ -76,30 +77,6 @@ export const IOT_HUB_ONLY: readonly string[] = ['HostName', 'DeviceId', 'ModuleI
 /** Field names only a Service Bus-family string has. */
 export const SERVICE_BUS_ONLY: readonly string[] = ['Endpoint', 'EntityPath', 'UseDevelopmentEmulator']
 
-function fail(code: SasTokenErrorCode, reason: string): never {
-  throw new SasTokenError(code, `Invalid connection string: ${reason}.`)
-}
-
-/**
- * The error for a name that is not a field; the name is quoted only when it is a known one
- * miscased or padded (anything else might be a key that lost its `SharedAccessKey=`).
- */
-function unknownName(name: string, position: number): never {
-  const folded = name.trim().toLowerCase()
-  const known = NAMES.find((n) => n.toLowerCase() === folded)
-  if (known !== undefined) {
-    const why = name.trim() === known ? 'remove the whitespace around it' : 'names are case-sensitive'
-    fail(
-      'ERR_CONNECTION_STRING_UNKNOWN_KEY',
-      `unknown name '${name}' in field ${position}; did you mean '${known}'? (${why})`,
-    )
-  }
-  fail(
-    'ERR_CONNECTION_STRING_UNKNOWN_KEY',
-    `field ${position} has an unknown name; the names of an Endpoint=sb://… string are ${NAMES.join(', ')}`,
-  )
-}
-
 /** Splits `body` (unquoted, without its trailing `;`) into checked-syntax raw fields. */
 function tokenize(body: string): Partial<Record<Name, string>> {
   const fields: Partial<Record<Name, string>> = {}
@@ -117,7 +94,8 @@ function tokenize(body: string): Partial<Record<Name, string>> {
       )
     }
     const name = part.slice(0, eq)
-    if (!(NAMES as readonly string[]).includes(name)) unknownName(name, position)
+    if (!(NAMES as readonly string[]).includes(name))
+      unknownName(name, position, NAMES, 'the names of an Endpoint=sb://… string are')
     const field = name as Name
     if (fields[field] !== undefined)
       fail('ERR_CONNECTION_STRING_DUPLICATE_KEY', `'${field}' appears twice; keep one`)
