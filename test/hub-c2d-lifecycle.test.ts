@@ -58,6 +58,33 @@ async function drop(hub: Hub, client: MqttClient): Promise<void> {
 }
 
 describe('C2D lifecycle (IoT Hub: Enqueued → Invisible → Completed / Dead-lettered)', () => {
+  it('after an UNSUBSCRIBE nothing is delivered or completed; it waits, queued, for the next subscription', async () => {
+    const hub = await startHub()
+    try {
+      await hub.addDevice('dev1', { primaryKey: KEY })
+      const events = collect(hub)
+      const client = await connect(hub, dev(true))
+      const got = neverAck(client)
+      await client.subscribeAsync(FILTER, { qos: 1 })
+      await client.unsubscribeAsync(FILTER)
+      const sent = await hub.sendC2d('dev1', 'after unsubscribe', { messageId: 'u1' })
+      assert.equal(sent.state, 'queued')
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.equal(got.length, 0, 'nothing reached the device')
+      assert.deepEqual(
+        events.filter((e) => e.state === 'completed' || e.state === 'delivered'),
+        [],
+        'nothing was delivered or completed',
+      )
+      await client.subscribeAsync(FILTER, { qos: 1 })
+      await until('the delivery after subscribing again', () => got.length === 1)
+      assert.equal(got[0]?.payload.toString(), 'after unsubscribe')
+      client.end(true)
+    } finally {
+      await hub.close()
+    }
+  })
+
   it('a message not acknowledged before the link is lost is delivered again, its delivery count grown', async () => {
     const hub = await startHub()
     try {

@@ -61,3 +61,29 @@ describe('U+0000 in topics', () => {
     })
   }
 })
+
+describe('U+0000 in a client id', () => {
+  let hub: Hub
+  before(async () => {
+    hub = await startHub()
+    await hub.addDevice('dev1', { primaryKey: KEY })
+  })
+  after(() => hub.close())
+
+  it('is refused at CONNECT (it would open the DPS client-id space), and the device of that id is unaffected', {
+    timeout: 30_000,
+  }, async () => {
+    const password = hmacToken('localhost/devices/dev1', KEY, Math.floor(Date.now() / 1000) + 3600)
+    const real = await connect(hub, { clientId: 'dev1', username: `localhost/dev1/${API}`, password })
+    const warned = nextEvent(hub, (e) => e.event === 'warning' && /U\+0000/.test(String(e.message)))
+    await assert.rejects(
+      connect(hub, { clientId: '\u0000dps/dev1', username: `localhost/dev1/${API}`, password }),
+      'the CONNECT is refused',
+    )
+    await warned
+    const telemetry = nextEvent(hub, (e) => e.event === 'telemetry' && e.deviceId === 'dev1')
+    real.publish('devices/dev1/messages/events/', 'still here')
+    assert.equal(((await telemetry) as { deviceId?: string }).deviceId, 'dev1')
+    real.end(true)
+  })
+})

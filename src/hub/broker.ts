@@ -89,6 +89,7 @@ export async function createBroker(
   o: { maxOutboundBytes?: number } = {},
 ): Promise<HubBroker> {
   const maxOutbound = o.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES
+  let ungated = false
   const connections = new WeakMap<Client, Connection>()
 
   const protocolOf = (client: Client): 'mqtt' | 'mqtt-ws' => (client.req ? 'mqtt-ws' : 'mqtt')
@@ -111,6 +112,12 @@ export async function createBroker(
     heartbeatInterval: 60_000,
 
     preConnect(_client, packet, done) {
+      // U+0000 is no MQTT string's, and it opens the DPS client-id space (client-ids.ts)
+      if (packet.clientId.includes('\u0000')) {
+        warn('refused a CONNECT whose client id holds U+0000, which MQTT forbids')
+        done(new Error('client id holds U+0000'), false)
+        return
+      }
       packet.clientId = brokerClientId(packet.clientId, packet.username)
       done(null, true)
     },
@@ -176,8 +183,7 @@ export async function createBroker(
           reason: outcome.reason,
           findings,
         }
-        hub.recordRefused(record)
-        hub.events.publish({ event: 'refuse', ...record })
+        hub.events.publish({ event: 'refuse', ...hub.recordRefused(record) })
         const err: AuthenticateError = Object.assign(new Error(outcome.reason.message), {
           returnCode: outcome.returnCode,
         })
@@ -340,11 +346,20 @@ export async function createBroker(
             hub.deliver(session, 'twin-responses', topicOut, body)
           }
           // The answer means durable: it waits for the commit that carries the patch.
-          hub.store.committed().then(
-            () => respond(status, answer),
-            (err: unknown) =>
-              respond(500, JSON.stringify({ errorCode: 500001, message: (err as Error).message })),
-          )
+          hub.store
+            .committed()
+            .then(
+              () => respond(status, answer),
+              () =>
+                respond(
+                  500,
+                  JSON.stringify({
+                    errorCode: 500001,
+                    message: 'The hub could not write its state; try again.',
+                  }),
+                ),
+            )
+            .catch((err: unknown) => warn(`A twin answer could not be sent (${(err as Error).message}).`))
           return done(null)
         }
         case 'method-response': {
@@ -480,6 +495,8 @@ export async function createBroker(
       for (const topic of topics) {
         const kind = subscriptionKind(topic, c.session)
         if (kind) c.session.subscriptions.delete(kind)
+        // no more C2D to a device that unsubscribed; what it holds unanswered goes back
+        if (kind === 'messages') detachC2d(hub, c.session)
       }
       hub.events.publish({ event: 'unsubscribe', ...idFields(c.session), topics })
       persistSubscriptions(c.session)
@@ -542,7 +559,12 @@ export async function createBroker(
       const client = broker.handle(conn, req)
       grantQos1ForQos2(client)
       // no device input is read while a lossless event sink is behind (ingress-gate.ts)
-      gateReads(client, conn, hub.events.ingress)
+      if (!gateReads(client, conn, hub.events.ingress) && !ungated) {
+        ungated = true
+        warn(
+          'This aedes has no _nextBatch: device input is not held while the log is behind (events may pile up).',
+        )
+      }
       limitOutbound(conn, maxOutbound, (buffered) => {
         const c = connections.get(client)
         const reason = `outbound queue over ${maxOutbound} bytes (${buffered} unsent): the client is not reading its socket`

@@ -68,6 +68,7 @@ export interface HubEvent extends HubEventInput {
 export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
   readonly #now: () => number
   #closed = false
+  #reporting = false
   /**
    * Held while a sink that must not lose events is behind; the broker reads devices through it.
    *
@@ -81,10 +82,26 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
     this.#now = now
   }
 
-  /** Stamps and emits an event, with anything shaped like a SAS token's signature redacted. */
+  /**
+   * Stamps and emits an event, with anything shaped like a SAS token's signature redacted. A
+   * listener that throws is reported in a `warning` event to the others, and never reaches the
+   * code that published (a timer, a socket handler): the hub goes on.
+   */
   publish(input: HubEventInput): HubEvent {
     const event: HubEvent = { ...redactDeep(input), time: new Date(this.#now()).toISOString() }
-    this.emit('event', event)
+    for (const listener of this.rawListeners('event')) {
+      try {
+        ;(listener as (e: HubEvent) => void)(event)
+      } catch (err) {
+        if (this.#reporting) continue
+        this.#reporting = true
+        this.publish({
+          event: 'warning',
+          message: `An event listener threw on a ${event.event} event (${err instanceof Error ? err.message : String(err)}); the hub goes on.`,
+        })
+        this.#reporting = false
+      }
+    }
     return event
   }
 

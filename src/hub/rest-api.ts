@@ -66,10 +66,13 @@ function send(
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  hub.store.committed().then(
-    () => write(res, status, body, headers),
-    (err: unknown) => sendError(res, toHttpError(err)),
-  )
+  hub.store
+    .committed()
+    .then(
+      () => write(res, status, body, headers),
+      (err: unknown) => sendError(res, toHttpError(err)),
+    )
+    .catch(() => res.destroy())
 }
 
 function write(

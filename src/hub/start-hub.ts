@@ -31,7 +31,7 @@ import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './registry.js'
 import { isLoopbackHost } from './loopback.js'
 import { createRestApi } from './rest-api.js'
 import { HubService } from './service.js'
-import { idTable } from './state-schema.js'
+import { idTable } from './id-table.js'
 import { StateStore } from './state-store.js'
 import type { HubState } from './state-store.js'
 import { loadTlsMaterial } from './tls-material.js'
@@ -607,8 +607,11 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
         httpsServer.closeAllConnections()
         for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
         hub.c2d.close()
-        await store.flush()
-        events.end()
+        try {
+          await store.flush()
+        } finally {
+          events.end()
+        }
       })()
       return closed
     },
