@@ -121,7 +121,7 @@ describe('hub durability', () => {
       device.end(true)
       await Promise.all(pending)
       await exited(hub.child)
-      await writeFile(join(dir, 'state.json.4242.deadbeef.tmp'), '{"left":"by a crash"}')
+      await writeFile(join(dir, 'state.json.2147483646.deadbeef.tmp'), '{"left":"by a crash"}')
 
       const again = await spawnHub(dir)
       const temps = (await readdir(dir)).filter((f) => f.endsWith('.tmp'))

@@ -12,11 +12,6 @@ import { envLines, type ShellVariables } from './shell.js'
 export const VARIABLE_FORMATS = ['env', 'powershell', 'cmd'] as const
 export type VariableFormat = (typeof VARIABLE_FORMATS)[number]
 
-/** `true` when `format` is one of {@link VARIABLE_FORMATS}. */
-export function isVariableFormat(format: string): format is VariableFormat {
-  return (VARIABLE_FORMATS as readonly string[]).includes(format)
-}
-
 /**
  * `vars` as lines for the shell `format` names: `export NAME='…'` (POSIX shells),
  * `$env:NAME = '…'` (PowerShell) or `@set "NAME=…"` (a cmd batch file).

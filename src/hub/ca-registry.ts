@@ -10,7 +10,7 @@
  */
 import { X509Certificate, randomBytes } from 'node:crypto'
 import { SasTokenError } from '../errors.js'
-import { idTable } from './state-schema.js'
+import { idTable } from './id-table.js'
 import type { StateStore } from './state-store.js'
 
 /** A registered CA certificate, as `state.json` keeps it under `certificates.{name}`. */
@@ -34,6 +34,17 @@ export interface RegisteredCa {
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/
+
+/**
+ * Checks a certificate name: 1 to 64 of `A–Z a–z 0–9 - . _`.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`.
+ */
+export function assertCaName(name: string): string {
+  if (!NAME.test(name))
+    throw bad(`The certificate name ${JSON.stringify(name)} must be 1 to 64 of A–Z, a–z, 0–9, '-', '.', '_'.`)
+  return name
+}
 
 function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
@@ -157,10 +168,7 @@ export class CaRegistry {
    * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST` (name, PEM, not a CA).
    */
   put(name: string, pem: unknown, o: { isVerified?: unknown } = {}): RegisteredCa {
-    if (!NAME.test(name))
-      throw bad(
-        `The certificate name ${JSON.stringify(name)} must be 1 to 64 of A–Z, a–z, 0–9, '-', '.', '_'.`,
-      )
+    assertCaName(name)
     if (o.isVerified !== undefined && typeof o.isVerified !== 'boolean')
       throw bad('isVerified must be true or false.')
     const cert = parseCaCertificate(pem)

@@ -69,7 +69,7 @@ export function streamEvents(
   const send = (text: string): void => {
     // below its highWaterMark a response takes one more event whatever its size; over it, an
     // event that does not fit the bound waits for nothing: it is dropped (a drain is due)
-    if (res.writableNeedDrain && res.writableLength + text.length > bound) {
+    if (res.writableNeedDrain && res.writableLength + Buffer.byteLength(text) > bound) {
       dropped += 1
       stall ??= setTimeout(tooSlow, stallMs)
       return

@@ -8,7 +8,6 @@
 import { diagnoseConnect } from '../diagnose.js'
 import type { DiagnoseConnectOptions, Finding, HubPolicy } from '../diagnose.js'
 import type { RefusalReason } from './device-auth.js'
-import { redactDeep } from './redact.js'
 import type { Policy } from './registry.js'
 
 /** A finding, as events and `GET /_emulator/refused` carry it. */
@@ -45,5 +44,5 @@ export function explainRefusal(
   if (!findings.some((f) => f.severity === 'error')) {
     findings.unshift({ severity: 'error', code: reason.code, message: reason.message, ...reason.facts })
   }
-  return redactDeep(findings)
+  return findings
 }

@@ -48,7 +48,7 @@ export type GuardedHandler = (req: IncomingMessage, res: ServerResponse, url: UR
 const BASE = 'http://listener.invalid'
 
 /** The request target as a URL (relative to a placeholder origin), or `undefined` when it is not one. */
-export function requestTarget(req: IncomingMessage): URL | undefined {
+function requestTarget(req: IncomingMessage): URL | undefined {
   try {
     return new URL(req.url ?? '/', BASE)
   } catch {

@@ -46,12 +46,13 @@ export class IngressGate {
  * `readable`, and each time every packet of the batch is handled, it calls `_nextBatch`, which
  * counts down and reads the next batch. While the gate is held those calls are counted and
  * replayed when it opens, so the stream's buffer fills, the socket stops reading and the kernel's
- * window closes on the device.
+ * window closes on the device. `_nextBatch` is aedes' own, not its API: this is the one place
+ * that touches it, and `false` says it is gone (an aedes upgrade), so the caller can say so.
  */
-export function gateReads(client: Client, conn: Duplex, gate: IngressGate): void {
+export function gateReads(client: Client, conn: Duplex, gate: IngressGate): boolean {
   const internal = client as Client & { _nextBatch?: (err?: Error | null) => void }
   const next = internal._nextBatch
-  if (typeof next !== 'function') return
+  if (typeof next !== 'function') return false
   let deferred = 0
   const replay = (): void => {
     const n = deferred
@@ -70,4 +71,5 @@ export function gateReads(client: Client, conn: Duplex, gate: IngressGate): void
   internal._nextBatch = gated
   conn.off('readable', next)
   conn.on('readable', gated)
+  return true
 }

@@ -16,7 +16,7 @@ import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
 import type { Session, SubscriptionKind } from './sessions.js'
-import { idTable } from './state-schema.js'
+import { idTable } from './id-table.js'
 import type { StateStore } from './state-store.js'
 import {
   MAX_PROPERTIES_BYTES,
@@ -429,10 +429,17 @@ export class HubService {
     )
   }
 
-  /** Records a refused CONNECT (bounded), with anything shaped like a SAS token's signature redacted. */
-  recordRefused(record: RefusedConnect): void {
-    this.refused.push(redactDeep(record))
+  /**
+   * Records a refused CONNECT (bounded), with every signature and key a client sent in it
+   * redacted (a token or connection string in the wrong field).
+   *
+   * @returns The record as kept: what the `refuse` event carries too.
+   */
+  recordRefused(record: RefusedConnect): RefusedConnect {
+    const kept = redactDeep(record, { credentials: true })
+    this.refused.push(kept)
     if (this.refused.length > MAX_REFUSED) this.refused.shift()
+    return kept
   }
 }
 

@@ -19,15 +19,11 @@ import * as z from 'zod/mini'
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId, assertRegistrationId } from '../identity.js'
 import { assertKey } from '../keys.js'
-import type { RegisteredCa } from './ca-registry.js'
+import { type RegisteredCa, assertCaName } from './ca-registry.js'
+import { idTable } from './id-table.js'
 import type { DeviceEntry, Identity, Policy, QueuedC2d } from './registry.js'
 import type { Enrollment, EnrollmentGroup, HubState, Registration } from './state-store.js'
 import type { JsonObject, TwinState } from './twin.js'
-
-/** A new empty table keyed by ids: a null-prototype object, so `__proto__` is an ordinary key. */
-export function idTable<T>(): Record<string, T> {
-  return Object.create(null) as Record<string, T>
-}
 
 /**
  * The error for a state file that cannot be used.
@@ -293,7 +289,7 @@ const hubState = z.strictObject({
     }),
     registrations: table(registration, { checkKey: registrationKey, idOf: ['registrationId'] }),
   }),
-  certificates: optional(table(registeredCa, { idOf: ['name'] })),
+  certificates: optional(table(registeredCa, { checkKey: assertCaName, idOf: ['name'] })),
 }) satisfies z.ZodMiniType<HubState>
 
 /** What a schema expected, for one issue; never the input itself (it may be a key). */

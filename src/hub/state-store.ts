@@ -81,12 +81,24 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Removes the temp files a crash left beside `file` (`<name>.<pid>.<hex>.tmp`). */
+/** Whether process `pid` is alive (another hub writing the same directory). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Removes the temp files a crash left beside `file` (`<name>.<pid>.<hex>.tmp` of a process gone). */
 async function removeStaleTemps(file: string): Promise<void> {
   const prefix = `${basename(file)}.`
   for (const name of await readdir(dirname(file)).catch(() => [] as string[])) {
-    if (name.startsWith(prefix) && name.endsWith('.tmp'))
-      await rm(join(dirname(file), name), { force: true }).catch(() => undefined)
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue
+    const pid = Number(name.slice(prefix.length).split('.')[0])
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) continue
+    await rm(join(dirname(file), name), { force: true }).catch(() => undefined)
   }
 }
 

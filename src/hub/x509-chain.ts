@@ -92,7 +92,7 @@ export function peerCertificate(socket: Partial<TLSSocket> | undefined): ClientC
 }
 
 /** Reads a PEM bundle (leaf first) as a chain; throws on text that holds no certificate. */
-export function chainFromPem(pem: string): X509Certificate[] {
+function chainFromPem(pem: string): X509Certificate[] {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
   if (blocks.length === 0) throw new TypeError('no PEM certificate found')
   return blocks.map((b) => new X509Certificate(b))
