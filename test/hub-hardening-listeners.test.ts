@@ -469,7 +469,7 @@ describe('hub hardening: the rules, in memory', async () => {
   const { escapeTerminal } = (await import(escapePath)) as { escapeTerminal: (text: string) => string }
   const { redactSignatures, redactDeep } = (await import(redactPath)) as {
     redactSignatures: (text: string) => string
-    redactDeep: <T>(value: T) => T
+    redactDeep: <T>(value: T, o?: { credentials?: boolean }) => T
   }
   const { jsonDepth } = (await import(depthPath)) as { jsonDepth: (text: string) => number }
 
@@ -495,6 +495,18 @@ describe('hub hardening: the rules, in memory', async () => {
     const untouched = { a: ['x', 1, { b: null }] }
     assert.equal(redactDeep(untouched), untouched)
     assert.deepEqual(redactDeep({ a: [{ b: 'sig=s' }], n: 1 }), { a: [{ b: 'sig=<redacted>' }], n: 1 })
+  })
+
+  it('with credentials, a SharedAccessKey= value goes too (a connection string in the wrong field)', () => {
+    const cs = 'HostName=h;DeviceId=d;SharedAccessKey=c2VjcmV0a2V5MTIz+/=='
+    assert.deepEqual(redactDeep({ username: cs }, { credentials: true }), {
+      username: 'HostName=h;DeviceId=d;SharedAccessKey=<redacted>',
+    })
+    assert.deepEqual(redactDeep({ username: `${cs};x509=true` }, { credentials: true }), {
+      username: 'HostName=h;DeviceId=d;SharedAccessKey=<redacted>;x509=true',
+    })
+    // without it, events keep their own connection strings (the ready event's is the point of it)
+    assert.equal(redactDeep(cs), cs)
   })
 
   it('jsonDepth counts nesting outside strings', () => {
