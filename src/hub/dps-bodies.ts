@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from 'zod'
+import * as z from 'zod/mini'
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 
@@ -21,32 +21,33 @@ const validDeviceId = (id: string): boolean => {
 }
 
 const keyPair = z.looseObject({
-  primaryKey: z.string().nullish(),
-  secondaryKey: z.string().nullish(),
+  primaryKey: z.nullish(z.string()),
+  secondaryKey: z.nullish(z.string()),
 })
 
 const common = {
-  attestation: z.looseObject({ type: z.string().optional(), symmetricKey: keyPair.optional() }).nullish(),
-  primaryKey: z.string().nullish(),
-  secondaryKey: z.string().nullish(),
-  provisioningStatus: z.enum(['enabled', 'disabled']).nullish(),
+  attestation: z.nullish(z.looseObject({ type: z.optional(z.string()), symmetricKey: z.optional(keyPair) })),
+  primaryKey: z.nullish(z.string()),
+  secondaryKey: z.nullish(z.string()),
+  provisioningStatus: z.nullish(z.enum(['enabled', 'disabled'])),
 }
 
 const enrollmentBody = z.looseObject({
   ...common,
-  deviceId: z
-    .string()
-    .refine((id) => id === '' || validDeviceId(id), {
-      message:
-        "must be a device id the hub accepts: at most 128 letters, digits and - . % _ * ? ! ( ) , : = @ $ '",
-    })
-    .nullish(),
+  deviceId: z.nullish(
+    z.string().check(
+      z.refine((id) => id === '' || validDeviceId(id), {
+        error:
+          "must be a device id the hub accepts: at most 128 letters, digits and - . % _ * ? ! ( ) , : = @ $ '",
+      }),
+    ),
+  ),
 })
 
 const groupBody = z.looseObject(common)
 
-function parse<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input)
+function parse<T>(schema: z.ZodMiniType<T>, input: unknown, what: string): T {
+  const result = z.safeParse(schema, input)
   if (result.success) return result.data
   const issue = result.error.issues[0]
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'the body'
