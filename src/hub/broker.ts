@@ -24,6 +24,7 @@ import { parseDeviceTopic } from './device-topics.js'
 import { brokerClientId, sentClientId } from './client-ids.js'
 import { guardBrokerOptions, guardedListener } from './handler-guard.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
+import { positiveInteger } from './option-checks.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from './methods.js'
 import { attachC2d, c2dForwardable, detachC2d, pubackC2d } from './mqtt-c2d.js'
@@ -88,7 +89,7 @@ export async function createBroker(
   methods: MethodCalls,
   o: { maxOutboundBytes?: number } = {},
 ): Promise<HubBroker> {
-  const maxOutbound = o.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES
+  const maxOutbound = positiveInteger(o.maxOutboundBytes, DEFAULT_MAX_OUTBOUND_BYTES, 'maxOutboundBytes')
   let ungated = false
   const connections = new WeakMap<Client, Connection>()
 

@@ -19,6 +19,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { HubEvents } from './events.js'
+import { positiveInteger } from './option-checks.js'
 import type { DeviceEntry, QueuedC2d } from './registry.js'
 import type { StateStore } from './state-store.js'
 
@@ -80,9 +81,9 @@ export class C2dQueue {
     this.#store = o.store
     this.#events = o.events
     this.#now = o.now
-    this.#lockMs = o.lockMs ?? 60_000
-    this.#maxDeliveryCount = o.maxDeliveryCount ?? 10
-    this.#ttlMs = o.defaultTtlMs ?? 60 * 60 * 1000
+    this.#lockMs = positiveInteger(o.lockMs, 60_000, 'c2d.lockMs')
+    this.#maxDeliveryCount = positiveInteger(o.maxDeliveryCount, 10, 'c2d.maxDeliveryCount')
+    this.#ttlMs = positiveInteger(o.defaultTtlMs, 60 * 60 * 1000, 'c2d.defaultTtlMs')
     // state written before delivery counts were kept: none delivered yet
     for (const entry of Object.values(o.store.state.devices))
       for (const m of entry.c2d) if (typeof m.deliveryCount !== 'number') m.deliveryCount = 0

@@ -21,7 +21,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
-import { SasTokenError } from '../errors.js'
+import { positiveInteger } from './option-checks.js'
 import type { HubEvents } from './events.js'
 
 /** How long a TLS connection may take to finish its handshake, ms, unless told otherwise. */
@@ -170,15 +170,6 @@ export interface TlsHandshakeGuardOptions {
   maxPending?: number
 }
 
-function positiveInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1)
-    throw new SasTokenError(
-      'ERR_INVALID_OPTION',
-      `${name} must be a whole number, 1 or more; got ${String(value)}.`,
-    )
-  return value
-}
-
 /**
  * The handshake rules of the hub's TLS listeners: give {@link serverOptions} to each
  * `tls.createServer` / `https.createServer` and {@link watch} each server. A connection still in
@@ -205,11 +196,12 @@ export class TlsHandshakeGuard {
     this.#events = o.events
     this.serverOptions = {
       handshakeTimeout: positiveInteger(
-        o.timeoutMs ?? DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
+        o.timeoutMs,
+        DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS,
         'tlsHandshakeTimeoutMs',
       ),
     }
-    this.#maxPending = positiveInteger(o.maxPending ?? DEFAULT_MAX_TLS_HANDSHAKES, 'maxTlsHandshakes')
+    this.#maxPending = positiveInteger(o.maxPending, DEFAULT_MAX_TLS_HANDSHAKES, 'maxTlsHandshakes')
   }
 
   /** Connections in handshake now, over every watched server. */

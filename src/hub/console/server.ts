@@ -19,6 +19,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { SasTokenError } from '../../errors.js'
+import { positiveInteger } from '../option-checks.js'
 import { tokenFromConnectionString } from '../../token-from-connection-string.js'
 import { HTTP_REQUEST_TIMEOUT_MS, guardRequests, httpTimeouts } from '../guard-listener.js'
 import { allowedHosts, bearerToken, newAccessToken, originProblem, tokenMatches } from './access.js'
@@ -153,13 +154,7 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
       "the console fronts the hub's HTTPS listener, which is off: start the hub with an HTTPS port",
     )
   }
-  const requestTimeoutMs = o.requestTimeoutMs ?? HTTP_REQUEST_TIMEOUT_MS
-  if (!Number.isInteger(requestTimeoutMs) || requestTimeoutMs < 1) {
-    throw new SasTokenError(
-      'ERR_INVALID_OPTION',
-      `requestTimeoutMs must be a whole number of ms, 1 or more; got ${String(requestTimeoutMs)}`,
-    )
-  }
+  const requestTimeoutMs = positiveInteger(o.requestTimeoutMs, HTTP_REQUEST_TIMEOUT_MS, 'requestTimeoutMs')
   const dir = assetDir()
   const files = new Map<string, Buffer>()
   for (const name of ['index.html', 'console.js', 'console.css'])
