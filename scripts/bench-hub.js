@@ -39,7 +39,7 @@ async function serve(kind) {
     ready = { port: hub.ports.mqtt, ca: hub.ca, devices }
   } else {
     const { createCertificateAuthority, createServerCertificate } = await import(
-      '../dist/hub/certificates.js'
+      '../dist/hub/tls/certificates.js'
     )
     const { Aedes } = await import('aedes')
     const tls = await import('node:tls')

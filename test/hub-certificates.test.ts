@@ -23,7 +23,7 @@ interface Der {
 }
 
 describe('hub DER encoder (known answers)', async () => {
-  const path = '../../dist/hub/der.js'
+  const path = '../../dist/hub/tls/der.js'
   const der: Der = await import(path)
   it('OID, lengths, integers, times', () => {
     assert.equal(hex(der.objectIdentifier('1.2.840.10045.4.3.2')), '06082a8648ce3d040302')

@@ -43,7 +43,7 @@ describe('DPS emulator bodies', () => {
 })
 
 describe('the guard between aedes and the hub (handler-guard.ts), in memory', async () => {
-  const guardPath = '../../dist/hub/handler-guard.js'
+  const guardPath = '../../dist/hub/mqtt/handler-guard.js'
   type Guarded = <A extends unknown[]>(
     what: string,
     warn: (message: string) => void,

@@ -153,7 +153,7 @@ describe('hub faults', () => {
 })
 
 describe('hub packet size guard', async () => {
-  const path = '../../dist/hub/packet-guard.js'
+  const path = '../../dist/hub/mqtt/packet-guard.js'
   const { PacketSizeGuard } = (await import(path)) as {
     PacketSizeGuard: new (limit: number) => { feed(chunk: Buffer): number | undefined }
   }

@@ -465,7 +465,7 @@ describe('hub hardening: the console waits for a slow body no longer than its re
 describe('hub hardening: the rules, in memory', async () => {
   const escapePath = '../../dist/cli/escape-terminal.js'
   const redactPath = '../../dist/hub/redact.js'
-  const depthPath = '../../dist/hub/json-depth.js'
+  const depthPath = '../../dist/hub/rest/json-depth.js'
   const { escapeTerminal } = (await import(escapePath)) as { escapeTerminal: (text: string) => string }
   const { redactSignatures, redactDeep } = (await import(redactPath)) as {
     redactSignatures: (text: string) => string

@@ -13,7 +13,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events'
-import { IngressGate } from './ingress-gate.js'
+import { IngressGate } from './mqtt/ingress-gate.js'
 import { redactDeep } from './redact.js'
 
 /**

@@ -7,8 +7,8 @@
  */
 import { diagnoseConnect } from '../diagnose.js'
 import type { DiagnoseConnectOptions, Finding, HubPolicy } from '../diagnose.js'
-import type { RefusalReason } from './device-auth.js'
-import type { Policy } from './registry.js'
+import type { RefusalReason } from './mqtt/device-auth.js'
+import type { Policy } from './state/registry.js'
 
 /** A finding, as events and `GET /_emulator/refused` carry it. */
 export interface RefusalFinding {

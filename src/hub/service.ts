@@ -9,15 +9,15 @@
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'
-import { C2dQueue } from './c2d-queue.js'
-import type { C2dQueueOptions } from './c2d-queue.js'
+import { C2dQueue } from './state/c2d-queue.js'
+import type { C2dQueueOptions } from './state/c2d-queue.js'
 import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
-import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './registry.js'
-import type { DeviceEntry, Identity, IdentityInput, Policy } from './registry.js'
-import type { Session, SubscriptionKind } from './sessions.js'
-import { idTable } from './id-table.js'
-import type { StateStore } from './state-store.js'
+import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './state/registry.js'
+import type { DeviceEntry, Identity, IdentityInput, Policy } from './state/registry.js'
+import type { Session, SubscriptionKind } from './state/sessions.js'
+import { idTable } from './state/id-table.js'
+import type { StateStore } from './state/state-store.js'
 import {
   MAX_PROPERTIES_BYTES,
   MAX_TAGS_BYTES,
@@ -25,8 +25,8 @@ import {
   checkPatch,
   isJsonObject,
   plainJson,
-} from './twin.js'
-import type { JsonObject } from './twin.js'
+} from './state/twin.js'
+import type { JsonObject } from './state/twin.js'
 
 /** Marks packets the hub publishes to one connection (see the broker's authorizeForward). */
 export const DIRECT_BROKER_ID = 'sas-token-hub-direct'

@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url'
 import { SasTokenError } from '../../errors.js'
 import { positiveInteger } from '../option-checks.js'
 import { tokenFromConnectionString } from '../../token-from-connection-string.js'
-import { HTTP_REQUEST_TIMEOUT_MS, guardRequests, httpTimeouts } from '../guard-listener.js'
+import { HTTP_REQUEST_TIMEOUT_MS, guardRequests, httpTimeouts } from '../net/guard-listener.js'
 import { allowedHosts, bearerToken, newAccessToken, originProblem, tokenMatches } from './access.js'
 
 /** The hub the console fronts: what `startHub()` returns has all of it. */

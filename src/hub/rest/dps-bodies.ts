@@ -8,8 +8,8 @@
  * @module
  */
 import * as z from 'zod/mini'
-import { SasTokenError } from '../errors.js'
-import { assertDeviceId } from '../identity.js'
+import { SasTokenError } from '../../errors.js'
+import { assertDeviceId } from '../../identity.js'
 
 const validDeviceId = (id: string): boolean => {
   try {

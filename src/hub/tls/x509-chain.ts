@@ -15,9 +15,15 @@
  */
 import { X509Certificate } from 'node:crypto'
 import type { TLSSocket } from 'node:tls'
-import { SasTokenError } from '../errors.js'
-import { commonName, defaultCaName, parseCaCertificate, subjectLine, thumbprint256 } from './ca-registry.js'
-import type { RegisteredCa } from './ca-registry.js'
+import { SasTokenError } from '../../errors.js'
+import {
+  commonName,
+  defaultCaName,
+  parseCaCertificate,
+  subjectLine,
+  thumbprint256,
+} from '../state/ca-registry.js'
+import type { RegisteredCa } from '../state/ca-registry.js'
 
 /** The client certificate chain a device presented, leaf first, and the TLS verdict on it. */
 export interface ClientCertificate {

@@ -14,11 +14,11 @@
  *
  * @module
  */
-import { encodePropertyBag } from '../mqtt/property-bag.js'
-import type { C2dLink } from './c2d-queue.js'
-import type { QueuedC2d } from './registry.js'
-import type { HubService } from './service.js'
-import type { Session } from './sessions.js'
+import { encodePropertyBag } from '../../mqtt/property-bag.js'
+import type { C2dLink } from '../state/c2d-queue.js'
+import type { QueuedC2d } from '../state/registry.js'
+import type { HubService } from '../service.js'
+import type { Session } from '../state/sessions.js'
 
 /** The `brokerId` prefix of a C2D delivery; the lock token follows. */
 export const C2D_BROKER_PREFIX = 'sas-token-hub-c2d/'

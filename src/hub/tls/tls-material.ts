@@ -7,10 +7,10 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { join } from 'node:path'
-import { SasTokenError } from '../errors.js'
+import { SasTokenError } from '../../errors.js'
 import { createCertificateAuthority, createServerCertificate, serverCertificateFits } from './certificates.js'
 import type { CertificateKeyPair } from './certificates.js'
-import { readIfExists, writeFileAtomic } from './state-store.js'
+import { readIfExists, writeFileAtomic } from '../state/state-store.js'
 
 /** The TLS material a hub runs with. */
 export interface TlsMaterial {

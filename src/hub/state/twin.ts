@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { SasTokenError } from '../errors.js'
+import { SasTokenError } from '../../errors.js'
 
 /** A JSON object (property collection). */
 export type JsonObject = { [key: string]: unknown }

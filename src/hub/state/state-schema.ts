@@ -16,9 +16,9 @@
  * @module
  */
 import * as z from 'zod/mini'
-import { SasTokenError } from '../errors.js'
-import { assertDeviceId, assertRegistrationId } from '../identity.js'
-import { assertKey } from '../keys.js'
+import { SasTokenError } from '../../errors.js'
+import { assertDeviceId, assertRegistrationId } from '../../identity.js'
+import { assertKey } from '../../keys.js'
 import { type RegisteredCa, assertCaName } from './ca-registry.js'
 import { idTable } from './id-table.js'
 import type { DeviceEntry, Identity, Policy, QueuedC2d } from './registry.js'

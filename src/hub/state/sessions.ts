@@ -12,7 +12,7 @@ import {
   TWIN_RESPONSES_FILTER,
   c2dFilter,
   moduleInputsFilter,
-} from '../mqtt/topics.js'
+} from '../../mqtt/topics.js'
 
 /** What a subscription is for. */
 export type SubscriptionKind = 'messages' | 'methods' | 'twin-responses' | 'desired' | 'dps'

@@ -6,10 +6,10 @@
  * @module
  */
 import { randomBytes, randomInt } from 'node:crypto'
-import { SasTokenError } from '../errors.js'
-import { assertDeviceId } from '../identity.js'
-import { decodeKey } from '../keys.js'
-import type { MessageProperties } from '../mqtt/property-bag.js'
+import { SasTokenError } from '../../errors.js'
+import { assertDeviceId } from '../../identity.js'
+import { decodeKey } from '../../keys.js'
+import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { newTwin } from './twin.js'
 import type { TwinState } from './twin.js'
 

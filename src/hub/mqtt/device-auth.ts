@@ -6,15 +6,15 @@
  *
  * @module
  */
-import { isSasTokenError } from '../errors.js'
-import { deriveDeviceKey } from '../keys.js'
-import { parseSasToken, resourceCovers, verifySasToken } from '../sas-token.js'
-import type { ParsedSasToken } from '../sas-token.js'
-import type { RegisteredCa } from './ca-registry.js'
-import type { Identity, Policy } from './registry.js'
-import type { Enrollment, EnrollmentGroup } from './state-store.js'
-import { checkCaChain } from './x509-chain.js'
-import type { ClientCertificate } from './x509-chain.js'
+import { isSasTokenError } from '../../errors.js'
+import { deriveDeviceKey } from '../../keys.js'
+import { parseSasToken, resourceCovers, verifySasToken } from '../../sas-token.js'
+import type { ParsedSasToken } from '../../sas-token.js'
+import type { RegisteredCa } from '../state/ca-registry.js'
+import type { Identity, Policy } from '../state/registry.js'
+import type { Enrollment, EnrollmentGroup } from '../state/state-store.js'
+import { checkCaChain } from '../tls/x509-chain.js'
+import type { ClientCertificate } from '../tls/x509-chain.js'
 
 /** What the device sent in CONNECT, plus its TLS client certificate's fingerprints. */
 export interface ConnectFields {

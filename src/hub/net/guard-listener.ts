@@ -21,8 +21,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
-import { positiveInteger } from './option-checks.js'
-import type { HubEvents } from './events.js'
+import { positiveInteger } from '../option-checks.js'
+import type { HubEvents } from '../events.js'
 
 /** How long a TLS connection may take to finish its handshake, ms, unless told otherwise. */
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 20_000

@@ -8,14 +8,14 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import { SasTokenError } from '../errors.js'
-import { assertRegistrationId } from '../identity.js'
-import { deriveDeviceKey } from '../keys.js'
-import { DPS_RESPONSES_FILTER } from '../mqtt/topics.js'
-import type { AcceptedRegistration } from './device-auth.js'
-import { readEnrollmentBody, readGroupBody } from './dps-bodies.js'
+import { SasTokenError } from '../../errors.js'
+import { assertRegistrationId } from '../../identity.js'
+import { deriveDeviceKey } from '../../keys.js'
+import { DPS_RESPONSES_FILTER } from '../../mqtt/topics.js'
+import type { AcceptedRegistration } from '../mqtt/device-auth.js'
+import { readEnrollmentBody, readGroupBody } from '../rest/dps-bodies.js'
 import { generateKey, readAuthentication } from './registry.js'
-import type { HubService } from './service.js'
+import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
 import type { Enrollment, EnrollmentGroup } from './state-store.js'
 

@@ -9,12 +9,12 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import { SasTokenError, isSasTokenError } from '../errors.js'
-import { encodePropertyBag } from '../mqtt/property-bag.js'
-import type { MessageProperties } from '../mqtt/property-bag.js'
+import { SasTokenError, isSasTokenError } from '../../errors.js'
+import { encodePropertyBag } from '../../mqtt/property-bag.js'
+import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { MAX_C2D_QUEUE } from './registry.js'
 import type { QueuedC2d } from './registry.js'
-import type { HubService } from './service.js'
+import type { HubService } from '../service.js'
 
 /** What an operator sends (the body of `POST /_emulator/devices/{id}/messages`). */
 export interface C2dInput {

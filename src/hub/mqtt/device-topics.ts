@@ -8,10 +8,10 @@
  *
  * @module
  */
-import { isSasTokenError } from '../errors.js'
-import { decodePropertyBag } from '../mqtt/property-bag.js'
-import type { ReceivedMessageProperties } from '../mqtt/property-bag.js'
-import { assertRequestId } from '../mqtt/topics.js'
+import { isSasTokenError } from '../../errors.js'
+import { decodePropertyBag } from '../../mqtt/property-bag.js'
+import type { ReceivedMessageProperties } from '../../mqtt/property-bag.js'
+import { assertRequestId } from '../../mqtt/topics.js'
 
 /** A device-to-cloud topic, or why it is not one. */
 export type DeviceTopic =

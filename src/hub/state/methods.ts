@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { SasTokenError } from '../errors.js'
-import type { HubService } from './service.js'
+import { SasTokenError } from '../../errors.js'
+import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
 
 /** The body of `POST /twins/{id}/methods`. */

@@ -9,7 +9,7 @@
  * @module
  */
 import { X509Certificate, randomBytes } from 'node:crypto'
-import { SasTokenError } from '../errors.js'
+import { SasTokenError } from '../../errors.js'
 import { idTable } from './id-table.js'
 import type { StateStore } from './state-store.js'
 

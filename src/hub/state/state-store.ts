@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { SasTokenError } from '../errors.js'
+import { SasTokenError } from '../../errors.js'
 import type { RegisteredCa } from './ca-registry.js'
 import type { DeviceEntry, Policy } from './registry.js'
 import { parseState, stateCorrupt } from './state-schema.js'

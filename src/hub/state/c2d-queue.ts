@@ -18,8 +18,8 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
-import type { HubEvents } from './events.js'
-import { positiveInteger } from './option-checks.js'
+import type { HubEvents } from '../events.js'
+import { positiveInteger } from '../option-checks.js'
 import type { DeviceEntry, QueuedC2d } from './registry.js'
 import type { StateStore } from './state-store.js'
 
