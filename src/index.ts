@@ -79,7 +79,15 @@ export {
   methodResponseTopic,
   dpsRegisterTopic,
   dpsPollTopic,
+  c2dTopic,
+  moduleInputTopic,
+  twinResponseTopic,
+  desiredPatchTopic,
+  methodRequestTopic,
+  dpsResponseTopic,
   parseTopic,
+  parseDeviceTopic,
+  filterKind,
   assertRequestId,
   TWIN_RESPONSES_FILTER,
   DESIRED_PATCHES_FILTER,
@@ -96,6 +104,12 @@ export type {
   DesiredPatchTopic,
   MethodRequestTopic,
   DpsResponseTopic,
+  OutgoingTopic,
+  FilterKind,
+  TelemetryTopic,
+  DeviceRequestTopic,
+  MethodResponseTopic,
+  DpsPollTopic,
 } from './mqtt/topics.js'
 export { encodePropertyBag, decodePropertyBag } from './mqtt/property-bag.js'
 export type { MessageProperties, ReceivedMessageProperties } from './mqtt/property-bag.js'

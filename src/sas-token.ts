@@ -21,6 +21,7 @@ import { resolveExpiry, epochMs, type Expiry } from './expiry.js'
 import { hmacSha256Base64, signaturesEqual } from './hmac.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
 import { assertKeyName, decodeKey } from './keys.js'
+import { readQuery } from './query-string.js'
 
 const PREFIX = 'SharedAccessSignature '
 
@@ -459,9 +460,7 @@ function splitToken(token: string): Record<'sr' | 'sig' | 'se', string> & { skn?
     throw malformed(hint)
   }
   const fields: Record<string, string> = {}
-  for (const part of token.slice(PREFIX.length).split('&')) {
-    const eq = part.indexOf('=')
-    const name = eq === -1 ? part : part.slice(0, eq)
+  for (const { name, value = '' } of readQuery(token.slice(PREFIX.length))) {
     if (!FIELD_NAMES.has(name)) {
       throw malformed(
         /^[A-Za-z]{1,16}$/.test(name)
@@ -470,7 +469,6 @@ function splitToken(token: string): Record<'sr' | 'sig' | 'se', string> & { skn?
       )
     }
     if (name in fields) throw malformed(`'${name}' appears twice`)
-    const value = eq === -1 ? '' : part.slice(eq + 1)
     if (value === '') throw malformed(`'${name}' is empty`)
     fields[name] = value
   }

@@ -8,7 +8,7 @@
  */
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
-import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'
+import { desiredPatchTopic } from '../mqtt/topics.js'
 import { C2dQueue } from './state/c2d-queue.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
 import type { HubEvents } from './events.js'
@@ -395,7 +395,7 @@ export class HubService {
         this.deliver(
           session,
           'desired',
-          `${DESIRED_PATCHES_FILTER.slice(0, -1)}?$version=${twin.desiredVersion}`,
+          desiredPatchTopic({ version: twin.desiredVersion }),
           JSON.stringify({ ...patch, $version: twin.desiredVersion }),
         )
       }

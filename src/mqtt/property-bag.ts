@@ -15,6 +15,7 @@
  * @module
  */
 import { SasTokenError } from '../errors.js'
+import { readQuery } from '../query-string.js'
 
 /**
  * What a device can say about a message it sends. Every field is optional; absent fields are
@@ -226,10 +227,9 @@ export function decodePropertyBag(bag: string): ReceivedMessageProperties {
   }
   if (bag.length === 0) return result
   const seen = new Set<string>()
-  for (const pair of bag.split('&')) {
-    const eq = pair.indexOf('=')
-    const name = decode(eq === -1 ? pair : pair.slice(0, eq))
-    const value = eq === -1 ? null : decode(pair.slice(eq + 1))
+  for (const pair of readQuery(bag)) {
+    const name = decode(pair.name)
+    const value = pair.value === undefined ? null : decode(pair.value)
     if (name.length === 0) {
       throw new SasTokenError(
         'ERR_TOPIC_MALFORMED',

@@ -13,14 +13,15 @@ import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
 import type { AedesOptions, AuthenticateError, Client, Subscription } from 'aedes'
-import { twinGetTopic } from '../../mqtt/topics.js'
+import { isSasTokenError } from '../../errors.js'
+import { parseDeviceTopic, twinResponseTopic } from '../../mqtt/topics.js'
+import type { OutgoingTopic } from '../../mqtt/topics.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
 import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
 import { diagnosisPolicies, explainRefusal } from '../explain.js'
 import type { DiagnoseConnectOptions } from '../../diagnose.js'
 import { handlePoll, handleRegister } from '../state/dps.js'
 import { gateReads } from './ingress-gate.js'
-import { parseDeviceTopic } from './device-topics.js'
 import { brokerClientId, sentClientId } from './client-ids.js'
 import { guardBrokerOptions, guardedListener } from './handler-guard.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
@@ -221,14 +222,14 @@ export async function createBroker(
       if (size > MAX_MESSAGE_BYTES) {
         return done(violate(client, `message too large: ${size} bytes, IoT Hub allows ${MAX_MESSAGE_BYTES}`))
       }
-      const topic = parseDeviceTopic(packet.topic)
-      if (topic === undefined || topic.type === 'invalid') {
-        return done(
-          violate(
-            client,
-            `topic not supported: ${JSON.stringify(packet.topic)}${topic ? ` (${topic.reason})` : ''}`,
-          ),
-        )
+      if (packet.topic.includes('\u0000'))
+        return done(violate(client, 'topic not supported: it holds U+0000, which MQTT forbids in a topic'))
+      let topic: OutgoingTopic
+      try {
+        topic = parseDeviceTopic(packet.topic)
+      } catch (err) {
+        if (!isSasTokenError(err)) throw err
+        return done(violate(client, `topic not supported: ${err.message}`))
       }
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
       if (accepted.kind === 'dps') {
@@ -248,7 +249,7 @@ export async function createBroker(
           if (topic.deviceId !== session.deviceId || topic.moduleId !== session.moduleId) {
             return done(violate(client, `telemetry for another identity: ${JSON.stringify(packet.topic)}`))
           }
-          const { properties, ...system } = topic.bag
+          const { type: _type, deviceId: _deviceId, moduleId: _moduleId, properties, ...system } = topic
           const app: Record<string, string | null> = { ...properties }
           if (packet.retain) app['mqtt-retain'] = 'true'
           if (will) app['iothub-MessageType'] = 'Will'
@@ -290,18 +291,12 @@ export async function createBroker(
           return done(null)
         }
         case 'twin-get': {
-          if (
-            twinGetTopic({ rid: topic.rid }) !== packet.topic &&
-            !packet.topic.startsWith(twinGetTopic({ rid: topic.rid }))
-          ) {
-            return done(violate(client, 'malformed twin GET'))
-          }
           hub.events.publish({ event: 'twin-get', ...idFields(session) })
           if (session.subscriptions.has('twin-responses')) {
             hub.deliver(
               session,
               'twin-responses',
-              `$iothub/twin/res/200/?$rid=${topic.rid}`,
+              twinResponseTopic({ status: 200, rid: topic.rid }),
               JSON.stringify(deviceTwinDocument(identity.twin)),
             )
           }
@@ -340,11 +335,9 @@ export async function createBroker(
           const version = identity.twin.reportedVersion
           const respond = (code: number, body: string): void => {
             if (!session.subscriptions.has('twin-responses')) return
-            const topicOut =
-              code === 204
-                ? `$iothub/twin/res/204/?$rid=${topic.rid}&$version=${version}`
-                : `$iothub/twin/res/${code}/?$rid=${topic.rid}`
-            hub.deliver(session, 'twin-responses', topicOut, body)
+            const out =
+              code === 204 ? { status: code, rid: topic.rid, version } : { status: code, rid: topic.rid }
+            hub.deliver(session, 'twin-responses', twinResponseTopic(out), body)
           }
           // The answer means durable: it waits for the commit that carries the patch.
           hub.store

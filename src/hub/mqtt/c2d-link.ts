@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { encodePropertyBag } from '../../mqtt/property-bag.js'
+import { c2dTopic } from '../../mqtt/topics.js'
 import type { C2dLink } from '../state/c2d-queue.js'
 import type { QueuedC2d } from '../state/registry.js'
 import type { HubService } from '../service.js'
@@ -34,7 +34,7 @@ class MqttC2dLink implements C2dLink {
 
   send(message: QueuedC2d, lockToken: string): 'locked' | 'completed' {
     const qos = this.session.subscriptions.get('messages') ?? 0
-    const topic = `devices/${this.session.deviceId}/messages/devicebound/${encodePropertyBag(message.properties)}`
+    const topic = c2dTopic(this.session, message.properties)
     this.session.client.publish(
       {
         cmd: 'publish',

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { encodePropertyBag } from '../../mqtt/property-bag.js'
+import { moduleInputTopic } from '../../mqtt/topics.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { MAX_C2D_QUEUE } from './registry.js'
 import type { QueuedC2d } from './registry.js'
@@ -152,7 +153,7 @@ export function sendModuleInput(
       `Module ${deviceId}/${moduleId} is not connected and subscribed to its inputs.`,
     )
   }
-  const topic = `devices/${deviceId}/modules/${moduleId}/inputs/${inputName}/${encodePropertyBag(message.properties)}`
+  const topic = moduleInputTopic({ deviceId, moduleId, inputName }, message.properties)
   hub.deliver(session, 'messages', topic, Buffer.from(message.payload, 'base64'), 1)
   hub.events.publish({
     event: 'c2d',

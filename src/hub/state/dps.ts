@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { SasTokenError } from '../../errors.js'
 import { assertRegistrationId } from '../../identity.js'
 import { deriveDeviceKey } from '../../keys.js'
-import { DPS_RESPONSES_FILTER } from '../../mqtt/topics.js'
+import { dpsResponseTopic } from '../../mqtt/topics.js'
 import type { AcceptedRegistration } from '../mqtt/device-auth.js'
 import { readEnrollmentBody, readGroupBody } from '../rest/dps-bodies.js'
 import { generateKey, readAuthentication } from './registry.js'
@@ -133,7 +133,7 @@ function respond(
   retryAfter?: number,
 ): void {
   if (!session.subscriptions.has('dps')) return
-  const topic = `${DPS_RESPONSES_FILTER.slice(0, -1)}${status}/?$rid=${rid}${retryAfter === undefined ? '' : `&retry-after=${retryAfter}`}`
+  const topic = dpsResponseTopic(retryAfter === undefined ? { status, rid } : { status, rid, retryAfter })
   hub.deliver(session, 'dps', topic, JSON.stringify(body), 0)
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { SasTokenError } from '../../errors.js'
+import { methodRequestTopic } from '../../mqtt/topics.js'
 import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
 
@@ -115,7 +116,7 @@ export class MethodCalls {
         timer,
         session,
       })
-      this.#hub.deliver(session, 'methods', `$iothub/methods/POST/${name}/?$rid=${rid}`, payloadText, 0)
+      this.#hub.deliver(session, 'methods', methodRequestTopic({ method: name, rid }), payloadText, 0)
     })
   }
 

@@ -5,17 +5,11 @@
  *
  * @module
  */
-import {
-  DESIRED_PATCHES_FILTER,
-  DPS_RESPONSES_FILTER,
-  METHOD_REQUESTS_FILTER,
-  TWIN_RESPONSES_FILTER,
-  c2dFilter,
-  moduleInputsFilter,
-} from '../../mqtt/topics.js'
+import { DPS_RESPONSES_FILTER, filterKind } from '../../mqtt/topics.js'
+import type { FilterKind } from '../../mqtt/topics.js'
 
 /** What a subscription is for. */
-export type SubscriptionKind = 'messages' | 'methods' | 'twin-responses' | 'desired' | 'dps'
+export type SubscriptionKind = FilterKind | 'dps'
 
 /** The part of an aedes client the hub uses. */
 export interface SessionClient {
@@ -62,18 +56,5 @@ export function subscriptionKind(
   id: { kind: 'device' | 'dps'; deviceId: string; moduleId?: string },
 ): SubscriptionKind | undefined {
   if (id.kind === 'dps') return filter === DPS_RESPONSES_FILTER ? 'dps' : undefined
-  if (filter === METHOD_REQUESTS_FILTER) return 'methods'
-  if (filter === TWIN_RESPONSES_FILTER) return 'twin-responses'
-  if (filter === DESIRED_PATCHES_FILTER) return 'desired'
-  try {
-    if (id.moduleId === undefined)
-      return filter === c2dFilter({ deviceId: id.deviceId }) ? 'messages' : undefined
-    const inputs = moduleInputsFilter({ deviceId: id.deviceId, moduleId: id.moduleId })
-    // the C SDK subscribes to devices/{d}/modules/{m}/# for inputs
-    return filter === inputs || filter === `devices/${id.deviceId}/modules/${id.moduleId}/#`
-      ? 'messages'
-      : undefined
-  } catch {
-    return undefined
-  }
+  return filterKind(filter, id)
 }
