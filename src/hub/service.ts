@@ -165,12 +165,6 @@ export class HubService {
    */
   putDevice(deviceId: string, input: IdentityInput, ifMatch?: string): Record<string, unknown> {
     assertDeviceId(deviceId, 'deviceId')
-    if (input.deviceId !== undefined && input.deviceId !== deviceId) {
-      throw new SasTokenError(
-        'ERR_HUB_BAD_REQUEST',
-        `The body's deviceId ${JSON.stringify(input.deviceId)} is not the path's ${deviceId}.`,
-      )
-    }
     const entry = this.entry(deviceId)
     if (entry === undefined) {
       if (ifMatch !== undefined && ifMatch.trim() !== '*') throw notFound(`Device ${deviceId}`)

@@ -28,6 +28,7 @@ import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
 import { MethodCalls } from './state/methods.js'
 import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './state/registry.js'
+import type { IdentityInput } from './state/registry.js'
 import { isLoopbackHost } from './net/loopback.js'
 import { createRestApi } from './rest/rest-api.js'
 import { HubService } from './service.js'
@@ -489,7 +490,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       secondaryKey: auth.symmetricKey.secondaryKey,
     }
   }
-  const identityInput = (x: AddIdentityOptions = {}): Record<string, unknown> => ({
+  const identityInput = (x: AddIdentityOptions = {}): IdentityInput => ({
     ...(x.status === undefined ? {} : { status: x.status }),
     authentication: x.certificateAuthority
       ? { type: 'certificateAuthority' }

@@ -17,36 +17,30 @@ import { MAX_C2D_QUEUE } from './registry.js'
 import type { QueuedC2d } from './registry.js'
 import type { HubService } from '../service.js'
 
-/** What an operator sends (the body of `POST /_emulator/devices/{id}/messages`). */
+/** What an operator sends (the body of `POST /_emulator/devices/{id}/messages`); `null` means absent. */
 export interface C2dInput {
   /** The body: text, or base64 when `payloadEncoding` is `base64`; default empty; at most 64 KB. */
-  payload?: unknown
+  payload?: string | undefined
   /** How `payload` is written: `utf8` (default) or `base64`. */
-  payloadEncoding?: unknown
-  /** Application properties: an object of string values. */
-  properties?: unknown
-  /** The `$.mid` system property (a non-empty string); default a random UUID. */
-  messageId?: unknown
-  /** The `$.cid` system property (a non-empty string). */
-  correlationId?: unknown
-  /** The `$.uid` system property (a non-empty string). */
-  userId?: unknown
-  /** The `$.ct` system property (a non-empty string). */
-  contentType?: unknown
-  /** The `$.ce` system property (a non-empty string). */
-  contentEncoding?: unknown
-  /** The `$.exp` system property (a non-empty string). */
-  expiryTimeUtc?: unknown
+  payloadEncoding?: 'utf8' | 'base64' | undefined
+  /** Application properties. */
+  properties?: Record<string, string> | null | undefined
+  /** The `$.mid` system property; default a random UUID. */
+  messageId?: string | null | undefined
+  /** The `$.cid` system property. */
+  correlationId?: string | null | undefined
+  /** The `$.uid` system property. */
+  userId?: string | null | undefined
+  /** The `$.ct` system property. */
+  contentType?: string | null | undefined
+  /** The `$.ce` system property. */
+  contentEncoding?: string | null | undefined
+  /** The `$.exp` system property. */
+  expiryTimeUtc?: string | null | undefined
 }
 
 function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
-}
-
-function optionalString(value: unknown, name: string): string | undefined {
-  if (value === undefined || value === null) return undefined
-  if (typeof value !== 'string' || value === '') throw bad(`${name} must be a non-empty string.`)
-  return value
 }
 
 /**
@@ -55,18 +49,15 @@ function optionalString(value: unknown, name: string): string | undefined {
  * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`.
  */
 export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC2d {
-  const encoding = input.payloadEncoding ?? 'utf8'
-  if (encoding !== 'utf8' && encoding !== 'base64') throw bad('payloadEncoding must be "utf8" or "base64".')
   const text = input.payload ?? ''
-  if (typeof text !== 'string')
-    throw bad('payload must be a string (use payloadEncoding "base64" for bytes).')
-  if (encoding === 'base64' && Buffer.from(text, 'base64').toString('base64') !== text)
+  const base64 = input.payloadEncoding === 'base64'
+  if (base64 && Buffer.from(text, 'base64').toString('base64') !== text)
     throw bad('payload is not valid base64.')
-  const body = encoding === 'base64' ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8')
+  const body = Buffer.from(text, base64 ? 'base64' : 'utf8')
   if (body.length > 64 * 1024)
     throw bad(`The message is ${body.length} bytes; C2D messages are at most 64 KB.`)
   const properties: MessageProperties = { to: `/devices/${deviceId}/messages/devicebound` }
-  const messageId = optionalString(input.messageId, 'messageId') ?? randomUUID()
+  const messageId = input.messageId ?? randomUUID()
   properties.messageId = messageId
   for (const name of [
     'correlationId',
@@ -75,19 +66,10 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
     'contentEncoding',
     'expiryTimeUtc',
   ] as const) {
-    const value = optionalString(input[name], name)
-    if (value !== undefined) properties[name] = value
+    const value = input[name]
+    if (value) properties[name] = value
   }
-  if (input.properties !== undefined && input.properties !== null) {
-    if (typeof input.properties !== 'object' || Array.isArray(input.properties))
-      throw bad('properties must be an object of strings.')
-    const app: Record<string, string> = Object.create(null)
-    for (const [k, v] of Object.entries(input.properties)) {
-      if (typeof v !== 'string') throw bad(`Property ${JSON.stringify(k)} must have a string value.`)
-      app[k] = v
-    }
-    properties.properties = app
-  }
+  if (input.properties) properties.properties = Object.assign(Object.create(null), input.properties)
   try {
     encodePropertyBag(properties)
   } catch (err) {

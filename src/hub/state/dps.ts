@@ -13,7 +13,7 @@ import { assertRegistrationId } from '../../identity.js'
 import { deriveDeviceKey } from '../../keys.js'
 import { dpsResponseTopic } from '../../mqtt/topics.js'
 import type { AcceptedRegistration } from '../mqtt/device-auth.js'
-import { readEnrollmentBody, readGroupBody } from '../rest/dps-bodies.js'
+import type { EnrollmentBody, GroupBody } from '../rest/request-bodies.js'
 import { generateKey, readAuthentication } from './registry.js'
 import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
@@ -26,22 +26,14 @@ function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
 }
 
-function keysOf(input: Record<string, unknown>): { primaryKey: string; secondaryKey: string } {
-  const attestation = input.attestation
-  const symmetricKey =
-    attestation !== null && typeof attestation === 'object' && 'symmetricKey' in attestation
-      ? attestation.symmetricKey
-      : { primaryKey: input.primaryKey, secondaryKey: input.secondaryKey }
+function keysOf(input: GroupBody): { primaryKey: string; secondaryKey: string } {
+  const symmetricKey = input.attestation?.symmetricKey ?? {
+    primaryKey: input.primaryKey,
+    secondaryKey: input.secondaryKey,
+  }
   const auth = readAuthentication({ type: 'sas', symmetricKey })
   if (auth.type !== 'sas') throw bad('Only symmetric-key attestation is supported.')
   return auth.symmetricKey
-}
-
-function status(value: unknown): 'enabled' | 'disabled' {
-  if (value === undefined || value === null) return 'enabled'
-  if (value !== 'enabled' && value !== 'disabled')
-    throw bad('provisioningStatus must be "enabled" or "disabled".')
-  return value
 }
 
 /** The DPS JSON of an enrollment (the service API's shape, symmetric keys). */
@@ -79,18 +71,16 @@ export function groupJson(g: EnrollmentGroup): Record<string, unknown> {
 export function putEnrollment(
   hub: HubService,
   registrationId: string,
-  input: Record<string, unknown>,
+  input: EnrollmentBody,
 ): Record<string, unknown> {
   assertRegistrationId(registrationId)
-  const { deviceId } = readEnrollmentBody(input)
-  const keys = keysOf(input)
   const enrollment: Enrollment = {
     registrationId,
-    ...keys,
-    provisioningStatus: status(input.provisioningStatus),
+    ...keysOf(input),
+    provisioningStatus: input.provisioningStatus ?? 'enabled',
     createdDateTimeUtc: new Date(hub.now()).toISOString(),
   }
-  if (typeof deviceId === 'string' && deviceId !== '') enrollment.deviceId = deviceId
+  if (typeof input.deviceId === 'string' && input.deviceId !== '') enrollment.deviceId = input.deviceId
   hub.state.dps.enrollments[registrationId] = enrollment
   hub.store.changed()
   return enrollmentJson(enrollment)
@@ -101,22 +91,61 @@ export function putEnrollment(
  *
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
  */
-export function putGroup(
-  hub: HubService,
-  groupId: string,
-  input: Record<string, unknown>,
-): Record<string, unknown> {
+export function putGroup(hub: HubService, groupId: string, input: GroupBody): Record<string, unknown> {
   assertRegistrationId(groupId, 'enrollment group id')
-  readGroupBody(input)
   const group: EnrollmentGroup = {
     enrollmentGroupId: groupId,
     ...keysOf(input),
-    provisioningStatus: status(input.provisioningStatus),
+    provisioningStatus: input.provisioningStatus ?? 'enabled',
     createdDateTimeUtc: new Date(hub.now()).toISOString(),
   }
   hub.state.dps.groups[groupId] = group
   hub.store.changed()
   return groupJson(group)
+}
+
+/** Individual enrollments (`enrollments`) or enrollment groups (`groups`). */
+export type EnrollmentKind = 'enrollments' | 'groups'
+
+function stored(hub: HubService, kind: EnrollmentKind, id: string): Enrollment | EnrollmentGroup {
+  const table = kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups
+  const found = Object.hasOwn(table, id) ? table[id] : undefined
+  if (found === undefined) {
+    const what = kind === 'enrollments' ? 'Enrollment' : 'Enrollment group'
+    throw new SasTokenError('ERR_HUB_NOT_FOUND', `${what} ${id} does not exist.`)
+  }
+  return found
+}
+
+function json(value: Enrollment | EnrollmentGroup): Record<string, unknown> {
+  return 'registrationId' in value ? enrollmentJson(value) : groupJson(value)
+}
+
+/** Every enrollment of a kind, as DPS's service API shows them. */
+export function listEnrollments(hub: HubService, kind: EnrollmentKind): Record<string, unknown>[] {
+  return Object.values(kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups).map((v) =>
+    json(v),
+  )
+}
+
+/**
+ * One enrollment, as DPS's service API shows it.
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+ */
+export function getEnrollment(hub: HubService, kind: EnrollmentKind, id: string): Record<string, unknown> {
+  return json(stored(hub, kind, id))
+}
+
+/**
+ * Deletes an enrollment.
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+ */
+export function deleteEnrollment(hub: HubService, kind: EnrollmentKind, id: string): void {
+  stored(hub, kind, id)
+  delete (kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups)[id]
+  hub.store.changed()
 }
 
 /** A fresh key pair for enrollments made without keys. */

@@ -13,10 +13,14 @@ import type { Session } from './sessions.js'
 
 /** The body of `POST /twins/{id}/methods`. */
 export interface MethodInput {
-  methodName?: unknown
+  /** The method's name. */
+  methodName: string
+  /** The request's JSON payload; default `null`. */
   payload?: unknown
-  responseTimeoutInSeconds?: unknown
-  connectTimeoutInSeconds?: unknown
+  /** How long to wait for the device's answer: 5–300 s, default 30. */
+  responseTimeoutInSeconds?: number | undefined
+  /** Accepted and ignored (the device must already be connected). */
+  connectTimeoutInSeconds?: number | undefined
 }
 
 /** A device's answer. */
@@ -57,11 +61,11 @@ export class MethodCalls {
    */
   async invoke(deviceId: string, moduleId: string | undefined, input: MethodInput): Promise<MethodResult> {
     const name = input.methodName
-    if (typeof name !== 'string' || name === '' || /[/#+?\s]/.test(name) || name.length > 128) {
+    if (name === '' || /[/#+?\s]/.test(name) || name.length > 128) {
       throw bad('methodName must be a non-empty name without / # + ? or spaces.')
     }
     const timeout = input.responseTimeoutInSeconds ?? DEFAULT_METHOD_TIMEOUT
-    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 5 || timeout > 300) {
+    if (!Number.isInteger(timeout) || timeout < 5 || timeout > 300) {
       throw bad('responseTimeoutInSeconds must be a whole number from 5 to 300 (default 30).')
     }
     this.#hub.requireIdentity(deviceId, moduleId)

@@ -109,14 +109,14 @@ export function defaultPolicies(ownerKey: string): Policy[] {
   }))
 }
 
-/** What an operator gives to create or update an identity (IoT Hub's device JSON, partly). */
+/** What an operator gives to create or update an identity (IoT Hub's device JSON, partly); `null` means absent. */
 export interface IdentityInput {
-  deviceId?: unknown
-  moduleId?: unknown
-  status?: unknown
-  statusReason?: unknown
+  /** `enabled` (the default for a new identity) or `disabled`. */
+  status?: 'enabled' | 'disabled' | null | undefined
+  /** Why the status is what it is. */
+  statusReason?: string | null | undefined
+  /** IoT Hub's `authentication` object: `sas` keys (empty ones generated), `selfSigned` thumbprints or `certificateAuthority`. */
   authentication?: unknown
-  etag?: unknown
 }
 
 function bad(message: string): SasTokenError {
@@ -186,12 +186,6 @@ export function readAuthentication(input: unknown, current?: Authentication): Au
   )
 }
 
-function readStatus(value: unknown, current: Identity['status']): Identity['status'] {
-  if (value === undefined || value === null) return current
-  if (value !== 'enabled' && value !== 'disabled') throw bad('status must be "enabled" or "disabled".')
-  return value
-}
-
 /**
  * A new identity from an operator's input.
  *
@@ -210,8 +204,8 @@ export function newIdentity(
     deviceId,
     generationId: generationId(),
     etag: newEtag(),
-    status: readStatus(input.status, 'enabled'),
-    statusReason: typeof input.statusReason === 'string' ? input.statusReason : null,
+    status: input.status ?? 'enabled',
+    statusReason: input.statusReason ?? null,
     authentication: readAuthentication(input.authentication),
     connectionState: 'Disconnected',
     connectionStateUpdatedTime: time,
@@ -231,8 +225,8 @@ export function updatedIdentity(current: Identity, input: IdentityInput): Identi
   return {
     ...current,
     etag: newEtag(),
-    status: readStatus(input.status, current.status),
-    statusReason: typeof input.statusReason === 'string' ? input.statusReason : current.statusReason,
+    status: input.status ?? current.status,
+    statusReason: input.statusReason ?? current.statusReason,
     authentication:
       input.authentication === undefined ? current.authentication : readAuthentication(input.authentication),
   }

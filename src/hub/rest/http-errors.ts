@@ -1,0 +1,97 @@
+/**
+ * How the operator API answers a failure: one table from the hub's error codes to IoT Hub's
+ * HTTP status, `code` and numeric `errorCode`, and the JSON body IoT Hub sends (the `azure-iothub`
+ * SDK reads `Message` and `code`).
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http'
+import { isSasTokenError } from '../../errors.js'
+
+/** A failure with IoT Hub's status and codes. */
+export class HttpError extends Error {
+  readonly status: number
+  readonly errorCode: string
+  readonly numericCode: number
+  readonly headers: Readonly<Record<string, string>>
+  constructor(
+    status: number,
+    errorCode: string,
+    numericCode: number,
+    message: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(message)
+    this.status = status
+    this.errorCode = errorCode
+    this.numericCode = numericCode
+    this.headers = headers
+  }
+}
+
+/** Each hub error code's answer; any other `SasTokenError` is a 400 `ArgumentInvalid`. */
+const ERRORS: Readonly<Record<string, readonly [number, string, number]>> = {
+  ERR_HUB_NOT_FOUND: [404, 'DeviceNotFound', 404001],
+  ERR_HUB_CONFLICT: [409, 'DeviceAlreadyExists', 409001],
+  ERR_HUB_PRECONDITION_FAILED: [412, 'PreconditionFailed', 412002],
+  ERR_HUB_QUEUE_FULL: [403, 'DeviceMaximumQueueDepthExceeded', 403004],
+  ERR_HUB_DEVICE_NOT_ONLINE: [404, 'DeviceNotOnline', 404103],
+  ERR_HUB_METHOD_TIMEOUT: [504, 'GatewayTimeout', 504101],
+  ERR_HUB_CLOSED: [503, 'ServiceUnavailable', 503001],
+  ERR_HUB_STATE_IO: [507, 'InsufficientStorage', 507001],
+}
+
+/** A 400 `ArgumentInvalid`. */
+export function badRequest(message: string): HttpError {
+  return new HttpError(400, 'ArgumentInvalid', 400004, message)
+}
+
+/** A 401 `IotHubUnauthorizedAccess`. */
+export function unauthorized(why: string): HttpError {
+  return new HttpError(401, 'IotHubUnauthorizedAccess', 401002, `Unauthorized: ${why}`)
+}
+
+/** Any failure as IoT Hub's answer; one that is not the hub's own is a 500 that says nothing of it. */
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err
+  if (isSasTokenError(err)) {
+    const mapped = ERRORS[err.code]
+    return mapped ? new HttpError(mapped[0], mapped[1], mapped[2], err.message) : badRequest(err.message)
+  }
+  return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
+}
+
+/** Writes a JSON answer (or an empty one for `undefined`), unless an answer has begun. */
+export function writeJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  if (res.headersSent) {
+    res.end()
+    return
+  }
+  const text = body === undefined ? '' : JSON.stringify(body)
+  res.writeHead(status, {
+    ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
+    'Content-Length': String(Buffer.byteLength(text)),
+    ...headers,
+  })
+  res.end(text)
+}
+
+/** Writes IoT Hub's error body. */
+export function writeError(res: ServerResponse, err: HttpError): void {
+  writeJson(
+    res,
+    err.status,
+    {
+      Message: `ErrorCode:${err.errorCode};${err.message}`,
+      ExceptionMessage: `Tracking ID:sas-token-hub-G:0-TimeStamp:${new Date().toISOString()}`,
+      errorCode: err.numericCode,
+      code: err.errorCode,
+    },
+    err.headers,
+  )
+}

@@ -1,0 +1,166 @@
+/**
+ * Every request body the operator API takes, checked at the boundary with one schema each:
+ * C2D and module-input messages, direct-method calls, device and module identities, the
+ * emulator's SAS-token, CA and DPS enrollment bodies. What passes is typed, so nothing further
+ * down checks a field's type again. Unknown fields are ignored, as IoT Hub and DPS ignore
+ * read-only ones. A refusal is `ERR_HUB_BAD_REQUEST` naming the field.
+ *
+ * @module
+ */
+import * as z from 'zod/mini'
+import { SasTokenError } from '../../errors.js'
+import { assertDeviceId } from '../../identity.js'
+
+const validDeviceId = (id: string): boolean => {
+  try {
+    assertDeviceId(id, 'deviceId')
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** A non-empty string, or absent (`null` counts as absent). */
+const text = z.nullish(z.string().check(z.minLength(1, { error: 'must be a non-empty string' })))
+
+const c2dBody = z.looseObject({
+  payload: z.optional(z.string({ error: 'must be a string (use payloadEncoding "base64" for bytes)' })),
+  payloadEncoding: z.optional(z.enum(['utf8', 'base64'], { error: 'must be "utf8" or "base64"' })),
+  properties: z.nullish(z.record(z.string(), z.string({ error: 'must be a string' }))),
+  messageId: text,
+  correlationId: text,
+  userId: text,
+  contentType: text,
+  contentEncoding: text,
+  expiryTimeUtc: text,
+})
+
+/** A C2D or module-input message, as checked: the body of `POST /_emulator/devices/{id}/messages`. */
+export type C2dBody = z.infer<typeof c2dBody>
+
+const methodBody = z.looseObject({
+  methodName: z.string({ error: 'is required: the name of the method to call' }),
+  payload: z.optional(z.unknown()),
+  responseTimeoutInSeconds: z.optional(
+    z.number({ error: 'must be a whole number from 5 to 300 (default 30)' }),
+  ),
+  connectTimeoutInSeconds: z.optional(z.number({ error: 'must be a number of seconds' })),
+})
+
+/** A direct-method call, as checked: the body of `POST /twins/{id}/methods`. */
+export type MethodBody = z.infer<typeof methodBody>
+
+const identityBody = z.looseObject({
+  deviceId: z.optional(z.unknown()),
+  moduleId: z.optional(z.unknown()),
+  status: z.nullish(z.enum(['enabled', 'disabled'], { error: 'must be "enabled" or "disabled"' })),
+  statusReason: z.nullish(z.string()),
+  authentication: z.nullish(z.looseObject({})),
+  etag: z.optional(z.unknown()),
+})
+
+/** A device or module identity, as checked: the body of `PUT /devices/{id}[/modules/{mid}]`. */
+export type IdentityBody = z.infer<typeof identityBody>
+
+const sasTokenBody = z.looseObject({
+  deviceId: z.string({ error: 'is required' }),
+  moduleId: z.optional(z.string()),
+  key: z.optional(z.enum(['primary', 'secondary'], { error: 'must be "primary" or "secondary"' })),
+  ttl: z.optional(z.union([z.string(), z.number()])),
+  expiresAt: z.optional(z.union([z.number(), z.iso.datetime({ offset: true })])),
+})
+
+/** The body of `POST /_emulator/sas-token`. */
+export type SasTokenBody = z.infer<typeof sasTokenBody>
+
+const certificateBody = z.looseObject({
+  certificate: z.optional(z.unknown()),
+  isVerified: z.optional(z.unknown()),
+})
+
+/** The body of `PUT /_emulator/certificates/{name}` and `POST …/verify`. */
+export type CertificateBody = z.infer<typeof certificateBody>
+
+const keyPair = z.looseObject({
+  primaryKey: z.nullish(z.string()),
+  secondaryKey: z.nullish(z.string()),
+})
+
+const common = {
+  attestation: z.nullish(z.looseObject({ type: z.optional(z.string()), symmetricKey: z.optional(keyPair) })),
+  primaryKey: z.nullish(z.string()),
+  secondaryKey: z.nullish(z.string()),
+  provisioningStatus: z.nullish(z.enum(['enabled', 'disabled'])),
+}
+
+const enrollmentBody = z.looseObject({
+  ...common,
+  deviceId: z.nullish(
+    z.string().check(
+      z.refine((id) => id === '' || validDeviceId(id), {
+        error:
+          "must be a device id the hub accepts: at most 128 letters, digits and - . % _ * ? ! ( ) , : = @ $ '",
+      }),
+    ),
+  ),
+})
+
+/** The body of `PUT /_emulator/dps/enrollments/{id}`. */
+export type EnrollmentBody = z.infer<typeof enrollmentBody>
+
+const groupBody = z.looseObject(common)
+
+/** The body of `PUT /_emulator/dps/enrollmentGroups/{id}`. */
+export type GroupBody = z.infer<typeof groupBody>
+
+/** A request body's schema and the words its refusals use. */
+export interface BodySchema<T> {
+  readonly schema: z.ZodMiniType<T>
+  /** What the body is, for the message: `The {what} body is not valid: …`. */
+  readonly what: string
+}
+
+/** The schema of each body, by route. */
+export const BODIES = {
+  c2d: { schema: c2dBody, what: 'message' },
+  method: { schema: methodBody, what: 'method call' },
+  identity: { schema: identityBody, what: 'identity' },
+  sasToken: { schema: sasTokenBody, what: 'SAS token request' },
+  certificate: { schema: certificateBody, what: 'certificate' },
+  enrollment: { schema: enrollmentBody, what: 'enrollment' },
+  group: { schema: groupBody, what: 'enrollment group' },
+} as const satisfies Record<string, BodySchema<unknown>>
+
+/**
+ * Checks a body against its schema.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`, naming the first field that is wrong.
+ */
+export function readBody<T>(body: BodySchema<T>, input: unknown): T {
+  const result = z.safeParse(body.schema, input)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'the body'
+  throw new SasTokenError(
+    'ERR_HUB_BAD_REQUEST',
+    `The ${body.what} body is not valid: ${field} ${issue?.message ?? 'is malformed'}. Fix that field and send it again.`,
+  )
+}
+
+/**
+ * Checks an individual enrollment's body.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`, naming the field.
+ */
+export function readEnrollmentBody(input: unknown): EnrollmentBody {
+  return readBody(BODIES.enrollment, input)
+}
+
+/**
+ * Checks an enrollment group's body.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`, naming the field.
+ */
+export function readGroupBody(input: unknown): GroupBody {
+  return readBody(BODIES.group, input)
+}

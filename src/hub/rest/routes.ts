@@ -1,0 +1,246 @@
+/**
+ * The operator API's routes, as a table: each is `{method, pattern, rights, handler}`, with the
+ * schema of its body when it takes one (request-bodies.ts). IoT Hub's own service paths (so the
+ * `azure-iothub` SDK works unmodified), then the emulator's under `/_emulator/`. A handler maps
+ * the checked request to one operation of the hub and returns its answer; it never checks a
+ * field's type again.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { resolveExpiry } from '../../expiry.js'
+import { createSasToken, deviceResourceUri } from '../../sas-token.js'
+import { streamEvents } from '../event-sinks.js'
+import type { EventStreamOptions } from '../event-sinks.js'
+import type { HubService } from '../service.js'
+import { caJson } from '../state/ca-registry.js'
+import type { CaRegistry } from '../state/ca-registry.js'
+import { sendC2d, sendModuleInput } from '../state/c2d.js'
+import { deleteEnrollment, getEnrollment, listEnrollments, putEnrollment, putGroup } from '../state/dps.js'
+import type { EnrollmentKind } from '../state/dps.js'
+import type { MethodCalls } from '../state/methods.js'
+import type { Permission } from '../state/registry.js'
+import { badRequest } from './http-errors.js'
+import { BODIES, readBody } from './request-bodies.js'
+import type { BodySchema, IdentityBody } from './request-bodies.js'
+
+/** The HTTP methods the API serves. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+
+/** What a handler is given: the path's parameters (decoded), the checked body and the request. */
+export interface RouteRequest<B> {
+  readonly params: Readonly<Record<string, string>>
+  readonly body: B
+  readonly ifMatch: string | undefined
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly url: URL
+}
+
+/** A handler's answer, written once the change it made is on disk; `streamed` when it answered itself. */
+export type Answer = { status: number; body?: unknown } | 'streamed'
+
+/** A request before its body is read: what the dispatcher gives a route. */
+export type RawRequest = Omit<RouteRequest<never>, 'body'> & { readJson(): Promise<unknown> }
+
+/** One row of the table. */
+export interface Route {
+  readonly method: HttpMethod
+  /** `/devices/:id/modules/:moduleId`: literal segments and `:name` parameters. */
+  readonly pattern: string
+  /** The policy must have one of these; none for a route anyone may call. */
+  readonly rights: readonly Permission[]
+  run(request: RawRequest): Promise<Answer> | Answer
+}
+
+function route(
+  method: HttpMethod,
+  pattern: string,
+  rights: readonly Permission[],
+  handler: (r: RouteRequest<undefined>) => Promise<Answer> | Answer,
+): Route {
+  return { method, pattern, rights, run: (r) => handler({ ...r, body: undefined }) }
+}
+
+function withBody<B>(
+  method: HttpMethod,
+  pattern: string,
+  rights: readonly Permission[],
+  schema: BodySchema<B>,
+  handler: (r: RouteRequest<B>) => Promise<Answer> | Answer,
+): Route {
+  return {
+    method,
+    pattern,
+    rights,
+    run: async (r) => handler({ ...r, body: readBody(schema, await r.readJson()) }),
+  }
+}
+
+const ok = (body: unknown): Answer => ({ status: 200, body })
+const accepted = (body: unknown): Answer => ({ status: 202, body })
+const noContent: Answer = { status: 204 }
+
+function param(r: { params: Readonly<Record<string, string>> }, name: string): string {
+  return r.params[name] ?? ''
+}
+
+/** The module id of a `…/modules/:moduleId` route, or `undefined` for a device's. */
+function moduleOf(r: { params: Readonly<Record<string, string>> }): string | undefined {
+  return r.params.moduleId
+}
+
+function sameDevice(body: IdentityBody, id: string): void {
+  if (body.deviceId !== undefined && body.deviceId !== id)
+    throw badRequest(`The body's deviceId ${JSON.stringify(body.deviceId)} is not the path's ${id}.`)
+}
+
+/** What the routes serve beside the hub's own state. */
+export interface RouteOptions {
+  /** The registered X.509 CAs (`/_emulator/certificates`). */
+  certificates?: CaRegistry | undefined
+  /** The bounds of each `GET /_emulator/events` subscriber. */
+  eventStream?: EventStreamOptions | undefined
+}
+
+/** IoT Hub's service paths: the registry, twins and direct methods. */
+function serviceRoutes(hub: HubService, methods: MethodCalls): Route[] {
+  const read = ['RegistryRead'] as const
+  const write = ['RegistryWrite'] as const
+  const twinRead = ['RegistryRead', 'ServiceConnect'] as const
+  const twinWrite = ['ServiceConnect', 'RegistryWrite'] as const
+  const twinUpdate =
+    (replace: boolean) =>
+    async (r: RawRequest): Promise<Answer> => {
+      const patch = await r.readJson()
+      const options = r.ifMatch === undefined ? { replace } : { replace, ifMatch: r.ifMatch }
+      return ok(hub.updateTwin(param(r, 'id'), moduleOf(r), patch, options))
+    }
+  const rows: Route[] = [
+    route('GET', '/devices', read, () => ok(hub.listDevices())),
+    route('GET', '/devices/:id', read, (r) => ok(hub.getDevice(param(r, 'id')))),
+    withBody('PUT', '/devices/:id', write, BODIES.identity, (r) => {
+      sameDevice(r.body, param(r, 'id'))
+      return ok(hub.putDevice(param(r, 'id'), r.body, r.ifMatch))
+    }),
+    route('DELETE', '/devices/:id', write, (r) => {
+      hub.deleteDevice(param(r, 'id'), r.ifMatch)
+      return noContent
+    }),
+    route('GET', '/devices/:id/modules', read, (r) => ok(hub.listModules(param(r, 'id')))),
+    route('GET', '/devices/:id/modules/:moduleId', read, (r) =>
+      ok(hub.getModule(param(r, 'id'), param(r, 'moduleId'))),
+    ),
+    withBody('PUT', '/devices/:id/modules/:moduleId', write, BODIES.identity, (r) => {
+      sameDevice(r.body, param(r, 'id'))
+      return ok(hub.putModule(param(r, 'id'), param(r, 'moduleId'), r.body, r.ifMatch))
+    }),
+    route('DELETE', '/devices/:id/modules/:moduleId', write, (r) => {
+      hub.deleteModule(param(r, 'id'), param(r, 'moduleId'), r.ifMatch)
+      return noContent
+    }),
+  ]
+  for (const base of ['/twins/:id', '/twins/:id/modules/:moduleId']) {
+    rows.push(
+      route('GET', base, twinRead, (r) => ok(hub.getTwin(param(r, 'id'), moduleOf(r)))),
+      { method: 'PATCH', pattern: base, rights: twinWrite, run: twinUpdate(false) },
+      { method: 'PUT', pattern: base, rights: twinWrite, run: twinUpdate(true) },
+      withBody('POST', `${base}/methods`, ['ServiceConnect'], BODIES.method, async (r) =>
+        ok(await methods.invoke(param(r, 'id'), moduleOf(r), r.body)),
+      ),
+    )
+  }
+  return rows
+}
+
+/** The emulator's own paths under `/_emulator/`. */
+function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
+  const rows: Route[] = [
+    route('GET', '/_emulator/health', [], () => ok({ status: 'ok' })),
+    route('GET', '/_emulator/events', ['ServiceConnect'], (r) => {
+      streamEvents(hub.events, r.req, r.res, r.url.searchParams.get('deviceId'), o.eventStream ?? {})
+      return 'streamed'
+    }),
+    route('GET', '/_emulator/refused', ['ServiceConnect', 'RegistryRead'], () => ok(hub.refused)),
+    withBody('POST', '/_emulator/devices/:id/messages', ['ServiceConnect'], BODIES.c2d, (r) =>
+      accepted(sendC2d(hub, param(r, 'id'), r.body)),
+    ),
+    withBody(
+      'POST',
+      '/_emulator/devices/:id/modules/:moduleId/inputs/:input/messages',
+      ['ServiceConnect'],
+      BODIES.c2d,
+      (r) => accepted(sendModuleInput(hub, param(r, 'id'), param(r, 'moduleId'), param(r, 'input'), r.body)),
+    ),
+    withBody('POST', '/_emulator/sas-token', ['RegistryRead'], BODIES.sasToken, (r) => {
+      const { deviceId, moduleId, key = 'primary', ttl, expiresAt: until } = r.body
+      const identity = hub.requireIdentity(deviceId, moduleId)
+      if (identity.authentication.type !== 'sas')
+        throw badRequest('The identity uses X.509: it has no key to sign with.')
+      const keys = identity.authentication.symmetricKey
+      const resourceUri = deviceResourceUri(hub.hostName, deviceId, moduleId)
+      const expiresAt = resolveExpiry({
+        now: hub.now(),
+        ...(ttl === undefined ? {} : { ttl }),
+        ...(until === undefined ? {} : { expiresAt: typeof until === 'string' ? new Date(until) : until }),
+      })
+      const signing = key === 'primary' ? keys.primaryKey : keys.secondaryKey
+      return ok({
+        token: createSasToken({ resourceUri, key: signing, expiresAt, now: hub.now() }),
+        expiresAt,
+        resourceUri,
+      })
+    }),
+  ]
+  for (const [segment, kind] of [
+    ['enrollments', 'enrollments'],
+    ['enrollmentGroups', 'groups'],
+  ] as const satisfies ReadonlyArray<readonly [string, EnrollmentKind]>) {
+    const base = `/_emulator/dps/${segment}`
+    rows.push(
+      route('GET', base, ['RegistryRead'], () => ok(listEnrollments(hub, kind))),
+      route('GET', `${base}/:id`, ['RegistryRead'], (r) => ok(getEnrollment(hub, kind, param(r, 'id')))),
+      kind === 'enrollments'
+        ? withBody('PUT', `${base}/:id`, ['RegistryWrite'], BODIES.enrollment, (r) =>
+            ok(putEnrollment(hub, param(r, 'id'), r.body)),
+          )
+        : withBody('PUT', `${base}/:id`, ['RegistryWrite'], BODIES.group, (r) =>
+            ok(putGroup(hub, param(r, 'id'), r.body)),
+          ),
+      route('DELETE', `${base}/:id`, ['RegistryWrite'], (r) => {
+        deleteEnrollment(hub, kind, param(r, 'id'))
+        return noContent
+      }),
+    )
+  }
+  const cas = o.certificates
+  if (cas !== undefined) {
+    rows.push(
+      route('GET', '/_emulator/certificates', ['RegistryRead'], () => ok(cas.list().map(caJson))),
+      route('GET', '/_emulator/certificates/:name', ['RegistryRead'], (r) =>
+        ok(caJson(cas.get(param(r, 'name')))),
+      ),
+      withBody('PUT', '/_emulator/certificates/:name', ['RegistryWrite'], BODIES.certificate, (r) =>
+        ok(caJson(cas.put(param(r, 'name'), r.body.certificate, { isVerified: r.body.isVerified }))),
+      ),
+      route('DELETE', '/_emulator/certificates/:name', ['RegistryWrite'], (r) => {
+        cas.delete(param(r, 'name'))
+        return noContent
+      }),
+      route('POST', '/_emulator/certificates/:name/generateVerificationCode', ['RegistryWrite'], (r) => {
+        const name = param(r, 'name')
+        const verificationCode = cas.verificationCode(name)
+        return ok({ ...caJson(cas.get(name)), verificationCode })
+      }),
+      withBody('POST', '/_emulator/certificates/:name/verify', ['RegistryWrite'], BODIES.certificate, (r) =>
+        ok(caJson(cas.verify(param(r, 'name'), r.body.certificate))),
+      ),
+    )
+  }
+  return rows
+}
+
+/** Every route the operator API serves. */
+export function restRoutes(hub: HubService, methods: MethodCalls, o: RouteOptions = {}): Route[] {
+  return [...serviceRoutes(hub, methods), ...emulatorRoutes(hub, o)]
+}
