@@ -45,9 +45,9 @@ function facts(e: HubEvent): string | string[] {
     case 'unsubscribe':
       return e.topics.join(', ')
     case 'telemetry': {
-      const { messageId } = e.systemProperties
+      const { outputName, messageId } = e.systemProperties
       const text = e.body.text !== undefined ? short(e.body.text) : `base64:${short(e.body.base64)}`
-      return `${text} properties=${short(e.properties)}${messageId === undefined ? '' : ` messageId=${messageId}`}`
+      return `${outputName === undefined ? '' : `output=${outputName} `}${text} properties=${short(e.properties)}${messageId === undefined ? '' : ` messageId=${messageId}`}`
     }
     case 'twin-reported':
     case 'twin-desired':
