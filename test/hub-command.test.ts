@@ -3,7 +3,7 @@
 // for an unsafe bind and a taken port.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -178,6 +178,32 @@ describe('sas-token hub', () => {
       await exit
       assert.match(line, / telemetry +dev1\/m1 output=alerts hot properties=\{"a":"1"\}$/)
     } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('hub devices list --device: a module row shows the status its device has (modules have none of their own)', async () => {
+    const hub = await startHub()
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-cmd-'))
+    try {
+      await writeFile(join(dir, 'ca.pem'), hub.ca)
+      const env = {
+        NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+        IOTHUB_CONNECTION_STRING: hub.hubConnectionString,
+        SAS_TOKEN_HUB_ENDPOINT: `https://localhost:${hub.ports.https}`,
+      }
+      await hub.addDevice('on')
+      await hub.addModule('on', 'm1')
+      await hub.addDevice('off', { status: 'disabled' })
+      await hub.addModule('off', 'm1')
+      const on = await cli(['hub', 'devices', 'list', '--device', 'on'], { env })
+      assert.equal(on.code, 0, on.stderr)
+      assert.equal(on.stdout, 'on/m1\tenabled\tDisconnected\n')
+      const off = await cli(['hub', 'devices', 'list', '--device', 'off'], { env })
+      assert.equal(off.code, 0, off.stderr)
+      assert.equal(off.stdout, 'off/m1\tdisabled\tDisconnected\n')
+    } finally {
+      await hub.close()
       await rm(dir, { recursive: true, force: true })
     }
   })
