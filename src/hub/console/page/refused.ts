@@ -75,10 +75,13 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
   const reload = (): void => {
     api('GET', '/_emulator/refused').then(
       (answer) => {
-        const items = Array.isArray(answer)
+        const items: unknown[] = Array.isArray(answer)
           ? answer
-          : Array.isArray((answer as { refused?: unknown })?.refused)
-            ? (answer as { refused: unknown[] }).refused
+          : typeof answer === 'object' &&
+              answer !== null &&
+              'refused' in answer &&
+              Array.isArray(answer.refused)
+            ? answer.refused
             : []
         const refusals = items.filter(isRefusal)
         refusals.sort((a, b) => a.time.localeCompare(b.time))
