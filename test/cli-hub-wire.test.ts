@@ -178,8 +178,18 @@ describe('hub devices', () => {
     const shown = await hub(['devices', 'list', '--json', '--show-secrets'])
     assert.equal(JSON.parse(shown.stdout)[0].authentication.symmetricKey.primaryKey, DEVICE_KEY)
     requests = []
-    await hub(['devices', 'list', '--device', 'dev1'])
-    assert.equal(only().url, '/devices/dev1/modules?api-version=2021-04-12')
+    answer = (req, res) =>
+      json(
+        200,
+        req.url.startsWith('/devices/dev1/modules') ? [device('dev1', { moduleId: 'm1' })] : device('dev1'),
+      )(req, res)
+    const modules = await hub(['devices', 'list', '--device', 'dev1'])
+    assert.equal(modules.code, 0, modules.stderr)
+    // the modules, then their device: the text rows show its status (modules have none)
+    assert.deepEqual(
+      requests.map((q) => q.url),
+      ['/devices/dev1/modules?api-version=2021-04-12', '/devices/dev1?api-version=2021-04-12'],
+    )
   })
 
   it('show: keys redacted in text and JSON unless --show-secrets', async () => {

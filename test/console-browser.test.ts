@@ -124,6 +124,13 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     assert.match(activity ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/)
   })
 
+  it('a device that was never active shows — as its last activity (IoT Hub says 0001-01-01)', async () => {
+    await tab('devices')
+    const cell = 'tr[data-identity="evil"] td.time'
+    await page.waitForSelector(cell, WAIT)
+    assert.equal(await page.textContent(cell), '—')
+  })
+
   it('devices and modules are added and removed from the page; Copy gives the connection string', async () => {
     await page.fill('form[data-form="add-device"] input[name="deviceId"]', 'page-dev')
     await page.click('form[data-form="add-device"] button')

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt'
-import { type Hub, type HubEvent, startHub } from 'sas-token/hub'
+import { type Hub, type HubEventOf, startHub } from 'sas-token/hub'
 import { Reporter } from './support/child.js'
 import { BIN, cleanEnv } from './support/cli.js'
 import { hmacToken } from './support/hmac-token.js'
@@ -43,8 +43,8 @@ async function until(what: string, ok: () => boolean, ms = 15_000): Promise<void
   }
 }
 
-function collect(hub: Hub): HubEvent[] {
-  const events: HubEvent[] = []
+function collect(hub: Hub): HubEventOf<'c2d'>[] {
+  const events: HubEventOf<'c2d'>[] = []
   hub.events.on('event', (e) => {
     if (e.event === 'c2d') events.push(e)
   })
@@ -52,7 +52,7 @@ function collect(hub: Hub): HubEvent[] {
 }
 
 async function drop(hub: Hub, client: MqttClient): Promise<void> {
-  const gone = nextEvent(hub, (e) => e.event === 'disconnect')
+  const gone = nextEvent(hub, 'disconnect')
   client.end(true)
   await gone
 }
@@ -124,7 +124,7 @@ describe('C2D lifecycle (IoT Hub: Enqueued → Invisible → Completed / Dead-le
       await hub.sendC2d('dev1', 'once', { messageId: 'p1' })
       await until('the first delivery', () => got1.length === 1)
       await drop(hub, first)
-      const completed = nextEvent(hub, (e) => e.event === 'c2d' && e.state === 'completed')
+      const completed = nextEvent(hub, 'c2d', (e) => e.state === 'completed')
       const again = await connect(hub, dev(false))
       const got2: IPublishPacket[] = []
       again.on('message', (_topic, _payload, packet) => got2.push(packet))
@@ -147,7 +147,7 @@ describe('C2D lifecycle (IoT Hub: Enqueued → Invisible → Completed / Dead-le
       await hub.addDevice('dev1', { primaryKey: KEY })
       const device = await connect(hub, dev(true))
       await device.subscribeAsync(FILTER, { qos: 1 })
-      const completed = nextEvent(hub, (e) => e.event === 'c2d' && e.state === 'completed')
+      const completed = nextEvent(hub, 'c2d', (e) => e.state === 'completed')
       await hub.sendC2d('dev1', 'acked', { messageId: 'm2' })
       const e = await completed
       assert.equal(e.messageId, 'm2')

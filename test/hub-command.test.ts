@@ -3,7 +3,7 @@
 // for an unsafe bind and a taken port.
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline'
 import { describe, it } from 'node:test'
 import mqtt from 'mqtt'
 import { mqttCredentials } from 'sas-token'
+import { startHub } from 'sas-token/hub'
 import { BIN, cleanEnv, cli } from './support/cli.js'
 
 interface Ready {
@@ -118,6 +119,91 @@ describe('sas-token hub', () => {
       assert.ok(out.includes(`--cafile ${ca}`))
       assert.ok(out.includes(`ca_certs="${ca}"`))
     } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("the log line of a module's telemetry names its output (output=NAME)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-cmd-'))
+    try {
+      // the module is in the state the command starts from
+      const before = await startHub({ stateDir: dir })
+      await before.addDevice('dev1')
+      const { connectionString } = await before.addModule('dev1', 'm1')
+      await before.close()
+      const child = spawn(
+        process.execPath,
+        [BIN, 'hub', '--state-dir', dir, '--mqtt-port', '0', '--https-port', '0', '--console-port', '0'],
+        { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+      let out = ''
+      const waitFor = (re: RegExp): Promise<RegExpMatchArray> =>
+        new Promise((resolve) => {
+          const look = (): void => {
+            const m = out.match(re)
+            if (m) {
+              child.stdout.off('data', onData)
+              resolve(m)
+            }
+          }
+          const onData = (d: Buffer): void => {
+            out += d.toString()
+            look()
+          }
+          child.stdout.on('data', onData)
+          look()
+        })
+      const port = Number((await waitFor(/MQTT\/TLS :(\d+)/))[1])
+      const c = mqttCredentials(connectionString)
+      const client = mqtt.connect({
+        host: '127.0.0.1',
+        port,
+        protocol: 'mqtts',
+        ca: await readFile(join(dir, 'ca.pem'), 'utf8'),
+        servername: 'localhost',
+        clientId: c.clientId,
+        username: c.username,
+        password: c.password ?? '',
+        reconnectPeriod: 0,
+      })
+      await new Promise((resolve, reject) => {
+        client.once('connect', resolve)
+        client.once('error', reject)
+      })
+      client.publish('devices/dev1/modules/m1/messages/events/%24.on=alerts&a=1', 'hot', { qos: 1 })
+      const line = (await waitFor(/^(.* telemetry .*)\n/m))[1] ?? ''
+      client.end(true)
+      const exit = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exit
+      assert.match(line, / telemetry +dev1\/m1 output=alerts hot properties=\{"a":"1"\}$/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('hub devices list --device: a module row shows the status its device has (modules have none of their own)', async () => {
+    const hub = await startHub()
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-cmd-'))
+    try {
+      await writeFile(join(dir, 'ca.pem'), hub.ca)
+      const env = {
+        NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem'),
+        IOTHUB_CONNECTION_STRING: hub.hubConnectionString,
+        SAS_TOKEN_HUB_ENDPOINT: `https://localhost:${hub.ports.https}`,
+      }
+      await hub.addDevice('on')
+      await hub.addModule('on', 'm1')
+      await hub.addDevice('off', { status: 'disabled' })
+      await hub.addModule('off', 'm1')
+      const on = await cli(['hub', 'devices', 'list', '--device', 'on'], { env })
+      assert.equal(on.code, 0, on.stderr)
+      assert.equal(on.stdout, 'on/m1\tenabled\tDisconnected\n')
+      const off = await cli(['hub', 'devices', 'list', '--device', 'off'], { env })
+      assert.equal(off.code, 0, off.stderr)
+      assert.equal(off.stdout, 'off/m1\tdisabled\tDisconnected\n')
+    } finally {
+      await hub.close()
       await rm(dir, { recursive: true, force: true })
     }
   })

@@ -67,7 +67,7 @@ describe('hub faults', () => {
       username: 'localhost/good/?api-version=2021-04-12',
       password: hmacToken('localhost/devices/good', KEY, nowS() + 600),
     })
-    const seen = nextEvent(hub, (e) => e.event === 'telemetry' && e.deviceId === 'good')
+    const seen = nextEvent(hub, 'telemetry', (e) => e.deviceId === 'good')
     client.publish('devices/good/messages/events/', 'still here', { qos: 1 })
     assert.deepEqual((await seen).body, { text: 'still here' })
     client.end(true)
@@ -117,7 +117,7 @@ describe('hub faults', () => {
       ),
     )
     await new Promise((resolve) => socket.once('data', resolve))
-    const logged = nextEvent(hub, (e) => e.event === 'close' && e.deviceId === 'good')
+    const logged = nextEvent(hub, 'close', (e) => e.deviceId === 'good')
     // fixed header: PUBLISH QoS 0, remaining length 10,000,000 (varint 0x80 0xAD 0xE2 0x04); no body follows
     socket.write(Buffer.from([0x30, 0x80, 0xad, 0xe2, 0x04, 0x00, 0x01]))
     await ended(socket)

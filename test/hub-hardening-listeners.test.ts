@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { connect as tlsConnect } from 'node:tls'
 import mqtt from 'mqtt'
-import { type Hub, type HubEvent, startConsole, startHub } from 'sas-token/hub'
+import { type Hub, type HubEvent, type HubEventOf, startConsole, startHub } from 'sas-token/hub'
 import { BIN, cleanEnv, cli } from './support/cli.js'
 import { hmacToken } from './support/hmac-token.js'
 import { connect } from './support/hub-mqtt.js'
@@ -388,7 +388,7 @@ describe('hub hardening: the human log', () => {
 
 describe('hub hardening: TLS handshakes', () => {
   let hub: Hub
-  const warnings: HubEvent[] = []
+  const warnings: HubEventOf<'warning'>[] = []
 
   before(async () => {
     hub = await startHub({ tlsHandshakeTimeoutMs: 1000, maxTlsHandshakes: 4, devices: ['dev1'] })

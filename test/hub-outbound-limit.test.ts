@@ -76,8 +76,8 @@ describe('per-connection outbound bound', () => {
     const hub = await startHub({ maxOutboundBytes: 256 * 1024 })
     try {
       await hub.addDevice('flood', { primaryKey: KEY })
-      const warning = nextEvent(hub, (e) => e.event === 'warning' && e.deviceId === 'flood')
-      const closed = nextEvent(hub, (e) => e.event === 'close' && e.deviceId === 'flood')
+      const warning = nextEvent(hub, 'warning', (e) => e.deviceId === 'flood')
+      const closed = nextEvent(hub, 'close', (e) => e.deviceId === 'flood')
       const socket = await flood(hub.ports.mqtt, hub.ca, 60_000)
       const w = await warning
       assert.match(String(w.message), /outbound queue over 262144 bytes/)

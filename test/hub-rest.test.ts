@@ -275,7 +275,7 @@ describe('hub operator REST API', () => {
         const rid = /\$rid=(.+)$/.exec(topic)?.[1]
         device.publish(`$iothub/methods/res/200/?$rid=${rid}`, '{"rebooted":true}')
       })
-      const answered = nextEvent(hub, (e) => e.event === 'method')
+      const answered = nextEvent(hub, 'method')
       const result = await Client.fromConnectionString(hub.hubConnectionString).invokeDeviceMethod('sdk1', {
         methodName: 'reboot',
         payload: {},

@@ -348,9 +348,8 @@ describe('event sinks under slow readers', { timeout: 240_000 }, () => {
         for (;;) {
           const r = await events.next()
           if (r.done) return
-          const body = r.value.body as { text?: string } | undefined
-          if (r.value.event === 'telemetry' && body?.text)
-            seen.add(body.text.slice(0, body.text.indexOf(' ')))
+          const text = r.value.event === 'telemetry' ? r.value.body.text : undefined
+          if (text) seen.add(text.slice(0, text.indexOf(' ')))
         }
       })()
       await sleep(2_000)

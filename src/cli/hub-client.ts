@@ -20,6 +20,7 @@ import { request } from 'node:https'
 import { rootCertificates } from 'node:tls'
 import type { ServiceConnectionString } from '../connection-string.js'
 import { SasTokenError, type SasTokenErrorCode } from '../errors.js'
+import type { HubEvent } from '../hub/index.js'
 import { tokenFromConnectionString } from '../token-from-connection-string.js'
 
 /** The service API version every request names. */
@@ -95,15 +96,6 @@ export interface C2dMessage {
   contentType?: string
   contentEncoding?: string
   expiryTimeUtc?: string
-}
-
-/** One event of the hub's log (`event`, `time`, and the event's own fields). */
-export interface HubEvent {
-  event: string
-  time: string
-  deviceId?: string
-  moduleId?: string
-  [field: string]: unknown
 }
 
 /** An identity: a device, or a module of one. */
@@ -539,6 +531,14 @@ export function createHubClient(o: HubClientOptions): HubClient {
 }
 
 /**
+ * A hub event, as far as a client checks: the hub's own JSON with an `event` name and a `time`
+ * is trusted to be its events (a newer hub's kind is passed on; the renderers give it no facts).
+ */
+function isHubEvent(value: unknown): value is HubEvent {
+  return isObject(value) && typeof value.event === 'string' && typeof value.time === 'string'
+}
+
+/**
  * The events of a server-sent event stream: each block's `data:` lines, joined, parsed as JSON.
  * Comments (`: ping`) and blocks that are not a JSON event are skipped.
  */
@@ -562,7 +562,7 @@ async function* parseEventStream(stream: AsyncIterable<Buffer | string>): AsyncG
         } catch {
           event = undefined
         }
-        if (isObject(event) && typeof event.event === 'string') yield event as HubEvent
+        if (isHubEvent(event)) yield event
       }
       end = buffer.search(/\r?\n\r?\n/)
     }

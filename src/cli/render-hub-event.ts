@@ -10,7 +10,6 @@ import type { HubEvent } from '../hub/index.js'
 import { escapeTerminal } from './escape-terminal.js'
 
 function who(e: HubEvent): string {
-  if (typeof e.registrationId === 'string' && e.deviceId === undefined) return e.registrationId
   if (e.deviceId === undefined) return ''
   return e.moduleId === undefined ? e.deviceId : `${e.deviceId}/${e.moduleId}`
 }
@@ -20,51 +19,51 @@ function short(value: unknown, max = 200): string {
   return text.length > max ? `${text.slice(0, max)}…` : text
 }
 
+/** An event of a kind this CLI does not know (a newer hub's): its line has no facts. */
+function unknownKind(_: never): string {
+  return ''
+}
+
 /** The facts on the event's line, then the lines under it. */
 function facts(e: HubEvent): string | string[] {
   switch (e.event) {
+    case 'ready':
+    case 'twin-get':
+      return ''
     case 'connect':
-      return `${e.protocol} auth=${e.authMethod} cleanSession=${e.cleanSession}${Array.isArray(e.restoredSubscriptions) ? ` restored=${e.restoredSubscriptions.join(',')}` : ''}`
-    case 'refuse': {
-      const findings = Array.isArray(e.findings) ? e.findings : []
-      const lines = findings.map(
-        (f: { severity?: string; code?: string; message?: string }) =>
-          `${f.severity} ${f.code}: ${f.message}`,
-      )
+      return `${e.protocol} auth=${e.authMethod} cleanSession=${e.cleanSession}${e.restoredSubscriptions === undefined ? '' : ` restored=${e.restoredSubscriptions.join(',')}`}`
+    case 'refuse':
       return [
         `CONNACK ${e.returnCode} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}`,
-        ...lines,
+        ...e.findings.map((f) => `${f.severity} ${f.code}: ${f.message}`),
       ]
-    }
     case 'disconnect':
     case 'close':
-      return String(e.reason)
+      return e.reason
     case 'subscribe':
-      return Array.isArray(e.topics)
-        ? e.topics.map((t: { topic?: string; qos?: number }) => `${t.topic} (QoS ${t.qos})`).join(', ')
-        : ''
+      return e.topics.map((t) => `${t.topic} (QoS ${t.qos})`).join(', ')
     case 'unsubscribe':
-      return Array.isArray(e.topics) ? e.topics.join(', ') : ''
+      return e.topics.join(', ')
     case 'telemetry': {
-      const body = e.body as { text?: string; base64?: string } | undefined
-      const text = body?.text !== undefined ? short(body.text) : `base64:${short(body?.base64 ?? '')}`
-      return `${text} properties=${short(e.properties)}${e.systemProperties && typeof e.systemProperties === 'object' && 'messageId' in e.systemProperties ? ` messageId=${String(e.systemProperties.messageId)}` : ''}`
+      const { outputName, messageId } = e.systemProperties
+      const text = e.body.text !== undefined ? short(e.body.text) : `base64:${short(e.body.base64)}`
+      return `${outputName === undefined ? '' : `output=${outputName} `}${text} properties=${short(e.properties)}${messageId === undefined ? '' : ` messageId=${messageId}`}`
     }
     case 'twin-reported':
     case 'twin-desired':
-      return e.error === undefined ? `${short(e.patch)} $version=${e.version}` : `400 ${e.error}`
+      return e.error === undefined ? `${short(e.patch)} $version=${e.version}` : `${e.status} ${e.error}`
     case 'method':
       return `${e.methodName} → ${e.status}`
     case 'c2d':
-      return `${e.messageId} ${e.state}${typeof e.deliveryCount === 'number' && e.deliveryCount > 0 ? ` deliveryCount=${e.deliveryCount}` : ''}${e.statusCode === undefined ? '' : ` ${e.statusCode}`}${e.reason === undefined ? '' : ` (${e.reason})`}`
+      return `${e.messageId} ${e.state}${e.deliveryCount !== undefined && e.deliveryCount > 0 ? ` deliveryCount=${e.deliveryCount}` : ''}${e.statusCode === undefined ? '' : ` ${e.statusCode}`}${e.reason === undefined ? '' : ` (${e.reason})`}`
     case 'dps-register':
       return `→ ${e.deviceId} on ${e.assignedHub}${e.enrollmentGroupId === undefined ? '' : ` (group ${e.enrollmentGroupId})`}`
     case 'registry':
-      return String(e.action)
+      return e.action
     case 'warning':
-      return String(e.message)
+      return e.message
     default:
-      return ''
+      return unknownKind(e)
   }
 }
 

@@ -9,7 +9,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SasTokenError } from '../errors.js'
-import type { HubEvent, HubEvents } from './events.js'
+import type { HubEvent, HubEventOf } from './event-types.js'
+import type { HubEvents } from './events.js'
 
 /** Bounds of every SSE subscriber (`startHub({ eventStream })`). */
 export interface EventStreamOptions {
@@ -84,7 +85,7 @@ export function streamEvents(
     clearTimeout(stall)
     stall = undefined
     if (dropped === 0) return
-    const warning = {
+    const warning: HubEventOf<'warning'> = {
       event: 'warning',
       time: new Date().toISOString(),
       dropped,

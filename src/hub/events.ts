@@ -15,49 +15,16 @@
 import { EventEmitter } from 'node:events'
 import { IngressGate } from './mqtt/ingress-gate.js'
 import { redactDeep } from './redact.js'
+import type { HubEvent, HubEventInput } from './event-types.js'
+
+// the types live in event-types.ts (types alone, for the console page); modules that import them from here keep working
+export type { HubEvent, HubEventInput, HubEventName, HubEventOf } from './event-types.js'
 
 /**
  * Events an iterator may hold unread before the hub stops reading device sockets for it (it
  * resumes when the iterator has taken them all).
  */
 export const ITERATOR_QUEUE_EVENTS = 1024
-
-/** The names of the events the hub emits. */
-export type HubEventName =
-  | 'ready'
-  | 'connect'
-  | 'refuse'
-  | 'disconnect'
-  | 'close'
-  | 'subscribe'
-  | 'unsubscribe'
-  | 'telemetry'
-  | 'twin-get'
-  | 'twin-reported'
-  | 'twin-desired'
-  | 'method'
-  | 'c2d'
-  | 'dps-register'
-  | 'registry'
-  | 'warning'
-
-/** What a caller gives to {@link HubEvents.publish}: an event without its time. */
-export interface HubEventInput {
-  /** The event's name. */
-  event: HubEventName
-  /** The device the event is about, if any. */
-  deviceId?: string
-  /** The module the event is about, if any (with its `deviceId`). */
-  moduleId?: string
-  /** The event's other facts (never a password, key or token). */
-  [fact: string]: unknown
-}
-
-/** One event: its name, an ISO 8601 time, the identity it is about, and its facts. */
-export interface HubEvent extends HubEventInput {
-  /** When it was published, ISO 8601 (from the hub's clock). */
-  time: string
-}
 
 /**
  * An EventEmitter of `'event'` ({@link HubEvent}) that is also an async iterable: each

@@ -6,17 +6,9 @@
  * @module
  */
 import { diagnoseConnect } from '../diagnose.js'
-import type { DiagnoseConnectOptions, Finding, HubPolicy } from '../diagnose.js'
+import type { DiagnoseConnectOptions, DiagnosisCode, Finding, HubPolicy } from '../diagnose.js'
 import type { RefusalReason } from './mqtt/device-auth.js'
 import type { Policy } from './state/registry.js'
-
-/** A finding, as events and `GET /_emulator/refused` carry it. */
-export interface RefusalFinding {
-  severity: Finding['severity']
-  code: string
-  message: string
-  [fact: string]: unknown
-}
 
 /** The hub's policies in the table diagnoseConnect reads. */
 export function diagnosisPolicies(policies: readonly Policy[]): Record<string, HubPolicy> {
@@ -34,15 +26,18 @@ export function explainRefusal(
   connect: { clientId: string; username: string; password?: string },
   reason: RefusalReason,
   o: DiagnoseConnectOptions,
-): RefusalFinding[] {
-  let findings: RefusalFinding[]
+): Finding[] {
+  let findings: Finding[]
   try {
     findings = diagnoseConnect(connect, o).map((f) => ({ ...f }))
   } catch {
     findings = []
   }
   if (!findings.some((f) => f.severity === 'error')) {
-    findings.unshift({ severity: 'error', code: reason.code, message: reason.message, ...reason.facts })
+    // the hub's registry-only codes (unknown identity, disabled, X.509 chain) are not the core's
+    // yet: they become diagnoseConnect's own findings with issue 15's one CONNECT rule set
+    const code = reason.code as DiagnosisCode
+    findings.unshift({ severity: 'error', code, message: reason.message, ...reason.facts })
   }
   return findings
 }

@@ -7,8 +7,30 @@
 export { startHub } from './start-hub.js'
 export type { Hub, StartHubOptions, AddIdentityOptions } from './start-hub.js'
 export { HubEvents } from './events.js'
-export type { HubEvent, HubEventName } from './events.js'
-export type { HubEventInput } from './events.js'
+export type {
+  HubEvent,
+  HubEventName,
+  HubEventOf,
+  HubEventInput,
+  HubReadyEvent,
+  HubConnectEvent,
+  HubRefuseEvent,
+  HubDisconnectEvent,
+  HubCloseEvent,
+  HubSubscribeEvent,
+  HubUnsubscribeEvent,
+  HubTelemetryEvent,
+  TelemetryBody,
+  HubTwinGetEvent,
+  HubTwinReportedEvent,
+  HubTwinDesiredEvent,
+  HubTwinRefusedEvent,
+  HubMethodEvent,
+  HubC2dEvent,
+  HubDpsRegisterEvent,
+  HubRegistryEvent,
+  HubWarningEvent,
+} from './event-types.js'
 export type { EventStreamOptions } from './event-sinks.js'
 export { DEVELOPMENT_OWNER_KEY, DEFAULT_POLICY_RIGHTS, MAX_C2D_QUEUE } from './state/registry.js'
 export type { Permission } from './state/registry.js'

@@ -11,6 +11,7 @@ import { assertDeviceId } from '../identity.js'
 import { desiredPatchTopic } from '../mqtt/topics.js'
 import { C2dQueue } from './state/c2d-queue.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
+import type { HubRefuseEvent } from './event-types.js'
 import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './state/registry.js'
@@ -31,17 +32,8 @@ import type { JsonObject } from './state/twin.js'
 /** Marks packets the hub publishes to one connection (see the broker's authorizeForward). */
 export const DIRECT_BROKER_ID = 'sas-token-hub-direct'
 
-/** A refused CONNECT, as `GET /_emulator/refused` lists it. */
-export interface RefusedConnect {
-  time: string
-  clientId: string
-  username: string
-  returnCode: number
-  protocol: 'mqtt' | 'mqtt-ws'
-  deviceId?: string
-  moduleId?: string
-  findings: Array<{ severity: 'error' | 'warning'; code: string; message: string }>
-}
+/** A refused CONNECT, as `GET /_emulator/refused` lists it: the `refuse` event without its name. */
+export type RefusedConnect = Omit<HubRefuseEvent, 'event'>
 
 /** How many refused CONNECTs `GET /_emulator/refused` keeps. */
 export const MAX_REFUSED = 100

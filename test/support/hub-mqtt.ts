@@ -1,7 +1,7 @@
 // Real mqtt.js clients against the product hub (sas-token/hub), over TLS or WebSocket, and a
 // way to wait for the hub's own events without racing them.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import type { Hub, HubEvent } from 'sas-token/hub'
+import type { Hub, HubEvent, HubEventName, HubEventOf } from 'sas-token/hub'
 
 /** The CONNECT fields a test sends. */
 export interface Connect {
@@ -68,8 +68,26 @@ export async function refusedCode(hub: Hub, c: Connect): Promise<number> {
   throw new Error('the CONNECT was accepted')
 }
 
-/** The first event (from now on) matching `predicate`. */
-export function nextEvent(hub: Hub, predicate: (e: HubEvent) => boolean): Promise<HubEvent> {
+function isNamed<N extends HubEventName>(e: HubEvent, name: N): e is HubEventOf<N> {
+  return e.event === name
+}
+
+/**
+ * The first event (from now on) named `name` (and matching `where`), typed as that kind; or the
+ * first matching `predicate`.
+ */
+export function nextEvent<N extends HubEventName>(
+  hub: Hub,
+  name: N,
+  where?: (e: HubEventOf<N>) => boolean,
+): Promise<HubEventOf<N>>
+export function nextEvent(hub: Hub, predicate: (e: HubEvent) => boolean): Promise<HubEvent>
+export function nextEvent<N extends HubEventName>(
+  hub: Hub,
+  test: N | ((e: HubEvent) => boolean),
+  where: (e: HubEventOf<N>) => boolean = () => true,
+): Promise<HubEvent> {
+  const predicate = typeof test === 'function' ? test : (e: HubEvent): boolean => isNamed(e, test) && where(e)
   return new Promise((resolve) => {
     const on = (e: HubEvent): void => {
       if (predicate(e)) {

@@ -230,7 +230,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   }
   hub.events.on('event', (e) => {
     if (e.event === 'ready') return
-    if (e.event === 'warning') warn(escapeTerminal(String(e.message)))
+    if (e.event === 'warning') warn(escapeTerminal(e.message))
     if (e.event === 'warning' && !args.json) return
     if (writeValue(args.json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
     behind = true

@@ -328,7 +328,7 @@ export async function createBroker(
             hub.events.publish({
               event: 'twin-reported',
               ...idFields(session),
-              status,
+              status: 400,
               error: (err as Error).message,
             })
           }
@@ -445,7 +445,7 @@ export async function createBroker(
       hub.events.publish({
         event: 'connect',
         ...idFields(session),
-        ...(session.kind === 'dps' ? { registrationId: session.deviceId, service: 'dps' } : {}),
+        ...(session.kind === 'dps' ? { registrationId: session.deviceId, service: 'dps' as const } : {}),
         clientId: session.clientId,
         authMethod: session.authMethod,
         cleanSession: client.clean,

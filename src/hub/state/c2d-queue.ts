@@ -18,6 +18,7 @@
  * @module
  */
 import { randomUUID } from 'node:crypto'
+import type { HubC2dEvent } from '../event-types.js'
 import type { HubEvents } from '../events.js'
 import { positiveInteger } from '../option-checks.js'
 import type { DeviceEntry, QueuedC2d } from './registry.js'
@@ -101,7 +102,12 @@ export class C2dQueue {
     return Number.isFinite(at) ? at : new Date(m.enqueuedTime).getTime() + this.#ttlMs
   }
 
-  #publish(deviceId: string, m: QueuedC2d, state: string, facts: Record<string, unknown> = {}): void {
+  #publish(
+    deviceId: string,
+    m: QueuedC2d,
+    state: HubC2dEvent['state'],
+    facts: Pick<HubC2dEvent, 'statusCode' | 'reason'> = {},
+  ): void {
     this.#events.publish({
       event: 'c2d',
       deviceId,
@@ -112,7 +118,13 @@ export class C2dQueue {
     })
   }
 
-  #finish(deviceId: string, m: QueuedC2d, state: string, code: C2dFeedbackCode, description: string): void {
+  #finish(
+    deviceId: string,
+    m: QueuedC2d,
+    state: HubC2dEvent['state'],
+    code: C2dFeedbackCode,
+    description: string,
+  ): void {
     const entry = this.#entry(deviceId)
     if (entry) {
       const i = entry.c2d.indexOf(m)

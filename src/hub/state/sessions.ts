@@ -35,7 +35,7 @@ export interface Session {
   deviceId: string
   moduleId?: string
   protocol: 'mqtt' | 'mqtt-ws'
-  authMethod: string
+  authMethod: 'sas' | 'policy' | 'x509'
   clean: boolean
   client: SessionClient
   /** Granted QoS per subscription kind. */

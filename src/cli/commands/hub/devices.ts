@@ -96,14 +96,24 @@ function listBuilder(y: Argv) {
     .options(showSecretsOption)
     .option('device', { alias: 'd', type: 'string', describe: "List this device's modules" })
     .example('$0 hub devices list', 'id, status and connection state, one device a line')
+    .example('$0 hub devices list --device dev1', "dev1's modules, each with dev1's status")
     .example('$0 hub devices list --json', 'The registry entries, keys redacted')
 }
 
 async function listHandler(args: ArgsOf<typeof listBuilder>): Promise<void> {
-  const devices = await (await connectHub(args)).listDevices(args.device)
+  const hub = await connectHub(args)
+  const devices = await hub.listDevices(args.device)
   if (args.json === true) writeJson(devices.map((d) => redacted(d, args.showSecrets === true)))
-  else if (devices.length > 0)
-    writeValue(devices.map((d) => [name(d), d.status ?? '', d.connectionState ?? ''].join('\t')).join('\n'))
+  else if (devices.length > 0) {
+    // IoT Hub's modules have no status of their own: a module connects while its device is enabled
+    const deviceStatus =
+      args.device === undefined ? undefined : (await hub.getDevice({ deviceId: args.device })).status
+    writeValue(
+      devices
+        .map((d) => [name(d), d.status ?? deviceStatus ?? '', d.connectionState ?? ''].join('\t'))
+        .join('\n'),
+    )
+  }
 }
 
 const list: CommandModule<object, OptionsOf<typeof listBuilder>> = {

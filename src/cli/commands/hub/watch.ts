@@ -7,7 +7,7 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { SasTokenError } from '../../../errors.js'
-import type { HubEvent } from '../../hub-client.js'
+import type { HubEvent } from '../../../hub/index.js'
 import { notice, writeValue } from '../../output.js'
 import type { ArgsOf, OptionsOf } from '../../command.js'
 import { UsageError } from '../../errors.js'

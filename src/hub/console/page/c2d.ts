@@ -118,15 +118,15 @@ export function mountC2d(panel: HTMLElement, store: Store): void {
   )
 
   store.onEvent((e) => {
-    if (e.event !== 'c2d' || typeof e.messageId !== 'string') return
+    if (e.event !== 'c2d') return
     const entry = sent.get(e.messageId)
-    const state = String(e.state ?? '')
+    const state = e.state
     if (!entry) {
       // delivered (or further) before the POST answered: remember it for the row to come
       if (state !== 'queued')
         sent.set(e.messageId, {
           messageId: e.messageId,
-          deviceId: String(e.deviceId),
+          deviceId: e.deviceId,
           state,
           time: e.time,
           stateCell: h('td'),

@@ -35,6 +35,11 @@ function stateCell(id: Identity): HTMLElement {
   )
 }
 
+/** The last activity, or `—` for none: IoT Hub writes `0001-01-01T00:00:00Z` (year 1) for a time that never was. */
+function lastActivity(time: string | undefined): string {
+  return time === undefined || !(new Date(time).getUTCFullYear() > 1) ? '—' : localTime(time)
+}
+
 /** Mounts the tab into `panel`. */
 export function mountDevices(panel: HTMLElement, store: Store): void {
   const msg = h('p', { class: 'status info', role: 'status' })
@@ -165,11 +170,7 @@ export function mountDevices(panel: HTMLElement, store: Store): void {
       { class: isModule ? 'module' : 'device', 'data-identity': name },
       h('td', { class: 'id', 'data-label': isModule ? 'Module' : 'Device' }, isModule ? `↳ ${name}` : name),
       h('td', { 'data-label': 'State' }, stateCell(id)),
-      h(
-        'td',
-        { 'data-label': 'Last activity', class: 'time' },
-        id.lastActivityTime ? localTime(id.lastActivityTime) : '—',
-      ),
+      h('td', { 'data-label': 'Last activity', class: 'time' }, lastActivity(id.lastActivityTime)),
       h(
         'td',
         { 'data-label': 'Auth' },

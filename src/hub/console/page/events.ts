@@ -6,19 +6,26 @@
  * @module
  */
 
+import type { HubEvent } from '../../event-types.js'
 import { authHeaders } from './api.js'
 
-/** One hub event as the hub's log and SSE stream carry it. Every field is device-influenced. */
-export interface HubEvent {
-  event: string
-  time: string
-  deviceId?: string
-  moduleId?: string
-  [field: string]: unknown
-}
+// one hub event as the hub's log and SSE stream carry it; every string in it is device-influenced
+export type { HubEvent } from '../../event-types.js'
 
 /** What the stream tells its owner besides events. */
 export type StreamState = 'connecting' | 'live' | 'down' | 'unauthorized'
+
+/** An event of the page's own hub: a named, timed object is trusted to be one. */
+function isHubEvent(value: unknown): value is HubEvent {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    'event' in value &&
+    typeof value.event === 'string' &&
+    'time' in value &&
+    typeof value.time === 'string'
+  )
+}
 
 /** Parses one SSE frame's `data:` lines into an event, or `undefined` when it is not one. */
 export function parseFrame(frame: string): HubEvent | undefined {
@@ -30,9 +37,7 @@ export function parseFrame(frame: string): HubEvent | undefined {
   if (data === '') return undefined
   try {
     const value: unknown = JSON.parse(data)
-    if (typeof value === 'object' && value !== null && typeof (value as HubEvent).event === 'string') {
-      return value as HubEvent
-    }
+    if (isHubEvent(value)) return value
   } catch {
     // a malformed frame is skipped; the next one may be fine
   }

@@ -7,13 +7,15 @@
 
 import { api } from './api.js'
 import { h, localTime, replace, status } from './dom.js'
-import type { HubEvent } from './events.js'
+import type { HubEventOf } from '../../event-types.js'
 import type { Store } from './store.js'
 
-interface Finding {
-  severity?: string
-  code?: string
-  message?: string
+/** A refusal: the `refuse` event, or a record of `GET /_emulator/refused` (the same, unnamed). */
+type Refusal = Omit<HubEventOf<'refuse'>, 'event'>
+
+/** The hub's list (the page's own hub: its records are trusted to be refusals). */
+function isRefusal(value: unknown): value is Refusal {
+  return typeof value === 'object' && value !== null && 'findings' in value && Array.isArray(value.findings)
 }
 
 /** How many refusals the tab keeps. */
@@ -25,20 +27,20 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
   const msg = h('p', { class: 'status info', role: 'status' })
   const seen = new Set<string>()
 
-  function card(e: HubEvent): HTMLLIElement {
-    const findings = Array.isArray(e.findings) ? (e.findings as Finding[]) : []
+  function card(e: Refusal): HTMLLIElement {
+    const findings = e.findings
     return h(
       'li',
       { class: 'refusal' },
       h(
         'div',
         { class: 'head' },
-        h('strong', { class: 'who' }, String(e.clientId ?? e.deviceId ?? '?')),
-        h('time', { class: 'time', datetime: String(e.time) }, localTime(e.time)),
-        h('span', { class: 'tag error' }, `CONNACK ${String(e.returnCode ?? '?')}`),
-        typeof e.protocol === 'string' ? h('span', { class: 'tag' }, e.protocol) : null,
+        h('strong', { class: 'who' }, e.clientId),
+        h('time', { class: 'time', datetime: e.time }, localTime(e.time)),
+        h('span', { class: 'tag error' }, `CONNACK ${e.returnCode}`),
+        h('span', { class: 'tag' }, e.protocol),
       ),
-      h('div', { class: 'username' }, 'username: ', h('code', null, String(e.username ?? ''))),
+      h('div', { class: 'username' }, 'username: ', h('code', null, e.username)),
       h(
         'ul',
         { class: 'findings' },
@@ -46,13 +48,10 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
           ? findings.map((f) =>
               h(
                 'li',
-                {
-                  class: `finding ${f.severity === 'warning' ? 'warning' : 'error'}`,
-                  'data-code': String(f.code ?? ''),
-                },
-                h('code', null, String(f.code ?? '')),
+                { class: `finding ${f.severity}`, 'data-code': f.code },
+                h('code', null, f.code),
                 ' ',
-                String(f.message ?? ''),
+                f.message,
               ),
             )
           : [h('li', null, 'no finding given')]),
@@ -60,8 +59,8 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
     )
   }
 
-  function add(e: HubEvent): void {
-    const key = `${e.time}|${String(e.clientId)}|${String(e.username)}`
+  function add(e: Refusal): void {
+    const key = `${e.time}|${e.clientId}|${e.username}`
     if (seen.has(key)) return
     seen.add(key)
     list.prepend(card(e))
@@ -76,14 +75,17 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
   const reload = (): void => {
     api('GET', '/_emulator/refused').then(
       (answer) => {
-        const items = Array.isArray(answer)
+        const items: unknown[] = Array.isArray(answer)
           ? answer
-          : Array.isArray((answer as { refused?: unknown })?.refused)
-            ? (answer as { refused: unknown[] }).refused
+          : typeof answer === 'object' &&
+              answer !== null &&
+              'refused' in answer &&
+              Array.isArray(answer.refused)
+            ? answer.refused
             : []
-        const events = items.filter((x): x is HubEvent => typeof x === 'object' && x !== null)
-        events.sort((a, b) => String(a.time).localeCompare(String(b.time)))
-        for (const e of events) add({ ...e, event: 'refuse' })
+        const refusals = items.filter(isRefusal)
+        refusals.sort((a, b) => a.time.localeCompare(b.time))
+        for (const e of refusals) add(e)
         status(msg, 'info', `${list.childElementCount} refused connection(s), newest first.`)
       },
       (err: unknown) => status(msg, 'error', err instanceof Error ? err.message : String(err)),

@@ -102,9 +102,8 @@ export class Store {
   }
 
   #track(event: HubEvent): void {
-    if (typeof event.deviceId !== 'string') return
-    const moduleId = typeof event.moduleId === 'string' ? event.moduleId : undefined
-    const id = this.identity(event.deviceId, moduleId)
+    if (event.deviceId === undefined) return
+    const id = this.identity(event.deviceId, event.moduleId)
     if (!id) {
       if (event.event === 'connect' || event.event === 'dps-register')
         void this.refreshDevices().catch(() => {})
@@ -114,8 +113,7 @@ export class Store {
     id.lastActivityTime = event.time
     if (event.event === 'connect') id.connectionState = 'Connected'
     // A connection replaced by a newer one closes after the new one connected: still online.
-    const replaced = /replaced/i.test(String(event.reason ?? ''))
-    if ((event.event === 'disconnect' || event.event === 'close') && !replaced)
+    if ((event.event === 'disconnect' || event.event === 'close') && !/replaced/i.test(event.reason))
       id.connectionState = 'Disconnected'
     this.devicesChanged()
   }

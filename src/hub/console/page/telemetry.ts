@@ -7,17 +7,18 @@
  * @module
  */
 
-import { type BodyView, type EventBody, renderBody } from './body.js'
+import { type BodyView, renderBody } from './body.js'
 import { h, localTime, replace } from './dom.js'
-import type { HubEvent } from './events.js'
+import type { HubEventOf } from '../../event-types.js'
 import type { Store } from './store.js'
+
+type Telemetry = HubEventOf<'telemetry'>
 
 /** How many messages the tab keeps by default. */
 export const DEFAULT_LIMIT = 500
 
-function propsTable(title: string, props: unknown): HTMLElement | null {
-  if (typeof props !== 'object' || props === null) return null
-  const entries = Object.entries(props as Record<string, unknown>)
+function propsTable(title: string, props: Record<string, string | null>): HTMLElement | null {
+  const entries = Object.entries(props)
   if (entries.length === 0) return null
   return h(
     'div',
@@ -30,12 +31,7 @@ function propsTable(title: string, props: unknown): HTMLElement | null {
         'tbody',
         null,
         ...entries.map(([k, v]) =>
-          h(
-            'tr',
-            null,
-            h('th', null, k),
-            h('td', null, v === null ? '(no value)' : typeof v === 'string' ? v : JSON.stringify(v)),
-          ),
+          h('tr', null, h('th', null, k), h('td', null, v === null ? '(no value)' : v)),
         ),
       ),
     ),
@@ -47,8 +43,8 @@ export function mountTelemetry(panel: HTMLElement, store: Store): void {
   let view: BodyView = 'pretty'
   let paused = false
   let limit = DEFAULT_LIMIT
-  const kept: HubEvent[] = []
-  const held: HubEvent[] = []
+  const kept: Telemetry[] = []
+  const held: Telemetry[] = []
 
   const filter = h('input', {
     name: 'device',
@@ -69,33 +65,26 @@ export function mountTelemetry(panel: HTMLElement, store: Store): void {
   const counter = h('span', { class: 'counter', 'data-field': 'count' })
   const list = h('ol', { class: 'messages', reversed: true })
 
-  const matches = (e: HubEvent): boolean => {
+  const matches = (e: Telemetry): boolean => {
     const f = filter.value.trim()
     if (f === '') return true
-    const who = e.moduleId ? `${e.deviceId}/${e.moduleId}` : String(e.deviceId)
-    return e.deviceId === f || who === f
+    return e.deviceId === f || (e.moduleId !== undefined && `${e.deviceId}/${e.moduleId}` === f)
   }
 
-  function card(e: HubEvent): HTMLLIElement {
-    const body = e.body as EventBody | undefined
+  function card(e: Telemetry): HTMLLIElement {
+    const body = e.body
     const shown = renderBody(body, view)
-    const sys = (e.systemProperties ?? {}) as Record<string, unknown>
-    const enq = sys['iothub-enqueuedtime']
-    const enqueued = typeof enq === 'string' || typeof enq === 'number' ? enq : e.time
-    const who = e.moduleId ? `${e.deviceId}/${e.moduleId}` : String(e.deviceId ?? '?')
+    const enqueued = e.systemProperties['iothub-enqueuedtime'] ?? e.time
+    const who = e.moduleId ? `${e.deviceId}/${e.moduleId}` : e.deviceId
     return h(
       'li',
-      { class: 'message', 'data-device': String(e.deviceId ?? '') },
+      { class: 'message', 'data-device': e.deviceId },
       h(
         'div',
         { class: 'head' },
         h('strong', { class: 'who' }, who),
-        h(
-          'time',
-          { class: 'time', datetime: String(enqueued), title: `enqueued ${String(enqueued)}` },
-          localTime(enqueued),
-        ),
-        h('span', { class: 'tag' }, shown.json ? 'JSON' : body?.base64 !== undefined ? 'binary' : 'text'),
+        h('time', { class: 'time', datetime: enqueued, title: `enqueued ${enqueued}` }, localTime(enqueued)),
+        h('span', { class: 'tag' }, shown.json ? 'JSON' : body.base64 !== undefined ? 'binary' : 'text'),
       ),
       h('pre', { class: 'body', 'data-field': 'body' }, shown.text),
       propsTable('Application properties', e.properties),
@@ -109,7 +98,7 @@ export function mountTelemetry(panel: HTMLElement, store: Store): void {
     counter.textContent = `${shown.length} shown, ${kept.length} kept (max ${limit})${held.length ? `, ${held.length} held while paused` : ''}`
   }
 
-  function keep(e: HubEvent): void {
+  function keep(e: Telemetry): void {
     kept.push(e)
     while (kept.length > limit) kept.shift()
   }
