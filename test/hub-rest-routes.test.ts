@@ -15,11 +15,7 @@ describe('hub REST routes', () => {
   })
   after(() => hub.close())
 
-  const warning = (path: string) =>
-    nextEvent(hub, (e) => e.event === 'warning' && e.path === path).then((e) => ({
-      message: String(e.message),
-      method: String(e.method),
-    }))
+  const warning = (path: string) => nextEvent(hub, 'warning', (e) => e.path === path)
 
   it('a path the hub does not serve is a 404, logged with what came and what is served', {
     timeout: 10_000,
