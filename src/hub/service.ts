@@ -6,9 +6,8 @@
  *
  * @module
  */
-import { SasTokenError } from '../errors.js'
+import { SasTokenError, isSasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
-import { desiredPatchTopic } from '../mqtt/topics.js'
 import { C2dQueue } from './state/c2d-queue.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
 import type { HubRefuseEvent } from './event-types.js'
@@ -16,7 +15,8 @@ import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './state/registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './state/registry.js'
-import type { Session, SubscriptionKind } from './state/sessions.js'
+import type { Session } from './state/sessions.js'
+import { isFilterKind } from './state/sessions.js'
 import { idTable } from './state/id-table.js'
 import type { StateStore } from './state/state-store.js'
 import {
@@ -24,13 +24,22 @@ import {
   MAX_TAGS_BYTES,
   applyPatch,
   checkPatch,
+  parsePatch,
   isJsonObject,
   plainJson,
 } from './state/twin.js'
 import type { JsonObject } from './state/twin.js'
 
-/** Marks packets the hub publishes to one connection (see the broker's authorizeForward). */
-export const DIRECT_BROKER_ID = 'sas-token-hub-direct'
+/** How a reported-properties patch ended: 204 with the new version, or a refusal IoT Hub's way. */
+export type ReportedAnswer =
+  | { status: 204; version: number }
+  | { status: 400 | 404 | 500; errorCode: number; message: string }
+
+function idOf(id: { deviceId: string; moduleId?: string }): { deviceId: string; moduleId?: string } {
+  return id.moduleId === undefined
+    ? { deviceId: id.deviceId }
+    : { deviceId: id.deviceId, moduleId: id.moduleId }
+}
 
 /** A refused CONNECT, as `GET /_emulator/refused` lists it: the `refuse` event without its name. */
 export type RefusedConnect = Omit<HubRefuseEvent, 'event'>
@@ -279,10 +288,98 @@ export class HubService {
     const session = this.sessionOf(deviceId, moduleId)
     if (session === undefined) return
     session.closeReason = reason
-    session.client.close()
+    session.link.close()
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------
+
+  /**
+   * A device or module connection is up: it becomes the identity's session (a DPS connection
+   * is no identity's), its CleanSession 0 subscriptions come back, and the identity shows
+   * `Connected`.
+   */
+  attach(session: Session): void {
+    if (session.kind !== 'device') return
+    const kept = Object.hasOwn(this.state.sessions, session.clientId)
+      ? this.state.sessions[session.clientId]
+      : undefined
+    if (session.clean && kept !== undefined) {
+      delete this.state.sessions[session.clientId]
+      this.store.changed()
+    } else if (!session.clean) {
+      for (const kind of kept ?? []) {
+        if (isFilterKind(kind) && !session.subscriptions.has(kind)) session.subscriptions.set(kind, 1)
+      }
+    }
+    this.sessions.set(session.clientId, session)
+    this.#connectionState(session, 'Connected')
+  }
+
+  /** A session's subscriptions changed: a CleanSession 0 device keeps them for its next connection. */
+  subscriptionsChanged(session: Session): void {
+    if (session.clean || session.kind !== 'device') return
+    this.state.sessions[session.clientId] = [...session.subscriptions.keys()]
+    this.store.changed()
+  }
+
+  /** A connection is gone; the identity shows `Disconnected` unless a newer one replaced it. */
+  detach(session: Session): void {
+    if (this.sessions.get(session.clientId) !== session) return
+    this.sessions.delete(session.clientId)
+    this.#connectionState(session, 'Disconnected')
+  }
+
+  #connectionState(session: Session, state: 'Connected' | 'Disconnected'): void {
+    const identity = session.kind === 'device' ? this.identity(session.deviceId, session.moduleId) : undefined
+    if (identity === undefined) return
+    identity.connectionState = state
+    identity.connectionStateUpdatedTime = new Date(this.now()).toISOString()
+  }
+
+  /**
+   * Something came from a connected identity (its last activity is now).
+   *
+   * @returns The identity, or `undefined` when it was deleted meanwhile.
+   */
+  touch(session: Session): Identity | undefined {
+    const identity = this.identity(session.deviceId, session.moduleId)
+    if (identity !== undefined) identity.lastActivityTime = new Date(this.now()).toISOString()
+    return identity
   }
 
   // ---- twins ------------------------------------------------------------------------------
+
+  /**
+   * Patches a connected identity's reported properties with what it sent (a twin PATCH of
+   * reported properties, whatever the protocol). It answers once the change is on disk: 204
+   * with the new version, 400 for a patch IoT Hub would refuse, 500 when the state cannot be
+   * written.
+   */
+  async patchReported(id: { deviceId: string; moduleId?: string }, text: string): Promise<ReportedAnswer> {
+    const identity = this.identity(id.deviceId, id.moduleId)
+    if (identity === undefined)
+      return { status: 404, errorCode: 404001, message: 'The identity was deleted.' }
+    const twin = identity.twin
+    try {
+      const patch = parsePatch(text, 'reported properties')
+      twin.reported = applyPatch(twin.reported, patch, 'reported properties', MAX_PROPERTIES_BYTES)
+      twin.reportedVersion += 1
+      twin.version += 1
+      this.store.changed()
+      this.events.publish({ event: 'twin-reported', ...idOf(id), patch, version: twin.reportedVersion })
+    } catch (err) {
+      const message = isSasTokenError(err) ? err.message : 'The patch could not be applied.'
+      this.events.publish({ event: 'twin-reported', ...idOf(id), status: 400, error: message })
+      return { status: 400, errorCode: 400004, message }
+    }
+    const version = twin.reportedVersion
+    try {
+      await this.store.committed()
+    } catch {
+      return { status: 500, errorCode: 500001, message: 'The hub could not write its state; try again.' }
+    }
+    return { status: 204, version }
+  }
 
   /**
    * The twin as IoT Hub's service JSON.
@@ -378,41 +475,13 @@ export class HubService {
       })
       const session = this.sessionOf(deviceId, moduleId)
       if (session?.subscriptions.has('desired')) {
-        this.deliver(
-          session,
-          'desired',
-          desiredPatchTopic({ version: twin.desiredVersion }),
+        session.link.sendDesired(
+          twin.desiredVersion,
           JSON.stringify({ ...patch, $version: twin.desiredVersion }),
         )
       }
     }
     return this.getTwin(deviceId, moduleId)
-  }
-
-  // ---- delivery ---------------------------------------------------------------------------
-
-  /** Publishes to one session, at the QoS its subscription of `kind` allows (at most `qos`). */
-  deliver(
-    session: Session,
-    kind: SubscriptionKind,
-    topic: string,
-    payload: string | Buffer,
-    qos: 0 | 1 = 0,
-    done?: (err?: Error) => void,
-  ): void {
-    const granted = session.subscriptions.get(kind) ?? 0
-    session.client.publish(
-      {
-        cmd: 'publish',
-        topic,
-        payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
-        qos: granted < qos ? granted : qos,
-        retain: false,
-        dup: false,
-        brokerId: DIRECT_BROKER_ID,
-      },
-      (err) => done?.(err),
-    )
   }
 
   /**

@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls'
 import { Aedes } from 'aedes'
 import type { AedesOptions, AuthenticateError, Client, Subscription } from 'aedes'
 import { isSasTokenError } from '../../errors.js'
-import { parseDeviceTopic, twinResponseTopic } from '../../mqtt/topics.js'
+import { dpsResponseTopic, parseDeviceTopic, twinResponseTopic } from '../../mqtt/topics.js'
 import type { OutgoingTopic } from '../../mqtt/topics.js'
 import { authenticateConnect, isDpsUsername } from './device-auth.js'
 import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
@@ -29,11 +29,11 @@ import { positiveInteger } from '../option-checks.js'
 import { PacketSizeGuard } from './packet-guard.js'
 import type { MethodCalls } from '../state/methods.js'
 import { attachC2d, c2dForwardable, detachC2d, pubackC2d } from './c2d-link.js'
-import { DIRECT_BROKER_ID } from '../service.js'
+import { DIRECT_BROKER_ID, MqttLink } from './mqtt-link.js'
 import type { HubService } from '../service.js'
 import { subscriptionKind } from '../state/sessions.js'
-import type { Session } from '../state/sessions.js'
-import { MAX_PROPERTIES_BYTES, applyPatch, deviceTwinDocument, parsePatch } from '../state/twin.js'
+import type { Session, SubscriptionKind } from '../state/sessions.js'
+import { deviceTwinDocument } from '../state/twin.js'
 import { peerCertificate } from '../tls/x509-chain.js'
 
 /** Messages over this many bytes close the connection (IoT Hub's 256 KB). */
@@ -42,6 +42,7 @@ export const MAX_MESSAGE_BYTES = 256 * 1024
 interface Connection {
   accepted: AcceptedDevice | AcceptedRegistration
   session: Session
+  link: MqttLink
 }
 
 function tlsSocket(client: Client): Partial<TLSSocket> {
@@ -193,21 +194,23 @@ export async function createBroker(
         return
       }
       const accepted = outcome.accepted
+      const identity = accepted.kind === 'device' ? idFields(accepted) : { deviceId: accepted.registrationId }
+      const subscriptions = new Map<SubscriptionKind, 0 | 1>()
+      const link = new MqttLink(client, identity, subscriptions)
       const session: Session = {
         clientId,
         kind: accepted.kind,
-        deviceId: accepted.kind === 'device' ? accepted.deviceId : accepted.registrationId,
+        ...identity,
         protocol: protocolOf(client),
         authMethod: accepted.kind === 'device' ? accepted.authMethod : 'sas',
         clean: true,
-        client,
-        subscriptions: new Map(),
+        link,
+        subscriptions,
         operations: new Map(),
       }
-      if (accepted.kind === 'device' && accepted.moduleId !== undefined) session.moduleId = accepted.moduleId
       const previous = session.kind === 'device' ? hub.sessions.get(clientId) : undefined
       if (previous) previous.closeReason = 'replaced by a new connection'
-      connections.set(client, { accepted, session })
+      connections.set(client, { accepted, session, link })
       done(null, true)
     },
 
@@ -233,17 +236,22 @@ export async function createBroker(
       }
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload
       if (accepted.kind === 'dps') {
-        if (topic.type === 'dps-register') handleRegister(hub, session, accepted, topic.rid, payload)
-        else if (topic.type === 'dps-poll') handlePoll(hub, session, accepted, topic.rid, topic.operationId)
-        else
+        if (topic.type !== 'dps-register' && topic.type !== 'dps-poll')
           return done(
             violate(client, `topic not supported on a DPS connection: ${JSON.stringify(packet.topic)}`),
           )
+        const { status, body, retryAfter } =
+          topic.type === 'dps-poll'
+            ? handlePoll(hub, session, accepted, topic.operationId)
+            : handleRegister(session, accepted, payload)
+        const out =
+          retryAfter === undefined ? { status, rid: topic.rid } : { status, rid: topic.rid, retryAfter }
+        if (session.subscriptions.has('dps'))
+          c.link.publish('dps', dpsResponseTopic(out), JSON.stringify(body))
         return done(null)
       }
-      const identity = hub.identity(session.deviceId, session.moduleId)
+      const identity = hub.touch(session)
       if (identity === undefined) return done(violate(client, 'identity deleted'))
-      identity.lastActivityTime = new Date(hub.now()).toISOString()
       switch (topic.type) {
         case 'telemetry': {
           if (topic.deviceId !== session.deviceId || topic.moduleId !== session.moduleId) {
@@ -293,8 +301,7 @@ export async function createBroker(
         case 'twin-get': {
           hub.events.publish({ event: 'twin-get', ...idFields(session) })
           if (session.subscriptions.has('twin-responses')) {
-            hub.deliver(
-              session,
+            c.link.publish(
               'twin-responses',
               twinResponseTopic({ status: 200, rid: topic.rid }),
               JSON.stringify(deviceTwinDocument(identity.twin)),
@@ -303,56 +310,17 @@ export async function createBroker(
           return done(null)
         }
         case 'twin-reported': {
-          let status = 204
-          let answer = ''
-          try {
-            const patch = parsePatch(payload.toString('utf8'), 'reported properties')
-            identity.twin.reported = applyPatch(
-              identity.twin.reported,
-              patch,
-              'reported properties',
-              MAX_PROPERTIES_BYTES,
-            )
-            identity.twin.reportedVersion += 1
-            identity.twin.version += 1
-            hub.store.changed()
-            hub.events.publish({
-              event: 'twin-reported',
-              ...idFields(session),
-              patch,
-              version: identity.twin.reportedVersion,
+          const rid = topic.rid
+          hub
+            .patchReported(session, payload.toString('utf8'))
+            .then((a) => {
+              if (!session.subscriptions.has('twin-responses')) return
+              const answer =
+                a.status === 204 ? { status: 204, rid, version: a.version } : { status: a.status, rid }
+              const body =
+                a.status === 204 ? '' : JSON.stringify({ errorCode: a.errorCode, message: a.message })
+              c.link.publish('twin-responses', twinResponseTopic(answer), body)
             })
-          } catch (err) {
-            status = 400
-            answer = JSON.stringify({ errorCode: 400004, message: (err as Error).message })
-            hub.events.publish({
-              event: 'twin-reported',
-              ...idFields(session),
-              status: 400,
-              error: (err as Error).message,
-            })
-          }
-          const version = identity.twin.reportedVersion
-          const respond = (code: number, body: string): void => {
-            if (!session.subscriptions.has('twin-responses')) return
-            const out =
-              code === 204 ? { status: code, rid: topic.rid, version } : { status: code, rid: topic.rid }
-            hub.deliver(session, 'twin-responses', twinResponseTopic(out), body)
-          }
-          // The answer means durable: it waits for the commit that carries the patch.
-          hub.store
-            .committed()
-            .then(
-              () => respond(status, answer),
-              () =>
-                respond(
-                  500,
-                  JSON.stringify({
-                    errorCode: 500001,
-                    message: 'The hub could not write its state; try again.',
-                  }),
-                ),
-            )
             .catch((err: unknown) => warn(`A twin answer could not be sent (${(err as Error).message}).`))
           return done(null)
         }
@@ -385,14 +353,6 @@ export async function createBroker(
   }
   const broker = await Aedes.createBroker(guardBrokerOptions(warn, options))
 
-  const persistSubscriptions = (session: Session): void => {
-    if (session.clean || session.kind !== 'device') return
-    const filters: string[] = []
-    for (const kind of session.subscriptions.keys()) filters.push(kind)
-    hub.state.sessions[session.clientId] = filters
-    hub.store.changed()
-  }
-
   broker.on(
     'clientReady',
     guardedListener('The clientReady handler', warn, (client) => {
@@ -400,35 +360,7 @@ export async function createBroker(
       if (c === undefined) return
       const { session } = c
       session.clean = client.clean
-      if (session.kind === 'device') {
-        if (session.clean) {
-          if (Object.hasOwn(hub.state.sessions, session.clientId)) {
-            delete hub.state.sessions[session.clientId]
-            hub.store.changed()
-          }
-        } else {
-          const kept = Object.hasOwn(hub.state.sessions, session.clientId)
-            ? (hub.state.sessions[session.clientId] ?? [])
-            : []
-          for (const kind of kept) {
-            if (
-              kind === 'messages' ||
-              kind === 'methods' ||
-              kind === 'twin-responses' ||
-              kind === 'desired'
-            ) {
-              if (!session.subscriptions.has(kind)) session.subscriptions.set(kind, 1)
-            }
-          }
-        }
-      }
-      if (session.kind === 'device') hub.sessions.set(session.clientId, session)
-      const identity =
-        session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
-      if (identity) {
-        identity.connectionState = 'Connected'
-        identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
-      }
+      hub.attach(session)
       const expiresAt = c.accepted.expiresAt
       if (expiresAt !== undefined) {
         const arm = (): void => {
@@ -454,7 +386,7 @@ export async function createBroker(
           ? { restoredSubscriptions: [...session.subscriptions.keys()] }
           : {}),
       })
-      attachC2d(hub, session)
+      attachC2d(hub, session, c.link)
     }),
   )
 
@@ -468,8 +400,8 @@ export async function createBroker(
         ...idFields(c.session),
         topics: subscriptions.map((s) => ({ topic: s.topic, qos: s.qos })),
       })
-      persistSubscriptions(c.session)
-      attachC2d(hub, c.session)
+      hub.subscriptionsChanged(c.session)
+      attachC2d(hub, c.session, c.link)
     }),
   )
 
@@ -493,7 +425,7 @@ export async function createBroker(
         if (kind === 'messages') detachC2d(hub, c.session)
       }
       hub.events.publish({ event: 'unsubscribe', ...idFields(c.session), topics })
-      persistSubscriptions(c.session)
+      hub.subscriptionsChanged(c.session)
     }),
   )
 
@@ -513,15 +445,7 @@ export async function createBroker(
       const { session } = c
       clearTimeout(session.expiryTimer)
       detachC2d(hub, session)
-      if (hub.sessions.get(session.clientId) === session) {
-        hub.sessions.delete(session.clientId)
-        const identity =
-          session.kind === 'device' ? hub.identity(session.deviceId, session.moduleId) : undefined
-        if (identity) {
-          identity.connectionState = 'Disconnected'
-          identity.connectionStateUpdatedTime = new Date(hub.now()).toISOString()
-        }
-      }
+      hub.detach(session)
       if (session.closeReason !== undefined) {
         hub.events.publish({
           event: 'close',

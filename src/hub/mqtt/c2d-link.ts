@@ -19,34 +19,29 @@ import type { C2dLink } from '../state/c2d-queue.js'
 import type { QueuedC2d } from '../state/registry.js'
 import type { HubService } from '../service.js'
 import type { Session } from '../state/sessions.js'
+import type { MqttLink } from './mqtt-link.js'
 
 /** The `brokerId` prefix of a C2D delivery; the lock token follows. */
 export const C2D_BROKER_PREFIX = 'sas-token-hub-c2d/'
 
 class MqttC2dLink implements C2dLink {
-  readonly session: Session
+  readonly #session: Session
+  readonly #link: MqttLink
   /** Lock tokens of the deliveries not yet answered, in the order they were sent. */
   readonly inflight: string[] = []
 
-  constructor(session: Session) {
-    this.session = session
+  constructor(session: Session, link: MqttLink) {
+    this.#session = session
+    this.#link = link
   }
 
   send(message: QueuedC2d, lockToken: string): 'locked' | 'completed' {
-    const qos = this.session.subscriptions.get('messages') ?? 0
-    const topic = c2dTopic(this.session, message.properties)
-    this.session.client.publish(
-      {
-        cmd: 'publish',
-        topic,
-        payload: Buffer.from(message.payload, 'base64'),
-        qos,
-        retain: false,
-        dup: false,
-        brokerId: `${C2D_BROKER_PREFIX}${lockToken}`,
-      },
-      () => undefined,
-    )
+    const topic = c2dTopic(this.#session, message.properties)
+    const payload = Buffer.from(message.payload, 'base64')
+    const qos = this.#link.publish('messages', topic, payload, {
+      qos: 1,
+      brokerId: `${C2D_BROKER_PREFIX}${lockToken}`,
+    })
     if (qos === 0) return 'completed'
     this.inflight.push(lockToken)
     return 'locked'
@@ -56,12 +51,12 @@ class MqttC2dLink implements C2dLink {
 const links = new WeakMap<Session, MqttC2dLink>()
 
 /** Attaches a device session subscribed to C2D (again: only delivers what is Enqueued). */
-export function attachC2d(hub: HubService, session: Session): void {
+export function attachC2d(hub: HubService, session: Session, mqtt: MqttLink): void {
   if (session.kind !== 'device' || session.moduleId !== undefined || !session.subscriptions.has('messages'))
     return
   let link = links.get(session)
   if (link === undefined) {
-    link = new MqttC2dLink(session)
+    link = new MqttC2dLink(session, mqtt)
     links.set(session, link)
   }
   hub.c2d.attach(session.deviceId, link)

@@ -11,7 +11,6 @@
 import { randomUUID } from 'node:crypto'
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { encodePropertyBag } from '../../mqtt/property-bag.js'
-import { moduleInputTopic } from '../../mqtt/topics.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { MAX_C2D_QUEUE } from './registry.js'
 import type { QueuedC2d } from './registry.js'
@@ -135,8 +134,7 @@ export function sendModuleInput(
       `Module ${deviceId}/${moduleId} is not connected and subscribed to its inputs.`,
     )
   }
-  const topic = moduleInputTopic({ deviceId, moduleId, inputName }, message.properties)
-  hub.deliver(session, 'messages', topic, Buffer.from(message.payload, 'base64'), 1)
+  session.link.sendInput(inputName, message.properties, Buffer.from(message.payload, 'base64'))
   hub.events.publish({
     event: 'c2d',
     deviceId,

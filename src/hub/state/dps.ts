@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto'
 import { SasTokenError } from '../../errors.js'
 import { assertRegistrationId } from '../../identity.js'
 import { deriveDeviceKey } from '../../keys.js'
-import { dpsResponseTopic } from '../../mqtt/topics.js'
 import type { AcceptedRegistration } from '../mqtt/device-auth.js'
 import type { EnrollmentBody, GroupBody } from '../rest/request-bodies.js'
 import { generateKey, readAuthentication } from './registry.js'
@@ -153,69 +152,56 @@ export function newKeys(): { primaryKey: string; secondaryKey: string } {
   return { primaryKey: generateKey(), secondaryKey: generateKey() }
 }
 
-function respond(
-  hub: HubService,
-  session: Session,
-  status: number,
-  rid: string,
-  body: unknown,
-  retryAfter?: number,
-): void {
-  if (!session.subscriptions.has('dps')) return
-  const topic = dpsResponseTopic(retryAfter === undefined ? { status, rid } : { status, rid, retryAfter })
-  hub.deliver(session, 'dps', topic, JSON.stringify(body), 0)
+/** What DPS answers a register or poll: the status, the JSON body and, with 202, when to poll. */
+export interface DpsAnswer {
+  status: number
+  body: unknown
+  retryAfter?: number
 }
 
-/** Handles `$dps/registrations/PUT/iotdps-register/?$rid=…`. */
-export function handleRegister(
-  hub: HubService,
-  session: Session,
-  accepted: AcceptedRegistration,
-  rid: string,
-  body: Buffer,
-): void {
+function answer(status: number, body: unknown, retryAfter?: number): DpsAnswer {
+  return retryAfter === undefined ? { status, body } : { status, body, retryAfter }
+}
+
+/** Starts a registration (`$dps/registrations/PUT/iotdps-register/…` over MQTT): a 202 with the operation to poll. */
+export function handleRegister(session: Session, accepted: AcceptedRegistration, body: Buffer): DpsAnswer {
   let registrationId: unknown
   try {
     registrationId = (JSON.parse(body.toString('utf8')) as { registrationId?: unknown }).registrationId
   } catch {
-    respond(hub, session, 400, rid, {
+    return answer(400, {
       errorCode: 400004,
       message: 'The registration request body is not valid JSON.',
     })
-    return
   }
   if (registrationId !== accepted.registrationId) {
-    respond(hub, session, 400, rid, {
+    return answer(400, {
       errorCode: 400004,
       message: `The body's registrationId must be ${accepted.registrationId}, the one the connection authenticated.`,
     })
-    return
   }
   const operationId = `4.${randomUUID()}`
   session.operations.set(operationId, { registrationId: accepted.registrationId, polls: 0 })
-  respond(hub, session, 202, rid, { operationId, status: 'assigning' }, 1)
+  return answer(202, { operationId, status: 'assigning' }, 1)
 }
 
-/** Handles `$dps/registrations/GET/iotdps-get-operationstatus/?$rid=…&operationId=…`. */
+/** Polls a registration (`$dps/registrations/GET/iotdps-get-operationstatus/…` over MQTT): 202 until assigned, then 200. */
 export function handlePoll(
   hub: HubService,
   session: Session,
   accepted: AcceptedRegistration,
-  rid: string,
   operationId: string,
-): void {
+): DpsAnswer {
   const operation = session.operations.get(operationId)
   if (operation === undefined) {
-    respond(hub, session, 404, rid, {
+    return answer(404, {
       errorCode: 404201,
       message: `Operation ${operationId} is unknown on this connection.`,
     })
-    return
   }
   operation.polls += 1
   if (operation.polls < 2) {
-    respond(hub, session, 202, rid, { operationId, status: 'assigning' }, 1)
-    return
+    return answer(202, { operationId, status: 'assigning' }, 1)
   }
   const registrationId = accepted.registrationId
   const enrollment = hub.state.dps.enrollments[registrationId]
@@ -261,5 +247,5 @@ export function handlePoll(
     deviceId,
     ...(accepted.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: accepted.enrollmentGroupId }),
   })
-  respond(hub, session, 200, rid, { operationId, status: 'assigned', registrationState })
+  return answer(200, { operationId, status: 'assigned', registrationState })
 }

@@ -7,7 +7,6 @@
  * @module
  */
 import { SasTokenError } from '../../errors.js'
-import { methodRequestTopic } from '../../mqtt/topics.js'
 import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
 
@@ -120,7 +119,7 @@ export class MethodCalls {
         timer,
         session,
       })
-      this.#hub.deliver(session, 'methods', methodRequestTopic({ method: name, rid }), payloadText, 0)
+      session.link.sendMethod(name, rid, payloadText)
     })
   }
 

@@ -7,25 +7,26 @@
  */
 import { DPS_RESPONSES_FILTER, filterKind } from '../../mqtt/topics.js'
 import type { FilterKind } from '../../mqtt/topics.js'
+import type { MessageProperties } from '../../mqtt/property-bag.js'
 
 /** What a subscription is for. */
 export type SubscriptionKind = FilterKind | 'dps'
 
-/** The part of an aedes client the hub uses. */
-export interface SessionClient {
-  publish(
-    packet: {
-      cmd: 'publish'
-      topic: string
-      payload: Buffer
-      qos: 0 | 1
-      retain: false
-      dup: false
-      brokerId: string
-    },
-    done: (err?: Error) => void,
-  ): void
-  close(done?: () => void): void
+/**
+ * How the hub reaches one connected identity, whatever its protocol: what a protocol adapter
+ * implements (MQTT: mqtt/mqtt-link.ts). The owners call it only for what the identity has
+ * subscribed to ({@link Session.subscriptions}); C2D has its own link with acknowledgement
+ * (c2d-queue.ts).
+ */
+export interface DeviceLink {
+  /** Sends a desired-properties patch; `body` is the patch with its `$version`. */
+  sendDesired(version: number, body: string): void
+  /** Sends a direct-method request; the answer comes back to `MethodCalls.answer` with `rid`. */
+  sendMethod(method: string, rid: string, body: string): void
+  /** Sends a message to one of a module's inputs. */
+  sendInput(inputName: string, properties: MessageProperties, payload: Buffer): void
+  /** Closes the connection (the reason is in {@link Session.closeReason}). */
+  close(): void
 }
 
 /** A live connection. */
@@ -37,7 +38,7 @@ export interface Session {
   protocol: 'mqtt' | 'mqtt-ws'
   authMethod: 'sas' | 'policy' | 'x509'
   clean: boolean
-  client: SessionClient
+  link: DeviceLink
   /** Granted QoS per subscription kind. */
   subscriptions: Map<SubscriptionKind, 0 | 1>
   /** Set before the hub closes the connection, for the log. */
@@ -57,4 +58,9 @@ export function subscriptionKind(
 ): SubscriptionKind | undefined {
   if (id.kind === 'dps') return filter === DPS_RESPONSES_FILTER ? 'dps' : undefined
   return filterKind(filter, id)
+}
+
+/** `true` for a kind a device subscription can have (what `state.json` keeps per session). */
+export function isFilterKind(kind: string): kind is FilterKind {
+  return kind === 'messages' || kind === 'methods' || kind === 'twin-responses' || kind === 'desired'
 }

@@ -1,0 +1,91 @@
+/**
+ * The MQTT adapter's {@link DeviceLink}: how the hub's protocol-neutral owners (twins, methods,
+ * module inputs) reach a device connected over MQTT. Each send becomes one PUBLISH on the topic
+ * the core's topic table builds, at the QoS the device's subscription granted (never more than
+ * asked), to that connection alone.
+ *
+ * @module
+ */
+import type { MessageProperties } from '../../mqtt/property-bag.js'
+import { desiredPatchTopic, methodRequestTopic, moduleInputTopic } from '../../mqtt/topics.js'
+import type { DeviceLink, SubscriptionKind } from '../state/sessions.js'
+
+/** The `brokerId` of a packet the hub publishes to one connection (aedes forwards only these). */
+export const DIRECT_BROKER_ID = 'sas-token-hub-direct'
+
+/** The part of an aedes client the link uses. */
+export interface LinkClient {
+  publish(
+    packet: {
+      cmd: 'publish'
+      topic: string
+      payload: Buffer
+      qos: 0 | 1
+      retain: false
+      dup: false
+      brokerId: string
+    },
+    done: (err?: Error) => void,
+  ): void
+  close(done?: () => void): void
+}
+
+/** One MQTT connection of a device or module (or a DPS client, which only gets answers). */
+export class MqttLink implements DeviceLink {
+  readonly #client: LinkClient
+  readonly #identity: { deviceId: string; moduleId?: string }
+  readonly #subscriptions: ReadonlyMap<SubscriptionKind, 0 | 1>
+
+  constructor(
+    client: LinkClient,
+    identity: { deviceId: string; moduleId?: string },
+    subscriptions: ReadonlyMap<SubscriptionKind, 0 | 1>,
+  ) {
+    this.#client = client
+    this.#identity = identity
+    this.#subscriptions = subscriptions
+  }
+
+  /** Publishes to this connection at the QoS its subscription of `kind` allows (at most `qos`). */
+  publish(
+    kind: SubscriptionKind,
+    topic: string,
+    payload: string | Buffer,
+    o: { qos?: 0 | 1; brokerId?: string; done?: (err?: Error) => void } = {},
+  ): 0 | 1 {
+    const granted = this.#subscriptions.get(kind) ?? 0
+    const qos = granted < (o.qos ?? 0) ? granted : (o.qos ?? 0)
+    this.#client.publish(
+      {
+        cmd: 'publish',
+        topic,
+        payload: typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload,
+        qos,
+        retain: false,
+        dup: false,
+        brokerId: o.brokerId ?? DIRECT_BROKER_ID,
+      },
+      (err) => o.done?.(err),
+    )
+    return qos
+  }
+
+  sendDesired(version: number, body: string): void {
+    this.publish('desired', desiredPatchTopic({ version }), body)
+  }
+
+  sendMethod(method: string, rid: string, body: string): void {
+    this.publish('methods', methodRequestTopic({ method, rid }), body)
+  }
+
+  sendInput(inputName: string, properties: MessageProperties, payload: Buffer): void {
+    const { deviceId, moduleId = '' } = this.#identity
+    this.publish('messages', moduleInputTopic({ deviceId, moduleId, inputName }, properties), payload, {
+      qos: 1,
+    })
+  }
+
+  close(): void {
+    this.#client.close()
+  }
+}
