@@ -54,7 +54,7 @@ export class MqttLink implements DeviceLink {
     o: { qos?: 0 | 1; brokerId?: string; done?: (err?: Error) => void } = {},
   ): 0 | 1 {
     const granted = this.#subscriptions.get(kind) ?? 0
-    const qos = granted < (o.qos ?? 0) ? granted : (o.qos ?? 0)
+    const qos: 0 | 1 = granted === 1 && o.qos === 1 ? 1 : 0
     this.#client.publish(
       {
         cmd: 'publish',
