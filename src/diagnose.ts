@@ -22,7 +22,13 @@ import { SasTokenError } from './errors.js'
 import { epochMs } from './expiry.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from './identity.js'
 import { decodeKey, deriveDeviceKey } from './keys.js'
-import { DEFAULT_API_VERSION, DPS_API_VERSION, isApiVersion, isDtmi } from './mqtt/credentials.js'
+import {
+  DEFAULT_API_VERSION,
+  DPS_API_VERSION,
+  isApiVersion,
+  isDtmi,
+  parseMqttUsername,
+} from './mqtt/credentials.js'
 import {
   DEFAULT_CLOCK_SKEW_SECONDS,
   DPS_KEY_NAME,
@@ -41,6 +47,94 @@ export interface MqttConnect {
   username: string
   /** The SAS token; absent for X.509 identities. */
   password?: string
+  /**
+   * The thumbprints (SHA-1 and SHA-256, hex, colons and case ignored) of the client certificate
+   * the TLS handshake presented; absent or empty when it presented none.
+   */
+  certificateThumbprints?: readonly string[]
+}
+
+/** Why a client certificate chain does not authenticate an X.509 CA identity (the TLS layer decides it). */
+export interface CertificateChainProblem {
+  /** Which check failed. */
+  code:
+    | 'ERR_X509_NO_CA_REGISTERED'
+    | 'ERR_X509_CA_NOT_VERIFIED'
+    | 'ERR_X509_CHAIN_UNTRUSTED'
+    | 'ERR_X509_CERT_EXPIRED'
+    | 'ERR_X509_CERT_NOT_YET_VALID'
+    | 'ERR_X509_CN_MISMATCH'
+  /** What is wrong and how to fix it. */
+  message: string
+  /** The facts behind it, which become the finding's: `subject`, `issuer`, `caName`, … */
+  facts?: Readonly<Partial<Record<CertificateFact, string>>>
+}
+
+/** The facts a certificate finding may carry. */
+export type CertificateFact =
+  | 'subject'
+  | 'issuer'
+  | 'caName'
+  | 'certificate'
+  | 'validFrom'
+  | 'validTo'
+  | 'tlsError'
+  | 'commonName'
+  | 'expectedCommonName'
+
+/** What a registry knows about a device or module identity. */
+export interface RegisteredIdentity {
+  /** `disabled`: the hub refuses it. For a module, the status of its device. */
+  status: 'enabled' | 'disabled'
+  /** How it authenticates. */
+  authentication:
+    | {
+        /** Symmetric keys: a SAS token signed with one of them. */
+        type: 'sas'
+        /** The primary and secondary keys (base64). */
+        keys: readonly string[]
+      }
+    | {
+        /** X.509 self-signed: a client certificate with one of these thumbprints. */
+        type: 'selfSigned'
+        /** The primary and secondary thumbprints (SHA-1 or SHA-256 hex); empty ones are ignored. */
+        thumbprints: readonly string[]
+      }
+    | {
+        /** X.509 CA-signed: a client certificate chained to a registered, verified CA. */
+        type: 'certificateAuthority'
+        /** Why the presented chain does not authenticate this identity; absent when it does. */
+        chainProblem?: CertificateChainProblem
+      }
+}
+
+/** What a DPS knows about an enrollment. */
+export interface RegisteredEnrollment {
+  /** `disabled`: DPS refuses the registration. */
+  status: 'enabled' | 'disabled'
+  /** The enrollment's primary and secondary keys (base64); a group's keys derive each device's. */
+  keys: readonly string[]
+}
+
+/** A DPS enrollment group: device keys are derived from its keys for each registration id. */
+export interface RegisteredEnrollmentGroup extends RegisteredEnrollment {
+  /** The group's name. */
+  enrollmentGroupId: string
+}
+
+/**
+ * What the hub's registry (and the DPS's enrollment list) knows, looked up for the identity the
+ * username names. Given it, {@link diagnoseConnect} decides as the hub does: an unknown or
+ * disabled identity, a password for an X.509 identity or a certificate for a keyed one, and a
+ * registration with no enrollment are findings, and the keys come from here.
+ */
+export interface ConnectRegistry {
+  /** The device (`moduleId` absent) or module identity, or `undefined` when the registry has none. */
+  identity?(deviceId: string, moduleId?: string): RegisteredIdentity | undefined
+  /** The individual enrollment of a registration id, or `undefined` when there is none. */
+  enrollment?(registrationId: string): RegisteredEnrollment | undefined
+  /** The enrollment groups; a registration with no individual enrollment may use an enabled one's derived key. */
+  enrollmentGroups?: readonly RegisteredEnrollmentGroup[]
 }
 
 /** A shared access policy of the hub, for policy tokens (`skn`) used as a device's password. */
@@ -70,19 +164,28 @@ export type DiagnosisCode =
   | 'ERR_USERNAME_MALFORMED'
   | 'ERR_USERNAME_QUESTION_MARK_MISSING'
   | 'ERR_USERNAME_API_VERSION_MISSING'
-  | 'ERR_USERNAME_API_VERSION_INVALID'
+  | 'WARN_USERNAME_API_VERSION_UNKNOWN'
   | 'ERR_USERNAME_HOST_MISMATCH'
   | 'WARN_USERNAME_GATEWAY_HOST'
   | 'ERR_ID_SCOPE_MISMATCH'
   | 'ERR_IDENTIFIER_INVALID'
-  | 'ERR_MODEL_ID_NOT_DTMI'
+  | 'WARN_MODEL_ID_NOT_DTMI'
   // the client id and the identity
   | 'ERR_CLIENT_ID_MISMATCH'
   | 'ERR_IDENTITY_MISMATCH'
-  // the password
+  // what the registry knows (given `registry`)
+  | 'ERR_IDENTITY_NOT_FOUND'
+  | 'ERR_DEVICE_DISABLED'
+  | 'ERR_ENROLLMENT_NOT_FOUND'
+  | 'ERR_ENROLLMENT_DISABLED'
+  // the password, or the client certificate
   | 'ERR_PASSWORD_MISSING'
   | 'ERR_PASSWORD_NOT_SAS_TOKEN'
   | 'ERR_X509_WITH_PASSWORD'
+  | 'ERR_IDENTITY_NOT_X509'
+  | 'ERR_CLIENT_CERTIFICATE_MISSING'
+  | 'ERR_THUMBPRINT_MISMATCH'
+  | CertificateChainProblem['code']
   // the token's resource
   | 'ERR_TOKEN_FOR_DPS'
   | 'ERR_TOKEN_FOR_HUB'
@@ -162,6 +265,26 @@ export interface Finding {
   clockSkewSeconds?: number
   /** When the device renews its token, in seconds after connecting. */
   renewAfterSeconds?: number
+  /** The enrollment group whose own key signed the token. */
+  enrollmentGroupId?: string
+  /** The client certificate's subject (`ERR_X509_*`). */
+  subject?: string
+  /** The client certificate's issuer (`ERR_X509_*`). */
+  issuer?: string
+  /** The CA the chain leads to (`ERR_X509_*`). */
+  caName?: string
+  /** The certificate a date check is about (`ERR_X509_CERT_*`). */
+  certificate?: string
+  /** Its start of validity, ISO 8601 (`ERR_X509_CERT_*`). */
+  validFrom?: string
+  /** Its end of validity, ISO 8601 (`ERR_X509_CERT_*`). */
+  validTo?: string
+  /** OpenSSL's reason the handshake did not verify the chain (`ERR_X509_CHAIN_UNTRUSTED`). */
+  tlsError?: string
+  /** The certificate's subject CN (`ERR_X509_CN_MISMATCH`). */
+  commonName?: string
+  /** The CN it must have (`ERR_X509_CN_MISMATCH`). */
+  expectedCommonName?: string
 }
 
 /** Options of {@link diagnoseConnect}: what the hub knows. Everything is optional. */
@@ -185,6 +308,18 @@ export interface DiagnoseConnectOptions {
   groupKey?: string
   /** The hub's host name, such as `myhub.azure-devices.net`; default: the connection string's. */
   hubHostName?: string
+  /**
+   * Other names a username or token may give the hub and be right, such as `localhost:8883`
+   * (a gateway's `host:port`).
+   */
+  hubHostAliases?: readonly string[]
+  /**
+   * What the hub's registry knows (identities, their status and keys or thumbprints; DPS
+   * enrollments and groups). Given it, an unknown or disabled identity, a password for an X.509
+   * identity, a certificate for a keyed one and a registration without enrollment are findings,
+   * and the keys to check signatures with come from it (before `key` and `groupKey`).
+   */
+  registry?: ConnectRegistry
   /** The DPS ID scope, such as `0ne00000A0A`, for DPS CONNECTs. */
   idScope?: string
   /**
@@ -218,6 +353,9 @@ interface Context {
   policies: Readonly<Record<string, Readonly<HubPolicy>>>
   x509: boolean
   renewAfter?: number
+  /** Other names of the hub (`localhost:8883`). */
+  aliases: readonly string[]
+  registry?: ConnectRegistry
   /** Every secret a finding must never show: keys, derived keys, the signature, the password. */
   secrets: string[]
 }
@@ -233,8 +371,6 @@ const LARGEST_PLAUSIBLE_SECONDS = 1e11
 const FAR_AHEAD_SECONDS = 366 * 86400
 /** Before 2016: a device clock that was never set (it counts from 1970 after a reset). */
 const UNSET_CLOCK_SECONDS = 1_451_606_400
-/** The username's last segment is a parameter list (an old username without `?`). */
-const PARAMS_SEGMENT = /(?:^|&)(?:api-version|DeviceClientType|model-id|ClientVersion)=/i
 
 const HUB_USERNAME = `{hub}/{deviceId}/?api-version=${DEFAULT_API_VERSION} (a module: {hub}/{deviceId}/{moduleId}/?api-version=${DEFAULT_API_VERSION})`
 const DPS_USERNAME = `{idScope}/registrations/{registrationId}/api-version=${DPS_API_VERSION}`
@@ -334,13 +470,24 @@ function checkOptions(o: DiagnoseConnectOptions): Context {
     }
     keyList(policy.key, `policies.${name}.key`, secrets)
   }
+  const aliases = o.hubHostAliases ?? []
+  if (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string'))
+    throw new SasTokenError('ERR_INVALID_OPTION', 'hubHostAliases must be a list of host names.')
+  const registry = o.registry
+  if (registry !== undefined && (typeof registry !== 'object' || registry === null))
+    throw new SasTokenError(
+      'ERR_INVALID_OPTION',
+      'registry must be { identity?(deviceId, moduleId?), enrollment?(registrationId), enrollmentGroups? }.',
+    )
   const ctx: Context = {
     nowSeconds,
     skew,
     policies,
     x509: o.x509 === true || cs?.x509 === true,
     secrets,
+    aliases,
   }
+  if (registry !== undefined) ctx.registry = registry
   if (keys !== undefined) ctx.keys = keys
   if (o.groupKey !== undefined) ctx.groupKey = o.groupKey
   if (cs !== undefined) ctx.cs = cs
@@ -350,25 +497,6 @@ function checkOptions(o: DiagnoseConnectOptions): Context {
   if (o.idScope !== undefined) ctx.idScope = assertIdScope(o.idScope)
   if (renewAfter !== undefined) ctx.renewAfter = renewAfter
   return ctx
-}
-
-/** `name=value&…`, values percent-decoded where they can be; the first of a repeated name wins. */
-function readParams(query: string): Map<string, string> {
-  const params = new Map<string, string>()
-  for (const part of query.split('&')) {
-    if (part === '') continue
-    const eq = part.indexOf('=')
-    const name = eq === -1 ? part : part.slice(0, eq)
-    const raw = eq === -1 ? '' : part.slice(eq + 1)
-    let value = raw
-    try {
-      value = decodeURIComponent(raw)
-    } catch {
-      // kept as sent
-    }
-    if (!params.has(name)) params.set(name, value)
-  }
-  return params
 }
 
 /** The message of a core check that failed, or `undefined` when it passed. */
@@ -382,7 +510,7 @@ function problem(check: () => unknown): string | undefined {
   }
 }
 
-function checkApiVersion(params: Map<string, string>, dps: boolean, out: Finding[]): void {
+function checkApiVersion(params: ReadonlyMap<string, string>, dps: boolean, out: Finding[]): void {
   const apiVersion = params.get('api-version')
   const form = dps ? DPS_USERNAME : HUB_USERNAME
   if (apiVersion === undefined) {
@@ -395,8 +523,8 @@ function checkApiVersion(params: Map<string, string>, dps: boolean, out: Finding
   } else if (!isApiVersion(apiVersion)) {
     out.push(
       finding(
-        'ERR_USERNAME_API_VERSION_INVALID',
-        `The username's api-version ${quote(apiVersion)} is not an api-version: use a date such as ${dps ? DPS_API_VERSION : DEFAULT_API_VERSION}.`,
+        'WARN_USERNAME_API_VERSION_UNKNOWN',
+        `The username's api-version ${quote(apiVersion)} is no api-version (a date such as ${dps ? DPS_API_VERSION : DEFAULT_API_VERSION}): ${dps ? 'DPS' : 'the hub'} does not check its value at CONNECT, but the features of a version depend on it; use ${dps ? DPS_API_VERSION : DEFAULT_API_VERSION}.`,
         { apiVersion: fact(apiVersion) },
       ),
     )
@@ -406,9 +534,11 @@ function checkApiVersion(params: Map<string, string>, dps: boolean, out: Finding
 /** Reads the username into what it names, with a finding for each thing wrong with its shape. */
 function readUsername(
   username: unknown,
+  ctx: Context,
   out: Finding[],
-): (Target & { params: Map<string, string> }) | undefined {
-  if (typeof username !== 'string' || username === '') {
+): (Target & { params: ReadonlyMap<string, string> }) | undefined {
+  const parsed = parseMqttUsername(username)
+  if (parsed.kind === 'missing') {
     out.push(
       finding(
         'ERR_USERNAME_MISSING',
@@ -417,32 +547,25 @@ function readUsername(
     )
     return undefined
   }
-  const q = username.indexOf('?')
-  let path = username
-  let query: string | undefined
-  let legacy = ''
-  if (q !== -1) {
-    path = username.slice(0, q)
-    query = username.slice(q + 1)
-  } else {
-    const slash = username.lastIndexOf('/')
-    const last = username.slice(slash + 1)
-    if (PARAMS_SEGMENT.test(last)) {
-      path = username.slice(0, slash + 1)
-      legacy = last
-    }
+  if (parsed.kind === 'malformed') {
+    const ids = parsed.ids ?? 0
+    out.push(
+      finding(
+        'ERR_USERNAME_MALFORMED',
+        parsed.service === 'dps'
+          ? `The DPS username is malformed: write it as ${DPS_USERNAME}.`
+          : `The username is malformed: ${
+              ids > 2
+                ? `it has ${ids} ids after the host name, at most 2 (device and module)`
+                : 'it needs a host name and a device id'
+            }; write it as ${HUB_USERNAME}.`,
+      ),
+    )
+    return undefined
   }
-  const segments = path.split('/')
-
-  if (segments[1] === 'registrations') {
-    const [idScope = '', , registrationId = '', rest] = segments
-    if (segments.length !== 4 || rest !== '' || idScope === '' || registrationId === '') {
-      out.push(
-        finding('ERR_USERNAME_MALFORMED', `The DPS username is malformed: write it as ${DPS_USERNAME}.`),
-      )
-      return undefined
-    }
-    const params = readParams(query ?? legacy)
+  const params = parsed.params
+  if (parsed.kind === 'dps') {
+    const { idScope, registrationId } = parsed
     checkApiVersion(params, true, out)
     const scopeProblem = problem(() => assertIdScope(idScope))
     const idProblem = problem(() => assertRegistrationId(registrationId, "The username's registration id"))
@@ -452,26 +575,14 @@ function readUsername(
     const valid = scopeProblem === undefined && idProblem === undefined
     return { kind: 'dps', idScope, registrationId, valid, params }
   }
-
-  const ids = segments.slice(1, segments[segments.length - 1] === '' ? -1 : undefined)
-  const [hostName = '', deviceId = '', moduleId] = [segments[0], ...ids]
-  if (hostName === '' || ids.length < 1 || ids.length > 2 || ids.some((id) => id === '')) {
-    out.push(
-      finding(
-        'ERR_USERNAME_MALFORMED',
-        `The username is malformed: ${
-          ids.length > 2
-            ? `it has ${ids.length} ids after the host name, at most 2 (device and module)`
-            : 'it needs a host name and a device id'
-        }; write it as ${HUB_USERNAME}.`,
-      ),
-    )
-    return undefined
-  }
-  const hostProblem = problem(() => assertHostName(hostName, "The username's host name"))
+  const { hostName, deviceId, moduleId } = parsed
+  // an alias (`localhost:8883`) is the hub's own name, port and all
+  const hostProblem = ctx.aliases.some((alias) => sameHost(hostName, alias))
+    ? undefined
+    : problem(() => assertHostName(hostName, "The username's host name"))
   if (hostProblem !== undefined)
     out.push(finding('ERR_USERNAME_MALFORMED', `${hostProblem} Write the username as ${HUB_USERNAME}.`))
-  if (query !== undefined && !path.endsWith('/')) {
+  if (parsed.form === 'no-slash') {
     out.push(
       finding(
         'ERR_USERNAME_MALFORMED',
@@ -479,8 +590,7 @@ function readUsername(
       ),
     )
   }
-  const params = readParams(query ?? legacy)
-  if (query === undefined && legacy !== '') {
+  if (parsed.form === 'legacy') {
     out.push(
       finding(
         'ERR_USERNAME_QUESTION_MARK_MISSING',
@@ -498,8 +608,8 @@ function readUsername(
   if (modelId !== undefined && !isDtmi(modelId)) {
     out.push(
       finding(
-        'ERR_MODEL_ID_NOT_DTMI',
-        `The username's model-id ${quote(modelId)} is not a DTMI: use the form dtmi:com:example:Thermostat;1 (percent-encoded in the username), or leave model-id out.`,
+        'WARN_MODEL_ID_NOT_DTMI',
+        `The username's model-id ${quote(modelId)} is not a DTMI: the hub connects the device, but IoT Plug and Play tools find no model for it; use the form dtmi:com:example:Thermostat;1 (percent-encoded in the username), or leave model-id out.`,
         { modelId: fact(modelId) },
       ),
     )
@@ -515,6 +625,16 @@ function readUsername(
 }
 
 const sameHost = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
+
+/** `host` is the hub's name or one of its aliases (case-insensitively, as DNS names are). */
+const isHub = (host: string, hub: string, ctx: Context): boolean =>
+  sameHost(host, hub) || ctx.aliases.some((alias) => sameHost(host, alias))
+
+/**
+ * ID scopes are compared case-insensitively, as host names are: DPS assigns them (`0ne…`) and
+ * routes on them, and the diagnosis has always read them so.
+ */
+const sameIdScope = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase()
 
 /** The hub's host name, the identity and the client id against what the username names. */
 function checkIdentity(target: Target, clientId: unknown, ctx: Context, out: Finding[]): void {
@@ -541,7 +661,7 @@ function checkIdentity(target: Target, clientId: unknown, ctx: Context, out: Fin
     )
   }
   if (target.kind === 'dps') {
-    if (ctx.idScope !== undefined && target.idScope.toLowerCase() !== ctx.idScope.toLowerCase()) {
+    if (ctx.idScope !== undefined && !sameIdScope(target.idScope, ctx.idScope)) {
       out.push(
         finding(
           'ERR_ID_SCOPE_MISMATCH',
@@ -553,7 +673,7 @@ function checkIdentity(target: Target, clientId: unknown, ctx: Context, out: Fin
     return
   }
   const hub = ctx.hubHostName
-  if (hub !== undefined && !sameHost(target.hostName, hub)) {
+  if (hub !== undefined && !isHub(target.hostName, hub, ctx)) {
     const gateway = ctx.cs?.gatewayHostName
     out.push(
       gateway !== undefined && sameHost(target.hostName, gateway)
@@ -591,22 +711,24 @@ function checkIdentity(target: Target, clientId: unknown, ctx: Context, out: Fin
   }
 }
 
-/** Why a password is not a token, without repeating it. */
+/** Why a password is not a token, without repeating it: one or more sentences. */
 function notATokenHint(password: string, parseMessage: string): string {
-  if (password === '') return 'The password is empty'
+  if (password === '') return 'The password is empty.'
   if (/(?:^|;)\s*(?:HostName|SharedAccessKey|DeviceId)\s*=/i.test(password))
-    return 'The password is a connection string, not a token'
-  if (/^[A-Za-z0-9+/]{20,}={0,2}$/.test(password)) return 'The password looks like a bare key, not a token'
-  return `The password is not a SAS token: ${parseMessage}`
+    return 'The password is a connection string, not a token.'
+  if (/^[A-Za-z0-9+/]{20,}={0,2}$/.test(password)) return 'The password looks like a bare key, not a token.'
+  const reason = parseMessage.trim()
+  return `The password is not a SAS token. ${reason}${/[.!?]$/.test(reason) ? '' : '.'}`
 }
 
-/** The checks of a token sent to the hub, by what it is for; returns the key to verify it with. */
+/** The checks of a token sent to the hub, by what it is for; returns the keys to verify it with. */
 function checkHubToken(
   token: ParsedSasToken,
   target: Extract<Target, { kind: 'hub' }>,
+  identityKeys: readonly Candidate[] | undefined,
   ctx: Context,
   out: Finding[],
-): readonly string[] | undefined {
+): readonly Candidate[] | undefined {
   const resourceUri = fact(token.resourceUri)
   if (token.idScope !== undefined) {
     out.push(
@@ -673,7 +795,9 @@ function checkHubToken(
       )
     }
     const policyKey = policy?.key ?? (cs?.sharedAccessKeyName === keyName ? cs.sharedAccessKey : undefined)
-    return policyKey === undefined ? ctx.keys : typeof policyKey === 'string' ? [policyKey] : policyKey
+    return candidates(
+      policyKey === undefined ? ctx.keys : typeof policyKey === 'string' ? [policyKey] : policyKey,
+    )
   }
 
   // A device or module token: sr must be exactly {host}/devices/{deviceId}[/modules/{moduleId}].
@@ -691,7 +815,7 @@ function checkHubToken(
   const isDevice = segments === 3 && devices === 'devices' && deviceId !== ''
   const isModule =
     segments === 5 && devices === 'devices' && deviceId !== '' && modules === 'modules' && moduleId !== ''
-  if (token.hostName !== undefined && !sameHost(token.hostName, tokenHost)) {
+  if (token.hostName !== undefined && !isHub(token.hostName, tokenHost, ctx)) {
     found(
       'ERR_TOKEN_HOST_MISMATCH',
       `The token is for the host ${quote(token.hostName)}, but the ${ctx.hubHostName === undefined ? 'username names' : 'hub is'} ${quote(tokenHost)}: sign the token for ${want}.`,
@@ -727,16 +851,20 @@ function checkHubToken(
     cs !== undefined && cs.kind !== 'service' && cs.sharedAccessKeyName === undefined
       ? cs.sharedAccessKey
       : undefined
-  return ctx.keys ?? (csKey === undefined ? undefined : [csKey]) ?? derivedKey(ctx, target.deviceId)
+  return (
+    identityKeys ??
+    candidates(ctx.keys ?? (csKey === undefined ? undefined : [csKey]) ?? derivedKey(ctx, target.deviceId))
+  )
 }
 
-/** The checks of a token sent to DPS; returns the key to verify it with. */
+/** The checks of a token sent to DPS; returns the keys to verify it with. */
 function checkDpsToken(
   token: ParsedSasToken,
   target: Extract<Target, { kind: 'dps' }>,
+  enrollmentKeys: readonly Candidate[] | undefined,
   ctx: Context,
   out: Finding[],
-): readonly string[] | undefined {
+): readonly Candidate[] | undefined {
   const expected = `${target.idScope}/registrations/${target.registrationId}`
   const facts = { resourceUri: fact(token.resourceUri), expectedResourceUri: fact(expected) }
   if (token.registrationId === undefined || token.idScope === undefined) {
@@ -749,7 +877,7 @@ function checkDpsToken(
     )
     return undefined
   }
-  if (token.idScope.toLowerCase() !== target.idScope.toLowerCase()) {
+  if (!sameIdScope(token.idScope, target.idScope)) {
     out.push(
       finding(
         'ERR_TOKEN_RESOURCE_MISMATCH',
@@ -783,7 +911,119 @@ function checkDpsToken(
       ),
     )
   }
-  return ctx.keys ?? derivedKey(ctx, target.registrationId)
+  return enrollmentKeys ?? candidates(ctx.keys ?? derivedKey(ctx, target.registrationId))
+}
+
+/** A key that may sign the identity's token, with the enrollment group it was derived from. */
+interface Candidate {
+  key: string
+  enrollmentGroupId?: string
+}
+
+/** Keys as candidates. */
+const candidates = (keys: readonly string[] | undefined): readonly Candidate[] | undefined =>
+  keys?.map((key) => ({ key }))
+
+/** What the registry (and the options) say about the identity the username names. */
+interface Known {
+  /** The identity's own keys, from the registry. */
+  keys?: readonly Candidate[]
+  /** Group keys, whose own signature is named. */
+  groupKeys: readonly Candidate[]
+  /** The identity's authentication, when the registry knows the identity. */
+  authentication?: RegisteredIdentity['authentication']
+  /** A registration id without individual enrollment: its keys are the enabled groups' derived ones. */
+  withoutEnrollment?: { registrationId: string; groups: number }
+}
+
+/** Keys the registry gave, checked and remembered as secrets. */
+function registryKeys(keys: unknown, what: string, ctx: Context): readonly string[] {
+  if (!Array.isArray(keys)) throw new SasTokenError('ERR_INVALID_OPTION', `${what} must be a list of keys.`)
+  return (
+    keyList(
+      keys.filter((k) => k !== ''),
+      what,
+      ctx.secrets,
+    ) ?? []
+  )
+}
+
+/** Asks the registry about the identity `target` names: a finding for each refusal it knows of. */
+function lookUp(target: Target, ctx: Context, out: Finding[]): Known {
+  const groupKeys: Candidate[] = ctx.groupKey === undefined ? [] : [{ key: ctx.groupKey }]
+  const registry = ctx.registry
+  if (registry === undefined || !target.valid) return { groupKeys }
+  if (target.kind === 'hub') {
+    if (typeof registry.identity !== 'function') return { groupKeys }
+    const { deviceId, moduleId } = target
+    const record = registry.identity(deviceId, moduleId)
+    const what = moduleId === undefined ? `device ${deviceId}` : `module ${deviceId}/${moduleId}`
+    const ids = { deviceId: fact(deviceId), ...(moduleId !== undefined && { moduleId: fact(moduleId) }) }
+    if (record === undefined) {
+      out.push(
+        finding(
+          'ERR_IDENTITY_NOT_FOUND',
+          `There is no ${what} in this hub's registry: add it first (sas-token hub devices add ${moduleId === undefined ? deviceId : `${deviceId} --module ${moduleId}`}).`,
+          ids,
+        ),
+      )
+      return { groupKeys }
+    }
+    if (record.status === 'disabled') {
+      out.push(
+        finding(
+          'ERR_DEVICE_DISABLED',
+          `Device ${quote(deviceId)} is disabled in the registry${moduleId === undefined ? '' : ', and with it its modules'}: enable it first.`,
+          ids,
+        ),
+      )
+    }
+    const auth = record.authentication
+    if (auth.type !== 'sas') return { groupKeys, authentication: auth }
+    return {
+      groupKeys,
+      authentication: auth,
+      keys: candidates(registryKeys(auth.keys, `the registry's keys of ${what}`, ctx)) ?? [],
+    }
+  }
+  const { registrationId } = target
+  const enrollment =
+    typeof registry.enrollment === 'function' ? registry.enrollment(registrationId) : undefined
+  if (enrollment !== undefined) {
+    if (enrollment.status === 'disabled') {
+      out.push(
+        finding(
+          'ERR_ENROLLMENT_DISABLED',
+          `The enrollment of ${quote(registrationId)} is disabled: enable it to register.`,
+          { registrationId: fact(registrationId) },
+        ),
+      )
+    }
+    return {
+      groupKeys,
+      keys: candidates(registryKeys(enrollment.keys, `the enrollment keys of ${registrationId}`, ctx)) ?? [],
+    }
+  }
+  if (registry.enrollmentGroups === undefined && registry.enrollment === undefined) return { groupKeys }
+  const groups = (registry.enrollmentGroups ?? []).filter((g) => g.status === 'enabled')
+  if (groups.length === 0) {
+    out.push(noEnrollment(registrationId, 0))
+    return { groupKeys }
+  }
+  const keys: Candidate[] = []
+  for (const group of groups) {
+    for (const key of registryKeys(
+      group.keys,
+      `the keys of enrollment group ${group.enrollmentGroupId}`,
+      ctx,
+    )) {
+      const derived = deriveDeviceKey(key, registrationId)
+      ctx.secrets.push(derived)
+      keys.push({ key: derived, enrollmentGroupId: group.enrollmentGroupId })
+      groupKeys.push({ key, enrollmentGroupId: group.enrollmentGroupId })
+    }
+  }
+  return { groupKeys, keys, withoutEnrollment: { registrationId, groups: groups.length } }
 }
 
 /** The device key derived from the group key for `id`, if a group key was given and `id` is valid. */
@@ -811,37 +1051,59 @@ function signedWith(password: string, key: string): boolean | 'as-text' {
 
 function checkSignature(
   password: string,
-  keys: readonly string[] | undefined,
-  ctx: Context,
+  keys: readonly Candidate[] | undefined,
+  known: Known,
   out: Finding[],
-): void {
-  if (ctx.groupKey !== undefined && signedWith(password, ctx.groupKey) === true) {
+): Candidate | undefined {
+  const signed: Array<boolean | 'as-text'> = []
+  for (const candidate of keys ?? []) {
+    const verdict = signedWith(password, candidate.key)
+    if (verdict === true) return candidate
+    signed.push(verdict)
+  }
+  const group = known.groupKeys.find((g) => signedWith(password, g.key) === true)
+  if (group !== undefined) {
     out.push(
       finding(
         'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
-        "The token was signed with the enrollment group's key itself, which never signs a token: derive the device's key first, base64(HMAC-SHA256(groupKey, registrationId)) (`sas-token derive-key`), and sign with that.",
+        `The token was signed with the enrollment group${group.enrollmentGroupId === undefined ? "'s" : ` ${group.enrollmentGroupId}'s`} key itself, which never signs a token: derive the device's key first, base64(HMAC-SHA256(groupKey, registrationId)) (\`sas-token derive-key\`), and sign with that.`,
+        group.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: group.enrollmentGroupId },
       ),
     )
-    return
+    return undefined
   }
-  const signed = keys?.map((key) => signedWith(password, key))
-  if (signed !== undefined && !signed.includes(true) && signed.includes('as-text')) {
+  if (signed.includes('as-text')) {
     out.push(
       finding(
         'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB',
         "The token was signed with the identity's key used as text, as Event Hubs and Service Bus sign; IoT Hub and DPS sign with the key's base64-decoded bytes. Sign again with an IoT Hub signer (sas-token generate, createSasToken).",
       ),
     )
-    return
+    return undefined
   }
-  if (signed !== undefined && !signed.includes(true)) {
-    out.push(
-      finding(
-        'ERR_TOKEN_SIGNATURE_MISMATCH',
-        "The signature does not match the key: the token was signed with another key (the other of primary and secondary? another identity's? a regenerated one?), or sr was changed after signing. Sign again with the identity's current key.",
-      ),
-    )
+  if (keys === undefined || keys.length === 0) return undefined
+  if (known.withoutEnrollment !== undefined) {
+    out.push(noEnrollment(known.withoutEnrollment.registrationId, known.withoutEnrollment.groups))
+    return undefined
   }
+  out.push(
+    finding(
+      'ERR_TOKEN_SIGNATURE_MISMATCH',
+      "The signature does not match the key: the token was signed with another key (the other of primary and secondary? another identity's? a regenerated one?), or sr was changed after signing. Sign again with the identity's current key.",
+    ),
+  )
+  return undefined
+}
+
+/** `ERR_ENROLLMENT_NOT_FOUND` for `registrationId`, which `groups` enabled groups' derived keys did not sign. */
+function noEnrollment(registrationId: string, groups: number): Finding {
+  return finding(
+    'ERR_ENROLLMENT_NOT_FOUND',
+    groups === 0
+      ? `There is no enrollment for the registration id ${quote(registrationId)}, and no enabled enrollment group: create an individual enrollment for it, or an enrollment group and sign with the key derived from the group's.`
+      : `There is no individual enrollment for the registration id ${quote(registrationId)}, and the token is signed with no key derived from the ${groups === 1 ? "enabled enrollment group's keys" : `${groups} enabled enrollment groups' keys`}: create an enrollment for ${quote(registrationId)}, or sign with deriveDeviceKey(groupKey, ${quote(registrationId)}) (\`sas-token derive-key\`).`,
+    { registrationId: fact(registrationId) },
+  )
 }
 
 function checkExpiry(token: ParsedSasToken, ctx: Context, out: Finding[]): void {
@@ -934,8 +1196,11 @@ function signatureOf(password: string): string[] {
  * the username, the password as a SAS token, what the token is for (another device, a module
  * token used by the device or the reverse, a DPS token on the hub, a policy token), its
  * signature (when a key is known), and its expiry, as of `now` with the clock skew allowed.
+ * Given `registry` (what the hub knows), it is the hub's decision: an unknown or disabled
+ * identity, the wrong credential kind for it and a registration without enrollment are
+ * findings too, and `sas-token/hub` refuses a CONNECT exactly when one is an error.
  *
- * Pure: it reads no clock when `now` is given, and nothing else.
+ * Pure: it reads no clock when `now` is given, and nothing but the `registry` it is given.
  *
  * @example
  * ```ts
@@ -950,10 +1215,88 @@ function signatureOf(password: string): string[] {
  *   Whatever the device sent, it never throws and no finding contains a key, a signature or
  *   the password.
  * @throws {SasTokenError} only for bad options: `ERR_INVALID_OPTION`, `ERR_INVALID_NOW`,
- *   `ERR_INVALID_KEY` (`key`, `groupKey` or a policy's key), `ERR_INVALID_HOST_NAME`,
+ *   `ERR_INVALID_KEY` (`key`, `groupKey`, a policy's key or a key the `registry` gives), `ERR_INVALID_HOST_NAME`,
  *   `ERR_INVALID_IDENTIFIER` (`idScope`), and any code of `parseConnectionString`.
  */
 export function diagnoseConnect(connect: MqttConnect, o: DiagnoseConnectOptions = {}): Finding[] {
+  return decideConnect(connect, o).findings
+}
+
+/** Who a CONNECT {@link decideConnect} accepted is, and how it proved it. */
+export type ConnectAcceptance =
+  | {
+      kind: 'hub'
+      deviceId: string
+      moduleId?: string
+      /** `sas` (the identity's key), `policy` (a policy token with DeviceConnect) or `x509`. */
+      authMethod: 'sas' | 'policy' | 'x509'
+      /** The policy of a policy token. */
+      keyName?: string
+      /** When the token expires, epoch seconds (SAS only). */
+      expiresAt?: number
+      /** The username's api-version. */
+      apiVersion: string
+    }
+  | {
+      kind: 'dps'
+      registrationId: string
+      /** The key that signed the token: the enrollment's, or the one derived from a group's. */
+      deviceKey: string
+      /** The group whose derived key signed it. */
+      enrollmentGroupId?: string
+      expiresAt: number
+    }
+
+/** The decision on a CONNECT: every finding, and who it is when no finding is an error and a key or certificate proved it. */
+export interface ConnectDecision {
+  findings: Finding[]
+  accepted?: ConnectAcceptance
+}
+
+/** Upper-case hex without colons. */
+const thumbprint = (text: string): string => text.replaceAll(':', '').toUpperCase()
+
+/** The certificate checks of an X.509 identity's CONNECT (no password); `true` when it authenticates. */
+function checkCertificate(
+  auth: Exclude<RegisteredIdentity['authentication'], { type: 'sas' }>,
+  presented: readonly string[],
+  what: string,
+  out: Finding[],
+): boolean {
+  if (presented.length === 0) {
+    out.push(
+      finding(
+        'ERR_CLIENT_CERTIFICATE_MISSING',
+        `${what} uses X.509, but the TLS handshake presented no client certificate: connect with the device's certificate and key (mqtt.js: key, cert; mosquitto: --cert, --key).`,
+      ),
+    )
+    return false
+  }
+  if (auth.type === 'selfSigned') {
+    const allowed = auth.thumbprints.filter((t) => t !== '').map(thumbprint)
+    if (presented.some((p) => allowed.includes(p))) return true
+    out.push(
+      finding(
+        'ERR_THUMBPRINT_MISMATCH',
+        `The client certificate's thumbprint is not the primary or secondary thumbprint registered for ${what}: register this certificate's SHA-1 or SHA-256 thumbprint, or connect with the registered one.`,
+      ),
+    )
+    return false
+  }
+  const chain = auth.chainProblem
+  if (chain === undefined) return true
+  out.push(finding(chain.code, chain.message, { ...chain.facts }))
+  return false
+}
+
+/**
+ * The CONNECT decision the hub makes (and {@link diagnoseConnect} explains): every finding, and,
+ * when none is an error and a key, thumbprint or chain proved the identity, who it is.
+ *
+ * @internal The hub's; {@link diagnoseConnect} is the public face.
+ * @throws {SasTokenError} as {@link diagnoseConnect}, for bad options only.
+ */
+export function decideConnect(connect: MqttConnect, o: DiagnoseConnectOptions = {}): ConnectDecision {
   const ctx = checkOptions(o)
   const fields: Partial<Record<keyof MqttConnect, unknown>> =
     typeof connect === 'object' && connect !== null ? connect : {}
@@ -962,13 +1305,41 @@ export function diagnoseConnect(connect: MqttConnect, o: DiagnoseConnectOptions 
     ctx.secrets.push(...signatureOf(password).filter((sig) => sig.length >= 8))
     if (password.length >= 16) ctx.secrets.push(password)
   }
+  const prints = Array.isArray(fields.certificateThumbprints)
+    ? fields.certificateThumbprints
+        .filter((t): t is string => typeof t === 'string' && t !== '')
+        .map(thumbprint)
+    : []
   const out: Finding[] = []
 
-  const target = readUsername(fields.username, out)
+  const target = readUsername(fields.username, ctx, out)
   if (target !== undefined) checkIdentity(target, fields.clientId, ctx, out)
+  const known: Known =
+    target === undefined
+      ? { groupKeys: ctx.groupKey === undefined ? [] : [{ key: ctx.groupKey }] }
+      : lookUp(target, ctx, out)
+  const auth = known.authentication
+  const x509 = auth === undefined ? ctx.x509 : auth.type !== 'sas'
+  const what =
+    target?.kind === 'hub'
+      ? target.moduleId === undefined
+        ? `device ${target.deviceId}`
+        : `module ${target.deviceId}/${target.moduleId}`
+      : 'This identity'
+  let accepted: ConnectAcceptance | undefined
 
   if (password === undefined || password === null) {
-    if (!ctx.x509) {
+    if (auth !== undefined && auth.type !== 'sas') {
+      if (checkCertificate(auth, prints, what, out) && target?.kind === 'hub')
+        accepted = hubAcceptance(target, 'x509')
+    } else if (auth?.type === 'sas' && prints.length > 0) {
+      out.push(
+        finding(
+          'ERR_IDENTITY_NOT_X509',
+          `The CONNECT presents a client certificate and no password, but ${what} is registered with symmetric keys, not X.509: send a SAS token as the password, or register it with the certificate's thumbprint (or as CA-signed).`,
+        ),
+      )
+    } else if (!x509) {
       out.push(
         finding(
           'ERR_PASSWORD_MISSING',
@@ -976,13 +1347,6 @@ export function diagnoseConnect(connect: MqttConnect, o: DiagnoseConnectOptions 
         ),
       )
     }
-  } else if (ctx.x509) {
-    out.push(
-      finding(
-        'ERR_X509_WITH_PASSWORD',
-        'This identity authenticates with an X.509 certificate, yet the CONNECT sends a password: send no password, and present the client certificate in the TLS handshake.',
-      ),
-    )
   } else {
     let token: ParsedSasToken | undefined
     let parseMessage = 'it is not text'
@@ -994,21 +1358,59 @@ export function diagnoseConnect(connect: MqttConnect, o: DiagnoseConnectOptions 
         parseMessage = err.message
       }
     }
-    if (token === undefined || typeof password !== 'string') {
+    if (x509 && !(token?.keyName !== undefined && target?.kind === 'hub')) {
+      out.push(
+        finding(
+          'ERR_X509_WITH_PASSWORD',
+          'This identity authenticates with an X.509 certificate, yet the CONNECT sends a password: send no password, and present the client certificate in the TLS handshake.',
+        ),
+      )
+    } else if (token === undefined || typeof password !== 'string') {
       out.push(
         finding(
           'ERR_PASSWORD_NOT_SAS_TOKEN',
-          `${notATokenHint(typeof password === 'string' ? password : '?', parseMessage)}: the password must be a SAS token, SharedAccessSignature sr=…&sig=…&se=…, signed with the identity's key (\`sas-token generate\`).`,
+          `${notATokenHint(typeof password === 'string' ? password : '?', parseMessage)} The password must be a SAS token, SharedAccessSignature sr=…&sig=…&se=…, signed with the identity's key (\`sas-token generate\`).`,
         ),
       )
     } else {
-      let keys: readonly string[] | undefined
-      if (target?.kind === 'hub') keys = checkHubToken(token, target, ctx, out)
-      else if (target?.kind === 'dps') keys = checkDpsToken(token, target, ctx, out)
-      else keys = ctx.keys
-      checkSignature(password, keys, ctx, out)
+      let keys: readonly Candidate[] | undefined
+      if (target?.kind === 'hub') keys = checkHubToken(token, target, x509 ? undefined : known.keys, ctx, out)
+      else if (target?.kind === 'dps') keys = checkDpsToken(token, target, known.keys, ctx, out)
+      else keys = candidates(ctx.keys)
+      const signer = checkSignature(password, keys, known, out)
       checkExpiry(token, ctx, out)
+      if (signer !== undefined && target?.kind === 'hub') {
+        accepted = hubAcceptance(target, token.keyName === undefined ? 'sas' : 'policy', token)
+      } else if (signer !== undefined && target?.kind === 'dps') {
+        accepted = {
+          kind: 'dps',
+          registrationId: target.registrationId,
+          deviceKey: signer.key,
+          ...(signer.enrollmentGroupId !== undefined && { enrollmentGroupId: signer.enrollmentGroupId }),
+          expiresAt: token.expiresAt,
+        }
+      }
     }
   }
-  return out.map((f) => redact(f, ctx.secrets))
+  const findings = out.map((f) => redact(f, ctx.secrets))
+  return accepted === undefined || findings.some((f) => f.severity === 'error')
+    ? { findings }
+    : { findings, accepted }
+}
+
+/** Who a hub CONNECT proved to be. */
+function hubAcceptance(
+  target: Extract<Target, { kind: 'hub' }> & { params: ReadonlyMap<string, string> },
+  authMethod: 'sas' | 'policy' | 'x509',
+  token?: ParsedSasToken,
+): ConnectAcceptance {
+  return {
+    kind: 'hub',
+    deviceId: target.deviceId,
+    ...(target.moduleId !== undefined && { moduleId: target.moduleId }),
+    authMethod,
+    ...(token?.keyName !== undefined && { keyName: token.keyName }),
+    ...(token !== undefined && { expiresAt: token.expiresAt }),
+    apiVersion: target.params.get('api-version') ?? '',
+  }
 }

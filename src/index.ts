@@ -63,11 +63,13 @@ export {
   DEFAULT_API_VERSION,
   DPS_API_VERSION,
   DEFAULT_DPS_HOST,
+  parseMqttUsername,
 } from './mqtt/credentials.js'
 export type {
   MqttCredentials,
   MqttCredentialsOptions,
   DpsMqttCredentialsOptions,
+  MqttUsername,
 } from './mqtt/credentials.js'
 export {
   telemetryTopic,
@@ -106,4 +108,16 @@ export type { TokenSource, TokenSourceOptions, IssuedToken } from './renewal.js'
 
 // diagnosis: why a hub would refuse a CONNECT
 export { diagnoseConnect, DEFAULT_HUB_POLICIES } from './diagnose.js'
-export type { DiagnoseConnectOptions, DiagnosisCode, Finding, HubPolicy, MqttConnect } from './diagnose.js'
+export type {
+  CertificateChainProblem,
+  CertificateFact,
+  ConnectRegistry,
+  DiagnoseConnectOptions,
+  DiagnosisCode,
+  Finding,
+  HubPolicy,
+  MqttConnect,
+  RegisteredEnrollment,
+  RegisteredEnrollmentGroup,
+  RegisteredIdentity,
+} from './diagnose.js'

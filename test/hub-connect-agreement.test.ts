@@ -273,25 +273,30 @@ function variants(count: number, seed: number): Variant[] {
   return out
 }
 
-/** What the registry knows about the identity a CONNECT names, as diagnoseConnect takes it. */
-function diagnoseOptions(v: Variant, idScope: string): DiagnoseConnectOptions {
-  const o: DiagnoseConnectOptions = { hubHostName: HOST, idScope, policies: POLICIES, now: Date.now() }
-  const username = v.username ?? ''
-  const dps = /^[^/]+\/registrations\/[^/]+\/[^?]*$/.test(username)
-  if (dps) {
-    const id = username.split('/')[2] ?? ''
-    const enrollment = ENROLLMENTS[id]
-    if (enrollment !== undefined) o.key = enrollment
-    else o.groupKey = GROUP_KEYS[0]
-    return o
+/** What the registry knows, as diagnoseConnect takes it: this file's own copy of what it added to the hub. */
+function diagnoseOptions(idScope: string): DiagnoseConnectOptions {
+  return {
+    hubHostName: HOST,
+    idScope,
+    policies: POLICIES,
+    now: Date.now(),
+    registry: {
+      identity(deviceId, moduleId) {
+        const id = moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
+        const r = Object.hasOwn(REGISTRY, id) ? REGISTRY[id] : undefined
+        if (r === undefined) return undefined
+        const status = REGISTRY[deviceId]?.status ?? 'enabled'
+        return r.kind === 'sas'
+          ? { status, authentication: { type: 'sas', keys: r.keys } }
+          : { status, authentication: { type: 'selfSigned', thumbprints: r.thumbprints } }
+      },
+      enrollment(registrationId) {
+        const keys = Object.hasOwn(ENROLLMENTS, registrationId) ? ENROLLMENTS[registrationId] : undefined
+        return keys === undefined ? undefined : { status: 'enabled', keys }
+      },
+      enrollmentGroups: [{ enrollmentGroupId: 'grp1', status: 'enabled', keys: GROUP_KEYS }],
+    },
   }
-  const path = username.split('?')[0] ?? ''
-  const [, deviceId, moduleId] = path.split('/')
-  const id = moduleId === undefined || moduleId === '' ? (deviceId ?? '') : `${deviceId}/${moduleId}`
-  const registered = Object.hasOwn(REGISTRY, id) ? REGISTRY[id] : undefined
-  if (registered?.kind === 'sas') o.key = registered.keys
-  if (registered?.kind === 'x509') o.x509 = true
-  return o
 }
 
 interface Outcome {
@@ -367,7 +372,7 @@ describe('the hub and diagnoseConnect are one CONNECT rule set', () => {
           username: v.username ?? '',
           ...(v.password === undefined ? {} : { password: v.password }),
         },
-        diagnoseOptions(v, hub.idScope),
+        diagnoseOptions(hub.idScope),
       )
       const diagnosed: Outcome = { accepted: errorCodes(findings).length === 0, codes: errorCodes(findings) }
       if (fromHub.accepted !== diagnosed.accepted || fromHub.codes.join() !== diagnosed.codes.join()) {

@@ -118,7 +118,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
       'a module token used for the device',
       () => device({ password: hmacToken('localhost/devices/dev1/modules/m1', KEY, nowS() + 60) }),
       5,
-      'ERR_TOKEN_RESOURCE_MISMATCH',
+      'ERR_TOKEN_MODULE_FOR_DEVICE',
       'ERR_TOKEN_MODULE_FOR_DEVICE',
     ],
     [

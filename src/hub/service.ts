@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Finding } from '../diagnose.js'
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'
@@ -31,7 +32,10 @@ import type { JsonObject } from './state/twin.js'
 /** Marks packets the hub publishes to one connection (see the broker's authorizeForward). */
 export const DIRECT_BROKER_ID = 'sas-token-hub-direct'
 
-/** A refused CONNECT, as `GET /_emulator/refused` lists it. */
+/**
+ * A refused CONNECT, as `GET /_emulator/refused` lists it and the `refuse` event carries it: the
+ * findings of `diagnoseConnect` given what the registry knows, which decided the refusal.
+ */
 export interface RefusedConnect {
   time: string
   clientId: string
@@ -40,7 +44,10 @@ export interface RefusedConnect {
   protocol: 'mqtt' | 'mqtt-ws'
   deviceId?: string
   moduleId?: string
-  findings: Array<{ severity: 'error' | 'warning'; code: string; message: string }>
+  /** The first error finding: the headline of the refusal. */
+  reason?: Finding
+  /** Every finding, errors and warnings (at least one error). */
+  findings: Finding[]
 }
 
 /** How many refused CONNECTs `GET /_emulator/refused` keeps. */
