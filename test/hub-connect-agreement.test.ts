@@ -167,7 +167,17 @@ const MUTATIONS: Record<string, Mutation> = {
       : undefined,
   'username: no enrollment': (v, b) =>
     b === 'dps-individual'
-      ? { ...v, clientId: 'nobody', username: v.username?.replace('/reg1/', '/nobody/') }
+      ? {
+          ...v,
+          clientId: 'nobody',
+          username: v.username?.replace('/reg1/', '/nobody/'),
+          password: hmacToken(
+            '0ne00000000/registrations/nobody',
+            ENROLL_KEYS[0],
+            nowS() + 600,
+            'registration',
+          ),
+        }
       : undefined,
   // the client id
   'client id: another': (v) => ({ ...v, clientId: `${v.clientId}x` }),
@@ -364,8 +374,13 @@ describe('the hub and diagnoseConnect are one CONNECT rule set', () => {
     const all = variants(240, 15)
     const disagreements: string[] = []
     const byClass = new Map<string, number>()
+    const single = new Map<string, Outcome[]>()
     for (const v of all) {
       const fromHub = await sendToHub(hub, v)
+      if (v.classes.length <= 1) {
+        const name = v.classes[0] ?? 'valid'
+        single.set(name, [...(single.get(name) ?? []), fromHub])
+      }
       const findings = diagnoseConnect(
         {
           clientId: v.clientId,
@@ -385,6 +400,29 @@ describe('the hub and diagnoseConnect are one CONNECT rule set', () => {
       }
     }
     assert.ok(all.length >= 240)
+    // the decisions themselves, as IoT Hub makes them (see the README's diagnoseConnect section)
+    const expect: Array<[string, (o: Outcome) => boolean]> = [
+      ['valid', (o) => o.accepted],
+      ['password: the other key', (o) => o.accepted],
+      ['username: api-version=banana', (o) => o.accepted],
+      ['username: model-id not a DTMI', (o) => o.accepted],
+      ['username: model-id a DTMI', (o) => o.accepted],
+      ['username: ID scope upper-case', (o) => o.accepted],
+      ['username: host upper-case', (o) => o.accepted],
+      ['username: unknown identity', (o) => o.codes[0] === 'ERR_IDENTITY_NOT_FOUND'],
+      ['username: disabled identity', (o) => o.codes.includes('ERR_DEVICE_DISABLED')],
+      ['username: no enrollment', (o) => o.codes.join() === 'ERR_ENROLLMENT_NOT_FOUND'],
+      ['username: another ID scope', (o) => o.codes[0] === 'ERR_ID_SCOPE_MISMATCH'],
+      ['password: a literal … as the signature', (o) => o.codes.join() === 'ERR_PASSWORD_NOT_SAS_TOKEN'],
+      ['password: a stranger key', (o) => !o.accepted],
+      ['password: expired', (o) => o.codes.includes('ERR_TOKEN_EXPIRED')],
+      ['password: expired within the skew', (o) => o.accepted],
+    ]
+    for (const [name, holds] of expect) {
+      const outcomes = single.get(name) ?? []
+      assert.ok(outcomes.length > 0, name)
+      for (const o of outcomes) assert.ok(holds(o), `${name}: ${JSON.stringify(o)}`)
+    }
     assert.deepEqual(
       disagreements,
       [],

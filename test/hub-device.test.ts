@@ -502,6 +502,19 @@ describe('hub DPS (mqtt.js)', () => {
       (e.findings as Array<{ code: string }>).some((f) => f.code === 'ERR_TOKEN_SIGNED_WITH_GROUP_KEY'),
     )
   })
+
+  it('a registration with no enrollment (a key no enabled group derives) says so, not only "signature mismatch"', async () => {
+    const logged = nextEvent(hub, (e) => e.event === 'refuse' && e.clientId === 'reg-3')
+    assert.equal(await refusedCode(hub, dps('reg-3', Buffer.alloc(32, 3).toString('base64'))), 5)
+    const e = await logged
+    const findings = e.findings as Array<{ code: string; message: string; registrationId?: string }>
+    assert.deepEqual(
+      findings.map((f) => f.code),
+      ['ERR_ENROLLMENT_NOT_FOUND'],
+    )
+    assert.equal(findings[0]?.registrationId, 'reg-3')
+    assert.match(findings[0]?.message ?? '', /no individual enrollment for the registration id "reg-3"/)
+  })
 })
 
 function hubOwnerKey(hub: Hub): string {
