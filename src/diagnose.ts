@@ -1251,6 +1251,8 @@ export type ConnectAcceptance =
 export interface ConnectDecision {
   findings: Finding[]
   accepted?: ConnectAcceptance
+  /** The identity a well-formed username names (a DPS registration id as `deviceId`), accepted or not. */
+  named?: { deviceId: string; moduleId?: string }
 }
 
 /** Upper-case hex without colons. */
@@ -1393,9 +1395,15 @@ export function decideConnect(connect: MqttConnect, o: DiagnoseConnectOptions = 
     }
   }
   const findings = out.map((f) => redact(f, ctx.secrets))
-  return accepted === undefined || findings.some((f) => f.severity === 'error')
-    ? { findings }
-    : { findings, accepted }
+  const decision: ConnectDecision = { findings }
+  if (accepted !== undefined && !findings.some((f) => f.severity === 'error')) decision.accepted = accepted
+  if (target?.kind === 'dps') decision.named = { deviceId: target.registrationId }
+  else if (target !== undefined)
+    decision.named =
+      target.moduleId === undefined
+        ? { deviceId: target.deviceId }
+        : { deviceId: target.deviceId, moduleId: target.moduleId }
+  return decision
 }
 
 /** Who a hub CONNECT proved to be. */

@@ -174,16 +174,6 @@ function registryOf(fields: ConnectFields, ctx: AuthContext): ConnectRegistry {
   }
 }
 
-/** The identity a username names, for the refusal record. */
-function namedIdentity(username: string | undefined): { deviceId: string; moduleId?: string } | undefined {
-  const parsed = parseMqttUsername(username)
-  if (parsed.kind === 'dps') return { deviceId: parsed.registrationId }
-  if (parsed.kind !== 'hub') return undefined
-  return parsed.moduleId === undefined
-    ? { deviceId: parsed.deviceId }
-    : { deviceId: parsed.deviceId, moduleId: parsed.moduleId }
-}
-
 /**
  * Decides a CONNECT with the core's rules and what the hub knows.
  *
@@ -209,14 +199,13 @@ export function authenticateConnect(fields: ConnectFields, ctx: AuthContext): Co
       ? {}
       : { certificateThumbprints: fields.certificateThumbprints }),
   }
-  const { findings, accepted } = decideConnect(connect, o)
+  const { findings, accepted, named: identity } = decideConnect(connect, o)
   if (accepted !== undefined) {
     if (accepted.kind === 'dps') return { ok: true, accepted, findings }
     const { kind: _kind, ...device } = accepted
     return { ok: true, accepted: { kind: 'device', ...device }, findings }
   }
   const first = findings.find((f) => f.severity === 'error')
-  const identity = namedIdentity(fields.username)
   const returnCode = (first === undefined ? undefined : CONNACK_RETURN_CODES[first.code]) ?? 5
   return identity === undefined
     ? { ok: false, returnCode, findings }
