@@ -107,7 +107,7 @@ export { createTokenSource, DEFAULT_RENEW_FRACTION } from './renewal.js'
 export type { TokenSource, TokenSourceOptions, IssuedToken } from './renewal.js'
 
 // diagnosis: why a hub would refuse a CONNECT
-export { diagnoseConnect, DEFAULT_HUB_POLICIES } from './diagnose.js'
+export { diagnoseConnect, DEFAULT_HUB_POLICIES } from './diagnose/index.js'
 export type {
   CertificateChainProblem,
   CertificateFact,
@@ -120,4 +120,4 @@ export type {
   RegisteredEnrollment,
   RegisteredEnrollmentGroup,
   RegisteredIdentity,
-} from './diagnose.js'
+} from './diagnose/index.js'

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Finding } from '../diagnose.js'
+import type { Finding } from '../diagnose/index.js'
 import { SasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { DESIRED_PATCHES_FILTER } from '../mqtt/topics.js'

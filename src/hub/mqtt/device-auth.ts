@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { decideConnect } from '../../diagnose.js'
+import { decideConnect } from '../../diagnose/index.js'
 import type {
   ConnectRegistry,
   DiagnoseConnectOptions,
@@ -16,7 +16,7 @@ import type {
   Finding,
   HubPolicy,
   RegisteredIdentity,
-} from '../../diagnose.js'
+} from '../../diagnose/index.js'
 import { parseMqttUsername } from '../../mqtt/credentials.js'
 import type { RegisteredCa } from '../state/ca-registry.js'
 import type { Identity, Policy } from '../state/registry.js'

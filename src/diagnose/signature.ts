@@ -1,0 +1,71 @@
+/**
+ * The token's signature against the keys that may have signed it: which one did, or why none
+ * did (another key, a group's own key, the key's text as Service Bus signs, no enrollment).
+ *
+ * @module
+ */
+import { SasTokenError } from '../errors.js'
+import { verifySasToken } from '../sas-token.js'
+import { type Finding, finding } from './findings.js'
+import { type Candidate, type Known, noEnrollment } from './registry.js'
+
+/**
+ * Whether `key` signed `password` (its expiry and resource aside): `'as-text'` when it did, but
+ * with the key's text instead of its decoded bytes (the Service Bus family's convention).
+ */
+export function signedWith(password: string, key: string): boolean | 'as-text' {
+  try {
+    verifySasToken(password, { key, now: 0, clockSkewSeconds: 0 })
+    return true
+  } catch (err) {
+    if (err instanceof SasTokenError && err.code === 'ERR_TOKEN_SIGNATURE_MISMATCH') return false
+    if (err instanceof SasTokenError && err.code === 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB') return 'as-text'
+    throw err
+  }
+}
+
+export function checkSignature(
+  password: string,
+  keys: readonly Candidate[] | undefined,
+  known: Known,
+  out: Finding[],
+): Candidate | undefined {
+  const signed: Array<boolean | 'as-text'> = []
+  for (const candidate of keys ?? []) {
+    const verdict = signedWith(password, candidate.key)
+    if (verdict === true) return candidate
+    signed.push(verdict)
+  }
+  const group = known.groupKeys.find((g) => signedWith(password, g.key) === true)
+  if (group !== undefined) {
+    out.push(
+      finding(
+        'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
+        `The token was signed with the enrollment group${group.enrollmentGroupId === undefined ? "'s" : ` ${group.enrollmentGroupId}'s`} key itself, which never signs a token: derive the device's key first, base64(HMAC-SHA256(groupKey, registrationId)) (\`sas-token derive-key\`), and sign with that.`,
+        group.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: group.enrollmentGroupId },
+      ),
+    )
+    return undefined
+  }
+  if (signed.includes('as-text')) {
+    out.push(
+      finding(
+        'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB',
+        "The token was signed with the identity's key used as text, as Event Hubs and Service Bus sign; IoT Hub and DPS sign with the key's base64-decoded bytes. Sign again with an IoT Hub signer (sas-token generate, createSasToken).",
+      ),
+    )
+    return undefined
+  }
+  if (keys === undefined || keys.length === 0) return undefined
+  if (known.withoutEnrollment !== undefined) {
+    out.push(noEnrollment(known.withoutEnrollment.registrationId, known.withoutEnrollment.groups))
+    return undefined
+  }
+  out.push(
+    finding(
+      'ERR_TOKEN_SIGNATURE_MISMATCH',
+      "The signature does not match the key: the token was signed with another key (the other of primary and secondary? another identity's? a regenerated one?), or sr was changed after signing. Sign again with the identity's current key.",
+    ),
+  )
+  return undefined
+}
