@@ -46,27 +46,17 @@ export function checkCertificate(
   out: Finding[],
 ): boolean {
   if (presented.length === 0) {
-    out.push(
-      finding(
-        'ERR_CLIENT_CERTIFICATE_MISSING',
-        `${what} uses X.509, but the TLS handshake presented no client certificate: connect with the device's certificate and key (mqtt.js: key, cert; mosquitto: --cert, --key).`,
-      ),
-    )
+    out.push(finding('ERR_CLIENT_CERTIFICATE_MISSING', { what }))
     return false
   }
   if (auth.type === 'selfSigned') {
     const allowed = auth.thumbprints.filter((t) => t !== '').map(thumbprint)
     if (presented.some((p) => allowed.includes(p))) return true
-    out.push(
-      finding(
-        'ERR_THUMBPRINT_MISMATCH',
-        `The client certificate's thumbprint is not the primary or secondary thumbprint registered for ${what}: register this certificate's SHA-1 or SHA-256 thumbprint, or connect with the registered one.`,
-      ),
-    )
+    out.push(finding('ERR_THUMBPRINT_MISMATCH', { what }))
     return false
   }
   const chain = auth.chainProblem
   if (chain === undefined) return true
-  out.push(finding(chain.code, chain.message, { ...chain.facts }))
+  out.push(finding(chain.code, { message: chain.message }, { ...chain.facts }))
   return false
 }

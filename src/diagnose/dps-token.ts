@@ -7,10 +7,11 @@
 import { assertRegistrationId } from '../identity.js'
 import { deriveDeviceKey } from '../keys.js'
 import { DPS_KEY_NAME, type ParsedSasToken } from '../sas-token.js'
-import { type Finding, fact, finding, problem, quote } from './findings.js'
+import { type Finding, finding, problem } from './findings.js'
 import { sameIdScope } from './identity.js'
 import type { Context } from './options.js'
 import { type Candidate, candidates } from './registry.js'
+import { fact } from './text.js'
 import type { Target } from './username.js'
 
 /** The checks of a token sent to DPS; returns the keys to verify it with. */
@@ -27,7 +28,7 @@ export function checkDpsToken(
     out.push(
       finding(
         'ERR_TOKEN_FOR_HUB',
-        `The password is ${token.keyName === undefined ? 'an IoT Hub token' : 'a hub policy token'} (sr=${quote(token.resourceUri)}), but this is a DPS registration: sign sr=${quote(expected)} with skn=registration and the enrollment's key (for a group, the derived key).`,
+        { policy: token.keyName !== undefined, resourceUri: token.resourceUri, expected },
         facts,
       ),
     )
@@ -37,7 +38,7 @@ export function checkDpsToken(
     out.push(
       finding(
         'ERR_TOKEN_RESOURCE_MISMATCH',
-        `The token is for the ID scope ${quote(token.idScope)}, but the username names ${quote(target.idScope)}: sign sr=${quote(expected)}.`,
+        { of: 'dps-scope', idScope: token.idScope, target: target.idScope, expected },
         facts,
       ),
     )
@@ -45,26 +46,16 @@ export function checkDpsToken(
     out.push(
       finding(
         'ERR_TOKEN_OTHER_REGISTRATION',
-        `The token is for another registration, ${quote(token.registrationId)}, not ${quote(target.registrationId)}: sign sr=${quote(expected)} (the registration id of the token, username, clientId and request must agree).`,
+        { registrationId: token.registrationId, target: target.registrationId, expected },
         facts,
       ),
     )
   } else if (token.resourceUri.split('/').length !== 3) {
-    out.push(
-      finding(
-        'ERR_TOKEN_RESOURCE_MISMATCH',
-        `The token's resource has extra segments: sign exactly sr=${quote(expected)}.`,
-        facts,
-      ),
-    )
+    out.push(finding('ERR_TOKEN_RESOURCE_MISMATCH', { of: 'dps-segments', expected }, facts))
   }
   if (token.keyName !== undefined && token.keyName !== DPS_KEY_NAME) {
     out.push(
-      finding(
-        'ERR_DPS_KEY_NAME',
-        `The DPS token's skn is ${quote(token.keyName)}: a device registers with skn=registration and its enrollment key, not a service policy.`,
-        { ...facts, keyName: fact(token.keyName) },
-      ),
+      finding('ERR_DPS_KEY_NAME', { keyName: token.keyName }, { ...facts, keyName: fact(token.keyName) }),
     )
   }
   return enrollmentKeys ?? candidates(ctx.keys ?? derivedKey(ctx, target.registrationId))

@@ -7,6 +7,7 @@
  */
 import { SasTokenError } from '../errors.js'
 import type { CertificateChainProblem } from './certificate.js'
+import { MESSAGES, type MessageArgs } from './messages.js'
 
 /** Every code a {@link Finding} can carry: `ERR_*` the hub refuses, `WARN_*` works but bites later. */
 export type DiagnosisCode =
@@ -138,40 +139,15 @@ export interface Finding {
   expectedCommonName?: string
 }
 
-export function finding(
-  code: DiagnosisCode,
-  message: string,
+/** A finding of `code`, its message written by the {@link MESSAGES} table from `args`, with its facts. */
+export function finding<C extends DiagnosisCode>(
+  code: C,
+  args: MessageArgs[C],
   facts: Omit<Finding, 'severity' | 'code' | 'message'> = {},
 ): Finding {
+  const message = MESSAGES[code](args)
   return { severity: code.startsWith('WARN_') ? 'warning' : 'error', code, message, ...facts }
 }
-
-/** Untrusted text, quoted and cut short for a message. */
-export function quote(text: string): string {
-  return JSON.stringify(text.length > 130 ? `${text.slice(0, 128)}…` : text)
-}
-
-/** Untrusted text, cut short for a fact. */
-export function fact(text: string): string {
-  return text.length > 256 ? `${text.slice(0, 255)}…` : text
-}
-
-/** `3 minutes`, `2 hours`, `26 years`: a rough reading of a span in seconds. */
-export function span(seconds: number): string {
-  const abs = Math.abs(seconds)
-  const units: Array<[string, number]> = [
-    ['year', 365 * 86400],
-    ['day', 86400],
-    ['hour', 3600],
-    ['minute', 60],
-    ['second', 1],
-  ]
-  const [unit, size] = units.find(([name, s]) => abs >= (name === 'year' ? 2 * s : s)) ?? ['second', 1]
-  const n = Math.floor(abs / size)
-  return `${n} ${unit}${n === 1 ? '' : 's'}`
-}
-
-export const iso = (seconds: number): string => new Date(seconds * 1000).toISOString()
 
 /** The message of a core check that failed, or `undefined` when it passed. */
 export function problem(check: () => unknown): string | undefined {

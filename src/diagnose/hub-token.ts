@@ -6,10 +6,12 @@
  */
 import { DPS_KEY_NAME, deviceResourceUri, resourceCovers, type ParsedSasToken } from '../sas-token.js'
 import { derivedKey } from './dps-token.js'
-import { type DiagnosisCode, type Finding, fact, finding, quote } from './findings.js'
+import { type DiagnosisCode, type Finding, finding } from './findings.js'
 import { isHub } from './identity.js'
+import type { MessageArgs } from './messages.js'
 import type { Context } from './options.js'
 import { type Candidate, candidates } from './registry.js'
+import { fact } from './text.js'
 import type { Target } from './username.js'
 
 /** The checks of a token sent to the hub, by what it is for; returns the keys to verify it with. */
@@ -25,7 +27,7 @@ export function checkHubToken(
     out.push(
       finding(
         'ERR_TOKEN_FOR_DPS',
-        `The password is a DPS registration token (sr=${token.idScope}/registrations/…), which DPS accepts and the hub does not: after provisioning, sign a token for ${target.hostName}/devices/${target.deviceId} with the device key (for a group enrollment, the derived key).`,
+        { idScope: token.idScope, hostName: target.hostName, deviceId: target.deviceId },
         { resourceUri, ...(token.keyName !== undefined && { keyName: fact(token.keyName) }) },
       ),
     )
@@ -45,45 +47,18 @@ export function checkHubToken(
     const covers = expected !== undefined && resourceCovers(token.resourceUri, expected, true)
     if (expected !== undefined && !covers) {
       out.push(
-        finding(
-          'ERR_POLICY_TOKEN_SCOPE',
-          `The password is a policy token (skn=${quote(keyName)}) for ${quote(token.resourceUri)}, which does not cover ${expected}: scope it to ${expected} (or the hub), or better, use a device token.`,
-          facts,
-        ),
+        finding('ERR_POLICY_TOKEN_SCOPE', { keyName, resourceUri: token.resourceUri, expected }, facts),
       )
     }
     const policy = Object.hasOwn(ctx.policies, keyName) ? ctx.policies[keyName] : undefined
     if (policy === undefined) {
       const near = Object.keys(ctx.policies).find((name) => name.toLowerCase() === keyName.toLowerCase())
-      const hint =
-        keyName === DPS_KEY_NAME
-          ? ' (skn=registration belongs to DPS tokens)'
-          : near !== undefined
-            ? ` (did you mean ${near}? policy names are case-sensitive)`
-            : ''
-      out.push(
-        finding(
-          'ERR_POLICY_UNKNOWN',
-          `The password is a policy token, but this hub has no policy ${quote(keyName)}${hint}: use a device token signed with the device's key.`,
-          facts,
-        ),
-      )
+      const hint = keyName === DPS_KEY_NAME ? 'registration' : near !== undefined ? { near } : 'none'
+      out.push(finding('ERR_POLICY_UNKNOWN', { keyName, hint }, facts))
     } else if (!policy.deviceConnect) {
-      out.push(
-        finding(
-          'ERR_POLICY_NO_DEVICE_CONNECT',
-          `The password is a token of the policy ${keyName}, which lacks the DeviceConnect permission: use a device token signed with the device's key (or a policy with DeviceConnect, such as device).`,
-          facts,
-        ),
-      )
+      out.push(finding('ERR_POLICY_NO_DEVICE_CONNECT', { keyName }, facts))
     } else if (covers) {
-      out.push(
-        finding(
-          'WARN_POLICY_TOKEN',
-          `The password is a token of the policy ${keyName}, which has DeviceConnect, so the hub accepts it; but it puts a hub-wide key on the device: sign a device token with the device's own key instead.`,
-          facts,
-        ),
-      )
+      out.push(finding('WARN_POLICY_TOKEN', { keyName }, facts))
     }
     const policyKey = policy?.key ?? (cs?.sharedAccessKeyName === keyName ? cs.sharedAccessKey : undefined)
     return candidates(
@@ -92,9 +67,9 @@ export function checkHubToken(
   }
 
   // A device or module token: sr must be exactly {host}/devices/{deviceId}[/modules/{moduleId}].
-  const found = (code: DiagnosisCode, message: string): void => {
+  const found = <C extends DiagnosisCode>(code: C, args: MessageArgs[C]): void => {
     out.push(
-      finding(code, message, {
+      finding(code, args, {
         resourceUri,
         ...(expected !== undefined && { expectedResourceUri: expected }),
       }),
@@ -107,36 +82,23 @@ export function checkHubToken(
   const isModule =
     segments === 5 && devices === 'devices' && deviceId !== '' && modules === 'modules' && moduleId !== ''
   if (token.hostName !== undefined && !isHub(token.hostName, tokenHost, ctx)) {
-    found(
-      'ERR_TOKEN_HOST_MISMATCH',
-      `The token is for the host ${quote(token.hostName)}, but the ${ctx.hubHostName === undefined ? 'username names' : 'hub is'} ${quote(tokenHost)}: sign the token for ${want}.`,
-    )
+    found('ERR_TOKEN_HOST_MISMATCH', {
+      tokenHost: token.hostName,
+      host: tokenHost,
+      hubKnown: ctx.hubHostName !== undefined,
+      want,
+    })
   }
   if (!isDevice && !isModule) {
-    found(
-      'ERR_TOKEN_RESOURCE_MISMATCH',
-      `The token is for ${quote(token.resourceUri)}, which is no device or module; a token without skn must be for exactly ${want} (modules: …/devices/{deviceId}/modules/{moduleId}).`,
-    )
+    found('ERR_TOKEN_RESOURCE_MISMATCH', { of: 'hub', resourceUri: token.resourceUri, want })
   } else if (deviceId !== target.deviceId) {
-    found(
-      'ERR_TOKEN_OTHER_DEVICE',
-      `The token is for another device, ${quote(deviceId)}, not ${quote(target.deviceId)}: sign it with ${quote(target.deviceId)}'s key for ${want}.`,
-    )
+    found('ERR_TOKEN_OTHER_DEVICE', { deviceId, target: target.deviceId, want })
   } else if (isDevice && target.moduleId !== undefined) {
-    found(
-      'ERR_TOKEN_DEVICE_FOR_MODULE',
-      `The token is the device's (sr ends in /devices/${deviceId}), but a module connects: sign it with the module's key for ${want}.`,
-    )
+    found('ERR_TOKEN_DEVICE_FOR_MODULE', { deviceId, want })
   } else if (isModule && target.moduleId === undefined) {
-    found(
-      'ERR_TOKEN_MODULE_FOR_DEVICE',
-      `The token is for the module ${quote(moduleId ?? '')}, but the device itself connects: sign it with the device's key for ${want}, or connect as the module (clientId ${deviceId}/${moduleId ?? ''}).`,
-    )
+    found('ERR_TOKEN_MODULE_FOR_DEVICE', { deviceId, moduleId: moduleId ?? '', want })
   } else if (isModule && moduleId !== target.moduleId) {
-    found(
-      'ERR_TOKEN_OTHER_MODULE',
-      `The token is for another module, ${quote(moduleId ?? '')}, not ${quote(target.moduleId ?? '')}: sign it with that module's key for ${want}.`,
-    )
+    found('ERR_TOKEN_OTHER_MODULE', { moduleId: moduleId ?? '', target: target.moduleId ?? '', want })
   }
   const csKey =
     cs !== undefined && cs.kind !== 'service' && cs.sharedAccessKeyName === undefined

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Finding, fact, finding, quote } from './findings.js'
+import { type Finding, finding } from './findings.js'
+import { fact } from './text.js'
 import type { Context } from './options.js'
 import type { Target } from './username.js'
 
@@ -30,14 +31,14 @@ export function checkIdentity(target: Target, clientId: unknown, ctx: Context, o
         ? target.deviceId
         : `${target.deviceId}/${target.moduleId}`
   if (clientId !== identity) {
-    const sent =
-      typeof clientId === 'string' && clientId !== ''
-        ? `The clientId ${quote(clientId)}`
-        : 'The clientId is empty and'
     out.push(
       finding(
         'ERR_CLIENT_ID_MISMATCH',
-        `${sent} is not the identity the username names: set the clientId to ${quote(identity)} (it is compared exactly, case-sensitively${target.kind === 'hub' ? '; a module sends {deviceId}/{moduleId}' : ''}).`,
+        {
+          clientId: typeof clientId === 'string' ? clientId : undefined,
+          identity,
+          hub: target.kind === 'hub',
+        },
         {
           ...(typeof clientId === 'string' && { clientId: fact(clientId) }),
           expectedClientId: fact(identity),
@@ -50,7 +51,7 @@ export function checkIdentity(target: Target, clientId: unknown, ctx: Context, o
       out.push(
         finding(
           'ERR_ID_SCOPE_MISMATCH',
-          `The username's ID scope ${quote(target.idScope)} is not this DPS's, ${ctx.idScope}: copy the ID scope from the DPS overview.`,
+          { idScope: target.idScope, expected: ctx.idScope },
           { idScope: fact(target.idScope), expectedIdScope: ctx.idScope },
         ),
       )
@@ -64,12 +65,12 @@ export function checkIdentity(target: Target, clientId: unknown, ctx: Context, o
       gateway !== undefined && sameHost(target.hostName, gateway)
         ? finding(
             'WARN_USERNAME_GATEWAY_HOST',
-            `The username names the gateway ${gateway}, not the hub ${hub}: the C# SDK does this and IoT Edge accepts it, but the other SDKs send the hub's host name; prefer ${hub}.`,
+            { gateway, hub },
             { hostName: fact(target.hostName), expectedHostName: hub },
           )
         : finding(
             'ERR_USERNAME_HOST_MISMATCH',
-            `The username's host ${quote(target.hostName)} is not this hub's, ${hub}: start the username with ${hub}/ (the connection string's HostName).`,
+            { hostName: target.hostName, hub },
             { hostName: fact(target.hostName), expectedHostName: hub },
           ),
     )
@@ -84,7 +85,7 @@ export function checkIdentity(target: Target, clientId: unknown, ctx: Context, o
     out.push(
       finding(
         'ERR_IDENTITY_MISMATCH',
-        `The CONNECT is for ${quote(identity)}, but the connection string is for ${named}: connect as ${named}, or use that identity's connection string.`,
+        { identity, named },
         {
           deviceId: fact(target.deviceId),
           ...(target.moduleId !== undefined && { moduleId: fact(target.moduleId) }),

@@ -21,6 +21,7 @@ import { checkExpiry } from './expiry.js'
 import { type Finding, finding, redact, signatureOf } from './findings.js'
 import { checkHubToken } from './hub-token.js'
 import { checkIdentity } from './identity.js'
+import type { MessageArgs } from './messages.js'
 import { type DiagnoseConnectOptions, checkOptions } from './options.js'
 import { type Candidate, type Known, candidates, lookUp } from './registry.js'
 import { checkSignature } from './signature.js'
@@ -52,14 +53,13 @@ export interface MqttConnect {
   certificateThumbprints?: readonly string[]
 }
 
-/** Why a password is not a token, without repeating it: one or more sentences. */
-function notATokenHint(password: string, parseMessage: string): string {
-  if (password === '') return 'The password is empty.'
+/** What a password that is no token looks like, without repeating it. */
+function notATokenHint(password: string, parseMessage: string): MessageArgs['ERR_PASSWORD_NOT_SAS_TOKEN'] {
+  if (password === '') return { looks: 'empty' }
   if (/(?:^|;)\s*(?:HostName|SharedAccessKey|DeviceId)\s*=/i.test(password))
-    return 'The password is a connection string, not a token.'
-  if (/^[A-Za-z0-9+/]{20,}={0,2}$/.test(password)) return 'The password looks like a bare key, not a token.'
-  const reason = parseMessage.trim()
-  return `The password is not a SAS token. ${reason}${/[.!?]$/.test(reason) ? '' : '.'}`
+    return { looks: 'connection-string' }
+  if (/^[A-Za-z0-9+/]{20,}={0,2}$/.test(password)) return { looks: 'bare-key' }
+  return { looks: 'other', reason: parseMessage }
 }
 
 /**
@@ -171,19 +171,9 @@ export function decideConnect(connect: MqttConnect, o: DiagnoseConnectOptions = 
       if (checkCertificate(auth, prints, what, out) && target?.kind === 'hub')
         accepted = hubAcceptance(target, 'x509')
     } else if (auth?.type === 'sas' && prints.length > 0) {
-      out.push(
-        finding(
-          'ERR_IDENTITY_NOT_X509',
-          `The CONNECT presents a client certificate and no password, but ${what} is registered with symmetric keys, not X.509: send a SAS token as the password, or register it with the certificate's thumbprint (or as CA-signed).`,
-        ),
-      )
+      out.push(finding('ERR_IDENTITY_NOT_X509', { what }))
     } else if (!x509) {
-      out.push(
-        finding(
-          'ERR_PASSWORD_MISSING',
-          'The CONNECT has no password: a device with a symmetric key sends a SAS token (SharedAccessSignature sr=…&sig=…&se=…) as the password. (An X.509 device sends none; then this identity must be registered with a certificate.)',
-        ),
-      )
+      out.push(finding('ERR_PASSWORD_MISSING', {}))
     }
   } else {
     let token: ParsedSasToken | undefined
@@ -197,17 +187,12 @@ export function decideConnect(connect: MqttConnect, o: DiagnoseConnectOptions = 
       }
     }
     if (x509 && !(token?.keyName !== undefined && target?.kind === 'hub')) {
-      out.push(
-        finding(
-          'ERR_X509_WITH_PASSWORD',
-          'This identity authenticates with an X.509 certificate, yet the CONNECT sends a password: send no password, and present the client certificate in the TLS handshake.',
-        ),
-      )
+      out.push(finding('ERR_X509_WITH_PASSWORD', {}))
     } else if (token === undefined || typeof password !== 'string') {
       out.push(
         finding(
           'ERR_PASSWORD_NOT_SAS_TOKEN',
-          `${notATokenHint(typeof password === 'string' ? password : '?', parseMessage)} The password must be a SAS token, SharedAccessSignature sr=…&sig=…&se=…, signed with the identity's key (\`sas-token generate\`).`,
+          notATokenHint(typeof password === 'string' ? password : '?', parseMessage),
         ),
       )
     } else {

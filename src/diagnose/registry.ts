@@ -8,7 +8,8 @@
 import { SasTokenError } from '../errors.js'
 import { deriveDeviceKey } from '../keys.js'
 import type { CertificateChainProblem } from './certificate.js'
-import { type Finding, fact, finding, quote } from './findings.js'
+import { type Finding, finding } from './findings.js'
+import { fact } from './text.js'
 import { type Context, keyList } from './options.js'
 import type { Target } from './username.js'
 
@@ -113,23 +114,11 @@ export function lookUp(target: Target, ctx: Context, out: Finding[]): Known {
     const what = moduleId === undefined ? `device ${deviceId}` : `module ${deviceId}/${moduleId}`
     const ids = { deviceId: fact(deviceId), ...(moduleId !== undefined && { moduleId: fact(moduleId) }) }
     if (record === undefined) {
-      out.push(
-        finding(
-          'ERR_IDENTITY_NOT_FOUND',
-          `There is no ${what} in this hub's registry: add it first (sas-token hub devices add ${moduleId === undefined ? deviceId : `${deviceId} --module ${moduleId}`}).`,
-          ids,
-        ),
-      )
+      out.push(finding('ERR_IDENTITY_NOT_FOUND', { deviceId, moduleId }, ids))
       return { groupKeys }
     }
     if (record.status === 'disabled') {
-      out.push(
-        finding(
-          'ERR_DEVICE_DISABLED',
-          `Device ${quote(deviceId)} is disabled in the registry${moduleId === undefined ? '' : ', and with it its modules'}: enable it first.`,
-          ids,
-        ),
-      )
+      out.push(finding('ERR_DEVICE_DISABLED', { deviceId, module: moduleId !== undefined }, ids))
     }
     const auth = record.authentication
     if (auth.type !== 'sas') return { groupKeys, authentication: auth }
@@ -145,11 +134,7 @@ export function lookUp(target: Target, ctx: Context, out: Finding[]): Known {
   if (enrollment !== undefined) {
     if (enrollment.status === 'disabled') {
       out.push(
-        finding(
-          'ERR_ENROLLMENT_DISABLED',
-          `The enrollment of ${quote(registrationId)} is disabled: enable it to register.`,
-          { registrationId: fact(registrationId) },
-        ),
+        finding('ERR_ENROLLMENT_DISABLED', { registrationId }, { registrationId: fact(registrationId) }),
       )
     }
     return {
@@ -183,9 +168,7 @@ export function lookUp(target: Target, ctx: Context, out: Finding[]): Known {
 export function noEnrollment(registrationId: string, groups: number): Finding {
   return finding(
     'ERR_ENROLLMENT_NOT_FOUND',
-    groups === 0
-      ? `There is no enrollment for the registration id ${quote(registrationId)}, and no enabled enrollment group: create an individual enrollment for it, or an enrollment group and sign with the key derived from the group's.`
-      : `There is no individual enrollment for the registration id ${quote(registrationId)}, and the token is signed with no key derived from the ${groups === 1 ? "enabled enrollment group's keys" : `${groups} enabled enrollment groups' keys`}: create an enrollment for ${quote(registrationId)}, or sign with deriveDeviceKey(groupKey, ${quote(registrationId)}) (\`sas-token derive-key\`).`,
+    { registrationId, groups },
     { registrationId: fact(registrationId) },
   )
 }

@@ -41,19 +41,14 @@ export function checkSignature(
     out.push(
       finding(
         'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
-        `The token was signed with the enrollment group${group.enrollmentGroupId === undefined ? "'s" : ` ${group.enrollmentGroupId}'s`} key itself, which never signs a token: derive the device's key first, base64(HMAC-SHA256(groupKey, registrationId)) (\`sas-token derive-key\`), and sign with that.`,
+        { enrollmentGroupId: group.enrollmentGroupId },
         group.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: group.enrollmentGroupId },
       ),
     )
     return undefined
   }
   if (signed.includes('as-text')) {
-    out.push(
-      finding(
-        'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB',
-        "The token was signed with the identity's key used as text, as Event Hubs and Service Bus sign; IoT Hub and DPS sign with the key's base64-decoded bytes. Sign again with an IoT Hub signer (sas-token generate, createSasToken).",
-      ),
-    )
+    out.push(finding('ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB', {}))
     return undefined
   }
   if (keys === undefined || keys.length === 0) return undefined
@@ -61,11 +56,6 @@ export function checkSignature(
     out.push(noEnrollment(known.withoutEnrollment.registrationId, known.withoutEnrollment.groups))
     return undefined
   }
-  out.push(
-    finding(
-      'ERR_TOKEN_SIGNATURE_MISMATCH',
-      "The signature does not match the key: the token was signed with another key (the other of primary and secondary? another identity's? a regenerated one?), or sr was changed after signing. Sign again with the identity's current key.",
-    ),
-  )
+  out.push(finding('ERR_TOKEN_SIGNATURE_MISMATCH', {}))
   return undefined
 }

@@ -5,14 +5,9 @@
  * @module
  */
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from '../identity.js'
-import {
-  DEFAULT_API_VERSION,
-  DPS_API_VERSION,
-  isApiVersion,
-  isDtmi,
-  parseMqttUsername,
-} from '../mqtt/credentials.js'
-import { type Finding, fact, finding, problem, quote } from './findings.js'
+import { isApiVersion, isDtmi, parseMqttUsername } from '../mqtt/credentials.js'
+import { type Finding, finding, problem } from './findings.js'
+import { fact } from './text.js'
 import { sameHost } from './identity.js'
 import type { Context } from './options.js'
 
@@ -21,26 +16,14 @@ export type Target =
   | { kind: 'hub'; hostName: string; deviceId: string; moduleId?: string; valid: boolean }
   | { kind: 'dps'; idScope: string; registrationId: string; valid: boolean }
 
-export const HUB_USERNAME = `{hub}/{deviceId}/?api-version=${DEFAULT_API_VERSION} (a module: {hub}/{deviceId}/{moduleId}/?api-version=${DEFAULT_API_VERSION})`
-export const DPS_USERNAME = `{idScope}/registrations/{registrationId}/api-version=${DPS_API_VERSION}`
-
+/** The api-version parameter: missing (an error), or not a date (a warning). */
 export function checkApiVersion(params: ReadonlyMap<string, string>, dps: boolean, out: Finding[]): void {
   const apiVersion = params.get('api-version')
-  const form = dps ? DPS_USERNAME : HUB_USERNAME
   if (apiVersion === undefined) {
-    out.push(
-      finding(
-        'ERR_USERNAME_API_VERSION_MISSING',
-        `The username has no api-version: write it as ${form}. ${dps ? 'DPS requires it' : 'Without it the hub may connect, but twin updates fail (400) and IoT Edge refuses the connection'}.`,
-      ),
-    )
+    out.push(finding('ERR_USERNAME_API_VERSION_MISSING', { dps }))
   } else if (!isApiVersion(apiVersion)) {
     out.push(
-      finding(
-        'WARN_USERNAME_API_VERSION_UNKNOWN',
-        `The username's api-version ${quote(apiVersion)} is no api-version (a date such as ${dps ? DPS_API_VERSION : DEFAULT_API_VERSION}): ${dps ? 'DPS' : 'the hub'} does not check its value at CONNECT, but the features of a version depend on it; use ${dps ? DPS_API_VERSION : DEFAULT_API_VERSION}.`,
-        { apiVersion: fact(apiVersion) },
-      ),
+      finding('WARN_USERNAME_API_VERSION_UNKNOWN', { dps, apiVersion }, { apiVersion: fact(apiVersion) }),
     )
   }
 }
@@ -53,27 +36,13 @@ export function readUsername(
 ): (Target & { params: ReadonlyMap<string, string> }) | undefined {
   const parsed = parseMqttUsername(username)
   if (parsed.kind === 'missing') {
-    out.push(
-      finding(
-        'ERR_USERNAME_MISSING',
-        `The CONNECT has no username: send ${HUB_USERNAME}, or for DPS ${DPS_USERNAME}.`,
-      ),
-    )
+    out.push(finding('ERR_USERNAME_MISSING', {}))
     return undefined
   }
   if (parsed.kind === 'malformed') {
     const ids = parsed.ids ?? 0
     out.push(
-      finding(
-        'ERR_USERNAME_MALFORMED',
-        parsed.service === 'dps'
-          ? `The DPS username is malformed: write it as ${DPS_USERNAME}.`
-          : `The username is malformed: ${
-              ids > 2
-                ? `it has ${ids} ids after the host name, at most 2 (device and module)`
-                : 'it needs a host name and a device id'
-            }; write it as ${HUB_USERNAME}.`,
-      ),
+      finding('ERR_USERNAME_MALFORMED', parsed.service === 'dps' ? { shape: 'dps' } : { shape: 'ids', ids }),
     )
     return undefined
   }
@@ -84,7 +53,7 @@ export function readUsername(
     const scopeProblem = problem(() => assertIdScope(idScope))
     const idProblem = problem(() => assertRegistrationId(registrationId, "The username's registration id"))
     for (const message of [scopeProblem, idProblem]) {
-      if (message !== undefined) out.push(finding('ERR_IDENTIFIER_INVALID', message))
+      if (message !== undefined) out.push(finding('ERR_IDENTIFIER_INVALID', { problem: message }))
     }
     const valid = scopeProblem === undefined && idProblem === undefined
     return { kind: 'dps', idScope, registrationId, valid, params }
@@ -95,38 +64,22 @@ export function readUsername(
     ? undefined
     : problem(() => assertHostName(hostName, "The username's host name"))
   if (hostProblem !== undefined)
-    out.push(finding('ERR_USERNAME_MALFORMED', `${hostProblem} Write the username as ${HUB_USERNAME}.`))
+    out.push(finding('ERR_USERNAME_MALFORMED', { shape: 'host', problem: hostProblem }))
   if (parsed.form === 'no-slash') {
-    out.push(
-      finding(
-        'ERR_USERNAME_MALFORMED',
-        `The username needs a '/' between the identity and '?': write it as ${HUB_USERNAME}.`,
-      ),
-    )
+    out.push(finding('ERR_USERNAME_MALFORMED', { shape: 'no-slash' }))
   }
   if (parsed.form === 'legacy') {
-    out.push(
-      finding(
-        'ERR_USERNAME_QUESTION_MARK_MISSING',
-        `The username has no '?' before its parameters (an old form): write it as ${HUB_USERNAME}; modules and newer features need the '?'.`,
-      ),
-    )
+    out.push(finding('ERR_USERNAME_QUESTION_MARK_MISSING', {}))
   }
   checkApiVersion(params, false, out)
   const idProblems = [
     problem(() => assertDeviceId(deviceId, "The username's device id")),
     moduleId === undefined ? undefined : problem(() => assertDeviceId(moduleId, "The username's module id")),
   ].filter((m): m is string => m !== undefined)
-  for (const message of idProblems) out.push(finding('ERR_IDENTIFIER_INVALID', message))
+  for (const message of idProblems) out.push(finding('ERR_IDENTIFIER_INVALID', { problem: message }))
   const modelId = params.get('model-id')
   if (modelId !== undefined && !isDtmi(modelId)) {
-    out.push(
-      finding(
-        'WARN_MODEL_ID_NOT_DTMI',
-        `The username's model-id ${quote(modelId)} is not a DTMI: the hub connects the device, but IoT Plug and Play tools find no model for it; use the form dtmi:com:example:Thermostat;1 (percent-encoded in the username), or leave model-id out.`,
-        { modelId: fact(modelId) },
-      ),
-    )
+    out.push(finding('WARN_MODEL_ID_NOT_DTMI', { modelId }, { modelId: fact(modelId) }))
   }
   return {
     kind: 'hub',
