@@ -63,11 +63,13 @@ export {
   DEFAULT_API_VERSION,
   DPS_API_VERSION,
   DEFAULT_DPS_HOST,
+  parseMqttUsername,
 } from './mqtt/credentials.js'
 export type {
   MqttCredentials,
   MqttCredentialsOptions,
   DpsMqttCredentialsOptions,
+  MqttUsername,
 } from './mqtt/credentials.js'
 export {
   telemetryTopic,
@@ -119,5 +121,17 @@ export { createTokenSource, DEFAULT_RENEW_FRACTION } from './renewal.js'
 export type { TokenSource, TokenSourceOptions, IssuedToken } from './renewal.js'
 
 // diagnosis: why a hub would refuse a CONNECT
-export { diagnoseConnect, DEFAULT_HUB_POLICIES } from './diagnose.js'
-export type { DiagnoseConnectOptions, DiagnosisCode, Finding, HubPolicy, MqttConnect } from './diagnose.js'
+export { diagnoseConnect, DEFAULT_HUB_POLICIES } from './diagnose/index.js'
+export type {
+  CertificateChainProblem,
+  CertificateFact,
+  ConnectRegistry,
+  DiagnoseConnectOptions,
+  DiagnosisCode,
+  Finding,
+  HubPolicy,
+  MqttConnect,
+  RegisteredEnrollment,
+  RegisteredEnrollmentGroup,
+  RegisteredIdentity,
+} from './diagnose/index.js'

@@ -132,6 +132,19 @@ describe('doctor on what a device sends', () => {
       'sas-token: error: the hub would refuse this CONNECT: 4 errors (ERR_USERNAME_API_VERSION_MISSING, ERR_CLIENT_ID_MISMATCH, ERR_TOKEN_MODULE_FOR_DEVICE, ERR_TOKEN_EXPIRED).\n',
     )
   })
+  it('a password whose sig is a literal "…" is explained in sentences, without a stray ".:"', async () => {
+    const password = `SharedAccessSignature sr=${encodeURIComponent(`${HOST}/devices/dev1`)}&sig=…&se=1700000000`
+    const r = await cli(['doctor', '--client-id', 'dev1', '--username', USER, '--password', '-'], {
+      env,
+      input: `${password}\n`,
+    })
+    assert.equal(r.code, 1)
+    assert.match(
+      r.stdout,
+      /^error: ERR_PASSWORD_NOT_SAS_TOKEN: The password is not a SAS token\. The SAS token is malformed: 'sig' is not a base64 HMAC-SHA256 signature\. The password must be a SAS token, /m,
+    )
+    assert.ok(!r.stdout.includes('.:'), r.stdout)
+  })
   it('--json: the findings as a document on stdout, the error on stderr', async () => {
     const r = await cli(
       ['doctor', '--client-id', 'dev1', '--username', USER, '--password', VECTORS.device, '--json'],

@@ -5,7 +5,15 @@ import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { DEFAULT_HUB_POLICIES, diagnoseConnect, type DiagnoseConnectOptions, type Finding } from 'sas-token'
+import {
+  type ConnectRegistry,
+  DEFAULT_HUB_POLICIES,
+  diagnoseConnect,
+  type DiagnoseConnectOptions,
+  type Finding,
+  type MqttConnect,
+  type RegisteredIdentity,
+} from 'sas-token'
 import * as arb from './support/arbitraries.js'
 import { assertSasTokenError } from './support/errors.js'
 import {
@@ -16,6 +24,7 @@ import {
   HOST,
   KEY,
   NOW,
+  OTHER_KEY,
   SE,
   SECRET_FRAGMENT,
   SECRET_KEY,
@@ -29,7 +38,7 @@ const DPS_USER = '0ne00000A0A/registrations/my-device-01/api-version=2019-03-31'
 
 /** The diagnosis at the vectors' time, with the device's key unless `key: undefined` says none. */
 function diagnose(
-  connect: { clientId: string; username: string; password?: string },
+  connect: MqttConnect,
   o: Omit<DiagnoseConnectOptions, 'key'> & { key?: DiagnoseConnectOptions['key'] | undefined } = {},
 ): Finding[] {
   const { key, ...rest } = 'key' in o ? o : { ...o, key: KEY }
@@ -160,10 +169,10 @@ describe('diagnoseConnect: the username', () => {
     const f = only(diagnose(dps, { key: DERIVED['my-device-01'] }), 'ERR_USERNAME_API_VERSION_MISSING')
     assert.match(f.message, /api-version=2019-03-31/)
   })
-  it('an api-version that is not one', () => {
+  it('an api-version that is not one: a warning, since the hub checks only that one is there (edgeHub MqttUsernameParser)', () => {
     const f = only(
       diagnose(device(VECTORS.device, `${HOST}/dev1/?api-version=latest`)),
-      'ERR_USERNAME_API_VERSION_INVALID',
+      'WARN_USERNAME_API_VERSION_UNKNOWN',
     )
     assert.equal(f.apiVersion, 'latest')
   })
@@ -207,8 +216,8 @@ describe('diagnoseConnect: the username', () => {
     )
     assert.match(f.message, /wildcard/)
   })
-  it('a model-id that is not a DTMI', () => {
-    const f = only(diagnose(device(VECTORS.device, `${USER}&model-id=Thermostat`)), 'ERR_MODEL_ID_NOT_DTMI')
+  it('a model-id that is not a DTMI: a warning, since the hub connects the device anyway', () => {
+    const f = only(diagnose(device(VECTORS.device, `${USER}&model-id=Thermostat`)), 'WARN_MODEL_ID_NOT_DTMI')
     assert.equal(f.modelId, 'Thermostat')
   })
   it("an ID scope that is not this DPS's", () => {
@@ -662,5 +671,165 @@ describe('diagnoseConnect on arbitrary input', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('diagnoseConnect given the registry: the hub decision, with its registry-only findings', () => {
+  const THUMB = 'AB'.repeat(20)
+  const sasIdentity = (status: 'enabled' | 'disabled' = 'enabled'): RegisteredIdentity => ({
+    status,
+    authentication: { type: 'sas', keys: [OTHER_KEY, KEY] },
+  })
+  const registry = (identities: Record<string, RegisteredIdentity>): ConnectRegistry => ({
+    identity: (deviceId, moduleId) =>
+      identities[moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`],
+  })
+  const hub = (r: ConnectRegistry, o: DiagnoseConnectOptions = {}) => ({
+    key: undefined,
+    hubHostName: HOST,
+    registry: r,
+    ...o,
+  })
+
+  it("the registry's secondary key verifies the token: no finding", () => {
+    assert.deepEqual(diagnose(device(VECTORS.device), hub(registry({ dev1: sasIdentity() }))), [])
+  })
+  it('an identity the registry does not have: ERR_IDENTITY_NOT_FOUND, and no signature check', () => {
+    const f = only(diagnose(device(VECTORS.device), hub(registry({}))), 'ERR_IDENTITY_NOT_FOUND')
+    assert.equal(f.deviceId, 'dev1')
+    assert.match(f.message, /no device dev1 in this hub's registry/)
+  })
+  it('a disabled device, and a module of a disabled device: ERR_DEVICE_DISABLED', () => {
+    only(
+      diagnose(device(VECTORS.device), hub(registry({ dev1: sasIdentity('disabled') }))),
+      'ERR_DEVICE_DISABLED',
+    )
+    const f = only(
+      diagnose(
+        device(VECTORS.module, MODULE_USER, 'dev1/mod1'),
+        hub(registry({ 'dev1/mod1': sasIdentity('disabled') })),
+      ),
+      'ERR_DEVICE_DISABLED',
+    )
+    assert.equal(f.moduleId, 'mod1')
+  })
+  it('a token signed with a key the registry does not hold: ERR_TOKEN_SIGNATURE_MISMATCH', () => {
+    const r = registry({ dev1: { status: 'enabled', authentication: { type: 'sas', keys: [OTHER_KEY] } } })
+    only(diagnose(device(VECTORS.device), hub(r)), 'ERR_TOKEN_SIGNATURE_MISMATCH')
+  })
+
+  const selfSigned = registry({
+    dev1: { status: 'enabled', authentication: { type: 'selfSigned', thumbprints: [THUMB, ''] } },
+  })
+  it('an X.509 self-signed identity: thumbprints compare without colons or case', () => {
+    const thumb = THUMB.toLowerCase().match(/../g)?.join(':') ?? ''
+    assert.deepEqual(diagnose({ ...device(undefined), certificateThumbprints: [thumb] }, hub(selfSigned)), [])
+    only(
+      diagnose({ ...device(undefined), certificateThumbprints: ['CD'.repeat(20)] }, hub(selfSigned)),
+      'ERR_THUMBPRINT_MISMATCH',
+    )
+    only(diagnose(device(undefined), hub(selfSigned)), 'ERR_CLIENT_CERTIFICATE_MISSING')
+  })
+  it('an X.509 identity with a device token: ERR_X509_WITH_PASSWORD; with a policy token it connects', () => {
+    only(diagnose(device(VECTORS.device), hub(selfSigned)), 'ERR_X509_WITH_PASSWORD')
+    only(
+      diagnose(
+        device(VECTORS.devicePolicy),
+        hub(selfSigned, { policies: { iothubowner: { deviceConnect: true, key: KEY } } }),
+      ),
+      'WARN_POLICY_TOKEN',
+    )
+  })
+  it('a certificate and no password for a keyed identity: ERR_IDENTITY_NOT_X509', () => {
+    only(
+      diagnose(
+        { ...device(undefined), certificateThumbprints: [THUMB] },
+        hub(registry({ dev1: sasIdentity() })),
+      ),
+      'ERR_IDENTITY_NOT_X509',
+    )
+  })
+  it("a CA identity's chain problem is the finding, with its facts", () => {
+    const r = registry({
+      dev1: {
+        status: 'enabled',
+        authentication: {
+          type: 'certificateAuthority',
+          chainProblem: {
+            code: 'ERR_X509_CN_MISMATCH',
+            message: 'The CN is dev2, not the device id dev1.',
+            facts: { commonName: 'dev2', expectedCommonName: 'dev1' },
+          },
+        },
+      },
+    })
+    const f = only(
+      diagnose({ ...device(undefined), certificateThumbprints: [THUMB] }, hub(r)),
+      'ERR_X509_CN_MISMATCH',
+    )
+    assert.equal(f.commonName, 'dev2')
+    assert.equal(f.expectedCommonName, 'dev1')
+  })
+  it('a host alias (host:port) in the username is the hub', () => {
+    const username = `${HOST}:8883/dev1/?api-version=2021-04-12`
+    const r = registry({ dev1: sasIdentity() })
+    assert.deepEqual(codes(diagnose(device(VECTORS.device, username), hub(r))), [
+      'ERR_USERNAME_MALFORMED',
+      'ERR_USERNAME_HOST_MISMATCH',
+    ])
+    assert.deepEqual(
+      diagnose(device(VECTORS.device, username), hub(r, { hubHostAliases: [`${HOST}:8883`] })),
+      [],
+    )
+  })
+
+  const dps = { clientId: 'my-device-01', username: DPS_USER, password: VECTORS.dps }
+  const group = (status: 'enabled' | 'disabled', keys: readonly string[] = [OTHER_KEY, GROUP_KEY]) => ({
+    enrollmentGroupId: 'g1',
+    status,
+    keys,
+  })
+  it("DPS: a group's secondary key derives the signing key: no finding", () => {
+    assert.deepEqual(
+      diagnose(dps, { key: undefined, registry: { enrollmentGroups: [group('enabled')] } }),
+      [],
+    )
+  })
+  it('DPS: no enrollment and no enabled group: ERR_ENROLLMENT_NOT_FOUND naming the registration id', () => {
+    const f = only(
+      diagnose(dps, {
+        key: undefined,
+        registry: { enrollment: () => undefined, enrollmentGroups: [group('disabled')] },
+      }),
+      'ERR_ENROLLMENT_NOT_FOUND',
+    )
+    assert.equal(f.registrationId, 'my-device-01')
+    assert.match(f.message, /no enrollment for the registration id "my-device-01"/)
+  })
+  it('DPS: no enrollment, and no enabled group derives the key: ERR_ENROLLMENT_NOT_FOUND, not only a signature mismatch', () => {
+    const f = only(
+      diagnose(dps, { key: undefined, registry: { enrollmentGroups: [group('enabled', [OTHER_KEY])] } }),
+      'ERR_ENROLLMENT_NOT_FOUND',
+    )
+    assert.match(f.message, /no individual enrollment for the registration id "my-device-01"/)
+  })
+  it("DPS: a token signed with a group's own key names the group", () => {
+    const token = hmacToken('0ne00000A0A/registrations/my-device-01', GROUP_KEY, SE, 'registration')
+    const f = only(
+      diagnose(
+        { ...dps, password: token },
+        { key: undefined, registry: { enrollmentGroups: [group('enabled')] } },
+      ),
+      'ERR_TOKEN_SIGNED_WITH_GROUP_KEY',
+    )
+    assert.equal(f.enrollmentGroupId, 'g1')
+  })
+  it('DPS: a disabled individual enrollment: ERR_ENROLLMENT_DISABLED', () => {
+    const r = { enrollment: () => ({ status: 'disabled' as const, keys: [DERIVED['my-device-01']] }) }
+    only(diagnose(dps, { key: undefined, registry: r }), 'ERR_ENROLLMENT_DISABLED')
+  })
+  it('DPS: the ID scope compares case-insensitively, in the username and in the token', () => {
+    const upper = { ...dps, username: DPS_USER.replace('0ne00000A0A', '0NE00000A0A') }
+    assert.deepEqual(diagnose(upper, { key: DERIVED['my-device-01'], idScope: '0ne00000a0a' }), [])
   })
 })

@@ -118,7 +118,7 @@ describe('hub device side (mqtt.js over TLS)', () => {
       'a module token used for the device',
       () => device({ password: hmacToken('localhost/devices/dev1/modules/m1', KEY, nowS() + 60) }),
       5,
-      'ERR_TOKEN_RESOURCE_MISMATCH',
+      'ERR_TOKEN_MODULE_FOR_DEVICE',
       'ERR_TOKEN_MODULE_FOR_DEVICE',
     ],
     [
@@ -501,6 +501,19 @@ describe('hub DPS (mqtt.js)', () => {
     assert.ok(
       (e.findings as Array<{ code: string }>).some((f) => f.code === 'ERR_TOKEN_SIGNED_WITH_GROUP_KEY'),
     )
+  })
+
+  it('a registration with no enrollment (a key no enabled group derives) says so, not only "signature mismatch"', async () => {
+    const logged = nextEvent(hub, 'refuse', (e) => e.clientId === 'reg-3')
+    assert.equal(await refusedCode(hub, dps('reg-3', Buffer.alloc(32, 3).toString('base64'))), 5)
+    const e = await logged
+    const findings = e.findings
+    assert.deepEqual(
+      findings.map((f) => f.code),
+      ['ERR_ENROLLMENT_NOT_FOUND'],
+    )
+    assert.equal(findings[0]?.registrationId, 'reg-3')
+    assert.match(findings[0]?.message ?? '', /no individual enrollment for the registration id "reg-3"/)
   })
 })
 

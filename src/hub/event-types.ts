@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Finding } from '../diagnose.js'
+import type { Finding } from '../diagnose/index.js'
 
 /** What every event has: its time, and the identity it is about (when it is about one). */
 interface EventBase {
@@ -93,16 +93,9 @@ export interface HubRefuseEvent extends EventBase {
   deviceId?: string
   /** The module the client named, if any. */
   moduleId?: string
-  /** The hub's own reason (the findings carry it too). */
-  reason?: {
-    /** Its code. */
-    code: `ERR_${string}`
-    /** What is wrong. */
-    message: string
-    /** The facts behind it (certificate subjects, dates). */
-    facts?: Record<string, string>
-  }
-  /** Why, as the core's `diagnoseConnect` finds it given what the hub knows: the errors first. */
+  /** The first error finding: the headline of the refusal. */
+  reason?: Finding
+  /** Every finding of the core's `diagnoseConnect` given what the registry knows (at least one error): what decided the refusal. */
   findings: Finding[]
 }
 

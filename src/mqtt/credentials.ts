@@ -21,6 +21,7 @@ import { toConnectionString, type ConnectionString } from '../connection-string.
 import { SasTokenError } from '../errors.js'
 import type { Expiry } from '../expiry.js'
 import { assertDeviceId, assertHostName, assertIdScope, assertRegistrationId } from '../identity.js'
+import { readQuery } from '../query-string.js'
 import { signDps, type SignedToken } from '../sas-token.js'
 import { signConnectionString } from '../token-from-connection-string.js'
 
@@ -244,4 +245,115 @@ export function dpsMqttCredentials(o: DpsMqttCredentialsOptions): MqttCredential
     `${idScope}/registrations/${registrationId}/api-version=${DPS_API_VERSION}`,
     password,
   )
+}
+
+/** What an MQTT username names, read by {@link parseMqttUsername}; nothing in it is checked yet. */
+export type MqttUsername =
+  | {
+      /** An IoT Hub username: `{hub}/{deviceId}[/{moduleId}]/?api-version=…`. */
+      kind: 'hub'
+      /** The host name, as sent. */
+      hostName: string
+      /** The device id, as sent. */
+      deviceId: string
+      /** The module id, as sent; absent for a device. */
+      moduleId?: string
+      /** The parameters after `?` (or in the last segment, the old form), values percent-decoded where they can be; the first of a repeated name wins. */
+      params: ReadonlyMap<string, string>
+      /** `query`: `…/?params`; `no-slash`: `…?params` without the `/`; `legacy`: `…/params` without `?`; `none`: no parameters. */
+      form: 'query' | 'no-slash' | 'legacy' | 'none'
+    }
+  | {
+      /** A DPS username: `{idScope}/registrations/{registrationId}/api-version=…`. */
+      kind: 'dps'
+      /** The ID scope, as sent. */
+      idScope: string
+      /** The registration id, as sent. */
+      registrationId: string
+      /** The parameters of the last segment, as for `hub`. */
+      params: ReadonlyMap<string, string>
+    }
+  | {
+      /** No username (or not text). */
+      kind: 'missing'
+    }
+  | {
+      /** A username of no known shape: `service` says which it tried to be. */
+      kind: 'malformed'
+      /** `dps` when its second segment is `registrations`, else `hub`. */
+      service: 'hub' | 'dps'
+      /** For a hub username: how many ids follow the host name. */
+      ids?: number
+    }
+
+/** The username's last segment is a parameter list (an old username without `?`). */
+const PARAMS_SEGMENT = /(?:^|&)(?:api-version|DeviceClientType|model-id|ClientVersion)=/i
+
+/** `name=value&…` with the core's query reader: values percent-decoded where they can be, the first of a repeated name wins. */
+function usernameParams(query: string): Map<string, string> {
+  const params = new Map<string, string>()
+  for (const { name, value = '' } of readQuery(query)) {
+    if (name === '' || params.has(name)) continue
+    let decoded = value
+    try {
+      decoded = decodeURIComponent(value)
+    } catch {
+      // kept as sent
+    }
+    params.set(name, decoded)
+  }
+  return params
+}
+
+/**
+ * Reads an MQTT CONNECT username into what it names: the IoT Hub form
+ * `{hub}/{deviceId}[/{moduleId}]/?{params}` (also the old forms without `?` or without the `/`
+ * before it) or the DPS form `{idScope}/registrations/{registrationId}/{params}`. The one reader
+ * of the grammar {@link mqttCredentials} and {@link dpsMqttCredentials} write; the ids, host and
+ * parameters are left for the caller to check. Never throws: any text is read.
+ *
+ * @example
+ * parseMqttUsername('contoso.azure-devices.net/dev1/?api-version=2021-04-12')
+ * // { kind: 'hub', hostName: 'contoso.azure-devices.net', deviceId: 'dev1', params: Map { 'api-version' => '2021-04-12' }, form: 'query' }
+ */
+export function parseMqttUsername(username: unknown): MqttUsername {
+  if (typeof username !== 'string' || username === '') return { kind: 'missing' }
+  const q = username.indexOf('?')
+  let path = username
+  let query = ''
+  let form: 'query' | 'no-slash' | 'legacy' | 'none' = 'none'
+  if (q !== -1) {
+    path = username.slice(0, q)
+    query = username.slice(q + 1)
+    form = path.endsWith('/') ? 'query' : 'no-slash'
+  } else {
+    const slash = username.lastIndexOf('/')
+    const last = username.slice(slash + 1)
+    if (PARAMS_SEGMENT.test(last)) {
+      path = username.slice(0, slash + 1)
+      query = last
+      form = 'legacy'
+    }
+  }
+  const segments = path.split('/')
+  if (segments[1] === 'registrations') {
+    const [idScope = '', , registrationId = '', rest] = segments
+    if (segments.length !== 4 || rest !== '' || idScope === '' || registrationId === '') {
+      return { kind: 'malformed', service: 'dps' }
+    }
+    return { kind: 'dps', idScope, registrationId, params: usernameParams(query) }
+  }
+  const ids = segments.slice(1, segments[segments.length - 1] === '' ? -1 : undefined)
+  const [hostName = '', deviceId = '', moduleId] = [segments[0], ...ids]
+  if (hostName === '' || ids.length < 1 || ids.length > 2 || ids.some((id) => id === '')) {
+    return { kind: 'malformed', service: 'hub', ids: ids.length }
+  }
+  return {
+    kind: 'hub',
+    hostName,
+    deviceId,
+    ...(moduleId !== undefined && { moduleId }),
+    params: usernameParams(query),
+    form,
+  }
 }

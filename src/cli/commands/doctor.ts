@@ -16,7 +16,7 @@ import {
   type DiagnoseConnectOptions,
   type Finding,
   type MqttConnect,
-} from '../../diagnose.js'
+} from '../../diagnose/index.js'
 import { parseTtl } from '../../expiry.js'
 import { parseSasToken } from '../../sas-token.js'
 import { mqttCredentials, type MqttCredentials } from '../../mqtt/credentials.js'

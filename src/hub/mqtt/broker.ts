@@ -16,10 +16,8 @@ import type { AedesOptions, AuthenticateError, Client, Subscription } from 'aede
 import { isSasTokenError } from '../../errors.js'
 import { dpsResponseTopic, parseDeviceTopic, twinResponseTopic } from '../../mqtt/topics.js'
 import type { OutgoingTopic } from '../../mqtt/topics.js'
-import { authenticateConnect, isDpsUsername } from './device-auth.js'
+import { authenticateConnect } from './device-auth.js'
 import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
-import { diagnosisPolicies, explainRefusal } from '../explain.js'
-import type { DiagnoseConnectOptions } from '../../diagnose.js'
 import { handlePoll, handleRegister } from '../state/dps.js'
 import { gateReads } from './ingress-gate.js'
 import { brokerClientId, sentClientId } from './client-ids.js'
@@ -138,10 +136,11 @@ export async function createBroker(
         },
         {
           hostName: hub.hostName,
-          isOwnHost: (h) => hub.isOwnHost(h),
+          hostAliases: [...hub.ports].map((port) => `${hub.hostName}:${port}`),
           idScope: hub.idScope,
           now: hub.now(),
-          policy: (name) => hub.policy(name),
+          clockSkewSeconds: hub.clockSkewSeconds,
+          policies: hub.state.policies,
           identity: (d, m) => hub.identity(d, m),
           enrollment: (r) =>
             Object.hasOwn(hub.state.dps.enrollments, r) ? hub.state.dps.enrollments[r] : undefined,
@@ -150,32 +149,8 @@ export async function createBroker(
         },
       )
       if (!outcome.ok) {
-        const passwordText = password?.toString('utf8')
-        const connect =
-          passwordText === undefined
-            ? { clientId, username: username ?? '' }
-            : { clientId, username: username ?? '', password: passwordText }
-        const o: DiagnoseConnectOptions = {
-          hubHostName: hub.hostName,
-          idScope: hub.idScope,
-          now: hub.now(),
-          clockSkewSeconds: hub.clockSkewSeconds,
-          policies: diagnosisPolicies(hub.state.policies),
-        }
-        if (outcome.identity && !isDpsUsername(username)) {
-          const identity = hub.identity(outcome.identity.deviceId, outcome.identity.moduleId)
-          if (identity?.authentication.type === 'sas') o.key = identity.authentication.symmetricKey.primaryKey
-          else if (identity) o.x509 = true
-        } else if (outcome.identity) {
-          const id = outcome.identity.deviceId
-          const enrollment = Object.hasOwn(hub.state.dps.enrollments, id)
-            ? hub.state.dps.enrollments[id]
-            : undefined
-          const group = Object.values(hub.state.dps.groups).find((g) => g.provisioningStatus === 'enabled')
-          if (enrollment) o.key = enrollment.primaryKey
-          else if (group) o.groupKey = group.primaryKey
-        }
-        const findings = explainRefusal(connect, outcome.reason, o)
+        const { findings } = outcome
+        const first = findings.find((f) => f.severity === 'error')
         const record = {
           time: new Date(hub.now()).toISOString(),
           clientId,
@@ -183,11 +158,11 @@ export async function createBroker(
           returnCode: outcome.returnCode,
           protocol: protocolOf(client),
           ...(outcome.identity ? idFields(outcome.identity) : {}),
-          reason: outcome.reason,
+          ...(first === undefined ? {} : { reason: first }),
           findings,
         }
         hub.events.publish({ event: 'refuse', ...hub.recordRefused(record) })
-        const err: AuthenticateError = Object.assign(new Error(outcome.reason.message), {
+        const err: AuthenticateError = Object.assign(new Error(first?.message ?? 'not authorized'), {
           returnCode: outcome.returnCode,
         })
         done(err, false)
