@@ -15,6 +15,7 @@ import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './state/registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './state/registry.js'
+import type { AuthContext } from './mqtt/device-auth.js'
 import type { Session } from './state/sessions.js'
 import { isFilterKind } from './state/sessions.js'
 import { idTable } from './state/id-table.js'
@@ -289,6 +290,23 @@ export class HubService {
     if (session === undefined) return
     session.closeReason = reason
     session.link.close()
+  }
+
+  /** What the CONNECT decision needs to know of this hub and its registry, now. */
+  authContext(): AuthContext {
+    const { dps } = this.state
+    return {
+      hostName: this.hostName,
+      hostAliases: [...this.ports].map((port) => `${this.hostName}:${port}`),
+      idScope: this.idScope,
+      now: this.now(),
+      clockSkewSeconds: this.clockSkewSeconds,
+      policies: this.state.policies,
+      identity: (d, m) => this.identity(d, m),
+      enrollment: (r) => (Object.hasOwn(dps.enrollments, r) ? dps.enrollments[r] : undefined),
+      groups: () => Object.values(dps.groups),
+      certificateAuthorities: () => Object.values(this.state.certificates ?? {}),
+    }
   }
 
   // ---- sessions ---------------------------------------------------------------------------

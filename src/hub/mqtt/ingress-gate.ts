@@ -10,6 +10,7 @@
  */
 import type { Duplex } from 'node:stream'
 import type { Client } from 'aedes'
+import { batchReader } from './aedes-internals.js'
 
 /** Who is behind (sinks), and what waits for every one of them to catch up. */
 export class IngressGate {
@@ -46,13 +47,13 @@ export class IngressGate {
  * `readable`, and each time every packet of the batch is handled, it calls `_nextBatch`, which
  * counts down and reads the next batch. While the gate is held those calls are counted and
  * replayed when it opens, so the stream's buffer fills, the socket stops reading and the kernel's
- * window closes on the device. `_nextBatch` is aedes' own, not its API: this is the one place
- * that touches it, and `false` says it is gone (an aedes upgrade), so the caller can say so.
+ * window closes on the device. `_nextBatch` is aedes' own, not its API (aedes-internals.ts);
+ * `false` says it is gone (an aedes upgrade), so the caller can say so.
  */
 export function gateReads(client: Client, conn: Duplex, gate: IngressGate): boolean {
-  const internal = client as Client & { _nextBatch?: (err?: Error | null) => void }
-  const next = internal._nextBatch
-  if (typeof next !== 'function') return false
+  const reader = batchReader(client)
+  if (reader === undefined) return false
+  const { next } = reader
   let deferred = 0
   const replay = (): void => {
     const n = deferred
@@ -68,7 +69,7 @@ export function gateReads(client: Client, conn: Duplex, gate: IngressGate): bool
     deferred += 1
     if (deferred === 1) gate.whenOpen(replay)
   }
-  internal._nextBatch = gated
+  reader.replace(gated)
   conn.off('readable', next)
   conn.on('readable', gated)
   return true
