@@ -71,6 +71,17 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
+  it('a CONNECT the rule set accepts with a warning (an unknown api-version) logs the warning on its connect event', async () => {
+    const connected = nextEvent(hub, 'connect', (e) => e.deviceId === 'dev1')
+    const client = await connect(hub, device({ username: 'localhost/dev1/?api-version=banana' }))
+    const e = await connected
+    assert.deepEqual(
+      e.warnings?.map((f) => f.code),
+      ['WARN_USERNAME_API_VERSION_UNKNOWN'],
+    )
+    client.end(true)
+  })
+
   const refusals: Array<
     [string, () => { clientId: string; username: string; password?: string }, number, string, string?]
   > = [

@@ -30,8 +30,12 @@ function facts(e: HubEvent): string | string[] {
     case 'ready':
     case 'twin-get':
       return ''
-    case 'connect':
-      return `${e.protocol} auth=${e.authMethod} cleanSession=${e.cleanSession}${e.restoredSubscriptions === undefined ? '' : ` restored=${e.restoredSubscriptions.join(',')}`}`
+    case 'connect': {
+      const line = `${e.protocol} auth=${e.authMethod} cleanSession=${e.cleanSession}${e.restoredSubscriptions === undefined ? '' : ` restored=${e.restoredSubscriptions.join(',')}`}`
+      return e.warnings === undefined
+        ? line
+        : [line, ...e.warnings.map((f) => `warning ${f.code}: ${f.message}`)]
+    }
     case 'refuse':
       return [
         `CONNACK ${e.returnCode} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}`,

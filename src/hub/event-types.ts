@@ -75,6 +75,8 @@ export interface HubConnectEvent extends AboutIdentity {
   protocol: 'mqtt' | 'mqtt-ws'
   /** The subscriptions kept from an earlier session. */
   restoredSubscriptions?: Array<'messages' | 'methods' | 'twin-responses' | 'desired' | 'dps'>
+  /** What `diagnoseConnect` warned of in an accepted CONNECT (an unknown api-version, a model id that is no DTMI). */
+  warnings?: Finding[]
 }
 
 /** A CONNECT the hub refused, with why; `GET /_emulator/refused` lists the same records. */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Client } from 'aedes'
+import type { Finding } from '../../diagnose/index.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
 import type { Session } from '../state/sessions.js'
@@ -17,6 +18,8 @@ export interface Connection {
   accepted: AcceptedDevice | AcceptedRegistration
   session: Session
   link: MqttLink
+  /** The decision's warnings, for the connect event. */
+  warnings: Finding[]
 }
 
 /** The adapter's state and helpers, shared by its handlers. */

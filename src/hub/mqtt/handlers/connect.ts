@@ -103,7 +103,8 @@ export function authenticate(ctx: MqttContext) {
     }
     const previous = session.kind === 'device' ? hub.sessions.get(clientId) : undefined
     if (previous) previous.closeReason = 'replaced by a new connection'
-    ctx.connections.set(client, { accepted, session, link })
+    const warnings = outcome.findings.filter((f) => f.severity === 'warning')
+    ctx.connections.set(client, { accepted, session, link, warnings })
     done(null, true)
   }
 }
@@ -139,6 +140,7 @@ export function clientReady(ctx: MqttContext) {
       cleanSession: client.clean,
       protocol: session.protocol,
       ...(session.subscriptions.size > 0 ? { restoredSubscriptions: [...session.subscriptions.keys()] } : {}),
+      ...(c.warnings.length > 0 ? { warnings: c.warnings } : {}),
     })
     attachC2d(hub, session, c.link)
   }
