@@ -10,6 +10,7 @@
  */
 import { decideConnect } from '../../diagnose/index.js'
 import type {
+  ConnectAcceptance,
   ConnectRegistry,
   DiagnoseConnectOptions,
   DiagnosisCode,
@@ -35,28 +36,11 @@ export interface ConnectFields {
   clientCertificate?: ClientCertificate
 }
 
-/** An accepted hub connection. */
-export interface AcceptedDevice {
-  kind: 'device'
-  deviceId: string
-  moduleId?: string
-  /** `sas` (own key), `policy` (a policy token with DeviceConnect) or `x509`. */
-  authMethod: 'sas' | 'policy' | 'x509'
-  keyName?: string
-  /** Epoch seconds when the token expires (SAS only). */
-  expiresAt?: number
-  apiVersion: string
-}
+/** An accepted hub connection: the decision's acceptance. */
+export type AcceptedDevice = Extract<ConnectAcceptance, { kind: 'hub' }>
 
-/** An accepted DPS connection. */
-export interface AcceptedRegistration {
-  kind: 'dps'
-  registrationId: string
-  /** The device key the registration proved (the derived key for a group). */
-  deviceKey: string
-  enrollmentGroupId?: string
-  expiresAt: number
-}
+/** An accepted DPS connection: the decision's acceptance. */
+export type AcceptedRegistration = Extract<ConnectAcceptance, { kind: 'dps' }>
 
 /** The outcome of {@link authenticateConnect}: the findings either way (warnings on an accepted one). */
 export type ConnectOutcome =
@@ -201,9 +185,7 @@ export function authenticateConnect(fields: ConnectFields, ctx: AuthContext): Co
   }
   const { findings, accepted, named: identity } = decideConnect(connect, o)
   if (accepted !== undefined) {
-    if (accepted.kind === 'dps') return { ok: true, accepted, findings }
-    const { kind: _kind, ...device } = accepted
-    return { ok: true, accepted: { kind: 'device', ...device }, findings }
+    return { ok: true, accepted, findings }
   }
   const first = findings.find((f) => f.severity === 'error')
   const returnCode = (first === undefined ? undefined : CONNACK_RETURN_CODES[first.code]) ?? 5

@@ -24,6 +24,7 @@ import {
   thumbprint256,
 } from '../state/ca-registry.js'
 import type { RegisteredCa } from '../state/ca-registry.js'
+import type { CertificateChainProblem } from '../../diagnose/index.js'
 
 /** The client certificate chain a device presented, leaf first, and the TLS verdict on it. */
 export interface ClientCertificate {
@@ -35,21 +36,8 @@ export interface ClientCertificate {
   tlsError?: string
 }
 
-/** Why a chain does not authenticate, with the facts behind it. */
-export interface ChainProblem {
-  /** Which check failed. */
-  code:
-    | 'ERR_X509_NO_CA_REGISTERED'
-    | 'ERR_X509_CA_NOT_VERIFIED'
-    | 'ERR_X509_CHAIN_UNTRUSTED'
-    | 'ERR_X509_CERT_EXPIRED'
-    | 'ERR_X509_CERT_NOT_YET_VALID'
-    | 'ERR_X509_CN_MISMATCH'
-  /** What is wrong and how to fix it. */
-  message: string
-  /** The facts behind it: `subject`, `issuer`, `caName`, `validFrom`/`validTo`, `commonName`, … */
-  facts: Record<string, string>
-}
+/** Why a chain does not authenticate, with the facts behind it (the core's type: the decision reads it). */
+export type ChainProblem = CertificateChainProblem
 
 /** OpenSSL errors about dates only: the hub's clock decides those. */
 const DATE_ERRORS = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])

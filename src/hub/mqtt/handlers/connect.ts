@@ -87,15 +87,15 @@ export function authenticate(ctx: MqttContext) {
       return
     }
     const accepted = outcome.accepted
-    const identity = accepted.kind === 'device' ? idFields(accepted) : { deviceId: accepted.registrationId }
+    const identity = accepted.kind === 'hub' ? idFields(accepted) : { deviceId: accepted.registrationId }
     const subscriptions = new Map<SubscriptionKind, 0 | 1>()
     const link = new MqttLink(client, identity, subscriptions)
     const session: Session = {
       clientId,
-      kind: accepted.kind,
+      kind: accepted.kind === 'hub' ? 'device' : 'dps',
       ...identity,
       protocol: protocolOf(client),
-      authMethod: accepted.kind === 'device' ? accepted.authMethod : 'sas',
+      authMethod: accepted.kind === 'hub' ? accepted.authMethod : 'sas',
       clean: true,
       link,
       subscriptions,
