@@ -14,7 +14,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { JobRecipe } from './batch-recipe.js'
-import { WORKER_ENV, type WorkerData, type WorkerReply, type WorkerTask } from './batch-worker.js'
+import { WORKER_ENV, type WorkerData, type WorkerReply, type WorkerTask } from './batch-messages.js'
 import { CliError } from './errors.js'
 import { registeredSecrets } from './secrets.js'
 
