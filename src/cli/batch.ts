@@ -17,6 +17,7 @@ import { CliError } from './errors.js'
 import { LineSplitter } from './line-splitter.js'
 import { notice } from './output.js'
 import { BatchPool, firstCut } from './batch-pool.js'
+import { onStdoutGone, stdoutGone } from './stdout-gone.js'
 import type { JobRecipe } from './batch-recipe.js'
 import { type BatchFormat, type BatchJob, LineRecorder, recordsFor } from './batch-records.js'
 
@@ -110,6 +111,7 @@ class ChunkedWriter {
    * this one until its callback says it is written, and then it is filled again.
    */
   flush(): void {
+    if (stdoutGone.aborted) this.#used = 0 // nobody reads it
     if (this.#used === 0) return
     const buffer = this.#buffer
     const done = (err?: Error | null): void => {
@@ -124,7 +126,10 @@ class ChunkedWriter {
   async drained(): Promise<void> {
     if (!this.#full) return
     this.#full = false
-    await once(process.stdout, 'drain')
+    // A reader that goes away never drains: the wait ends then too (the loop stops on it).
+    await once(process.stdout, 'drain', { signal: stdoutGone }).catch((err: unknown) => {
+      if (!stdoutGone.aborted) throw err
+    })
   }
 }
 
@@ -160,10 +165,13 @@ export async function runBatch(
   let bytes = 0
   let first = true
 
+  // When stdout's reader goes, stop reading: input that is slow to come (a terminal, a pipe
+  // from a slow producer) must not keep the batch waiting for lines nobody will see.
+  const stopReading = onStdoutGone(() => (input as { destroy?: () => void }).destroy?.())
   try {
     // Each piece is used up (decoded, or copied by the pool) before the next is read.
     const pieces = size !== undefined ? fileChunks(0) : (input as AsyncIterable<Buffer | string>)
-    for await (const raw of pieces) {
+    for await (const raw of readUntilGone(pieces)) {
       let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
       if (first) {
         first = false
@@ -203,8 +211,9 @@ export async function runBatch(
       if (pool === undefined) splitter.push(decoder.write(chunk), recorder.line)
       bar.update(bytes, pool === undefined ? recorder.lineNo : pool.lineNo - 1)
       if (pool === undefined) await out.drained()
-      if (process.stdout.destroyed) break // the reader went away (EPIPE)
+      if (stdoutGone.aborted) break
     }
+    if (stdoutGone.aborted) return { lines: recorder.lines, failed: recorder.failed } // the pool closes below
     if (first) out.write(records.header)
     if (pool !== undefined) {
       const result = await pool.end()
@@ -215,12 +224,25 @@ export async function runBatch(
       splitter.end(recorder.line)
     }
   } finally {
+    stopReading()
     await pool?.close()
+    bar.done()
   }
-  bar.done()
   out.flush()
   await out.drained()
   return { lines: recorder.lines, failed: recorder.failed }
+}
+
+/** The pieces of `input`, until stdout's reader goes (reading stops then, and that is no error). */
+async function* readUntilGone<T>(input: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    for await (const piece of input) {
+      yield piece
+      if (stdoutGone.aborted) return
+    }
+  } catch (err) {
+    if (!stdoutGone.aborted) throw err
+  }
 }
 
 /**
