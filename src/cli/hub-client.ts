@@ -79,7 +79,7 @@ export interface HubDevice {
 export type HubTwin = Record<string, unknown>
 
 /** What a direct method call answered: the device's status and payload. */
-export interface MethodResult {
+export interface MethodResponse {
   status: number
   payload: unknown
 }
@@ -107,7 +107,7 @@ export interface HubEvent {
 }
 
 /** An identity: a device, or a module of one. */
-export interface Target {
+export interface DeviceOrModule {
   deviceId: string
   moduleId?: string | undefined
 }
@@ -136,15 +136,20 @@ export interface HubClient {
   /** The hub's host name, from the connection string. */
   readonly hostName: string
   /** Creates a device or module; the hub generates its keys. */
-  createDevice(target: Target, o?: { status?: 'enabled' | 'disabled' }): Promise<HubDevice>
-  getDevice(target: Target): Promise<HubDevice>
+  createDevice(target: DeviceOrModule, o?: { status?: 'enabled' | 'disabled' }): Promise<HubDevice>
+  getDevice(target: DeviceOrModule): Promise<HubDevice>
   /** Every device (or, with a device id, every module of it). */
   listDevices(deviceId?: string): Promise<HubDevice[]>
-  deleteDevice(target: Target): Promise<void>
-  getTwin(target: Target): Promise<HubTwin>
+  deleteDevice(target: DeviceOrModule): Promise<void>
+  getTwin(target: DeviceOrModule): Promise<HubTwin>
   /** PATCHes tags and desired properties (`If-Match: *`); answers the new twin. */
-  updateTwin(target: Target, patch: { tags?: unknown; desired?: unknown }): Promise<HubTwin>
-  invokeMethod(target: Target, methodName: string, payload: unknown, o?: InvokeOptions): Promise<MethodResult>
+  updateTwin(target: DeviceOrModule, patch: { tags?: unknown; desired?: unknown }): Promise<HubTwin>
+  invokeMethod(
+    target: DeviceOrModule,
+    methodName: string,
+    payload: unknown,
+    o?: InvokeOptions,
+  ): Promise<MethodResponse>
   /** Emulator only: queues a cloud-to-device message. */
   sendC2d(deviceId: string, message: C2dMessage): Promise<{ messageId: string; state: string }>
   /** Emulator only: the event stream (server-sent events), from now on. */
@@ -159,12 +164,12 @@ export interface HubClient {
 }
 
 /** `/devices/{id}` or `/devices/{id}/modules/{mid}`, or the same under another root. */
-function identityPath(root: 'devices' | 'twins', t: Target): string {
+function identityPath(root: 'devices' | 'twins', t: DeviceOrModule): string {
   const device = `/${root}/${encodeURIComponent(t.deviceId)}`
   return t.moduleId === undefined ? device : `${device}/modules/${encodeURIComponent(t.moduleId)}`
 }
 
-const describeTarget = (t: Target): string =>
+const describeTarget = (t: DeviceOrModule): string =>
   t.moduleId === undefined ? `device ${t.deviceId}` : `module ${t.deviceId}/${t.moduleId}`
 
 /** A {@link SasTokenError} with {@link HubErrorFacts} as fields. */

@@ -12,7 +12,7 @@ import { deviceResources, signEncoded } from '../../sas-token.js'
 import { signConnectionString } from '../../token-from-connection-string.js'
 import type { BatchJob } from '../batch-records.js'
 import { UsageError } from '../errors.js'
-import type { Identity } from '../identity-options.js'
+import type { SigningIdentity } from '../identity-options.js'
 import { type ExpiryRequest, signerFor } from '../signer.js'
 
 /** `deviceId` or `deviceId/moduleId` (a `/` cannot appear in an id); the core checks the ids. */
@@ -54,7 +54,7 @@ function fixedExpiry(expiry: ExpiryRequest): ExpiryRequest {
  *   with the derived device key;
  * - no identity reads one connection string per line.
  */
-export function generateJob(identity: Identity | undefined, expiry: ExpiryRequest): BatchJob {
+export function generateJob(identity: SigningIdentity | undefined, expiry: ExpiryRequest): BatchJob {
   const iso = isoCache()
   if (identity === undefined) {
     return {
