@@ -3,8 +3,8 @@
 // and signing (its worker threads too), `hub` closes the hub as on Ctrl-C (its devices are
 // disconnected), `hub watch` ends its event stream. Real pipes: bash, `head`, a real hub.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -160,6 +160,25 @@ describe('stdout whose reader has gone', () => {
       )
     } finally {
       await hub.close()
+    }
+  })
+
+  it('hub > /dev/full: one line, exit 1, and the hub stops (it ran on with nowhere to log)', () => {
+    const full = openSync('/dev/full', 'w')
+    try {
+      const r = spawnSync(
+        process.execPath,
+        [BIN, 'hub', '--in-memory', '--mqtt-port', '0', '--https-port', '0', '--no-console'],
+        { env: cleanEnv(), stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 15_000 },
+      )
+      // Ended by itself, not by the timeout's SIGTERM (on which the hub closes too).
+      assert.equal(r.error, undefined, 'the hub ran until the timeout')
+      assert.deepEqual(
+        { status: r.status, stderr: r.stderr },
+        { status: 1, stderr: 'sas-token: error: cannot write to stdout (ENOSPC).\n' },
+      )
+    } finally {
+      closeSync(full)
     }
   })
 })

@@ -136,23 +136,22 @@ const json = jsonMode(args)
 registerArgvSecrets(args)
 
 // A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly,
-// with exit 0. The long-running commands (a batch and its worker threads, `hub`, `hub watch`)
-// stop their work on it (stdout-gone.ts) and the process ends by itself. Any other write
-// failure (a full disk) is one line on stderr and exit 1, whenever it happens.
+// with exit 0. Any other write failure (a full disk) is one line on stderr and exit 1, whenever
+// it happens. Either way nothing more can be written: the long-running commands (a batch and its
+// worker threads, `hub`, `hub watch`) stop their work on it (stdout-gone.ts), and the process
+// ends by itself.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   if (stdoutGone.aborted) return // the writes still under way fail too; the first said it all
-  if (err.code === 'EPIPE') {
-    end(err, json)
-    markStdoutGone()
-    return
-  }
-  ended = false
+  if (err.code !== 'EPIPE') ended = false // a failure after the command's own end is still one
   end(
-    new CliError('ERR_STDOUT_WRITE', `cannot write to stdout (${err.code ?? 'error'}).`, {
-      errno: err.code ?? 'error',
-    }),
+    err.code === 'EPIPE'
+      ? err
+      : new CliError('ERR_STDOUT_WRITE', `cannot write to stdout (${err.code ?? 'error'}).`, {
+          errno: err.code ?? 'error',
+        }),
     json,
   )
+  markStdoutGone()
 })
 
 async function run(): Promise<void> {
