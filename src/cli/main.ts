@@ -126,7 +126,7 @@ function registerArgvSecrets(argv: readonly string[]): void {
         ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
         : [arg, argv[i + 1]]
     if (inline === undefined) continue
-    if (name === '--key' || name === '--group-key') registerSecret(inline)
+    if (['--key', '--group-key', '--primary-key', '--secondary-key'].includes(name)) registerSecret(inline)
     else if (name === '-c' || name === '--connection-string') registerConnectionStringSecrets(inline)
   }
 }
