@@ -131,6 +131,12 @@ const enrollGroup: CommandModule<object, OptionsOf<typeof enrollGroupBuilder>> =
 const kindOf = (args: { group?: boolean | undefined; groups?: boolean | undefined }): EnrollmentKind =>
   args.group === true || args.groups === true ? 'group' : 'enrollment'
 
+/** One enrollment as a tab-separated line: id, status, device id (and, shown, the primary key). */
+function line(e: DpsEnrollment, show: boolean): string {
+  const row = [idOf(e), e.provisioningStatus ?? '', e.deviceId ?? '']
+  return (show ? [...row, redacted(e, show).attestation?.symmetricKey?.primaryKey ?? ''] : row).join('\t')
+}
+
 function listBuilder(y: Argv) {
   return withHubOptions(y)
     .options({
@@ -145,16 +151,7 @@ async function listHandler(args: ArgsOf<typeof listBuilder>): Promise<void> {
   const all = await (await connectHub(args)).listEnrollments(kindOf(args))
   const show = args.showSecrets === true
   if (args.json === true) writeJson(all.map((e) => redacted(e, show)))
-  else if (all.length > 0)
-    writeValue(
-      all
-        .map((e) => {
-          const keys = redacted(e, show).attestation?.symmetricKey
-          const row = [idOf(e), e.provisioningStatus ?? '', e.deviceId ?? '']
-          return (show ? [...row, keys?.primaryKey ?? ''] : row).join('\t')
-        })
-        .join('\n'),
-    )
+  else if (all.length > 0) writeValue(all.map((e) => line(e, show)).join('\n'))
 }
 
 const list: CommandModule<object, OptionsOf<typeof listBuilder>> = {
