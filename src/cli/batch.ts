@@ -4,9 +4,10 @@
  * what a line means and what its record holds; `batch-records.ts` turns lines into records.
  *
  * A bad line gives an error record for that line and never stops the others. Input is read in
- * chunks and split in linear time; a line longer than a limit is refused without
- * being held whole (`MAX_LINE_CHARS`). Output is written in large chunks, so the run costs little more than the
- * signing itself. A progress line goes to stderr when stderr is a terminal.
+ * chunks and split in linear time; a line longer than `MAX_LINE_CHARS` is refused without being
+ * held whole. Output is written in large chunks, so the run costs little more than the signing
+ * itself. When stdout can take no more (its reader has gone), the batch stops reading and
+ * signing (stdout-gone.ts). A progress line goes to stderr when stderr is a terminal.
  *
  * @module
  */
@@ -150,7 +151,7 @@ function isUtf16(head: Buffer): boolean {
 export async function runBatch(
   job: BatchJob,
   format: BatchFormat,
-  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+  input: NodeJS.ReadableStream & { isTTY?: boolean; destroy?(): void } = process.stdin,
 ): Promise<BatchResult> {
   const records = recordsFor(format, job.columns)
   if (input.isTTY === true) notice(`reading ${job.reads} from the terminal, one per line; end with Ctrl-D.`)
@@ -167,7 +168,7 @@ export async function runBatch(
 
   // When stdout's reader goes, stop reading: input that is slow to come (a terminal, a pipe
   // from a slow producer) must not keep the batch waiting for lines nobody will see.
-  const stopReading = onStdoutGone(() => (input as { destroy?: () => void }).destroy?.())
+  const stopReading = onStdoutGone(() => input.destroy?.())
   try {
     // Each piece is used up (decoded, or copied by the pool) before the next is read.
     const pieces = size !== undefined ? fileChunks(0) : (input as AsyncIterable<Buffer | string>)
