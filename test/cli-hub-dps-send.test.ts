@@ -76,9 +76,11 @@ describe('hub send --module --input', () => {
     await hub.addModule('dev2', 'idle')
     const r = await cli(['hub', 'send', 'dev2', '--module', 'idle', '--input', 'in1', 'x', '--json'], { env })
     assert.equal(r.code, 1)
-    assert.equal(
-      (JSON.parse(r.stderr) as { error: { code: string } }).error.code,
-      'ERR_HUB_DEVICE_NOT_ONLINE',
+    const error = (JSON.parse(r.stderr) as { error: { code: string; message: string } }).error
+    assert.equal(error.code, 'ERR_HUB_DEVICE_NOT_ONLINE')
+    assert.match(
+      error.message,
+      /^send to input in1 of module dev2\/idle: the module is not connected, or has not subscribed to its inputs/,
     )
   })
 

@@ -251,9 +251,9 @@ function hubMessageOf(res: HubResponse): string | undefined {
 
 /**
  * Turns a hub answer that is not a success into a {@link SasTokenError}: `what` says what was
- * asked (`get device dev1`).
+ * asked (`get device dev1`), `path` where (it tells a method call from a module input's send).
  */
-function failure(res: HubResponse, what: string): SasTokenError & HubErrorFacts {
+function failure(res: HubResponse, what: string, path = ''): SasTokenError & HubErrorFacts {
   const hubErrorCode = hubErrorCodeOf(res)
   const facts: HubErrorFacts = {
     status: res.status,
@@ -277,7 +277,7 @@ function failure(res: HubResponse, what: string): SasTokenError & HubErrorFacts 
   if (s === 404 && isNotOnline(hubErrorCode))
     return hubError(
       'ERR_HUB_DEVICE_NOT_ONLINE',
-      `${what}: the device is not connected, or has not subscribed to direct methods ${tail}.`,
+      `${what}: the ${path.includes('/inputs/') ? 'module' : 'device'} is not connected, or has not subscribed to ${path.includes('/inputs/') ? 'its inputs' : 'direct methods'} ${tail}.`,
       facts,
     )
   if (s === 404)
@@ -467,7 +467,7 @@ export function createHubClient(o: HubClientOptions): HubClient {
     timeoutMs?: number,
   ): Promise<unknown> {
     const res = await send(method, path, body, headers, timeoutMs)
-    if (res.status < 200 || res.status > 299) throw failure(res, what)
+    if (res.status < 200 || res.status > 299) throw failure(res, what, path)
     return res.body
   }
 
