@@ -8,8 +8,8 @@
  * @module
  */
 
-/** Every code a {@link SasTokenError} can carry. */
-export type SasTokenErrorCode =
+/** The codes the core's own functions raise. */
+export type CoreErrorCode =
   // connection strings
   | 'ERR_CONNECTION_STRING_EMPTY'
   | 'ERR_CONNECTION_STRING_SYNTAX'
@@ -57,25 +57,29 @@ export type SasTokenErrorCode =
   | 'ERR_TOPIC_MALFORMED'
   // renewal
   | 'ERR_TOKEN_SOURCE_STOPPED'
-  // hub (sas-token/hub): state, listeners and operator requests
-  | 'ERR_HUB_STATE_CORRUPT'
-  | 'ERR_HUB_STATE_IO'
-  | 'ERR_HUB_PORT_UNAVAILABLE'
-  | 'ERR_HUB_INSECURE_BIND'
-  | 'ERR_HUB_NOT_FOUND'
-  | 'ERR_HUB_CONFLICT'
-  | 'ERR_HUB_PRECONDITION_FAILED'
-  | 'ERR_HUB_BAD_REQUEST'
-  | 'ERR_HUB_QUEUE_FULL'
-  | 'ERR_HUB_DEVICE_NOT_ONLINE'
-  | 'ERR_HUB_METHOD_TIMEOUT'
-  | 'ERR_HUB_CLOSED'
-  // the CLI's hub REST client (src/cli/hub-client.ts): what an IoT Hub service request answered
-  | 'ERR_HUB_UNREACHABLE'
-  | 'ERR_HUB_TLS'
-  | 'ERR_HUB_UNAUTHORIZED'
-  | 'ERR_HUB_REQUEST_FAILED'
-  | 'ERR_HUB_BAD_RESPONSE'
+
+/**
+ * The codes other layers add to {@link SasTokenErrorCode}: the hub's (`HubErrorCode`, in
+ * `sas-token/hub`) and the CLI's, each declared in its own layer.
+ *
+ * A layer declares its codes by augmenting this interface, one property per code:
+ *
+ * ```ts
+ * declare module '../errors.js' {
+ *   interface LayerErrorCodes extends HubErrorCodes {}
+ * }
+ * ```
+ *
+ * The core declares none, so `import 'sas-token'` alone sees only {@link CoreErrorCode}.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: the layers augment it; the core adds nothing.
+export interface LayerErrorCodes {}
+
+/**
+ * Every code a {@link SasTokenError} can carry: the core's ({@link CoreErrorCode}) and those the
+ * layers you import declare ({@link LayerErrorCodes}).
+ */
+export type SasTokenErrorCode = CoreErrorCode | Extract<keyof LayerErrorCodes, `ERR_${string}`>
 
 /**
  * The error every function of the library throws on bad input.

@@ -8,7 +8,7 @@
 
 // errors
 export { SasTokenError, isSasTokenError } from './errors.js'
-export type { SasTokenErrorCode, SasTokenErrorOptions } from './errors.js'
+export type { CoreErrorCode, LayerErrorCodes, SasTokenErrorCode, SasTokenErrorOptions } from './errors.js'
 
 // identities
 export {

@@ -279,12 +279,21 @@ describe('sas-token hub: the start options are the start command’s own (issue 
     '--device',
     '--owner-key',
   ]
-  for (const sub of [['devices', 'add'], ['devices', 'list'], ['twin'], ['call'], ['send'], ['watch']]) {
+  for (const sub of [
+    ['devices', 'add'],
+    ['devices', 'list'],
+    ['twin'],
+    ['call'],
+    ['send'],
+    ['watch'],
+    ['dps', 'enroll'],
+    ['dps', 'list'],
+  ]) {
     it(`hub ${sub.join(' ')} --help lists none of them`, async () => {
       const r = await cli(['hub', ...sub, '--help'])
       assert.equal(r.code, 0, r.stderr)
       for (const option of START_OPTIONS)
-        assert.ok(!new RegExp(`^\\s+${option}\\b`, 'm').test(r.stdout), `${option} in:\n${r.stdout}`)
+        assert.ok(!new RegExp(`^\\s+${option}(?![\\w-])`, 'm').test(r.stdout), `${option} in:\n${r.stdout}`)
     })
   }
   it('hub devices add dev1 --in-memory is an unknown argument (exit 2), not ignored', async () => {

@@ -56,6 +56,23 @@ const code: SasTokenErrorCode | undefined = new SasTokenError('ERR_INVALID_KEY',
 export const all = [api, parsed, bytes, creds, topic, code] as const
 `
 
+// Each layer declares its own codes: the core alone knows no ERR_HUB_* code; importing
+// \`sas-token/hub\` adds the hub's, on the same SasTokenError, and never the CLI's.
+const CONSUMER_CORE_CODES_TS = `import { SasTokenError, type CoreErrorCode, type SasTokenErrorCode } from 'sas-token'
+const core: CoreErrorCode = 'ERR_INVALID_KEY'
+// @ts-expect-error: a hub code, and this file does not import the hub
+const hub: SasTokenErrorCode = 'ERR_HUB_CLOSED'
+export const all = [core, hub, new SasTokenError(core, 'm')] as const
+`
+const CONSUMER_HUB_CODES_TS = `import { SasTokenError, type SasTokenErrorCode } from 'sas-token'
+import type { HubErrorCode } from 'sas-token/hub'
+const hub: HubErrorCode = 'ERR_HUB_CLOSED'
+const any: SasTokenErrorCode = hub
+// @ts-expect-error: a code of the CLI's hub client, which the package does not ship
+const cli: SasTokenErrorCode = 'ERR_HUB_UNREACHABLE'
+export const all = [any, cli, new SasTokenError('ERR_HUB_NOT_FOUND', 'm').code] as const
+`
+
 // CommonJS TypeScript: \`import … = require()\` of an ES module, which "module": "nodenext" and
 // "node20" allow (the README says so) and "node16" refuses.
 const CONSUMER_CTS = `import sas = require('sas-token')
@@ -102,6 +119,8 @@ describe('the packed package in a consumer project', () => {
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true }))
     writeFileSync(join(consumer, 'consumer.mts'), CONSUMER_TS)
     writeFileSync(join(consumer, 'consumer.cts'), CONSUMER_CTS)
+    writeFileSync(join(consumer, 'core-codes.mts'), CONSUMER_CORE_CODES_TS)
+    writeFileSync(join(consumer, 'hub-codes.mts'), CONSUMER_HUB_CODES_TS)
     const install = run(
       'npm',
       ['install', '--no-audit', '--no-fund', '--prefer-offline', '--omit=dev', join(work, info.filename)],
@@ -129,6 +148,13 @@ describe('the packed package in a consumer project', () => {
   it('type-checks without skipLibCheck with @types/node (module node20)', () => {
     const r = typeCheck('tsconfig.node.json', 'node20', true, ['consumer.mts'])
     assert.equal(r.status, 0, r.output)
+  })
+
+  it('the core declares no hub code; sas-token/hub adds its own to SasTokenErrorCode', () => {
+    const core = typeCheck('tsconfig.core-codes.json', 'nodenext', false, ['core-codes.mts'])
+    assert.equal(core.status, 0, core.output)
+    const hub = typeCheck('tsconfig.hub-codes.json', 'nodenext', true, ['hub-codes.mts'])
+    assert.equal(hub.status, 0, hub.output)
   })
 
   it('CommonJS TypeScript can require() it with module nodenext or node20, not node16', () => {

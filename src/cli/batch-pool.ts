@@ -14,9 +14,10 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { JobRecipe } from './batch-recipe.js'
-import { WORKER_ENV, type WorkerData, type WorkerReply, type WorkerTask } from './batch-worker.js'
+import { WORKER_ENV, type WorkerData, type WorkerReply, type WorkerTask } from './batch-messages.js'
 import { CliError } from './errors.js'
 import { registeredSecrets } from './secrets.js'
+import { onStdoutGone, stdoutGone } from './stdout-gone.js'
 
 /** The size of the chunks a worker gets (they end at a line end, so they vary a little). */
 export const CHUNK_BYTES = 64 << 10
@@ -154,6 +155,7 @@ export class BatchPool {
    *   caller then ends the pool and reads on with {@link BatchPool.carry} on its own thread.
    */
   async push(piece: Buffer): Promise<boolean> {
+    if (stdoutGone.aborted) return true // nobody reads the records: sign no more
     // Copied at once: the caller may reuse `piece` once this returns or waits.
     if (this.#carryBytes + piece.length > this.#carry.length) {
       const bigger = Buffer.from(
@@ -185,7 +187,7 @@ export class BatchPool {
       const rest = this.#takeCarry()
       await this.#send(rest, rest.length)
     }
-    while (this.#written < this.#sent) await this.#wait()
+    while (this.#written < this.#sent && !stdoutGone.aborted) await this.#wait()
     return { lines: this.#lines, failed: this.#failed }
   }
 
@@ -210,7 +212,10 @@ export class BatchPool {
 
   /** Sends `chunk[0, length)` to the less busy worker, once there is room. */
   async #send(chunk: Buffer & { buffer: ArrayBuffer }, length: number): Promise<void> {
-    while (this.#sent - this.#written >= IN_FLIGHT) await this.#wait()
+    while (this.#sent - this.#written >= IN_FLIGHT) {
+      if (stdoutGone.aborted) return
+      await this.#wait()
+    }
     const slot = this.#workers.reduce((a, b) => (b.busy < a.busy ? b : a))
     const task: WorkerTask = {
       seq: this.#sent++,
@@ -237,7 +242,7 @@ export class BatchPool {
       this.#written++
       this.#lines += reply.lines
       this.#failed += reply.failed
-      if (reply.length > 0 && !process.stdout.destroyed) {
+      if (reply.length > 0 && !stdoutGone.aborted) {
         const { buffer } = reply
         // Back to a worker once written (not on an error: the run stops then anyway).
         process.stdout.write(Buffer.from(buffer, 0, reply.length), (err) => {
@@ -251,18 +256,20 @@ export class BatchPool {
   /** Waits for a reply (writing those whose turn it is) or for stdout to drain; throws on a failure. */
   async #wait(): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure
-    if (process.stdout.writableNeedDrain && !process.stdout.destroyed) {
-      // A reader that goes away (EPIPE) closes stdout, which then never drains.
-      // Both listeners go once either fires: a race of two once() calls left the loser's
-      // listeners behind, one pair per wait (MaxListenersExceededWarning on stderr).
+    if (process.stdout.writableNeedDrain && !stdoutGone.aborted) {
+      // A reader that goes away (EPIPE) never drains stdout (and process.stdout never reads as
+      // destroyed: Node.js keeps it open), so the wait ends on that too. Every listener goes
+      // once one fires: a race of once() calls left the losers' listeners behind, one set per
+      // wait (MaxListenersExceededWarning on stderr).
       await new Promise<void>((resolve) => {
+        let stopListening = (): void => {}
         const done = (): void => {
           process.stdout.off('drain', done)
-          process.stdout.off('close', done)
+          stopListening()
           resolve()
         }
         process.stdout.on('drain', done)
-        process.stdout.on('close', done)
+        stopListening = onStdoutGone(done)
       })
     } else if (!this.#ready.has(this.#written)) {
       await new Promise<void>((resolve) => {

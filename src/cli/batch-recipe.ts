@@ -5,10 +5,10 @@
  *
  * @module
  */
-import type { Identity } from './identity-options.js'
+import type { SigningIdentity } from './identity-options.js'
 import type { ExpiryRequest } from './signer.js'
 
 /** A batch job, as data. */
 export type JobRecipe =
-  | { job: 'generate'; identity: Identity | undefined; expiry: ExpiryRequest }
+  | { job: 'generate'; identity: SigningIdentity | undefined; expiry: ExpiryRequest }
   | { job: 'derive-key'; groupKey: string }

@@ -6,42 +6,12 @@
  * @module
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { LineRecorder, recordChunk, recordsFor, type BatchFormat, type BatchJob } from './batch.js'
 import type { JobRecipe } from './batch-recipe.js'
-import { deriveKeyJob } from './commands/derive-key.js'
-import { generateJob } from './commands/generate.js'
+import { WORKER_ENV, type WorkerData, type WorkerReply, type WorkerTask } from './batch-messages.js'
+import { type BatchJob, LineRecorder, recordChunk, recordsFor } from './batch-records.js'
+import { deriveKeyJob } from './jobs/derive-key.js'
+import { generateJob } from './jobs/generate.js'
 import { registerSecret } from './secrets.js'
-
-/** What a worker is started with. */
-export interface WorkerData {
-  sasTokenBatchWorker: { recipe: JobRecipe; format: BatchFormat; secrets: string[] }
-}
-
-/**
- * A chunk to sign: `buffer[offset, offset + length)` holds whole lines, from `firstLine` on.
- * `spare`, when set, is a reply buffer the main thread has written out, for the worker to reuse.
- */
-export interface WorkerTask {
-  seq: number
-  firstLine: number
-  buffer: ArrayBuffer
-  offset: number
-  length: number
-  spare?: ArrayBuffer
-}
-
-/**
- * A chunk's records: `buffer[0, length)`, and how many lines were non-blank and failed. `input`
- * is the task's buffer, handed back for the main thread's next chunks.
- */
-export interface WorkerReply {
-  seq: number
-  buffer: ArrayBuffer
-  length: number
-  lines: number
-  failed: number
-  input: ArrayBuffer
-}
 
 /** The job a recipe stands for. */
 function jobFrom(recipe: JobRecipe): BatchJob {
@@ -52,12 +22,6 @@ function jobFrom(recipe: JobRecipe): BatchJob {
       return deriveKeyJob(recipe.groupKey)
   }
 }
-
-/**
- * Set in a batch worker's environment. It only says where to look: {@link batchWorkerData}
- * still checks that this is a worker thread started with batch data.
- */
-export const WORKER_ENV = 'SAS_TOKEN_BATCH_WORKER_THREAD'
 
 /** The data this thread was started with, when it is a batch worker. */
 export function batchWorkerData(): WorkerData['sasTokenBatchWorker'] | undefined {

@@ -1,12 +1,13 @@
 /**
  * Batch mode: the loop and the writer. One input per stdin line, one output record per
- * non-blank input line, as NDJSON or CSV. Each command owns its {@link BatchJob}: what a line
- * means and what its record holds.
+ * non-blank input line, as NDJSON or CSV. Each command has its {@link BatchJob} (in `jobs/`):
+ * what a line means and what its record holds; `batch-records.ts` turns lines into records.
  *
  * A bad line gives an error record for that line and never stops the others. Input is read in
- * chunks and split in linear time; a line longer than {@link MAX_LINE_CHARS} is refused without
- * being held whole. Output is written in large chunks, so the run costs little more than the
- * signing itself. A progress line goes to stderr when stderr is a terminal.
+ * chunks and split in linear time; a line longer than `MAX_LINE_CHARS` is refused without being
+ * held whole. Output is written in large chunks, so the run costs little more than the signing
+ * itself. When stdout can take no more (its reader has gone), the batch stops reading and
+ * signing (stdout-gone.ts). A progress line goes to stderr when stderr is a terminal.
  *
  * @module
  */
@@ -14,104 +15,17 @@ import { fstatSync, read } from 'node:fs'
 import { once } from 'node:events'
 import { StringDecoder } from 'node:string_decoder'
 import { CliError } from './errors.js'
-import { csvField } from './csv.js'
-import { ECHO_CHARS, type Line, LineSplitter, MAX_LINE_CHARS } from './line-splitter.js'
-import { describeError } from './render-error.js'
+import { LineSplitter } from './line-splitter.js'
 import { notice } from './output.js'
-import { scrubUntrusted } from './secrets.js'
 import { BatchPool, firstCut } from './batch-pool.js'
+import { onStdoutGone, stdoutGone } from './stdout-gone.js'
 import type { JobRecipe } from './batch-recipe.js'
-
-/** The output formats of batch mode. */
-export type BatchFormat = 'json' | 'csv'
-
-/** What to do with each line: a command's per-line job. */
-export interface BatchJob {
-  /** What the lines hold, for the terminal hint: `device ids`, `registration ids`, … */
-  reads: string
-  /** The names of the fields {@link BatchJob.run} returns, in order (after `line`). */
-  columns: readonly string[]
-  /**
-   * Turns one trimmed, non-empty input line into the values of {@link BatchJob.columns}; throws
-   * on bad input. The values are ids the core has checked and tokens or keys it has made, so
-   * none holds a quote, a backslash or a control character: they go into JSON unescaped.
-   */
-  run(line: string): ReadonlyArray<string | undefined>
-  /**
-   * Whether an error record may echo the input line (not when lines hold secrets, such as
-   * connection strings). An echoed line is cut short and scrubbed all the same: a line fed to
-   * the wrong mode may hold a key.
-   */
-  echoInput: boolean
-  /**
-   * How a worker thread can build the same job (see `batch-pool.ts`); without it the batch runs
-   * on the main thread.
-   */
-  recipe?: JobRecipe
-}
+import { type BatchFormat, type BatchJob, LineRecorder, recordsFor } from './batch-records.js'
 
 /** How a batch went: `failed` of `lines` non-blank lines gave an error record. */
 export interface BatchResult {
   lines: number
   failed: number
-}
-
-/** The record writer for one format. */
-export interface Records {
-  header: string
-  ok(line: number, values: ReadonlyArray<string | undefined>): string
-  error(line: number, input: string | undefined, err: unknown): string
-}
-
-function ndjson(columns: readonly string[]): Records {
-  return {
-    header: '',
-    ok(line, values) {
-      let out = `{"line":${line}`
-      for (let i = 0; i < columns.length; i++) {
-        const value = values[i]
-        if (value !== undefined) out += `,"${columns[i]}":"${value}"`
-      }
-      return `${out}}\n`
-    },
-    error(line, input, err) {
-      return `${JSON.stringify({ line, ...(input !== undefined && { input }), error: describeLineError(err) })}\n`
-    },
-  }
-}
-
-function csv(columns: readonly string[]): Records {
-  const empty = columns.map(() => '').join(',')
-  return {
-    header: `line,${columns.join(',')},error\n`,
-    ok(line, values) {
-      let out = `${line}`
-      for (let i = 0; i < columns.length; i++) out += `,${csvField(values[i])}`
-      return `${out},\n`
-    },
-    error(line, input, err) {
-      const { code, message } = describeLineError(err)
-      const first =
-        input === undefined ? empty : [csvField(input), ...columns.slice(1).map(() => '')].join(',')
-      return `${line},${first},${csvField(`${code}: ${message}`)}\n`
-    },
-  }
-}
-
-/** The record writer for `format`. */
-export function recordsFor(format: BatchFormat, columns: readonly string[]): Records {
-  return format === 'csv' ? csv(columns) : ndjson(columns)
-}
-
-/** The `{code, message, …facts}` of a line's error, scrubbed as text that may hold a key. */
-function describeLineError(err: unknown): Record<string, unknown> & { code: string; message: string } {
-  const described = describeError(err)
-  return { ...described, message: scrubUntrusted(described.message) }
-}
-
-/** What an error record may show of an input line: a short prefix, scrubbed. */
-function echo(line: string): string {
-  return scrubUntrusted(line.length > ECHO_CHARS ? `${line.slice(0, ECHO_CHARS)}…` : line)
 }
 
 /**
@@ -198,6 +112,7 @@ class ChunkedWriter {
    * this one until its callback says it is written, and then it is filled again.
    */
   flush(): void {
+    if (stdoutGone.aborted) this.#used = 0 // nobody reads it
     if (this.#used === 0) return
     const buffer = this.#buffer
     const done = (err?: Error | null): void => {
@@ -212,66 +127,16 @@ class ChunkedWriter {
   async drained(): Promise<void> {
     if (!this.#full) return
     this.#full = false
-    await once(process.stdout, 'drain')
+    // A reader that goes away never drains: the wait ends then too (the loop stops on it).
+    await once(process.stdout, 'drain', { signal: stdoutGone }).catch((err: unknown) => {
+      if (!stdoutGone.aborted) throw err
+    })
   }
 }
 
 /** The byte-order marks of UTF-16, which a batch cannot read. */
 function isUtf16(head: Buffer): boolean {
   return (head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)
-}
-
-/**
- * Turns lines into records, numbering them: the one place a line becomes a record, used by the
- * main thread and by each worker thread alike, so both give the same bytes.
- */
-export class LineRecorder {
-  /** The number of the last line seen, blank ones included. */
-  lineNo: number
-  /** Non-blank lines seen. */
-  lines = 0
-  /** Lines that gave an error record. */
-  failed = 0
-  readonly #job: BatchJob
-  readonly #records: Records
-  readonly #write: (record: string) => void
-
-  constructor(job: BatchJob, records: Records, write: (record: string) => void, firstLine = 1) {
-    this.#job = job
-    this.#records = records
-    this.#write = write
-    this.lineNo = firstLine - 1
-  }
-
-  /** Records one line (an arrow function, so that it can be handed to the splitter as it is). */
-  readonly line = ({ text, tooLong }: Line): void => {
-    this.lineNo++
-    const line = text.trim()
-    if (line === '' && tooLong === undefined) return
-    this.lines++
-    let record: string
-    try {
-      if (tooLong !== undefined) {
-        throw new CliError(
-          'ERR_BATCH_LINE_TOO_LONG',
-          `the line has ${tooLong} characters, more than the ${MAX_LINE_CHARS} a batch line may have.`,
-          { length: tooLong, limit: MAX_LINE_CHARS },
-        )
-      }
-      record = this.#records.ok(this.lineNo, this.#job.run(line))
-    } catch (err) {
-      this.failed++
-      record = this.#records.error(this.lineNo, this.#job.echoInput ? echo(line) : undefined, err)
-    }
-    this.#write(record)
-  }
-}
-
-/** Records every line of `text`, a whole number of lines: a worker's chunk. */
-export function recordChunk(text: string, recorder: LineRecorder): void {
-  const splitter = new LineSplitter()
-  splitter.push(text, recorder.line)
-  splitter.end(recorder.line)
 }
 
 /**
@@ -286,7 +151,7 @@ export function recordChunk(text: string, recorder: LineRecorder): void {
 export async function runBatch(
   job: BatchJob,
   format: BatchFormat,
-  input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin,
+  input: NodeJS.ReadableStream & { isTTY?: boolean; destroy?(): void } = process.stdin,
 ): Promise<BatchResult> {
   const records = recordsFor(format, job.columns)
   if (input.isTTY === true) notice(`reading ${job.reads} from the terminal, one per line; end with Ctrl-D.`)
@@ -301,10 +166,13 @@ export async function runBatch(
   let bytes = 0
   let first = true
 
+  // When stdout's reader goes, stop reading: input that is slow to come (a terminal, a pipe
+  // from a slow producer) must not keep the batch waiting for lines nobody will see.
+  const stopReading = onStdoutGone(() => input.destroy?.())
   try {
     // Each piece is used up (decoded, or copied by the pool) before the next is read.
     const pieces = size !== undefined ? fileChunks(0) : (input as AsyncIterable<Buffer | string>)
-    for await (const raw of pieces) {
+    for await (const raw of readUntilGone(pieces)) {
       let chunk = typeof raw === 'string' ? Buffer.from(raw) : raw
       if (first) {
         first = false
@@ -344,8 +212,9 @@ export async function runBatch(
       if (pool === undefined) splitter.push(decoder.write(chunk), recorder.line)
       bar.update(bytes, pool === undefined ? recorder.lineNo : pool.lineNo - 1)
       if (pool === undefined) await out.drained()
-      if (process.stdout.destroyed) break // the reader went away (EPIPE)
+      if (stdoutGone.aborted) break
     }
+    if (stdoutGone.aborted) return { lines: recorder.lines, failed: recorder.failed } // the pool closes below
     if (first) out.write(records.header)
     if (pool !== undefined) {
       const result = await pool.end()
@@ -356,12 +225,25 @@ export async function runBatch(
       splitter.end(recorder.line)
     }
   } finally {
+    stopReading()
     await pool?.close()
+    bar.done()
   }
-  bar.done()
   out.flush()
   await out.drained()
   return { lines: recorder.lines, failed: recorder.failed }
+}
+
+/** The pieces of `input`, until stdout's reader goes (reading stops then, and that is no error). */
+async function* readUntilGone<T>(input: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    for await (const piece of input) {
+      yield piece
+      if (stdoutGone.aborted) return
+    }
+  } catch (err) {
+    if (!stdoutGone.aborted) throw err
+  }
 }
 
 /**

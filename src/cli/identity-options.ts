@@ -1,7 +1,7 @@
 /**
  * The identity and expiry options that `generate` and `mqtt` share, their conflicts, and the
  * pure mapping from the parsed options (and the values they point at, read by input.ts) to one
- * {@link Identity}.
+ * {@link SigningIdentity}.
  *
  * An identity is given in one of these ways; yargs refuses mixtures (`.conflicts()`):
  * - `--dps --id-scope --registration-id` with `--key` or `--group-key`;
@@ -142,7 +142,7 @@ export interface IdentityArgs {
 }
 
 /** An identity, resolved from the options: what one signer needs. */
-export type Identity =
+export type SigningIdentity =
   /** A device, module or service connection string; a service string may name a device. */
   | {
       type: 'connection-string'
@@ -206,7 +206,7 @@ export interface ResolveOptions {
 }
 
 /**
- * Maps the identity options, and the values they point at, to one {@link Identity}: pure, no
+ * Maps the identity options, and the values they point at, to one {@link SigningIdentity}: pure, no
  * reading, no secrets registered. `undefined` when no identity was given at all (the caller
  * then goes interactive, reads connection strings in batch mode, or reports a usage error).
  * Mixtures of modes were refused by yargs (`.conflicts()`); this checks what is missing.
@@ -219,7 +219,7 @@ export function resolveIdentity(
   args: IdentityArgs,
   inputs: IdentityInputs,
   o: ResolveOptions = {},
-): Identity | undefined {
+): SigningIdentity | undefined {
   const batch = o.batch === true
   const { key, groupKey } = inputs
 
@@ -340,6 +340,6 @@ export function resolveIdentity(
   return undefined
 }
 
-function resourceIdentity(resourceUri: string, key: string, keyName: string | undefined): Identity {
+function resourceIdentity(resourceUri: string, key: string, keyName: string | undefined): SigningIdentity {
   return { type: 'resource', resourceUri, key, ...(keyName !== undefined && { keyName }) }
 }

@@ -20,7 +20,7 @@ import { resolveExpiry } from '../expiry.js'
 import { assertDeviceId } from '../identity.js'
 import { copyToClipboard } from './clipboard.js'
 import { CliError, UsageError } from './errors.js'
-import type { Identity } from './identity-options.js'
+import type { SigningIdentity } from './identity-options.js'
 import { connectionStringFromEnv, nowMs, registerConnectionStringSecrets } from './input.js'
 import { notice, writeValue } from './output.js'
 import { relativeTime } from './relative-time.js'
@@ -137,7 +137,7 @@ export async function runInteractive(
   const chosen = text === '' && fromEnv !== undefined ? fromEnv.value : text
   registerConnectionStringSecrets(chosen)
   const cs = parseConnectionString(chosen)
-  let identity: Identity = { type: 'connection-string', connectionString: cs }
+  let identity: SigningIdentity = { type: 'connection-string', connectionString: cs }
   if (cs.kind === 'service') {
     const deviceId = await askUntil('Device id (empty: a hub-level policy token): ', {}, (answer) =>
       answer === '' ? answer : assertDeviceId(answer),

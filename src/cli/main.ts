@@ -1,7 +1,8 @@
 /**
  * The `sas-token` command line: yargs wiring only. Every command lives in its own module under
  * `commands/`; this file registers them and turns any failure into a message on stderr and an
- * exit code: 0 ok, 1 failure, 2 usage error. It never calls `process.exit()`.
+ * exit code: 0 ok, 1 failure, 2 usage error. It never calls `process.exit()`, not even when
+ * stdout's reader has gone (see stdout-gone.ts).
  *
  * Nothing heavy happens at import time: clipboardy, readline and the MQTT code are loaded only
  * by the commands that need them, so a plain `generate` starts fast.
@@ -18,6 +19,7 @@ import { exitCodeFor } from './exit-code.js'
 import { registerConnectionStringSecrets } from './input.js'
 import { renderError } from './render-error.js'
 import { registerSecret } from './secrets.js'
+import { markStdoutGone, stdoutGone } from './stdout-gone.js'
 
 /** The package version, from the package.json next to `dist/`. */
 function version(): string {
@@ -124,7 +126,7 @@ function registerArgvSecrets(argv: readonly string[]): void {
         ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
         : [arg, argv[i + 1]]
     if (inline === undefined) continue
-    if (name === '--key' || name === '--group-key') registerSecret(inline)
+    if (['--key', '--group-key', '--primary-key', '--secondary-key'].includes(name)) registerSecret(inline)
     else if (name === '-c' || name === '--connection-string') registerConnectionStringSecrets(inline)
   }
 }
@@ -133,22 +135,23 @@ const args = joinStdinValues(hideBin(process.argv))
 const json = jsonMode(args)
 registerArgvSecrets(args)
 
-// A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly.
-// Any other write failure (a full disk) is one line on stderr and exit 1, whenever it happens.
+// A closed pipe (`sas-token … | head -1`) means the reader has what it wanted: stop quietly,
+// with exit 0. Any other write failure (a full disk) is one line on stderr and exit 1, whenever
+// it happens. Either way nothing more can be written: the long-running commands (a batch and its
+// worker threads, `hub`, `hub watch`) stop their work on it (stdout-gone.ts), and the process
+// ends by itself.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') {
-    // Nothing more can reach the reader: stop now, with exit 0, rather than wait for input still
-    // coming or for batch worker threads to finish work nobody will read.
-    end(err, json)
-    process.exit()
-  }
-  ended = false
+  if (stdoutGone.aborted) return // the writes still under way fail too; the first said it all
+  if (err.code !== 'EPIPE') ended = false // a failure after the command's own end is still one
   end(
-    new CliError('ERR_STDOUT_WRITE', `cannot write to stdout (${err.code ?? 'error'}).`, {
-      errno: err.code ?? 'error',
-    }),
+    err.code === 'EPIPE'
+      ? err
+      : new CliError('ERR_STDOUT_WRITE', `cannot write to stdout (${err.code ?? 'error'}).`, {
+          errno: err.code ?? 'error',
+        }),
     json,
   )
+  markStdoutGone()
 })
 
 async function run(): Promise<void> {

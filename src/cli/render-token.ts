@@ -6,7 +6,7 @@
  */
 import { formatConnectionString } from '../connection-string.js'
 import { UsageError } from './errors.js'
-import type { Identity } from './identity-options.js'
+import type { SigningIdentity } from './identity-options.js'
 import { VARIABLE_FORMATS, variableLines } from './shell-formats.js'
 import { summarizeToken, type TokenFacts } from './token-summary.js'
 
@@ -29,7 +29,7 @@ export function renderToken(
   signed: TokenFacts,
   format: TokenFormat,
   nowMs: number,
-  identity?: Identity,
+  identity?: SigningIdentity,
 ): string {
   const token = signed.token
   switch (format) {

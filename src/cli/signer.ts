@@ -1,5 +1,5 @@
 /**
- * The CLI's one signer: it turns an {@link Identity} and an expiry request into something that
+ * The CLI's one signer: it turns an {@link SigningIdentity} and an expiry request into something that
  * signs. Single runs, batches and `mqtt` all use it, so the identity type is dispatched on in
  * this one place. Tokens come back with their facts (expiry, resource, policy), so nobody parses
  * a token the CLI has just made.
@@ -17,7 +17,7 @@ import { dpsMqttCredentials, mqttCredentials, type MqttCredentials } from '../mq
 import { parseSasToken, sign, signDps, type SignedToken } from '../sas-token.js'
 import { signConnectionString } from '../token-from-connection-string.js'
 import { UsageError } from './errors.js'
-import type { Identity } from './identity-options.js'
+import type { SigningIdentity } from './identity-options.js'
 import { registerSecret } from './secrets.js'
 import type { TokenFacts } from './token-summary.js'
 
@@ -42,7 +42,7 @@ export function expiryRequest(
 }
 
 /** What one line of a batch (or nothing, for a single run) asks the signer for. */
-export interface Target {
+export interface SignTarget {
   /** A Service Bus-family batch line: the entity to sign for. */
   entityPath?: string | undefined
   deviceId?: string | undefined
@@ -71,7 +71,7 @@ export interface MqttOptions {
 /** Signs for one identity. */
 export interface Signer {
   /** A token for the identity, or for the line's target in a batch. */
-  sign(target?: Target): Signed
+  sign(target?: SignTarget): Signed
   /** The MQTT CONNECT fields for the identity, its password signed as {@link Signer.sign} would. */
   mqtt(o: MqttOptions): MqttIdentity
 }
@@ -85,7 +85,7 @@ const withKeyName = (signed: SignedToken, keyName: string | undefined): Signed =
  *
  * @throws {SasTokenError} When the identity is invalid.
  */
-export function signerFor(identity: Identity, expiry: ExpiryRequest): Signer {
+export function signerFor(identity: SigningIdentity, expiry: ExpiryRequest): Signer {
   switch (identity.type) {
     case 'connection-string': {
       const cs = toAnyConnectionString(identity.connectionString, 'sas-token')
@@ -94,7 +94,7 @@ export function signerFor(identity: Identity, expiry: ExpiryRequest): Signer {
         embedded === undefined
           ? cs.sharedAccessKeyName
           : (parseSasToken(embedded).keyName ?? cs.sharedAccessKeyName)
-      const ids = (target: Target | undefined) => {
+      const ids = (target: SignTarget | undefined) => {
         if (target?.entityPath !== undefined) return { entityPath: target.entityPath }
         if (identity.audience !== undefined) return { audience: identity.audience }
         const deviceId = target?.deviceId ?? identity.deviceId
@@ -134,7 +134,7 @@ export function signerFor(identity: Identity, expiry: ExpiryRequest): Signer {
         registerSecret(key)
         return key
       }
-      const registration = (target: Target | undefined): string =>
+      const registration = (target: SignTarget | undefined): string =>
         target?.registrationId ?? identity.registrationId ?? ''
       return {
         sign(target) {

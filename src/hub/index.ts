@@ -4,6 +4,7 @@
  *
  * @module
  */
+export type { HubErrorCode, HubErrorCodes } from './hub-error-codes.js'
 export { startHub } from './start-hub.js'
 export type { Hub, StartHubOptions, AddIdentityOptions } from './start-hub.js'
 export { HubEvents } from './events.js'

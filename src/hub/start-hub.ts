@@ -29,7 +29,7 @@ import type { HubEvent } from './events.js'
 import { MethodCalls } from './state/methods.js'
 import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './state/registry.js'
 import type { IdentityInput } from './state/registry.js'
-import { isLoopbackHost } from './net/loopback.js'
+import { certificateNameOf, isLoopbackHost } from './net/loopback.js'
 import { createRestApi } from './rest/rest-api.js'
 import { HubService } from './service.js'
 import { idTable } from './state/id-table.js'
@@ -385,7 +385,7 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
     )
   }
-  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostName])]
+  const names = [...new Set(['localhost', '127.0.0.1', '::1', hostName, ...certificateNameOf(host)])]
   const tls = await loadTlsMaterial(dir, names, now())
   const hub = new HubService({
     store,

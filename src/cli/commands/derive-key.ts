@@ -7,24 +7,14 @@
  */
 import type { Argv, CommandModule } from 'yargs'
 import { deriveDeviceKey } from '../../keys.js'
-import { batchFailure, runBatch, type BatchJob } from '../batch.js'
+import { batchFailure, runBatch } from '../batch.js'
 import type { ArgsOf, OptionsOf } from '../command.js'
 import { UsageError } from '../errors.js'
+import { deriveKeyJob } from '../jobs/derive-key.js'
 import { valueOrStdin } from '../input.js'
 import { withSharedChecks } from '../options.js'
 import { writeValue } from '../output.js'
 import { registerSecret } from '../secrets.js'
-
-/** The `derive-key --batch` job: one derived device key per registration id line. */
-export function deriveKeyJob(groupKey: string): BatchJob {
-  return {
-    reads: 'registration ids',
-    columns: ['registrationId', 'deviceKey'],
-    echoInput: true,
-    run: (registrationId) => [registrationId, deriveDeviceKey(groupKey, registrationId)],
-    recipe: { job: 'derive-key', groupKey },
-  }
-}
 
 function builder(y: Argv) {
   return withSharedChecks(y)

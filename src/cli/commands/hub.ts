@@ -15,6 +15,7 @@ import { loadHub } from '../load-hub.js'
 import { withLocalConflict, withSharedChecks } from '../options.js'
 import { UsageError } from '../errors.js'
 import { warn, writeValue } from '../output.js'
+import { onStdoutGone, stdoutGone } from '../stdout-gone.js'
 import { registerSecret } from '../secrets.js'
 import { escapeTerminal } from '../escape-terminal.js'
 import { renderHubEvent } from '../render-hub-event.js'
@@ -229,7 +230,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     hub.events.caughtUp(log)
   }
   hub.events.on('event', (e) => {
-    if (e.event === 'ready') return
+    if (e.event === 'ready' || stdoutGone.aborted) return
     if (e.event === 'warning') warn(escapeTerminal(e.message))
     if (e.event === 'warning' && !args.json) return
     if (writeValue(args.json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
@@ -238,12 +239,16 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     process.stdout.once('drain', caughtUp)
   })
   // A state that could not be written on close fails the command (a non-zero exit).
+  // Ctrl-C, SIGTERM, or a log reader that has gone (`sas-token hub --json | head -1`): the log
+  // has nobody to tell, so the hub closes as on Ctrl-C.
   await new Promise<void>((resolve, reject) => {
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
+      stopListening()
       Promise.all([web?.close(), hub.close()]).then(() => resolve(), reject)
     }
+    const stopListening = onStdoutGone(stop)
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })

@@ -62,7 +62,7 @@ export function toHttpError(err: unknown): HttpError {
 }
 
 /** Writes a JSON answer (or an empty one for `undefined`), unless an answer has begun. */
-export function writeJson(
+export function writeBody(
   res: ServerResponse,
   status: number,
   body: unknown,
@@ -83,7 +83,7 @@ export function writeJson(
 
 /** Writes IoT Hub's error body. */
 export function writeError(res: ServerResponse, err: HttpError): void {
-  writeJson(
+  writeBody(
     res,
     err.status,
     {

@@ -14,7 +14,7 @@ import { guardRequests } from '../net/guard-listener.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
 import type { Permission, Policy } from '../state/registry.js'
-import { HttpError, badRequest, toHttpError, unauthorized, writeError, writeJson } from './http-errors.js'
+import { HttpError, badRequest, toHttpError, unauthorized, writeError, writeBody } from './http-errors.js'
 import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import { restRoutes } from './routes.js'
 import type { Answer, RawRequest, Route, RouteOptions } from './routes.js'
@@ -190,7 +190,7 @@ function answer(hub: HubService, res: ServerResponse, a: Answer): void {
   hub.store
     .committed()
     .then(
-      () => writeJson(res, a.status, a.body),
+      () => writeBody(res, a.status, a.body),
       (err: unknown) => writeError(res, toHttpError(err)),
     )
     .catch(() => res.destroy())

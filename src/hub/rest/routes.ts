@@ -17,7 +17,7 @@ import { caJson } from '../state/ca-registry.js'
 import type { CaRegistry } from '../state/ca-registry.js'
 import { sendC2d, sendModuleInput } from '../state/c2d.js'
 import { deleteEnrollment, getEnrollment, listEnrollments, putEnrollment, putGroup } from '../state/dps.js'
-import type { EnrollmentKind } from '../state/dps.js'
+import type { EnrollmentTable } from '../state/dps.js'
 import type { MethodCalls } from '../state/methods.js'
 import type { Permission } from '../state/registry.js'
 import { badRequest } from './http-errors.js'
@@ -195,7 +195,7 @@ function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
   for (const [segment, kind] of [
     ['enrollments', 'enrollments'],
     ['enrollmentGroups', 'groups'],
-  ] as const satisfies ReadonlyArray<readonly [string, EnrollmentKind]>) {
+  ] as const satisfies ReadonlyArray<readonly [string, EnrollmentTable]>) {
     const base = `/_emulator/dps/${segment}`
     rows.push(
       route('GET', base, ['RegistryRead'], () => ok(listEnrollments(hub, kind))),

@@ -104,9 +104,9 @@ export function putGroup(hub: HubService, groupId: string, input: GroupBody): Re
 }
 
 /** Individual enrollments (`enrollments`) or enrollment groups (`groups`). */
-export type EnrollmentKind = 'enrollments' | 'groups'
+export type EnrollmentTable = 'enrollments' | 'groups'
 
-function stored(hub: HubService, kind: EnrollmentKind, id: string): Enrollment | EnrollmentGroup {
+function stored(hub: HubService, kind: EnrollmentTable, id: string): Enrollment | EnrollmentGroup {
   const table = kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups
   const found = Object.hasOwn(table, id) ? table[id] : undefined
   if (found === undefined) {
@@ -121,7 +121,7 @@ function json(value: Enrollment | EnrollmentGroup): Record<string, unknown> {
 }
 
 /** Every enrollment of a kind, as DPS's service API shows them. */
-export function listEnrollments(hub: HubService, kind: EnrollmentKind): Record<string, unknown>[] {
+export function listEnrollments(hub: HubService, kind: EnrollmentTable): Record<string, unknown>[] {
   return Object.values(kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups).map((v) =>
     json(v),
   )
@@ -132,7 +132,7 @@ export function listEnrollments(hub: HubService, kind: EnrollmentKind): Record<s
  *
  * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
  */
-export function getEnrollment(hub: HubService, kind: EnrollmentKind, id: string): Record<string, unknown> {
+export function getEnrollment(hub: HubService, kind: EnrollmentTable, id: string): Record<string, unknown> {
   return json(stored(hub, kind, id))
 }
 
@@ -141,7 +141,7 @@ export function getEnrollment(hub: HubService, kind: EnrollmentKind, id: string)
  *
  * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
  */
-export function deleteEnrollment(hub: HubService, kind: EnrollmentKind, id: string): void {
+export function deleteEnrollment(hub: HubService, kind: EnrollmentTable, id: string): void {
   stored(hub, kind, id)
   delete (kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups)[id]
   hub.store.changed()

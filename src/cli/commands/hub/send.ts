@@ -1,7 +1,9 @@
 /**
  * `sas-token hub send <id> [payload] [-p k=v …]`: queues a cloud-to-device message, through the
  * emulator-only endpoint `POST /_emulator/devices/{id}/messages` (the real service sends C2D
- * over AMQP, which this CLI does not speak).
+ * over AMQP, which this CLI does not speak). With `--module m --input i`, sends to a module's
+ * input instead (`POST /_emulator/devices/{id}/modules/{m}/inputs/{i}/messages`), as IoT Edge
+ * routing does: delivered at once to a connected module, never queued.
  *
  * @module
  */
@@ -21,6 +23,12 @@ function builder(y: Argv) {
       describe: 'The message body ("-" reads stdin) [default: empty]',
     })
     .options({
+      module: {
+        alias: 'm',
+        type: 'string',
+        describe: "Send to this module's input (with --input) instead of the device's C2D queue",
+      },
+      input: { type: 'string', describe: 'The module input to send to (with --module)' },
       property: {
         alias: 'p',
         type: 'string',
@@ -36,7 +44,10 @@ function builder(y: Argv) {
       'expiry-time-utc': { type: 'string', describe: '$.exp, ISO 8601' },
     })
     .example('$0 hub send dev1 "hello" -p color=red', 'Queued until dev1 subscribes to devicebound')
+    .implies('module', 'input')
+    .implies('input', 'module')
     .example('$0 hub send dev1 - --content-type application/json < msg.json', 'The body from stdin')
+    .example('$0 hub send dev1 --module filter --input in1 "21.5"', "To module filter's input in1")
 }
 
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
@@ -53,7 +64,11 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     ...(args.contentEncoding !== undefined && { contentEncoding: args.contentEncoding }),
     ...(args.expiryTimeUtc !== undefined && { expiryTimeUtc: args.expiryTimeUtc }),
   }
-  const sent = await (await connectHub(args)).sendC2d(args.id, message)
+  const hub = await connectHub(args)
+  const sent =
+    args.module === undefined || args.input === undefined
+      ? await hub.sendC2d(args.id, message)
+      : await hub.sendToModuleInput({ deviceId: args.id, moduleId: args.module }, args.input, message)
   if (args.json === true) writeJson(sent)
   else {
     writeValue(sent.messageId)
@@ -64,7 +79,8 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
 /** The `hub send` command module. */
 export const send: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'send <id> [payload]',
-  describe: 'Send a cloud-to-device message (emulator only); prints its messageId',
+  describe:
+    "Send a cloud-to-device message, or a message to a module's input (emulator only); prints its messageId",
   builder: builder,
   handler: handler,
 }

@@ -9,6 +9,7 @@ import type { Argv, CommandModule } from 'yargs'
 import { SasTokenError } from '../../../errors.js'
 import type { HubEvent } from '../../../hub/index.js'
 import { notice, writeValue } from '../../output.js'
+import { onStdoutGone } from '../../stdout-gone.js'
 import type { ArgsOf, OptionsOf } from '../../command.js'
 import { UsageError } from '../../errors.js'
 import { escapeTerminal } from '../../escape-terminal.js'
@@ -40,6 +41,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const onSignal = (): void => stop.abort()
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
+  const stopListening = onStdoutGone(onSignal) // the reader has gone: as Ctrl-C
   let seen = 0
   try {
     for await (const e of hub.events({
@@ -57,6 +59,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
       throw new SasTokenError('ERR_HUB_UNREACHABLE', `the hub at ${hub.endpoint} closed the event stream.`)
   } finally {
     stop.abort()
+    stopListening()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
