@@ -36,7 +36,7 @@ describe('exported names', () => {
 
   it('no name is exported by two modules of src/', () => {
     const twice = [...names]
-      .filter(([name, files]) => files.length > 1)
+      .filter(([, files]) => files.length > 1)
       .map(([name, files]) => `${name}: ${files.join(', ')}`)
     assert.deepEqual(twice, [])
   })
