@@ -21,6 +21,7 @@ import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import type { MethodCalls, MethodInput } from '../state/methods.js'
 import type { IdentityInput, Permission, Policy } from '../state/registry.js'
 import type { HubService } from '../service.js'
+import { reportUnserved } from './unserved.js'
 
 /** The largest request body accepted, bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -216,7 +217,9 @@ export function createRestApi(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return guardRequests(
     (req, res, url) =>
-      handle(hub, methods, req, res, url, o).catch((err: unknown) => sendError(res, toHttpError(err))),
+      handle(hub, methods, req, res, url, o).catch((err: unknown) =>
+        sendError(res, reportUnserved(hub.events, req.method, url, toHttpError(err))),
+      ),
     (res, status, message) =>
       sendError(
         res,
