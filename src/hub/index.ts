@@ -5,7 +5,12 @@
  * @module
  */
 export { startHub } from './start-hub.js'
-export type { Hub, StartHubOptions, AddIdentityOptions } from './start-hub.js'
+export type { StartHubOptions } from './start-hub.js'
+export type { Hub, AddIdentityOptions } from './hub-handle.js'
+export { startHubWithConsole } from './start-hub-with-console.js'
+export type { HubWithConsole, StartHubWithConsoleOptions } from './start-hub-with-console.js'
+export type { ReadyDocument } from './ready.js'
+export { DEFAULT_PORTS } from './default-ports.js'
 export { HubEvents } from './events.js'
 export type { HubEvent, HubEventName } from './events.js'
 export type { HubEventInput } from './events.js'
