@@ -115,6 +115,41 @@ function freshState(ownerKey: string): HubState {
   }
 }
 
+/**
+ * Opens (or makes) the state, with the owner key given (kept in it), and refuses a bind beyond
+ * loopback with the development key.
+ *
+ * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_INSECURE_BIND`.
+ */
+async function openState(
+  o: StartHubOptions,
+  events: HubEvents,
+  host: string,
+): Promise<{ store: StateStore; ownerKey: string; dir: string | undefined }> {
+  const dir = o.inMemory ? undefined : o.stateDir
+  const onStoreError = (err: unknown): void => {
+    events.publish({ event: 'warning', message: `Could not write the state: ${(err as Error).message}` })
+  }
+  const { store } = await StateStore.open(
+    dir,
+    () => freshState(o.ownerKey ?? DEVELOPMENT_OWNER_KEY),
+    onStoreError,
+  )
+  const owner = store.state.policies.find((p) => p.keyName === 'iothubowner')
+  if (owner && o.ownerKey !== undefined && owner.primaryKey !== o.ownerKey) {
+    owner.primaryKey = o.ownerKey
+    store.changed()
+  }
+  const ownerKey = owner?.primaryKey ?? DEVELOPMENT_OWNER_KEY
+  if (!isLoopbackHost(host) && hmacKeysEquivalent(ownerKey, DEVELOPMENT_OWNER_KEY, ['ownerKey', 'key'])) {
+    throw new SasTokenError(
+      'ERR_HUB_INSECURE_BIND',
+      `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
+    )
+  }
+  return { store, ownerKey, dir }
+}
+
 /** A hub started but not yet announced (no `ready` event): what {@link launchHub} gives. */
 export interface LaunchedHub {
   /** The public handle. */
@@ -141,27 +176,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   if (o.ownerKey !== undefined) decodeKey(o.ownerKey, 'ownerKey')
   const events = new HubEvents(now)
   if (o.onEvent !== undefined) events.on('event', o.onEvent)
-  const dir = o.inMemory ? undefined : o.stateDir
-  const onStoreError = (err: unknown): void => {
-    events.publish({ event: 'warning', message: `Could not write the state: ${(err as Error).message}` })
-  }
-  const { store } = await StateStore.open(
-    dir,
-    () => freshState(o.ownerKey ?? DEVELOPMENT_OWNER_KEY),
-    onStoreError,
-  )
-  const owner = store.state.policies.find((p) => p.keyName === 'iothubowner')
-  if (owner && o.ownerKey !== undefined && owner.primaryKey !== o.ownerKey) {
-    owner.primaryKey = o.ownerKey
-    store.changed()
-  }
-  const ownerKey = owner?.primaryKey ?? DEVELOPMENT_OWNER_KEY
-  if (!isLoopbackHost(host) && hmacKeysEquivalent(ownerKey, DEVELOPMENT_OWNER_KEY, ['ownerKey', 'key'])) {
-    throw new SasTokenError(
-      'ERR_HUB_INSECURE_BIND',
-      `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
-    )
-  }
+  const { store, ownerKey, dir } = await openState(o, events, host)
   const names = [...new Set(['localhost', '127.0.0.1', '::1', hostName])]
   const tls = await loadTlsMaterial(dir, names, now())
   const service = new HubService({

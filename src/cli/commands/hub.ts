@@ -155,7 +155,7 @@ async function readCaFile(file: string): Promise<string> {
 function readyLines(ready: ReadyDocument): string {
   const port = (p: number): string => (p === 0 ? 'off' : String(p))
   const lines = [
-    `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP :${port(ready.ports.amqp)} (refused: not served yet)  DPS ID scope ${ready.idScope}`,
+    `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP :${ready.ports.amqp === 0 ? 'off' : `${ready.ports.amqp} (refused: not served yet)`}  DPS ID scope ${ready.idScope}`,
     `Hub connection string: ${ready.hubConnectionString}`,
   ]
   for (const [id, cs] of Object.entries(ready.devices)) lines.push(`Device ${id}: ${cs}`)
