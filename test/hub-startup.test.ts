@@ -16,7 +16,7 @@ import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import rhea from 'rhea'
 import type { HubEvent } from 'sas-token/hub'
-import { startHub, startHubWithConsole } from 'sas-token/hub'
+import { HubEvents, startHub, startHubWithConsole } from 'sas-token/hub'
 import WebSocket from 'ws'
 import { BIN, cleanEnv } from './support/cli.js'
 import { Reporter } from './support/child.js'
@@ -138,6 +138,46 @@ describe('sas-token hub: default ports that cannot be bound', () => {
       assert.match(r.stderr, new RegExp(String(port)))
     } finally {
       blocker.close()
+    }
+  })
+
+  it('--no-amqp opens no AMQP port (and warns about none); --amqp-port 0 opens a free one', async () => {
+    const off = hub([...START, '--bind', address(), '--no-amqp'])
+    const free = hub([...START, '--bind', address(), '--amqp-port', '0'])
+    try {
+      const [a, b] = await Promise.all([
+        off.waitFor((l) => l.event === 'ready'),
+        free.waitFor((l) => l.event === 'ready'),
+      ])
+      assert.equal((a.ports as Record<string, number>).amqp, 0)
+      assert.ok(!/AMQP/.test(off.stderr), off.stderr)
+      const port = (b.ports as Record<string, number>).amqp ?? 0
+      assert.ok(port > 0 && port !== 5671, String(port))
+    } finally {
+      await Promise.all([off.stop('SIGTERM'), free.stop('SIGTERM')])
+    }
+  })
+
+  it('the console on its default port 8884, taken: a warning event, and the console on a free port', async (t) => {
+    const blocker = await block(8884, '127.0.0.1').catch(() => undefined) // taken already will do
+    const events: HubEvent[] = []
+    const started = await startHubWithConsole({
+      inMemory: true,
+      host: address(),
+      httpsPort: 0,
+      onEvent: (e) => events.push(e),
+    })
+    try {
+      if (blocker === undefined && started.console?.port === 8884)
+        return t.skip('8884 was taken by another process, then freed')
+      const w = events.find((e) => e.event === 'warning' && e.listener === 'console')
+      assert.equal(w?.port, 8884, JSON.stringify(events.filter((e) => e.event === 'warning')))
+      assert.match(String(w?.message), /8884 is taken; using a free one/)
+      assert.ok(started.console !== undefined && started.console.port !== 8884)
+      assert.equal(started.ready.consoleUrl, started.console.url)
+    } finally {
+      await started.close()
+      blocker?.close()
     }
   })
 
@@ -285,5 +325,39 @@ describe('what arrives unserved is a warning', async () => {
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('WarningThrottle: the first warning of a kind at once, then one count per window', () => {
+  it('three in a window: one warning now, one saying "2 more" at its end, then none while none come', async () => {
+    const events = new HubEvents(Date.now)
+    const seen: HubEvent[] = []
+    events.on('event', (e: HubEvent) => seen.push(e))
+    // internal: imported from the built file, typed here
+    const path = '../../dist/hub/net/warning-throttle.js'
+    type Warning = { message: string; listener?: string }
+    const { WarningThrottle } = (await import(path)) as {
+      WarningThrottle: new (
+        events: HubEvents,
+        windowMs: number,
+      ) => {
+        report(kind: string, w: Warning, again: (count: number) => Warning): void
+        close(): void
+      }
+    }
+    const throttle = new WarningThrottle(events, 50)
+    for (let i = 0; i < 3; i++)
+      throttle.report('k', { message: 'first', listener: 'x' }, (n) => ({ message: `${n} more` }))
+    throttle.report('other', { message: 'another kind' }, (n) => ({ message: `${n} other` }))
+    assert.deepEqual(
+      seen.map((e) => e.message),
+      ['first', 'another kind'],
+    )
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    throttle.close()
+    assert.deepEqual(
+      seen.map((e) => e.message),
+      ['first', 'another kind', '2 more'],
+    )
   })
 })
