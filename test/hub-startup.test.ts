@@ -181,6 +181,20 @@ describe('sas-token hub: default ports that cannot be bound', () => {
     }
   })
 
+  it('an explicit --console-port that is taken is ERR_HUB_PORT_UNAVAILABLE (exit 1), like the other ports', async () => {
+    const blocker = await block(0, '127.0.0.1')
+    const port = (blocker.address() as { port: number }).port
+    try {
+      const r = hub(['--json', '--in-memory', '--bind', address(), '--console-port', String(port)])
+      assert.equal(await r.exited, 1)
+      const { error } = JSON.parse(r.stderr.trim().split('\n').at(-1) ?? '{}') as { error: { code: string } }
+      assert.equal(error.code, 'ERR_HUB_PORT_UNAVAILABLE')
+      assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`))
+    } finally {
+      blocker.close()
+    }
+  })
+
   it('startHubWithConsole (the library) follows the same rule, and its ready document is the ready event', async () => {
     const host = address()
     const blocker = await block(5671, host)

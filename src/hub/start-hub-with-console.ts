@@ -61,8 +61,8 @@ export interface HubWithConsole {
  * await close()
  * ```
  * @throws {SasTokenError} those of `startHub`: `ERR_HUB_PORT_UNAVAILABLE` when a port given
- *   cannot be bound or neither MQTT nor HTTPS can; `ERR_INVALID_OPTION` when the console's port
- *   given cannot be bound or is not one, or the console page is not built.
+ *   (the console's too) cannot be bound or neither MQTT nor HTTPS can; `ERR_INVALID_OPTION` when
+ *   the console's port is not a port, or the console page is not built.
  */
 export async function startHubWithConsole(o: StartHubWithConsoleOptions = {}): Promise<HubWithConsole> {
   const optional: Array<'mqtt' | 'https' | 'amqp'> = []
@@ -116,7 +116,7 @@ async function openConsole(hub: Hub, o: StartHubWithConsoleOptions): Promise<Hub
   try {
     return await startConsole({ ...options, port: DEFAULT_PORTS.console })
   } catch (err) {
-    if (!(err instanceof SasTokenError) || err.code !== 'ERR_INVALID_OPTION') throw err
+    if (!(err instanceof SasTokenError) || err.code !== 'ERR_HUB_PORT_UNAVAILABLE') throw err
     hub.events.publish({
       event: 'warning',
       listener: 'console',
