@@ -169,6 +169,36 @@ function readyLines(ready: ReadyDocument): string {
   return lines.join('\n')
 }
 
+/**
+ * The hub's log on stdout: human lines, or NDJSON with `--json`; warnings also on stderr. It
+ * loses nothing: while stdout is over its highWaterMark the hub reads no device socket, so
+ * nothing is acknowledged that is not logged, and stdout's buffer stays bounded. Until
+ * `start` (the ready line is out), warnings go to stderr only and nothing to stdout, so
+ * the ready line is the first (the start's warnings: a default port off, the console moved).
+ */
+function stdoutLog(json: boolean): { onEvent(e: HubEvent): void; start(events: HubEvents): void } {
+  let events: HubEvents | undefined
+  const sink = { sink: 'stdout' }
+  let behind = false
+  const caughtUp = (): void => {
+    behind = false
+    events?.caughtUp(sink)
+  }
+  return {
+    onEvent(e) {
+      if (e.event === 'warning') warn(escapeTerminal(String(e.message)))
+      if (events === undefined || e.event === 'ready' || (e.event === 'warning' && !json)) return
+      if (writeValue(json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
+      behind = true
+      events.behind(sink)
+      process.stdout.once('drain', caughtUp)
+    },
+    start(hubEvents) {
+      events = hubEvents
+    },
+  }
+}
+
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
@@ -183,25 +213,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const { startHubWithConsole } = await loadHub()
   const stateDir = args.inMemory ? undefined : (args.stateDir ?? defaultStateDir())
 
-  // The log loses nothing: while stdout is over its highWaterMark the hub reads no device
-  // socket, so nothing is acknowledged that is not logged, and stdout's buffer stays bounded.
-  // Until the ready line is out (the start: a default port off, the console moved), warnings go
-  // to stderr only and nothing to stdout, so the ready line is the first; the rest it tells.
-  let events: HubEvents | undefined
-  const log = { sink: 'stdout' }
-  let behind = false
-  const caughtUp = (): void => {
-    behind = false
-    events?.caughtUp(log)
-  }
-  const onEvent = (e: HubEvent): void => {
-    if (e.event === 'warning') warn(escapeTerminal(String(e.message)))
-    if (events === undefined || e.event === 'ready' || (e.event === 'warning' && !args.json)) return
-    if (writeValue(args.json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
-    behind = true
-    events.behind(log)
-    process.stdout.once('drain', caughtUp)
-  }
+  const log = stdoutLog(args.json === true)
   const started = await startHubWithConsole({
     ...(stateDir === undefined ? { inMemory: true } : { stateDir }),
     ...(mqttPort === undefined ? {} : { mqttPort }),
@@ -214,7 +226,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     devices: args.device ?? [],
     x509Ca,
     console: args.console === false ? false : consolePort === undefined ? {} : { port: consolePort },
-    onEvent,
+    onEvent: log.onEvent,
   })
   if (started.console) registerSecret(started.console.token)
   // Ctrl-C and SIGTERM close the hub from the moment the ready line is out (a script may signal
@@ -230,7 +242,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   })
   const { ready } = started
   writeValue(args.json ? JSON.stringify(ready) : readyLines(ready))
-  events = started.hub.events
+  log.start(started.hub.events)
   await stopped
 }
 
