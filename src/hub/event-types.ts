@@ -38,23 +38,31 @@ export interface HubReadyEvent extends AboutNoIdentity {
   event: 'ready'
   /** The `iothubowner` connection string (it holds the owner key; the CLI prints it on purpose). */
   hubConnectionString: string
-  /** The CA certificate's file, when the hub wrote one. */
-  caPath?: string
+  /** The CA certificate's path, or `null` in memory. */
+  caPath: string | null
+  /** The CA certificate (PEM), when it has no path (in memory). */
+  ca?: string
   /** The host name in connection strings (`HostName=`). */
   hostName: string
   /** The DPS ID scope. */
   idScope: string
   /** The address the listeners bind. */
   host: string
-  /** The bound ports (0 for an optional listener that could not bind). */
+  /** The bound ports; 0 for a listener that is off. */
   ports: {
-    /** The MQTT over TLS port (devices and DPS). */
+    /** MQTT over TLS (devices and DPS). */
     mqtt: number
-    /** The HTTPS port (REST API, MQTT over WebSocket). */
+    /** HTTPS (REST API, MQTT over WebSocket). */
     https: number
+    /** AMQP (refused at once until AMQP is served). */
+    amqp: number
   }
   /** The state directory, or `null` in memory. */
   stateDir: string | null
+  /** The console's URL with its access token, or `null` without a console. */
+  consoleUrl: string | null
+  /** The connection string of each device created at start (they hold the devices' keys). */
+  devices: Record<string, string>
 }
 
 /** A device, module or DPS client connected. */

@@ -6,7 +6,12 @@
  */
 export type { HubErrorCode, HubErrorCodes } from './hub-error-codes.js'
 export { startHub } from './start-hub.js'
-export type { Hub, StartHubOptions, AddIdentityOptions } from './start-hub.js'
+export type { StartHubOptions } from './start-hub.js'
+export type { Hub, AddIdentityOptions } from './hub-handle.js'
+export { startHubWithConsole } from './start-hub-with-console.js'
+export type { HubWithConsole, StartHubWithConsoleOptions } from './start-hub-with-console.js'
+export type { ReadyDocument } from './ready.js'
+export { DEFAULT_PORTS } from './default-ports.js'
 export { HubEvents } from './events.js'
 export type {
   HubEvent,

@@ -1,43 +1,47 @@
 /**
  * `startHub()`: a local IoT Hub + DPS in this process. MQTT over TLS (DPS on the same
- * listener), and HTTPS with MQTT over WebSocket at `/$iothub/websocket` and the operator REST
- * API. In memory and on free loopback ports unless told otherwise.
+ * listener), HTTPS with MQTT over WebSocket at `/$iothub/websocket` and the operator REST API,
+ * and an AMQP port that refuses AMQP clients at once. In memory and on free loopback ports
+ * unless told otherwise.
+ *
+ * This file is the wiring: state, service, broker, listeners (`net/`), the public handle
+ * (`hub-handle.ts`); `ready.ts` builds the `ready` event.
  *
  * @module
  */
-import { createServer as createHttpsServer } from 'node:https'
-import type { Server as HttpsServer } from 'node:https'
-import type { AddressInfo } from 'node:net'
-import { createServer as createTlsServer } from 'node:tls'
-import type { Server as TlsServer } from 'node:tls'
-import { WebSocketServer, createWebSocketStream } from 'ws'
-import { formatConnectionString } from '../connection-string.js'
 import { SasTokenError } from '../errors.js'
 import { assertHostName, assertIdScope } from '../identity.js'
 import { decodeKey, hmacKeysEquivalent } from '../keys.js'
 import { DEFAULT_CLOCK_SKEW_SECONDS } from '../sas-token.js'
-import { createBroker } from './mqtt/broker.js'
-import { CaRegistry, defaultCaName, parseCaCertificate } from './state/ca-registry.js'
-import { sendC2d, sendModuleInput } from './state/c2d.js'
-import type { C2dInput } from './state/c2d.js'
-import type { C2dQueueOptions } from './state/c2d-queue.js'
-import { DEFAULT_ID_SCOPE, putEnrollment, putGroup } from './state/dps.js'
 import { checkEventStreamOptions } from './event-sinks.js'
 import type { EventStreamOptions } from './event-sinks.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
-import { MethodCalls } from './state/methods.js'
-import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './state/registry.js'
-import type { IdentityInput } from './state/registry.js'
+import { createHubHandle, identityInput } from './hub-handle.js'
+import type { Hub } from './hub-handle.js'
+import { createBroker } from './mqtt/broker.js'
+import { createAmqpListener } from './net/amqp-listener.js'
+import { bindListeners, closeServer } from './net/bind-listeners.js'
+import type { ListenerToBind } from './net/bind-listeners.js'
+import { TlsHandshakeGuard } from './net/guard-listener.js'
+import { createHttpsListener } from './net/https-listener.js'
 import { certificateNameOf, isLoopbackHost } from './net/loopback.js'
+import { createMqttListener } from './net/mqtt-listener.js'
+import { WarningThrottle } from './net/warning-throttle.js'
+import { publishReady } from './ready.js'
 import { createRestApi } from './rest/rest-api.js'
 import { HubService } from './service.js'
+import { CaRegistry, defaultCaName, parseCaCertificate } from './state/ca-registry.js'
+import type { C2dQueueOptions } from './state/c2d-queue.js'
+import { DEFAULT_ID_SCOPE } from './state/dps.js'
 import { idTable } from './state/id-table.js'
+import { MethodCalls } from './state/methods.js'
+import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './state/registry.js'
 import { StateStore } from './state/state-store.js'
 import type { HubState } from './state/state-store.js'
 import { loadTlsMaterial } from './tls/tls-material.js'
-import { TlsHandshakeGuard, guardConnections, guardUpgrades, httpTimeouts } from './net/guard-listener.js'
-import type { JsonObject } from './state/twin.js'
+
+export type { AddIdentityOptions, Hub } from './hub-handle.js'
 
 /** Options of {@link startHub}. */
 export interface StartHubOptions {
@@ -50,10 +54,21 @@ export interface StartHubOptions {
   /** HTTPS (REST API, MQTT over WebSocket) port; 0 (default) picks a free one. */
   httpsPort?: number
   /**
-   * Listeners that may fail to bind (the CLI's default 8883 and 443): a `warning` event is
-   * emitted, the port reads 0, and the hub goes on without it.
+   * The AMQP over TLS port, where every AMQP client is refused at once (AMQP is not served
+   * yet) instead of waiting for its own timeout; 0 (default) picks a free one, `false` opens none.
    */
-  optionalListeners?: Array<'mqtt' | 'https'>
+  amqpPort?: number | false
+  /**
+   * Listeners whose port is a default that may fail to bind (the CLI's 8883, 443 and 5671): each
+   * that cannot is off (its port reads 0), with one `warning` event saying which port, why and
+   * what to do; the others are errors. Neither MQTT nor HTTPS bound is an error either way.
+   */
+  optionalListeners?: Array<'mqtt' | 'https' | 'amqp'>
+  /**
+   * Called with every event from the first one on, so the warnings published while the hub
+   * starts (a default port that stays off) and `ready` reach it too.
+   */
+  onEvent?: (event: HubEvent) => void
   /** The host name devices use in `HostName=`; default `localhost`. */
   hostName?: string
   /** The bind address; default `127.0.0.1`. Beyond loopback, `ownerKey` must be your own. */
@@ -89,201 +104,6 @@ export interface StartHubOptions {
   eventStream?: EventStreamOptions
 }
 
-/** Options of {@link Hub.addDevice} and {@link Hub.addModule}. */
-export interface AddIdentityOptions {
-  /** The primary symmetric key (base64); absent or empty: one is generated. */
-  primaryKey?: string
-  /** The secondary symmetric key (base64); absent or empty: one is generated. */
-  secondaryKey?: string
-  /** Whether the identity may connect; default `enabled` (disabling closes its connection). */
-  status?: 'enabled' | 'disabled'
-  /**
-   * X.509 CA signed: no keys; the device connects with a certificate chained to a verified CA
-   * registered with the hub (`x509Ca`) whose CN is its id (`{deviceId}/{moduleId}` for a module).
-   */
-  certificateAuthority?: boolean
-  /** X.509 self-signed: the certificate thumbprints instead of keys. */
-  x509Thumbprint?: {
-    /** The primary certificate's thumbprint: SHA-1 (40 hex digits) or SHA-256 (64). */
-    primaryThumbprint: string
-    /** The secondary certificate's thumbprint, SHA-1 or SHA-256; default none. */
-    secondaryThumbprint?: string
-  }
-}
-
-/** A running hub. */
-export interface Hub {
-  /** `HostName=…;SharedAccessKeyName=iothubowner;SharedAccessKey=…` */
-  hubConnectionString: string
-  /** The local CA certificate (PEM): trust it in clients. */
-  ca: string
-  /** The CA certificate's path, when a state directory is used. */
-  caPath?: string
-  /** The host name in connection strings (`HostName=`). */
-  hostName: string
-  /** The DPS ID scope. */
-  idScope: string
-  /** The bound ports (0 for an optional listener that could not bind). */
-  ports: {
-    /** The MQTT over TLS port (devices and DPS). */
-    mqtt: number
-    /** The HTTPS port (REST API, MQTT over WebSocket). */
-    https: number
-  }
-  /**
-   * Creates (or returns) a device; its connection string uses the primary key. Given options
-   * update an existing device.
-   *
-   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST` (keys, thumbprints).
-   */
-  addDevice(
-    id: string,
-    o?: AddIdentityOptions,
-  ): Promise<{
-    /** The device's connection string (`x509=true` for an X.509 identity). */
-    connectionString: string
-    /** The primary key (SAS identities only). */
-    primaryKey?: string
-    /** The secondary key (SAS identities only). */
-    secondaryKey?: string
-  }>
-  /**
-   * Creates (or returns) a module of an existing device; its connection string uses the
-   * primary key. Given options update an existing module.
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND` (no such device), `ERR_INVALID_IDENTIFIER`,
-   *   `ERR_HUB_BAD_REQUEST` (keys, thumbprints).
-   */
-  addModule(
-    deviceId: string,
-    moduleId: string,
-    o?: AddIdentityOptions,
-  ): Promise<{
-    /** The module's connection string (`x509=true` for an X.509 identity). */
-    connectionString: string
-    /** The primary key (SAS identities only). */
-    primaryKey?: string
-    /** The secondary key (SAS identities only). */
-    secondaryKey?: string
-  }>
-  /**
-   * Queues a cloud-to-device message (a `Buffer` is sent as its bytes) and delivers it at once
-   * if the device is connected and subscribed.
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`.
-   */
-  sendC2d(
-    deviceId: string,
-    payload: string | Buffer,
-    o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
-  ): Promise<{
-    /** The message id (given, or a random UUID). */
-    messageId: string
-    /** `delivered` when the device received it now, else `queued`. */
-    state: 'queued' | 'delivered'
-  }>
-  /**
-   * Sends a message to a connected module's input (what IoT Edge routing does).
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_DEVICE_NOT_ONLINE`.
-   */
-  sendToModuleInput(
-    deviceId: string,
-    moduleId: string,
-    inputName: string,
-    payload: string | Buffer,
-    o?: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
-  ): Promise<{
-    /** The message id (given, or a random UUID). */
-    messageId: string
-    /** Always `delivered`: module inputs are not queued. */
-    state: 'delivered'
-  }>
-  /**
-   * Invokes a direct method on a connected device (or module) and waits for its answer;
-   * `timeoutSeconds` is 5 to 300, default 30.
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST` (name, timeout, payload over
-   *   128 KB), `ERR_HUB_DEVICE_NOT_ONLINE`, `ERR_HUB_METHOD_TIMEOUT`, `ERR_HUB_CLOSED`.
-   */
-  invokeMethod(
-    deviceId: string,
-    methodName: string,
-    payload?: unknown,
-    o?: { moduleId?: string; timeoutSeconds?: number },
-  ): Promise<{
-    /** The status code the device answered with. */
-    status: number
-    /** The device's answer: parsed JSON, else the text (`null` when empty). */
-    payload: unknown
-  }>
-  /**
-   * Merges a patch into the twin's desired properties (sent to a subscribed device); returns
-   * the twin.
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`.
-   */
-  updateDesired(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
-  /**
-   * Merges a patch into the twin's tags; returns the twin.
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`.
-   */
-  updateTags(deviceId: string, patch: JsonObject, o?: { moduleId?: string }): Promise<JsonObject>
-  /**
-   * The twin of a device (or module), as IoT Hub's service JSON.
-   *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
-   */
-  getTwin(deviceId: string, o?: { moduleId?: string }): Promise<JsonObject>
-  /**
-   * A DPS individual enrollment (empty keys are generated); returns its keys.
-   *
-   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_NOT_FOUND`.
-   */
-  addEnrollment(
-    registrationId: string,
-    o?: {
-      /** The primary key (base64); absent or empty: one is generated. */
-      primaryKey?: string
-      /** The secondary key (base64); absent or empty: one is generated. */
-      secondaryKey?: string
-      /** The device id a registration gets; default the registration id. */
-      deviceId?: string
-    },
-  ): Promise<{
-    /** The enrollment's primary key. */
-    primaryKey: string
-    /** The enrollment's secondary key. */
-    secondaryKey: string
-  }>
-  /**
-   * A DPS enrollment group (empty keys are generated); returns its keys.
-   *
-   * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_NOT_FOUND`.
-   */
-  addEnrollmentGroup(
-    groupId: string,
-    o?: {
-      /** The group's primary key (base64); absent or empty: one is generated. */
-      primaryKey?: string
-      /** The group's secondary key (base64); absent or empty: one is generated. */
-      secondaryKey?: string
-    },
-  ): Promise<{
-    /** The group's primary key. */
-    primaryKey: string
-    /** The group's secondary key. */
-    secondaryKey: string
-  }>
-  /** Every event; also async-iterable from now on. */
-  events: HubEvents & AsyncIterable<HubEvent>
-  /** Writes pending state now. */
-  flush(): Promise<void>
-  /** Closes every connection and listener and writes the state. */
-  close(): Promise<void>
-}
-
 function freshState(ownerKey: string): HubState {
   return {
     format: 'sas-token-hub-state',
@@ -295,75 +115,17 @@ function freshState(ownerKey: string): HubState {
   }
 }
 
-async function listen(
-  server: TlsServer | HttpsServer,
-  port: number,
-  host: string,
-  name: string,
-  optional: boolean,
-  events: HubEvents,
-): Promise<number> {
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(err)
-      server.once('error', onError)
-      server.listen(port, host, () => {
-        server.off('error', onError)
-        resolve()
-      })
-    })
-  } catch (cause) {
-    const message = `The ${name} listener cannot bind ${host}:${port} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`
-    if (optional) {
-      events.publish({
-        event: 'warning',
-        listener: name,
-        port,
-        message: `${message}; going on without it (choose one with --${name}-port).`,
-      })
-      return 0
-    }
-    throw Object.assign(
-      new SasTokenError(
-        'ERR_HUB_PORT_UNAVAILABLE',
-        `${message}: choose another with --${name}-port (0 picks a free one).`,
-        { cause },
-      ),
-      { port },
-    )
-  }
-  return (server.address() as AddressInfo).port
-}
-
-function closeServer(server: TlsServer | HttpsServer): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server.listening) return resolve()
-    server.close(() => resolve())
-  })
-}
-
 /**
- * Starts a hub.
+ * Opens (or makes) the state, with the owner key given (kept in it), and refuses a bind beyond
+ * loopback with the development key.
  *
- * @example
- * ```ts
- * const hub = await startHub({ devices: ['dev1'] })
- * const { connectionString } = await hub.addDevice('dev2')
- * for await (const e of hub.events) if (e.event === 'telemetry') break
- * await hub.close()
- * ```
- * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
- *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap, an `eventStream` bound), `ERR_INVALID_KEY`,
- *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`,
- *   `ERR_HUB_BAD_REQUEST` (an `x509Ca` entry that is not a CA certificate).
+ * @throws {SasTokenError} `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_INSECURE_BIND`.
  */
-export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
-  const now = o.now ?? Date.now
-  const hostName = assertHostName(o.hostName ?? 'localhost', 'hostName')
-  const idScope = assertIdScope(o.idScope ?? DEFAULT_ID_SCOPE)
-  const host = o.host ?? '127.0.0.1'
-  if (o.ownerKey !== undefined) decodeKey(o.ownerKey, 'ownerKey')
-  const events = new HubEvents(now)
+async function openState(
+  o: StartHubOptions,
+  events: HubEvents,
+  host: string,
+): Promise<{ store: StateStore; ownerKey: string; dir: string | undefined }> {
   const dir = o.inMemory ? undefined : o.stateDir
   const onStoreError = (err: unknown): void => {
     events.publish({ event: 'warning', message: `Could not write the state: ${(err as Error).message}` })
@@ -385,9 +147,39 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
       `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
     )
   }
+  return { store, ownerKey, dir }
+}
+
+/** A hub started but not yet announced (no `ready` event): what {@link launchHub} gives. */
+export interface LaunchedHub {
+  /** The public handle. */
+  hub: Hub
+  /** The bind address. */
+  host: string
+  /** The state directory, or `undefined` in memory. */
+  stateDir: string | undefined
+  /** The devices created at start, in order. */
+  devices: string[]
+}
+
+/**
+ * Starts a hub without publishing `ready` (its caller does, with what it adds: the console).
+ *
+ * @throws {SasTokenError} as {@link startHub}.
+ * @internal
+ */
+export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
+  const now = o.now ?? Date.now
+  const hostName = assertHostName(o.hostName ?? 'localhost', 'hostName')
+  const idScope = assertIdScope(o.idScope ?? DEFAULT_ID_SCOPE)
+  const host = o.host ?? '127.0.0.1'
+  if (o.ownerKey !== undefined) decodeKey(o.ownerKey, 'ownerKey')
+  const events = new HubEvents(now)
+  if (o.onEvent !== undefined) events.on('event', o.onEvent)
+  const { store, ownerKey, dir } = await openState(o, events, host)
   const names = [...new Set(['localhost', '127.0.0.1', '::1', hostName, ...certificateNameOf(host)])]
   const tls = await loadTlsMaterial(dir, names, now())
-  const hub = new HubService({
+  const service = new HubService({
     store,
     events,
     hostName,
@@ -399,233 +191,92 @@ export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const certificates = new CaRegistry(store, now)
   const startCas = (o.x509Ca ?? []).map((pem, i) => ({ pem, cert: parseCaCertificate(pem, `x509Ca[${i}]`) }))
   for (const { pem, cert } of startCas) certificates.put(defaultCaName(cert), pem, { isVerified: true })
-  const methods = new MethodCalls(hub)
+  const methods = new MethodCalls(service)
   const { broker, handle } = await createBroker(
-    hub,
+    service,
     methods,
     o.maxOutboundBytes === undefined ? {} : { maxOutboundBytes: o.maxOutboundBytes },
   )
+  const closeBroker = (): Promise<void> => new Promise<void>((resolve) => broker.close(() => resolve()))
 
+  const warnings = new WarningThrottle(events)
   const handshakes = new TlsHandshakeGuard({
     events,
+    trust: tls.caPath === undefined ? "the hub's CA (hub.ca)" : `the hub's CA, ${tls.caPath}`,
     ...(o.tlsHandshakeTimeoutMs === undefined ? {} : { timeoutMs: o.tlsHandshakeTimeoutMs }),
     ...(o.maxTlsHandshakes === undefined ? {} : { maxPending: o.maxTlsHandshakes }),
   })
-  // The verified CAs are the TLS listener's client CAs, so OpenSSL verifies each chain (an
-  // unverified one still connects: the CONNECT is refused with the reason).
-  const mqttContext = () => ({
-    cert: tls.server.cert,
-    key: tls.server.key,
-    ca: certificates.verifiedPems(),
-    allowPartialTrustChain: true,
-  })
-  const mqttServer = createTlsServer(
-    { ...handshakes.serverOptions, ...mqttContext(), requestCert: true, rejectUnauthorized: false },
-    guardConnections((socket) => handle(socket)),
-  )
-  handshakes.watch(mqttServer)
-  certificates.onChange(() => mqttServer.setSecureContext(mqttContext()))
-
-  const api = createRestApi(hub, methods, {
+  const mqtt = createMqttListener({ tls, certificates, handshakes, handle })
+  const api = createRestApi(service, methods, {
     certificates,
     eventStream: checkEventStreamOptions(o.eventStream ?? {}),
   })
-  const httpsServer = createHttpsServer(
-    { ...handshakes.serverOptions, ...httpTimeouts(), cert: tls.server.cert, key: tls.server.key },
-    api,
-  )
-  handshakes.watch(httpsServer)
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: 512 * 1024,
-    handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
-  })
-  httpsServer.on(
-    'upgrade',
-    guardUpgrades((req, socket, head, url) => {
-      const path = url.pathname
-      const protocols = String(req.headers['sec-websocket-protocol'] ?? '')
-        .split(',')
-        .map((p) => p.trim())
-      if (path !== '/$iothub/websocket' || !protocols.includes('mqtt')) {
-        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
-        return
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const stream = createWebSocketStream(ws)
-        stream.on('error', () => undefined)
-        handle(stream, req)
-      })
-    }),
-  )
+  const https = createHttpsListener({ tls, handshakes, api, handle, warnings })
+  const amqp = o.amqpPort === false ? undefined : createAmqpListener({ tls, handshakes, warnings })
 
   const optional = new Set(o.optionalListeners ?? [])
-  let mqttPort: number
-  let httpsPort: number
+  const toBind: ListenerToBind[] = [
+    { name: 'mqtt', server: mqtt, port: o.mqttPort ?? 0, optional: optional.has('mqtt') },
+    { name: 'https', server: https.server, port: o.httpsPort ?? 0, optional: optional.has('https') },
+  ]
+  if (amqp !== undefined)
+    toBind.push({ name: 'amqp', server: amqp, port: o.amqpPort || 0, optional: optional.has('amqp') })
+  let ports: Hub['ports']
   try {
-    mqttPort = await listen(mqttServer, o.mqttPort ?? 0, host, 'mqtt', optional.has('mqtt'), events)
-    httpsPort = await listen(httpsServer, o.httpsPort ?? 0, host, 'https', optional.has('https'), events)
+    ports = await bindListeners(toBind, host, events)
   } catch (err) {
-    await Promise.all([closeServer(mqttServer), closeServer(httpsServer)])
-    await new Promise<void>((resolve) => broker.close(() => resolve()))
+    warnings.close()
+    handshakes.close()
+    await closeBroker()
     throw err
   }
-
-  for (const p of [mqttPort, httpsPort]) if (p !== 0) hub.ports.add(p)
-
-  const connectionString = (
-    deviceId: string,
-    moduleId: string | undefined,
-  ): { connectionString: string; primaryKey?: string; secondaryKey?: string } => {
-    const identity = hub.requireIdentity(deviceId, moduleId)
-    const auth = identity.authentication
-    const base =
-      moduleId === undefined
-        ? ({ kind: 'device', hostName, deviceId } as const)
-        : ({ kind: 'module', hostName, deviceId, moduleId } as const)
-    if (auth.type !== 'sas') return { connectionString: formatConnectionString({ ...base, x509: true }) }
-    return {
-      connectionString: formatConnectionString({ ...base, sharedAccessKey: auth.symmetricKey.primaryKey }),
-      primaryKey: auth.symmetricKey.primaryKey,
-      secondaryKey: auth.symmetricKey.secondaryKey,
-    }
-  }
-  const identityInput = (x: AddIdentityOptions = {}): IdentityInput => ({
-    ...(x.status === undefined ? {} : { status: x.status }),
-    authentication: x.certificateAuthority
-      ? { type: 'certificateAuthority' }
-      : x.x509Thumbprint
-        ? { type: 'selfSigned', x509Thumbprint: x.x509Thumbprint }
-        : {
-            type: 'sas',
-            symmetricKey: { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' },
-          },
-  })
+  for (const p of [ports.mqtt, ports.https]) if (p !== 0) service.ports.add(p)
 
   for (const id of o.devices ?? []) {
-    if (hub.entry(id) === undefined) hub.putDevice(id, identityInput())
+    if (service.entry(id) === undefined) service.putDevice(id, identityInput())
   }
 
-  let closed: Promise<void> | undefined
-  const result: Hub = {
-    hubConnectionString: formatConnectionString({
-      kind: 'service',
-      hostName,
-      sharedAccessKeyName: 'iothubowner',
-      sharedAccessKey: ownerKey,
-    }),
-    ca: tls.ca.cert,
-    ...(tls.caPath === undefined ? {} : { caPath: tls.caPath }),
-    hostName,
-    idScope,
-    ports: { mqtt: mqttPort, https: httpsPort },
-    async addDevice(id, x) {
-      if (hub.entry(id) === undefined) hub.putDevice(id, identityInput(x))
-      else if (x !== undefined) hub.putDevice(id, identityInput(x), '*')
-      const answer = connectionString(id, undefined)
-      await store.committed()
-      return answer
+  const hub = createHubHandle({
+    service,
+    methods,
+    ownerKey,
+    ca: { cert: tls.ca.cert, ...(tls.caPath === undefined ? {} : { path: tls.caPath }) },
+    ports,
+    async closeListeners() {
+      handshakes.close()
+      warnings.close()
+      https.terminateWebSockets()
+      await Promise.all([
+        closeServer(mqtt),
+        closeServer(https.server),
+        ...(amqp === undefined ? [] : [closeServer(amqp)]),
+        closeBroker(),
+      ])
+      https.server.closeAllConnections()
     },
-    async addModule(deviceId, moduleId, x) {
-      if (hub.identity(deviceId, moduleId) === undefined) hub.putModule(deviceId, moduleId, identityInput(x))
-      else if (x !== undefined) hub.putModule(deviceId, moduleId, identityInput(x), '*')
-      const answer = connectionString(deviceId, moduleId)
-      await store.committed()
-      return answer
-    },
-    async sendC2d(deviceId, payload, x = {}) {
-      const input: C2dInput =
-        typeof payload === 'string'
-          ? { ...x, payload }
-          : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
-      const answer = sendC2d(hub, deviceId, input)
-      await store.committed()
-      return answer
-    },
-    async sendToModuleInput(deviceId, moduleId, inputName, payload, x = {}) {
-      const input: C2dInput =
-        typeof payload === 'string'
-          ? { ...x, payload }
-          : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
-      const answer = sendModuleInput(hub, deviceId, moduleId, inputName, input)
-      await store.committed()
-      return answer
-    },
-    async invokeMethod(deviceId, methodName, payload, x = {}) {
-      return methods.invoke(deviceId, x.moduleId, {
-        methodName,
-        payload,
-        ...(x.timeoutSeconds === undefined ? {} : { responseTimeoutInSeconds: x.timeoutSeconds }),
-      })
-    },
-    async updateDesired(deviceId, patch, x = {}) {
-      const answer = hub.updateTwin(deviceId, x.moduleId, { properties: { desired: patch } })
-      await store.committed()
-      return answer
-    },
-    async updateTags(deviceId, patch, x = {}) {
-      const answer = hub.updateTwin(deviceId, x.moduleId, { tags: patch })
-      await store.committed()
-      return answer
-    },
-    async getTwin(deviceId, x = {}) {
-      return hub.getTwin(deviceId, x.moduleId)
-    },
-    async addEnrollment(registrationId, x = {}) {
-      putEnrollment(hub, registrationId, {
-        primaryKey: x.primaryKey ?? '',
-        secondaryKey: x.secondaryKey ?? '',
-        ...(x.deviceId === undefined ? {} : { deviceId: x.deviceId }),
-      })
-      const e = hub.state.dps.enrollments[registrationId]
-      if (e === undefined)
-        throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment ${registrationId} was not stored.`)
-      const answer = { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey }
-      await store.committed()
-      return answer
-    },
-    async addEnrollmentGroup(groupId, x = {}) {
-      putGroup(hub, groupId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' })
-      const g = hub.state.dps.groups[groupId]
-      if (g === undefined)
-        throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment group ${groupId} was not stored.`)
-      const answer = { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey }
-      await store.committed()
-      return answer
-    },
-    events,
-    flush: () => store.flush(),
-    close() {
-      closed ??= (async () => {
-        methods.close()
-        handshakes.close()
-        for (const client of wss.clients) client.terminate()
-        await Promise.all([
-          closeServer(mqttServer),
-          closeServer(httpsServer),
-          new Promise<void>((resolve) => broker.close(() => resolve())),
-        ])
-        httpsServer.closeAllConnections()
-        for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
-        hub.c2d.close()
-        try {
-          await store.flush()
-        } finally {
-          events.end()
-        }
-      })()
-      return closed
-    },
-  }
-  events.publish({
-    event: 'ready',
-    hubConnectionString: result.hubConnectionString,
-    ...(tls.caPath === undefined ? {} : { caPath: tls.caPath }),
-    hostName,
-    idScope,
-    host,
-    ports: result.ports,
-    stateDir: dir ?? null,
   })
-  return result
+  return { hub, host, stateDir: dir, devices: [...new Set(o.devices ?? [])] }
+}
+
+/**
+ * Starts a hub. A port given is bound or is an error; one left out is a free one. For IoT Hub's
+ * own ports with a fallback, and the console, see {@link startHubWithConsole}.
+ *
+ * @example
+ * ```ts
+ * const hub = await startHub({ devices: ['dev1'] })
+ * const { connectionString } = await hub.addDevice('dev2')
+ * for await (const e of hub.events) if (e.event === 'telemetry') break
+ * await hub.close()
+ * ```
+ * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
+ *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap, an `eventStream` bound), `ERR_INVALID_KEY`,
+ *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`
+ *   (a port given that cannot be bound, or neither MQTT nor HTTPS bound),
+ *   `ERR_HUB_BAD_REQUEST` (an `x509Ca` entry that is not a CA certificate).
+ */
+export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
+  const launched = await launchHub(o)
+  await publishReady(launched)
+  return launched.hub
 }

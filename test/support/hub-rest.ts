@@ -5,7 +5,9 @@ import type { Hub } from 'sas-token/hub'
 import { hmacToken } from './hmac-token.js'
 
 /** What a request needs of a hub (a running `Hub`, or one known from its ready line). */
-export type HubAddress = Pick<Hub, 'ports' | 'ca' | 'hubConnectionString'>
+export type HubAddress = Pick<Hub, 'ca' | 'hubConnectionString'> & {
+  ports: Pick<Hub['ports'], 'mqtt' | 'https'>
+}
 
 /** The owner key, read back from the hub connection string. */
 export function ownerKey(hub: HubAddress): string {

@@ -15,14 +15,17 @@ import { loadHub } from '../load-hub.js'
 import { withLocalConflict, withSharedChecks } from '../options.js'
 import { UsageError } from '../errors.js'
 import { warn, writeValue } from '../output.js'
-import { onStdoutGone, stdoutGone } from '../stdout-gone.js'
 import { registerSecret } from '../secrets.js'
 import { escapeTerminal } from '../escape-terminal.js'
+import { onStdoutGone, stdoutGone } from '../stdout-gone.js'
 import { renderHubEvent } from '../render-hub-event.js'
 import { withHubSubcommands } from './hub/index.js'
+import { DEFAULT_PORTS } from '../../hub/default-ports.js'
+import type { HubEvent, HubEvents } from '../../hub/events.js'
+import type { ReadyDocument } from '../../hub/ready.js'
 
 /** The console's default port (`--console-port`); when taken, a free one is used instead. */
-export const DEFAULT_CONSOLE_PORT = 8884
+export const DEFAULT_CONSOLE_PORT = DEFAULT_PORTS.console
 
 /**
  * The default state directory: `$XDG_STATE_HOME/sas-token/hub`, else
@@ -61,12 +64,23 @@ function builder(y: Argv) {
         'mqtt-port': {
           global: false,
           type: 'number',
-          describe: 'MQTT over TLS port (DPS too); 0 picks a free one [default: 8883]',
+          describe: `MQTT over TLS port (DPS too); 0 picks a free one [default: ${DEFAULT_PORTS.mqtt}, off with a warning when taken]`,
         },
         'https-port': {
           global: false,
           type: 'number',
-          describe: 'HTTPS port: REST API and MQTT over WebSocket; 0 picks a free one [default: 443]',
+          describe: `HTTPS port: REST API and MQTT over WebSocket; 0 picks a free one; not root: 8443 [default: ${DEFAULT_PORTS.https}, off with a warning when it cannot be bound]`,
+        },
+        'amqp-port': {
+          global: false,
+          type: 'number',
+          describe: `AMQP port, where AMQP clients are refused at once (not served yet); 0 picks a free one [default: ${DEFAULT_PORTS.amqp}, off with a warning when taken]`,
+        },
+        amqp: {
+          global: false,
+          type: 'boolean',
+          describe:
+            'Listen for AMQP clients to refuse them at once (--no-amqp: no AMQP port) [default: true]',
         },
         'host-name': {
           global: false,
@@ -138,6 +152,55 @@ async function readCaFile(file: string): Promise<string> {
   }
 }
 
+/** The human lines of the `ready` document. */
+function readyLines(ready: ReadyDocument): string {
+  const port = (p: number): string => (p === 0 ? 'off' : String(p))
+  const lines = [
+    `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP :${ready.ports.amqp === 0 ? 'off' : `${ready.ports.amqp} (refused: not served yet)`}  DPS ID scope ${ready.idScope}`,
+    `Hub connection string: ${ready.hubConnectionString}`,
+  ]
+  for (const [id, cs] of Object.entries(ready.devices)) lines.push(`Device ${id}: ${cs}`)
+  lines.push(`State: ${ready.stateDir ?? 'in memory (nothing kept)'}`)
+  if (ready.consoleUrl !== null)
+    lines.push(`Console: ${ready.consoleUrl}  (open it in a browser; the token is its key)`)
+  lines.push(
+    ready.caPath === null ? `CA certificate (in memory):\n${ready.ca ?? ''}` : trustHelp(ready.caPath),
+  )
+  lines.push('Ctrl-C stops the hub.')
+  return lines.join('\n')
+}
+
+/**
+ * The hub's log on stdout: human lines, or NDJSON with `--json`; warnings also on stderr. It
+ * loses nothing: while stdout is over its highWaterMark the hub reads no device socket, so
+ * nothing is acknowledged that is not logged, and stdout's buffer stays bounded. Until
+ * `start` (the ready line is out), warnings go to stderr only and nothing to stdout, so
+ * the ready line is the first (the start's warnings: a default port off, the console moved).
+ */
+function stdoutLog(json: boolean): { onEvent(e: HubEvent): void; start(events: HubEvents): void } {
+  let events: HubEvents | undefined
+  const sink = { sink: 'stdout' }
+  let behind = false
+  const caughtUp = (): void => {
+    behind = false
+    events?.caughtUp(sink)
+  }
+  return {
+    onEvent(e) {
+      if (stdoutGone.aborted) return
+      if (e.event === 'warning') warn(escapeTerminal(e.message))
+      if (events === undefined || e.event === 'ready' || (e.event === 'warning' && !json)) return
+      if (writeValue(json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
+      behind = true
+      events.behind(sink)
+      process.stdout.once('drain', caughtUp)
+    },
+    start(hubEvents) {
+      events = hubEvents
+    },
+  }
+}
+
 async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const ownerKey = args.ownerKey ?? process.env.SAS_TOKEN_HUB_OWNER_KEY
   registerSecret(ownerKey)
@@ -146,112 +209,46 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     assertKey(ownerKey, args.ownerKey === undefined ? 'SAS_TOKEN_HUB_OWNER_KEY' : '--owner-key')
   const mqttPort = port(args.mqttPort, 'mqtt-port')
   const httpsPort = port(args.httpsPort, 'https-port')
+  const amqpPort = port(args.amqpPort, 'amqp-port')
   const consolePort = port(args.consolePort, 'console-port')
   const x509Ca = await Promise.all((args.x509Ca ?? []).map((file) => readCaFile(file)))
-  const { startHub, startConsole } = await loadHub()
-  const optional: Array<'mqtt' | 'https'> = []
-  if (mqttPort === undefined) optional.push('mqtt')
-  if (httpsPort === undefined) optional.push('https')
+  const { startHubWithConsole } = await loadHub()
   const stateDir = args.inMemory ? undefined : (args.stateDir ?? defaultStateDir())
-  const lines: string[] = []
-  const hub = await startHub({
+
+  const log = stdoutLog(args.json === true)
+  const started = await startHubWithConsole({
     ...(stateDir === undefined ? { inMemory: true } : { stateDir }),
-    mqttPort: mqttPort ?? 8883,
-    httpsPort: httpsPort ?? 443,
-    optionalListeners: optional,
+    ...(mqttPort === undefined ? {} : { mqttPort }),
+    ...(httpsPort === undefined ? {} : { httpsPort }),
+    ...(args.amqp === false ? { amqpPort: false } : amqpPort === undefined ? {} : { amqpPort }),
     ...(args.hostName === undefined ? {} : { hostName: args.hostName }),
     ...(args.bind === undefined ? {} : { host: args.bind }),
     ...(ownerKey === undefined ? {} : { ownerKey }),
     ...(args.idScope === undefined ? {} : { idScope: args.idScope }),
     devices: args.device ?? [],
     x509Ca,
+    console: args.console === false ? false : consolePort === undefined ? {} : { port: consolePort },
+    onEvent: log.onEvent,
   })
-  const devices: Record<string, string> = {}
-  for (const id of args.device ?? []) devices[id] = (await hub.addDevice(id)).connectionString
-  const caPath = hub.caPath
-  let web: Awaited<ReturnType<typeof startConsole>> | undefined
-  if (args.console !== false && hub.ports.https === 0) {
-    warn(
-      'no web console: it fronts the HTTPS listener, which is off (choose one with --https-port, 0 for any).',
-    )
-  } else if (args.console !== false) {
-    const consoleOptions = {
-      hub,
-      ...(args.bind === undefined || args.bind === '0.0.0.0' || args.bind === '::'
-        ? {}
-        : { hubAddress: args.bind }),
-    }
-    try {
-      web = await startConsole({ ...consoleOptions, port: consolePort ?? DEFAULT_CONSOLE_PORT })
-    } catch (err) {
-      if (consolePort !== undefined) {
-        await hub.close()
-        throw err
-      }
-      warn(`console port ${DEFAULT_CONSOLE_PORT} is taken; using a free one (choose with --console-port).`)
-      web = await startConsole({ ...consoleOptions, port: 0 })
-    }
-    registerSecret(web.token)
-  }
-  if (args.json) {
-    writeValue(
-      JSON.stringify({
-        event: 'ready',
-        time: new Date().toISOString(),
-        hubConnectionString: hub.hubConnectionString,
-        caPath: caPath ?? null,
-        ca: caPath === undefined ? hub.ca : undefined,
-        hostName: hub.hostName,
-        idScope: hub.idScope,
-        ports: hub.ports,
-        stateDir: stateDir ?? null,
-        consoleUrl: web?.url ?? null,
-        devices,
-      }),
-    )
-  } else {
-    lines.push(
-      `sas-token hub ready: ${hub.hostName}  MQTT/TLS :${hub.ports.mqtt || 'off'}  HTTPS+WebSocket :${hub.ports.https || 'off'}  DPS ID scope ${hub.idScope}`,
-    )
-    lines.push(`Hub connection string: ${hub.hubConnectionString}`)
-    for (const [id, cs] of Object.entries(devices)) lines.push(`Device ${id}: ${cs}`)
-    lines.push(`State: ${stateDir ?? 'in memory (nothing kept)'}`)
-    if (web) lines.push(`Console: ${web.url}  (open it in a browser; the token is its key)`)
-    lines.push(caPath === undefined ? `CA certificate (in memory):\n${hub.ca}` : trustHelp(caPath))
-    lines.push('Ctrl-C stops the hub.')
-    writeValue(lines.join('\n'))
-  }
-  // The log loses nothing: while stdout is over its highWaterMark the hub reads no device
-  // socket, so nothing is acknowledged that is not logged, and stdout's buffer stays bounded.
-  const log = { sink: 'stdout' }
-  let behind = false
-  const caughtUp = (): void => {
-    behind = false
-    hub.events.caughtUp(log)
-  }
-  hub.events.on('event', (e) => {
-    if (e.event === 'ready' || stdoutGone.aborted) return
-    if (e.event === 'warning') warn(escapeTerminal(e.message))
-    if (e.event === 'warning' && !args.json) return
-    if (writeValue(args.json ? JSON.stringify(e) : renderHubEvent(e)) || behind) return
-    behind = true
-    hub.events.behind(log)
-    process.stdout.once('drain', caughtUp)
-  })
-  // A state that could not be written on close fails the command (a non-zero exit).
-  // Ctrl-C, SIGTERM, or a log reader that has gone (`sas-token hub --json | head -1`): the log
-  // has nobody to tell, so the hub closes as on Ctrl-C.
-  await new Promise<void>((resolve, reject) => {
+  if (started.console) registerSecret(started.console.token)
+  // Ctrl-C, SIGTERM, or a log reader that has gone (`sas-token hub --json | head -1`) close the
+  // hub from the moment the ready line is out (a script may signal as soon as it reads it); a
+  // state that could not be written on close fails the command.
+  const stopped = new Promise<void>((resolve, reject) => {
     const stop = (): void => {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       stopListening()
-      Promise.all([web?.close(), hub.close()]).then(() => resolve(), reject)
+      started.close().then(() => resolve(), reject)
     }
     const stopListening = onStdoutGone(stop)
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
+  const { ready } = started
+  writeValue(args.json ? JSON.stringify(ready) : readyLines(ready))
+  log.start(started.hub.events)
+  await stopped
 }
 
 /** The `hub` command module. */

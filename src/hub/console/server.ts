@@ -269,12 +269,13 @@ export async function startConsole(o: StartConsoleOptions): Promise<HubConsole> 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
-        new SasTokenError(
-          'ERR_INVALID_OPTION',
-          `the console cannot listen on 127.0.0.1:${port} (${err.code ?? err.message}); pick another --console-port or use --no-console`,
-          {
-            cause: err,
-          },
+        Object.assign(
+          new SasTokenError(
+            'ERR_HUB_PORT_UNAVAILABLE',
+            `the console cannot listen on 127.0.0.1:${port} (${err.code ?? err.message}); pick another --console-port or use --no-console`,
+            { cause: err },
+          ),
+          { port },
         ),
       ),
     )

@@ -12,7 +12,8 @@
  *   a throw destroys that socket.
  * - {@link TlsHandshakeGuard}: every TLS listener closes a connection that has not finished its
  *   handshake in time, and drops new connections at once while too many are in handshake,
- *   with a `warning` event at most once per window.
+ *   with a `warning` event at most once per window; a handshake that fails (a client that does
+ *   not trust the hub's CA, one that does not speak TLS) is a `warning` too, counted per window.
  * - {@link httpTimeouts}: how long an HTTP server waits for headers and for a whole request.
  *
  * @module
@@ -23,6 +24,7 @@ import type { Duplex } from 'node:stream'
 import type { Server as TlsServer, TLSSocket } from 'node:tls'
 import { positiveInteger } from '../option-checks.js'
 import type { HubEvents } from '../events.js'
+import { WARNING_WINDOW_MS, WarningThrottle } from './warning-throttle.js'
 
 /** How long a TLS connection may take to finish its handshake, ms, unless told otherwise. */
 export const DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 20_000
@@ -168,6 +170,27 @@ export interface TlsHandshakeGuardOptions {
   timeoutMs?: number
   /** How many connections may be in handshake at once; default {@link DEFAULT_MAX_TLS_HANDSHAKES}. */
   maxPending?: number
+  /** What a client must trust, for the warning about a failed handshake (e.g. the CA's path). */
+  trust?: string
+}
+
+/** Why a TLS handshake failed, in words, from the error Node gives `tlsClientError`. */
+export function handshakeFailure(err: Error & { code?: string }): string {
+  const code = err.code ?? ''
+  const alert = /ALERT_([A-Z_]+)$/.exec(code)?.[1]
+  if (
+    alert !== undefined &&
+    /UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE/.test(alert)
+  )
+    return `the client does not trust the hub's certificate (TLS alert ${alert.toLowerCase().replaceAll('_', ' ')})`
+  if (alert !== undefined)
+    return `the client ended it with the TLS alert ${alert.toLowerCase().replaceAll('_', ' ')}`
+  if (code === 'ECONNRESET')
+    return "the client closed the connection during it (as a client does that does not trust the hub's certificate)"
+  if (code === 'ERR_TLS_HANDSHAKE_TIMEOUT') return 'it did not finish in time'
+  if (/WRONG_VERSION_NUMBER|HTTP_REQUEST|UNKNOWN_PROTOCOL|RECORD_LAYER/.test(code))
+    return 'the client does not speak TLS (plain TCP or HTTP?)'
+  return code === '' ? err.message : code
 }
 
 /**
@@ -182,6 +205,8 @@ export class TlsHandshakeGuard {
   readonly serverOptions: { handshakeTimeout: number }
   readonly #events: HubEvents
   readonly #maxPending: number
+  readonly #trust: string
+  readonly #failures: WarningThrottle
   // in handshake = TCP connections open − TLS connections open (no map from one to the other)
   #open = 0
   #secure = 0
@@ -202,6 +227,8 @@ export class TlsHandshakeGuard {
       ),
     }
     this.#maxPending = positiveInteger(o.maxPending, DEFAULT_MAX_TLS_HANDSHAKES, 'maxTlsHandshakes')
+    this.#trust = o.trust ?? "the hub's CA"
+    this.#failures = new WarningThrottle(o.events)
   }
 
   /** Connections in handshake now, over every watched server. */
@@ -209,11 +236,17 @@ export class TlsHandshakeGuard {
     return Math.max(0, this.#open - this.#secure)
   }
 
-  /** Applies the rules to a TLS (or HTTPS) server. */
-  watch(server: TlsServer): void {
+  /**
+   * Applies the rules to a TLS (or HTTPS) server; `listener` names it in warnings (`mqtt`,
+   * `https`, `amqp`).
+   */
+  watch(server: TlsServer, listener = 'tls'): void {
     // Node leaves a socket that failed its handshake (the timeout too) open while anyone listens
     // to tlsClientError: close it here
-    server.on('tlsClientError', (_err: Error, socket: TLSSocket) => socket.destroy())
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      socket.destroy()
+      this.#failed(server, listener, err)
+    })
     server.on('connection', (raw: Socket) => {
       if (this.pending >= this.#maxPending) {
         raw.destroy()
@@ -227,6 +260,23 @@ export class TlsHandshakeGuard {
       this.#secure++
       socket.once('close', () => this.#secure--)
     })
+  }
+
+  #failed(server: TlsServer, listener: string, err: Error): void {
+    const address = server.address()
+    const port = typeof address === 'object' && address !== null ? address.port : undefined
+    const where = `the ${listener} listener${port === undefined ? '' : ` (port ${port})`}`
+    const why = handshakeFailure(err)
+    const trust = `clients must trust ${this.#trust} (Node: NODE_EXTRA_CA_CERTS; mosquitto: --cafile; paho: tls_set(ca_certs=…))`
+    const fields = { listener, ...(port === undefined ? {} : { port }), protocol: 'tls' }
+    this.#failures.report(
+      `handshake:${listener}`,
+      { ...fields, message: `A TLS handshake on ${where} failed: ${why}; ${trust}.` },
+      (count) => ({
+        ...fields,
+        message: `${count} more TLS handshake${count === 1 ? '' : 's'} on ${where} failed in the last ${WARNING_WINDOW_MS / 1000} s (the last: ${why}); ${trust}.`,
+      }),
+    )
   }
 
   #drop(): void {
@@ -255,8 +305,9 @@ export class TlsHandshakeGuard {
     })
   }
 
-  /** Stops the warning window's timer. */
+  /** Stops the warning windows' timers. */
   close(): void {
+    this.#failures.close()
     clearTimeout(this.#window)
     this.#window = undefined
   }

@@ -164,24 +164,27 @@ export function createRestApi(
   )
 }
 
+const SERVED =
+  "the hub serves IoT Hub's registry, twin and direct-method REST API (/devices/…, /twins/…) and /_emulator/…; the query language, jobs, bulk registry, statistics and the HTTPS device API are not served yet"
+
 /** A 405 (with `Allow`) when the path has routes for other methods, else a 404; both are logged. */
-function unmatched(hub: HubService, method: string, path: string, allowed: string[]): HttpError {
-  const served =
-    "IoT Hub's /devices and /twins service paths and the emulator's /_emulator/… (see the README)"
+function unmatched(hub: HubService, method: string, pathname: string, allowed: string[]): HttpError {
+  const path = pathname.slice(0, 200)
+  const m = method.slice(0, 20)
+  const status = allowed.length > 0 ? 405 : 404
+  const why = allowed.length > 0 ? `that path takes ${allowed.join(', ')}` : SERVED
   hub.events.publish({
     event: 'warning',
-    message:
-      allowed.length > 0
-        ? `REST ${method} ${path} was refused: that path takes ${allowed.join(', ')}.`
-        : `REST ${method} ${path} was refused: the hub does not serve that path; it serves ${served}.`,
-    method,
+    listener: 'https',
+    method: m,
     path,
+    message: `${m} ${JSON.stringify(path)} is not served (${status}): ${why}.`,
   })
   return allowed.length > 0
-    ? new HttpError(405, 'MethodNotAllowed', 405001, `${method} is not allowed on ${path}.`, {
+    ? new HttpError(405, 'MethodNotAllowed', 405001, `${m} is not allowed on ${path}: ${why}.`, {
         Allow: allowed.join(', '),
       })
-    : new HttpError(404, 'NotFound', 404000, `No endpoint ${method} ${path}: the hub serves ${served}.`)
+    : new HttpError(404, 'NotFound', 404000, `No endpoint ${m} ${path}: ${why}.`)
 }
 
 /** Writes an answer once every change made so far is on disk (an answer means durable); a failed write is a 507. */

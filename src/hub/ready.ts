@@ -1,0 +1,39 @@
+/**
+ * The `ready` document, built once: the event a started hub publishes, and what
+ * `sas-token hub` prints (its `--json` first line as it is, its human lines from its fields).
+ *
+ * @module
+ */
+import type { HubConsole } from './console/server.js'
+import type { HubReadyEvent } from './event-types.js'
+import type { LaunchedHub } from './start-hub.js'
+
+/** What a started hub says first: how to reach it (the `ready` event). It holds the owner key and device keys. */
+export type ReadyDocument = HubReadyEvent
+
+/**
+ * Builds the `ready` document of a started hub (and its console), publishes it as the `ready`
+ * event and returns it.
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND` when a device created at start was removed already.
+ */
+export async function publishReady(launched: LaunchedHub, web?: HubConsole): Promise<ReadyDocument> {
+  const { hub } = launched
+  const devices: Record<string, string> = {}
+  for (const id of launched.devices) devices[id] = (await hub.addDevice(id)).connectionString
+  const document: Omit<ReadyDocument, 'time'> = {
+    event: 'ready',
+    hubConnectionString: hub.hubConnectionString,
+    caPath: hub.caPath ?? null,
+    ...(hub.caPath === undefined ? { ca: hub.ca } : {}),
+    hostName: hub.hostName,
+    idScope: hub.idScope,
+    host: launched.host,
+    ports: { ...hub.ports },
+    stateDir: launched.stateDir ?? null,
+    consoleUrl: web?.url ?? null,
+    devices,
+  }
+  const { time } = hub.events.publish(document)
+  return { ...document, time }
+}
