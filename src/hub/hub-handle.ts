@@ -6,7 +6,6 @@
  * @module
  */
 import { formatConnectionString } from '../connection-string.js'
-import { SasTokenError } from '../errors.js'
 import type { HubEvent, HubEvents } from './events.js'
 import type { HubService } from './service.js'
 import { sendC2d, sendModuleInput } from './state/c2d.js'
@@ -334,26 +333,19 @@ export function createHubHandle(parts: HubParts): Hub {
       return hub.getTwin(deviceId, x.moduleId)
     },
     async addEnrollment(registrationId, x = {}) {
-      putEnrollment(hub, registrationId, {
+      const { primaryKey, secondaryKey } = putEnrollment(hub, registrationId, {
         primaryKey: x.primaryKey ?? '',
         secondaryKey: x.secondaryKey ?? '',
         ...(x.deviceId === undefined ? {} : { deviceId: x.deviceId }),
       })
-      const e = hub.state.dps.enrollments[registrationId]
-      if (e === undefined)
-        throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment ${registrationId} was not stored.`)
-      const answer = { primaryKey: e.primaryKey, secondaryKey: e.secondaryKey }
       await store.committed()
-      return answer
+      return { primaryKey, secondaryKey }
     },
     async addEnrollmentGroup(groupId, x = {}) {
-      putGroup(hub, groupId, { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' })
-      const g = hub.state.dps.groups[groupId]
-      if (g === undefined)
-        throw new SasTokenError('ERR_HUB_NOT_FOUND', `Enrollment group ${groupId} was not stored.`)
-      const answer = { primaryKey: g.primaryKey, secondaryKey: g.secondaryKey }
+      const group = { primaryKey: x.primaryKey ?? '', secondaryKey: x.secondaryKey ?? '' }
+      const { primaryKey, secondaryKey } = putGroup(hub, groupId, group)
       await store.committed()
-      return answer
+      return { primaryKey, secondaryKey }
     },
     events,
     flush: () => store.flush(),

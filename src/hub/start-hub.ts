@@ -36,7 +36,7 @@ import type { C2dQueueOptions } from './state/c2d-queue.js'
 import { DEFAULT_ID_SCOPE } from './state/dps.js'
 import { idTable } from './state/id-table.js'
 import { MethodCalls } from './state/methods.js'
-import { DEVELOPMENT_OWNER_KEY, defaultPolicies } from './state/registry.js'
+import { DEVELOPMENT_OWNER_KEY, defaultPolicies, useOwnerKey } from './state/registry.js'
 import { StateStore } from './state/state-store.js'
 import type { HubState } from './state/state-store.js'
 import { loadTlsMaterial } from './tls/tls-material.js'
@@ -135,12 +135,7 @@ async function openState(
     () => freshState(o.ownerKey ?? DEVELOPMENT_OWNER_KEY),
     onStoreError,
   )
-  const owner = store.state.policies.find((p) => p.keyName === 'iothubowner')
-  if (owner && o.ownerKey !== undefined && owner.primaryKey !== o.ownerKey) {
-    owner.primaryKey = o.ownerKey
-    store.changed()
-  }
-  const ownerKey = owner?.primaryKey ?? DEVELOPMENT_OWNER_KEY
+  const ownerKey = useOwnerKey(store, o.ownerKey) ?? DEVELOPMENT_OWNER_KEY
   if (!isLoopbackHost(host) && hmacKeysEquivalent(ownerKey, DEVELOPMENT_OWNER_KEY, ['ownerKey', 'key'])) {
     throw new SasTokenError(
       'ERR_HUB_INSECURE_BIND',

@@ -16,7 +16,15 @@ import type { HubService } from '../service.js'
 import { caJson } from '../state/ca-registry.js'
 import type { CaRegistry } from '../state/ca-registry.js'
 import { sendC2d, sendModuleInput } from '../state/c2d.js'
-import { deleteEnrollment, getEnrollment, listEnrollments, putEnrollment, putGroup } from '../state/dps.js'
+import {
+  deleteEnrollment,
+  enrollmentJson,
+  getEnrollment,
+  groupJson,
+  listEnrollments,
+  putEnrollment,
+  putGroup,
+} from '../state/dps.js'
 import type { EnrollmentTable } from '../state/dps.js'
 import type { MethodCalls } from '../state/methods.js'
 import type { Permission } from '../state/registry.js'
@@ -202,10 +210,10 @@ function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
       route('GET', `${base}/:id`, ['RegistryRead'], (r) => ok(getEnrollment(hub, kind, param(r, 'id')))),
       kind === 'enrollments'
         ? withBody('PUT', `${base}/:id`, ['RegistryWrite'], BODIES.enrollment, (r) =>
-            ok(putEnrollment(hub, param(r, 'id'), r.body)),
+            ok(enrollmentJson(putEnrollment(hub, param(r, 'id'), r.body))),
           )
         : withBody('PUT', `${base}/:id`, ['RegistryWrite'], BODIES.group, (r) =>
-            ok(putGroup(hub, param(r, 'id'), r.body)),
+            ok(groupJson(putGroup(hub, param(r, 'id'), r.body))),
           ),
       route('DELETE', `${base}/:id`, ['RegistryWrite'], (r) => {
         deleteEnrollment(hub, kind, param(r, 'id'))

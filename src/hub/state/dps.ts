@@ -65,13 +65,11 @@ export function groupJson(g: EnrollmentGroup): Record<string, unknown> {
 /**
  * Creates or replaces an individual enrollment (empty keys are generated).
  *
+ * @returns The enrollment as stored (with its keys).
+ *
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
  */
-export function putEnrollment(
-  hub: HubService,
-  registrationId: string,
-  input: EnrollmentBody,
-): Record<string, unknown> {
+export function putEnrollment(hub: HubService, registrationId: string, input: EnrollmentBody): Enrollment {
   assertRegistrationId(registrationId)
   const enrollment: Enrollment = {
     registrationId,
@@ -82,15 +80,17 @@ export function putEnrollment(
   if (typeof input.deviceId === 'string' && input.deviceId !== '') enrollment.deviceId = input.deviceId
   hub.state.dps.enrollments[registrationId] = enrollment
   hub.store.changed()
-  return enrollmentJson(enrollment)
+  return enrollment
 }
 
 /**
  * Creates or replaces an enrollment group (empty keys are generated).
  *
+ * @returns The group as stored (with its keys).
+ *
  * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
  */
-export function putGroup(hub: HubService, groupId: string, input: GroupBody): Record<string, unknown> {
+export function putGroup(hub: HubService, groupId: string, input: GroupBody): EnrollmentGroup {
   assertRegistrationId(groupId, 'enrollment group id')
   const group: EnrollmentGroup = {
     enrollmentGroupId: groupId,
@@ -100,7 +100,7 @@ export function putGroup(hub: HubService, groupId: string, input: GroupBody): Re
   }
   hub.state.dps.groups[groupId] = group
   hub.store.changed()
-  return groupJson(group)
+  return group
 }
 
 /** Individual enrollments (`enrollments`) or enrollment groups (`groups`). */

@@ -12,6 +12,7 @@ import { decodeKey } from '../../keys.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { newTwin } from './twin.js'
 import type { TwinState } from './twin.js'
+import type { StateStore } from './state-store.js'
 
 /** What a shared access policy allows. */
 export type Permission = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect'
@@ -281,4 +282,19 @@ export function identityJson(identity: Identity, c2dCount?: number): Record<stri
     json.capabilities = { iotEdge: false }
   }
   return json
+}
+
+/**
+ * The `iothubowner` policy's primary key, made `wanted` first when one is given (an `ownerKey`
+ * option given to a hub whose state has another).
+ *
+ * @returns The key, or `undefined` when the state has no `iothubowner` policy.
+ */
+export function useOwnerKey(store: StateStore, wanted: string | undefined): string | undefined {
+  const owner = store.state.policies.find((p) => p.keyName === 'iothubowner')
+  if (owner && wanted !== undefined && owner.primaryKey !== wanted) {
+    owner.primaryKey = wanted
+    store.changed()
+  }
+  return owner?.primaryKey
 }
