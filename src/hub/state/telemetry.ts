@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isUtf8 } from 'node:buffer'
 import type { ReceivedMessageProperties } from '../../mqtt/property-bag.js'
 import type { HubService } from '../service.js'
 import type { Identity } from './registry.js'
@@ -25,35 +26,34 @@ export interface TelemetryInput {
   qos: number
 }
 
+/** The `iothub-connection-auth-method` of a session: the same for each of its messages. */
+const authMethods = new WeakMap<Session, string>()
+
+function authMethodOf(session: Session): string {
+  let text = authMethods.get(session)
+  if (text === undefined) {
+    const scope = session.authMethod === 'policy' ? 'hub' : session.moduleId === undefined ? 'device' : 'module'
+    const type = session.authMethod === 'x509' ? 'x509Certificate' : 'sas'
+    text = JSON.stringify({ scope, type, issuer: 'iothub', acceptingIpFilterRule: null })
+    authMethods.set(session, text)
+  }
+  return text
+}
+
 /** Records a message from a connected identity (the one `touch` returned). */
-export function ingestTelemetry(
-  hub: HubService,
-  session: Session,
-  identity: Identity,
-  input: TelemetryInput,
-): void {
+export function ingestTelemetry(hub: HubService, session: Session, identity: Identity, input: TelemetryInput): void {
   const { properties, ...system } = input.properties
   const app: Record<string, string | null> = { ...properties, ...input.protocolProperties }
-  const scope = session.authMethod === 'policy' ? 'hub' : session.moduleId === undefined ? 'device' : 'module'
-  const systemProperties: Record<string, string> = {
-    ...Object.fromEntries(
-      Object.entries(system).filter((e): e is [string, string] => typeof e[1] === 'string'),
-    ),
-    'iothub-connection-device-id': session.deviceId,
-    ...(session.moduleId === undefined ? {} : { 'iothub-connection-module-id': session.moduleId }),
-    'iothub-connection-auth-method': JSON.stringify({
-      scope,
-      type: session.authMethod === 'x509' ? 'x509Certificate' : 'sas',
-      issuer: 'iothub',
-      acceptingIpFilterRule: null,
-    }),
-    'iothub-connection-auth-generation-id': identity.generationId,
-    'iothub-enqueuedtime': new Date(hub.now()).toISOString(),
-    'iothub-message-source': 'Telemetry',
-  }
-  const text = input.payload.toString('utf8')
-  const body = Buffer.from(text, 'utf8').equals(input.payload)
-    ? { text }
+  const systemProperties: Record<string, string> = {}
+  for (const [name, value] of Object.entries(system)) if (typeof value === 'string') systemProperties[name] = value
+  systemProperties['iothub-connection-device-id'] = session.deviceId
+  if (session.moduleId !== undefined) systemProperties['iothub-connection-module-id'] = session.moduleId
+  systemProperties['iothub-connection-auth-method'] = authMethodOf(session)
+  systemProperties['iothub-connection-auth-generation-id'] = identity.generationId
+  systemProperties['iothub-enqueuedtime'] = new Date(hub.now()).toISOString()
+  systemProperties['iothub-message-source'] = 'Telemetry'
+  const body = isUtf8(input.payload)
+    ? { text: input.payload.toString('utf8') }
     : { base64: input.payload.toString('base64') }
   hub.events.publish({
     event: 'telemetry',
