@@ -32,6 +32,17 @@ describe('hub REST routes', () => {
     )
   })
 
+  it('a key in an unserved path is redacted in the warning (the log, the SSE stream and the console show it)', {
+    timeout: 10_000,
+  }, async () => {
+    const path = '/HostName=h;DeviceId=d;SharedAccessKey=c2VjcmV0c2VjcmV0'
+    const logged = nextEvent(hub, 'warning', (e) => (e.path ?? '').startsWith('/HostName='))
+    assert.equal((await rest(hub, 'GET', path)).status, 404)
+    const e = await logged
+    assert.ok(!JSON.stringify(e).includes('c2VjcmV0c2VjcmV0'), JSON.stringify(e))
+    assert.match(e.path ?? '', /SharedAccessKey=<redacted>/)
+  })
+
   it('a served path with another method is a 405 with Allow, logged', { timeout: 10_000 }, async () => {
     const logged = warning('/devices/dev1')
     const r = await rest(hub, 'POST', '/devices/dev1', { body: {} })

@@ -78,6 +78,8 @@ export function streamEvents(
     res.write(text)
   }
   const onEvent = (event: HubEvent): void => {
+    // `ready` holds the owner key and the devices' keys: a ServiceConnect token must not get them
+    if (event.event === 'ready') return
     if (deviceId !== null && event.deviceId !== deviceId) return
     send(`data: ${JSON.stringify(event)}\n\n`)
   }

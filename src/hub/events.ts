@@ -1,8 +1,10 @@
 /**
  * The hub's event stream: every connect, refusal, subscription, message, twin change, method
  * call and close, as the log line, the `--json` NDJSON line and the SSE `data:` are made of.
- * Events never carry a password, key or token: {@link HubEvents.publish} redacts every `sig=`
- * value in every string of an event, whatever field a client put a token in.
+ * Events never carry a password, key or token but `ready` (the ready document, with the
+ * connection strings it exists to give): {@link HubEvents.publish} redacts every `sig=` and
+ * `SharedAccessKey=` value in every string of the others, whatever field a client put it in, and
+ * the SSE stream (`GET /_emulator/events`) never sends `ready`.
  *
  * `publish` is synchronous, so a sink that writes somewhere slow must decide what happens when it
  * falls behind. A sink that must not lose an event (the CLI's stdout log, an iterator) says so
@@ -50,12 +52,16 @@ export class HubEvents extends EventEmitter implements AsyncIterable<HubEvent> {
   }
 
   /**
-   * Stamps and emits an event, with anything shaped like a SAS token's signature redacted. A
+   * Stamps and emits an event, with anything shaped like a SAS token's signature or a
+   * connection string's key redacted (but in `ready`, whose connection strings are its point). A
    * listener that throws is reported in a `warning` event to the others, and never reaches the
    * code that published (a timer, a socket handler): the hub goes on.
    */
   publish(input: HubEventInput): HubEvent {
-    const event: HubEvent = { ...redactDeep(input), time: new Date(this.#now()).toISOString() }
+    // `ready` is the one event that carries keys (the documented connection strings): it goes to
+    // `onEvent` and the SSE stream leaves it out (event-sinks.ts)
+    const kept = input.event === 'ready' ? input : redactDeep(input, { credentials: true })
+    const event: HubEvent = { ...kept, time: new Date(this.#now()).toISOString() }
     for (const listener of this.rawListeners('event')) {
       try {
         ;(listener as (e: HubEvent) => void)(event)

@@ -32,7 +32,8 @@ const authMethods = new WeakMap<Session, string>()
 function authMethodOf(session: Session): string {
   let text = authMethods.get(session)
   if (text === undefined) {
-    const scope = session.authMethod === 'policy' ? 'hub' : session.moduleId === undefined ? 'device' : 'module'
+    const scope =
+      session.authMethod === 'policy' ? 'hub' : session.moduleId === undefined ? 'device' : 'module'
     const type = session.authMethod === 'x509' ? 'x509Certificate' : 'sas'
     text = JSON.stringify({ scope, type, issuer: 'iothub', acceptingIpFilterRule: null })
     authMethods.set(session, text)
@@ -41,11 +42,17 @@ function authMethodOf(session: Session): string {
 }
 
 /** Records a message from a connected identity (the one `touch` returned). */
-export function ingestTelemetry(hub: HubService, session: Session, identity: Identity, input: TelemetryInput): void {
+export function ingestTelemetry(
+  hub: HubService,
+  session: Session,
+  identity: Identity,
+  input: TelemetryInput,
+): void {
   const { properties, ...system } = input.properties
   const app: Record<string, string | null> = { ...properties, ...input.protocolProperties }
   const systemProperties: Record<string, string> = {}
-  for (const [name, value] of Object.entries(system)) if (typeof value === 'string') systemProperties[name] = value
+  for (const [name, value] of Object.entries(system))
+    if (typeof value === 'string') systemProperties[name] = value
   systemProperties['iothub-connection-device-id'] = session.deviceId
   if (session.moduleId !== undefined) systemProperties['iothub-connection-module-id'] = session.moduleId
   systemProperties['iothub-connection-auth-method'] = authMethodOf(session)
