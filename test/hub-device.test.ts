@@ -230,6 +230,23 @@ describe('hub device side (mqtt.js over TLS)', () => {
     client.end(true)
   })
 
+  it('disabling a device closes its connected modules too (they connect only while it is enabled)', {
+    timeout: 10_000,
+  }, async () => {
+    await hub.addDevice('dis1', { primaryKey: KEY })
+    await hub.addModule('dis1', 'm1', { primaryKey: KEY })
+    const client = await connect(hub, {
+      clientId: 'dis1/m1',
+      username: `localhost/dis1/m1/${API}`,
+      password: hmacToken('localhost/devices/dis1/modules/m1', KEY, nowS() + 60),
+    })
+    client.on('error', () => {})
+    const closedEvent = nextEvent(hub, 'close', (e) => e.deviceId === 'dis1' && e.moduleId === 'm1')
+    await hub.addDevice('dis1', { primaryKey: KEY, status: 'disabled' })
+    assert.equal((await closedEvent).reason, 'device disabled')
+    await closed(client)
+  })
+
   it('a module receives messages on its inputs once subscribed (parsed by the core parseTopic)', async () => {
     const { parseTopic } = await import('sas-token')
     const client = await connect(hub, {

@@ -91,7 +91,7 @@ export interface Known {
 }
 
 /** Keys the registry gave, checked and remembered as secrets. */
-export function registryKeys(keys: unknown, what: string, ctx: Context): readonly string[] {
+function registryKeys(keys: unknown, what: string, ctx: Context): readonly string[] {
   if (!Array.isArray(keys)) throw new SasTokenError('ERR_INVALID_OPTION', `${what} must be a list of keys.`)
   return (
     keyList(

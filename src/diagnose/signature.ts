@@ -13,7 +13,7 @@ import { type Candidate, type Known, noEnrollment } from './registry.js'
  * Whether `key` signed `password` (its expiry and resource aside): `'as-text'` when it did, but
  * with the key's text instead of its decoded bytes (the Service Bus family's convention).
  */
-export function signedWith(password: string, key: string): boolean | 'as-text' {
+function signedWith(password: string, key: string): boolean | 'as-text' {
   try {
     verifySasToken(password, { key, now: 0, clockSkewSeconds: 0 })
     return true

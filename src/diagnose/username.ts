@@ -17,7 +17,7 @@ export type Target =
   | { kind: 'dps'; idScope: string; registrationId: string; valid: boolean }
 
 /** The api-version parameter: missing (an error), or not a date (a warning). */
-export function checkApiVersion(params: ReadonlyMap<string, string>, dps: boolean, out: Finding[]): void {
+function checkApiVersion(params: ReadonlyMap<string, string>, dps: boolean, out: Finding[]): void {
   const apiVersion = params.get('api-version')
   if (apiVersion === undefined) {
     out.push(finding('ERR_USERNAME_API_VERSION_MISSING', { dps }))

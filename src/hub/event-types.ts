@@ -9,6 +9,7 @@
  * @module
  */
 import type { Finding } from '../diagnose/index.js'
+import type { SubscriptionKind } from './state/sessions.js'
 
 /** What every event has: its time, and the identity it is about (when it is about one). */
 interface EventBase {
@@ -82,7 +83,7 @@ export interface HubConnectEvent extends AboutIdentity {
   /** `mqtt` (TLS) or `mqtt-ws` (WebSocket). */
   protocol: 'mqtt' | 'mqtt-ws'
   /** The subscriptions kept from an earlier session. */
-  restoredSubscriptions?: Array<'messages' | 'methods' | 'twin-responses' | 'desired' | 'dps'>
+  restoredSubscriptions?: SubscriptionKind[]
   /** What `diagnoseConnect` warned of in an accepted CONNECT (an unknown api-version, a model id that is no DTMI). */
   warnings?: Finding[]
 }

@@ -233,7 +233,7 @@ function connectionString(
 }
 
 /** The registry's input for an identity made with {@link AddIdentityOptions}. */
-export function identityInput(x: AddIdentityOptions = {}): IdentityInput {
+function identityInput(x: AddIdentityOptions = {}): IdentityInput {
   return {
     ...(x.status === undefined ? {} : { status: x.status }),
     authentication: x.certificateAuthority

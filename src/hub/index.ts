@@ -41,7 +41,7 @@ export type { EventStreamOptions } from './event-sinks.js'
 export { DEVELOPMENT_OWNER_KEY, DEFAULT_POLICY_RIGHTS, MAX_C2D_QUEUE } from './state/registry.js'
 export type { Permission } from './state/registry.js'
 export { DEFAULT_ID_SCOPE } from './state/dps.js'
-export { MAX_MESSAGE_BYTES } from './mqtt/broker.js'
+export { MAX_MESSAGE_BYTES } from './mqtt/handlers/publish.js'
 export { DEFAULT_METHOD_TIMEOUT } from './state/methods.js'
 export { STATE_FILE } from './state/state-store.js'
 export {
@@ -61,3 +61,4 @@ export { DEFAULT_MAX_OUTBOUND_BYTES } from './mqtt/outbound-limit.js'
 // the web console (src/hub/console/)
 export { startConsole } from './console/server.js'
 export type { HubConsole, StartConsoleOptions, ConsoleHub } from './console/server.js'
+export type { SubscriptionKind } from './state/sessions.js'

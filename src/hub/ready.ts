@@ -14,13 +14,9 @@ export type ReadyDocument = HubReadyEvent
 /**
  * Builds the `ready` document of a started hub (and its console), publishes it as the `ready`
  * event and returns it.
- *
- * @throws {SasTokenError} `ERR_HUB_NOT_FOUND` when a device created at start was removed already.
  */
-export async function publishReady(launched: LaunchedHub, web?: HubConsole): Promise<ReadyDocument> {
+export function publishReady(launched: LaunchedHub, web?: HubConsole): ReadyDocument {
   const { hub } = launched
-  const devices: Record<string, string> = {}
-  for (const id of launched.devices) devices[id] = (await hub.addDevice(id)).connectionString
   const document: Omit<ReadyDocument, 'time'> = {
     event: 'ready',
     hubConnectionString: hub.hubConnectionString,
@@ -32,7 +28,7 @@ export async function publishReady(launched: LaunchedHub, web?: HubConsole): Pro
     ports: { ...hub.ports },
     stateDir: launched.stateDir ?? null,
     consoleUrl: web?.url ?? null,
-    devices,
+    devices: launched.devices,
   }
   const { time } = hub.events.publish(document)
   return { ...document, time }

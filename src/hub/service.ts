@@ -190,7 +190,12 @@ export class HubService {
     entry.device = updatedIdentity(entry.device, input)
     this.store.changed()
     this.events.publish({ event: 'registry', action: 'update', deviceId })
-    if (entry.device.status === 'disabled') this.dropSession(deviceId, undefined, 'device disabled')
+    if (entry.device.status === 'disabled') {
+      // its modules connect only while it is enabled (the CONNECT rule), so they go too
+      this.dropSession(deviceId, undefined, 'device disabled')
+      for (const moduleId of Object.keys(entry.modules))
+        this.dropSession(deviceId, moduleId, 'device disabled')
+    }
     return identityJson(entry.device, entry.c2d.length)
   }
 

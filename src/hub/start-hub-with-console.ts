@@ -84,7 +84,7 @@ export async function startHubWithConsole(o: StartHubWithConsoleOptions = {}): P
     await hub.close()
     throw err
   }
-  const ready = await publishReady(launched, web)
+  const ready = publishReady(launched, web)
   return {
     hub,
     ...(web === undefined ? {} : { console: web }),

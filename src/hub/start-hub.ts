@@ -17,7 +17,7 @@ import { checkEventStreamOptions } from './event-sinks.js'
 import type { EventStreamOptions } from './event-sinks.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
-import { createHubHandle, identityInput } from './hub-handle.js'
+import { createHubHandle } from './hub-handle.js'
 import type { Hub } from './hub-handle.js'
 import { createBroker } from './mqtt/broker.js'
 import { createAmqpListener } from './net/amqp-listener.js'
@@ -153,8 +153,8 @@ export interface LaunchedHub {
   host: string
   /** The state directory, or `undefined` in memory. */
   stateDir: string | undefined
-  /** The devices created at start, in order. */
-  devices: string[]
+  /** The connection string of each device created at start. */
+  devices: Record<string, string>
 }
 
 /**
@@ -227,10 +227,6 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   }
   for (const p of [ports.mqtt, ports.https]) if (p !== 0) service.ports.add(p)
 
-  for (const id of o.devices ?? []) {
-    if (service.entry(id) === undefined) service.putDevice(id, identityInput())
-  }
-
   const hub = createHubHandle({
     service,
     methods,
@@ -250,7 +246,15 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
       https.server.closeAllConnections()
     },
   })
-  return { hub, host, stateDir: dir, devices: [...new Set(o.devices ?? [])] }
+  // the devices asked for at start, created once (an existing one keeps its keys)
+  const devices: Record<string, string> = {}
+  try {
+    for (const id of o.devices ?? []) devices[id] = (await hub.addDevice(id)).connectionString
+  } catch (err) {
+    await hub.close()
+    throw err
+  }
+  return { hub, host, stateDir: dir, devices }
 }
 
 /**
@@ -272,6 +276,6 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
  */
 export async function startHub(o: StartHubOptions = {}): Promise<Hub> {
   const launched = await launchHub(o)
-  await publishReady(launched)
+  publishReady(launched)
   return launched.hub
 }

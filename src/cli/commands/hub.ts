@@ -25,7 +25,7 @@ import type { HubEvent, HubEvents } from '../../hub/events.js'
 import type { ReadyDocument } from '../../hub/ready.js'
 
 /** The console's default port (`--console-port`); when taken, a free one is used instead. */
-export const DEFAULT_CONSOLE_PORT = DEFAULT_PORTS.console
+const DEFAULT_CONSOLE_PORT = DEFAULT_PORTS.console
 
 /**
  * The default state directory: `$XDG_STATE_HOME/sas-token/hub`, else

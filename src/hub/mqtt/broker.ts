@@ -28,8 +28,6 @@ import { DIRECT_BROKER_ID } from './mqtt-link.js'
 import { DEFAULT_MAX_OUTBOUND_BYTES, limitOutbound } from './outbound-limit.js'
 import { PacketSizeGuard } from './packet-guard.js'
 
-export { MAX_MESSAGE_BYTES } from './handlers/publish.js'
-
 /** The broker and the function that hands it a new connection. */
 export interface HubBroker {
   broker: Aedes

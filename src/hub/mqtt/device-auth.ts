@@ -74,7 +74,7 @@ export interface AuthContext {
  * or password) for a password that is no SAS token, 5 (not authorized) for every other, as the
  * hub has always answered.
  */
-export const CONNACK_RETURN_CODES: Readonly<Partial<Record<DiagnosisCode, 4 | 5>>> = Object.freeze({
+const CONNACK_RETURN_CODES: Readonly<Partial<Record<DiagnosisCode, 4 | 5>>> = Object.freeze({
   ERR_PASSWORD_NOT_SAS_TOKEN: 4,
 })
 
@@ -85,7 +85,7 @@ export function isDpsUsername(username: string | undefined): boolean {
 }
 
 /** The hub's policies in the table diagnoseConnect reads, both keys each. */
-export function diagnosisPolicies(policies: readonly Policy[]): Record<string, HubPolicy> {
+function diagnosisPolicies(policies: readonly Policy[]): Record<string, HubPolicy> {
   const table: Record<string, HubPolicy> = Object.create(null)
   for (const p of policies) {
     table[p.keyName] = {

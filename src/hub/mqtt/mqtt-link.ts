@@ -1,8 +1,9 @@
 /**
  * The MQTT adapter's {@link DeviceLink}: how the hub's protocol-neutral owners (twins, methods,
  * module inputs) reach a device connected over MQTT. Each send becomes one PUBLISH on the topic
- * the core's topic table builds, at the QoS the device's subscription granted (never more than
- * asked), to that connection alone.
+ * the core's topic table builds, to that connection alone: C2D and module inputs at QoS 1 when
+ * the subscription granted it, everything else (desired patches, method requests, twin and DPS
+ * answers) at QoS 0, as IoT Hub sends them.
  *
  * @module
  */

@@ -146,21 +146,3 @@ export function readBody<T>(body: BodySchema<T>, input: unknown): T {
     `The ${body.what} body is not valid: ${field} ${issue?.message ?? 'is malformed'}. Fix that field and send it again.`,
   )
 }
-
-/**
- * Checks an individual enrollment's body.
- *
- * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`, naming the field.
- */
-export function readEnrollmentBody(input: unknown): EnrollmentBody {
-  return readBody(BODIES.enrollment, input)
-}
-
-/**
- * Checks an enrollment group's body.
- *
- * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`, naming the field.
- */
-export function readGroupBody(input: unknown): GroupBody {
-  return readBody(BODIES.group, input)
-}

@@ -13,7 +13,7 @@ import { assertRegistrationId } from '../../identity.js'
 import { deriveDeviceKey } from '../../keys.js'
 import type { AcceptedRegistration } from '../mqtt/device-auth.js'
 import type { EnrollmentBody, GroupBody } from '../rest/request-bodies.js'
-import { generateKey, readAuthentication } from './registry.js'
+import { readAuthentication } from './registry.js'
 import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
 import type { Enrollment, EnrollmentGroup } from './state-store.js'
@@ -145,11 +145,6 @@ export function deleteEnrollment(hub: HubService, kind: EnrollmentTable, id: str
   stored(hub, kind, id)
   delete (kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups)[id]
   hub.store.changed()
-}
-
-/** A fresh key pair for enrollments made without keys. */
-export function newKeys(): { primaryKey: string; secondaryKey: string } {
-  return { primaryKey: generateKey(), secondaryKey: generateKey() }
 }
 
 /** What DPS answers a register or poll: the status, the JSON body and, with 202, when to poll. */

@@ -249,11 +249,6 @@ export function checkIfMatch(ifMatch: string | undefined, etag: string): void {
   }
 }
 
-/** The etag of a changed twin. */
-export function touchTwin(identity: Identity): void {
-  identity.twin.version += 1
-}
-
 /** IoT Hub's JSON for a device or module. */
 export function identityJson(identity: Identity, c2dCount?: number): Record<string, unknown> {
   const auth = identity.authentication
