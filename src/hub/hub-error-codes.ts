@@ -31,6 +31,8 @@ export interface HubErrorCodes {
   ERR_HUB_METHOD_TIMEOUT: true
   /** The hub is closed, or closing. */
   ERR_HUB_CLOSED: true
+  /** A service client's token is missing, wrong, expired, or its policy lacks the right. */
+  ERR_HUB_UNAUTHORIZED: true
 }
 
 /** Every code the hub raises on a `SasTokenError`. */

@@ -39,16 +39,12 @@ const ERRORS: Readonly<Record<string, readonly [number, string, number]>> = {
   ERR_HUB_METHOD_TIMEOUT: [504, 'GatewayTimeout', 504101],
   ERR_HUB_CLOSED: [503, 'ServiceUnavailable', 503001],
   ERR_HUB_STATE_IO: [507, 'InsufficientStorage', 507001],
+  ERR_HUB_UNAUTHORIZED: [401, 'IotHubUnauthorizedAccess', 401002],
 }
 
 /** A 400 `ArgumentInvalid`. */
 export function badRequest(message: string): HttpError {
   return new HttpError(400, 'ArgumentInvalid', 400004, message)
-}
-
-/** A 401 `IotHubUnauthorizedAccess`. */
-export function unauthorized(why: string): HttpError {
-  return new HttpError(401, 'IotHubUnauthorizedAccess', 401002, `Unauthorized: ${why}`)
 }
 
 /** Any failure as IoT Hub's answer; one that is not the hub's own is a 500 that says nothing of it. */

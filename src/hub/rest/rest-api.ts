@@ -8,13 +8,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { isSasTokenError } from '../../errors.js'
-import { parseSasToken, verifySasToken } from '../../sas-token.js'
 import { guardRequests } from '../net/guard-listener.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
-import type { Permission, Policy } from '../state/registry.js'
-import { HttpError, badRequest, toHttpError, unauthorized, writeError, writeBody } from './http-errors.js'
+import { authorizePolicyToken } from '../state/policy-auth.js'
+import { HttpError, badRequest, toHttpError, writeBody, writeError } from './http-errors.js'
 import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import { restRoutes } from './routes.js'
 import type { Answer, RawRequest, Route, RouteOptions } from './routes.js'
@@ -41,54 +39,6 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw badRequest('The request body is not valid JSON.')
   }
-}
-
-/**
- * Checks the `Authorization` header: a SAS token signed by one of the hub's policies, for the
- * hub, unexpired, and that policy has one of `rights`.
- *
- * @throws {HttpError} 401.
- */
-function authorize(hub: HubService, header: string | undefined, rights: readonly Permission[]): Policy {
-  if (header === undefined || header === '')
-    throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
-  let keyName: string | undefined
-  let host = hub.hostName
-  try {
-    const parsed = parseSasToken(header)
-    keyName = parsed.keyName
-    const tokenHost = parsed.resourceUri.split('/')[0] ?? ''
-    if (hub.isOwnHost(tokenHost)) host = tokenHost
-  } catch (err) {
-    throw unauthorized(isSasTokenError(err) ? err.message : 'the Authorization header is not a SAS token.')
-  }
-  if (keyName === undefined)
-    throw unauthorized('the token has no skn: sign it with a shared access policy such as iothubowner.')
-  const policy = hub.policy(keyName)
-  if (policy === undefined) throw unauthorized(`this hub has no policy ${JSON.stringify(keyName)}.`)
-  let lastError: unknown
-  for (const key of [policy.primaryKey, policy.secondaryKey]) {
-    try {
-      verifySasToken(header, {
-        key,
-        now: hub.now(),
-        resourceUri: host,
-        clockSkewSeconds: hub.clockSkewSeconds,
-      })
-      lastError = undefined
-      break
-    } catch (err) {
-      // a signature mismatch with the other key says less than an expiry with the right one
-      if (lastError === undefined || isSasTokenError(lastError, 'ERR_TOKEN_SIGNATURE_MISMATCH'))
-        lastError = err
-    }
-  }
-  if (lastError !== undefined)
-    throw unauthorized(isSasTokenError(lastError) ? lastError.message : 'the token does not verify.')
-  if (!rights.some((r) => policy.rights.includes(r))) {
-    throw unauthorized(`policy ${policy.keyName} lacks ${rights.join(' or ')}.`)
-  }
-  return policy
 }
 
 function segments(pathname: string): string[] {
@@ -146,7 +96,8 @@ export function createRestApi(
         url.pathname,
         fits.map((f) => f.route.method),
       )
-    if (found.route.rights.length > 0) authorize(hub, req.headers.authorization, found.route.rights)
+    if (found.route.rights.length > 0)
+      authorizePolicyToken(hub, req.headers.authorization, found.route.rights)
     const ifMatch = req.headers['if-match']
     const request: RawRequest = {
       params: found.params,

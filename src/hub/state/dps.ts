@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { SasTokenError } from '../../errors.js'
 import { assertRegistrationId } from '../../identity.js'
 import { deriveDeviceKey } from '../../keys.js'
-import type { AcceptedRegistration } from '../mqtt/device-auth.js'
+import type { ConnectAcceptance } from '../../diagnose/index.js'
 import type { EnrollmentBody, GroupBody } from '../rest/request-bodies.js'
 import { readAuthentication } from './registry.js'
 import type { HubService } from '../service.js'
@@ -159,7 +159,11 @@ function answer(status: number, body: unknown, retryAfter?: number): DpsAnswer {
 }
 
 /** Starts a registration (`$dps/registrations/PUT/iotdps-register/…` over MQTT): a 202 with the operation to poll. */
-export function handleRegister(session: Session, accepted: AcceptedRegistration, body: Buffer): DpsAnswer {
+export function handleRegister(
+  session: Session,
+  accepted: Extract<ConnectAcceptance, { kind: 'dps' }>,
+  body: Buffer,
+): DpsAnswer {
   let registrationId: unknown
   try {
     registrationId = (JSON.parse(body.toString('utf8')) as { registrationId?: unknown }).registrationId
@@ -184,7 +188,7 @@ export function handleRegister(session: Session, accepted: AcceptedRegistration,
 export function handlePoll(
   hub: HubService,
   session: Session,
-  accepted: AcceptedRegistration,
+  accepted: Extract<ConnectAcceptance, { kind: 'dps' }>,
   operationId: string,
 ): DpsAnswer {
   const operation = session.operations.get(operationId)
