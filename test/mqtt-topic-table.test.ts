@@ -118,6 +118,10 @@ describe('what a device sends: parseDeviceTopic', () => {
       '$iothub/twin/res/200/?$rid=1',
       'x',
       'devices/d/messages/devicebound/',
+      'devices/d',
+      'devices/d/messages/eventsX',
+      'devices/d/modules/m',
+      'devices/d/modulesX/m/messages/events',
     ])
       assertSasTokenError(() => parseDeviceTopic(topic), 'ERR_TOPIC_UNKNOWN', /is not one a device sends/, {
         label: topic,

@@ -485,7 +485,7 @@ function integer(topic: string, text: string | undefined, what: string, pattern 
 /** The bag after a fixed prefix: `''`, `/`, `/bag` or `/bag/`. */
 function bagAfter(topic: string, rest: string): ReceivedMessageProperties {
   if (rest !== '' && !rest.startsWith('/')) throw malformed(topic, 'unexpected text after the fixed levels')
-  const bag = rest.slice(1).replace(/\/$/, '')
+  const bag = rest.endsWith('/') ? rest.slice(1, -1) : rest.slice(1)
   if (bag.includes('/')) throw malformed(topic, "the property bag contains a raw '/'")
   return decodePropertyBag(bag)
 }
@@ -624,14 +624,29 @@ export function parseTopic(topic: string): IncomingTopic {
   throw unknown(topic, 'hub')
 }
 
+const DEVICES = 'devices/'
+const MODULES = 'modules/'
+const EVENTS = 'messages/events'
+
+/** `devices/{d}[/modules/{m}]/messages/events[/{bag}[/]]`, read by position (it is the hot path). */
 function telemetry(topic: string): TelemetryTopic {
-  const { levels, deviceId } = deviceLevels(topic)
-  const isModule = levels[2] === 'modules'
-  const at = isModule ? 4 : 2
-  if (levels[at] !== 'messages' || levels[at + 1] !== 'events') throw unknown(topic, 'device')
-  const moduleId = isModule ? moduleIdOf(topic, levels) : undefined
-  const fixed = levels.slice(0, at + 2).join('/')
-  const bag = bagAfter(topic, topic.slice(fixed.length))
+  const deviceEnd = topic.indexOf('/', DEVICES.length)
+  if (deviceEnd === -1) throw unknown(topic, 'device')
+  const deviceId = topic.slice(DEVICES.length, deviceEnd)
+  if (deviceId === '') throw malformed(topic, 'the device id is empty')
+  let at = deviceEnd + 1
+  let moduleId: string | undefined
+  if (topic.startsWith(MODULES, at)) {
+    const moduleEnd = topic.indexOf('/', at + MODULES.length)
+    if (moduleEnd === -1) throw unknown(topic, 'device')
+    moduleId = topic.slice(at + MODULES.length, moduleEnd)
+    if (moduleId === '') throw malformed(topic, 'the module id is empty')
+    at = moduleEnd + 1
+  }
+  const rest = at + EVENTS.length
+  if (!topic.startsWith(EVENTS, at) || (rest < topic.length && topic[rest] !== '/'))
+    throw unknown(topic, 'device')
+  const bag = bagAfter(topic, topic.slice(rest))
   return moduleId === undefined
     ? { type: 'telemetry', deviceId, ...bag }
     : { type: 'telemetry', deviceId, moduleId, ...bag }
