@@ -48,10 +48,10 @@ export function ingestTelemetry(
   identity: Identity,
   input: TelemetryInput,
 ): void {
-  const { properties, ...system } = input.properties
-  const app: Record<string, string | null> = { ...properties, ...input.protocolProperties }
+  const app: Record<string, string | null> = { ...input.properties.properties, ...input.protocolProperties }
+  // the bag's system fields are its strings (`properties`, the application ones, is an object)
   const systemProperties: Record<string, string> = {}
-  for (const [name, value] of Object.entries(system))
+  for (const [name, value] of Object.entries(input.properties))
     if (typeof value === 'string') systemProperties[name] = value
   systemProperties['iothub-connection-device-id'] = session.deviceId
   if (session.moduleId !== undefined) systemProperties['iothub-connection-module-id'] = session.moduleId
