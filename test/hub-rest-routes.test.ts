@@ -74,6 +74,8 @@ describe('hub REST routes', () => {
         /responseTimeoutInSeconds/,
       ],
       ['PUT', '/devices/dev2', { status: 'paused' }, /status must be "enabled" or "disabled"/],
+      ['PATCH', '/twins/dev1', { tags: [1] }, /tags must be a JSON object/],
+      ['PATCH', '/twins/dev1', { properties: { desired: 'x' } }, /properties\.desired must be a JSON object/],
       [
         'POST',
         '/_emulator/sas-token',

@@ -31,6 +31,14 @@ import {
 } from './state/twin.js'
 import type { JsonObject } from './state/twin.js'
 
+/** A twin change: tags and desired properties, each a JSON object or absent (`null` too). */
+export interface TwinPatch {
+  /** The tags to merge (PATCH) or to set (PUT). */
+  tags?: Record<string, unknown> | null | undefined
+  /** The desired properties to merge (PATCH) or to set (PUT). */
+  properties?: { desired?: Record<string, unknown> | null | undefined } | null | undefined
+}
+
 /** How a reported-properties patch ended: 204 with the new version, or a refusal IoT Hub's way. */
 export type ReportedAnswer =
   | { status: 204; version: number }
@@ -458,24 +466,15 @@ export class HubService {
   updateTwin(
     deviceId: string,
     moduleId: string | undefined,
-    body: unknown,
+    body: TwinPatch,
     o: { replace?: boolean; ifMatch?: string } = {},
   ): JsonObject {
     const identity = this.requireIdentity(deviceId, moduleId)
-    if (!isJsonObject(body))
-      throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'The twin patch must be a JSON object.')
     checkIfMatch(o.ifMatch, twinEtag(identity.twin.version))
     const twin = identity.twin
-    const tags =
-      body.tags === undefined || body.tags === null
-        ? undefined
-        : checkPatch(body.tags, 'tags', MAX_TAGS_BYTES)
-    const properties = body.properties
-    const desiredIn = isJsonObject(properties) ? properties.desired : undefined
-    const desired =
-      desiredIn === undefined || desiredIn === null
-        ? undefined
-        : checkPatch(stripMeta(desiredIn), 'desired properties')
+    const tags = body.tags ? checkPatch(body.tags, 'tags', MAX_TAGS_BYTES) : undefined
+    const desiredIn = body.properties?.desired
+    const desired = desiredIn ? checkPatch(stripMeta(desiredIn), 'desired properties') : undefined
     if (tags !== undefined) twin.tags = o.replace ? tags : applyPatch(twin.tags, tags, 'tags', MAX_TAGS_BYTES)
     if (desired !== undefined) {
       twin.desired = o.replace

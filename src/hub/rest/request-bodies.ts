@@ -62,6 +62,20 @@ const identityBody = z.looseObject({
 /** A device or module identity, as checked: the body of `PUT /devices/{id}[/modules/{mid}]`. */
 export type IdentityBody = z.infer<typeof identityBody>
 
+/** A JSON object, passed on as parsed (not copied: a key such as `__proto__` stays a key). */
+const jsonObject = z.custom<Record<string, unknown>>(
+  (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+  { error: 'must be a JSON object' },
+)
+
+const twinBody = z.looseObject({
+  tags: z.nullish(jsonObject),
+  properties: z.nullish(z.looseObject({ desired: z.nullish(jsonObject) })),
+})
+
+/** A twin patch (PATCH) or replacement (PUT), as checked: the body of `/twins/{id}[/modules/{mid}]`. */
+export type TwinBody = z.infer<typeof twinBody>
+
 const sasTokenBody = z.looseObject({
   deviceId: z.string({ error: 'is required' }),
   moduleId: z.optional(z.string()),
@@ -125,6 +139,7 @@ export const BODIES = {
   c2d: { schema: c2dBody, what: 'message' },
   method: { schema: methodBody, what: 'method call' },
   identity: { schema: identityBody, what: 'identity' },
+  twin: { schema: twinBody, what: 'twin patch' },
   sasToken: { schema: sasTokenBody, what: 'SAS token request' },
   certificate: { schema: certificateBody, what: 'certificate' },
   enrollment: { schema: enrollmentBody, what: 'enrollment' },

@@ -30,7 +30,7 @@ import type { MethodCalls } from '../state/methods.js'
 import type { Permission } from '../state/registry.js'
 import { badRequest } from './http-errors.js'
 import { BODIES, readBody } from './request-bodies.js'
-import type { BodySchema, IdentityBody } from './request-bodies.js'
+import type { BodySchema, IdentityBody, TwinBody } from './request-bodies.js'
 
 /** The HTTP methods the API serves. */
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -117,13 +117,10 @@ function serviceRoutes(hub: HubService, methods: MethodCalls): Route[] {
   const write = ['RegistryWrite'] as const
   const twinRead = ['RegistryRead', 'ServiceConnect'] as const
   const twinWrite = ['ServiceConnect', 'RegistryWrite'] as const
-  const twinUpdate =
-    (replace: boolean) =>
-    async (r: RawRequest): Promise<Answer> => {
-      const patch = await r.readJson()
-      const options = r.ifMatch === undefined ? { replace } : { replace, ifMatch: r.ifMatch }
-      return ok(hub.updateTwin(param(r, 'id'), moduleOf(r), patch, options))
-    }
+  const twinUpdate = (replace: boolean) => (r: RouteRequest<TwinBody>) => {
+    const options = r.ifMatch === undefined ? { replace } : { replace, ifMatch: r.ifMatch }
+    return ok(hub.updateTwin(param(r, 'id'), moduleOf(r), r.body, options))
+  }
   const rows: Route[] = [
     route('GET', '/devices', read, () => ok(hub.listDevices())),
     route('GET', '/devices/:id', read, (r) => ok(hub.getDevice(param(r, 'id')))),
@@ -151,8 +148,8 @@ function serviceRoutes(hub: HubService, methods: MethodCalls): Route[] {
   for (const base of ['/twins/:id', '/twins/:id/modules/:moduleId']) {
     rows.push(
       route('GET', base, twinRead, (r) => ok(hub.getTwin(param(r, 'id'), moduleOf(r)))),
-      { method: 'PATCH', pattern: base, rights: twinWrite, run: twinUpdate(false) },
-      { method: 'PUT', pattern: base, rights: twinWrite, run: twinUpdate(true) },
+      withBody('PATCH', base, twinWrite, BODIES.twin, twinUpdate(false)),
+      withBody('PUT', base, twinWrite, BODIES.twin, twinUpdate(true)),
       withBody('POST', `${base}/methods`, ['ServiceConnect'], BODIES.method, async (r) =>
         ok(await methods.invoke(param(r, 'id'), moduleOf(r), r.body)),
       ),
