@@ -232,6 +232,16 @@ function connectionString(
   }
 }
 
+/** A message the library gives (text or bytes, and its properties) as the hub reads one. */
+function c2dInput(
+  payload: string | Buffer,
+  properties: Omit<C2dInput, 'payload' | 'payloadEncoding'>,
+): C2dInput {
+  return typeof payload === 'string'
+    ? { ...properties, payload }
+    : { ...properties, payload: payload.toString('base64'), payloadEncoding: 'base64' }
+}
+
 /** The registry's input for an identity made with {@link AddIdentityOptions}. */
 function identityInput(x: AddIdentityOptions = {}): IdentityInput {
   return {
@@ -295,20 +305,12 @@ export function createHubHandle(parts: HubParts): Hub {
       return answer
     },
     async sendC2d(deviceId, payload, x = {}) {
-      const input: C2dInput =
-        typeof payload === 'string'
-          ? { ...x, payload }
-          : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
-      const answer = sendC2d(hub, deviceId, input)
+      const answer = sendC2d(hub, deviceId, c2dInput(payload, x))
       await store.committed()
       return answer
     },
     async sendToModuleInput(deviceId, moduleId, inputName, payload, x = {}) {
-      const input: C2dInput =
-        typeof payload === 'string'
-          ? { ...x, payload }
-          : { ...x, payload: payload.toString('base64'), payloadEncoding: 'base64' }
-      const answer = sendModuleInput(hub, deviceId, moduleId, inputName, input)
+      const answer = sendModuleInput(hub, deviceId, moduleId, inputName, c2dInput(payload, x))
       await store.committed()
       return answer
     },
