@@ -21,6 +21,51 @@ interface Ready extends HubAddress {
   child: ChildProcess
 }
 
+/** Registers over DPS (register, then poll until an answer other than 202): its last status. */
+async function dpsAssignment(hub: HubAddress, registrationId: string): Promise<number> {
+  const device = await mqtt.connectAsync({
+    host: '127.0.0.1',
+    port: hub.ports.mqtt,
+    protocol: 'mqtts',
+    ca: hub.ca,
+    servername: 'localhost',
+    clientId: registrationId,
+    username: `0ne00000000/registrations/${registrationId}/api-version=2019-03-31`,
+    password: hmacToken(
+      `0ne00000000/registrations/${registrationId}`,
+      KEY,
+      Math.floor(Date.now() / 1000) + 600,
+      'registration',
+    ),
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  })
+  try {
+    await device.subscribeAsync('$dps/registrations/res/#')
+    const answer = (): Promise<{ status: number; body: { operationId?: string } }> =>
+      new Promise((resolve) =>
+        device.once('message', (topic, payload) =>
+          resolve({ status: Number(topic.split('/')[3]), body: JSON.parse(payload.toString()) }),
+        ),
+      )
+    let next = answer()
+    device.publish('$dps/registrations/PUT/iotdps-register/?$rid=1', JSON.stringify({ registrationId }))
+    let a = await next
+    const operationId = a.body.operationId ?? ''
+    for (let rid = 2; a.status === 202 && rid < 10; rid++) {
+      next = answer()
+      device.publish(
+        `$dps/registrations/GET/iotdps-get-operationstatus/?$rid=${rid}&operationId=${encodeURIComponent(operationId)}`,
+        '',
+      )
+      a = await next
+    }
+    return a.status
+  } finally {
+    await device.endAsync(true)
+  }
+}
+
 async function spawnHub(dir: string): Promise<Ready> {
   const child = spawn(
     process.execPath,
@@ -141,7 +186,7 @@ describe('hub durability', () => {
     }
   })
 
-  it('on a full disk a device PUT answers an error, not 200, and SIGTERM exits non-zero', async (t) => {
+  it('on a full disk a device PUT and a DPS assignment answer an error, not 200, and SIGTERM exits non-zero', async (t) => {
     const mnt = await mkdtemp(join(tmpdir(), 'sas-token-full-'))
     dirs.push(mnt)
     try {
@@ -152,6 +197,10 @@ describe('hub durability', () => {
     }
     try {
       const hub = await spawnHub(mnt)
+      const enrolled = await rest(hub, 'PUT', '/_emulator/dps/enrollments/reg-full', {
+        body: { attestation: { type: 'symmetricKey', symmetricKey: { primaryKey: KEY, secondaryKey: KEY } } },
+      })
+      assert.equal(enrolled.status, 200, enrolled.text)
       // Fill what is left of the disk.
       await writeFile(join(mnt, 'filler'), Buffer.alloc(1024 * 1024)).catch(() => undefined)
       const statuses: number[] = []
@@ -168,6 +217,11 @@ describe('hub durability', () => {
       assert.deepEqual(
         statuses.filter((s) => s === 200),
         [],
+      )
+      assert.equal(
+        await dpsAssignment(hub, 'reg-full'),
+        500,
+        'a DPS assignment that cannot be written is no 200',
       )
       hub.child.kill('SIGTERM')
       assert.notEqual(await exited(hub.child), 0)

@@ -34,14 +34,23 @@ export function guarded<A extends unknown[]>(
 }
 
 /**
- * Returns aedes options whose `authenticate`, `authorizePublish` and `authorizeSubscribe` are
- * guarded: a throw refuses that CONNECT (return code 3, server unavailable), closes that
- * publisher, or refuses that subscription, and `warn` reports it.
+ * Returns aedes options whose `preConnect`, `authenticate`, `authorizePublish` and
+ * `authorizeSubscribe` are guarded: a throw refuses that CONNECT (return code 3, server
+ * unavailable, once authenticating), closes that publisher, or refuses that subscription, and
+ * `warn` reports it.
  */
 export function guardBrokerOptions(warn: (message: string) => void, o: AedesOptions): AedesOptions {
-  const { authenticate, authorizePublish, authorizeSubscribe } = o
+  const { preConnect, authenticate, authorizePublish, authorizeSubscribe } = o
   return {
     ...o,
+    ...(preConnect && {
+      preConnect: guarded<Parameters<typeof preConnect>>(
+        'A CONNECT',
+        warn,
+        (err, _c, _p, done) => done(err, false),
+        preConnect,
+      ),
+    }),
     ...(authenticate && {
       authenticate: guarded<Parameters<typeof authenticate>>(
         'CONNECT authentication',

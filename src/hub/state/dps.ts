@@ -184,13 +184,13 @@ export function handleRegister(
   return answer(202, { operationId, status: 'assigning' }, 1)
 }
 
-/** Polls a registration (`$dps/registrations/GET/iotdps-get-operationstatus/…` over MQTT): 202 until assigned, then 200. */
-export function handlePoll(
+/** Polls a registration (`$dps/registrations/GET/iotdps-get-operationstatus/…` over MQTT): 202 until assigned, then 200 once the assigned device is on disk. */
+export async function handlePoll(
   hub: HubService,
   session: Session,
   accepted: Extract<ConnectAcceptance, { kind: 'dps' }>,
   operationId: string,
-): DpsAnswer {
+): Promise<DpsAnswer> {
   const operation = session.operations.get(operationId)
   if (operation === undefined) {
     return answer(404, {
@@ -246,5 +246,11 @@ export function handlePoll(
     deviceId,
     ...(accepted.enrollmentGroupId === undefined ? {} : { enrollmentGroupId: accepted.enrollmentGroupId }),
   })
+  // the answer means durable: the device it assigned is on disk first
+  try {
+    await hub.store.committed()
+  } catch {
+    return answer(500, { errorCode: 500001, message: 'The hub could not write its state; try again.' })
+  }
   return answer(200, { operationId, status: 'assigned', registrationState })
 }

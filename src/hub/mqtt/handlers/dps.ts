@@ -1,6 +1,7 @@
 /**
  * DPS over MQTT: a register or poll goes to the hub's DPS (state/dps.ts), and its answer goes
- * back on `$dps/registrations/res/{status}/?$rid=…[&retry-after=…]`.
+ * back on `$dps/registrations/res/{status}/?$rid=…[&retry-after=…]` (an assignment once it is
+ * on disk).
  *
  * @module
  */
@@ -18,11 +19,16 @@ export function dpsRequest(
 ): void {
   const { session, accepted } = c
   if (accepted.kind !== 'dps') return
-  const { status, body, retryAfter } =
+  const answer =
     r.topic.type === 'dps-poll'
       ? handlePoll(ctx.hub, session, accepted, r.topic.operationId)
       : handleRegister(session, accepted, r.payload)
   const rid = r.topic.rid
-  const topic = dpsResponseTopic(retryAfter === undefined ? { status, rid } : { status, rid, retryAfter })
-  if (session.subscriptions.has('dps')) c.link.publish('dps', topic, JSON.stringify(body))
+  Promise.resolve(answer)
+    .then(({ status, body, retryAfter }) => {
+      if (!session.subscriptions.has('dps')) return
+      const topic = dpsResponseTopic(retryAfter === undefined ? { status, rid } : { status, rid, retryAfter })
+      c.link.publish('dps', topic, JSON.stringify(body))
+    })
+    .catch((err: unknown) => ctx.warn(`A DPS answer could not be sent (${(err as Error).message}).`))
 }
