@@ -38,7 +38,7 @@ function facts(e: HubEvent): string | string[] {
     }
     case 'refuse':
       return [
-        `CONNACK ${e.returnCode} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}`,
+        `${e.returnCode === undefined ? (e.condition ?? `HTTP ${e.status}`) : `CONNACK ${e.returnCode}`} ${e.protocol} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}`,
         ...e.findings.map((f) => `${f.severity} ${f.code}: ${f.message}`),
       ]
     case 'disconnect':

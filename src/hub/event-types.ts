@@ -9,7 +9,7 @@
  * @module
  */
 import type { Finding } from '../diagnose/index.js'
-import type { SubscriptionKind } from './state/sessions.js'
+import type { SubscriptionKind, Transport } from './state/sessions.js'
 
 /** What every event has: its time, and the identity it is about (when it is about one). */
 interface EventBase {
@@ -74,14 +74,14 @@ export interface HubConnectEvent extends AboutIdentity {
   registrationId?: string
   /** `dps` for a DPS connection. */
   service?: 'dps'
-  /** The MQTT client id. */
+  /** The MQTT client id; over AMQP, `deviceId` or `deviceId/moduleId`. */
   clientId: string
   /** `sas` (the identity's key), `policy` (a policy token with DeviceConnect) or `x509`. */
   authMethod: 'sas' | 'policy' | 'x509'
-  /** The client's clean-session flag. */
+  /** The client's clean-session flag (`true` for AMQP, which keeps nothing). */
   cleanSession: boolean
-  /** `mqtt` (TLS) or `mqtt-ws` (WebSocket). */
-  protocol: 'mqtt' | 'mqtt-ws'
+  /** How it came: `mqtt` (TLS), `mqtt-ws`, `amqp` (TLS, or the plain development port) or `amqp-ws`. */
+  protocol: Transport
   /** The subscriptions kept from an earlier session. */
   restoredSubscriptions?: SubscriptionKind[]
   /** What `diagnoseConnect` warned of in an accepted CONNECT (an unknown api-version, a model id that is no DTMI). */
@@ -94,12 +94,18 @@ export interface HubRefuseEvent extends EventBase {
   event: 'refuse'
   /** The client id the client sent. */
   clientId: string
-  /** The username the client sent ('' when none). */
+  /** The username the client sent: MQTT's, or AMQP's SASL PLAIN one ('' when none). */
   username: string
-  /** The CONNACK return code. */
-  returnCode: number
-  /** `mqtt` (TLS) or `mqtt-ws` (WebSocket). */
-  protocol: 'mqtt' | 'mqtt-ws'
+  /** MQTT: the CONNACK return code. */
+  returnCode?: number
+  /** AMQP: the error condition the hub answered (`amqp:unauthorized-access`…). */
+  condition?: string
+  /** AMQP CBS: the audience (`name`) of the refused put-token. */
+  audience?: string
+  /** HTTPS: the status the hub answered (401). */
+  status?: number
+  /** How it came (`mqtt`, `mqtt-ws`, `amqp`, `amqp-ws`, `http`). */
+  protocol: Transport
   /** The identity the client named, when it named one. */
   deviceId?: string
   /** The module the client named, if any. */
@@ -170,7 +176,9 @@ export type TelemetryBody =
 export interface HubTelemetryEvent extends AboutIdentity {
   /** The event's name. */
   event: 'telemetry'
-  /** The topic it came on. */
+  /** How it came. */
+  protocol: Transport
+  /** The topic it came on (AMQP: the link's address; HTTPS: the request path). */
   topic: string
   /** The QoS it came with. */
   qos: number

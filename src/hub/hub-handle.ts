@@ -355,7 +355,7 @@ export function createHubHandle(parts: HubParts): Hub {
       closed ??= (async () => {
         methods.close()
         await parts.closeListeners()
-        for (const session of hub.sessions.values()) clearTimeout(session.expiryTimer)
+        hub.closeSessions()
         hub.c2d.close()
         try {
           await store.flush()

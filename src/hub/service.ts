@@ -15,7 +15,7 @@ import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
 import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './state/registry.js'
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './state/registry.js'
-import type { AuthContext } from './mqtt/device-auth.js'
+import type { AuthContext } from './auth/device-auth.js'
 import type { Session } from './state/sessions.js'
 import { isFilterKind } from './state/sessions.js'
 import { idTable } from './state/id-table.js'
@@ -75,6 +75,8 @@ export class HubService {
   readonly ports = new Set<number>()
   /** Every device's C2D queue. */
   readonly c2d: C2dQueue
+  /** The token-expiry timer of each session that has one. */
+  readonly #expiry = new Map<Session, NodeJS.Timeout>()
 
   constructor(o: {
     store: StateStore
@@ -327,9 +329,11 @@ export class HubService {
   /**
    * A device or module connection is up: it becomes the identity's session (a DPS connection
    * is no identity's), its CleanSession 0 subscriptions come back, and the identity shows
-   * `Connected`.
+   * `Connected`. A session with a {@link Session.tokenExpiresAt} is closed when its token expires,
+   * with `token expired` as the reason.
    */
   attach(session: Session): void {
+    this.#armExpiry(session)
     if (session.kind !== 'device') return
     const kept = Object.hasOwn(this.state.sessions, session.clientId)
       ? this.state.sessions[session.clientId]
@@ -355,9 +359,42 @@ export class HubService {
 
   /** A connection is gone; the identity shows `Disconnected` unless a newer one replaced it. */
   detach(session: Session): void {
+    clearTimeout(this.#expiry.get(session))
+    this.#expiry.delete(session)
     if (this.sessions.get(session.clientId) !== session) return
     this.sessions.delete(session.clientId)
     this.#connectionState(session, 'Disconnected')
+  }
+
+  /**
+   * A session proved a new token (AMQP's CBS put-token on a live connection): its expiry moves
+   * to the new token's.
+   */
+  renewToken(session: Session, expiresAt: number | undefined): void {
+    if (expiresAt === undefined) delete session.tokenExpiresAt
+    else session.tokenExpiresAt = expiresAt
+    this.#armExpiry(session)
+  }
+
+  #armExpiry(session: Session): void {
+    clearTimeout(this.#expiry.get(session))
+    this.#expiry.delete(session)
+    const expiresAt = session.tokenExpiresAt
+    if (expiresAt === undefined) return
+    const left = expiresAt * 1000 - this.now()
+    if (left <= 0) {
+      session.closeReason = 'token expired'
+      session.link.close()
+      return
+    }
+    const timer = setTimeout(() => this.#armExpiry(session), Math.min(left, 2 ** 31 - 1))
+    this.#expiry.set(session, timer)
+  }
+
+  /** Clears every session's token-expiry timer (hub close). */
+  closeSessions(): void {
+    for (const timer of this.#expiry.values()) clearTimeout(timer)
+    this.#expiry.clear()
   }
 
   #connectionState(session: Session, state: 'Connected' | 'Disconnected'): void {
@@ -517,6 +554,16 @@ export class HubService {
     this.refused.push(kept)
     if (this.refused.length > MAX_REFUSED) this.refused.shift()
     return kept
+  }
+
+  /**
+   * A refused connection or token, whatever the transport: recorded ({@link recordRefused}) and
+   * published as a `refuse` event whose `reason` is the first error finding.
+   */
+  refuse(record: Omit<RefusedConnect, 'reason'>): void {
+    const reason = record.findings.find((f) => f.severity === 'error')
+    const kept = this.recordRefused(reason === undefined ? record : { ...record, reason })
+    this.events.publish({ event: 'refuse', ...kept })
   }
 }
 

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { isDpsUsername } from './device-auth.js'
+import { isDpsUsername } from '../auth/device-auth.js'
 
 const DPS_PREFIX = '\u0000dps/'
 

@@ -10,7 +10,7 @@ import type { Finding } from '../../diagnose/index.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
 import type { Session } from '../state/sessions.js'
-import type { AcceptedDevice, AcceptedRegistration } from './device-auth.js'
+import type { AcceptedDevice, AcceptedRegistration } from '../auth/device-auth.js'
 import type { MqttLink } from './mqtt-link.js'
 
 /** One authenticated MQTT connection. */

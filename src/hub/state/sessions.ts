@@ -29,21 +29,32 @@ export interface DeviceLink {
   close(): void
 }
 
+/**
+ * How a connection came: MQTT over TLS or WebSocket, AMQP over TLS (or plain on the loopback
+ * development port) or WebSocket, or HTTPS (one request at a time, no live session).
+ */
+export type Transport = 'mqtt' | 'mqtt-ws' | 'amqp' | 'amqp-ws' | 'http'
+
 /** A live connection. */
 export interface Session {
   clientId: string
   kind: 'device' | 'dps'
   deviceId: string
   moduleId?: string
-  protocol: 'mqtt' | 'mqtt-ws'
+  protocol: Transport
   authMethod: 'sas' | 'policy' | 'x509'
+  /** MQTT's CleanSession flag; `true` for the other transports (nothing is kept). */
   clean: boolean
   link: DeviceLink
   /** Granted QoS per subscription kind. */
   subscriptions: Map<SubscriptionKind, 0 | 1>
   /** Set before the hub closes the connection, for the log. */
   closeReason?: string
-  expiryTimer?: NodeJS.Timeout
+  /**
+   * When the token it authenticated with expires, epoch seconds: the hub closes the session then
+   * (`HubService.attach`) unless `HubService.renewToken` moved it (AMQP's put-token).
+   */
+  tokenExpiresAt?: number
   /** DPS operations of this connection. */
   operations: Map<string, { registrationId: string; polls: number }>
 }

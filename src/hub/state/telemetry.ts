@@ -26,10 +26,13 @@ export interface TelemetryInput {
   qos: number
 }
 
-/** The `iothub-connection-auth-method` of a session: the same for each of its messages. */
-const authMethods = new WeakMap<Session, string>()
+/** Who sent a message: a live session, or (HTTPS) the identity one request authenticated. */
+export type TelemetrySender = Pick<Session, 'deviceId' | 'moduleId' | 'authMethod' | 'protocol'>
 
-function authMethodOf(session: Session): string {
+/** The `iothub-connection-auth-method` of a sender: the same for each of its messages. */
+const authMethods = new WeakMap<TelemetrySender, string>()
+
+function authMethodOf(session: TelemetrySender): string {
   let text = authMethods.get(session)
   if (text === undefined) {
     const scope =
@@ -41,10 +44,10 @@ function authMethodOf(session: Session): string {
   return text
 }
 
-/** Records a message from a connected identity (the one `touch` returned). */
+/** Records a message from an identity (for a session: the identity `touch` returned). */
 export function ingestTelemetry(
   hub: HubService,
-  session: Session,
+  session: TelemetrySender,
   identity: Identity,
   input: TelemetryInput,
 ): void {
@@ -66,6 +69,7 @@ export function ingestTelemetry(
     event: 'telemetry',
     deviceId: session.deviceId,
     ...(session.moduleId === undefined ? {} : { moduleId: session.moduleId }),
+    protocol: session.protocol,
     topic: input.address,
     qos: input.qos,
     body,

@@ -37,7 +37,11 @@ export function mountRefused(panel: HTMLElement, store: Store): void {
         { class: 'head' },
         h('strong', { class: 'who' }, e.clientId),
         h('time', { class: 'time', datetime: e.time }, localTime(e.time)),
-        h('span', { class: 'tag error' }, `CONNACK ${e.returnCode}`),
+        h(
+          'span',
+          { class: 'tag error' },
+          e.returnCode === undefined ? (e.condition ?? `HTTP ${e.status}`) : `CONNACK ${e.returnCode}`,
+        ),
         h('span', { class: 'tag' }, e.protocol),
       ),
       h('div', { class: 'username' }, 'username: ', h('code', null, e.username)),

@@ -33,7 +33,6 @@ export function clientDisconnect(ctx: MqttContext) {
     const c = ctx.connections.get(client)
     if (c === undefined) return
     const { session } = c
-    clearTimeout(session.expiryTimer)
     detachC2d(hub, session)
     hub.detach(session)
     const who = { ...idFields(session), clientId: session.clientId }

@@ -1,8 +1,8 @@
 /**
  * CONNECT: `preConnect` keeps device and DPS client ids apart, `authenticate` asks the hub's one
  * rule set (device-auth.ts, the core's `diagnoseConnect`) and answers a refusal with its CONNACK
- * code and findings, and `clientReady` makes the connection the identity's session, arms the
- * token's expiry and logs the connect.
+ * code and findings, and `clientReady` makes the connection the identity's session (the hub
+ * closes it when its token expires) and logs the connect.
  *
  * @module
  */
@@ -14,7 +14,7 @@ import { attachC2d } from '../c2d-link.js'
 import { brokerClientId, sentClientId } from '../client-ids.js'
 import { idFields, protocolOf } from '../context.js'
 import type { MqttContext } from '../context.js'
-import { authenticateConnect } from '../device-auth.js'
+import { authenticateConnect } from '../../auth/device-auth.js'
 import { MqttLink } from '../mqtt-link.js'
 
 function tlsSocket(client: Client): Partial<TLSSocket> {
@@ -69,17 +69,15 @@ export function authenticate(ctx: MqttContext) {
     if (!outcome.ok) {
       const { findings } = outcome
       const first = findings.find((f) => f.severity === 'error')
-      const record = {
+      hub.refuse({
         time: new Date(hub.now()).toISOString(),
         clientId,
         username: username ?? '',
         returnCode: outcome.returnCode,
         protocol: protocolOf(client),
         ...(outcome.identity ? idFields(outcome.identity) : {}),
-        ...(first === undefined ? {} : { reason: first }),
         findings,
-      }
-      hub.events.publish({ event: 'refuse', ...hub.recordRefused(record) })
+      })
       const err: AuthenticateError = Object.assign(new Error(first?.message ?? 'not authorized'), {
         returnCode: outcome.returnCode,
       })
@@ -117,20 +115,9 @@ export function clientReady(ctx: MqttContext) {
     if (c === undefined) return
     const { session } = c
     session.clean = client.clean
-    hub.attach(session)
     const expiresAt = c.accepted.expiresAt
-    if (expiresAt !== undefined) {
-      const arm = (): void => {
-        const left = expiresAt * 1000 - hub.now()
-        if (left <= 0) {
-          session.closeReason = 'token expired'
-          client.close()
-          return
-        }
-        session.expiryTimer = setTimeout(arm, Math.min(left, 2 ** 31 - 1))
-      }
-      arm()
-    }
+    if (expiresAt !== undefined) session.tokenExpiresAt = expiresAt
+    hub.attach(session)
     hub.events.publish({
       event: 'connect',
       ...idFields(session),

@@ -9,7 +9,7 @@
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { parseSasToken, verifySasToken } from '../../sas-token.js'
 import type { HubService } from '../service.js'
-import type { Permission, Policy } from './registry.js'
+import type { Permission, Policy } from '../state/registry.js'
 
 function unauthorized(why: string): SasTokenError {
   return new SasTokenError('ERR_HUB_UNAUTHORIZED', `Unauthorized: ${why}`)

@@ -4,7 +4,9 @@
  * ID scope, clock, policies, the identity's keys or thumbprints and status, the client
  * certificate chain's verdict, the DPS enrollments) and maps the decision onto MQTT. The hub
  * refuses exactly when a finding is an error, and the refusal carries exactly those findings.
- * Nothing here throws on a device's input.
+ * Nothing here throws on a device's input. Transports without a CONNECT (AMQP's CBS put-token and
+ * SASL PLAIN, HTTPS's `Authorization` header) ask the same decision through
+ * {@link authenticateToken}.
  *
  * @module
  */
@@ -18,7 +20,7 @@ import type {
   HubPolicy,
   RegisteredIdentity,
 } from '../../diagnose/index.js'
-import { parseMqttUsername } from '../../mqtt/credentials.js'
+import { DEFAULT_API_VERSION, parseMqttUsername } from '../../mqtt/credentials.js'
 import type { RegisteredCa } from '../state/ca-registry.js'
 import type { Identity, Policy } from '../state/registry.js'
 import type { Enrollment, EnrollmentGroup } from '../state/state-store.js'
@@ -192,4 +194,33 @@ export function authenticateConnect(fields: ConnectFields, ctx: AuthContext): Co
   return identity === undefined
     ? { ok: false, returnCode, findings }
     : { ok: false, returnCode, findings, identity }
+}
+
+/** What a transport without a CONNECT presents: the identity it names and a SAS token for it. */
+export interface TokenFields {
+  deviceId: string
+  moduleId?: string
+  /** The SAS token (`SharedAccessSignature sr=…`), as sent. */
+  token: string
+}
+
+/**
+ * Decides a SAS token presented for an identity (AMQP CBS put-token or SASL PLAIN, an HTTPS
+ * `Authorization` header) with the CONNECT rules: the decision is asked about the CONNECT an
+ * MQTT device of that identity would send with the token as its password, so every finding
+ * (signature, expiry, audience, registry) is the one an MQTT refusal would carry. The
+ * outcome's `returnCode` is MQTT's; other transports map the first error finding themselves.
+ *
+ * @throws {SasTokenError} as {@link authenticateConnect}.
+ */
+export function authenticateToken(fields: TokenFields, ctx: AuthContext): ConnectOutcome {
+  const clientId = fields.moduleId === undefined ? fields.deviceId : `${fields.deviceId}/${fields.moduleId}`
+  return authenticateConnect(
+    {
+      clientId,
+      username: `${ctx.hostName}/${clientId}/?api-version=${DEFAULT_API_VERSION}`,
+      password: Buffer.from(fields.token, 'utf8'),
+    },
+    ctx,
+  )
 }
