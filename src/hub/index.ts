@@ -61,4 +61,4 @@ export { DEFAULT_MAX_OUTBOUND_BYTES } from './mqtt/outbound-limit.js'
 // the web console (src/hub/console/)
 export { startConsole } from './console/server.js'
 export type { HubConsole, StartConsoleOptions, ConsoleHub } from './console/server.js'
-export type { SubscriptionKind } from './state/sessions.js'
+export type { SubscriptionKind, Transport } from './state/sessions.js'
