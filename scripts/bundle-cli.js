@@ -117,7 +117,7 @@ const lazyBuiltins = {
 }
 
 /** Packages loaded at run time, never bundled: each only by the command that needs it. */
-const EXTERNAL = ['clipboardy', 'aedes', 'ws']
+const EXTERNAL = ['clipboardy', 'aedes', 'rhea', 'ws']
 
 const common = {
   bundle: true,
@@ -150,7 +150,7 @@ const body = cli.text.replace(new RegExp(`${/\bimport\((?=["'`])/.source}|${byUr
   return '__sasTokenLoad('
 })
 const expected =
-  (cli.text.match(/\bimport\("(?:node:[a-z_]+|clipboardy|aedes|ws)[^"]*"\)/g) ?? []).length +
+  (cli.text.match(/\bimport\("(?:node:[a-z_]+|clipboardy|aedes|rhea|ws)[^"]*"\)/g) ?? []).length +
   (cli.text.match(byUrl) ?? []).length
 if (dynamicImports !== expected)
   throw new Error(`bundle-cli: ${dynamicImports} dynamic imports, ${expected} of known modules`)

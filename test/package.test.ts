@@ -206,7 +206,7 @@ describe('the packed package in a consumer project', () => {
   })
 })
 
-/** The hub's runtime dependencies (aedes, ws), once `sas-token/hub` ships them. */
+/** The hub's runtime dependencies (aedes, rhea, ws), once `sas-token/hub` ships them. */
 function hubDeps(pkg: { dependencies?: Record<string, string> }): string[] {
-  return ['aedes', 'ws'].filter((name) => pkg.dependencies?.[name] !== undefined)
+  return ['aedes', 'rhea', 'ws'].filter((name) => pkg.dependencies?.[name] !== undefined)
 }
