@@ -167,6 +167,7 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     const sys = await card.locator('table[data-props="System properties"]').textContent()
     assert.match(sys ?? '', /tel-1/)
     assert.match(sys ?? '', /iothub-connection-device-id\s*dev1/)
+    assert.equal(await card.locator('[data-field="protocol"]').textContent(), 'mqtt') // the SDK's Mqtt transport
     // the raw views: text as sent, and a hex dump of its bytes
     const sent = JSON.stringify({ temperature: 21.5 })
     await page.selectOption('#panel-telemetry select[name="view"]', 'raw')

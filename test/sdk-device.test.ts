@@ -75,8 +75,10 @@ for (const transport of ['Mqtt', 'MqttWs'] as const) {
         assert.equal(telemetry.moduleId, moduleId)
         assert.deepEqual(telemetry.body, { text: 'hello' })
         assert.equal((telemetry.properties as Record<string, string>).alert, 'high & dry')
+        const protocol = transport === 'Mqtt' ? 'mqtt' : 'mqtt-ws'
+        assert.equal(telemetry.protocol, protocol)
         const connect = await watch.waitFor((e) => e.event === 'connect')
-        assert.equal(connect.protocol, transport === 'Mqtt' ? 'mqtt' : 'mqtt-ws')
+        assert.equal(connect.protocol, protocol)
       })
 
       it('gets its twin and reports properties (read back with `hub twin`)', async (t) => {

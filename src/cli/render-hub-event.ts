@@ -51,7 +51,7 @@ function facts(e: HubEvent): string | string[] {
     case 'telemetry': {
       const { outputName, messageId } = e.systemProperties
       const text = e.body.text !== undefined ? short(e.body.text) : `base64:${short(e.body.base64)}`
-      return `${outputName === undefined ? '' : `output=${outputName} `}${text} properties=${short(e.properties)}${messageId === undefined ? '' : ` messageId=${messageId}`}`
+      return `${e.protocol} ${outputName === undefined ? '' : `output=${outputName} `}${text} properties=${short(e.properties)}${messageId === undefined ? '' : ` messageId=${messageId}`}`
     }
     case 'twin-reported':
     case 'twin-desired':

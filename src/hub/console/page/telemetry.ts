@@ -84,6 +84,7 @@ export function mountTelemetry(panel: HTMLElement, store: Store): void {
         { class: 'head' },
         h('strong', { class: 'who' }, who),
         h('time', { class: 'time', datetime: enqueued, title: `enqueued ${enqueued}` }, localTime(enqueued)),
+        h('span', { class: 'tag', 'data-field': 'protocol', title: 'how it came' }, e.protocol),
         h('span', { class: 'tag' }, shown.json ? 'JSON' : body.base64 !== undefined ? 'binary' : 'text'),
       ),
       h('pre', { class: 'body', 'data-field': 'body' }, shown.text),
