@@ -172,6 +172,16 @@ describe('query language: known answers', () => {
     )
   })
 
+  it('FROM devices.jobs: its rows are device jobs, a leading devices.jobs. is dropped', () => {
+    const rows = [
+      { deviceId: 'd1', jobId: 'j1', status: 'completed' },
+      { deviceId: 'd2', jobId: 'j2', status: 'failed' },
+    ]
+    const r = runQuery(parseQuery("SELECT * FROM devices.jobs WHERE devices.jobs.jobId = 'j2'"), rows)
+    assert.equal(r.itemType, 'deviceJob')
+    assert.deepEqual(r.rows, [rows[1]])
+  })
+
   it('strings in either quote with escapes', () => {
     const docs = [{ deviceId: 'q', tags: { s: `it's "x"\\é` } }]
     for (const q of [
@@ -187,8 +197,13 @@ describe('query language: refusals point at the token', () => {
     ['', 1, '', /starts with SELECT/],
     ['SELEC * FROM devices', 1, 'SELEC', /starts with SELECT/],
     ['SELECT * FORM devices', 10, 'FORM', /expected FROM/],
-    ['SELECT * FROM things', 15, 'things', /devices or devices\.modules/],
-    ['SELECT * FROM devices.jobs', 23, 'jobs', /devices\.jobs is not served/],
+    ['SELECT * FROM things', 15, 'things', /FROM takes devices, devices\.modules or devices\.jobs\./],
+    [
+      'SELECT * FROM devices.things',
+      23,
+      'things',
+      /devices, devices\.modules or devices\.jobs, not devices\.things/,
+    ],
     ['SELECT * FROM devices WHER x = 1', 23, 'WHER', /end of the query/],
     ["SELECT * FROM devices WHERE tags.a = 'open", 38, "'open", /not closed/],
     ['SELECT * FROM devices WHERE tags.a = #', 38, '#', /not part of the query language/],

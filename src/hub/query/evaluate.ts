@@ -13,7 +13,7 @@ import type { AggregateName, BinaryOperator, Expr, FunctionName, Query, SelectIt
 export interface QueryResult {
   readonly rows: readonly unknown[]
   /** IoT Hub's `x-ms-item-type`. */
-  readonly itemType: 'twin' | 'raw'
+  readonly itemType: 'twin' | 'deviceJob' | 'raw'
 }
 
 type Primitive = null | boolean | number | string
@@ -208,7 +208,8 @@ export function runQuery(query: Query, documents: readonly unknown[]): QueryResu
   const kept = where === undefined ? documents : documents.filter((d) => evaluate(where, d) === true)
   const cut = <T>(rows: readonly T[]): readonly T[] =>
     query.top === undefined ? rows : rows.slice(0, query.top)
-  if (query.select === '*') return { rows: cut(kept), itemType: 'twin' }
+  if (query.select === '*')
+    return { rows: cut(kept), itemType: query.from === 'devices.jobs' ? 'deviceJob' : 'twin' }
   const items = query.select
   const aggregated = query.groupBy.length > 0 || items.some((i) => i.kind === 'aggregate')
   const rows = aggregated

@@ -1,5 +1,5 @@
 /**
- * IoT Hub's query language, parsed: `SELECT [TOP n] * | items FROM devices | devices.modules
+ * IoT Hub's query language, parsed: `SELECT [TOP n] * | items FROM devices | devices.modules | devices.jobs
  * [WHERE condition] [GROUP BY paths]`, by recursive descent over the lexer's tokens. Keywords
  * are case-insensitive; property names are not. Total: any text either parses or throws the
  * one query error, pointing at the token. Pure: no hub state, no I/O.
@@ -64,7 +64,7 @@ export type SelectItem =
   | { kind: 'aggregate'; aggregate: AggregateName; path?: readonly string[]; name: string; index: number }
 
 /** The collections a query can run over. */
-export type Collection = 'devices' | 'devices.modules'
+export type Collection = 'devices' | 'devices.modules' | 'devices.jobs'
 
 /** A parsed query. */
 export interface Query {
@@ -282,7 +282,7 @@ class Parser {
 
   #from(): Collection {
     const first = this.#token
-    if (!this.#isKeyword('DEVICES')) this.#fail('FROM takes devices or devices.modules.')
+    if (!this.#isKeyword('DEVICES')) this.#fail('FROM takes devices, devices.modules or devices.jobs.')
     this.#next()
     if (!this.#isOp('.')) return 'devices'
     this.#next()
@@ -291,9 +291,14 @@ class Parser {
       this.#next()
       return 'devices.modules'
     }
-    if (this.#isKeyword('JOBS'))
-      this.#fail('FROM devices.jobs is not served by the emulator; query devices or devices.modules.')
-    return this.#fail(`FROM takes devices or devices.modules, not ${first.text}.${second.text}.`, second)
+    if (this.#isKeyword('JOBS')) {
+      this.#next()
+      return 'devices.jobs'
+    }
+    return this.#fail(
+      `FROM takes devices, devices.modules or devices.jobs, not ${first.text}.${second.text}.`,
+      second,
+    )
   }
 
   /** A property path; in a WHERE or GROUP BY of `from`, a leading `devices.` (`devices.modules.`) is dropped. */
@@ -509,8 +514,10 @@ function constantOf(word: string): Value | typeof NOT_CONSTANT {
 function withoutCollection(path: string[], from: Collection | undefined): string[] {
   const lower = path.map((p) => p.toLowerCase())
   if (from === 'devices' && path.length > 1 && lower[0] === 'devices') return path.slice(1)
-  if (from === 'devices.modules' && path.length > 2 && lower[0] === 'devices' && lower[1] === 'modules')
-    return path.slice(2)
+  for (const child of ['modules', 'jobs']) {
+    if (from === `devices.${child}` && path.length > 2 && lower[0] === 'devices' && lower[1] === child)
+      return path.slice(2)
+  }
   return path
 }
 

@@ -156,6 +156,21 @@ const bulkItem = z.looseObject({
 export type BulkBody = z.infer<typeof bulkBody>
 const bulkBody = z.array(bulkItem, { error: 'must be a JSON array of devices' })
 
+const jobBody = z.looseObject({
+  jobId: z.nullish(z.string()),
+  type: z.enum(['scheduleUpdateTwin', 'scheduleDeviceMethod'], {
+    error: 'must be "scheduleUpdateTwin" or "scheduleDeviceMethod"',
+  }),
+  queryCondition: z.string({ error: "is required: a WHERE condition, as deviceId IN ['dev1']" }),
+  updateTwin: z.nullish(twinBody),
+  cloudToDeviceMethod: z.nullish(methodBody),
+  startTime: z.nullish(z.string()),
+  maxExecutionTimeInSeconds: z.nullish(z.number()),
+})
+
+/** The body of `PUT /jobs/v2/{id}`. */
+export type JobBody = z.infer<typeof jobBody>
+
 /** A request body's schema and the words its refusals use. */
 export interface BodySchema<T> {
   readonly schema: z.ZodMiniType<T>
@@ -175,6 +190,7 @@ export const BODIES = {
   group: { schema: groupBody, what: 'enrollment group' },
   query: { schema: queryBody, what: 'query' },
   bulk: { schema: bulkBody, what: 'bulk registry' },
+  job: { schema: jobBody, what: 'job' },
 } as const satisfies Record<string, BodySchema<unknown>>
 
 /**

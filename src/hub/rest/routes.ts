@@ -28,6 +28,7 @@ import {
 import type { EnrollmentTable } from '../state/dps.js'
 import type { MethodCalls } from '../state/methods.js'
 import { bulkRegistry } from '../state/bulk.js'
+import { Jobs } from '../state/jobs.js'
 import type { BulkOutcome } from '../state/bulk.js'
 import { queryTwins } from '../state/query.js'
 import type { Permission } from '../state/registry.js'
@@ -139,13 +140,15 @@ function bulkAnswer(outcomes: readonly BulkOutcome[]): Answer {
   }
 }
 
-/** The query language, bulk registry and statistics routes. */
-function queryRoutes(hub: HubService): Route[] {
+/** The query language, bulk registry, statistics and jobs routes. */
+function queryRoutes(hub: HubService, jobs: Jobs): Route[] {
+  const jobRights = ['ServiceConnect', 'RegistryWrite'] as const
   return [
     withBody('POST', '/devices/query', ['RegistryRead'], BODIES.query, (r) => {
       const result = queryTwins(hub, r.body.query, {
         continuation: header(r, 'x-ms-continuation'),
         maxItemCount: header(r, 'x-ms-max-item-count'),
+        deviceJobs: () => jobs.deviceJobs(),
       })
       const headers: Record<string, string> = { 'x-ms-item-type': result.itemType }
       if (result.continuation !== undefined) headers['x-ms-continuation'] = result.continuation
@@ -156,11 +159,30 @@ function queryRoutes(hub: HubService): Route[] {
     ),
     route('GET', '/statistics/devices', ['RegistryRead'], () => ok(registryStatistics(hub))),
     route('GET', '/statistics/service', ['ServiceConnect', 'RegistryRead'], () => ok(serviceStatistics(hub))),
+    route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) =>
+      ok(
+        jobs.list(
+          r.url.searchParams.get('jobType') ?? undefined,
+          r.url.searchParams.get('jobStatus') ?? undefined,
+        ),
+      ),
+    ),
+    withBody('PUT', '/jobs/v2/:id', jobRights, BODIES.job, (r) => {
+      if (r.body.jobId && r.body.jobId !== param(r, 'id'))
+        throw badRequest(
+          `The body's jobId ${JSON.stringify(r.body.jobId)} is not the path's ${param(r, 'id')}.`,
+        )
+      return ok(jobs.schedule(param(r, 'id'), r.body))
+    }),
+    route('GET', '/jobs/v2/:id', ['RegistryRead', 'ServiceConnect'], (r) => ok(jobs.get(param(r, 'id')))),
+    route('POST', '/jobs/v2/:id/cancel', jobRights, (r) => ok(jobs.cancel(param(r, 'id')))),
   ]
 }
 
 /** What the routes serve beside the hub's own state. */
 export interface RouteOptions {
+  /** The hub's jobs (`/jobs/v2`), stopped when it closes; default a table of the routes' own. */
+  jobs?: Jobs | undefined
   /** The registered X.509 CAs (`/_emulator/certificates`). */
   certificates?: CaRegistry | undefined
   /** The bounds of each `GET /_emulator/events` subscriber. */
@@ -303,5 +325,9 @@ function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
 
 /** Every route the operator API serves. */
 export function restRoutes(hub: HubService, methods: MethodCalls, o: RouteOptions = {}): Route[] {
-  return [...serviceRoutes(hub, methods), ...queryRoutes(hub), ...emulatorRoutes(hub, o)]
+  return [
+    ...serviceRoutes(hub, methods),
+    ...queryRoutes(hub, o.jobs ?? new Jobs(hub, methods)),
+    ...emulatorRoutes(hub, o),
+  ]
 }
