@@ -342,6 +342,77 @@ describe('query language: fuzz', () => {
     )
   })
 
+  // Conditions from the grammar itself: every one must parse, and run over odd twins.
+  const { expr } = fc.letrec<{ expr: string; value: string }>((tie) => ({
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.constantFrom(
+        'tags.site',
+        'tags.floor',
+        'properties.reported.temp',
+        'deviceId',
+        'tags.__proto__',
+        'x.$version',
+      ),
+      fc.constantFrom(
+        "'north'",
+        '"a\\"b"',
+        '3',
+        '-2.5',
+        '0x10',
+        'true',
+        'false',
+        'null',
+        'undefined',
+        "['a', 1, null]",
+      ),
+      fc
+        .tuple(tie('value'), fc.constantFrom('+', '-', '*', '/', '%'), tie('value'))
+        .map(([a, op, b]) => `(${a} ${op} ${b})`),
+      fc
+        .tuple(
+          fc.constantFrom('LOWER', 'UPPER', 'LENGTH', 'IS_DEFINED', 'IS_NULL', 'IS_OBJECT'),
+          tie('value'),
+        )
+        .map(([f, a]) => `${f}(${a})`),
+    ),
+    expr: fc.oneof(
+      { depthSize: 'small' },
+      fc
+        .tuple(tie('value'), fc.constantFrom('=', '!=', '<>', '<', '<=', '>', '>='), tie('value'))
+        .map((p) => p.join(' ')),
+      fc.tuple(tie('value'), fc.constantFrom('IN', 'NIN')).map(([a, op]) => `${a} ${op} ['north', 2, true]`),
+      fc
+        .tuple(fc.constantFrom('STARTSWITH', 'ENDSWITH', 'CONTAINS'), tie('value'), tie('value'))
+        .map(([f, a, b]) => `${f}(${a}, ${b})`),
+      fc
+        .tuple(tie('expr'), fc.constantFrom('AND', 'OR', 'and'), tie('expr'))
+        .map(([a, op, b]) => `(${a}) ${op} (${b})`),
+      tie('expr').map((e) => `NOT (${e})`),
+      tie('value'),
+    ),
+  }))
+
+  it('every condition the grammar makes parses and runs', () => {
+    const odd = [
+      ...TWINS,
+      Object.create(null) as Json,
+      { tags: [1, 2] },
+      { tags: { site: null, floor: 'x' } },
+    ]
+    fc.assert(
+      fc.property(expr, fc.boolean(), (condition, grouped) => {
+        const text = grouped
+          ? `SELECT tags.site, COUNT() AS n, AVG(tags.floor) AS a FROM devices WHERE ${condition} GROUP BY tags.site`
+          : `SELECT TOP 3 * FROM devices WHERE ${condition}`
+        const result = runQuery(parseQuery(text), odd)
+        assert.ok(result.rows.length <= (grouped ? odd.length : 3))
+        JSON.stringify(result.rows)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
   it('no row gets a prototype member from a property named __proto__', () => {
     const r = runQuery(parseQuery('SELECT tags.__proto__ FROM devices'), [
       { tags: JSON.parse('{"__proto__": {"polluted": 1}}') },
