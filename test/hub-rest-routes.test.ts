@@ -20,15 +20,15 @@ describe('hub REST routes', () => {
   it('a path the hub does not serve is a 404, logged with what came and what is served', {
     timeout: 10_000,
   }, async () => {
-    const logged = warning('/jobs/v2/query')
-    const r = await rest(hub, 'POST', '/jobs/v2/query?api-version=2021-04-12', { body: {} })
+    const logged = warning('/configurations/testQueries')
+    const r = await rest(hub, 'POST', '/configurations/testQueries?api-version=2021-04-12', { body: {} })
     assert.equal(r.status, 404)
     assert.equal((r.body as { code: string }).code, 'NotFound')
     const e = await logged
     assert.equal(e.method, 'POST')
     assert.match(
       e.message,
-      /POST "\/jobs\/v2\/query" is not served \(404\): .*\/devices.*\/twins.*\/_emulator.*jobs/,
+      /POST "\/configurations\/testQueries" is not served \(404\): .*\/devices.*\/jobs\/v2.*\/twins.*\/_emulator.*configurations/,
     )
   })
 

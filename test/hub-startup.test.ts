@@ -279,11 +279,11 @@ describe('what arrives unserved is a warning', async () => {
   })
 
   it('a REST path the hub does not serve: a warning with the method and the path', async () => {
-    const r = await rest(h, 'GET', '/statistics/devices?api-version=2021-04-12')
+    const r = await rest(h, 'GET', '/configurations?api-version=2021-04-12')
     assert.equal(r.status, 404)
-    const w = await until((e) => e.path === '/statistics/devices')
+    const w = await until((e) => e.path === '/configurations')
     assert.equal(w.method, 'GET')
-    assert.match(String(w.message), /GET "\/statistics\/devices" is not served \(404\)/)
+    assert.match(String(w.message), /GET "\/configurations" is not served \(404\)/)
     const missing = await rest(h, 'GET', '/devices/nobody?api-version=2021-04-12')
     assert.equal(missing.status, 404)
     assert.ok(!warnings().some((e) => e.path === '/devices/nobody'), 'a missing device is no warning')

@@ -76,6 +76,12 @@ export interface HubDevice {
   [field: string]: unknown
 }
 
+/** One page of query results, and what they are (`x-ms-item-type`: `twin`, `deviceJob`, `raw`). */
+export interface QueryPage {
+  items: unknown[]
+  itemType: string
+}
+
 /** A device twin or module twin (the JSON as the hub sends it). */
 export type HubTwin = Record<string, unknown>
 
@@ -187,6 +193,11 @@ export interface HubClient {
   deleteEnrollment(kind: EnrollmentKind, id: string): Promise<void>
   /** Emulator only: the event stream (server-sent events), from now on. */
   events(o?: EventsOptions): AsyncGenerator<HubEvent>
+  /**
+   * Runs a query (`POST /devices/query`): its pages one after the other, following
+   * `x-ms-continuation` to the last, each with its `x-ms-item-type` (`twin`, `raw`, …).
+   */
+  query(sql: string, o?: { pageSize?: number }): AsyncGenerator<QueryPage>
   /** Any request; the JSON answer, whatever its status. */
   request(
     method: string,
@@ -497,6 +508,25 @@ export function createHubClient(o: HubClientOptions): HubClient {
       await call(`remove ${describeTarget(t)}`, 'DELETE', identityPath('devices', t), undefined, {
         'If-Match': '"*"',
       })
+    },
+
+    async *query(sql, o = {}) {
+      const what = 'query'
+      let continuation: string | undefined
+      do {
+        const headers: Record<string, string> = {
+          ...(o.pageSize !== undefined && { 'x-ms-max-item-count': String(o.pageSize) }),
+          ...(continuation !== undefined && { 'x-ms-continuation': continuation }),
+        }
+        const res = await send('POST', '/devices/query', { query: sql }, headers)
+        if (res.status < 200 || res.status > 299) throw failure(res, what, '/devices/query')
+        if (!Array.isArray(res.body))
+          throw hubError('ERR_HUB_BAD_RESPONSE', `${what}: the hub's answer is not a list of results.`)
+        const next = res.headers['x-ms-continuation']
+        continuation = typeof next === 'string' && next !== '' ? next : undefined
+        const itemType = res.headers['x-ms-item-type']
+        yield { items: res.body, itemType: typeof itemType === 'string' ? itemType : 'raw' }
+      } while (continuation !== undefined)
     },
 
     async getTwin(t) {

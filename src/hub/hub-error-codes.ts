@@ -33,6 +33,10 @@ export interface HubErrorCodes {
   ERR_HUB_CLOSED: true
   /** A service client's token is missing, wrong, expired, or its policy lacks the right. */
   ERR_HUB_UNAUTHORIZED: true
+  /** A query (`POST /devices/query`) the hub cannot parse or run; `position` (1-based) and `token` say where. */
+  ERR_HUB_QUERY_INVALID: true
+  /** A bulk registry request over IoT Hub's limit of 100 items. */
+  ERR_HUB_TOO_MANY_DEVICES: true
 }
 
 /** Every code the hub raises on a `SasTokenError`. */

@@ -35,6 +35,7 @@ import { CaRegistry, defaultCaName, parseCaCertificate } from './state/ca-regist
 import type { C2dQueueOptions } from './state/c2d-queue.js'
 import { DEFAULT_ID_SCOPE } from './state/dps.js'
 import { idTable } from './state/id-table.js'
+import { Jobs } from './state/jobs.js'
 import { MethodCalls } from './state/methods.js'
 import { DEVELOPMENT_OWNER_KEY, defaultPolicies, useOwnerKey } from './state/registry.js'
 import { StateStore } from './state/state-store.js'
@@ -202,7 +203,9 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     ...(o.maxTlsHandshakes === undefined ? {} : { maxPending: o.maxTlsHandshakes }),
   })
   const mqtt = createMqttListener({ tls, certificates, handshakes, handle })
+  const jobs = new Jobs(service, methods)
   const api = createRestApi(service, methods, {
+    jobs,
     certificates,
     eventStream: checkEventStreamOptions(o.eventStream ?? {}),
   })
@@ -234,6 +237,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     ca: { cert: tls.ca.cert, ...(tls.caPath === undefined ? {} : { path: tls.caPath }) },
     ports,
     async closeListeners() {
+      jobs.close()
       handshakes.close()
       warnings.close()
       https.terminateWebSockets()

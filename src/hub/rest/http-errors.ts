@@ -40,6 +40,7 @@ const ERRORS: Readonly<Record<string, readonly [number, string, number]>> = {
   ERR_HUB_CLOSED: [503, 'ServiceUnavailable', 503001],
   ERR_HUB_STATE_IO: [507, 'InsufficientStorage', 507001],
   ERR_HUB_UNAUTHORIZED: [401, 'IotHubUnauthorizedAccess', 401002],
+  ERR_HUB_TOO_MANY_DEVICES: [413, 'TooManyDevices', 413002],
 }
 
 /** A 400 `ArgumentInvalid`. */

@@ -127,6 +127,50 @@ const groupBody = z.looseObject(common)
 /** The body of `PUT /_emulator/dps/enrollmentGroups/{id}`. */
 export type GroupBody = z.infer<typeof groupBody>
 
+const queryBody = z.looseObject({
+  query: z.string({ error: 'is required: the query text, as SELECT * FROM devices' }),
+})
+
+/** The body of `POST /devices/query`. */
+export type QueryBody = z.infer<typeof queryBody>
+
+const bulkItem = z.looseObject({
+  id: z
+    .string({ error: 'is required: the device id' })
+    .check(z.minLength(1, { error: 'must be a device id' })),
+  moduleId: z.nullish(z.string()),
+  importMode: z.string({
+    error: 'is required: create, update, updateIfMatchETag, delete or deleteIfMatchETag',
+  }),
+  eTag: z.nullish(z.string()),
+  etag: z.nullish(z.string()),
+  twinETag: z.nullish(z.string()),
+  status: z.nullish(z.enum(['enabled', 'disabled'], { error: 'must be "enabled" or "disabled"' })),
+  statusReason: z.nullish(z.string()),
+  authentication: z.nullish(z.looseObject({})),
+  tags: z.nullish(jsonObject),
+  properties: z.nullish(z.looseObject({ desired: z.nullish(jsonObject) })),
+})
+
+/** The body of `POST /devices` (bulk registry): IoT Hub's `ExportImportDevice` list. */
+export type BulkBody = z.infer<typeof bulkBody>
+const bulkBody = z.array(bulkItem, { error: 'must be a JSON array of devices' })
+
+const jobBody = z.looseObject({
+  jobId: z.nullish(z.string()),
+  type: z.enum(['scheduleUpdateTwin', 'scheduleDeviceMethod'], {
+    error: 'must be "scheduleUpdateTwin" or "scheduleDeviceMethod"',
+  }),
+  queryCondition: z.string({ error: "is required: a WHERE condition, as deviceId IN ['dev1']" }),
+  updateTwin: z.nullish(twinBody),
+  cloudToDeviceMethod: z.nullish(methodBody),
+  startTime: z.nullish(z.string()),
+  maxExecutionTimeInSeconds: z.nullish(z.number()),
+})
+
+/** The body of `PUT /jobs/v2/{id}`. */
+export type JobBody = z.infer<typeof jobBody>
+
 /** A request body's schema and the words its refusals use. */
 export interface BodySchema<T> {
   readonly schema: z.ZodMiniType<T>
@@ -144,6 +188,9 @@ export const BODIES = {
   certificate: { schema: certificateBody, what: 'certificate' },
   enrollment: { schema: enrollmentBody, what: 'enrollment' },
   group: { schema: groupBody, what: 'enrollment group' },
+  query: { schema: queryBody, what: 'query' },
+  bulk: { schema: bulkBody, what: 'bulk registry' },
+  job: { schema: jobBody, what: 'job' },
 } as const satisfies Record<string, BodySchema<unknown>>
 
 /**

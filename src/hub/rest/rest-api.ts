@@ -116,7 +116,7 @@ export function createRestApi(
 }
 
 const SERVED =
-  "the hub serves IoT Hub's registry, twin and direct-method REST API (/devices/…, /twins/…) and /_emulator/…; the query language, jobs, bulk registry, statistics and the HTTPS device API are not served yet"
+  "the hub serves IoT Hub's registry, bulk registry, query, statistics, jobs, twin and direct-method REST API (/devices/…, /statistics/…, /jobs/v2/…, /twins/…) and /_emulator/…; configurations and the HTTPS device API are not served yet"
 
 /** A 405 (with `Allow`) when the path has routes for other methods, else a 404; both are logged. */
 function unmatched(hub: HubService, method: string, pathname: string, allowed: string[]): HttpError {
@@ -144,7 +144,7 @@ function answer(hub: HubService, res: ServerResponse, a: Answer): void {
   hub.store
     .committed()
     .then(
-      () => writeBody(res, a.status, a.body),
+      () => writeBody(res, a.status, a.body, a.headers),
       (err: unknown) => writeError(res, toHttpError(err)),
     )
     .catch(() => res.destroy())

@@ -27,8 +27,13 @@ import {
 } from '../state/dps.js'
 import type { EnrollmentTable } from '../state/dps.js'
 import type { MethodCalls } from '../state/methods.js'
+import { bulkRegistry } from '../state/bulk.js'
+import type { BulkOutcome } from '../state/bulk.js'
+import { Jobs } from '../state/jobs.js'
+import { queryTwins } from '../state/query.js'
 import type { Permission } from '../state/registry.js'
-import { badRequest } from './http-errors.js'
+import { registryStatistics, serviceStatistics } from '../state/statistics.js'
+import { badRequest, toHttpError } from './http-errors.js'
 import { BODIES, readBody } from './request-bodies.js'
 import type { BodySchema, IdentityBody, TwinBody } from './request-bodies.js'
 
@@ -46,7 +51,9 @@ export interface RouteRequest<B> {
 }
 
 /** A handler's answer, written once the change it made is on disk; `streamed` when it answered itself. */
-export type Answer = { status: number; body?: unknown } | 'streamed'
+export type Answer =
+  | { status: number; body?: unknown; headers?: Readonly<Record<string, string>> }
+  | 'streamed'
 
 /** A request before its body is read: what the dispatcher gives a route. */
 export type RawRequest = Omit<RouteRequest<never>, 'body'> & { readJson(): Promise<unknown> }
@@ -103,8 +110,79 @@ function sameDevice(body: IdentityBody, id: string): void {
     throw badRequest(`The body's deviceId ${JSON.stringify(body.deviceId)} is not the path's ${id}.`)
 }
 
+/** A request header's value (the first, when sent twice). */
+function header(r: RouteRequest<unknown>, name: string): string | undefined {
+  const value = r.req.headers[name]
+  return Array.isArray(value) ? value[0] : value
+}
+
+/**
+ * IoT Hub's `BulkRegistryOperationResult`: 200 when every item succeeded, else 400 with the
+ * errors (what succeeded stays), each with the IoT Hub error code and message of its refusal.
+ */
+function bulkAnswer(outcomes: readonly BulkOutcome[]): Answer {
+  const errors = outcomes.flatMap((o) => {
+    if (o.error === undefined) return []
+    const err = toHttpError(o.error)
+    return [
+      {
+        deviceId: o.deviceId,
+        ...(o.moduleId === undefined ? {} : { moduleId: o.moduleId }),
+        errorCode: err.errorCode,
+        errorStatus: err.message,
+        operation: o.operation,
+      },
+    ]
+  })
+  return {
+    status: errors.length === 0 ? 200 : 400,
+    body: { isSuccessful: errors.length === 0, errors, warnings: [] },
+  }
+}
+
+/** The query language, bulk registry, statistics and jobs routes. */
+function queryRoutes(hub: HubService, jobs: Jobs): Route[] {
+  const jobRights = ['ServiceConnect', 'RegistryWrite'] as const
+  return [
+    withBody('POST', '/devices/query', ['RegistryRead'], BODIES.query, (r) => {
+      const result = queryTwins(hub, r.body.query, {
+        continuation: header(r, 'x-ms-continuation'),
+        maxItemCount: header(r, 'x-ms-max-item-count'),
+        deviceJobs: () => jobs.deviceJobs(),
+      })
+      const headers: Record<string, string> = { 'x-ms-item-type': result.itemType }
+      if (result.continuation !== undefined) headers['x-ms-continuation'] = result.continuation
+      return { status: 200, body: result.items, headers }
+    }),
+    withBody('POST', '/devices', ['RegistryWrite'], BODIES.bulk, (r) =>
+      bulkAnswer(bulkRegistry(hub, r.body)),
+    ),
+    route('GET', '/statistics/devices', ['RegistryRead'], () => ok(registryStatistics(hub))),
+    route('GET', '/statistics/service', ['ServiceConnect', 'RegistryRead'], () => ok(serviceStatistics(hub))),
+    route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) =>
+      ok(
+        jobs.list(
+          r.url.searchParams.get('jobType') ?? undefined,
+          r.url.searchParams.get('jobStatus') ?? undefined,
+        ),
+      ),
+    ),
+    withBody('PUT', '/jobs/v2/:id', jobRights, BODIES.job, (r) => {
+      if (r.body.jobId && r.body.jobId !== param(r, 'id'))
+        throw badRequest(
+          `The body's jobId ${JSON.stringify(r.body.jobId)} is not the path's ${param(r, 'id')}.`,
+        )
+      return ok(jobs.schedule(param(r, 'id'), r.body))
+    }),
+    route('GET', '/jobs/v2/:id', ['RegistryRead', 'ServiceConnect'], (r) => ok(jobs.get(param(r, 'id')))),
+    route('POST', '/jobs/v2/:id/cancel', jobRights, (r) => ok(jobs.cancel(param(r, 'id')))),
+  ]
+}
+
 /** What the routes serve beside the hub's own state. */
 export interface RouteOptions {
+  /** The hub's jobs (`/jobs/v2`), stopped when it closes; default a table of the routes' own. */
+  jobs?: Jobs | undefined
   /** The registered X.509 CAs (`/_emulator/certificates`). */
   certificates?: CaRegistry | undefined
   /** The bounds of each `GET /_emulator/events` subscriber. */
@@ -247,5 +325,9 @@ function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
 
 /** Every route the operator API serves. */
 export function restRoutes(hub: HubService, methods: MethodCalls, o: RouteOptions = {}): Route[] {
-  return [...serviceRoutes(hub, methods), ...emulatorRoutes(hub, o)]
+  return [
+    ...serviceRoutes(hub, methods),
+    ...queryRoutes(hub, o.jobs ?? new Jobs(hub, methods)),
+    ...emulatorRoutes(hub, o),
+  ]
 }

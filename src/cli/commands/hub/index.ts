@@ -8,11 +8,19 @@ import type { Argv } from 'yargs'
 import { call } from './call.js'
 import { devices } from './devices.js'
 import { dps } from './dps.js'
+import { query } from './query.js'
 import { send } from './send.js'
 import { twin } from './twin.js'
 import { watch } from './watch.js'
 
-/** Registers `devices`, `dps`, `twin`, `call`, `send`, `watch`: each module types its own argv. */
+/** Registers `devices`, `dps`, `twin`, `call`, `send`, `watch`, `query`: each module types its own argv. */
 export function withHubSubcommands<T>(y: Argv<T>): Argv<T> {
-  return y.command(devices).command(dps).command(twin).command(call).command(send).command(watch)
+  return y
+    .command(devices)
+    .command(dps)
+    .command(twin)
+    .command(call)
+    .command(send)
+    .command(watch)
+    .command(query)
 }
