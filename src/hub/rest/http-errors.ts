@@ -57,7 +57,10 @@ export function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
 }
 
-/** Writes a JSON answer (or an empty one for `undefined`), unless an answer has begun. */
+/**
+ * Writes a JSON answer (a `Buffer` as it is, an empty one for `undefined`), unless an answer has
+ * begun.
+ */
 export function writeBody(
   res: ServerResponse,
   status: number,
@@ -68,9 +71,12 @@ export function writeBody(
     res.end()
     return
   }
-  const text = body === undefined ? '' : JSON.stringify(body)
+  const raw = Buffer.isBuffer(body)
+  const text = raw ? body : body === undefined ? '' : JSON.stringify(body)
   res.writeHead(status, {
-    ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
+    ...(body === undefined
+      ? {}
+      : { 'Content-Type': raw ? 'application/octet-stream' : 'application/json; charset=utf-8' }),
     'Content-Length': String(Buffer.byteLength(text)),
     ...headers,
   })
