@@ -372,7 +372,7 @@ describe('azure-iot-device over Http (IoT Hub device REST API)', { concurrency: 
     assert.equal((e.systemProperties as Record<string, string>)['iothub-connection-module-id'], 'mod1')
   })
 
-  it('a module client over Http: sendOutputEvent, twin and methods throw the SDK’s NotImplementedError', async (t) => {
+  it('a module client over Http: sendOutputEvent, twin and methods throw the SDK’s NotImplementedError; its sendEvent is refused', async (t) => {
     if (skip !== undefined) return t.skip(skip)
     const s = sdk as SdkHub
     await s.hub.addDevice('http-mc')
@@ -383,6 +383,17 @@ describe('azure-iot-device over Http (IoT Hub device REST API)', { concurrency: 
       () => client.sendOutputEvent('out1', new device.Message('x'), () => undefined),
       (err: Error) => err.name === 'NotImplementedError',
     )
+    // its sendEvent goes to the device's path (azure-iot-device-http ignores the module id) with
+    // the module's token, which the rules refuse: the token's sr names the module
+    const from = s.seen.length
+    await assert.rejects(
+      client.sendEvent(new device.Message('x')),
+      (err: Error) => err.name === 'UnauthorizedError',
+    )
+    const refused = await nextEvent(s, from, (x) => x.event === 'refuse' && x.deviceId === 'http-mc')
+    assert.equal(refused.protocol, 'http')
+    assert.equal(refused.moduleId, undefined)
+    assert.equal((refused.reason as { code: string }).code, 'ERR_TOKEN_MODULE_FOR_DEVICE')
     const { connectionString: dcs } = await s.hub.addDevice('http-twin')
     const d = await httpClient(s, dcs)
     t.after(() => d.close())

@@ -180,7 +180,7 @@ export interface HubTelemetryEvent extends AboutIdentity {
   protocol: Transport
   /** The topic it came on (AMQP: the link's address; HTTPS: the request path). */
   topic: string
-  /** The QoS it came with. */
+  /** The QoS it came with (HTTPS: 1, the answer acknowledges it). */
   qos: number
   /** The payload: UTF-8 text, or base64 when it is not UTF-8. */
   body: TelemetryBody
