@@ -333,6 +333,41 @@ describe('azure-iot-device over Http (IoT Hub device REST API)', { concurrency: 
     assert.equal(none.status, 401)
   })
 
+  it('a policy token with DeviceConnect (iothubowner) may send for any device, as the az CLI does', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const s = sdk as SdkHub
+    await s.hub.addDevice('http-policy')
+    const from = s.seen.length
+    const r = await send(
+      s,
+      'POST',
+      '/devices/http-policy/messages/events?api-version=2021-04-12',
+      { Authorization: tokenFromConnectionString(s.hub.hubConnectionString) },
+      'by policy',
+    )
+    assert.equal(r.status, 204, r.text)
+    const e = await nextEvent(s, from, (x) => x.event === 'telemetry' && x.deviceId === 'http-policy')
+    assert.equal(
+      (e.systemProperties as Record<string, string>)['iothub-connection-auth-method'],
+      '{"scope":"hub","type":"sas","issuer":"iothub","acceptingIpFilterRule":null}',
+    )
+  })
+
+  it('an expired device token is refused with ERR_TOKEN_EXPIRED', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const s = sdk as SdkHub
+    const { connectionString } = await s.hub.addDevice('http-expired')
+    // signed two hours ago for one minute
+    const token = tokenFromConnectionString(connectionString, { now: Date.now() - 7_200_000, ttl: 60 })
+    const from = s.seen.length
+    const r = await send(s, 'GET', '/devices/http-expired/messages/deviceBound?api-version=2021-04-12', {
+      Authorization: token,
+    })
+    assert.equal(r.status, 401)
+    const refused = await nextEvent(s, from, (x) => x.event === 'refuse' && x.deviceId === 'http-expired')
+    assert.equal((refused.reason as { code: string }).code, 'ERR_TOKEN_EXPIRED')
+  })
+
   it('a token for another device is refused for this one', async (t) => {
     if (skip !== undefined) return t.skip(skip)
     const s = sdk as SdkHub
