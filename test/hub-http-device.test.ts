@@ -480,6 +480,22 @@ describe('azure-iot-device over Http (IoT Hub device REST API)', { concurrency: 
     assert.equal(empty.status, 204)
   })
 
+  it('C2D headers: a property name that is no token, or a value that is not ASCII, is percent-encoded', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const s = sdk as SdkHub
+    const { connectionString } = await s.hub.addDevice('http-encoded')
+    await s.hub.sendC2d('http-encoded', 'x', {
+      properties: { 'my prop': 'café 😀', 'a(b)': 'x', plain: '50%' },
+    })
+    const r = await send(s, 'GET', '/devices/http-encoded/messages/deviceBound', {
+      Authorization: tokenFromConnectionString(connectionString),
+    })
+    assert.equal(r.status, 200)
+    assert.equal(r.headers['iothub-app-my%20prop'], 'caf%C3%A9 %F0%9F%98%80')
+    assert.equal(r.headers['iothub-app-a%28b%29'], 'x')
+    assert.equal(r.headers['iothub-app-plain'], '50%')
+  })
+
   it('a device cannot answer another device’s lock', async (t) => {
     if (skip !== undefined) return t.skip(skip)
     const s = sdk as SdkHub

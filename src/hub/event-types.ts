@@ -92,9 +92,9 @@ export interface HubConnectEvent extends AboutIdentity {
 export interface HubRefuseEvent extends EventBase {
   /** The event's name. */
   event: 'refuse'
-  /** The client id the client sent. */
+  /** The client id the client sent (HTTPS: the identity the path names, `deviceId[/moduleId]`). */
   clientId: string
-  /** The username the client sent: MQTT's, or AMQP's SASL PLAIN one ('' when none). */
+  /** The username the client sent: MQTT's, or AMQP's SASL PLAIN one ('' when none, as over HTTPS). */
   username: string
   /** MQTT: the CONNACK return code. */
   returnCode?: number

@@ -70,18 +70,22 @@ export function headerPairs(raw: readonly string[]): Array<readonly [string, str
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+/** Printable ASCII: what a header value carries the same for every client (no Latin-1 guess). */
+const FIELD_VALUE = /^[\t\x20-\x7e]*$/
 
-/** `text` as a header can carry it: as it is when it can, else percent-encoded. */
+/** `text` as a header carries it: as it is when it can, else its other characters percent-encoded (UTF-8). */
 function headerSafe(text: string, allowed: RegExp): string {
   if (allowed.test(text)) return text
-  return [...text].map((c) => (allowed.test(c) && c !== '%' ? c : encodeURIComponent(c))).join('')
+  const encode = (c: string): string =>
+    [...Buffer.from(c, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('')
+  return [...text].map((c) => (allowed.test(c) && c !== '%' ? c : encode(c))).join('')
 }
 
 /**
  * The headers of a pulled C2D message: `ETag` (its lock token, quoted: the SDK strips the quotes),
  * its system properties, `iothub-deliverycount`, `iothub-enqueuedtime`, and each application
- * property as `iothub-app-{name}`. A name or value a header cannot carry is percent-encoded.
+ * property as `iothub-app-{name}`. A name that is no header token, or a value that is not
+ * printable ASCII, has those characters (and then `%`) percent-encoded as UTF-8.
  */
 export function c2dHeaders(message: QueuedC2d, lockToken: string): Record<string, string> {
   const headers: Record<string, string> = { ETag: `"${lockToken}"` }
