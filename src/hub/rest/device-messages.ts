@@ -73,7 +73,7 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 /** Printable ASCII: what a header value carries the same for every client (no Latin-1 guess). */
 const FIELD_VALUE = /^[\t\x20-\x7e]*$/
 
-/** `text` as a header carries it: as it is when it can, else its other characters percent-encoded (UTF-8). */
+/** `text` as a header carries it: as it is when it can, else the rest percent-encoded (UTF-8). */
 function headerSafe(text: string, allowed: RegExp): string {
   if (allowed.test(text)) return text
   const encode = (c: string): string =>

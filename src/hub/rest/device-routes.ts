@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { SasTokenError } from '../../errors.js'
 import { authenticateToken } from '../auth/device-auth.js'
 import type { HubService } from '../service.js'
 import type { C2dPuller, C2dQueue } from '../state/c2d-queue.js'
@@ -17,7 +18,7 @@ import { ingestTelemetry } from '../state/telemetry.js'
 import type { TelemetryInput, TelemetrySender } from '../state/telemetry.js'
 import type { Identity } from '../state/registry.js'
 import { c2dHeaders, headerPairs, propertiesFromHeaders } from './device-messages.js'
-import { HttpError, badRequest } from './http-errors.js'
+import { badRequest, lockLost, messageTooLarge } from './http-errors.js'
 import { BODIES, readBody } from './request-bodies.js'
 import type { Answer, HttpMethod, RawRequest, Route } from './routes.js'
 
@@ -58,7 +59,7 @@ function authenticate(hub: HubService, r: RawRequest): HttpSender {
     findings,
   })
   const first = findings.find((f) => f.severity === 'error')
-  throw new HttpError(401, 'IotHubUnauthorizedAccess', 401002, first?.message ?? 'Unauthorized.')
+  throw new SasTokenError('ERR_HUB_UNAUTHORIZED', first?.message ?? 'Unauthorized.')
 }
 
 /** A device route: authenticated by its own token, then handled. */
@@ -75,8 +76,7 @@ function deviceRoute(
     run: (r) => {
       const sender = authenticate(hub, r)
       const identity = hub.touch(sender)
-      if (identity === undefined)
-        throw new HttpError(404, 'DeviceNotFound', 404001, 'The identity was deleted.')
+      if (identity === undefined) throw new SasTokenError('ERR_HUB_NOT_FOUND', 'The identity was deleted.')
       return handler(r, sender, identity)
     },
   }
@@ -84,15 +84,6 @@ function deviceRoute(
 
 function isBatch(contentType: string | undefined): boolean {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() === BATCH_CONTENT_TYPE
-}
-
-function tooLarge(what: string, size: number): HttpError {
-  return new HttpError(
-    413,
-    'MessageTooLarge',
-    413001,
-    `The ${what} is ${size} bytes; IoT Hub takes at most ${MAX_EVENT_BYTES} bytes.`,
-  )
 }
 
 /** The messages of a request: its body with its headers' properties, or each entry of a batch. */
@@ -110,7 +101,10 @@ async function eventsOf(r: RawRequest): Promise<Array<Omit<TelemetryInput, 'addr
         `The event batch is not valid: [${i}].body is not base64 (set "base64Encoded": false for text).`,
       )
     const payload = Buffer.from(entry.body, base64 ? 'base64' : 'utf8')
-    if (payload.length > MAX_EVENT_BYTES) throw tooLarge(`body of batch entry ${i}`, payload.length)
+    if (payload.length > MAX_EVENT_BYTES)
+      throw messageTooLarge(
+        `The body of batch entry ${i} is ${payload.length} bytes; IoT Hub takes at most ${MAX_EVENT_BYTES} bytes.`,
+      )
     return { payload, properties: propertiesFromHeaders(Object.entries(entry.properties ?? {})) }
   })
 }
@@ -119,10 +113,7 @@ async function eventsOf(r: RawRequest): Promise<Array<Omit<TelemetryInput, 'addr
 function lockTokenOf(r: RawRequest, queue: C2dQueue, deviceId: string): string {
   const etag = (r.params.etag ?? '').replace(/^"(.*)"$/, '$1')
   if (!queue.isLocked(etag, deviceId)) {
-    throw new HttpError(
-      412,
-      'DeviceMessageLockLost',
-      412002,
+    throw lockLost(
       `No message of device ${deviceId} is locked with ${JSON.stringify(etag.slice(0, 64))}: its lock expired or it was answered already. Receive it again.`,
     )
   }

@@ -47,6 +47,16 @@ export function badRequest(message: string): HttpError {
   return new HttpError(400, 'ArgumentInvalid', 400004, message)
 }
 
+/** A 413 `MessageTooLarge` (IoT Hub's 413001): a request or message over IoT Hub's limit. */
+export function messageTooLarge(message: string): HttpError {
+  return new HttpError(413, 'MessageTooLarge', 413001, message)
+}
+
+/** A 412 `DeviceMessageLockLost` (412002): a C2D answer whose lock expired, was answered or is not the device's. */
+export function lockLost(message: string): HttpError {
+  return new HttpError(412, 'DeviceMessageLockLost', 412002, message)
+}
+
 /** Any failure as IoT Hub's answer; one that is not the hub's own is a 500 that says nothing of it. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err

@@ -13,7 +13,7 @@ import { guardRequests } from '../net/guard-listener.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
 import { authorizePolicyToken } from '../auth/policy-auth.js'
-import { HttpError, badRequest, toHttpError, writeBody, writeError } from './http-errors.js'
+import { HttpError, badRequest, messageTooLarge, toHttpError, writeBody, writeError } from './http-errors.js'
 import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import { restRoutes } from './routes.js'
 import type { Answer, RawRequest, Route, RouteOptions } from './routes.js'
@@ -28,8 +28,7 @@ async function readBytes(req: IncomingMessage, max: number): Promise<Buffer> {
   for await (const chunk of req) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
     size += buffer.length
-    if (size > max)
-      throw new HttpError(413, 'MessageTooLarge', 413001, `The request body is over ${max} bytes.`)
+    if (size > max) throw messageTooLarge(`The request body is over ${max} bytes.`)
     chunks.push(buffer)
   }
   return Buffer.concat(chunks)
