@@ -36,6 +36,10 @@ type HttpSender = TelemetrySender & { protocol: 'http' }
 
 const noContent: Answer = { status: 204 }
 
+function refusedFor(id: { deviceId: string; moduleId?: string }): string {
+  return id.moduleId === undefined ? `device ${id.deviceId}` : `module ${id.deviceId}/${id.moduleId}`
+}
+
 /**
  * The identity the path names, when the request's token is accepted for it; else the refusal is
  * recorded (`refuse` event, `GET /_emulator/refused`) and thrown as IoT Hub's 401.
@@ -58,8 +62,12 @@ function authenticate(hub: HubService, r: RawRequest): HttpSender {
     ...id,
     findings,
   })
+  // the findings speak of a CONNECT and its password: say what that is over HTTPS
   const first = findings.find((f) => f.severity === 'error')
-  throw new SasTokenError('ERR_HUB_UNAUTHORIZED', first?.message ?? 'Unauthorized.')
+  throw new SasTokenError(
+    'ERR_HUB_UNAUTHORIZED',
+    `The Authorization header is refused for ${refusedFor(id)} by the rules of an MQTT CONNECT whose password it would be: ${first?.message ?? 'unauthorized.'}`,
+  )
 }
 
 /** A device route: authenticated by its own token, then handled. */
