@@ -13,6 +13,10 @@
 //     a line that is only `…` matches any number of lines;
 //     a last line `[exit N]` says the command exits with N (default 0).
 //   stderr is not compared. Commands never need the network or a terminal.
+// - CLI against a hub: a block with the info string `console hub` is run the same way beside a
+//   hub this test starts (in memory, free loopback ports), with IOTHUB_CONNECTION_STRING,
+//   SAS_TOKEN_HUB_ENDPOINT and NODE_EXTRA_CA_CERTS set for it, $CA the path of its CA
+//   certificate and $HUB its HTTPS address (`https://localhost:<port>`).
 // - The variables the examples use ($DEVICE_CS, $SERVICE_CS, $GROUP_KEY, …) come from the one
 //   block with the info string `sh environment`: lines of `export NAME='value'`. They are the
 //   README's example identities; the TypeScript snippets get them as process.env too.
@@ -24,12 +28,13 @@
 //   results the README shows are checked.
 // - Any other block (`sh`, plain) is illustration and is not run.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { startHub } from 'sas-token/hub'
 import { BIN, cleanEnv } from './support/cli.js'
 import { DEVICE_CS, GROUP_KEY, KEY, MODULE_CS, SERVICE_CS } from './support/fixtures.js'
 
@@ -124,22 +129,79 @@ function runSession(
   examples: Example[],
   cwd: string,
 ): { outputs: { lines: string[]; code: number }[]; stderr: string } {
-  const script = examples.map((e) => `${e.command}\nprintf '${SEPARATOR}%d${SEPARATOR}\\n' "$?"`).join('\n')
-  const r = spawnSync('bash', ['-c', script], {
+  const r = spawnSync('bash', ['-c', sessionScript(examples)], {
     cwd,
     encoding: 'utf8',
     input: '',
     env: cleanEnv({ ...env, PATH: `${binDir}:${process.env.PATH ?? ''}` }),
   })
+  return { outputs: sessionOutputs(r.stdout), stderr: r.stderr }
+}
+
+/** The bash script of a session: each command, then its exit code between separators. */
+function sessionScript(examples: Example[]): string {
+  return examples.map((e) => `${e.command}\nprintf '${SEPARATOR}%d${SEPARATOR}\\n' "$?"`).join('\n')
+}
+
+/** Each command's stdout lines and exit code, from a session's stdout. */
+function sessionOutputs(stdout: string): { lines: string[]; code: number }[] {
   const outputs: { lines: string[]; code: number }[] = []
   const re = new RegExp(`\\n?${SEPARATOR}(\\d+)${SEPARATOR}\\n`, 'g')
   let last = 0
-  for (const m of r.stdout.matchAll(re)) {
-    const text = r.stdout.slice(last, m.index)
+  for (const m of stdout.matchAll(re)) {
+    const text = stdout.slice(last, m.index)
     outputs.push({ lines: text === '' ? [] : text.split('\n'), code: Number(m[1]) })
     last = m.index + m[0].length
   }
-  return { outputs, stderr: r.stderr }
+  return outputs
+}
+
+/**
+ * {@link runSession} beside a hub this process runs (so not blocking it): with `extra` in the
+ * environment.
+ */
+function runHubSession(
+  examples: Example[],
+  cwd: string,
+  extra: Record<string, string>,
+): Promise<{ outputs: { lines: string[]; code: number }[]; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', sessionScript(examples)], {
+      cwd,
+      env: cleanEnv({ ...env, ...extra, PATH: `${binDir}:${process.env.PATH ?? ''}` }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c
+    })
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c
+    })
+    child.on('error', reject)
+    child.on('close', () => resolve({ outputs: sessionOutputs(stdout), stderr }))
+  })
+}
+
+/** Asserts that each command of a session exited and printed what the README says. */
+function checkSession(
+  examples: Example[],
+  { outputs, stderr }: { outputs: { lines: string[]; code: number }[]; stderr: string },
+): void {
+  assert.equal(outputs.length, examples.length, `the session stopped early; stderr:\n${stderr}`)
+  examples.forEach((example, i) => {
+    const actual = outputs[i] ?? { lines: [], code: -1 }
+    assert.equal(
+      actual.code,
+      example.exitCode,
+      `README.md:${example.line}: $ ${example.command}: exit code; stderr:\n${stderr}`,
+    )
+    assert.ok(
+      linesMatch(example.expected, actual.lines),
+      `README.md:${example.line}: the output differs from the README.\n--- README\n${example.expected.join('\n')}\n--- actual\n${actual.lines.join('\n')}\n--- stderr\n${stderr}`,
+    )
+  })
 }
 
 /** `…` matches any text within a line; a line of only `…` matches any number of lines. */
@@ -195,20 +257,37 @@ describe('README: CLI examples', () => {
   for (const block of sessions) {
     const examples = cliExamples(block)
     it(`README.md:${block.line}: $ ${examples[0]?.command.split('\n')[0] ?? ''}`, () => {
-      const { outputs, stderr } = runSession(examples, mkdtempSync(join(work, 'cli-')))
-      assert.equal(outputs.length, examples.length, `the session stopped early; stderr:\n${stderr}`)
-      examples.forEach((example, i) => {
-        const actual = outputs[i] ?? { lines: [], code: -1 }
-        assert.equal(
-          actual.code,
-          example.exitCode,
-          `README.md:${example.line}: $ ${example.command}: exit code; stderr:\n${stderr}`,
+      checkSession(examples, runSession(examples, mkdtempSync(join(work, 'cli-'))))
+    })
+  }
+})
+
+describe('README: CLI examples against a running hub', () => {
+  const sessions = blocks.filter((b) => b.info === 'console hub')
+  it('has examples to run against a hub', () =>
+    assert.ok(sessions.length >= 1, `only ${sessions.length} found`))
+  for (const block of sessions) {
+    const examples = cliExamples(block)
+    it(`README.md:${block.line}: $ ${examples[0]?.command.split('\n')[0] ?? ''}`, async () => {
+      const hub = await startHub()
+      try {
+        const cwd = mkdtempSync(join(work, 'hub-'))
+        const ca = join(cwd, 'ca.pem')
+        writeFileSync(ca, hub.ca)
+        const url = `https://localhost:${hub.ports.https}`
+        checkSession(
+          examples,
+          await runHubSession(examples, cwd, {
+            IOTHUB_CONNECTION_STRING: hub.hubConnectionString,
+            SAS_TOKEN_HUB_ENDPOINT: url,
+            NODE_EXTRA_CA_CERTS: ca,
+            CA: ca,
+            HUB: url,
+          }),
         )
-        assert.ok(
-          linesMatch(example.expected, actual.lines),
-          `README.md:${example.line}: the output differs from the README.\n--- README\n${example.expected.join('\n')}\n--- actual\n${actual.lines.join('\n')}\n--- stderr\n${stderr}`,
-        )
-      })
+      } finally {
+        await hub.close()
+      }
     })
   }
 })

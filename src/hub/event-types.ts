@@ -92,9 +92,9 @@ export interface HubConnectEvent extends AboutIdentity {
 export interface HubRefuseEvent extends EventBase {
   /** The event's name. */
   event: 'refuse'
-  /** The client id the client sent. */
+  /** The client id the client sent (HTTPS: the identity the path names, `deviceId[/moduleId]`). */
   clientId: string
-  /** The username the client sent: MQTT's, or AMQP's SASL PLAIN one ('' when none). */
+  /** The username the client sent: MQTT's, or AMQP's SASL PLAIN one ('' when none, as over HTTPS). */
   username: string
   /** MQTT: the CONNACK return code. */
   returnCode?: number
@@ -180,7 +180,7 @@ export interface HubTelemetryEvent extends AboutIdentity {
   protocol: Transport
   /** The topic it came on (AMQP: the link's address; HTTPS: the request path). */
   topic: string
-  /** The QoS it came with. */
+  /** The QoS it came with (HTTPS: 1, the answer acknowledges it). */
   qos: number
   /** The payload: UTF-8 text, or base64 when it is not UTF-8. */
   body: TelemetryBody

@@ -405,11 +405,12 @@ export class HubService {
   }
 
   /**
-   * Something came from a connected identity (its last activity is now).
+   * Something came from an identity: a connected one's session, or the identity an HTTPS request
+   * authenticated (its last activity is now).
    *
    * @returns The identity, or `undefined` when it was deleted meanwhile.
    */
-  touch(session: Session): Identity | undefined {
+  touch(session: Pick<Session, 'deviceId' | 'moduleId'>): Identity | undefined {
     const identity = this.identity(session.deviceId, session.moduleId)
     if (identity !== undefined) identity.lastActivityTime = new Date(this.now()).toISOString()
     return identity

@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Hub } from 'sas-token/hub'
 
 /** What these tests use of the hub (the contract of sas-token/hub). */
-export interface ProductHub {
+export interface ProductHub extends Pick<Hub, 'addDevice' | 'addModule' | 'sendC2d'> {
   hubConnectionString: string
   ca: string
   hostName: string

@@ -48,6 +48,16 @@ export function badRequest(message: string): HttpError {
   return new HttpError(400, 'ArgumentInvalid', 400004, message)
 }
 
+/** A 413 `MessageTooLarge` (IoT Hub's 413001): a request or message over IoT Hub's limit. */
+export function messageTooLarge(message: string): HttpError {
+  return new HttpError(413, 'MessageTooLarge', 413001, message)
+}
+
+/** A 412 `DeviceMessageLockLost` (412002): a C2D answer whose lock expired, was answered or is not the device's. */
+export function lockLost(message: string): HttpError {
+  return new HttpError(412, 'DeviceMessageLockLost', 412002, message)
+}
+
 /** Any failure as IoT Hub's answer; one that is not the hub's own is a 500 that says nothing of it. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
@@ -58,7 +68,10 @@ export function toHttpError(err: unknown): HttpError {
   return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
 }
 
-/** Writes a JSON answer (or an empty one for `undefined`), unless an answer has begun. */
+/**
+ * Writes a JSON answer (a `Buffer` as it is, an empty one for `undefined`), unless an answer has
+ * begun.
+ */
 export function writeBody(
   res: ServerResponse,
   status: number,
@@ -69,9 +82,12 @@ export function writeBody(
     res.end()
     return
   }
-  const text = body === undefined ? '' : JSON.stringify(body)
+  const raw = Buffer.isBuffer(body)
+  const text = raw ? body : body === undefined ? '' : JSON.stringify(body)
   res.writeHead(status, {
-    ...(body === undefined ? {} : { 'Content-Type': 'application/json; charset=utf-8' }),
+    ...(body === undefined
+      ? {}
+      : { 'Content-Type': raw ? 'application/octet-stream' : 'application/json; charset=utf-8' }),
     'Content-Length': String(Buffer.byteLength(text)),
     ...headers,
   })

@@ -1,9 +1,9 @@
 /**
  * Every request body the operator API takes, checked at the boundary with one schema each:
  * C2D and module-input messages, direct-method calls, device and module identities, the
- * emulator's SAS-token, CA and DPS enrollment bodies. What passes is typed, so nothing further
- * down checks a field's type again. Unknown fields are ignored, as IoT Hub and DPS ignore
- * read-only ones. A refusal is `ERR_HUB_BAD_REQUEST` naming the field.
+ * emulator's SAS-token, CA and DPS enrollment bodies, a device's batch of events. What passes
+ * is typed, so nothing further down checks a field's type again. Unknown fields are ignored,
+ * as IoT Hub and DPS ignore read-only ones. A refusal is `ERR_HUB_BAD_REQUEST` naming the field.
  *
  * @module
  */
@@ -171,6 +171,22 @@ const jobBody = z.looseObject({
 /** The body of `PUT /jobs/v2/{id}`. */
 export type JobBody = z.infer<typeof jobBody>
 
+const eventBatchBody = z.array(
+  z.looseObject({
+    body: z.string({ error: 'is required: the message body, base64 (or text with "base64Encoded": false)' }),
+    base64Encoded: z.optional(z.boolean({ error: 'must be true or false' })),
+    properties: z.nullish(z.record(z.string(), z.string({ error: 'must be a string' }))),
+  }),
+  { error: 'must be a JSON array of {"body": …, "properties": {…}}' },
+)
+
+/**
+ * A device's batch of events (`Content-Type: application/vnd.microsoft.iothub.json` on
+ * `POST /devices/{id}/messages/events`), as checked: each body base64 unless `base64Encoded` is
+ * `false`, each property named as its HTTP header would be (`iothub-app-*`, `iothub-messageid`…).
+ */
+export type EventBatchBody = z.infer<typeof eventBatchBody>
+
 /** A request body's schema and the words its refusals use. */
 export interface BodySchema<T> {
   readonly schema: z.ZodMiniType<T>
@@ -191,6 +207,7 @@ export const BODIES = {
   query: { schema: queryBody, what: 'query' },
   bulk: { schema: bulkBody, what: 'bulk registry' },
   job: { schema: jobBody, what: 'job' },
+  eventBatch: { schema: eventBatchBody, what: 'event batch' },
 } as const satisfies Record<string, BodySchema<unknown>>
 
 /**

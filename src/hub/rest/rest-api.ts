@@ -1,7 +1,8 @@
 /**
  * The operator HTTPS API: IoT Hub's own service REST paths and JSON (so the `azure-iothub` SDK
  * works unmodified), authenticated the same way (`Authorization: SharedAccessSignature …&skn=`,
- * verified with the core), plus emulator-only endpoints under `/_emulator/`. This file is the
+ * verified with the core), plus emulator-only endpoints under `/_emulator/`, and IoT Hub's
+ * device API (device-routes.ts, which authenticates the device itself). This file is the
  * dispatcher: it finds the route (routes.ts), checks the policy, reads the body, and writes the
  * answer once the change is on disk; a failure is IoT Hub's error body (http-errors.ts).
  *
@@ -12,7 +13,7 @@ import { guardRequests } from '../net/guard-listener.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
 import { authorizePolicyToken } from '../auth/policy-auth.js'
-import { HttpError, badRequest, toHttpError, writeBody, writeError } from './http-errors.js'
+import { HttpError, badRequest, messageTooLarge, toHttpError, writeBody, writeError } from './http-errors.js'
 import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
 import { restRoutes } from './routes.js'
 import type { Answer, RawRequest, Route, RouteOptions } from './routes.js'
@@ -20,17 +21,21 @@ import type { Answer, RawRequest, Route, RouteOptions } from './routes.js'
 /** The largest request body accepted, bytes. */
 export const MAX_BODY_BYTES = 1024 * 1024
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** The request body, as sent; over `max` bytes it is a 413 `MessageTooLarge` (IoT Hub's 413001). */
+async function readBytes(req: IncomingMessage, max: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer)
     size += buffer.length
-    if (size > MAX_BODY_BYTES)
-      throw new HttpError(413, 'MessageTooLarge', 413001, `The request body is over ${MAX_BODY_BYTES} bytes.`)
+    if (size > max) throw messageTooLarge(`The request body is over ${max} bytes.`)
     chunks.push(buffer)
   }
-  const text = Buffer.concat(chunks).toString('utf8')
+  return Buffer.concat(chunks)
+}
+
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  const text = (await readBytes(req, max)).toString('utf8')
   if (text.trim() === '') return {}
   if (jsonDepth(text) > MAX_JSON_DEPTH)
     throw badRequest(`The request body nests objects or arrays deeper than ${MAX_JSON_DEPTH} levels.`)
@@ -63,7 +68,8 @@ function match(compiled: CompiledRoute, path: readonly string[]): Record<string,
   for (const [i, part] of compiled.parts.entries()) {
     const segment = path[i] ?? ''
     if (part.startsWith(':')) params[part.slice(1)] = segment
-    else if (part !== segment) return undefined
+    // IoT Hub's paths are case-insensitive: the Node SDK sends `devicebound`, the docs `deviceBound`
+    else if (part.toLowerCase() !== segment.toLowerCase()) return undefined
   }
   return params
 }
@@ -105,7 +111,8 @@ export function createRestApi(
       req,
       res,
       url,
-      readJson: () => readJson(req),
+      readJson: (max = MAX_BODY_BYTES) => readJson(req, max),
+      readBytes: (max) => readBytes(req, max),
     }
     answer(hub, res, await found.route.run(request))
   }
@@ -116,7 +123,7 @@ export function createRestApi(
 }
 
 const SERVED =
-  "the hub serves IoT Hub's registry, bulk registry, query, statistics, jobs, twin and direct-method REST API (/devices/…, /statistics/…, /jobs/v2/…, /twins/…) and /_emulator/…; configurations and the HTTPS device API are not served yet"
+  "the hub serves IoT Hub's registry, bulk registry, query, statistics, jobs, twin and direct-method REST API (/devices/…, /statistics/…, /jobs/v2/…, /twins/…), its device API (/devices/{id}/messages/events, /devices/{id}/messages/deviceBound) and /_emulator/…; configurations and file upload are not served yet"
 
 /** A 405 (with `Allow`) when the path has routes for other methods, else a 404; both are logged. */
 function unmatched(hub: HubService, method: string, pathname: string, allowed: string[]): HttpError {

@@ -1,7 +1,8 @@
 /**
  * The operator API's routes, as a table: each is `{method, pattern, rights, handler}`, with the
  * schema of its body when it takes one (request-bodies.ts). IoT Hub's own service paths (so the
- * `azure-iothub` SDK works unmodified), then the emulator's under `/_emulator/`. A handler maps
+ * `azure-iothub` SDK works unmodified), its device paths (device-routes.ts, for
+ * azure-iot-device-http), then the emulator's under `/_emulator/`. A handler maps
  * the checked request to one operation of the hub and returns its answer; it never checks a
  * field's type again.
  *
@@ -33,6 +34,7 @@ import { Jobs } from '../state/jobs.js'
 import { queryTwins } from '../state/query.js'
 import type { Permission } from '../state/registry.js'
 import { registryStatistics, serviceStatistics } from '../state/statistics.js'
+import { deviceRoutes } from './device-routes.js'
 import { badRequest, toHttpError } from './http-errors.js'
 import { BODIES, readBody } from './request-bodies.js'
 import type { BodySchema, IdentityBody, TwinBody } from './request-bodies.js'
@@ -50,20 +52,31 @@ export interface RouteRequest<B> {
   readonly url: URL
 }
 
-/** A handler's answer, written once the change it made is on disk; `streamed` when it answered itself. */
+/**
+ * A handler's answer, written once the change it made is on disk: JSON, or a `Buffer` as it is,
+ * with extra headers; `streamed` when it answered itself.
+ */
 export type Answer =
-  | { status: number; body?: unknown; headers?: Readonly<Record<string, string>> }
+  | { status: number; body?: unknown; headers?: Readonly<Record<string, string>> | undefined }
   | 'streamed'
 
 /** A request before its body is read: what the dispatcher gives a route. */
-export type RawRequest = Omit<RouteRequest<never>, 'body'> & { readJson(): Promise<unknown> }
+export type RawRequest = Omit<RouteRequest<never>, 'body'> & {
+  /** The body as JSON (`{}` when empty); over `max` bytes (default 1 MB) a 413. */
+  readJson(max?: number): Promise<unknown>
+  /** The body as sent; over `max` bytes a 413. */
+  readBytes(max: number): Promise<Buffer>
+}
 
 /** One row of the table. */
 export interface Route {
   readonly method: HttpMethod
   /** `/devices/:id/modules/:moduleId`: literal segments and `:name` parameters. */
   readonly pattern: string
-  /** The policy must have one of these; none for a route anyone may call. */
+  /**
+   * The policy must have one of these; none for a route anyone may call, or one that
+   * authenticates a device itself (device-routes.ts).
+   */
   readonly rights: readonly Permission[]
   run(request: RawRequest): Promise<Answer> | Answer
 }
@@ -323,11 +336,12 @@ function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
   return rows
 }
 
-/** Every route the operator API serves. */
+/** Every route the HTTPS listener serves: the service API, IoT Hub's device API, the emulator's. */
 export function restRoutes(hub: HubService, methods: MethodCalls, o: RouteOptions = {}): Route[] {
   return [
     ...serviceRoutes(hub, methods),
     ...queryRoutes(hub, o.jobs ?? new Jobs(hub, methods)),
+    ...deviceRoutes(hub),
     ...emulatorRoutes(hub, o),
   ]
 }

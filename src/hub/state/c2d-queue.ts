@@ -8,7 +8,9 @@
  * (`DeliveryCountExceeded`); one past its expiry time (default 1 hour after it was enqueued, or
  * its `expiryTimeUtc`) is dead-lettered as `Expired` instead of delivered. Queued messages and
  * their delivery counts live in the hub state (`devices.{id}.c2d`); locks do not (a restart is
- * a lost link). Each change is a `c2d` event; the feedback records are kept (the last
+ * a lost link). A transport without a link (HTTPS) pulls instead: {@link C2dQueue.lockNext}
+ * locks the oldest Enqueued message for it, and its answer ends the lock the same way. Each
+ * change is a `c2d` event; the feedback records are kept (the last
  * {@link MAX_FEEDBACK}) for a feedback receiver.
  *
  * A protocol adapter implements a {@link C2dLink} (MQTT: PUBACK completes; a QoS 0 subscription
@@ -61,8 +63,24 @@ export const MAX_FEEDBACK = 1000
 interface Lock {
   deviceId: string
   messageId: string
-  link: C2dLink
+  /** Who holds it: the link it was sent on, or the puller that took it ({@link C2dQueue.lockNext}). */
+  link: C2dLink | C2dPuller
   timer: NodeJS.Timeout
+}
+
+/**
+ * A transport that pulls messages instead of holding a link (HTTPS: `GET …/messages/deviceBound`):
+ * it has no connection to lose, so only an answer or the lock's expiry ends what it holds.
+ */
+export interface C2dPuller {
+  /** The transport, for the log. */
+  readonly transport: string
+}
+
+/** A message a puller locked: its lock token is what the device answers with. */
+export interface PulledC2d {
+  readonly message: QueuedC2d
+  readonly lockToken: string
 }
 
 /** The C2D queues of a hub. */
@@ -189,9 +207,13 @@ export class C2dQueue {
     }
   }
 
-  /** `true` while `lockToken` holds a message (a transport may drop a resend of a stale one). */
-  isLocked(lockToken: string): boolean {
-    return this.#locks.has(lockToken)
+  /**
+   * `true` while `lockToken` holds a message (a transport may drop a resend of a stale one), of
+   * `deviceId` when given (a device answers only its own messages).
+   */
+  isLocked(lockToken: string, deviceId?: string): boolean {
+    const lock = this.#locks.get(lockToken)
+    return lock !== undefined && (deviceId === undefined || lock.deviceId === deviceId)
   }
 
   /** Delivers every Enqueued message of a device to its link; returns the delivered ids. */
@@ -204,19 +226,39 @@ export class C2dQueue {
     const delivered: string[] = []
     for (const m of [...entry.c2d]) {
       if (locked.has(m.messageId)) continue
-      m.deliveryCount += 1
-      this.#store.changed()
-      const token = randomUUID()
-      const timer = setTimeout(() => {
-        if (this.abandon(token, 'lock expired')) this.flush(deviceId)
-      }, this.#lockMs)
-      timer.unref()
-      this.#locks.set(token, { deviceId, messageId: m.messageId, link, timer })
-      this.#publish(deviceId, m, 'delivered')
+      const token = this.#lock(deviceId, m, link)
       delivered.push(m.messageId)
       if (link.send(m, token) === 'completed') this.complete(token)
     }
     return delivered
+  }
+
+  /** Locks a message for a holder (Enqueued → Invisible), counts the delivery; the lock token. */
+  #lock(deviceId: string, m: QueuedC2d, link: C2dLink | C2dPuller): string {
+    m.deliveryCount += 1
+    this.#store.changed()
+    const token = randomUUID()
+    const timer = setTimeout(() => {
+      if (this.abandon(token, 'lock expired')) this.flush(deviceId)
+    }, this.#lockMs)
+    timer.unref()
+    this.#locks.set(token, { deviceId, messageId: m.messageId, link, timer })
+    this.#publish(deviceId, m, 'delivered')
+    return token
+  }
+
+  /**
+   * A puller takes the oldest Enqueued message of a device (after dropping the expired): it is
+   * locked and counted as a delivery, as a link's would be, and answered with the same
+   * {@link complete}, {@link reject} and {@link abandon}. `undefined` when none waits.
+   */
+  lockNext(deviceId: string, puller: C2dPuller): PulledC2d | undefined {
+    const entry = this.#entry(deviceId)
+    if (entry === undefined) return undefined
+    this.expire(deviceId)
+    const locked = this.#locked(deviceId)
+    const message = entry.c2d.find((m) => !locked.has(m.messageId))
+    return message === undefined ? undefined : { message, lockToken: this.#lock(deviceId, message, puller) }
   }
 
   #take(lockToken: string): { lock: Lock; message: QueuedC2d } | undefined {
