@@ -1,7 +1,8 @@
 /**
- * An identity's session over AMQP: made when its first device link attaches under a live
- * device authorization (the hub's `attach`: one session per identity across transports, the
- * token's expiry armed by the hub), renewed by a put-token on the same audience, and ended when
+ * An identity's session over AMQP: made when a token for it is accepted (a CBS put-token, or
+ * SASL PLAIN), as an MQTT CONNECT makes one (the hub's `attach`: one session per identity across
+ * transports, the token's expiry armed by the hub), or when a device link attaches under a live
+ * device authorization whose session ended; renewed by a put-token on the same audience; ended when
  * the hub closes it (`AmqpDeviceLink.close`: token expired, replaced, identity deleted or
  * disabled) or the connection goes. Logged as MQTT's are: `connect`, then `close` (when the hub
  * ended it, with why) and `disconnect`.
@@ -65,14 +66,19 @@ export function deviceSession(
   return created
 }
 
-/** A put-token renewed a device authorization: the identity's session takes the new expiry. */
-export function renewDeviceSession(
+/**
+ * A device authorization was granted (a put-token, SASL PLAIN): the identity is connected now,
+ * as an MQTT CONNECT would make it; on a connection that already has its session, the session
+ * takes the new token's expiry (a renewal).
+ */
+export function authenticatedDevice(
   ctx: AmqpContext,
   conn: AmqpConnection,
   authorization: Authorization,
 ): void {
   const ds = conn.devices.get(clientIdOf(authorization.identity ?? { deviceId: '' }))
   if (ds !== undefined) ctx.hub.renewToken(ds.session, authorization.expiresAt)
+  else deviceSession(ctx, conn, authorization)
 }
 
 /** Ends an identity's session on this connection (the hub closed it, or the connection is gone). */

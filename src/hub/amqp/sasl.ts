@@ -16,6 +16,7 @@
 import { finding } from '../../diagnose/findings.js'
 import { deviceAudience } from './audience.js'
 import { decideToken } from './authorize.js'
+import { authenticatedDevice } from './device-session.js'
 import type { TokenDecision } from './authorize.js'
 import { clientIdOf } from './context.js'
 import { idFields } from '../state/sessions.js'
@@ -89,6 +90,7 @@ export function saslPlain(
   }
   if (decision.ok) {
     conn.grant(decision.authorization)
+    if (decision.authorization.kind === 'device') authenticatedDevice(ctx, conn, decision.authorization)
     return true
   }
   const named = decision.identity ?? identity

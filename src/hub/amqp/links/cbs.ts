@@ -17,7 +17,7 @@ import { decideToken } from '../authorize.js'
 import { clientIdOf } from '../context.js'
 import { idFields } from '../../state/sessions.js'
 import type { AmqpConnection, AmqpContext } from '../context.js'
-import { renewDeviceSession } from '../device-session.js'
+import { authenticatedDevice } from '../device-session.js'
 import type { AmqpAddress, AttachRequest } from '../link-address.js'
 import { pattern } from '../link-address.js'
 
@@ -131,7 +131,7 @@ function putToken(r: AttachRequest<Receiver>, context: EventContext): void {
   }
   const { authorization } = decision
   conn.grant(authorization)
-  if (authorization.kind === 'device') renewDeviceSession(ctx, conn, authorization)
+  if (authorization.kind === 'device') authenticatedDevice(ctx, conn, authorization)
   answer(ctx, conn, request, 200, 'OK')
 }
 
