@@ -7,6 +7,9 @@
 import { c2dAddresses } from './links/c2d.js'
 import { cbsAddresses } from './links/cbs.js'
 import { telemetryAddresses } from './links/telemetry.js'
+import { methodAddresses } from './links/methods.js'
+import { moduleInputAddresses } from './links/module-input.js'
+import { twinAddresses } from './links/twin.js'
 import type { AddressParams, AmqpAddress } from './link-address.js'
 import { normalizeAddress } from './link-address.js'
 
@@ -16,6 +19,9 @@ export const ADDRESSES: readonly AmqpAddress[] = [
   ...cbsAddresses,
   ...telemetryAddresses,
   ...c2dAddresses,
+  ...twinAddresses,
+  ...methodAddresses,
+  ...moduleInputAddresses,
 ]
 
 /** The entry serving `address` for a client attaching as `role`, with its parameters. */
