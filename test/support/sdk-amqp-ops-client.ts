@@ -87,7 +87,9 @@ try {
     await promised((cb) => twin.properties.reported.update({ $bad: 1 }, cb))
     out({ step: 'reported-bad', accepted: true })
   } catch (err) {
-    out({ step: 'reported-bad', accepted: false, name: (err as Error).name, message: (err as Error).message })
+    // the transport wraps the twin error: its amqpError is what the status translated to
+    const inner = (err as { amqpError?: Error }).amqpError
+    out({ step: 'reported-bad', accepted: false, message: (err as Error).message, inner: inner?.name })
   }
   if (isModule) {
     client.on('inputMessage', (inputName: string, message: SdkMessage) => {
