@@ -25,7 +25,17 @@ before(async () => {
   hub.events.on('event', (e: Seen) => seen.push(e))
 })
 after(async () => {
-  for (const c of connections) c.close()
+  // each client ends its own connection first, so that no link is left for the hub to detach
+  await Promise.all(
+    connections.map(
+      (c) =>
+        new Promise((resolve) => {
+          c.once('connection_close', resolve)
+          c.once('disconnected', resolve)
+          c.close()
+        }),
+    ),
+  )
   await hub?.close()
 })
 
@@ -47,7 +57,10 @@ async function connectDevice(deviceId: string): Promise<Connection> {
   const key = /SharedAccessKey=([^;]+)/.exec(added.connectionString)?.[1] ?? ''
   const token = hmacToken(`${h.hostName}/devices/${deviceId}`, key, Math.floor(Date.now() / 1000) + 600)
   const c = await new Promise<Connection>((resolve, reject) => {
-    const opened = rhea.create_container().connect({
+    const container = rhea.create_container()
+    // a link the hub detaches with an error (at its close) is no failure of these tests
+    container.on('error', () => undefined)
+    const opened = container.connect({
       host: '127.0.0.1',
       port: h.ports.amqpPlain,
       username: `${deviceId}@sas.${h.hostName.split('.')[0]}`,
