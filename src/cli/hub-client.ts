@@ -77,7 +77,7 @@ export interface HubDevice {
 }
 
 /** One page of query results, and what they are (`x-ms-item-type`: `twin`, `deviceJob`, `raw`). */
-export interface QueryPage {
+export interface QueryResultPage {
   items: unknown[]
   itemType: string
 }
@@ -197,7 +197,7 @@ export interface HubClient {
    * Runs a query (`POST /devices/query`): its pages one after the other, following
    * `x-ms-continuation` to the last, each with its `x-ms-item-type` (`twin`, `raw`, …).
    */
-  query(sql: string, o?: { pageSize?: number }): AsyncGenerator<QueryPage>
+  query(sql: string, o?: { pageSize?: number }): AsyncGenerator<QueryResultPage>
   /** Any request; the JSON answer, whatever its status. */
   request(
     method: string,

@@ -53,10 +53,12 @@ export interface HubReadyEvent extends AboutNoIdentity {
   ports: {
     /** MQTT over TLS (devices and DPS). */
     mqtt: number
-    /** HTTPS (REST API, MQTT over WebSocket). */
+    /** HTTPS (REST API, MQTT and AMQP over WebSocket). */
     https: number
-    /** AMQP (refused at once until AMQP is served). */
+    /** AMQP over TLS. */
     amqp: number
+    /** Plain AMQP on the loopback address (`UseDevelopmentEmulator=true`). */
+    amqpPlain: number
   }
   /** The state directory, or `null` in memory. */
   stateDir: string | null
@@ -136,11 +138,14 @@ export interface HubCloseEvent extends Ending {
   event: 'close'
 }
 
-/** A client subscribed. */
+/**
+ * A client subscribed (MQTT), or started listening (AMQP: it attached its method or module-input
+ * receiver, or PUT the twin's desired-properties notifications).
+ */
 export interface HubSubscribeEvent extends AboutIdentity {
   /** The event's name. */
   event: 'subscribe'
-  /** The filters and the QoS asked for. */
+  /** The filters and the QoS asked for (AMQP: the link's address or the twin resource; QoS 1 where deliveries are settled by the client). */
   topics: Array<{
     /** The filter. */
     topic: string
@@ -149,11 +154,11 @@ export interface HubSubscribeEvent extends AboutIdentity {
   }>
 }
 
-/** A client unsubscribed. */
+/** A client unsubscribed (AMQP: detached that link, or DELETEd the desired notifications). */
 export interface HubUnsubscribeEvent extends AboutIdentity {
   /** The event's name. */
   event: 'unsubscribe'
-  /** The filters. */
+  /** The filters (AMQP: addresses, or the twin resource). */
   topics: string[]
 }
 

@@ -1,5 +1,5 @@
 // The product hub (sas-token/hub) on the ports the official SDKs dial (8883 for MQTT, 443 for
-// MQTT over WebSocket and REST: they cannot be told otherwise), on a loopback address of its
+// MQTT and AMQP over WebSocket and REST, 5671 for AMQP: they cannot be told otherwise), on a loopback address of its
 // own, 127.x.y.z picked at random, so that test files and other engineers' runs on this machine
 // never collide on those ports. Its host name is that address, so the device connection strings
 // need no change at all. Child processes trust its CA through NODE_EXTRA_CA_CERTS.
@@ -47,7 +47,7 @@ function probe(address: string, port: number): Promise<string | undefined> {
 }
 
 /**
- * Starts the product hub on 8883 and 443 of a random loopback address.
+ * Starts the product hub on 8883, 443 and 5671 of a random loopback address.
  * @returns the hub, or a string saying why it cannot run here (for `t.skip`).
  */
 export async function startSdkHub(): Promise<SdkHub | string> {
@@ -61,11 +61,11 @@ export async function startSdkHub(): Promise<SdkHub | string> {
   let address = ''
   for (let attempt = 0; ; attempt++) {
     address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`
-    const busy = (await probe(address, 8883)) ?? (await probe(address, 443))
+    const busy = (await probe(address, 8883)) ?? (await probe(address, 443)) ?? (await probe(address, 5671))
     if (busy === undefined) break
     if (busy === 'EACCES' || busy === 'EPERM')
-      return `the official SDKs dial ports 8883 and 443, which this user may not bind (${busy}); run as root or grant CAP_NET_BIND_SERVICE`
-    if (attempt === 5) return `ports 8883/443 are busy on every loopback address tried (${busy})`
+      return `the official SDKs dial ports 8883, 443 and 5671, which this user may not bind (${busy}); run as root or grant CAP_NET_BIND_SERVICE`
+    if (attempt === 5) return `ports 8883/443/5671 are busy on every loopback address tried (${busy})`
   }
   const hub = await startHub({
     inMemory: true,
@@ -75,6 +75,7 @@ export async function startSdkHub(): Promise<SdkHub | string> {
     ownerKey: randomBytes(32).toString('base64'),
     mqttPort: 8883,
     httpsPort: 443,
+    amqpPort: 5671,
   })
   const dir = mkdtempSync(join(tmpdir(), 'sdk-hub-'))
   const caFile = join(dir, 'ca.pem')

@@ -1,8 +1,11 @@
 /**
- * Direct methods: a request goes to the identity's connection at QoS 0 on
- * `$iothub/methods/POST/{name}/?$rid={rid}`, and the hub waits for
- * `$iothub/methods/res/{status}/?$rid={rid}`. The timeout is 5–300 s (default 30): it
- * answers 504; an offline or unsubscribed identity answers 404 at once.
+ * Direct methods, whatever the transport: a request goes to the identity's connection through
+ * its link (`DeviceLink.sendMethod`) with a request id, and the answer comes back to
+ * {@link MethodCalls.answer} with that id. MQTT: `$iothub/methods/POST/{name}/?$rid={rid}` at
+ * QoS 0, answered on `$iothub/methods/res/{status}/?$rid={rid}`; AMQP: a message on the
+ * `/methods/devicebound` link, answered on the same address with its correlation id. The timeout
+ * is 5–300 s (default 30): it answers 504; an offline identity, or one that does not listen for
+ * methods, answers 404 at once.
  *
  * @module
  */
@@ -40,6 +43,15 @@ export const DEFAULT_METHOD_TIMEOUT = 30
 
 function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
+}
+
+/** How a connection listens for method requests, for the message that says it does not. */
+function methodsListener(session: Session): string {
+  const path =
+    session.moduleId === undefined ? session.deviceId : `${session.deviceId}/modules/${session.moduleId}`
+  return session.protocol === 'amqp' || session.protocol === 'amqp-ws'
+    ? `AMQP: attach a receiver to /devices/${path}/methods/devicebound`
+    : 'MQTT: subscribe to $iothub/methods/POST/#'
 }
 
 /** Calls in flight, by session and request id. */
@@ -84,7 +96,7 @@ export class MethodCalls {
         'ERR_HUB_DEVICE_NOT_ONLINE',
         session === undefined
           ? `${who} is not connected.`
-          : `${who} is connected but has not subscribed to $iothub/methods/POST/#.`,
+          : `${who} is connected but does not listen for methods (${methodsListener(session)}).`,
       )
     }
     this.#counter = (this.#counter + 1) % 0x7fffffff
