@@ -11,6 +11,7 @@ import { createRequire } from 'node:module'
 import { createServer, connect as netConnect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { after, before, describe, it } from 'node:test'
+import { createSasTokenProvider } from '@azure/core-amqp'
 import mqtt from 'mqtt'
 import rhea from 'rhea'
 import type { Connection, EventContext } from 'rhea'
@@ -376,6 +377,10 @@ describe('AMQP authentication', { concurrency: 1 }, () => {
 function rheaConnect(o: Record<string, unknown>): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const c = rhea.create_container().connect({ reconnect: false, ...o } as never)
+    // what comes after the test (the hub closing) is no test's error
+    c.on('connection_error', () => undefined)
+    c.on('error', () => undefined)
+    c.on('disconnected', () => undefined)
     c.once('connection_open', () => resolve(c))
     c.once('connection_error', (ctx: EventContext) =>
       reject(ctx.connection.error ?? new Error('connection error')),
@@ -496,5 +501,80 @@ describe('AMQP with rhea: SASL PLAIN, the plain loopback port, the address rules
     } finally {
       await wide.close()
     }
+  })
+})
+
+/** One put-token on `$cbs` over a fresh plain connection: the answer's status and description. */
+async function putToken(
+  port: number,
+  props: Record<string, string>,
+  token: string,
+): Promise<{ status: unknown; description: unknown }> {
+  const c = await rheaConnect({ host: address, port })
+  try {
+    const receiver = c.open_receiver({ source: { address: '$cbs' }, name: 'cbs-replies' })
+    const sender = c.open_sender({ target: { address: '$cbs' } })
+    await new Promise<void>((resolve) => sender.once('sendable', () => resolve()))
+    const answer = new Promise<Record<string, unknown>>((resolve) =>
+      receiver.on('message', (ctx: EventContext) => {
+        if (ctx.message?.correlation_id === 'req-1') resolve(ctx.message.application_properties ?? {})
+      }),
+    )
+    sender.send({
+      message_id: 'req-1',
+      reply_to: 'cbs-replies',
+      to: '$cbs',
+      application_properties: props,
+      body: token,
+    })
+    const a = await answer
+    return { status: a['status-code'], description: a['status-description'] }
+  } finally {
+    const closed = new Promise((resolve) => c.once('connection_close', resolve))
+    c.close()
+    await closed
+  }
+}
+
+describe('CBS put-token for service audiences', { concurrency: 1 }, () => {
+  const type = 'servicebus.windows.net:sastoken'
+  it('a hub policy token (iothubowner, audience the host) is accepted: 200', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const ownerKey = /SharedAccessKey=([^;]+)/.exec(h.hubConnectionString)?.[1] ?? ''
+    const token = hmacToken(address, ownerKey, Math.floor(Date.now() / 1000) + 600, 'iothubowner')
+    const r = await putToken(h.ports.amqpPlain, { operation: 'put-token', type, name: address }, token)
+    assert.equal(r.status, 200, String(r.description))
+  })
+
+  it('an Event Hub-compatible sb:// token signed as @azure/core-amqp signs (the key as text) is accepted; one signed with the decoded key is refused and explained', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const ownerKey = /SharedAccessKey=([^;]+)/.exec(h.hubConnectionString)?.[1] ?? ''
+    const audience = `sb://${address}/${address.split('.')[0]}`
+    const sdk = await createSasTokenProvider({
+      sharedAccessKeyName: 'iothubowner',
+      sharedAccessKey: ownerKey,
+    }).getToken(audience)
+    const ok = await putToken(h.ports.amqpPlain, { operation: 'put-token', type, name: audience }, sdk.token)
+    assert.equal(ok.status, 200, String(ok.description))
+    // the IoT Hub convention (key base64-decoded) for an sb:// audience is not how Event Hubs sign
+    const iotStyle = hmacToken(audience, ownerKey, Math.floor(Date.now() / 1000) + 600, 'iothubowner')
+    const bad = await putToken(h.ports.amqpPlain, { operation: 'put-token', type, name: audience }, iotStyle)
+    assert.equal(bad.status, 401)
+    const refused = await waitForEvent((e) => e.event === 'refuse' && e.audience === audience)
+    assert.equal((refused.reason as { code?: string }).code, 'ERR_HUB_UNAUTHORIZED')
+    assert.equal(refused.protocol, 'amqp')
+  })
+
+  it('a request that is no put-token, or of another token type: 400, saying what is served', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const other = await putToken(h.ports.amqpPlain, { operation: 'delete-token', type, name: address }, 'x')
+    assert.equal(other.status, 400)
+    assert.match(String(other.description), /put-token only/)
+    const jwt = await putToken(h.ports.amqpPlain, { operation: 'put-token', type: 'jwt', name: address }, 'x')
+    assert.equal(jwt.status, 400)
+    assert.match(String(jwt.description), /azure-devices\.net:sastoken/)
   })
 })
