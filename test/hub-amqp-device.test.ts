@@ -419,6 +419,55 @@ describe('AMQP with rhea: SASL PLAIN, the plain loopback port, the address rules
     }
   })
 
+  it('a 200 KB message (split into frames within the announced size) arrives; a 300 KB one is rejected; a frame over the size ends the connection', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const added = await h.addDevice('amqp-big')
+    const key = /SharedAccessKey=([^;]+)/.exec(added.connectionString)?.[1] ?? ''
+    const token = hmacToken(`${address}/devices/amqp-big`, key, Math.floor(Date.now() / 1000) + 600)
+    const c = await rheaConnect({
+      host: address,
+      port: h.ports.amqpPlain,
+      username: `amqp-big@sas.${address.split('.')[0]}`,
+      password: token,
+    })
+    try {
+      const sender = c.open_sender({ target: { address: '/devices/amqp-big/messages/events' } })
+      await new Promise<void>((resolve) => sender.once('sendable', () => resolve()))
+      const outcome = (body: Buffer) =>
+        new Promise<string>((resolve) => {
+          const d = sender.send({ body: rhea.message.data_section(body) })
+          const on = (name: string) => (ctx: EventContext) => {
+            if (ctx.delivery === d)
+              resolve(name === 'rejected' ? `rejected ${JSON.stringify(ctx.delivery?.remote_state)}` : name)
+          }
+          sender.on('accepted', on('accepted'))
+          sender.on('rejected', on('rejected'))
+        })
+      assert.equal(await outcome(Buffer.alloc(200 * 1024, 0x61)), 'accepted')
+      const e = await waitForEvent((x) => x.event === 'telemetry' && x.deviceId === 'amqp-big')
+      assert.equal((e.body as { text: string }).text.length, 200 * 1024)
+      const big = await outcome(Buffer.alloc(300 * 1024, 0x62))
+      assert.match(big, /^rejected .*amqp:link:message-size-exceeded/)
+    } finally {
+      c.close()
+    }
+    // a client that declares a 10 MB frame is disconnected at once, with a warning
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = netConnect({ host: address, port: h.ports.amqpPlain })
+      s.on('error', () => undefined)
+      s.once('connect', () => {
+        const frame = Buffer.alloc(8)
+        frame.writeUInt32BE(10 * 1024 * 1024, 0)
+        s.write(Buffer.concat([Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]), frame]))
+      })
+      s.once('close', () => resolve(true))
+      setTimeout(() => resolve(false), 5_000).unref()
+    })
+    assert.equal(closed, true)
+    await waitForEvent((x) => x.event === 'warning' && /frame of 10485760 bytes/.test(String(x.message)))
+  })
+
   it('SASL PLAIN with a wrong key: SASL fails, and the refusal has the username and the finding', async (t) => {
     if (skip !== undefined) return t.skip(skip)
     const h = hub as Hub
