@@ -1,6 +1,8 @@
 // `npm run bench` (hub part): 1,000 devices connected from this one process over MQTT/TLS,
 // each sending telemetry at QoS 1, first to a plain aedes broker with no checks at all, then to
-// the product hub (sas-token/hub: token checks, topic rules, events). Each server runs in its
+// the product hub (sas-token/hub: token checks, topic rules, events); then the same devices send
+// the same telemetry to the hub over AMQP/TLS (rhea clients, SASL PLAIN with each device's token,
+// each message waiting for its `accepted`, as QoS 1 waits for its PUBACK). Each server runs in its
 // own child process, so its memory per connected device can be read apart from the clients'.
 // Every figure is a ratio measured in this one run. Reported, never failing.
 //
@@ -11,6 +13,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
+import rhea from 'rhea'
 import { mqttCredentials, telemetryTopic } from '../dist/index.js'
 
 const arg = (name, fallback) => {
@@ -36,7 +39,7 @@ async function serve(kind) {
     const hub = await startHub({ inMemory: true, host: '127.0.0.1', hostName: 'localhost' })
     const devices = []
     for (let i = 0; i < DEVICES; i++) devices.push((await hub.addDevice(`bench-${i}`)).connectionString)
-    ready = { port: hub.ports.mqtt, ca: hub.ca, devices }
+    ready = { port: hub.ports.mqtt, amqpPort: hub.ports.amqp, ca: hub.ca, devices }
   } else {
     const { createCertificateAuthority, createServerCertificate } = await import(
       '../dist/hub/tls/certificates.js'
@@ -80,11 +83,51 @@ async function pool(items, limit, fn) {
   )
 }
 
-/** One measured round against one server kind. */
+/** One device over AMQP/TLS (SASL PLAIN with its token): its telemetry sender, and how to send. */
+async function amqpDevice(ready, cs, i) {
+  const c = mqttCredentials(cs, { ttl: 3600 })
+  const connection = rhea.create_container().connect({
+    transport: 'tls',
+    host: '127.0.0.1',
+    servername: 'localhost',
+    port: ready.amqpPort,
+    ca: ready.ca,
+    username: `bench-${i}@sas.localhost`,
+    password: c.password,
+    reconnect: false,
+  })
+  connection.on('error', () => {})
+  const sender = connection.open_sender({ target: { address: `/devices/bench-${i}/messages/events` } })
+  await once(sender, 'sendable')
+  const pending = new Map()
+  sender.on('accepted', (ctx) => pending.get(ctx.delivery)?.())
+  return {
+    send(body) {
+      const delivery = sender.send({
+        body: rhea.message.data_section(Buffer.from(body)),
+        application_properties: { n: String(i) },
+      })
+      return new Promise((resolve) => pending.set(delivery, resolve))
+    },
+    end() {
+      connection.close()
+      return once(connection, 'connection_close')
+    },
+  }
+}
+
+/** One measured round against one server kind (`hub-amqp`: the hub, its devices over AMQP). */
 async function round(kind) {
   const child = spawn(
     process.execPath,
-    ['--expose-gc', fileURLToPath(import.meta.url), '--serve', kind, '--devices', String(DEVICES)],
+    [
+      '--expose-gc',
+      fileURLToPath(import.meta.url),
+      '--serve',
+      kind === 'hub-amqp' ? 'hub' : kind,
+      '--devices',
+      String(DEVICES),
+    ],
     {
       stdio: ['pipe', 'pipe', 'inherit'],
     },
@@ -98,6 +141,10 @@ async function round(kind) {
   const clients = []
   const t0 = process.hrtime.bigint()
   await pool(ready.devices, IN_FLIGHT, async (cs, i) => {
+    if (kind === 'hub-amqp') {
+      clients[i] = { amqp: await amqpDevice(ready, cs, i) }
+      return
+    }
     const c = mqttCredentials(cs, { ttl: 3600 })
     const client = mqtt.connect({
       protocol: 'mqtts',
@@ -127,12 +174,15 @@ async function round(kind) {
   const body = JSON.stringify({ temperature: 21.5, humidity: 40 })
   const t1 = process.hrtime.bigint()
   await Promise.all(
-    clients.map(async ({ client, topic }) => {
-      for (let m = 0; m < MESSAGES; m++) await client.publishAsync(topic, body, { qos: 1 })
+    clients.map(async ({ client, topic, amqp }) => {
+      for (let m = 0; m < MESSAGES; m++) {
+        if (amqp) await amqp.send(body)
+        else await client.publishAsync(topic, body, { qos: 1 })
+      }
     }),
   )
   const publishSeconds = Number(process.hrtime.bigint() - t1) / 1e9
-  await Promise.all(clients.map(({ client }) => client.endAsync()))
+  await Promise.all(clients.map(({ client, amqp }) => (amqp ? amqp.end() : client.endAsync())))
   child.stdin.end()
   await once(child, 'exit')
   return {
@@ -144,9 +194,9 @@ async function round(kind) {
 }
 
 async function main() {
-  const results = { aedes: [], hub: [] }
+  const results = { aedes: [], hub: [], 'hub-amqp': [] }
   for (let r = 0; r < ROUNDS; r++) {
-    for (const kind of ['aedes', 'hub']) results[kind].push(await round(kind))
+    for (const kind of ['aedes', 'hub', 'hub-amqp']) results[kind].push(await round(kind))
   }
   const best = (kind, field) => Math.max(...results[kind].map((x) => x[field]))
   const least = (kind, field) => Math.min(...results[kind].map((x) => x[field]))
@@ -164,6 +214,12 @@ async function main() {
       ratio(best('hub', 'messageRate'), best('aedes', 'messageRate')),
       '>= 0.7×',
       `${best('hub', 'messageRate').toFixed(0)} vs ${best('aedes', 'messageRate').toFixed(0)} msg/s at QoS 1, ${DEVICES}×${MESSAGES}`,
+    ],
+    [
+      'AMQP telemetry vs MQTT telemetry (same hub)',
+      ratio(best('hub-amqp', 'messageRate'), best('hub', 'messageRate')),
+      '>= 0.8×',
+      `${best('hub-amqp', 'messageRate').toFixed(0)} vs ${best('hub', 'messageRate').toFixed(0)} msg/s, each waiting for its accepted / PUBACK, ${DEVICES}×${MESSAGES}`,
     ],
     [
       'hub memory per connected device',

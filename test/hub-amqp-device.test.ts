@@ -11,6 +11,7 @@ import { createRequire } from 'node:module'
 import { createServer, connect as netConnect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { after, before, describe, it } from 'node:test'
+import { createSasTokenProvider } from '@azure/core-amqp'
 import mqtt from 'mqtt'
 import rhea from 'rhea'
 import type { Connection, EventContext } from 'rhea'
@@ -376,6 +377,10 @@ describe('AMQP authentication', { concurrency: 1 }, () => {
 function rheaConnect(o: Record<string, unknown>): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const c = rhea.create_container().connect({ reconnect: false, ...o } as never)
+    // what comes after the test (the hub closing) is no test's error
+    c.on('connection_error', () => undefined)
+    c.on('error', () => undefined)
+    c.on('disconnected', () => undefined)
     c.once('connection_open', () => resolve(c))
     c.once('connection_error', (ctx: EventContext) =>
       reject(ctx.connection.error ?? new Error('connection error')),
@@ -412,6 +417,55 @@ describe('AMQP with rhea: SASL PLAIN, the plain loopback port, the address rules
     } finally {
       c.close()
     }
+  })
+
+  it('a 200 KB message (split into frames within the announced size) arrives; a 300 KB one is rejected; a frame over the size ends the connection', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const added = await h.addDevice('amqp-big')
+    const key = /SharedAccessKey=([^;]+)/.exec(added.connectionString)?.[1] ?? ''
+    const token = hmacToken(`${address}/devices/amqp-big`, key, Math.floor(Date.now() / 1000) + 600)
+    const c = await rheaConnect({
+      host: address,
+      port: h.ports.amqpPlain,
+      username: `amqp-big@sas.${address.split('.')[0]}`,
+      password: token,
+    })
+    try {
+      const sender = c.open_sender({ target: { address: '/devices/amqp-big/messages/events' } })
+      await new Promise<void>((resolve) => sender.once('sendable', () => resolve()))
+      const outcome = (body: Buffer) =>
+        new Promise<string>((resolve) => {
+          const d = sender.send({ body: rhea.message.data_section(body) })
+          const on = (name: string) => (ctx: EventContext) => {
+            if (ctx.delivery === d)
+              resolve(name === 'rejected' ? `rejected ${JSON.stringify(ctx.delivery?.remote_state)}` : name)
+          }
+          sender.on('accepted', on('accepted'))
+          sender.on('rejected', on('rejected'))
+        })
+      assert.equal(await outcome(Buffer.alloc(200 * 1024, 0x61)), 'accepted')
+      const e = await waitForEvent((x) => x.event === 'telemetry' && x.deviceId === 'amqp-big')
+      assert.equal((e.body as { text: string }).text.length, 200 * 1024)
+      const big = await outcome(Buffer.alloc(300 * 1024, 0x62))
+      assert.match(big, /^rejected .*amqp:link:message-size-exceeded/)
+    } finally {
+      c.close()
+    }
+    // a client that declares a 10 MB frame is disconnected at once, with a warning
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = netConnect({ host: address, port: h.ports.amqpPlain })
+      s.on('error', () => undefined)
+      s.once('connect', () => {
+        const frame = Buffer.alloc(8)
+        frame.writeUInt32BE(10 * 1024 * 1024, 0)
+        s.write(Buffer.concat([Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]), frame]))
+      })
+      s.once('close', () => resolve(true))
+      setTimeout(() => resolve(false), 5_000).unref()
+    })
+    assert.equal(closed, true)
+    await waitForEvent((x) => x.event === 'warning' && /frame of 10485760 bytes/.test(String(x.message)))
   })
 
   it('SASL PLAIN with a wrong key: SASL fails, and the refusal has the username and the finding', async (t) => {
@@ -496,5 +550,80 @@ describe('AMQP with rhea: SASL PLAIN, the plain loopback port, the address rules
     } finally {
       await wide.close()
     }
+  })
+})
+
+/** One put-token on `$cbs` over a fresh plain connection: the answer's status and description. */
+async function putToken(
+  port: number,
+  props: Record<string, string>,
+  token: string,
+): Promise<{ status: unknown; description: unknown }> {
+  const c = await rheaConnect({ host: address, port })
+  try {
+    const receiver = c.open_receiver({ source: { address: '$cbs' }, name: 'cbs-replies' })
+    const sender = c.open_sender({ target: { address: '$cbs' } })
+    await new Promise<void>((resolve) => sender.once('sendable', () => resolve()))
+    const answer = new Promise<Record<string, unknown>>((resolve) =>
+      receiver.on('message', (ctx: EventContext) => {
+        if (ctx.message?.correlation_id === 'req-1') resolve(ctx.message.application_properties ?? {})
+      }),
+    )
+    sender.send({
+      message_id: 'req-1',
+      reply_to: 'cbs-replies',
+      to: '$cbs',
+      application_properties: props,
+      body: token,
+    })
+    const a = await answer
+    return { status: a['status-code'], description: a['status-description'] }
+  } finally {
+    const closed = new Promise((resolve) => c.once('connection_close', resolve))
+    c.close()
+    await closed
+  }
+}
+
+describe('CBS put-token for service audiences', { concurrency: 1 }, () => {
+  const type = 'servicebus.windows.net:sastoken'
+  it('a hub policy token (iothubowner, audience the host) is accepted: 200', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const ownerKey = /SharedAccessKey=([^;]+)/.exec(h.hubConnectionString)?.[1] ?? ''
+    const token = hmacToken(address, ownerKey, Math.floor(Date.now() / 1000) + 600, 'iothubowner')
+    const r = await putToken(h.ports.amqpPlain, { operation: 'put-token', type, name: address }, token)
+    assert.equal(r.status, 200, String(r.description))
+  })
+
+  it('an Event Hub-compatible sb:// token signed as @azure/core-amqp signs (the key as text) is accepted; one signed with the decoded key is refused and explained', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const ownerKey = /SharedAccessKey=([^;]+)/.exec(h.hubConnectionString)?.[1] ?? ''
+    const audience = `sb://${address}/${address.split('.')[0]}`
+    const sdk = await createSasTokenProvider({
+      sharedAccessKeyName: 'iothubowner',
+      sharedAccessKey: ownerKey,
+    }).getToken(audience)
+    const ok = await putToken(h.ports.amqpPlain, { operation: 'put-token', type, name: audience }, sdk.token)
+    assert.equal(ok.status, 200, String(ok.description))
+    // the IoT Hub convention (key base64-decoded) for an sb:// audience is not how Event Hubs sign
+    const iotStyle = hmacToken(audience, ownerKey, Math.floor(Date.now() / 1000) + 600, 'iothubowner')
+    const bad = await putToken(h.ports.amqpPlain, { operation: 'put-token', type, name: audience }, iotStyle)
+    assert.equal(bad.status, 401)
+    const refused = await waitForEvent((e) => e.event === 'refuse' && e.audience === audience)
+    assert.equal((refused.reason as { code?: string }).code, 'ERR_HUB_UNAUTHORIZED')
+    assert.equal(refused.protocol, 'amqp')
+  })
+
+  it('a request that is no put-token, or of another token type: 400, saying what is served', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const other = await putToken(h.ports.amqpPlain, { operation: 'delete-token', type, name: address }, 'x')
+    assert.equal(other.status, 400)
+    assert.match(String(other.description), /put-token only/)
+    const jwt = await putToken(h.ports.amqpPlain, { operation: 'put-token', type: 'jwt', name: address }, 'x')
+    assert.equal(jwt.status, 400)
+    assert.match(String(jwt.description), /azure-devices\.net:sastoken/)
   })
 })

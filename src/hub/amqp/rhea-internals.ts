@@ -30,3 +30,14 @@ export function acceptSocket(connection: Connection, socket: Duplex): void {
     throw new Error('This rhea has no Connection.accept: the hub cannot serve AMQP with it.')
   connection.accept(socket)
 }
+
+/**
+ * Tells a rhea connection its socket is gone when the socket closed without `end` or `error`
+ * (destroyed by the hub: a frame over the size, a hub close), which are all rhea listens for:
+ * rhea then clears its heartbeat timers (which would keep the process alive) and raises
+ * `disconnected`. Calls rhea's own `eof`, what it runs on `end`; idempotent.
+ */
+export function socketGone(connection: Connection): void {
+  const eof = Reflect.get(connection, 'eof')
+  if (typeof eof === 'function') Reflect.apply(eof, connection, [])
+}

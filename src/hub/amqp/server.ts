@@ -22,7 +22,8 @@ import { AmqpConnection } from './context.js'
 import type { AmqpContext, AmqpLink, AmqpProtocol } from './context.js'
 import { deviceSession, endDeviceSession } from './device-session.js'
 import type { AddressNeeds, AddressParams, AmqpAddress, Grant } from './link-address.js'
-import { acceptSocket } from './rhea-internals.js'
+import { acceptSocket, socketGone } from './rhea-internals.js'
+import { AMQP_MAX_FRAME_BYTES, guardFrames } from './frame-guard.js'
 import { saslPlain } from './sasl.js'
 
 /** The hub's AMQP side: hands it a connection, closes them all. */
@@ -198,6 +199,7 @@ export function createAmqpServer(
       const connection = container.create_connection({
         port: 0,
         idle_time_out: AMQP_IDLE_TIMEOUT_MS,
+        max_frame_size: AMQP_MAX_FRAME_BYTES,
         reconnect: false,
       })
       const conn = new AmqpConnection(protocol, connection, hub.now)
@@ -244,9 +246,16 @@ export function createAmqpServer(
         live.delete(conn)
         ended(ctx, conn)
       })
+      let disconnected = false
       connection.on('connection_close', end)
-      connection.on('disconnected', end)
-      socket.once('close', end)
+      connection.on('disconnected', (context: EventContext) => {
+        disconnected = true
+        end(context)
+      })
+      socket.once('close', () => {
+        end(undefined)
+        if (!disconnected) socketGone(connection)
+      })
       // rhea raises these on the connection when no link or session handles them; they are
       // the client's own errors (its close carries them), nothing for the hub to do
       for (const name of [
@@ -259,6 +268,12 @@ export function createAmqpServer(
       ])
         connection.on(name, () => undefined)
       live.add(conn)
+      guardFrames(socket, AMQP_MAX_FRAME_BYTES, (size) => {
+        ctx.warn(
+          `Closed an AMQP connection (${protocol}): it sent a frame of ${size} bytes; the hub announces a maximum frame size of ${AMQP_MAX_FRAME_BYTES} bytes.`,
+        )
+        socket.destroy()
+      })
       acceptSocket(connection, socket)
     },
     close() {

@@ -3,9 +3,8 @@
  * `/devices/{deviceId}/messages/events` (`/devices/{d}/modules/{m}/messages/events`). Each
  * message is mapped (message-mapping.ts) and recorded (`ingestTelemetry`), then accepted; one
  * that cannot be read, or is larger than IoT Hub's 256 KB, is rejected with a condition that
- * says why, and the link goes on. Credit is given one message at a time as each is recorded,
- * and not while a lossless event sink is behind (the ingress gate), so a device cannot outrun
- * the log.
+ * says why, and the link goes on. Credit comes back as messages are recorded, and not while a
+ * lossless event sink is behind (the ingress gate), so a device cannot outrun the log.
  *
  * @module
  */
@@ -27,7 +26,16 @@ function attachTelemetry(r: AttachRequest<Receiver>): void {
   const { hub } = ctx
   const { session, link: device } = r.grant.device
   device.hold('telemetry', link)
-  const credit = (): void => hub.events.ingress.whenOpen(() => link.add_credit(1))
+  // credit comes back in batches of half the window (one flow frame per 50 messages, not per
+  // message), and only while no lossless event sink is behind
+  let used = 0
+  const credit = (): void => {
+    used += 1
+    if (used < TELEMETRY_CREDIT / 2) return
+    const n = used
+    used = 0
+    hub.events.ingress.whenOpen(() => link.add_credit(n))
+  }
   link.on('message', (context: EventContext) => {
     const message = context.message
     const delivery = context.delivery
