@@ -176,7 +176,7 @@ describe('sas-token hub', () => {
       const exit = new Promise((resolve) => child.once('exit', resolve))
       child.kill('SIGTERM')
       await exit
-      assert.match(line, / telemetry +dev1\/m1 output=alerts hot properties=\{"a":"1"\}$/)
+      assert.match(line, / telemetry +dev1\/m1 mqtt output=alerts hot properties=\{"a":"1"\}$/)
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
