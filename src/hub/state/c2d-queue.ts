@@ -8,8 +8,9 @@
  * (`DeliveryCountExceeded`); one past its expiry time (default 1 hour after it was enqueued, or
  * its `expiryTimeUtc`) is dead-lettered as `Expired` instead of delivered. Queued messages and
  * their delivery counts live in the hub state (`devices.{id}.c2d`); locks do not (a restart is
- * a lost link). Each change is a `c2d` event; the feedback records are kept (the last
- * {@link MAX_FEEDBACK}) for a feedback receiver.
+ * a lost link). Each change is a `c2d` event. A finished message whose `ack` asks for it
+ * (`c2d-feedback.ts`: `positive`, `negative`, `full`) leaves a feedback record with the hub's
+ * feedback owner, {@link C2dQueue.feedback}, from which a feedback receiver takes it.
  *
  * A protocol adapter implements a {@link C2dLink} (MQTT: PUBACK completes; a QoS 0 subscription
  * completes on delivery) and calls {@link C2dQueue.complete}, {@link C2dQueue.reject} and
@@ -21,20 +22,10 @@ import { randomUUID } from 'node:crypto'
 import type { HubC2dEvent } from '../event-types.js'
 import type { HubEvents } from '../events.js'
 import { positiveInteger } from '../option-checks.js'
+import { C2dFeedbackQueue, wantsFeedback } from './c2d-feedback.js'
+import type { C2dFeedbackCode, C2dFeedbackOptions } from './c2d-feedback.js'
 import type { DeviceEntry, QueuedC2d } from './registry.js'
 import type { StateStore } from './state-store.js'
-
-/** IoT Hub's feedback status codes. */
-export type C2dFeedbackCode = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected'
-
-/** One feedback record, as IoT Hub's feedback message lists them. */
-export interface C2dFeedback {
-  originalMessageId: string
-  deviceId: string
-  statusCode: C2dFeedbackCode
-  description: string
-  enqueuedTimeUtc: string
-}
 
 /** How the queue behaves (IoT Hub's defaults; smaller values for tests). */
 export interface C2dQueueOptions {
@@ -44,6 +35,8 @@ export interface C2dQueueOptions {
   maxDeliveryCount?: number
   /** Time to live of a message without `expiryTimeUtc`, ms; default 1 hour. */
   defaultTtlMs?: number
+  /** How the feedback queue behaves (`c2d-feedback.ts`). */
+  feedback?: C2dFeedbackOptions
 }
 
 /** What a protocol adapter gives the queue to reach a connected device. */
@@ -54,9 +47,6 @@ export interface C2dLink {
    */
   send(message: QueuedC2d, lockToken: string): 'locked' | 'completed'
 }
-
-/** The last this many feedback records are kept. */
-export const MAX_FEEDBACK = 1000
 
 interface Lock {
   deviceId: string
@@ -75,8 +65,8 @@ export class C2dQueue {
   readonly #ttlMs: number
   readonly #links = new Map<string, C2dLink>()
   readonly #locks = new Map<string, Lock>()
-  /** Feedback records, oldest first. */
-  readonly feedback: C2dFeedback[] = []
+  /** The feedback records of finished messages that asked for them, for the feedback receivers. */
+  readonly feedback: C2dFeedbackQueue
 
   constructor(o: { store: StateStore; events: HubEvents; now: () => number } & C2dQueueOptions) {
     this.#store = o.store
@@ -85,6 +75,7 @@ export class C2dQueue {
     this.#lockMs = positiveInteger(o.lockMs, 60_000, 'c2d.lockMs')
     this.#maxDeliveryCount = positiveInteger(o.maxDeliveryCount, 10, 'c2d.maxDeliveryCount')
     this.#ttlMs = positiveInteger(o.defaultTtlMs, 60 * 60 * 1000, 'c2d.defaultTtlMs')
+    this.feedback = new C2dFeedbackQueue({ now: o.now, ...o.feedback })
     // state written before delivery counts were kept: none delivered yet
     for (const entry of Object.values(o.store.state.devices))
       for (const m of entry.c2d) if (typeof m.deliveryCount !== 'number') m.deliveryCount = 0
@@ -131,14 +122,15 @@ export class C2dQueue {
       if (i !== -1) entry.c2d.splice(i, 1)
     }
     this.#store.changed()
-    this.feedback.push({
-      originalMessageId: m.messageId,
-      deviceId,
-      statusCode: code,
-      description,
-      enqueuedTimeUtc: new Date(this.#now()).toISOString(),
-    })
-    if (this.feedback.length > MAX_FEEDBACK) this.feedback.shift()
+    if (wantsFeedback(m.ack, code))
+      this.feedback.add({
+        originalMessageId: m.messageId,
+        deviceId,
+        deviceGenerationId: entry?.device.generationId ?? '',
+        statusCode: code,
+        description,
+        enqueuedTimeUtc: new Date(this.#now()).toISOString(),
+      })
     this.#publish(deviceId, m, state, { statusCode: code })
   }
 
@@ -253,7 +245,13 @@ export class C2dQueue {
     if (taken === undefined) return false
     const { lock, message } = taken
     if (message.deliveryCount >= this.#maxDeliveryCount) {
-      this.#finish(lock.deviceId, message, 'dead-lettered', 'DeliveryCountExceeded', reason)
+      this.#finish(
+        lock.deviceId,
+        message,
+        'dead-lettered',
+        'DeliveryCountExceeded',
+        'Message delivery count exceeded',
+      )
     } else {
       this.#publish(lock.deviceId, message, 'abandoned', { reason })
     }
@@ -263,5 +261,6 @@ export class C2dQueue {
   /** Clears the lock timers (hub close). */
   close(): void {
     for (const lock of this.#locks.values()) clearTimeout(lock.timer)
+    this.feedback.close()
   }
 }

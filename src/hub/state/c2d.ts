@@ -12,6 +12,8 @@ import { randomUUID } from 'node:crypto'
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { encodePropertyBag } from '../../mqtt/property-bag.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
+import { C2D_ACKS } from './c2d-feedback.js'
+import type { C2dAck } from './c2d-feedback.js'
 import { MAX_C2D_QUEUE } from './registry.js'
 import type { QueuedC2d } from './registry.js'
 import type { HubService } from '../service.js'
@@ -36,7 +38,18 @@ export interface C2dInput {
   contentEncoding?: string | null | undefined
   /** The `$.exp` system property. */
   expiryTimeUtc?: string | null | undefined
+  /**
+   * The delivery feedback it asks for (`iothub-ack`, delivered to the device beside the
+   * application properties): `none` (default), `positive` (`Success`), `negative` (`Expired`,
+   * `DeliveryCountExceeded`, `Rejected`) or `full` (all).
+   */
+  ack?: C2dAck | null | undefined
 }
+
+/** The property that carries a message's {@link C2dAck}. */
+const ACK_PROPERTY = 'iothub-ack'
+
+const isAck = (v: string): v is C2dAck => (C2D_ACKS as readonly string[]).includes(v)
 
 function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
@@ -68,7 +81,15 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
     const value = input[name]
     if (value) properties[name] = value
   }
-  if (input.properties) properties.properties = Object.assign(Object.create(null), input.properties)
+  // the ack travels as the iothub-ack property (AMQP: an application property), so one given
+  // there counts; the device gets it there, ahead of the application properties, as from IoT Hub
+  const ack = input.ack ?? input.properties?.[ACK_PROPERTY]
+  if (ack !== undefined && !isAck(ack))
+    throw bad(`ack (${ACK_PROPERTY}) must be one of ${C2D_ACKS.join(', ')}.`)
+  if (ack !== undefined || input.properties) {
+    const first = ack === undefined ? {} : { [ACK_PROPERTY]: ack }
+    properties.properties = Object.assign(Object.create(null), first, input.properties, first)
+  }
   try {
     encodePropertyBag(properties)
   } catch (err) {
@@ -80,6 +101,7 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
     properties,
     enqueuedTime: new Date(now).toISOString(),
     deliveryCount: 0,
+    ...(ack === undefined ? {} : { ack }),
   }
 }
 
