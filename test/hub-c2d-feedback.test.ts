@@ -11,6 +11,7 @@ import { startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { connect } from './support/hub-mqtt.js'
 import { rest } from './support/hub-rest.js'
+import { cli } from './support/cli.js'
 
 type Code = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected'
 type Ack = 'none' | 'positive' | 'negative' | 'full'
@@ -267,6 +268,40 @@ describe('the ack on a C2D message', () => {
       assert.equal(badProperty.status, 400, 'the iothub-ack property is the ack, checked alike')
     } finally {
       await hub.close()
+    }
+  })
+
+  it('`hub send --ack` sends it (a value IoT Hub does not know is a usage error)', async () => {
+    const hub = await startHub({ inMemory: true })
+    const dir = await mkdtemp(join(tmpdir(), 'c2d-ack-cli-'))
+    try {
+      await hub.addDevice('dev1', { primaryKey: KEY })
+      const caFile = join(dir, 'ca.pem')
+      await writeFile(caFile, hub.ca)
+      const env = {
+        NODE_EXTRA_CA_CERTS: caFile,
+        IOTHUB_CONNECTION_STRING: hub.hubConnectionString,
+        SAS_TOKEN_HUB_ENDPOINT: `https://localhost:${hub.ports.https}`,
+      }
+      const client = await connect(hub, {
+        clientId: 'dev1',
+        username: 'localhost/dev1/?api-version=2021-04-12',
+        password: hmacToken('localhost/devices/dev1', KEY, nowS() + 600),
+      })
+      const topic = new Promise<string>((resolve) => client.once('message', (t) => resolve(t)))
+      await client.subscribeAsync('devices/dev1/messages/devicebound/#', { qos: 1 })
+      const r = await cli(['hub', 'send', 'dev1', 'x', '--message-id', 'm1', '--ack', 'positive'], { env })
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(
+        await topic,
+        'devices/dev1/messages/devicebound/%24.mid=m1&%24.to=%2Fdevices%2Fdev1%2Fmessages%2Fdevicebound&iothub-ack=positive',
+      )
+      await client.endAsync()
+      const bad = await cli(['hub', 'send', 'dev1', 'x', '--ack', 'always'], { env })
+      assert.equal(bad.code, 2, bad.stderr)
+    } finally {
+      await hub.close()
+      await rm(dir, { recursive: true, force: true })
     }
   })
 
