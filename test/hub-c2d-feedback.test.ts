@@ -271,6 +271,35 @@ describe('the ack on a C2D message', () => {
     }
   })
 
+  it('a message expires at its expiry time with no device connected (its c2d event and feedback need no delivery attempt)', async () => {
+    const hub = await startHub({ inMemory: true })
+    try {
+      await hub.addDevice('dev1', { primaryKey: KEY })
+      const expired = new Promise<unknown>((resolve) =>
+        hub.events.on('event', (e) => {
+          if (e.event === 'c2d' && e.state === 'expired') resolve(e)
+        }),
+      )
+      const at = Date.now()
+      await hub.sendC2d('dev1', 'x', {
+        messageId: 'soon',
+        ack: 'negative',
+        expiryTimeUtc: new Date(at + 300).toISOString(),
+      })
+      const event = (await Promise.race([
+        expired,
+        new Promise((resolve) => setTimeout(() => resolve('no expired event within 5 s'), 5000)),
+      ])) as Record<string, unknown>
+      assert.equal(event.messageId, 'soon', JSON.stringify(event))
+      assert.equal(event.statusCode, 'Expired')
+      assert.ok(Date.now() - at >= 300, 'not before its expiry time')
+      const device = await rest(hub, 'GET', '/devices/dev1?api-version=2021-04-12')
+      assert.equal((device.body as { cloudToDeviceMessageCount: number }).cloudToDeviceMessageCount, 0)
+    } finally {
+      await hub.close()
+    }
+  })
+
   it('`hub send --ack` sends it (a value IoT Hub does not know is a usage error)', async () => {
     const hub = await startHub({ inMemory: true })
     const dir = await mkdtemp(join(tmpdir(), 'c2d-ack-cli-'))

@@ -65,6 +65,8 @@ export class C2dQueue {
   readonly #ttlMs: number
   readonly #links = new Map<string, C2dLink>()
   readonly #locks = new Map<string, Lock>()
+  /** A timer per queued message, at its expiry time (so it expires, with its feedback, unasked). */
+  readonly #expiries = new Map<QueuedC2d, NodeJS.Timeout>()
   /** The feedback records of finished messages that asked for them, for the feedback receivers. */
   readonly feedback: C2dFeedbackQueue
 
@@ -79,6 +81,8 @@ export class C2dQueue {
     // state written before delivery counts were kept: none delivered yet
     for (const entry of Object.values(o.store.state.devices))
       for (const m of entry.c2d) if (typeof m.deliveryCount !== 'number') m.deliveryCount = 0
+    for (const [deviceId, entry] of Object.entries(o.store.state.devices))
+      for (const m of entry.c2d) this.#armExpiry(deviceId, m)
   }
 
   #entry(deviceId: string): DeviceEntry | undefined {
@@ -121,6 +125,8 @@ export class C2dQueue {
       const i = entry.c2d.indexOf(m)
       if (i !== -1) entry.c2d.splice(i, 1)
     }
+    clearTimeout(this.#expiries.get(m))
+    this.#expiries.delete(m)
     this.#store.changed()
     if (wantsFeedback(m.ack, code))
       this.feedback.add({
@@ -138,6 +144,24 @@ export class C2dQueue {
     const ids = new Set<string>()
     for (const lock of this.#locks.values()) if (lock.deviceId === deviceId) ids.add(lock.messageId)
     return ids
+  }
+
+  /**
+   * Expires a message at its expiry time, whether or not its device is connected (a message
+   * locked then expires when it comes back, see {@link abandon}). Timers are capped at Node's
+   * longest delay and re-armed.
+   */
+  #armExpiry(deviceId: string, m: QueuedC2d): void {
+    clearTimeout(this.#expiries.get(m))
+    const delay = Math.min(Math.max(this.expiryOf(m) - this.#now(), 0), 2 ** 31 - 1)
+    const timer = setTimeout(() => {
+      this.#expiries.delete(m)
+      this.expire(deviceId)
+      if (this.#entry(deviceId)?.c2d.includes(m) && this.expiryOf(m) > this.#now())
+        this.#armExpiry(deviceId, m)
+    }, delay)
+    timer.unref()
+    this.#expiries.set(m, timer)
   }
 
   /** Dead-letters the Enqueued messages of a device that are past their expiry time. */
@@ -161,6 +185,7 @@ export class C2dQueue {
   /** Adds a message to a device's queue and delivers it if a link is attached; `delivered` when it was handed over. */
   enqueue(deviceId: string, entry: DeviceEntry, message: QueuedC2d): 'queued' | 'delivered' {
     entry.c2d.push(message)
+    this.#armExpiry(deviceId, message)
     this.#store.changed()
     const delivered = this.flush(deviceId).includes(message.messageId)
     if (!delivered) this.#publish(deviceId, message, 'queued')
@@ -254,6 +279,8 @@ export class C2dQueue {
       )
     } else {
       this.#publish(lock.deviceId, message, 'abandoned', { reason })
+      // back in the queue past its expiry time: it expires now, not at the next delivery
+      this.expire(lock.deviceId)
     }
     return true
   }
@@ -261,6 +288,7 @@ export class C2dQueue {
   /** Clears the lock timers (hub close). */
   close(): void {
     for (const lock of this.#locks.values()) clearTimeout(lock.timer)
+    for (const timer of this.#expiries.values()) clearTimeout(timer)
     this.feedback.close()
   }
 }
