@@ -155,6 +155,9 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     assert.deepEqual(got.properties, { 'iothub-ack': 'full', color: 'red', 'with space': 'a & b' })
     const { batch, record } = await feedbackFor(svc, 'msg-full')
     assert.equal(batch.contentType, 'application/vnd.microsoft.iothub.feedback.json')
+    // IoT Hub's user-id on feedback is the hub's name: the first label of its host name
+    assert.equal(batch.userId, s.address.split('.')[0])
+    assert.ok(Math.abs(Number(batch.enqueuedTime) - Date.now()) < 60_000, String(batch.enqueuedTime))
     assert.equal(record.statusCode, 'Success')
     assert.equal(record.description, 'Success')
     assert.equal(record.deviceId, 'svc-c2d-mqtt')
@@ -206,12 +209,16 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     assert.equal(sent.step, 'sent', JSON.stringify(sent))
     const got = await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-reject')
     assert.equal(got.data, 'reject me')
+    assert.equal(got.ack, 'negative', 'the Amqp transport reads iothub-ack into Message.ack')
     await dev.waitFor((l) => l.step === 'settled' && l.messageId === 'msg-reject')
     const { record } = await feedbackFor(svc, 'msg-reject')
     assert.equal(record.statusCode, 'Rejected')
     assert.equal(record.deviceId, 'svc-c2d-amqp')
-    const rejected = await s.waitForEvent((e) => e.event === 'c2d' && e.messageId === 'msg-reject')
-    assert.ok(['delivered', 'rejected'].includes(String(rejected.state)))
+    const rejected = await within(
+      s.waitForEvent((e) => e.event === 'c2d' && e.messageId === 'msg-reject' && e.state === 'rejected'),
+      'rejected event',
+    )
+    assert.equal(rejected.statusCode, 'Rejected')
   })
 
   it('a message that expires before its device connects gives Expired feedback', async (t) => {

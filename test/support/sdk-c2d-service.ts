@@ -19,7 +19,7 @@ interface SdkMessage {
   messageId?: string
   correlationId?: string
   ack?: string
-  expiryTimeUtc?: Date
+  expiryTimeUtc?: number
   contentType?: string
   userId?: string
   properties: { add(key: string, value: string): void }
@@ -77,7 +77,8 @@ try {
       step: 'feedback',
       contentType: message.contentType,
       userId: userId === undefined ? undefined : userId.toString(),
-      enqueuedTime: String(message.transportObj?.message_annotations?.['iothub-enqueuedtime'] ?? ''),
+      // epoch ms (the SDK's rhea 1.x decodes an AMQP timestamp as a number)
+      enqueuedTime: Number(message.transportObj?.message_annotations?.['iothub-enqueuedtime']),
       records: JSON.parse(data.toString()),
     })
   })
@@ -103,7 +104,8 @@ lines.on('line', (text) => {
   if (o.messageId !== undefined) message.messageId = o.messageId
   if (o.correlationId !== undefined) message.correlationId = o.correlationId
   if (o.ack !== undefined) message.ack = o.ack
-  if (o.expiryTimeUtc !== undefined) message.expiryTimeUtc = new Date(o.expiryTimeUtc)
+  // epoch ms: the rhea 1.x inside azure-iothub cannot encode a Date as a timestamp
+  if (o.expiryTimeUtc !== undefined) message.expiryTimeUtc = Date.parse(o.expiryTimeUtc)
   for (const [k, v] of Object.entries(o.properties ?? {})) message.properties.add(k, v)
   call((cb) => client.send(o.deviceId, message, cb)).then(
     () => out({ step: 'sent', id: o.id }),

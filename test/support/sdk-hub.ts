@@ -1,4 +1,4 @@
-// The product hub (sas-token/hub) on the ports the official SDKs dial (8883 for MQTT, 443 for
+// The product hub (sas-token/hub) on the ports the official SDKs dial (8883 for MQTT, 5671 for AMQP, 443 for
 // MQTT over WebSocket and REST: they cannot be told otherwise), on a loopback address of its
 // own, 127.x.y.z picked at random, so that test files and other engineers' runs on this machine
 // never collide on those ports. Its host name is that address, so the device connection strings
@@ -60,11 +60,11 @@ export async function startSdkHub(): Promise<SdkHub | string> {
   let address = ''
   for (let attempt = 0; ; attempt++) {
     address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`
-    const busy = (await probe(address, 8883)) ?? (await probe(address, 443))
+    const busy = (await probe(address, 8883)) ?? (await probe(address, 443)) ?? (await probe(address, 5671))
     if (busy === undefined) break
     if (busy === 'EACCES' || busy === 'EPERM')
-      return `the official SDKs dial ports 8883 and 443, which this user may not bind (${busy}); run as root or grant CAP_NET_BIND_SERVICE`
-    if (attempt === 5) return `ports 8883/443 are busy on every loopback address tried (${busy})`
+      return `the official SDKs dial ports 8883, 443 and 5671, which this user may not bind (${busy}); run as root or grant CAP_NET_BIND_SERVICE`
+    if (attempt === 5) return `ports 8883/443/5671 are busy on every loopback address tried (${busy})`
   }
   const hub = await startHub({
     inMemory: true,
@@ -74,6 +74,7 @@ export async function startSdkHub(): Promise<SdkHub | string> {
     ownerKey: randomBytes(32).toString('base64'),
     mqttPort: 8883,
     httpsPort: 443,
+    amqpPort: 5671,
   })
   const dir = mkdtempSync(join(tmpdir(), 'sdk-hub-'))
   const caFile = join(dir, 'ca.pem')

@@ -6,6 +6,8 @@
  */
 import { c2dAddresses } from './links/c2d.js'
 import { cbsAddresses } from './links/cbs.js'
+import { feedbackAddresses } from './links/feedback.js'
+import { serviceC2dAddresses } from './links/service-c2d.js'
 import { telemetryAddresses } from './links/telemetry.js'
 import type { AddressParams, AmqpAddress } from './link-address.js'
 import { normalizeAddress } from './link-address.js'
@@ -16,6 +18,8 @@ export const ADDRESSES: readonly AmqpAddress[] = [
   ...cbsAddresses,
   ...telemetryAddresses,
   ...c2dAddresses,
+  ...serviceC2dAddresses,
+  ...feedbackAddresses,
 ]
 
 /** The entry serving `address` for a client attaching as `role`, with its parameters. */
