@@ -4,7 +4,8 @@
  * The link is a feedback link of the hub's feedback owner (state/c2d-feedback.ts), which hands it
  * batches within its credit. A batch is one message as IoT Hub sends it: content type
  * `application/vnd.microsoft.iothub.feedback.json`, `user-id` the hub's name, the message
- * annotation `iothub-enqueuedtime` (when the batch was made), and a body of one data section,
+ * annotation `iothub-enqueuedtime` (when the batch was made), the header's `delivery-count` (how
+ * many times its records went out before), and a body of one data section,
  * the JSON array of records `{originalMessageId, deviceId, deviceGenerationId, statusCode,
  * description, enqueuedTimeUtc}`. The service's outcome settles it: accepted → complete (the
  * Node SDK accepts on arrival), rejected → reject (dropped), released or modified → abandon (the
@@ -24,6 +25,8 @@ export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.
 /** A batch as the AMQP message IoT Hub sends. */
 function batchMessage(batch: C2dFeedbackBatch, hubName: string): Message {
   const m: Message = {
+    // the header's delivery-count: earlier deliveries of this batch's records
+    delivery_count: batch.deliveryCount - 1,
     message_id: batch.messageId,
     content_type: FEEDBACK_CONTENT_TYPE,
     message_annotations: { 'iothub-enqueuedtime': new Date(batch.enqueuedTime) },
