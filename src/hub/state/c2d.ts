@@ -1,10 +1,14 @@
 /**
- * Cloud-to-device messages as an operator sends them: read and checked here, then queued (at
- * most 50 per device) by the hub's C2D queue (`c2d-queue.ts`), which delivers them at QoS 1 on
- * `devices/{id}/messages/devicebound/{bag}` once the device has subscribed (a CleanSession 0
- * subscription counts across reconnects and hub restarts) and keeps each until the device
- * completes it. The bag is built by the core's {@link encodePropertyBag}: system properties
- * with `$.` names, application properties bare. Module inputs are sent here, not queued.
+ * Cloud-to-device messages as an operator or a service sends them (the REST send, the console,
+ * the library, and a service over AMQP on `/messages/devicebound`): read and checked here, then
+ * queued (at most 50 per device) by the hub's C2D queue (`c2d-queue.ts`), which delivers them to
+ * the device's link (MQTT: at QoS 1 on `devices/{id}/messages/devicebound/{bag}` once the device
+ * has subscribed; a CleanSession 0 subscription counts across reconnects and hub restarts) and
+ * keeps each until the device completes it. The bag is built by the core's
+ * {@link encodePropertyBag}: system properties with `$.` names, application properties bare. A
+ * message's feedback request (`ack`, IoT Hub's `iothub-ack`) travels as the `iothub-ack`
+ * property and is kept with it (c2d-feedback.ts has the rules). Module inputs are sent here, not
+ * queued.
  *
  * @module
  */
@@ -124,7 +128,7 @@ export function sendC2d(
   if (hub.c2d.count(deviceId) >= MAX_C2D_QUEUE) {
     throw new SasTokenError(
       'ERR_HUB_QUEUE_FULL',
-      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect, subscribe to devices/${deviceId}/messages/devicebound/# and complete them (PUBACK).`,
+      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect and complete them (MQTT: subscribe to devices/${deviceId}/messages/devicebound/# and PUBACK; AMQP: accept on /devices/${deviceId}/messages/devicebound).`,
     )
   }
   return { messageId: message.messageId, state: hub.c2d.enqueue(deviceId, entry, message) }
