@@ -11,6 +11,7 @@ import { createRequire } from 'node:module'
 import { createServer, connect as netConnect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { after, before, describe, it } from 'node:test'
+import mqtt from 'mqtt'
 import rhea from 'rhea'
 import type { Connection, EventContext } from 'rhea'
 import { startHub } from 'sas-token/hub'
@@ -39,12 +40,16 @@ interface SdkClient {
   reject(message: SdkMessage, cb: Callback): void
   abandon(message: SdkMessage, cb: Callback): void
 }
+interface ModuleFactory {
+  fromConnectionString(cs: string, transport: unknown): SdkClient
+}
 interface ClientFactory {
   fromConnectionString(cs: string, transport: unknown): SdkClient
   fromSharedAccessSignature(sas: string, transport: unknown): SdkClient
 }
 const device = require('azure-iot-device') as {
   Client: ClientFactory
+  ModuleClient: ModuleFactory
   Message: new (data: string) => SdkMessage
 }
 const transports = require('azure-iot-device-amqp') as Record<'Amqp' | 'AmqpWs', unknown>
@@ -222,6 +227,87 @@ for (const transport of ['Amqp', 'AmqpWs'] as const) {
     })
   })
 }
+
+describe('azure-iot-device ModuleClient over Amqp', () => {
+  it('sends module telemetry on its own address, with the module id', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    await h.addDevice('amqp-edge')
+    const added = await h.addModule('amqp-edge', 'filter')
+    const client = device.ModuleClient.fromConnectionString(added.connectionString, transports.Amqp)
+    await client.setOptions({ ca: h.ca })
+    await client.open()
+    try {
+      const connect = await waitForEvent((e) => e.event === 'connect' && e.deviceId === 'amqp-edge')
+      assert.equal(connect.moduleId, 'filter')
+      assert.equal(connect.clientId, 'amqp-edge/filter')
+      await client.sendEvent(new device.Message('from the module'))
+      const e = await waitForEvent((x) => x.event === 'telemetry' && x.deviceId === 'amqp-edge')
+      assert.equal(e.moduleId, 'filter')
+      assert.equal(e.topic, '/devices/amqp-edge/modules/filter/messages/events')
+      assert.equal((e.systemProperties as Record<string, string>)['iothub-connection-module-id'], 'filter')
+    } finally {
+      await client.close().catch(() => undefined)
+    }
+  })
+})
+
+describe('one session per identity across transports', () => {
+  it('an AMQP connection replaces the MQTT one of the same device, and an MQTT one the AMQP one', async (t) => {
+    if (skip !== undefined) return t.skip(skip)
+    const h = hub as Hub
+    const id = 'amqp-replaced'
+    const added = await h.addDevice(id)
+    const key = /SharedAccessKey=([^;]+)/.exec(added.connectionString)?.[1] ?? ''
+    const token = hmacToken(`${address}/devices/${id}`, key, Math.floor(Date.now() / 1000) + 600)
+    const mqttConnect = () =>
+      mqtt.connect({
+        host: address,
+        port: h.ports.mqtt,
+        protocol: 'mqtts',
+        ca: h.ca,
+        clientId: id,
+        username: `${address}/${id}/?api-version=2021-04-12`,
+        password: token,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+      })
+    const closes = () => seen.filter((e) => e.event === 'close' && e.deviceId === id)
+    const first = mqttConnect()
+    first.on('error', () => undefined)
+    await waitForEvent((e) => e.event === 'connect' && e.deviceId === id && e.protocol === 'mqtt')
+    const amqpClient = device.Client.fromConnectionString(added.connectionString, transports.Amqp)
+    amqpClient.on('error', () => undefined)
+    amqpClient.on('disconnect', () => undefined)
+    await amqpClient.setOptions({ ca: h.ca })
+    try {
+      await amqpClient.open()
+      await waitForEvent((e) => e.event === 'connect' && e.deviceId === id && e.protocol === 'amqp')
+      const mqttClosed = await waitForEvent((e) => e.event === 'close' && e.deviceId === id)
+      assert.equal(mqttClosed.reason, 'replaced by a new connection')
+      await new Promise<void>((resolve) =>
+        first.connected ? first.once('close', () => resolve()) : resolve(),
+      )
+      // and back: an MQTT CONNECT replaces the AMQP session
+      const second = mqttConnect()
+      second.on('error', () => undefined)
+      try {
+        const mqttConnects = () =>
+          seen.filter((e) => e.event === 'connect' && e.deviceId === id && e.protocol === 'mqtt')
+        for (let i = 0; i < 100 && mqttConnects().length < 2; i++) await new Promise((r) => setTimeout(r, 50))
+        assert.equal(mqttConnects().length, 2)
+        for (let i = 0; i < 100 && closes().length < 2; i++) await new Promise((r) => setTimeout(r, 50))
+        assert.equal(closes().length, 2, JSON.stringify(seen.filter((e) => e.deviceId === id)))
+        assert.equal(closes()[1]?.reason, 'replaced by a new connection')
+      } finally {
+        second.end(true)
+      }
+    } finally {
+      first.end(true)
+      await amqpClient.close().catch(() => undefined)
+    }
+  })
+})
 
 describe('AMQP authentication', { concurrency: 1 }, () => {
   it('a wrong key is refused with the finding an MQTT refusal gives (ERR_TOKEN_SIGNATURE_MISMATCH)', async (t) => {

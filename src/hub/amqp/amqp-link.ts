@@ -166,7 +166,7 @@ export class AmqpDeviceLink implements DeviceLink, C2dLink {
     const others = [...this.#conn.devices.values()].some((d) => d.link !== this)
     const services = [...this.#conn.serviceLinks.values()].some((s) => s.size > 0)
     if (!others && !services) {
-      this.#conn.rhea.close(error)
+      this.#conn.closeWith(error)
     } else {
       for (const set of this.links.values()) for (const link of set) link.close(error)
     }

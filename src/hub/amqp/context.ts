@@ -55,6 +55,8 @@ export class AmqpConnection {
   readonly devices = new Map<string, DeviceSession>()
   /** Links attached under a service authorization, by its audience: detached when it expires. */
   readonly serviceLinks = new Map<string, Set<AmqpLink>>()
+  /** Every link attached (and not yet closed) on the connection. */
+  readonly links = new Set<AmqpLink>()
   /** The `$cbs` reply links (the client's receivers on `$cbs`), by link name. */
   readonly cbsReplies = new Map<string, Sender>()
   /** SASL PLAIN's username, for the refusal records ('' for ANONYMOUS or no SASL). */
@@ -114,6 +116,22 @@ export class AmqpConnection {
       this.serviceLinks.set(audience, links)
     }
     links.add(link)
+  }
+
+  /** Keeps a link attached on the connection until it closes. */
+  holdLink(link: AmqpLink): void {
+    this.links.add(link)
+    link.once(link.is_sender() ? 'sender_close' : 'receiver_close', () => this.links.delete(link))
+  }
+
+  /**
+   * Closes the connection with `error`, its links first: azure-iot-amqp-base waits for each of
+   * its links to be detached before it reports the connection gone (45 s otherwise).
+   */
+  closeWith(error: { condition: string; description: string }): void {
+    for (const link of this.links) link.close(error)
+    this.links.clear()
+    this.rhea.close(error)
   }
 
   /** The connection is gone: its timers are cleared. */

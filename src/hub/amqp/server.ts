@@ -117,6 +117,7 @@ function admit(
     )
     return undefined
   }
+  conn.holdLink(link)
   return { ...found, grant, address }
 }
 
@@ -264,7 +265,7 @@ export function createAmqpServer(
       for (const conn of [...live]) {
         for (const { session } of conn.devices.values()) session.closeReason ??= 'the hub is shutting down'
         ended(ctx, conn)
-        conn.rhea.close({ condition: 'amqp:connection:forced', description: 'The hub is shutting down.' })
+        conn.closeWith({ condition: 'amqp:connection:forced', description: 'The hub is shutting down.' })
       }
       live.clear()
     },

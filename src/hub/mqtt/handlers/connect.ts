@@ -101,6 +101,8 @@ export function authenticate(ctx: MqttContext) {
     }
     const previous = session.kind === 'device' ? hub.sessions.get(clientId) : undefined
     if (previous) previous.closeReason = 'replaced by a new connection'
+    // aedes replaces an MQTT connection of the same client id itself; another transport's the hub closes
+    if (previous && previous.protocol !== 'mqtt' && previous.protocol !== 'mqtt-ws') previous.link.close()
     const warnings = outcome.findings.filter((f) => f.severity === 'warning')
     ctx.connections.set(client, { accepted, session, link, warnings })
     done(null, true)
