@@ -62,6 +62,17 @@ function connectAs(policy: string): Promise<Connection> {
   })
 }
 
+/** Closes a connection and waits until it is gone (so nothing of it outlives its test). */
+function end(c: Connection): Promise<void> {
+  return new Promise((resolve) => {
+    if (!c.is_open()) return resolve()
+    const done = (): void => resolve()
+    c.once('connection_close', done)
+    c.once('disconnected', done)
+    c.close()
+  })
+}
+
 /** The error a link was detached with. */
 function detachedWith(link: Sender | Receiver): Promise<{ condition?: string; description?: string }> {
   return new Promise((resolve) =>
@@ -151,7 +162,7 @@ describe('AMQP service C2D links (rhea)', { concurrency: 1 }, () => {
       )
       assert.equal(feedback.condition, 'amqp:unauthorized-access')
     } finally {
-      c.close()
+      await end(c)
     }
   })
 
@@ -196,7 +207,7 @@ describe('AMQP service C2D links (rhea)', { concurrency: 1 }, () => {
       assert.equal(queued.event === 'c2d' && queued.state, 'queued')
       assert.equal(queued.deviceId, 'svc-raw')
     } finally {
-      c.close()
+      await end(c)
     }
   })
 
@@ -229,7 +240,7 @@ describe('AMQP service C2D links (rhea)', { concurrency: 1 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 300))
       assert.equal(got.length, 2, 'a rejected batch is not delivered again')
     } finally {
-      c.close()
+      await end(c)
     }
   })
 
@@ -253,8 +264,7 @@ describe('AMQP service C2D links (rhea)', { concurrency: 1 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 300))
       assert.equal(two.got.length, 1)
     } finally {
-      c1.close()
-      c2.close()
+      await Promise.all([end(c1), end(c2)])
     }
   })
 })
