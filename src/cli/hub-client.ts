@@ -131,6 +131,8 @@ export interface C2dMessage {
   contentType?: string
   contentEncoding?: string
   expiryTimeUtc?: string
+  /** The delivery feedback to record (`iothub-ack`). */
+  ack?: 'none' | 'positive' | 'negative' | 'full'
 }
 
 /** An identity: a device, or a module of one. */

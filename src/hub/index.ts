@@ -55,6 +55,7 @@ export { diagnoseClientCertificate } from './tls/x509-chain.js'
 export type { CertificateFinding, ChainProblem } from './tls/x509-chain.js'
 export type { JsonObject } from './state/twin.js'
 export type { C2dInput } from './state/c2d.js'
+export type { C2dAck, C2dFeedbackOptions } from './state/c2d-feedback.js'
 export type { C2dQueueOptions } from './state/c2d-queue.js'
 export { DEFAULT_MAX_OUTBOUND_BYTES } from './mqtt/outbound-limit.js'
 

@@ -6,6 +6,8 @@
  */
 import { c2dAddresses } from './links/c2d.js'
 import { cbsAddresses } from './links/cbs.js'
+import { feedbackAddresses } from './links/feedback.js'
+import { serviceC2dAddresses } from './links/service-c2d.js'
 import { telemetryAddresses } from './links/telemetry.js'
 import { methodAddresses } from './links/methods.js'
 import { moduleInputAddresses } from './links/module-input.js'
@@ -22,6 +24,8 @@ export const ADDRESSES: readonly AmqpAddress[] = [
   ...twinAddresses,
   ...methodAddresses,
   ...moduleInputAddresses,
+  ...serviceC2dAddresses,
+  ...feedbackAddresses,
 ]
 
 /** The entry serving `address` for a client attaching as `role`, with its parameters. */

@@ -10,6 +10,7 @@
 import * as z from 'zod/mini'
 import { SasTokenError } from '../../errors.js'
 import { assertDeviceId } from '../../identity.js'
+import { C2D_ACKS } from '../state/c2d-feedback.js'
 
 const validDeviceId = (id: string): boolean => {
   try {
@@ -33,6 +34,7 @@ const c2dBody = z.looseObject({
   contentType: text,
   contentEncoding: text,
   expiryTimeUtc: text,
+  ack: z.nullish(z.enum(C2D_ACKS, { error: `must be one of ${C2D_ACKS.map((a) => `"${a}"`).join(', ')}` })),
 })
 
 /** A C2D or module-input message, as checked: the body of `POST /_emulator/devices/{id}/messages`. */

@@ -10,8 +10,9 @@
  * their delivery counts live in the hub state (`devices.{id}.c2d`); locks do not (a restart is
  * a lost link). A transport without a link (HTTPS) pulls instead: {@link C2dQueue.lockNext}
  * locks the oldest Enqueued message for it, and its answer ends the lock the same way. Each
- * change is a `c2d` event; the feedback records are kept (the last
- * {@link MAX_FEEDBACK}) for a feedback receiver.
+ * change is a `c2d` event. A finished message whose `ack` asks for it
+ * (`c2d-feedback.ts`: `positive`, `negative`, `full`) leaves a feedback record with the hub's
+ * feedback owner, {@link C2dQueue.feedback}, from which a feedback receiver takes it.
  *
  * A protocol adapter implements a {@link C2dLink} (MQTT: PUBACK completes; a QoS 0 subscription
  * completes on delivery) and calls {@link C2dQueue.complete}, {@link C2dQueue.reject} and
@@ -23,20 +24,10 @@ import { randomUUID } from 'node:crypto'
 import type { HubC2dEvent } from '../event-types.js'
 import type { HubEvents } from '../events.js'
 import { positiveInteger } from '../option-checks.js'
+import { C2dFeedbackQueue, wantsFeedback } from './c2d-feedback.js'
+import type { C2dFeedbackCode, C2dFeedbackOptions } from './c2d-feedback.js'
 import type { DeviceEntry, QueuedC2d } from './registry.js'
 import type { StateStore } from './state-store.js'
-
-/** IoT Hub's feedback status codes. */
-export type C2dFeedbackCode = 'Success' | 'Expired' | 'DeliveryCountExceeded' | 'Rejected'
-
-/** One feedback record, as IoT Hub's feedback message lists them. */
-export interface C2dFeedback {
-  originalMessageId: string
-  deviceId: string
-  statusCode: C2dFeedbackCode
-  description: string
-  enqueuedTimeUtc: string
-}
 
 /** How the queue behaves (IoT Hub's defaults; smaller values for tests). */
 export interface C2dQueueOptions {
@@ -46,6 +37,8 @@ export interface C2dQueueOptions {
   maxDeliveryCount?: number
   /** Time to live of a message without `expiryTimeUtc`, ms; default 1 hour. */
   defaultTtlMs?: number
+  /** How the feedback queue behaves (`c2d-feedback.ts`). */
+  feedback?: C2dFeedbackOptions
 }
 
 /** What a protocol adapter gives the queue to reach a connected device. */
@@ -56,9 +49,6 @@ export interface C2dLink {
    */
   send(message: QueuedC2d, lockToken: string): 'locked' | 'completed'
 }
-
-/** The last this many feedback records are kept. */
-export const MAX_FEEDBACK = 1000
 
 interface Lock {
   deviceId: string
@@ -93,8 +83,10 @@ export class C2dQueue {
   readonly #ttlMs: number
   readonly #links = new Map<string, C2dLink>()
   readonly #locks = new Map<string, Lock>()
-  /** Feedback records, oldest first. */
-  readonly feedback: C2dFeedback[] = []
+  /** A timer per queued message, at its expiry time (so it expires, with its feedback, unasked). */
+  readonly #expiries = new Map<QueuedC2d, NodeJS.Timeout>()
+  /** The feedback records of finished messages that asked for them, for the feedback receivers. */
+  readonly feedback: C2dFeedbackQueue
 
   constructor(o: { store: StateStore; events: HubEvents; now: () => number } & C2dQueueOptions) {
     this.#store = o.store
@@ -103,9 +95,12 @@ export class C2dQueue {
     this.#lockMs = positiveInteger(o.lockMs, 60_000, 'c2d.lockMs')
     this.#maxDeliveryCount = positiveInteger(o.maxDeliveryCount, 10, 'c2d.maxDeliveryCount')
     this.#ttlMs = positiveInteger(o.defaultTtlMs, 60 * 60 * 1000, 'c2d.defaultTtlMs')
+    this.feedback = new C2dFeedbackQueue({ now: o.now, ...o.feedback })
     // state written before delivery counts were kept: none delivered yet
     for (const entry of Object.values(o.store.state.devices))
       for (const m of entry.c2d) if (typeof m.deliveryCount !== 'number') m.deliveryCount = 0
+    for (const [deviceId, entry] of Object.entries(o.store.state.devices))
+      for (const m of entry.c2d) this.#armExpiry(deviceId, m)
   }
 
   #entry(deviceId: string): DeviceEntry | undefined {
@@ -148,15 +143,18 @@ export class C2dQueue {
       const i = entry.c2d.indexOf(m)
       if (i !== -1) entry.c2d.splice(i, 1)
     }
+    clearTimeout(this.#expiries.get(m))
+    this.#expiries.delete(m)
     this.#store.changed()
-    this.feedback.push({
-      originalMessageId: m.messageId,
-      deviceId,
-      statusCode: code,
-      description,
-      enqueuedTimeUtc: new Date(this.#now()).toISOString(),
-    })
-    if (this.feedback.length > MAX_FEEDBACK) this.feedback.shift()
+    if (wantsFeedback(m.ack, code))
+      this.feedback.add({
+        originalMessageId: m.messageId,
+        deviceId,
+        deviceGenerationId: entry?.device.generationId ?? '',
+        statusCode: code,
+        description,
+        enqueuedTimeUtc: new Date(this.#now()).toISOString(),
+      })
     this.#publish(deviceId, m, state, { statusCode: code })
   }
 
@@ -164,6 +162,24 @@ export class C2dQueue {
     const ids = new Set<string>()
     for (const lock of this.#locks.values()) if (lock.deviceId === deviceId) ids.add(lock.messageId)
     return ids
+  }
+
+  /**
+   * Expires a message at its expiry time, whether or not its device is connected (a message
+   * locked then expires when it comes back, see {@link abandon}). Timers are capped at Node's
+   * longest delay and re-armed.
+   */
+  #armExpiry(deviceId: string, m: QueuedC2d): void {
+    clearTimeout(this.#expiries.get(m))
+    const delay = Math.min(Math.max(this.expiryOf(m) - this.#now(), 0), 2 ** 31 - 1)
+    const timer = setTimeout(() => {
+      this.#expiries.delete(m)
+      this.expire(deviceId)
+      if (this.#entry(deviceId)?.c2d.includes(m) && this.expiryOf(m) > this.#now())
+        this.#armExpiry(deviceId, m)
+    }, delay)
+    timer.unref()
+    this.#expiries.set(m, timer)
   }
 
   /** Dead-letters the Enqueued messages of a device that are past their expiry time. */
@@ -187,6 +203,7 @@ export class C2dQueue {
   /** Adds a message to a device's queue and delivers it if a link is attached; `delivered` when it was handed over. */
   enqueue(deviceId: string, entry: DeviceEntry, message: QueuedC2d): 'queued' | 'delivered' {
     entry.c2d.push(message)
+    this.#armExpiry(deviceId, message)
     this.#store.changed()
     const delivered = this.flush(deviceId).includes(message.messageId)
     if (!delivered) this.#publish(deviceId, message, 'queued')
@@ -295,9 +312,17 @@ export class C2dQueue {
     if (taken === undefined) return false
     const { lock, message } = taken
     if (message.deliveryCount >= this.#maxDeliveryCount) {
-      this.#finish(lock.deviceId, message, 'dead-lettered', 'DeliveryCountExceeded', reason)
+      this.#finish(
+        lock.deviceId,
+        message,
+        'dead-lettered',
+        'DeliveryCountExceeded',
+        'Message delivery count exceeded',
+      )
     } else {
       this.#publish(lock.deviceId, message, 'abandoned', { reason })
+      // back in the queue past its expiry time: it expires now, not at the next delivery
+      this.expire(lock.deviceId)
     }
     return true
   }
@@ -305,5 +330,7 @@ export class C2dQueue {
   /** Clears the lock timers (hub close). */
   close(): void {
     for (const lock of this.#locks.values()) clearTimeout(lock.timer)
+    for (const timer of this.#expiries.values()) clearTimeout(timer)
+    this.feedback.close()
   }
 }

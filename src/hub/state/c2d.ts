@@ -1,10 +1,14 @@
 /**
- * Cloud-to-device messages as an operator sends them: read and checked here, then queued (at
- * most 50 per device) by the hub's C2D queue (`c2d-queue.ts`), which delivers them at QoS 1 on
- * `devices/{id}/messages/devicebound/{bag}` once the device has subscribed (a CleanSession 0
- * subscription counts across reconnects and hub restarts) and keeps each until the device
- * completes it. The bag is built by the core's {@link encodePropertyBag}: system properties
- * with `$.` names, application properties bare. Module inputs are sent here, not queued.
+ * Cloud-to-device messages as an operator or a service sends them (the REST send, the console,
+ * the library, and a service over AMQP on `/messages/devicebound`): read and checked here, then
+ * queued (at most 50 per device) by the hub's C2D queue (`c2d-queue.ts`), which delivers them to
+ * the device's link (MQTT: at QoS 1 on `devices/{id}/messages/devicebound/{bag}` once the device
+ * has subscribed; a CleanSession 0 subscription counts across reconnects and hub restarts) and
+ * keeps each until the device completes it. The bag is built by the core's
+ * {@link encodePropertyBag}: system properties with `$.` names, application properties bare. A
+ * message's feedback request (`ack`, IoT Hub's `iothub-ack`) travels as the `iothub-ack`
+ * property and is kept with it (c2d-feedback.ts has the rules). Module inputs are sent here, not
+ * queued.
  *
  * @module
  */
@@ -12,6 +16,8 @@ import { randomUUID } from 'node:crypto'
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { encodePropertyBag } from '../../mqtt/property-bag.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
+import { C2D_ACKS } from './c2d-feedback.js'
+import type { C2dAck } from './c2d-feedback.js'
 import { MAX_C2D_QUEUE } from './registry.js'
 import type { QueuedC2d } from './registry.js'
 import type { HubService } from '../service.js'
@@ -36,7 +42,18 @@ export interface C2dInput {
   contentEncoding?: string | null | undefined
   /** The `$.exp` system property. */
   expiryTimeUtc?: string | null | undefined
+  /**
+   * The delivery feedback it asks for (`iothub-ack`, delivered to the device beside the
+   * application properties): `none` (default), `positive` (`Success`), `negative` (`Expired`,
+   * `DeliveryCountExceeded`, `Rejected`) or `full` (all).
+   */
+  ack?: C2dAck | null | undefined
 }
+
+/** The property that carries a message's {@link C2dAck}. */
+const ACK_PROPERTY = 'iothub-ack'
+
+const isAck = (v: string): v is C2dAck => (C2D_ACKS as readonly string[]).includes(v)
 
 function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
@@ -68,7 +85,15 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
     const value = input[name]
     if (value) properties[name] = value
   }
-  if (input.properties) properties.properties = Object.assign(Object.create(null), input.properties)
+  // the ack travels as the iothub-ack property (AMQP: an application property), so one given
+  // there counts; the device gets it there, ahead of the application properties, as from IoT Hub
+  const ack = input.ack ?? input.properties?.[ACK_PROPERTY]
+  if (ack !== undefined && !isAck(ack))
+    throw bad(`ack (${ACK_PROPERTY}) must be one of ${C2D_ACKS.join(', ')}.`)
+  if (ack !== undefined || input.properties) {
+    const first = ack === undefined ? {} : { [ACK_PROPERTY]: ack }
+    properties.properties = Object.assign(Object.create(null), first, input.properties, first)
+  }
   try {
     encodePropertyBag(properties)
   } catch (err) {
@@ -80,6 +105,7 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
     properties,
     enqueuedTime: new Date(now).toISOString(),
     deliveryCount: 0,
+    ...(ack === undefined ? {} : { ack }),
   }
 }
 
@@ -102,7 +128,7 @@ export function sendC2d(
   if (hub.c2d.count(deviceId) >= MAX_C2D_QUEUE) {
     throw new SasTokenError(
       'ERR_HUB_QUEUE_FULL',
-      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect, subscribe to devices/${deviceId}/messages/devicebound/# and complete them (PUBACK).`,
+      `Device ${deviceId} already has ${MAX_C2D_QUEUE} messages queued (IoT Hub's limit): let it connect and complete them (MQTT: subscribe to devices/${deviceId}/messages/devicebound/# and PUBACK; AMQP: accept on /devices/${deviceId}/messages/devicebound).`,
     )
   }
   return { messageId: message.messageId, state: hub.c2d.enqueue(deviceId, entry, message) }

@@ -10,6 +10,7 @@ import { SasTokenError } from '../../errors.js'
 import { assertDeviceId } from '../../identity.js'
 import { decodeKey } from '../../keys.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
+import type { C2dAck } from './c2d-feedback.js'
 import { newTwin } from './twin.js'
 import type { TwinState } from './twin.js'
 import type { StateStore } from './state-store.js'
@@ -71,6 +72,8 @@ export interface QueuedC2d {
   enqueuedTime: string
   /** How many times it was delivered (Enqueued → Invisible); 0 in state written before it was kept. */
   deliveryCount: number
+  /** The feedback it asked for (`iothub-ack`); absent: `none`, and in state written before it was kept. */
+  ack?: C2dAck
 }
 
 /** A device with its modules and its C2D queue. */

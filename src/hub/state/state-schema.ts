@@ -19,6 +19,7 @@ import * as z from 'zod/mini'
 import { SasTokenError } from '../../errors.js'
 import { assertDeviceId, assertRegistrationId } from '../../identity.js'
 import { assertKey } from '../../keys.js'
+import { C2D_ACKS } from './c2d-feedback.js'
 import { type RegisteredCa, assertCaName } from './ca-registry.js'
 import { idTable } from './id-table.js'
 import type { DeviceEntry, Identity, Policy, QueuedC2d } from './registry.js'
@@ -204,6 +205,8 @@ const c2dMessage = z.strictObject({
   // c2d-queue.ts counts deliveries; a file written before it kept none (a lock is never kept:
   // a restart is a lost link)
   deliveryCount: z._default(count, 0),
+  // the feedback it asked for (c2d-feedback.ts); a file written before it was kept has none
+  ack: optional(z.enum(C2D_ACKS)),
 }) satisfies z.ZodMiniType<QueuedC2d>
 
 const deviceEntry = z

@@ -42,6 +42,11 @@ function builder(y: Argv) {
       'content-type': { type: 'string', describe: '$.ct, like application/json' },
       'content-encoding': { type: 'string', describe: '$.ce, like utf-8' },
       'expiry-time-utc': { type: 'string', describe: '$.exp, ISO 8601' },
+      ack: {
+        type: 'string',
+        choices: ['none', 'positive', 'negative', 'full'] as const,
+        describe: 'The delivery feedback to record (iothub-ack) [default: none]',
+      },
     })
     .example('$0 hub send dev1 "hello" -p color=red', 'Queued until dev1 subscribes to devicebound')
     .implies('module', 'input')
@@ -63,6 +68,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     ...(args.contentType !== undefined && { contentType: args.contentType }),
     ...(args.contentEncoding !== undefined && { contentEncoding: args.contentEncoding }),
     ...(args.expiryTimeUtc !== undefined && { expiryTimeUtc: args.expiryTimeUtc }),
+    ...(args.ack !== undefined && { ack: args.ack }),
   }
   const hub = await connectHub(args)
   const sent =
