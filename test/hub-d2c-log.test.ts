@@ -5,7 +5,7 @@
 // middle is named). Then the real hub: an mqtt.js device's telemetry lands in its partition's
 // file, survives a restart, and the ready document names the Event Hub-compatible endpoint.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -356,6 +356,47 @@ describe('device-to-cloud log', () => {
     assert.equal(reopened.partition(0).beginningSequenceNumber, 300)
     assert.equal(reopened.partition(0).lastEnqueuedSequenceNumber, 399)
     await reopened.close()
+  })
+
+  it('on a full disk: says so once, keeps serving from memory, and writes again when there is room', async (t) => {
+    const mnt = await tempDir()
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt])
+    } catch {
+      t.skip('cannot mount a tmpfs here (needs root)')
+      return
+    }
+    try {
+      const warnings: string[] = []
+      const log = await D2cLog.open(mnt, { partitions: 1 }, Date.now, (m) => warnings.push(m))
+      await writeFile(join(mnt, 'filler'), Buffer.alloc(1024 * 1024)).catch(() => undefined)
+      let failure: unknown
+      for (let i = 0; i < 200 && failure === undefined; i++) {
+        log.append(message('dev1', 'x'.repeat(2000)))
+        await log.committed().catch((err: unknown) => {
+          failure = err
+        })
+      }
+      assert.equal((failure as { code?: string } | undefined)?.code, 'ERR_HUB_STATE_IO')
+      assert.equal(warnings.length, 1)
+      assert.match(warnings[0] ?? '', /Could not append to the device-to-cloud log .*d2c.*0.*: .*ENOSPC/)
+      // the hub goes on: more messages are taken and readable
+      const more = log.append(message('dev1', 'while full'))
+      assert.equal(log.read(0, more.sequenceNumber, 1)[0]?.body.toString(), 'while full')
+      await log.committed().catch(() => undefined)
+      assert.equal(warnings.length, 1, 'told once')
+      await rm(join(mnt, 'filler'))
+      await new Promise((resolve) => setTimeout(resolve, 1500))
+      await log.committed()
+      assert.match(warnings.at(-1) ?? '', /written again/)
+      await log.close()
+      const reopened = await D2cLog.open(mnt, { partitions: 1 }, Date.now, () => {})
+      assert.equal(reopened.partition(0).lastEnqueuedSequenceNumber, more.sequenceNumber)
+      assert.equal(reopened.read(0, more.sequenceNumber, 1)[0]?.body.toString(), 'while full')
+      await reopened.close()
+    } finally {
+      execFileSync('umount', ['-l', mnt])
+    }
   })
 
   it('keeps nothing on disk in memory', async () => {
