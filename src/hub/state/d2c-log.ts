@@ -352,6 +352,8 @@ export class D2cLog {
   /** The log's directory, or `undefined` in memory. */
   readonly dir: string | undefined
   readonly #partitions: Partition[]
+  /** The partition of each device seen (a hash per message costs more than the rest of an append). */
+  readonly #partitionOf = new Map<string, number>()
   readonly #now: () => number
   readonly #warn: (message: string) => void
   #scheduled = false
@@ -494,7 +496,13 @@ export class D2cLog {
 
   /** The partition of a device's (and its modules') messages. */
   partitionOf(deviceId: string): number {
-    return partitionOf(deviceId, this.partitionCount)
+    let p = this.#partitionOf.get(deviceId)
+    if (p === undefined) {
+      p = partitionOf(deviceId, this.partitionCount)
+      if (this.#partitionOf.size >= 100_000) this.#partitionOf.clear()
+      this.#partitionOf.set(deviceId, p)
+    }
+    return p
   }
 
   /**
