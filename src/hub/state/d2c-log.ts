@@ -26,7 +26,7 @@
  * @module
  */
 import { createHash } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rm, truncate } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rm, stat, truncate } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SasTokenError } from '../../errors.js'
@@ -351,6 +351,8 @@ export class D2cLog {
   readonly retention: Required<D2cRetention>
   /** The log's directory, or `undefined` in memory. */
   readonly dir: string | undefined
+  /** When the log was made, epoch ms (its directory's birth; in memory, when it was opened). */
+  createdAt: number
   readonly #partitions: Partition[]
   /** The partition of each device seen (a hash per message costs more than the rest of an append). */
   readonly #partitionOf = new Map<string, number>()
@@ -374,6 +376,7 @@ export class D2cLog {
     this.consumerGroups = o.consumerGroups
     this.retention = o.retention
     this.dir = dir
+    this.createdAt = now()
     this.#now = now
     this.#warn = warn
     this.#partitions = Array.from(
@@ -422,6 +425,8 @@ export class D2cLog {
     } catch (cause) {
       throw ioError(dir, cause, 'create')
     }
+    const made = await stat(dir).catch(() => undefined)
+    if (made !== undefined) this.createdAt = made.birthtimeMs > 0 ? made.birthtimeMs : made.ctimeMs
     const written = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n))
     const extra = written.map(Number).filter((n) => n >= this.partitionCount)
     if (extra.length > 0)
