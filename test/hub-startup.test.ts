@@ -1,7 +1,8 @@
 // The hub's start-up (issue 15, item 7 and its defects): a default port that cannot be bound is
 // one warning naming the port, why and what to do; a hub with no listener left is an error, not a
 // running process; what arrives unserved (another WebSocket subprotocol, a TLS client that does
-// not trust the CA, AMQP, a REST path) is a warning; an AMQP client is refused at once. Real
+// not trust the CA, an AMQP address, a REST path) is a warning. (Issue 17 serves AMQP: the
+// tests that pinned its refusal now pin what is served and what is not found.) Real
 // processes, sockets, TLS, rhea and @azure/event-hubs; each hub on a loopback address of its own,
 // since the default ports are the same for every hub.
 import assert from 'node:assert/strict'
@@ -245,7 +246,7 @@ describe('what arrives unserved is a warning', async () => {
 
   it('a WebSocket upgrade with another subprotocol: 400, and a warning with what came and what is served', async () => {
     const status = await new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`wss://localhost:${h.ports.https}/$iothub/websocket`, ['AMQPWSB10'], {
+      const ws = new WebSocket(`wss://localhost:${h.ports.https}/$iothub/websocket`, ['xmpp'], {
         ca: h.ca,
       })
       ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
@@ -253,12 +254,27 @@ describe('what arrives unserved is a warning', async () => {
       ws.on('error', () => undefined)
     })
     assert.equal(status, 400)
-    const w = await until((e) => e.protocol === 'AMQPWSB10')
+    const w = await until((e) => e.protocol === 'xmpp')
     assert.equal(w.path, '/$iothub/websocket')
     assert.equal(w.listener, 'https')
-    assert.match(String(w.message), /AMQPWSB10/)
+    assert.match(String(w.message), /"xmpp"/)
     assert.match(String(w.message), /subprotocol mqtt/)
-    assert.match(String(w.message), /AMQP over WebSocket is not served yet/)
+    assert.match(String(w.message), /subprotocol AMQPWSB10/)
+  })
+
+  it('a WebSocket upgrade with AMQPWSB10 (AMQP over WebSocket) is served: 101, that subprotocol', async () => {
+    const protocol = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(`wss://localhost:${h.ports.https}/$iothub/websocket`, ['AMQPWSB10'], {
+        ca: h.ca,
+      })
+      ws.on('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)))
+      ws.on('open', () => {
+        resolve(ws.protocol)
+        ws.close()
+      })
+      ws.on('error', () => undefined)
+    })
+    assert.equal(protocol, 'AMQPWSB10')
   })
 
   it('a TLS client that does not trust the CA: one warning that says so, however many try', async () => {
@@ -289,9 +305,8 @@ describe('what arrives unserved is a warning', async () => {
     assert.ok(!warnings().some((e) => e.path === '/devices/nobody'), 'a missing device is no warning')
   })
 
-  it('rhea over AMQP/TLS is refused at once (amqp:not-implemented), with a warning that AMQP is not served yet', async () => {
-    const started = Date.now()
-    const error = await new Promise<{ condition?: string; description?: string }>((resolve) => {
+  it('rhea over AMQP/TLS connects; a link to an address the hub does not serve: amqp:not-found, saying what is served, and a warning', async () => {
+    const error = await new Promise<{ condition?: string; description?: string }>((resolve, reject) => {
       const c = rhea.create_container()
       const conn = c.connect({
         host: '127.0.0.1',
@@ -301,18 +316,24 @@ describe('what arrives unserved is a warning', async () => {
         servername: 'localhost',
         reconnect: false,
       })
-      conn.on('connection_error', (ctx) => resolve(ctx.connection.error ?? {}))
-      conn.on('disconnected', () => resolve({}))
+      conn.on('connection_error', (ctx) =>
+        reject(new Error(`connection error ${JSON.stringify(ctx.connection.error)}`)),
+      )
+      conn.on('receiver_error', (ctx) => {
+        resolve(ctx.receiver?.error ?? {})
+        conn.close()
+      })
+      conn.open_receiver({ source: { address: '/nowhere/messages' } })
     })
-    assert.ok(Date.now() - started < 3000)
-    assert.equal(error.condition, 'amqp:not-implemented')
-    assert.match(error.description ?? '', /AMQP is not served yet/)
-    const w = await until((e) => e.listener === 'amqp')
-    assert.equal(w.port, h.ports.amqp)
-    assert.match(String(w.message), /^AMQP is not served yet/)
+    assert.equal(error.condition, 'amqp:not-found')
+    assert.match(error.description ?? '', /"\/nowhere\/messages"/)
+    assert.match(error.description ?? '', /\/devices\/\{deviceId\}\/messages\/devicebound/)
+    assert.match(error.description ?? '', /\$cbs/)
+    const w = await until((e) => /amqp:not-found/.test(e.message))
+    assert.match(String(w.message), /\/nowhere\/messages/)
   })
 
-  it('@azure/event-hubs (SASL, its default retries) fails within a few seconds, not minutes', async () => {
+  it('@azure/event-hubs with a key name the hub has no policy of: put-token refused (UnauthorizedError), the refusal recorded with why', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hub-amqp-'))
     try {
       const ca = join(dir, 'ca.pem')
@@ -321,11 +342,11 @@ describe('what arrives unserved is a warning', async () => {
         import { EventHubProducerClient } from '@azure/event-hubs'
         const p = new EventHubProducerClient(
           'Endpoint=sb://localhost/;SharedAccessKeyName=k;SharedAccessKey=a2V5;EntityPath=hub',
-          { customEndpointAddress: 'amqps://localhost:${h.ports.amqp}' },
+          { customEndpointAddress: 'amqps://localhost:${h.ports.amqp}', retryOptions: { maxRetries: 0 } },
         )
         const t0 = Date.now()
         try { await p.getEventHubProperties(); console.log(JSON.stringify({ ok: true })) }
-        catch (e) { console.log(JSON.stringify({ ok: false, name: e.name, ms: Date.now() - t0 })) }
+        catch (e) { console.log(JSON.stringify({ ok: false, name: e.name, code: e.code, ms: Date.now() - t0 })) }
         await p.close()`
       const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
         cwd: ROOT,
@@ -337,8 +358,18 @@ describe('what arrives unserved is a warning', async () => {
       const line = await r.waitFor(() => true)
       clearTimeout(timer)
       assert.equal(line.ok, false)
+      assert.equal(line.code, 'UnauthorizedError', JSON.stringify(line))
       assert.ok(Number(line.ms) < 5000, JSON.stringify(line))
       await r.exited
+      const refused = events.find(
+        (e): e is HubEventOf<'refuse'> =>
+          e.event === 'refuse' && String(e.audience).startsWith('sb://localhost/hub'),
+      )
+      assert.ok(refused, JSON.stringify(events.filter((e) => e.event === 'refuse')))
+      assert.equal(refused.protocol, 'amqp')
+      assert.equal(refused.condition, 'amqp:unauthorized-access')
+      assert.equal(refused.reason?.code, 'ERR_HUB_UNAUTHORIZED')
+      assert.match(refused.reason?.message ?? '', /no policy "k"/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

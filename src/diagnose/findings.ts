@@ -54,6 +54,8 @@ export type DiagnosisCode =
   | 'ERR_POLICY_TOKEN_SCOPE'
   | 'ERR_POLICY_UNKNOWN'
   | 'ERR_POLICY_NO_DEVICE_CONNECT'
+  // service tokens (the hub's policies: REST, AMQP CBS and SASL PLAIN)
+  | 'ERR_HUB_UNAUTHORIZED'
   // the signature
   | 'ERR_TOKEN_SIGNATURE_MISMATCH'
   | 'ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB'

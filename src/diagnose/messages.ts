@@ -72,6 +72,7 @@ export interface MessageArgs {
   WARN_POLICY_TOKEN: { keyName: string }
   ERR_POLICY_TOKEN_SCOPE: { keyName: string; resourceUri: string; expected: string }
   ERR_POLICY_UNKNOWN: { keyName: string; hint: 'registration' | 'none' | { near: string } }
+  ERR_HUB_UNAUTHORIZED: { why: string }
   ERR_POLICY_NO_DEVICE_CONNECT: { keyName: string }
   ERR_TOKEN_SIGNATURE_MISMATCH: None
   ERR_TOKEN_KEY_TEXT_FOR_IOT_HUB: None
@@ -220,6 +221,7 @@ export const MESSAGES: { readonly [C in DiagnosisCode]: (a: MessageArgs[C]) => s
     }: use a device token signed with the device's key.`,
   ERR_POLICY_NO_DEVICE_CONNECT: (a) =>
     `The password is a token of the policy ${a.keyName}, which lacks the DeviceConnect permission: use a device token signed with the device's key (or a policy with DeviceConnect, such as device).`,
+  ERR_HUB_UNAUTHORIZED: (a) => a.why,
 
   // the signature
   ERR_TOKEN_SIGNATURE_MISMATCH: () =>

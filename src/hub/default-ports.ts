@@ -12,8 +12,10 @@ export const DEFAULT_PORTS: {
   readonly mqtt: 8883
   /** HTTPS: the REST API and MQTT over WebSocket. */
   readonly https: 443
-  /** AMQP over TLS, where AMQP clients are refused at once (not served yet). */
+  /** AMQP over TLS (devices, the service SDK, the Event Hub-compatible endpoint). */
   readonly amqp: 5671
+  /** Plain AMQP on the loopback address, for `UseDevelopmentEmulator=true`. */
+  readonly amqpPlain: 5672
   /** The web console, on 127.0.0.1. */
   readonly console: 8884
-} = { mqtt: 8883, https: 443, amqp: 5671, console: 8884 }
+} = { mqtt: 8883, https: 443, amqp: 5671, amqpPlain: 5672, console: 8884 }

@@ -79,10 +79,12 @@ export interface HubReadyEvent extends AboutNoIdentity {
   ports: {
     /** MQTT over TLS (devices and DPS). */
     mqtt: number
-    /** HTTPS (REST API, MQTT over WebSocket). */
+    /** HTTPS (REST API, MQTT and AMQP over WebSocket). */
     https: number
-    /** AMQP (refused at once until AMQP is served). */
+    /** AMQP over TLS. */
     amqp: number
+    /** Plain AMQP on the loopback address (`UseDevelopmentEmulator=true`). */
+    amqpPlain: number
   }
   /** The state directory, or `null` in memory. */
   stateDir: string | null

@@ -65,8 +65,10 @@ export interface Hub {
     mqtt: number
     /** The HTTPS port (REST API, MQTT over WebSocket). */
     https: number
-    /** The AMQP port, where every AMQP client is refused at once (AMQP is not served yet). */
+    /** The AMQP over TLS port. */
     amqp: number
+    /** The plain AMQP port on the loopback address (`UseDevelopmentEmulator=true`). */
+    amqpPlain: number
   }
   /**
    * Creates (or returns) a device; its connection string uses the primary key. Given options

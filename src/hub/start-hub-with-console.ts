@@ -21,8 +21,10 @@ export interface StartHubWithConsoleOptions extends Omit<StartHubOptions, 'optio
   mqttPort?: number
   /** HTTPS port; default 443, off with a `warning` when it cannot be bound (443 needs privileges). */
   httpsPort?: number
-  /** AMQP port (AMQP clients refused at once); default 5671, off with a `warning` when it cannot be bound; `false`: none. */
+  /** AMQP over TLS port; default 5671, off with a `warning` when it cannot be bound; `false`: none. */
   amqpPort?: number | false
+  /** Plain AMQP port on the loopback address; default 5672, off with a `warning` when it cannot be bound; `false`: none. */
+  amqpPlainPort?: number | false
   /**
    * The web console: `false` for none; `port` default 8884 (a free one, with a `warning`, when
    * it is taken; a port given that cannot be bound is an error).
@@ -49,7 +51,7 @@ export interface HubWithConsole {
 
 /**
  * Starts a hub and its web console as `sas-token hub` does: ports not given are IoT Hub's own
- * (8883, 443, 5671) and the console's 8884, and one that cannot be bound is not an error: that
+ * (8883, 443, 5671, 5672) and the console's 8884, and one that cannot be bound is not an error: that
  * listener stays off with one `warning` event saying which port, why and what to do (the
  * console moves to a free port). A hub left with neither MQTT nor HTTPS is an error. Give
  * `onEvent` to see those warnings: they are published before this resolves.
@@ -65,15 +67,17 @@ export interface HubWithConsole {
  *   the console's port is not a port, or the console page is not built.
  */
 export async function startHubWithConsole(o: StartHubWithConsoleOptions = {}): Promise<HubWithConsole> {
-  const optional: Array<'mqtt' | 'https' | 'amqp'> = []
+  const optional: Array<'mqtt' | 'https' | 'amqp' | 'amqpPlain'> = []
   if (o.mqttPort === undefined) optional.push('mqtt')
   if (o.httpsPort === undefined) optional.push('https')
   if (o.amqpPort === undefined) optional.push('amqp')
+  if (o.amqpPlainPort === undefined) optional.push('amqpPlain')
   const launched = await launchHub({
     ...o,
     mqttPort: o.mqttPort ?? DEFAULT_PORTS.mqtt,
     httpsPort: o.httpsPort ?? DEFAULT_PORTS.https,
     amqpPort: o.amqpPort ?? DEFAULT_PORTS.amqp,
+    amqpPlainPort: o.amqpPlainPort ?? DEFAULT_PORTS.amqpPlain,
     optionalListeners: optional,
   })
   const { hub } = launched

@@ -1,8 +1,8 @@
 /**
  * `startHub()`: a local IoT Hub + DPS in this process. MQTT over TLS (DPS on the same
- * listener), HTTPS with MQTT over WebSocket at `/$iothub/websocket` and the operator REST API,
- * and an AMQP port that refuses AMQP clients at once. In memory and on free loopback ports
- * unless told otherwise.
+ * listener), HTTPS with MQTT and AMQP over WebSocket at `/$iothub/websocket` and the operator
+ * REST API, AMQP over TLS, and plain AMQP on the loopback address (the SDKs'
+ * `UseDevelopmentEmulator=true`). In memory and on free loopback ports unless told otherwise.
  *
  * This file is the wiring: state, service, broker, listeners (`net/`), the public handle
  * (`hub-handle.ts`); `ready.ts` builds the `ready` event.
@@ -19,8 +19,9 @@ import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
 import { createHubHandle } from './hub-handle.js'
 import type { Hub } from './hub-handle.js'
+import { createAmqpServer } from './amqp/server.js'
 import { createBroker } from './mqtt/broker.js'
-import { createAmqpListener } from './net/amqp-listener.js'
+import { AMQP_PLAIN_HOST, createAmqpListener, createAmqpPlainListener } from './net/amqp-listener.js'
 import { bindListeners, closeServer } from './net/bind-listeners.js'
 import type { ListenerToBind } from './net/bind-listeners.js'
 import { TlsHandshakeGuard } from './net/guard-listener.js'
@@ -55,17 +56,20 @@ export interface StartHubOptions {
   mqttPort?: number
   /** HTTPS (REST API, MQTT over WebSocket) port; 0 (default) picks a free one. */
   httpsPort?: number
-  /**
-   * The AMQP over TLS port, where every AMQP client is refused at once (AMQP is not served
-   * yet) instead of waiting for its own timeout; 0 (default) picks a free one, `false` opens none.
-   */
+  /** The AMQP over TLS port (IoT Hub's is 5671); 0 (default) picks a free one, `false` opens none. */
   amqpPort?: number | false
+  /**
+   * The plain (unencrypted) AMQP port, for `UseDevelopmentEmulator=true` (the Event Hubs SDKs dial
+   * 5672): bound on the bind address when it is loopback, else on 127.0.0.1, never beyond this
+   * machine. 0 (default) picks a free one, `false` opens none.
+   */
+  amqpPlainPort?: number | false
   /**
    * Listeners whose port is a default that may fail to bind (the CLI's 8883, 443 and 5671): each
    * that cannot is off (its port reads 0), with one `warning` event saying which port, why and
    * what to do; the others are errors. Neither MQTT nor HTTPS bound is an error either way.
    */
-  optionalListeners?: Array<'mqtt' | 'https' | 'amqp'>
+  optionalListeners?: Array<'mqtt' | 'https' | 'amqp' | 'amqpPlain'>
   /**
    * Called with every event from the first one on, so the warnings published while the hub
    * starts (a default port that stays off) and `ready` reach it too.
@@ -218,6 +222,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     o.maxOutboundBytes === undefined ? {} : { maxOutboundBytes: o.maxOutboundBytes },
   )
   const closeBroker = (): Promise<void> => new Promise<void>((resolve) => broker.close(() => resolve()))
+  const amqpServer = createAmqpServer(service, methods)
 
   const warnings = new WarningThrottle(events)
   const handshakes = new TlsHandshakeGuard({
@@ -231,8 +236,22 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     certificates,
     eventStream: checkEventStreamOptions(o.eventStream ?? {}),
   })
-  const https = createHttpsListener({ tls, handshakes, api, handle, warnings })
-  const amqp = o.amqpPort === false ? undefined : createAmqpListener({ tls, handshakes, warnings })
+  const https = createHttpsListener({
+    tls,
+    handshakes,
+    api,
+    handle,
+    handleAmqp: (stream) => amqpServer.handle(stream, 'amqp-ws'),
+    warnings,
+  })
+  const amqp =
+    o.amqpPort === false
+      ? undefined
+      : createAmqpListener({ tls, handshakes, handle: (socket) => amqpServer.handle(socket, 'amqp') })
+  const amqpPlain =
+    o.amqpPlainPort === false
+      ? undefined
+      : createAmqpPlainListener({ handle: (socket) => amqpServer.handle(socket, 'amqp') })
 
   const optional = new Set(o.optionalListeners ?? [])
   const toBind: ListenerToBind[] = [
@@ -241,6 +260,14 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   ]
   if (amqp !== undefined)
     toBind.push({ name: 'amqp', server: amqp, port: o.amqpPort || 0, optional: optional.has('amqp') })
+  if (amqpPlain !== undefined)
+    toBind.push({
+      name: 'amqpPlain',
+      server: amqpPlain,
+      port: o.amqpPlainPort || 0,
+      optional: optional.has('amqpPlain'),
+      host: isLoopbackHost(host) ? host : AMQP_PLAIN_HOST,
+    })
   let ports: Hub['ports']
   try {
     ports = await bindListeners(toBind, host, events)
@@ -250,7 +277,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     await Promise.all([closeBroker(), d2c.close()])
     throw err
   }
-  for (const p of [ports.mqtt, ports.https]) if (p !== 0) service.ports.add(p)
+  for (const p of [ports.mqtt, ports.https, ports.amqp, ports.amqpPlain]) if (p !== 0) service.ports.add(p)
 
   const hub = createHubHandle({
     service,
@@ -261,11 +288,13 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     async closeListeners() {
       handshakes.close()
       warnings.close()
+      amqpServer.close()
       https.terminateWebSockets()
       await Promise.all([
         closeServer(mqtt),
         closeServer(https.server),
         ...(amqp === undefined ? [] : [closeServer(amqp)]),
+        ...(amqpPlain === undefined ? [] : [closeServer(amqpPlain)]),
         closeBroker(),
       ])
       https.server.closeAllConnections()

@@ -70,18 +70,27 @@ function builder(y: Argv) {
         'https-port': {
           global: false,
           type: 'number',
-          describe: `HTTPS port: REST API and MQTT over WebSocket; 0 picks a free one; not root: 8443 [default: ${DEFAULT_PORTS.https}, off with a warning when it cannot be bound]`,
+          describe: `HTTPS port: REST API, MQTT and AMQP over WebSocket; 0 picks a free one; not root: 8443 [default: ${DEFAULT_PORTS.https}, off with a warning when it cannot be bound]`,
         },
         'amqp-port': {
           global: false,
           type: 'number',
-          describe: `AMQP port, where AMQP clients are refused at once (not served yet); 0 picks a free one [default: ${DEFAULT_PORTS.amqp}, off with a warning when taken]`,
+          describe: `AMQP over TLS port (AMQP devices, service C2D, the Event Hub-compatible endpoint); 0 picks a free one [default: ${DEFAULT_PORTS.amqp}, off with a warning when taken]`,
         },
         amqp: {
           global: false,
           type: 'boolean',
-          describe:
-            'Listen for AMQP clients to refuse them at once (--no-amqp: no AMQP port) [default: true]',
+          describe: 'Serve AMQP over TLS (--no-amqp: no AMQP/TLS port) [default: true]',
+        },
+        'amqp-plain-port': {
+          global: false,
+          type: 'number',
+          describe: `Plain AMQP port, on the loopback address only (UseDevelopmentEmulator=true); 0 picks a free one [default: ${DEFAULT_PORTS.amqpPlain}, off with a warning when taken]`,
+        },
+        'amqp-plain': {
+          global: false,
+          type: 'boolean',
+          describe: 'Serve plain AMQP on the loopback address (--no-amqp-plain: none) [default: true]',
         },
         partitions: {
           global: false,
@@ -190,7 +199,7 @@ async function readCaFile(file: string): Promise<string> {
 function readyLines(ready: ReadyDocument): string {
   const port = (p: number): string => (p === 0 ? 'off' : String(p))
   const lines = [
-    `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP :${ready.ports.amqp === 0 ? 'off' : `${ready.ports.amqp} (refused: not served yet)`}  DPS ID scope ${ready.idScope}`,
+    `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP/TLS :${port(ready.ports.amqp)}  AMQP (loopback) :${port(ready.ports.amqpPlain)}  DPS ID scope ${ready.idScope}`,
     `Hub connection string: ${ready.hubConnectionString}`,
   ]
   if (ready.eventHubConnectionString !== null)
@@ -246,6 +255,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const mqttPort = port(args.mqttPort, 'mqtt-port')
   const httpsPort = port(args.httpsPort, 'https-port')
   const amqpPort = port(args.amqpPort, 'amqp-port')
+  const amqpPlainPort = port(args.amqpPlainPort, 'amqp-plain-port')
   const consolePort = port(args.consolePort, 'console-port')
   const retention = {
     ...(args.retentionMessages === undefined ? {} : { maxMessages: args.retentionMessages }),
@@ -261,6 +271,11 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     ...(mqttPort === undefined ? {} : { mqttPort }),
     ...(httpsPort === undefined ? {} : { httpsPort }),
     ...(args.amqp === false ? { amqpPort: false } : amqpPort === undefined ? {} : { amqpPort }),
+    ...(args.amqpPlain === false
+      ? { amqpPlainPort: false }
+      : amqpPlainPort === undefined
+        ? {}
+        : { amqpPlainPort }),
     ...(args.hostName === undefined ? {} : { hostName: args.hostName }),
     ...(args.bind === undefined ? {} : { host: args.bind }),
     ...(ownerKey === undefined ? {} : { ownerKey }),

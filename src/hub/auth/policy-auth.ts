@@ -1,8 +1,11 @@
 /**
- * The service side's one token rule: a request (REST today, AMQP's CBS next) is authorized by a
- * SAS token signed with one of the hub's shared access policies (`skn`), for this hub, unexpired
- * (with the hub's clock skew), whose policy has one of the rights the operation needs. Verified
- * with the core, against both of the policy's keys.
+ * The service side's one token rule: a request (REST, AMQP's CBS put-token and SASL PLAIN) is
+ * authorized by a SAS token signed with one of the hub's shared access policies (`skn`), for
+ * this hub, unexpired (with the hub's clock skew), whose policy has one of the rights the
+ * operation needs. Verified with the core, against both of the policy's keys. The resource is
+ * the hub's host name, or the audience a CBS put-token names: one with a scheme (the Event
+ * Hub-compatible endpoint's `sb://{host}/{eventHub}…`) is verified in the Service Bus
+ * convention, the policy key's text as the HMAC key, as the Event Hubs SDKs sign.
  *
  * @module
  */
@@ -15,6 +18,29 @@ function unauthorized(why: string): SasTokenError {
   return new SasTokenError('ERR_HUB_UNAUTHORIZED', `Unauthorized: ${why}`)
 }
 
+/** Every right a policy can have: "any right" for a token whose operation is not known yet. */
+export const ANY_RIGHT: readonly Permission[] = Object.freeze([
+  'RegistryRead',
+  'RegistryWrite',
+  'ServiceConnect',
+  'DeviceConnect',
+])
+
+/** What {@link authorizePolicyToken} checks beyond the token and the rights. */
+export interface PolicyTokenOptions {
+  /**
+   * The resource the token must cover (decoded), instead of the hub's host name: a CBS
+   * put-token's audience, `{host}/…` or `sb://{host}/{eventHub}…`. Its host must be this hub's.
+   */
+  audience?: string
+}
+
+/** The host of an audience (`sb://host:5671/x` or `host/x`), lower-case. */
+function hostOf(audience: string): string {
+  const rest = audience.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '')
+  return (rest.split('/')[0] ?? '').toLowerCase()
+}
+
 /**
  * The policy a service token was signed with, when it may do an operation that needs one of
  * `rights`.
@@ -25,9 +51,14 @@ export function authorizePolicyToken(
   hub: HubService,
   token: string | undefined,
   rights: readonly Permission[],
+  o: PolicyTokenOptions = {},
 ): Policy {
   if (token === undefined || token === '')
     throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
+  if (o.audience !== undefined && !hub.isOwnHost(hostOf(o.audience)))
+    throw unauthorized(
+      `the audience ${JSON.stringify(o.audience.slice(0, 200))} is not this hub's (${hub.hostName}).`,
+    )
   let keyName: string | undefined
   let host = hub.hostName
   try {
@@ -48,7 +79,7 @@ export function authorizePolicyToken(
       verifySasToken(token, {
         key,
         now: hub.now(),
-        resourceUri: host,
+        resourceUri: o.audience ?? host,
         clockSkewSeconds: hub.clockSkewSeconds,
       })
       lastError = undefined

@@ -49,13 +49,8 @@ export function mqttContext(hub: HubService, methods: MethodCalls): MqttContext 
   }
 }
 
-/** An identity's ids, with no `moduleId` key for a device. */
-export function idFields(s: { deviceId: string; moduleId?: string }): {
-  deviceId: string
-  moduleId?: string
-} {
-  return s.moduleId === undefined ? { deviceId: s.deviceId } : { deviceId: s.deviceId, moduleId: s.moduleId }
-}
+/** An identity's ids, with no `moduleId` key for a device (state/sessions.ts, shared by the adapters). */
+export { idFields } from '../state/sessions.js'
 
 /** `mqtt-ws` for a connection that came over WebSocket, else `mqtt`. */
 export function protocolOf(client: Client): 'mqtt' | 'mqtt-ws' {

@@ -1,19 +1,28 @@
 /**
- * The AMQP listener (5671 by default): AMQP is not served yet, so every AMQP client is refused
- * at once (amqp-refusal.ts) instead of waiting minutes for its own timeout, and a `warning`
- * event says so, counted per window.
+ * The AMQP listeners: AMQP over TLS on 5671 (IoT Hub's port), and plain AMQP on 5672 for the
+ * SDKs' `UseDevelopmentEmulator=true`, bound on the loopback address only, so nothing unencrypted
+ * is ever offered beyond this machine. Both hand each connection to the hub's AMQP adapter
+ * (amqp/server.ts); the TLS one stands behind the handshake guard, both behind the connection
+ * guard (guard-listener.ts).
  *
  * @module
  */
+import { createServer as createNetServer } from 'node:net'
+import type { Server as NetServer } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer } from 'node:tls'
 import type { Server as TlsServer } from 'node:tls'
 import type { TlsMaterial } from '../tls/tls-material.js'
-import { refuseAmqp } from './amqp-refusal.js'
 import { type TlsHandshakeGuard, guardConnections } from './guard-listener.js'
-import { WARNING_WINDOW_MS, type WarningThrottle } from './warning-throttle.js'
 
 /** IoT Hub's AMQP over TLS port. */
 export const AMQP_PORT = 5671
+
+/** The plain AMQP port of the development emulator convention (`UseDevelopmentEmulator=true`). */
+export const AMQP_PLAIN_PORT = 5672
+
+/** The address the plain AMQP listener binds, whatever the hub's bind address. */
+export const AMQP_PLAIN_HOST = '127.0.0.1'
 
 /** What {@link createAmqpListener} needs. */
 export interface AmqpListenerOptions {
@@ -21,40 +30,21 @@ export interface AmqpListenerOptions {
   tls: TlsMaterial
   /** The handshake rules (timeout, cap, failure warnings). */
   handshakes: TlsHandshakeGuard
-  /** Where the warnings about refused clients go. */
-  warnings: WarningThrottle
+  /** The AMQP adapter's connection handler. */
+  handle: (socket: Duplex) => void
 }
 
-const SERVED =
-  'connect devices over MQTT or MQTT over WebSocket (the ready line has the ports); the service SDK’s registry and direct methods work over HTTPS'
-
-/** Creates (does not bind) the AMQP listener that refuses every client at once. */
+/** Creates (does not bind) the AMQP over TLS listener. */
 export function createAmqpListener(o: AmqpListenerOptions): TlsServer {
   const server = createTlsServer(
     { ...o.handshakes.serverOptions, cert: o.tls.server.cert, key: o.tls.server.key },
-    guardConnections((socket) =>
-      refuseAmqp(socket, (outcome) => {
-        const address = server.address()
-        const fields = {
-          listener: 'amqp',
-          ...(typeof address === 'object' && address !== null ? { port: address.port } : {}),
-          protocol: outcome === 'refused' ? 'amqp' : 'unknown',
-        }
-        const what =
-          outcome === 'refused'
-            ? 'an AMQP client was refused at once (its protocol header answered, the connection closed)'
-            : 'a client that does not speak AMQP was disconnected'
-        o.warnings.report(
-          `amqp:${outcome}`,
-          { ...fields, message: `AMQP is not served yet: ${what}; ${SERVED}.` },
-          (count) => ({
-            ...fields,
-            message: `AMQP is not served yet: ${count} more time${count === 1 ? '' : 's'} in the last ${WARNING_WINDOW_MS / 1000} s, ${what}; ${SERVED}.`,
-          }),
-        )
-      }),
-    ),
+    guardConnections((socket) => o.handle(socket)),
   )
   o.handshakes.watch(server, 'amqp')
   return server
+}
+
+/** Creates (does not bind) the plain AMQP listener; bind it on {@link AMQP_PLAIN_HOST} only. */
+export function createAmqpPlainListener(o: { handle: (socket: Duplex) => void }): NetServer {
+  return createNetServer(guardConnections((socket) => o.handle(socket)))
 }

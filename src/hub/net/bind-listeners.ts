@@ -1,6 +1,6 @@
 /**
  * Binds the hub's listeners, with one rule for ports that cannot be bound: an explicitly asked
- * port is an error (`ERR_HUB_PORT_UNAVAILABLE`); a default one (the CLI's 8883, 443, 5671) stays
+ * port is an error (`ERR_HUB_PORT_UNAVAILABLE`); a default one (the CLI's 8883, 443, 5671, 5672) stays
  * off with one `warning` event saying which port, why (in use, needs privileges) and what to do;
  * and a hub left with no listener that serves devices (neither MQTT nor HTTPS) is an error,
  * not a process that runs on serving nothing.
@@ -13,7 +13,7 @@ import { SasTokenError } from '../../errors.js'
 import type { HubEvents } from '../events.js'
 
 /** The hub's listeners. */
-export type ListenerName = 'mqtt' | 'https' | 'amqp'
+export type ListenerName = 'mqtt' | 'https' | 'amqp' | 'amqpPlain'
 
 /** One listener to bind. */
 export interface ListenerToBind {
@@ -25,12 +25,23 @@ export interface ListenerToBind {
   port: number
   /** A default port: when it cannot be bound, a warning and the listener stays off (port 0). */
   optional: boolean
+  /** The address to bind instead of the hub's (the plain AMQP listener: loopback only). */
+  host?: string
 }
 
 const LABELS: Record<ListenerName, string> = {
   mqtt: 'MQTT/TLS',
   https: 'HTTPS+WebSocket',
-  amqp: 'AMQP (refused at once)',
+  amqp: 'AMQP/TLS',
+  amqpPlain: 'AMQP (plain, loopback)',
+}
+
+/** The CLI flag that sets each listener's port. */
+const FLAGS: Record<ListenerName, string> = {
+  mqtt: '--mqtt-port',
+  https: '--https-port',
+  amqp: '--amqp-port',
+  amqpPlain: '--amqp-plain-port',
 }
 
 /** Why a bind failed, in words. */
@@ -57,7 +68,9 @@ function remedy(name: ListenerName, host: string): string {
     case 'mqtt':
       return `To serve MQTT, start with --mqtt-port 0 (a free port; the ready line shows it) or another free port (mqttPort), and point the SDKs at it with GatewayHostName=${local}:<port> in the connection string.`
     case 'amqp':
-      return 'AMQP clients then wait for their own timeout instead of being refused at once; choose another port with --amqp-port (amqpPort), or none with --no-amqp (amqpPort: false).'
+      return `To serve AMQP (the AMQP device transports, the service SDK's C2D, the Event Hub-compatible endpoint), start with --amqp-port 0 (a free port; the ready line shows it) or another free port (amqpPort), and point the SDKs at it with GatewayHostName=${local}:<port> (or, for Event Hubs, customEndpointAddress amqps://${local}:<port>); or none with --no-amqp (amqpPort: false).`
+    case 'amqpPlain':
+      return 'The Event Hubs SDKs’ UseDevelopmentEmulator=true dials 5672: choose another with --amqp-plain-port (amqpPlainPort) and put it in the Endpoint (sb://localhost:<port>), or none with --no-amqp-plain (amqpPlainPort: false).'
   }
 }
 
@@ -93,20 +106,21 @@ export async function bindListeners(
   host: string,
   events: HubEvents,
 ): Promise<Record<ListenerName, number>> {
-  const ports: Record<ListenerName, number> = { mqtt: 0, https: 0, amqp: 0 }
+  const ports: Record<ListenerName, number> = { mqtt: 0, https: 0, amqp: 0, amqpPlain: 0 }
   const off: Array<{ listener: ListenerName; port: number; reason: string }> = []
   try {
     for (const l of listeners) {
+      const on = l.host ?? host
       try {
-        ports[l.name] = await listen(l.server, l.port, host)
+        ports[l.name] = await listen(l.server, l.port, on)
       } catch (cause) {
         const reason = why(cause as NodeJS.ErrnoException, l.port)
-        const where = `${host}:${l.port}`
+        const where = `${on}:${l.port}`
         if (!l.optional) {
           throw Object.assign(
             new SasTokenError(
               'ERR_HUB_PORT_UNAVAILABLE',
-              `The ${l.name} listener cannot bind ${where}: ${reason}; choose another with --${l.name}-port (0 picks a free one).`,
+              `The ${l.name} listener cannot bind ${where}: ${reason}; choose another with ${FLAGS[l.name]} (0 picks a free one).`,
               { cause },
             ),
             { port: l.port, listener: l.name },
@@ -117,7 +131,7 @@ export async function bindListeners(
           event: 'warning',
           listener: l.name,
           port: l.port,
-          message: `${LABELS[l.name]} is off: the default port ${l.port} cannot be bound on ${host} because ${reason}. ${remedy(l.name, host)}`,
+          message: `${LABELS[l.name]} is off: the default port ${l.port} cannot be bound on ${on} because ${reason}. ${remedy(l.name, on)}`,
         })
       }
     }

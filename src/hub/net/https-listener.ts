@@ -1,8 +1,8 @@
 /**
- * The HTTPS listener: the operator REST API, and MQTT over WebSocket at `/$iothub/websocket`
- * (subprotocol `mqtt`). Any other upgrade is answered 400, with a `warning` event that says what
- * came (path and subprotocols) and what the hub serves, counted per window so a storm does not
- * flood the log.
+ * The HTTPS listener: the operator REST API, and MQTT and AMQP over WebSocket at
+ * `/$iothub/websocket` (subprotocols `mqtt` and `AMQPWSB10`, as IoT Hub serves them). Any other
+ * upgrade is answered 400, with a `warning` event that says what came (path and subprotocols)
+ * and what the hub serves, counted per window so a storm does not flood the log.
  *
  * @module
  */
@@ -18,8 +18,11 @@ import { WARNING_WINDOW_MS, type WarningThrottle } from './warning-throttle.js'
 /** Where MQTT over WebSocket is served. */
 export const WEBSOCKET_PATH = '/$iothub/websocket'
 
-/** The WebSocket subprotocol served there. */
+/** The WebSocket subprotocol of MQTT served there. */
 export const WEBSOCKET_PROTOCOL = 'mqtt'
+
+/** The WebSocket subprotocol of AMQP served there (AMQP 1.0 over WebSocket, binary). */
+export const AMQP_WEBSOCKET_PROTOCOL = 'AMQPWSB10'
 
 /** What {@link createHttpsListener} needs. */
 export interface HttpsListenerOptions {
@@ -31,6 +34,8 @@ export interface HttpsListenerOptions {
   api: (req: IncomingMessage, res: ServerResponse) => void
   /** The broker's connection handler, for MQTT over WebSocket. */
   handle: (stream: Duplex, req: IncomingMessage) => void
+  /** The AMQP adapter's connection handler, for AMQP over WebSocket. */
+  handleAmqp: (stream: Duplex) => void
   /** Where the warnings about refused upgrades go. */
   warnings: WarningThrottle
 }
@@ -39,15 +44,14 @@ export interface HttpsListenerOptions {
 export interface HttpsListener {
   /** The server, to bind. */
   server: HttpsServer
-  /** Ends every MQTT over WebSocket connection. */
+  /** Ends every MQTT and AMQP over WebSocket connection. */
   terminateWebSockets(): void
 }
 
 /** What the hub says about an upgrade it does not serve. */
 function refusedUpgrade(path: string, offered: string[]): string {
   const came = `subprotocol ${offered.length === 0 ? '(none)' : offered.map((p) => JSON.stringify(p)).join(', ')}`
-  const amqp = offered.some((p) => /^amqp/i.test(p)) ? ' AMQP over WebSocket is not served yet.' : ''
-  return `Refused a WebSocket upgrade (400) to ${JSON.stringify(path.slice(0, 200))} with ${came}: the hub serves MQTT over WebSocket at ${WEBSOCKET_PATH}, subprotocol ${WEBSOCKET_PROTOCOL}, only.${amqp}`
+  return `Refused a WebSocket upgrade (400) to ${JSON.stringify(path.slice(0, 200))} with ${came}: the hub serves MQTT over WebSocket (subprotocol ${WEBSOCKET_PROTOCOL}) and AMQP over WebSocket (subprotocol ${AMQP_WEBSOCKET_PROTOCOL}) at ${WEBSOCKET_PATH}, nothing else.`
 }
 
 /** Creates (does not bind) the HTTPS listener. */
@@ -60,7 +64,12 @@ export function createHttpsListener(o: HttpsListenerOptions): HttpsListener {
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: 512 * 1024,
-    handleProtocols: (protocols) => (protocols.has(WEBSOCKET_PROTOCOL) ? WEBSOCKET_PROTOCOL : false),
+    handleProtocols: (protocols) =>
+      protocols.has(WEBSOCKET_PROTOCOL)
+        ? WEBSOCKET_PROTOCOL
+        : protocols.has(AMQP_WEBSOCKET_PROTOCOL)
+          ? AMQP_WEBSOCKET_PROTOCOL
+          : false,
   })
   server.on(
     'upgrade',
@@ -70,7 +79,8 @@ export function createHttpsListener(o: HttpsListenerOptions): HttpsListener {
         .split(',')
         .map((p) => p.trim())
         .filter((p) => p !== '')
-      if (path !== WEBSOCKET_PATH || !offered.includes(WEBSOCKET_PROTOCOL)) {
+      const served = offered.includes(WEBSOCKET_PROTOCOL) || offered.includes(AMQP_WEBSOCKET_PROTOCOL)
+      if (path !== WEBSOCKET_PATH || !served) {
         socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         const address = server.address()
         const fields = {
@@ -88,7 +98,8 @@ export function createHttpsListener(o: HttpsListenerOptions): HttpsListener {
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws)
         stream.on('error', () => undefined)
-        o.handle(stream, req)
+        if (ws.protocol === AMQP_WEBSOCKET_PROTOCOL) o.handleAmqp(stream)
+        else o.handle(stream, req)
       })
     }),
   )

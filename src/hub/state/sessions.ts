@@ -35,6 +35,14 @@ export interface DeviceLink {
  */
 export type Transport = 'mqtt' | 'mqtt-ws' | 'amqp' | 'amqp-ws' | 'http'
 
+/** An identity's ids, with no `moduleId` key for a device (what events and records carry). */
+export function idFields(s: { deviceId: string; moduleId?: string }): {
+  deviceId: string
+  moduleId?: string
+} {
+  return s.moduleId === undefined ? { deviceId: s.deviceId } : { deviceId: s.deviceId, moduleId: s.moduleId }
+}
+
 /** A live connection. */
 export interface Session {
   clientId: string
