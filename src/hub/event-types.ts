@@ -63,6 +63,11 @@ export interface HubReadyEvent extends AboutNoIdentity {
    * when the AMQP port is off.
    */
   eventHubConnectionString: string | null
+  /**
+   * The same with `UseDevelopmentEmulator=true` on the plain loopback AMQP port, or `null` when
+   * that port is off.
+   */
+  eventHubDevelopmentConnectionString: string | null
   /** The Event Hub-compatible endpoint: its name, partitions, consumer groups and retention. */
   eventHub: EventHubInfo
   /** The CA certificate's path, or `null` in memory. */

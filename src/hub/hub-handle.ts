@@ -49,6 +49,11 @@ export interface Hub {
    * `@azure/event-hubs`; absent when that port is off.
    */
   eventHubConnectionString?: string
+  /**
+   * The same with `UseDevelopmentEmulator=true` on the plain loopback AMQP port (no TLS, no CA to
+   * trust); absent when that port is off.
+   */
+  eventHubDevelopmentConnectionString?: string
   /** The Event Hub-compatible endpoint: its name, partitions, consumer groups and retention. */
   eventHub: EventHubInfo
   /** The local CA certificate (PEM): trust it in clients. */
@@ -304,6 +309,16 @@ export function createHubHandle(parts: HubParts): Hub {
             hostName,
             port: parts.ports.amqp,
             ownerKey: parts.ownerKey,
+          }),
+        }),
+    ...(parts.ports.amqpPlain === 0
+      ? {}
+      : {
+          eventHubDevelopmentConnectionString: eventHubConnectionString({
+            hostName,
+            port: parts.ports.amqpPlain,
+            ownerKey: parts.ownerKey,
+            development: true,
           }),
         }),
     eventHub: {

@@ -21,6 +21,7 @@ export function publishReady(launched: LaunchedHub, web?: HubConsole): ReadyDocu
     event: 'ready',
     hubConnectionString: hub.hubConnectionString,
     eventHubConnectionString: hub.eventHubConnectionString ?? null,
+    eventHubDevelopmentConnectionString: hub.eventHubDevelopmentConnectionString ?? null,
     eventHub: hub.eventHub,
     caPath: hub.caPath ?? null,
     ...(hub.caPath === undefined ? { ca: hub.ca } : {}),

@@ -204,6 +204,8 @@ function readyLines(ready: ReadyDocument): string {
   ]
   if (ready.eventHubConnectionString !== null)
     lines.push(`Event Hub-compatible endpoint: ${ready.eventHubConnectionString}`)
+  if (ready.eventHubDevelopmentConnectionString !== null)
+    lines.push(`Event Hub-compatible endpoint, plain AMQP: ${ready.eventHubDevelopmentConnectionString}`)
   for (const [id, cs] of Object.entries(ready.devices)) lines.push(`Device ${id}: ${cs}`)
   lines.push(`State: ${ready.stateDir ?? 'in memory (nothing kept)'}`)
   if (ready.consoleUrl !== null)

@@ -6,6 +6,8 @@
  */
 import { c2dAddresses } from './links/c2d.js'
 import { cbsAddresses } from './links/cbs.js'
+import { eventHubManagementAddresses } from './links/event-hub-management.js'
+import { eventHubPartitionAddresses } from './links/event-hub-partition.js'
 import { telemetryAddresses } from './links/telemetry.js'
 import type { AddressParams, AmqpAddress } from './link-address.js'
 import { normalizeAddress } from './link-address.js'
@@ -16,6 +18,8 @@ export const ADDRESSES: readonly AmqpAddress[] = [
   ...cbsAddresses,
   ...telemetryAddresses,
   ...c2dAddresses,
+  ...eventHubPartitionAddresses,
+  ...eventHubManagementAddresses,
 ]
 
 /** The entry serving `address` for a client attaching as `role`, with its parameters. */
