@@ -33,12 +33,43 @@ interface AboutNoIdentity extends EventBase {
   moduleId?: never
 }
 
+/** The Event Hub-compatible endpoint of a hub, as the `ready` event describes it. */
+export interface EventHubInfo {
+  /** The event hub's name (`EntityPath=`): the first label of the hub's host name. */
+  name: string
+  /** The partition count. */
+  partitions: number
+  /** The consumer groups, `$Default` first. */
+  consumerGroups: string[]
+  /** What each partition keeps: at most this many messages, bytes, and seconds of age. */
+  retention: {
+    /** Messages per partition. */
+    maxMessages: number
+    /** Bytes of messages per partition. */
+    maxBytes: number
+    /** Seconds a message is kept. */
+    maxAgeSeconds: number
+  }
+}
+
 /** The hub is listening: the first event, with what a client needs to reach it. */
 export interface HubReadyEvent extends AboutNoIdentity {
   /** The event's name. */
   event: 'ready'
   /** The `iothubowner` connection string (it holds the owner key; the CLI prints it on purpose). */
   hubConnectionString: string
+  /**
+   * The Event Hub-compatible endpoint's connection string (it holds the owner key), or `null`
+   * when the AMQP port is off.
+   */
+  eventHubConnectionString: string | null
+  /**
+   * The same with `UseDevelopmentEmulator=true` on the plain loopback AMQP port, or `null` when
+   * that port is off.
+   */
+  eventHubDevelopmentConnectionString: string | null
+  /** The Event Hub-compatible endpoint: its name, partitions, consumer groups and retention. */
+  eventHub: EventHubInfo
   /** The CA certificate's path, or `null` in memory. */
   caPath: string | null
   /** The CA certificate (PEM), when it has no path (in memory). */

@@ -6,6 +6,8 @@
  * @module
  */
 import { formatConnectionString } from '../connection-string.js'
+import { eventHubConnectionString, eventHubName } from './event-hub-endpoint.js'
+import type { EventHubInfo } from './event-types.js'
 import type { HubEvent, HubEvents } from './events.js'
 import type { HubService } from './service.js'
 import { sendC2d, sendModuleInput } from './state/c2d.js'
@@ -41,6 +43,19 @@ export interface AddIdentityOptions {
 export interface Hub {
   /** `HostName=…;SharedAccessKeyName=iothubowner;SharedAccessKey=…` */
   hubConnectionString: string
+  /**
+   * The Event Hub-compatible endpoint's connection string (`Endpoint=sb://…/;SharedAccessKeyName=
+   * iothubowner;SharedAccessKey=…;EntityPath={hub name}`) on the AMQP over TLS port, for
+   * `@azure/event-hubs`; absent when that port is off.
+   */
+  eventHubConnectionString?: string
+  /**
+   * The same with `UseDevelopmentEmulator=true` on the plain loopback AMQP port (no TLS, no CA to
+   * trust); absent when that port is off.
+   */
+  eventHubDevelopmentConnectionString?: string
+  /** The Event Hub-compatible endpoint: its name, partitions, consumer groups and retention. */
+  eventHub: EventHubInfo
   /** The local CA certificate (PEM): trust it in clients. */
   ca: string
   /** The CA certificate's path, when a state directory is used. */
@@ -287,6 +302,31 @@ export function createHubHandle(parts: HubParts): Hub {
       sharedAccessKeyName: 'iothubowner',
       sharedAccessKey: parts.ownerKey,
     }),
+    ...(parts.ports.amqp === 0
+      ? {}
+      : {
+          eventHubConnectionString: eventHubConnectionString({
+            hostName,
+            port: parts.ports.amqp,
+            ownerKey: parts.ownerKey,
+          }),
+        }),
+    ...(parts.ports.amqpPlain === 0
+      ? {}
+      : {
+          eventHubDevelopmentConnectionString: eventHubConnectionString({
+            hostName,
+            port: parts.ports.amqpPlain,
+            ownerKey: parts.ownerKey,
+            development: true,
+          }),
+        }),
+    eventHub: {
+      name: eventHubName(hostName),
+      partitions: hub.d2c.partitionCount,
+      consumerGroups: [...hub.d2c.consumerGroups],
+      retention: { ...hub.d2c.retention },
+    },
     ca: parts.ca.cert,
     ...(parts.ca.path === undefined ? {} : { caPath: parts.ca.path }),
     hostName,
@@ -360,7 +400,7 @@ export function createHubHandle(parts: HubParts): Hub {
         hub.closeSessions()
         hub.c2d.close()
         try {
-          await store.flush()
+          await Promise.all([store.flush(), hub.d2c.close()])
         } finally {
           events.end()
         }

@@ -19,6 +19,7 @@ export type {
   HubEventOf,
   HubEventInput,
   HubReadyEvent,
+  EventHubInfo,
   HubConnectEvent,
   HubRefuseEvent,
   HubDisconnectEvent,
@@ -41,6 +42,15 @@ export type { EventStreamOptions } from './event-sinks.js'
 export { DEVELOPMENT_OWNER_KEY, DEFAULT_POLICY_RIGHTS, MAX_C2D_QUEUE } from './state/registry.js'
 export type { Permission } from './state/registry.js'
 export { DEFAULT_ID_SCOPE } from './state/dps.js'
+export {
+  DEFAULT_CONSUMER_GROUP,
+  DEFAULT_PARTITIONS,
+  DEFAULT_RETENTION,
+  MAX_PARTITIONS,
+  partitionOf,
+} from './state/d2c-log.js'
+export type { D2cRetention } from './state/d2c-log.js'
+export { eventHubName } from './event-hub-endpoint.js'
 export { MAX_MESSAGE_BYTES } from './mqtt/handlers/publish.js'
 export { DEFAULT_METHOD_TIMEOUT } from './state/methods.js'
 export { STATE_FILE } from './state/state-store.js'

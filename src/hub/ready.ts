@@ -20,6 +20,9 @@ export function publishReady(launched: LaunchedHub, web?: HubConsole): ReadyDocu
   const document: Omit<ReadyDocument, 'time'> = {
     event: 'ready',
     hubConnectionString: hub.hubConnectionString,
+    eventHubConnectionString: hub.eventHubConnectionString ?? null,
+    eventHubDevelopmentConnectionString: hub.eventHubDevelopmentConnectionString ?? null,
+    eventHub: hub.eventHub,
     caPath: hub.caPath ?? null,
     ...(hub.caPath === undefined ? { ca: hub.ca } : {}),
     hostName: hub.hostName,

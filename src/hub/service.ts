@@ -10,6 +10,7 @@ import { SasTokenError, isSasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { C2dQueue } from './state/c2d-queue.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
+import type { D2cLog } from './state/d2c-log.js'
 import type { HubRefuseEvent } from './event-types.js'
 import type { HubEvents } from './events.js'
 import { redactDeep } from './redact.js'
@@ -75,6 +76,8 @@ export class HubService {
   readonly ports = new Set<number>()
   /** Every device's C2D queue. */
   readonly c2d: C2dQueue
+  /** The device-to-cloud log (what the Event Hub-compatible endpoint reads). */
+  readonly d2c: D2cLog
   /** The token-expiry timer of each session that has one. */
   readonly #expiry = new Map<Session, NodeJS.Timeout>()
 
@@ -85,6 +88,7 @@ export class HubService {
     idScope: string
     now: () => number
     clockSkewSeconds: number
+    d2c: D2cLog
     c2d?: C2dQueueOptions
   }) {
     this.store = o.store
@@ -94,6 +98,7 @@ export class HubService {
     this.now = o.now
     this.clockSkewSeconds = o.clockSkewSeconds
     this.c2d = new C2dQueue({ store: o.store, events: o.events, now: o.now, ...o.c2d })
+    this.d2c = o.d2c
     for (const entry of Object.values(this.store.state.devices)) {
       for (const identity of [entry.device, ...Object.values(entry.modules)])
         identity.connectionState = 'Disconnected'

@@ -34,6 +34,8 @@ import { createRestApi } from './rest/rest-api.js'
 import { HubService } from './service.js'
 import { CaRegistry, defaultCaName, parseCaCertificate } from './state/ca-registry.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
+import { D2cLog } from './state/d2c-log.js'
+import type { D2cRetention } from './state/d2c-log.js'
 import { DEFAULT_ID_SCOPE } from './state/dps.js'
 import { idTable } from './state/id-table.js'
 import { Jobs } from './state/jobs.js'
@@ -100,6 +102,18 @@ export interface StartHubOptions {
   x509Ca?: string[]
   /** C2D lifecycle settings (IoT Hub's defaults: lock 1 minute, max delivery count 10, TTL 1 hour). */
   c2d?: C2dQueueOptions
+  /**
+   * Partitions of the device-to-cloud log (the Event Hub-compatible endpoint), 1 to 128;
+   * default 4. A device's messages always go to one; a state directory keeps its count.
+   */
+  partitions?: number
+  /** Consumer groups of the Event Hub-compatible endpoint besides `$Default`. */
+  consumerGroups?: string[]
+  /**
+   * How long the device-to-cloud log keeps messages, per partition: at most `maxMessages`
+   * (default 10 000), `maxBytes` (default 64 MiB) and `maxAgeSeconds` (default 86 400, 1 day).
+   */
+  retention?: D2cRetention
   /** A connection with more than this many bytes waiting unsent is closed; default 4 MiB. */
   maxOutboundBytes?: number
   /**
@@ -177,6 +191,16 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   const events = new HubEvents(now)
   if (o.onEvent !== undefined) events.on('event', o.onEvent)
   const { store, ownerKey, dir } = await openState(o, events, host)
+  const d2c = await D2cLog.open(
+    dir,
+    {
+      ...(o.partitions === undefined ? {} : { partitions: o.partitions }),
+      ...(o.consumerGroups === undefined ? {} : { consumerGroups: o.consumerGroups }),
+      ...(o.retention === undefined ? {} : { retention: o.retention }),
+    },
+    now,
+    (message) => events.publish({ event: 'warning', message }),
+  )
   const names = [...new Set(['localhost', '127.0.0.1', '::1', hostName, ...certificateNameOf(host)])]
   const tls = await loadTlsMaterial(dir, names, now())
   const service = new HubService({
@@ -186,6 +210,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     idScope,
     now,
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
+    d2c,
     ...(o.c2d === undefined ? {} : { c2d: o.c2d }),
   })
   const certificates = new CaRegistry(store, now)
@@ -252,7 +277,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   } catch (err) {
     warnings.close()
     handshakes.close()
-    await closeBroker()
+    await Promise.all([closeBroker(), d2c.close()])
     throw err
   }
   for (const p of [ports.mqtt, ports.https, ports.amqp, ports.amqpPlain]) if (p !== 0) service.ports.add(p)

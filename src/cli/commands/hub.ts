@@ -6,6 +6,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises'
+import { parseTtl } from '../../expiry.js'
 import { assertKey } from '../../keys.js'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
@@ -91,6 +92,28 @@ function builder(y: Argv) {
           type: 'boolean',
           describe: 'Serve plain AMQP on the loopback address (--no-amqp-plain: none) [default: true]',
         },
+        partitions: {
+          global: false,
+          type: 'number',
+          describe:
+            'Partitions of the Event Hub-compatible endpoint, 1 to 128 (a state directory keeps its count) [default: 4]',
+        },
+        'consumer-group': {
+          global: false,
+          type: 'string',
+          array: true,
+          describe: 'A consumer group of the Event Hub-compatible endpoint besides $Default (repeatable)',
+        },
+        'retention-messages': {
+          global: false,
+          type: 'number',
+          describe: 'Device-to-cloud messages kept per partition [default: 10000]',
+        },
+        'retention-age': {
+          global: false,
+          type: 'string',
+          describe: 'How long device-to-cloud messages are kept: seconds, or 90s, 15m, 24h, 7d [default: 1d]',
+        },
         'host-name': {
           global: false,
           type: 'string',
@@ -150,6 +173,17 @@ function trustHelp(caPath: string): string {
   ].join('\n')
 }
 
+/** `--retention-age` in seconds. */
+function retentionAge(text: string): number {
+  try {
+    return parseTtl(text)
+  } catch {
+    throw new UsageError(
+      `--retention-age ${text}: give seconds, or a number with s, m, h or d (90s, 15m, 24h, 7d).`,
+    )
+  }
+}
+
 /** A `--x509-ca` file's text. */
 async function readCaFile(file: string): Promise<string> {
   try {
@@ -168,6 +202,10 @@ function readyLines(ready: ReadyDocument): string {
     `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP/TLS :${port(ready.ports.amqp)}  AMQP (loopback) :${port(ready.ports.amqpPlain)}  DPS ID scope ${ready.idScope}`,
     `Hub connection string: ${ready.hubConnectionString}`,
   ]
+  if (ready.eventHubConnectionString !== null)
+    lines.push(`Event Hub-compatible endpoint: ${ready.eventHubConnectionString}`)
+  if (ready.eventHubDevelopmentConnectionString !== null)
+    lines.push(`Event Hub-compatible endpoint, plain AMQP: ${ready.eventHubDevelopmentConnectionString}`)
   for (const [id, cs] of Object.entries(ready.devices)) lines.push(`Device ${id}: ${cs}`)
   lines.push(`State: ${ready.stateDir ?? 'in memory (nothing kept)'}`)
   if (ready.consoleUrl !== null)
@@ -221,6 +259,10 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
   const amqpPort = port(args.amqpPort, 'amqp-port')
   const amqpPlainPort = port(args.amqpPlainPort, 'amqp-plain-port')
   const consolePort = port(args.consolePort, 'console-port')
+  const retention = {
+    ...(args.retentionMessages === undefined ? {} : { maxMessages: args.retentionMessages }),
+    ...(args.retentionAge === undefined ? {} : { maxAgeSeconds: retentionAge(args.retentionAge) }),
+  }
   const x509Ca = await Promise.all((args.x509Ca ?? []).map((file) => readCaFile(file)))
   const { startHubWithConsole } = await loadHub()
   const stateDir = args.inMemory ? undefined : (args.stateDir ?? defaultStateDir())
@@ -241,6 +283,9 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     ...(ownerKey === undefined ? {} : { ownerKey }),
     ...(args.idScope === undefined ? {} : { idScope: args.idScope }),
     devices: args.device ?? [],
+    ...(args.partitions === undefined ? {} : { partitions: args.partitions }),
+    ...(args.consumerGroup === undefined ? {} : { consumerGroups: args.consumerGroup }),
+    retention,
     x509Ca,
     console: args.console === false ? false : consolePort === undefined ? {} : { port: consolePort },
     onEvent: log.onEvent,

@@ -8,6 +8,8 @@ import { c2dAddresses } from './links/c2d.js'
 import { cbsAddresses } from './links/cbs.js'
 import { feedbackAddresses } from './links/feedback.js'
 import { serviceC2dAddresses } from './links/service-c2d.js'
+import { eventHubManagementAddresses } from './links/event-hub-management.js'
+import { eventHubPartitionAddresses } from './links/event-hub-partition.js'
 import { telemetryAddresses } from './links/telemetry.js'
 import { methodAddresses } from './links/methods.js'
 import { moduleInputAddresses } from './links/module-input.js'
@@ -26,6 +28,8 @@ export const ADDRESSES: readonly AmqpAddress[] = [
   ...moduleInputAddresses,
   ...serviceC2dAddresses,
   ...feedbackAddresses,
+  ...eventHubPartitionAddresses,
+  ...eventHubManagementAddresses,
 ]
 
 /** The entry serving `address` for a client attaching as `role`, with its parameters. */

@@ -1,7 +1,8 @@
 /**
  * Device-to-cloud messages, whatever the protocol: the hub stamps IoT Hub's system properties
  * (`iothub-connection-device-id`, `iothub-connection-auth-method`, `iothub-enqueuedtime`…) on
- * what a connected identity sent and publishes it as a `telemetry` event, which the log, the
+ * what a connected identity sent, appends it to the device-to-cloud log (d2c-log.ts: what the
+ * Event Hub-compatible endpoint reads) and publishes it as a `telemetry` event, which the
  * console and `hub watch` read.
  *
  * @module
@@ -9,6 +10,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { ReceivedMessageProperties } from '../../mqtt/property-bag.js'
 import type { HubService } from '../service.js'
+import type { D2cRecord } from './d2c-log.js'
 import type { Identity } from './registry.js'
 import type { Session } from './sessions.js'
 
@@ -44,13 +46,19 @@ function authMethodOf(session: TelemetrySender): string {
   return text
 }
 
-/** Records a message from an identity (for a session: the identity `touch` returned). */
+/**
+ * Records a message from an identity (for a session: the identity `touch` returned): appended
+ * to the log (on disk once `hub.d2c.committed()` settles), then published.
+ *
+ * @returns The message as the log keeps it, with its partition, sequence number and offset.
+ * @throws {SasTokenError} `ERR_HUB_CLOSED` when the hub is closing.
+ */
 export function ingestTelemetry(
   hub: HubService,
   session: TelemetrySender,
   identity: Identity,
   input: TelemetryInput,
-): void {
+): D2cRecord {
   const app: Record<string, string | null> = { ...input.properties.properties, ...input.protocolProperties }
   // the bag's system fields are its strings (`properties`, the application ones, is an object)
   const systemProperties: Record<string, string> = {}
@@ -60,8 +68,16 @@ export function ingestTelemetry(
   if (session.moduleId !== undefined) systemProperties['iothub-connection-module-id'] = session.moduleId
   systemProperties['iothub-connection-auth-method'] = authMethodOf(session)
   systemProperties['iothub-connection-auth-generation-id'] = identity.generationId
-  systemProperties['iothub-enqueuedtime'] = new Date(hub.now()).toISOString()
+  const enqueuedTime = hub.now()
+  systemProperties['iothub-enqueuedtime'] = new Date(enqueuedTime).toISOString()
   systemProperties['iothub-message-source'] = 'Telemetry'
+  const record = hub.d2c.append({
+    enqueuedTime,
+    partitionKey: session.deviceId,
+    body: input.payload,
+    properties: app,
+    systemProperties,
+  })
   const body = isUtf8(input.payload)
     ? { text: input.payload.toString('utf8') }
     : { base64: input.payload.toString('base64') }
@@ -76,4 +92,5 @@ export function ingestTelemetry(
     properties: app,
     systemProperties,
   })
+  return record
 }
