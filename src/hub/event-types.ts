@@ -39,6 +39,8 @@ export interface HubReadyEvent extends AboutNoIdentity {
   event: 'ready'
   /** The `iothubowner` connection string (it holds the owner key; the CLI prints it on purpose). */
   hubConnectionString: string
+  /** The `provisioningserviceowner` connection string of DPS's service API (it holds DPS's owner key; printed on purpose). */
+  dpsConnectionString: string
   /** The CA certificate's path, or `null` in memory. */
   caPath: string | null
   /** The CA certificate (PEM), when it has no path (in memory). */

@@ -10,7 +10,7 @@ import type { HubEvent, HubEvents } from './events.js'
 import type { HubService } from './service.js'
 import { sendC2d, sendModuleInput } from './state/c2d.js'
 import type { C2dInput } from './state/c2d.js'
-import { putEnrollment, putGroup } from './state/dps.js'
+import { DPS_OWNER_POLICY, putEnrollment, putGroup } from './state/dps.js'
 import type { MethodCalls } from './state/methods.js'
 import type { IdentityInput } from './state/registry.js'
 import type { JsonObject } from './state/twin.js'
@@ -41,6 +41,12 @@ export interface AddIdentityOptions {
 export interface Hub {
   /** `HostName=…;SharedAccessKeyName=iothubowner;SharedAccessKey=…` */
   hubConnectionString: string
+  /**
+   * `HostName=…;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=…`: DPS's service
+   * API (the `azure-iot-provisioning-service` SDK's `ProvisioningServiceClient.fromConnectionString`),
+   * on the HTTPS listener and host name of the hub, with DPS's own key.
+   */
+  dpsConnectionString: string
   /** The local CA certificate (PEM): trust it in clients. */
   ca: string
   /** The CA certificate's path, when a state directory is used. */
@@ -265,6 +271,8 @@ export interface HubParts {
   methods: MethodCalls
   /** The owner's key (`iothubowner`). */
   ownerKey: string
+  /** The DPS service API owner's key (`provisioningserviceowner`). */
+  dpsOwnerKey: string
   /** The CA certificate (PEM) and, when kept in a state directory, its path. */
   ca: { cert: string; path?: string }
   /** The bound ports. */
@@ -284,6 +292,12 @@ export function createHubHandle(parts: HubParts): Hub {
       hostName,
       sharedAccessKeyName: 'iothubowner',
       sharedAccessKey: parts.ownerKey,
+    }),
+    dpsConnectionString: formatConnectionString({
+      kind: 'service',
+      hostName,
+      sharedAccessKeyName: DPS_OWNER_POLICY,
+      sharedAccessKey: parts.dpsOwnerKey,
     }),
     ca: parts.ca.cert,
     ...(parts.ca.path === undefined ? {} : { caPath: parts.ca.path }),

@@ -20,6 +20,7 @@ export function publishReady(launched: LaunchedHub, web?: HubConsole): ReadyDocu
   const document: Omit<ReadyDocument, 'time'> = {
     event: 'ready',
     hubConnectionString: hub.hubConnectionString,
+    dpsConnectionString: hub.dpsConnectionString,
     caPath: hub.caPath ?? null,
     ...(hub.caPath === undefined ? { ca: hub.ca } : {}),
     hostName: hub.hostName,

@@ -12,6 +12,7 @@ import { join } from 'node:path'
 /** What these tests use of the hub (the contract of sas-token/hub). */
 export interface ProductHub {
   hubConnectionString: string
+  dpsConnectionString: string
   ca: string
   hostName: string
   ports: { mqtt: number; https: number }

@@ -158,6 +158,7 @@ function readyLines(ready: ReadyDocument): string {
   const lines = [
     `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP :${ready.ports.amqp === 0 ? 'off' : `${ready.ports.amqp} (refused: not served yet)`}  DPS ID scope ${ready.idScope}`,
     `Hub connection string: ${ready.hubConnectionString}`,
+    `DPS connection string: ${ready.dpsConnectionString}`,
   ]
   for (const [id, cs] of Object.entries(ready.devices)) lines.push(`Device ${id}: ${cs}`)
   lines.push(`State: ${ready.stateDir ?? 'in memory (nothing kept)'}`)

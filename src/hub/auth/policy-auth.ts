@@ -2,14 +2,21 @@
  * The service side's one token rule: a request (REST today, AMQP's CBS next) is authorized by a
  * SAS token signed with one of the hub's shared access policies (`skn`), for this hub, unexpired
  * (with the hub's clock skew), whose policy has one of the rights the operation needs. Verified
- * with the core, against both of the policy's keys.
+ * with the core, against both of the policy's keys. DPS's service API asks the same rule with its
+ * own policies (`provisioningserviceowner`, DPS's rights): a hub policy opens no DPS route, and
+ * a DPS policy no hub route.
  *
  * @module
  */
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { parseSasToken, verifySasToken } from '../../sas-token.js'
 import type { HubService } from '../service.js'
+import { dpsPolicy } from '../state/dps.js'
 import type { Permission, Policy } from '../state/registry.js'
+import type { DpsPermission, DpsPolicy } from '../state/state-store.js'
+
+/** Whose policies sign a token: the hub's (`iothubowner`, …) or DPS's service API's (`provisioningserviceowner`). */
+export type PolicyAudience = 'iothub' | 'dps'
 
 function unauthorized(why: string): SasTokenError {
   return new SasTokenError('ERR_HUB_UNAUTHORIZED', `Unauthorized: ${why}`)
@@ -17,15 +24,16 @@ function unauthorized(why: string): SasTokenError {
 
 /**
  * The policy a service token was signed with, when it may do an operation that needs one of
- * `rights`.
+ * `rights`: one of the hub's, or with `audience` `dps`, one of DPS's service API's.
  *
  * @throws {SasTokenError} `ERR_HUB_UNAUTHORIZED`, saying what is wrong with the token.
  */
 export function authorizePolicyToken(
   hub: HubService,
   token: string | undefined,
-  rights: readonly Permission[],
-): Policy {
+  rights: readonly (Permission | DpsPermission)[],
+  audience: PolicyAudience = 'iothub',
+): Policy | DpsPolicy {
   if (token === undefined || token === '')
     throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
   let keyName: string | undefined
@@ -40,8 +48,13 @@ export function authorizePolicyToken(
   }
   if (keyName === undefined)
     throw unauthorized('the token has no skn: sign it with a shared access policy such as iothubowner.')
-  const policy = hub.policy(keyName)
-  if (policy === undefined) throw unauthorized(`this hub has no policy ${JSON.stringify(keyName)}.`)
+  const policy = audience === 'dps' ? dpsPolicy(hub, keyName) : hub.policy(keyName)
+  if (policy === undefined)
+    throw unauthorized(
+      audience === 'dps'
+        ? `DPS's service API has no policy ${JSON.stringify(keyName)}: sign with provisioningserviceowner (the DPS connection string's), not a hub policy.`
+        : `this hub has no policy ${JSON.stringify(keyName)}.`,
+    )
   let lastError: unknown
   for (const key of [policy.primaryKey, policy.secondaryKey]) {
     try {
@@ -61,7 +74,7 @@ export function authorizePolicyToken(
   }
   if (lastError !== undefined)
     throw unauthorized(isSasTokenError(lastError) ? lastError.message : 'the token does not verify.')
-  if (!rights.some((r) => policy.rights.includes(r)))
+  if (!rights.some((r) => policy.rights.some((have) => have === r)))
     throw unauthorized(`policy ${policy.keyName} lacks ${rights.join(' or ')}.`)
   return policy
 }

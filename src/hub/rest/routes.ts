@@ -32,6 +32,8 @@ import type { BulkOutcome } from '../state/bulk.js'
 import { Jobs } from '../state/jobs.js'
 import { queryTwins } from '../state/query.js'
 import type { Permission } from '../state/registry.js'
+import type { DpsPermission } from '../state/state-store.js'
+import type { PolicyAudience } from '../auth/policy-auth.js'
 import { registryStatistics, serviceStatistics } from '../state/statistics.js'
 import { badRequest, toHttpError } from './http-errors.js'
 import { BODIES, readBody } from './request-bodies.js'
@@ -64,23 +66,27 @@ export interface Route {
   /** `/devices/:id/modules/:moduleId`: literal segments and `:name` parameters. */
   readonly pattern: string
   /** The policy must have one of these; none for a route anyone may call. */
-  readonly rights: readonly Permission[]
+  readonly rights: readonly (Permission | DpsPermission)[]
+  /** Whose policies sign its token: the hub's (the default) or DPS's service API's (dps-routes.ts). */
+  readonly audience?: PolicyAudience
   run(request: RawRequest): Promise<Answer> | Answer
 }
 
-function route(
+/** A route without a body. */
+export function route(
   method: HttpMethod,
   pattern: string,
-  rights: readonly Permission[],
+  rights: readonly (Permission | DpsPermission)[],
   handler: (r: RouteRequest<undefined>) => Promise<Answer> | Answer,
 ): Route {
   return { method, pattern, rights, run: (r) => handler({ ...r, body: undefined }) }
 }
 
-function withBody<B>(
+/** A route whose body is checked with `schema` first. */
+export function withBody<B>(
   method: HttpMethod,
   pattern: string,
-  rights: readonly Permission[],
+  rights: readonly (Permission | DpsPermission)[],
   schema: BodySchema<B>,
   handler: (r: RouteRequest<B>) => Promise<Answer> | Answer,
 ): Route {
@@ -111,7 +117,7 @@ function sameDevice(body: IdentityBody, id: string): void {
 }
 
 /** A request header's value (the first, when sent twice). */
-function header(r: RouteRequest<unknown>, name: string): string | undefined {
+export function header(r: RouteRequest<unknown>, name: string): string | undefined {
   const value = r.req.headers[name]
   return Array.isArray(value) ? value[0] : value
 }
