@@ -70,6 +70,8 @@ export interface HubReadyEvent extends AboutNoIdentity {
   eventHubDevelopmentConnectionString: string | null
   /** The Event Hub-compatible endpoint: its name, partitions, consumer groups and retention. */
   eventHub: EventHubInfo
+  /** The `provisioningserviceowner` connection string of DPS's service API (it holds DPS's owner key; printed on purpose). */
+  dpsConnectionString: string
   /** The CA certificate's path, or `null` in memory. */
   caPath: string | null
   /** The CA certificate (PEM), when it has no path (in memory). */

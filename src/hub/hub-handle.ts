@@ -12,7 +12,7 @@ import type { HubEvent, HubEvents } from './events.js'
 import type { HubService } from './service.js'
 import { sendC2d, sendModuleInput } from './state/c2d.js'
 import type { C2dInput } from './state/c2d.js'
-import { putEnrollment, putGroup } from './state/dps.js'
+import { DPS_OWNER_POLICY, putEnrollment, putGroup } from './state/dps.js'
 import type { MethodCalls } from './state/methods.js'
 import type { IdentityInput } from './state/registry.js'
 import type { JsonObject } from './state/twin.js'
@@ -56,6 +56,12 @@ export interface Hub {
   eventHubDevelopmentConnectionString?: string
   /** The Event Hub-compatible endpoint: its name, partitions, consumer groups and retention. */
   eventHub: EventHubInfo
+  /**
+   * `HostName=…;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=…`: DPS's service
+   * API (the `azure-iot-provisioning-service` SDK's `ProvisioningServiceClient.fromConnectionString`),
+   * on the HTTPS listener and host name of the hub, with DPS's own key.
+   */
+  dpsConnectionString: string
   /** The local CA certificate (PEM): trust it in clients. */
   ca: string
   /** The CA certificate's path, when a state directory is used. */
@@ -282,6 +288,8 @@ export interface HubParts {
   methods: MethodCalls
   /** The owner's key (`iothubowner`). */
   ownerKey: string
+  /** The DPS service API owner's key (`provisioningserviceowner`). */
+  dpsOwnerKey: string
   /** The CA certificate (PEM) and, when kept in a state directory, its path. */
   ca: { cert: string; path?: string }
   /** The bound ports. */
@@ -327,6 +335,12 @@ export function createHubHandle(parts: HubParts): Hub {
       consumerGroups: [...hub.d2c.consumerGroups],
       retention: { ...hub.d2c.retention },
     },
+    dpsConnectionString: formatConnectionString({
+      kind: 'service',
+      hostName,
+      sharedAccessKeyName: DPS_OWNER_POLICY,
+      sharedAccessKey: parts.dpsOwnerKey,
+    }),
     ca: parts.ca.cert,
     ...(parts.ca.path === undefined ? {} : { caPath: parts.ca.path }),
     hostName,

@@ -23,6 +23,7 @@ export function publishReady(launched: LaunchedHub, web?: HubConsole): ReadyDocu
     eventHubConnectionString: hub.eventHubConnectionString ?? null,
     eventHubDevelopmentConnectionString: hub.eventHubDevelopmentConnectionString ?? null,
     eventHub: hub.eventHub,
+    dpsConnectionString: hub.dpsConnectionString,
     caPath: hub.caPath ?? null,
     ...(hub.caPath === undefined ? { ca: hub.ca } : {}),
     hostName: hub.hostName,

@@ -36,7 +36,7 @@ import { CaRegistry, defaultCaName, parseCaCertificate } from './state/ca-regist
 import type { C2dQueueOptions } from './state/c2d-queue.js'
 import { D2cLog } from './state/d2c-log.js'
 import type { D2cRetention } from './state/d2c-log.js'
-import { DEFAULT_ID_SCOPE } from './state/dps.js'
+import { DEFAULT_ID_SCOPE, useDpsPolicies } from './state/dps.js'
 import { idTable } from './state/id-table.js'
 import { Jobs } from './state/jobs.js'
 import { MethodCalls } from './state/methods.js'
@@ -144,7 +144,7 @@ async function openState(
   o: StartHubOptions,
   events: HubEvents,
   host: string,
-): Promise<{ store: StateStore; ownerKey: string; dir: string | undefined }> {
+): Promise<{ store: StateStore; ownerKey: string; dpsOwnerKey: string; dir: string | undefined }> {
   const dir = o.inMemory ? undefined : o.stateDir
   const onStoreError = (err: unknown): void => {
     events.publish({ event: 'warning', message: `Could not write the state: ${(err as Error).message}` })
@@ -155,13 +155,14 @@ async function openState(
     onStoreError,
   )
   const ownerKey = useOwnerKey(store, o.ownerKey) ?? DEVELOPMENT_OWNER_KEY
+  const dpsOwnerKey = useDpsPolicies(store).primaryKey
   if (!isLoopbackHost(host) && hmacKeysEquivalent(ownerKey, DEVELOPMENT_OWNER_KEY, ['ownerKey', 'key'])) {
     throw new SasTokenError(
       'ERR_HUB_INSECURE_BIND',
       `Listening on ${host} (beyond loopback) with the documented development owner key would let anyone on the network control the hub: give your own key (--owner-key or SAS_TOKEN_HUB_OWNER_KEY; make one with \`openssl rand -base64 32\` or any 32 random bytes, base64).`,
     )
   }
-  return { store, ownerKey, dir }
+  return { store, ownerKey, dpsOwnerKey, dir }
 }
 
 /** A hub started but not yet announced (no `ready` event): what {@link launchHub} gives. */
@@ -190,7 +191,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   if (o.ownerKey !== undefined) decodeKey(o.ownerKey, 'ownerKey')
   const events = new HubEvents(now)
   if (o.onEvent !== undefined) events.on('event', o.onEvent)
-  const { store, ownerKey, dir } = await openState(o, events, host)
+  const { store, ownerKey, dpsOwnerKey, dir } = await openState(o, events, host)
   const d2c = await D2cLog.open(
     dir,
     {
@@ -286,6 +287,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     service,
     methods,
     ownerKey,
+    dpsOwnerKey,
     ca: { cert: tls.ca.cert, ...(tls.caPath === undefined ? {} : { path: tls.caPath }) },
     ports,
     async closeListeners() {

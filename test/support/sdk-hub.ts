@@ -13,6 +13,7 @@ import type { Hub } from 'sas-token/hub'
 /** What these tests use of the hub (the contract of sas-token/hub). */
 export interface ProductHub extends Pick<Hub, 'addDevice' | 'addModule' | 'sendC2d'> {
   hubConnectionString: string
+  dpsConnectionString: string
   ca: string
   hostName: string
   ports: { mqtt: number; https: number }

@@ -201,6 +201,7 @@ function readyLines(ready: ReadyDocument): string {
   const lines = [
     `sas-token hub ready: ${ready.hostName}  MQTT/TLS :${port(ready.ports.mqtt)}  HTTPS+WebSocket :${port(ready.ports.https)}  AMQP/TLS :${port(ready.ports.amqp)}  AMQP (loopback) :${port(ready.ports.amqpPlain)}  DPS ID scope ${ready.idScope}`,
     `Hub connection string: ${ready.hubConnectionString}`,
+    `DPS connection string: ${ready.dpsConnectionString}`,
   ]
   if (ready.eventHubConnectionString !== null)
     lines.push(`Event Hub-compatible endpoint: ${ready.eventHubConnectionString}`)

@@ -5,14 +5,21 @@
  * operation needs. Verified with the core, against both of the policy's keys. The resource is
  * the hub's host name, or the audience a CBS put-token names: one with a scheme (the Event
  * Hub-compatible endpoint's `sb://{host}/{eventHub}…`) is verified in the Service Bus
- * convention, the policy key's text as the HMAC key, as the Event Hubs SDKs sign.
+ * convention, the policy key's text as the HMAC key, as the Event Hubs SDKs sign. DPS's service
+ * API asks the same rule with its own policies (`provisioningserviceowner`, DPS's rights): a hub
+ * policy opens no DPS route, and a DPS policy no hub route.
  *
  * @module
  */
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { parseSasToken, verifySasToken } from '../../sas-token.js'
 import type { HubService } from '../service.js'
+import { dpsPolicy } from '../state/dps.js'
 import type { Permission, Policy } from '../state/registry.js'
+import type { DpsPermission, DpsPolicy } from '../state/state-store.js'
+
+/** Whose policies sign a token: the hub's (`iothubowner`, …) or DPS's service API's (`provisioningserviceowner`). */
+export type PolicyOwner = 'iothub' | 'dps'
 
 function unauthorized(why: string): SasTokenError {
   return new SasTokenError('ERR_HUB_UNAUTHORIZED', `Unauthorized: ${why}`)
@@ -33,6 +40,8 @@ export interface PolicyTokenOptions {
    * put-token's audience, `{host}/…` or `sb://{host}/{eventHub}…`. Its host must be this hub's.
    */
   audience?: string
+  /** Whose policies may sign it: the hub's (the default) or DPS's service API's. */
+  owner?: PolicyOwner
 }
 
 /** The host of an audience (`sb://host:5671/x` or `host/x`), lower-case. */
@@ -43,16 +52,16 @@ function hostOf(audience: string): string {
 
 /**
  * The policy a service token was signed with, when it may do an operation that needs one of
- * `rights`.
+ * `rights`: one of the hub's, or with `owner: 'dps'`, one of DPS's service API's.
  *
  * @throws {SasTokenError} `ERR_HUB_UNAUTHORIZED`, saying what is wrong with the token.
  */
 export function authorizePolicyToken(
   hub: HubService,
   token: string | undefined,
-  rights: readonly Permission[],
+  rights: readonly (Permission | DpsPermission)[],
   o: PolicyTokenOptions = {},
-): Policy {
+): Policy | DpsPolicy {
   if (token === undefined || token === '')
     throw unauthorized('send Authorization: SharedAccessSignature sr=…&sig=…&se=…&skn=<policy>.')
   if (o.audience !== undefined && !hub.isOwnHost(hostOf(o.audience)))
@@ -71,8 +80,14 @@ export function authorizePolicyToken(
   }
   if (keyName === undefined)
     throw unauthorized('the token has no skn: sign it with a shared access policy such as iothubowner.')
-  const policy = hub.policy(keyName)
-  if (policy === undefined) throw unauthorized(`this hub has no policy ${JSON.stringify(keyName)}.`)
+  const dps = o.owner === 'dps'
+  const policy = dps ? dpsPolicy(hub, keyName) : hub.policy(keyName)
+  if (policy === undefined)
+    throw unauthorized(
+      dps
+        ? `DPS's service API has no policy ${JSON.stringify(keyName)}: sign with provisioningserviceowner (the DPS connection string's), not a hub policy.`
+        : `this hub has no policy ${JSON.stringify(keyName)}.`,
+    )
   let lastError: unknown
   for (const key of [policy.primaryKey, policy.secondaryKey]) {
     try {
@@ -92,7 +107,7 @@ export function authorizePolicyToken(
   }
   if (lastError !== undefined)
     throw unauthorized(isSasTokenError(lastError) ? lastError.message : 'the token does not verify.')
-  if (!rights.some((r) => policy.rights.includes(r)))
+  if (!rights.some((r) => policy.rights.some((have) => have === r)))
     throw unauthorized(`policy ${policy.keyName} lacks ${rights.join(' or ')}.`)
   return policy
 }

@@ -121,12 +121,12 @@ const enrollmentBody = z.looseObject({
   ),
 })
 
-/** The body of `PUT /_emulator/dps/enrollments/{id}`. */
+/** The body of `PUT /enrollments/{id}` (DPS's `IndividualEnrollment`) and `PUT /_emulator/dps/enrollments/{id}`. */
 export type EnrollmentBody = z.infer<typeof enrollmentBody>
 
 const groupBody = z.looseObject(common)
 
-/** The body of `PUT /_emulator/dps/enrollmentGroups/{id}`. */
+/** The body of `PUT /enrollmentGroups/{id}` (DPS's `EnrollmentGroup`) and `PUT /_emulator/dps/enrollmentGroups/{id}`. */
 export type GroupBody = z.infer<typeof groupBody>
 
 const queryBody = z.looseObject({
@@ -135,6 +135,13 @@ const queryBody = z.looseObject({
 
 /** The body of `POST /devices/query`. */
 export type QueryBody = z.infer<typeof queryBody>
+
+const dpsQueryBody = z.looseObject({
+  query: z.string({ error: 'is required: "*" (every record)' }),
+})
+
+/** The body of DPS's `POST /enrollments/query`, `/enrollmentGroups/query`, `/registrations/{groupId}/query`. */
+export type DpsQueryBody = z.infer<typeof dpsQueryBody>
 
 const bulkItem = z.looseObject({
   id: z
@@ -207,6 +214,7 @@ export const BODIES = {
   enrollment: { schema: enrollmentBody, what: 'enrollment' },
   group: { schema: groupBody, what: 'enrollment group' },
   query: { schema: queryBody, what: 'query' },
+  dpsQuery: { schema: dpsQueryBody, what: 'query specification' },
   bulk: { schema: bulkBody, what: 'bulk registry' },
   job: { schema: jobBody, what: 'job' },
   eventBatch: { schema: eventBatchBody, what: 'event batch' },

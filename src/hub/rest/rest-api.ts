@@ -1,8 +1,9 @@
 /**
  * The operator HTTPS API: IoT Hub's own service REST paths and JSON (so the `azure-iothub` SDK
  * works unmodified), authenticated the same way (`Authorization: SharedAccessSignature …&skn=`,
- * verified with the core), plus emulator-only endpoints under `/_emulator/`, and IoT Hub's
- * device API (device-routes.ts, which authenticates the device itself). This file is the
+ * verified with the core), DPS's service API (dps-routes.ts: its own paths and policies), plus
+ * emulator-only endpoints under `/_emulator/`, and IoT Hub's device API (device-routes.ts, which
+ * authenticates the device itself). This file is the
  * dispatcher: it finds the route (routes.ts), checks the policy, reads the body, and writes the
  * answer once the change is on disk; a failure is IoT Hub's error body (http-errors.ts).
  *
@@ -15,6 +16,7 @@ import type { MethodCalls } from '../state/methods.js'
 import { authorizePolicyToken } from '../auth/policy-auth.js'
 import { HttpError, badRequest, messageTooLarge, toHttpError, writeBody, writeError } from './http-errors.js'
 import { MAX_JSON_DEPTH, jsonDepth } from './json-depth.js'
+import { dpsServiceRoutes } from './dps-routes.js'
 import { restRoutes } from './routes.js'
 import type { Answer, RawRequest, Route, RouteOptions } from './routes.js'
 
@@ -83,7 +85,7 @@ export function createRestApi(
   methods: MethodCalls,
   o: RestApiOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const table: CompiledRoute[] = restRoutes(hub, methods, o).map((route) => ({
+  const table: CompiledRoute[] = [...restRoutes(hub, methods, o), ...dpsServiceRoutes(hub)].map((route) => ({
     route,
     parts: route.pattern.split('/').filter((p) => p !== ''),
   }))
@@ -103,7 +105,9 @@ export function createRestApi(
         fits.map((f) => f.route.method),
       )
     if (found.route.rights.length > 0)
-      authorizePolicyToken(hub, req.headers.authorization, found.route.rights)
+      authorizePolicyToken(hub, req.headers.authorization, found.route.rights, {
+        ...(found.route.owner === undefined ? {} : { owner: found.route.owner }),
+      })
     const ifMatch = req.headers['if-match']
     const request: RawRequest = {
       params: found.params,
@@ -123,7 +127,7 @@ export function createRestApi(
 }
 
 const SERVED =
-  "the hub serves IoT Hub's registry, bulk registry, query, statistics, jobs, twin and direct-method REST API (/devices/…, /statistics/…, /jobs/v2/…, /twins/…), its device API (/devices/{id}/messages/events, /devices/{id}/messages/deviceBound) and /_emulator/…; configurations and file upload are not served yet"
+  "the hub serves IoT Hub's registry, bulk registry, query, statistics, jobs, twin and direct-method REST API (/devices/…, /statistics/…, /jobs/v2/…, /twins/…), its device API (/devices/{id}/messages/events, /devices/{id}/messages/deviceBound), DPS's service API (/enrollments/…, /enrollmentGroups/…, /registrations/…, with the DPS connection string) and /_emulator/…; configurations and file upload are not served yet"
 
 /** A 405 (with `Allow`) when the path has routes for other methods, else a 404; both are logged. */
 function unmatched(hub: HubService, method: string, pathname: string, allowed: string[]): HttpError {

@@ -33,6 +33,8 @@ import type { BulkOutcome } from '../state/bulk.js'
 import { Jobs } from '../state/jobs.js'
 import { queryTwins } from '../state/query.js'
 import type { Permission } from '../state/registry.js'
+import type { DpsPermission } from '../state/state-store.js'
+import type { PolicyOwner } from '../auth/policy-auth.js'
 import { registryStatistics, serviceStatistics } from '../state/statistics.js'
 import { deviceRoutes } from './device-routes.js'
 import { badRequest, toHttpError } from './http-errors.js'
@@ -77,23 +79,27 @@ export interface Route {
    * The policy must have one of these; none for a route anyone may call, or one that
    * authenticates a device itself (device-routes.ts).
    */
-  readonly rights: readonly Permission[]
+  readonly rights: readonly (Permission | DpsPermission)[]
+  /** Whose policies sign its token: the hub's (the default) or DPS's service API's (dps-routes.ts). */
+  readonly owner?: PolicyOwner
   run(request: RawRequest): Promise<Answer> | Answer
 }
 
-function route(
+/** A route without a body. */
+export function route(
   method: HttpMethod,
   pattern: string,
-  rights: readonly Permission[],
+  rights: readonly (Permission | DpsPermission)[],
   handler: (r: RouteRequest<undefined>) => Promise<Answer> | Answer,
 ): Route {
   return { method, pattern, rights, run: (r) => handler({ ...r, body: undefined }) }
 }
 
-function withBody<B>(
+/** A route whose body is checked with `schema` first. */
+export function withBody<B>(
   method: HttpMethod,
   pattern: string,
-  rights: readonly Permission[],
+  rights: readonly (Permission | DpsPermission)[],
   schema: BodySchema<B>,
   handler: (r: RouteRequest<B>) => Promise<Answer> | Answer,
 ): Route {
@@ -124,7 +130,7 @@ function sameDevice(body: IdentityBody, id: string): void {
 }
 
 /** A request header's value (the first, when sent twice). */
-function header(r: RouteRequest<unknown>, name: string): string | undefined {
+export function header(r: RouteRequest<unknown>, name: string): string | undefined {
   const value = r.req.headers[name]
   return Array.isArray(value) ? value[0] : value
 }

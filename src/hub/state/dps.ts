@@ -3,7 +3,10 @@
  * keys; a group's device keys are derived per registration id), and the MQTT registration
  * flow the provisioning SDKs use: register → 202 `{operationId, status: 'assigning'}`, poll →
  * 202, then 200 `{status: 'assigned', registrationState: {assignedHub, deviceId, …}}`, when
- * the hub's registry gets the device with the proven key.
+ * the hub's registry gets the device with the proven key. DPS's service API (the
+ * `azure-iot-provisioning-service` SDK's `ProvisioningServiceClient`) and the emulator's own
+ * `/_emulator/dps/…` shortcut both come here: enrollments and groups with their etags (If-Match),
+ * registration states, the query pages, and the DPS's own policy (`provisioningserviceowner`).
  *
  * @module
  */
@@ -13,10 +16,18 @@ import { assertRegistrationId } from '../../identity.js'
 import { deriveDeviceKey } from '../../keys.js'
 import type { ConnectAcceptance } from '../../diagnose/index.js'
 import type { EnrollmentBody, GroupBody } from '../rest/request-bodies.js'
-import { readAuthentication } from './registry.js'
+import { page, pageSize, pageStart } from '../query/paging.js'
+import { checkIfMatch, generateKey, readAuthentication } from './registry.js'
 import type { HubService } from '../service.js'
 import type { Session } from './sessions.js'
-import type { Enrollment, EnrollmentGroup } from './state-store.js'
+import type {
+  DpsPermission,
+  DpsPolicy,
+  Enrollment,
+  EnrollmentGroup,
+  Registration,
+  StateStore,
+} from './state-store.js'
 
 /** The ID scope the emulator's DPS uses unless told otherwise. */
 export const DEFAULT_ID_SCOPE = '0ne00000000'
@@ -25,7 +36,49 @@ function bad(message: string): SasTokenError {
   return new SasTokenError('ERR_HUB_BAD_REQUEST', message)
 }
 
+/** The name of the DPS service API's owner policy. */
+export const DPS_OWNER_POLICY = 'provisioningserviceowner'
+
+/** The rights of a new DPS's owner policy: every one. */
+export const DPS_OWNER_RIGHTS: readonly DpsPermission[] = [
+  'ServiceConfig',
+  'EnrollmentRead',
+  'EnrollmentWrite',
+  'RegistrationStatusRead',
+  'RegistrationStatusWrite',
+]
+
+/**
+ * The DPS service API's owner policy, made (with fresh keys) when the state has none: a new
+ * hub, or a state file written before DPS's service API was served.
+ */
+export function useDpsPolicies(store: StateStore): DpsPolicy {
+  const policies = store.state.dps.policies ?? []
+  let owner = policies.find((p) => p.keyName === DPS_OWNER_POLICY)
+  if (owner === undefined) {
+    owner = {
+      keyName: DPS_OWNER_POLICY,
+      primaryKey: generateKey(),
+      secondaryKey: generateKey(),
+      rights: [...DPS_OWNER_RIGHTS],
+    }
+    store.state.dps.policies = [...policies, owner]
+    store.changed()
+  }
+  return owner
+}
+
+/** The DPS service API policy named `keyName`. */
+export function dpsPolicy(hub: HubService, keyName: string): DpsPolicy | undefined {
+  return hub.state.dps.policies?.find((p) => p.keyName === keyName)
+}
+
 function keysOf(input: GroupBody): { primaryKey: string; secondaryKey: string } {
+  const type = input.attestation?.type
+  if (type !== undefined && type !== 'symmetricKey')
+    throw bad(
+      `The attestation type ${JSON.stringify(type)} is not served: the emulator's DPS attests with symmetric keys only ("symmetricKey").`,
+    )
   const symmetricKey = input.attestation?.symmetricKey ?? {
     primaryKey: input.primaryKey,
     secondaryKey: input.secondaryKey,
@@ -46,7 +99,19 @@ export function enrollmentJson(e: Enrollment): Record<string, unknown> {
     },
     provisioningStatus: e.provisioningStatus,
     createdDateTimeUtc: e.createdDateTimeUtc,
+    lastUpdatedDateTimeUtc: e.lastUpdatedDateTimeUtc ?? e.createdDateTimeUtc,
+    etag: etagOf(e),
   }
+}
+
+/** An enrollment's etag: the one kept, or (state written before etags were kept) its creation time's. */
+function etagOf(e: Enrollment | EnrollmentGroup): string {
+  return e.etag ?? Buffer.from(e.createdDateTimeUtc).toString('base64')
+}
+
+/** A new etag, base64 like DPS's. */
+function newEtag(): string {
+  return Buffer.from(randomUUID()).toString('base64')
 }
 
 /** The DPS JSON of an enrollment group. */
@@ -59,23 +124,54 @@ export function groupJson(g: EnrollmentGroup): Record<string, unknown> {
     },
     provisioningStatus: g.provisioningStatus,
     createdDateTimeUtc: g.createdDateTimeUtc,
+    lastUpdatedDateTimeUtc: g.lastUpdatedDateTimeUtc ?? g.createdDateTimeUtc,
+    etag: etagOf(g),
   }
 }
 
 /**
- * Creates or replaces an individual enrollment (empty keys are generated).
+ * What a write with `If-Match` may replace: `undefined` (nothing there) only without one or
+ * with `*`; else the etag must be the stored one's.
+ *
+ * @throws {SasTokenError} `ERR_HUB_PRECONDITION_FAILED`.
+ */
+function checkWrite(existing: Enrollment | EnrollmentGroup | undefined, ifMatch: string | undefined): void {
+  if (existing !== undefined) checkIfMatch(ifMatch, etagOf(existing))
+  else if (ifMatch !== undefined && ifMatch.trim() !== '*')
+    throw new SasTokenError(
+      'ERR_HUB_PRECONDITION_FAILED',
+      'If-Match names an etag, but there is nothing to match: create it without one.',
+    )
+}
+
+/**
+ * Creates or replaces an individual enrollment (empty keys are generated); with `ifMatch`, only
+ * the one of that etag (or any, `*`).
  *
  * @returns The enrollment as stored (with its keys).
  *
- * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST` (a bad key, an
+ *   attestation other than symmetric key), `ERR_HUB_PRECONDITION_FAILED`.
  */
-export function putEnrollment(hub: HubService, registrationId: string, input: EnrollmentBody): Enrollment {
+export function putEnrollment(
+  hub: HubService,
+  registrationId: string,
+  input: EnrollmentBody,
+  ifMatch?: string,
+): Enrollment {
   assertRegistrationId(registrationId)
+  const existing = Object.hasOwn(hub.state.dps.enrollments, registrationId)
+    ? hub.state.dps.enrollments[registrationId]
+    : undefined
+  checkWrite(existing, ifMatch)
+  const now = new Date(hub.now()).toISOString()
   const enrollment: Enrollment = {
     registrationId,
     ...keysOf(input),
     provisioningStatus: input.provisioningStatus ?? 'enabled',
-    createdDateTimeUtc: new Date(hub.now()).toISOString(),
+    createdDateTimeUtc: existing?.createdDateTimeUtc ?? now,
+    lastUpdatedDateTimeUtc: now,
+    etag: newEtag(),
   }
   if (typeof input.deviceId === 'string' && input.deviceId !== '') enrollment.deviceId = input.deviceId
   hub.state.dps.enrollments[registrationId] = enrollment
@@ -84,19 +180,31 @@ export function putEnrollment(hub: HubService, registrationId: string, input: En
 }
 
 /**
- * Creates or replaces an enrollment group (empty keys are generated).
+ * Creates or replaces an enrollment group (empty keys are generated); with `ifMatch`, only the
+ * one of that etag (or any, `*`).
  *
  * @returns The group as stored (with its keys).
  *
- * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST`.
+ * @throws {SasTokenError} `ERR_INVALID_IDENTIFIER`, `ERR_HUB_BAD_REQUEST` (a bad key, an
+ *   attestation other than symmetric key), `ERR_HUB_PRECONDITION_FAILED`.
  */
-export function putGroup(hub: HubService, groupId: string, input: GroupBody): EnrollmentGroup {
+export function putGroup(
+  hub: HubService,
+  groupId: string,
+  input: GroupBody,
+  ifMatch?: string,
+): EnrollmentGroup {
   assertRegistrationId(groupId, 'enrollment group id')
+  const existing = Object.hasOwn(hub.state.dps.groups, groupId) ? hub.state.dps.groups[groupId] : undefined
+  checkWrite(existing, ifMatch)
+  const now = new Date(hub.now()).toISOString()
   const group: EnrollmentGroup = {
     enrollmentGroupId: groupId,
     ...keysOf(input),
     provisioningStatus: input.provisioningStatus ?? 'enabled',
-    createdDateTimeUtc: new Date(hub.now()).toISOString(),
+    createdDateTimeUtc: existing?.createdDateTimeUtc ?? now,
+    lastUpdatedDateTimeUtc: now,
+    etag: newEtag(),
   }
   hub.state.dps.groups[groupId] = group
   hub.store.changed()
@@ -137,14 +245,125 @@ export function getEnrollment(hub: HubService, kind: EnrollmentTable, id: string
 }
 
 /**
- * Deletes an enrollment.
+ * Deletes an enrollment; with `ifMatch`, only the one of that etag (or any, `*`).
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_PRECONDITION_FAILED`.
+ */
+export function deleteEnrollment(hub: HubService, kind: EnrollmentTable, id: string, ifMatch?: string): void {
+  checkIfMatch(ifMatch, etagOf(stored(hub, kind, id)))
+  delete (kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups)[id]
+  hub.store.changed()
+}
+
+/** Where a query page starts and how many it holds: DPS's `x-ms-continuation` and `x-ms-max-item-count`. */
+export interface DpsPaging {
+  continuation: string | undefined
+  maxItemCount: string | undefined
+}
+
+/** A page of a DPS query: its items, and the token of the next page when there is one. */
+export interface DpsPage {
+  items: Record<string, unknown>[]
+  continuation: string | undefined
+}
+
+/**
+ * The query text DPS's service API serves: `*` or `SELECT * FROM {what}` (every record); any
+ * other is refused, saying so.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`.
+ */
+function checkQuery(query: string, what: string): void {
+  const q = query.trim().replace(/\s+/g, ' ')
+  if (q === '*' || q.toLowerCase() === `select * from ${what.toLowerCase()}`) return
+  throw bad(
+    `The query ${JSON.stringify(query.slice(0, 100))} is not served: the emulator's DPS answers "*" (or "SELECT * FROM ${what}") with every record, in pages.`,
+  )
+}
+
+/**
+ * A page of every enrollment (or group), ordered by id, as DPS's `POST /enrollments/query`.
+ *
+ * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST` (the query, a paging header).
+ */
+export function queryEnrollments(
+  hub: HubService,
+  kind: EnrollmentTable,
+  query: string,
+  paging: DpsPaging,
+): DpsPage {
+  checkQuery(query, kind === 'enrollments' ? 'enrollments' : 'enrollmentGroups')
+  const rows = listEnrollments(hub, kind).sort((a, b) => compareIds(idOf(a), idOf(b)))
+  return page(rows, pageStart(paging.continuation), pageSize(paging.maxItemCount))
+}
+
+const idOf = (row: Record<string, unknown>): string =>
+  String(row.registrationId ?? row.enrollmentGroupId ?? '')
+const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** DPS's `DeviceRegistrationState` of a finished registration. */
+export function registrationJson(r: Registration): Record<string, unknown> {
+  return {
+    registrationId: r.registrationId,
+    createdDateTimeUtc: r.createdDateTimeUtc,
+    assignedHub: r.assignedHub,
+    deviceId: r.deviceId,
+    status: 'assigned',
+    substatus: 'initialAssignment',
+    lastUpdatedDateTimeUtc: r.createdDateTimeUtc,
+    etag: Buffer.from(r.createdDateTimeUtc).toString('base64'),
+  }
+}
+
+function storedRegistration(hub: HubService, registrationId: string): Registration {
+  const table = hub.state.dps.registrations
+  const found = Object.hasOwn(table, registrationId) ? table[registrationId] : undefined
+  if (found === undefined)
+    throw new SasTokenError('ERR_HUB_NOT_FOUND', `Registration ${registrationId} does not exist.`)
+  return found
+}
+
+/**
+ * One registration's state, as DPS's `GET /registrations/{id}`.
  *
  * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
  */
-export function deleteEnrollment(hub: HubService, kind: EnrollmentTable, id: string): void {
-  stored(hub, kind, id)
-  delete (kind === 'enrollments' ? hub.state.dps.enrollments : hub.state.dps.groups)[id]
+export function getRegistration(hub: HubService, registrationId: string): Record<string, unknown> {
+  return registrationJson(storedRegistration(hub, registrationId))
+}
+
+/**
+ * Deletes a registration's state (the device stays in the hub's registry, as with DPS); with
+ * `ifMatch`, only the one of that etag (or any, `*`).
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_PRECONDITION_FAILED`.
+ */
+export function deleteRegistration(hub: HubService, registrationId: string, ifMatch?: string): void {
+  const found = storedRegistration(hub, registrationId)
+  checkIfMatch(ifMatch, String(registrationJson(found).etag))
+  delete hub.state.dps.registrations[registrationId]
   hub.store.changed()
+}
+
+/**
+ * A page of the registration states of one enrollment group's devices, ordered by registration
+ * id, as DPS's `POST /registrations/{groupId}/query`.
+ *
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND` (no such group), `ERR_HUB_BAD_REQUEST` (the query, a paging header).
+ */
+export function queryGroupRegistrations(
+  hub: HubService,
+  groupId: string,
+  query: string,
+  paging: DpsPaging,
+): DpsPage {
+  stored(hub, 'groups', groupId)
+  checkQuery(query, 'registrations')
+  const rows = Object.values(hub.state.dps.registrations)
+    .filter((r) => r.enrollmentGroupId === groupId)
+    .sort((a, b) => compareIds(a.registrationId, b.registrationId))
+    .map(registrationJson)
+  return page(rows, pageStart(paging.continuation), pageSize(paging.maxItemCount))
 }
 
 /** What DPS answers a register or poll: the status, the JSON body and, with 202, when to poll. */

@@ -1,7 +1,7 @@
 /**
  * The schema of `state.json`: one zod schema per stored type, mirroring the TypeScript
  * interfaces (`HubState`, `DeviceEntry`, `Identity`, `Policy`, `TwinState`, `QueuedC2d`, the DPS
- * enrollments, groups and registrations, `RegisteredCa`), checked deeply when the hub loads the
+ * enrollments, groups, registrations and policies, `RegisteredCa`), checked deeply when the hub loads the
  * file, so that a hand-edited state that would crash the hub later is refused at start with the
  * JSON path of the first problem. Keys are checked with the core's base64 rule, ids with the
  * core's id rules; a table's key must be the id of its entry.
@@ -23,7 +23,7 @@ import { C2D_ACKS } from './c2d-feedback.js'
 import { type RegisteredCa, assertCaName } from './ca-registry.js'
 import { idTable } from './id-table.js'
 import type { DeviceEntry, Identity, Policy, QueuedC2d } from './registry.js'
-import type { Enrollment, EnrollmentGroup, HubState, Registration } from './state-store.js'
+import type { DpsPolicy, Enrollment, EnrollmentGroup, HubState, Registration } from './state-store.js'
 import type { JsonObject, TwinState } from './twin.js'
 
 /**
@@ -243,6 +243,8 @@ const enrollment = z.strictObject({
   deviceId: optional(text.check(rule((v) => assertDeviceId(v, 'deviceId')))),
   provisioningStatus: status,
   createdDateTimeUtc: text,
+  etag: optional(text),
+  lastUpdatedDateTimeUtc: optional(text),
 }) satisfies z.ZodMiniType<Enrollment>
 
 const enrollmentGroup = z.strictObject({
@@ -251,7 +253,24 @@ const enrollmentGroup = z.strictObject({
   secondaryKey: key,
   provisioningStatus: status,
   createdDateTimeUtc: text,
+  etag: optional(text),
+  lastUpdatedDateTimeUtc: optional(text),
 }) satisfies z.ZodMiniType<EnrollmentGroup>
+
+const dpsPolicy = z.strictObject({
+  keyName: text,
+  primaryKey: key,
+  secondaryKey: key,
+  rights: z.array(
+    z.enum([
+      'ServiceConfig',
+      'EnrollmentRead',
+      'EnrollmentWrite',
+      'RegistrationStatusRead',
+      'RegistrationStatusWrite',
+    ]),
+  ),
+}) satisfies z.ZodMiniType<DpsPolicy>
 
 const registration = z.strictObject({
   registrationId: text,
@@ -291,6 +310,7 @@ const hubState = z.strictObject({
       idOf: ['enrollmentGroupId'],
     }),
     registrations: table(registration, { checkKey: registrationKey, idOf: ['registrationId'] }),
+    policies: optional(z.array(dpsPolicy)),
   }),
   certificates: optional(table(registeredCa, { checkKey: assertCaName, idOf: ['name'] })),
 }) satisfies z.ZodMiniType<HubState>

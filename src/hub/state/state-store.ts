@@ -23,6 +23,10 @@ export interface Enrollment {
   deviceId?: string
   provisioningStatus: 'enabled' | 'disabled'
   createdDateTimeUtc: string
+  /** Changes with every write (If-Match); absent in state written before it was kept. */
+  etag?: string
+  /** When it was last written; absent in state written before it was kept. */
+  lastUpdatedDateTimeUtc?: string
 }
 
 /** A DPS enrollment group (symmetric key): device keys are derived per registration id. */
@@ -32,7 +36,27 @@ export interface EnrollmentGroup {
   secondaryKey: string
   provisioningStatus: 'enabled' | 'disabled'
   createdDateTimeUtc: string
+  /** Changes with every write (If-Match); absent in state written before it was kept. */
+  etag?: string
+  /** When it was last written; absent in state written before it was kept. */
+  lastUpdatedDateTimeUtc?: string
 }
+
+/** A shared access policy of the DPS service API (`provisioningserviceowner`), apart from the hub's. */
+export interface DpsPolicy {
+  keyName: string
+  primaryKey: string
+  secondaryKey: string
+  rights: DpsPermission[]
+}
+
+/** What a DPS shared access policy allows (DPS's own rights, not IoT Hub's). */
+export type DpsPermission =
+  | 'ServiceConfig'
+  | 'EnrollmentRead'
+  | 'EnrollmentWrite'
+  | 'RegistrationStatusRead'
+  | 'RegistrationStatusWrite'
 
 /** A finished DPS registration. */
 export interface Registration {
@@ -55,6 +79,8 @@ export interface HubState {
     enrollments: Record<string, Enrollment>
     groups: Record<string, EnrollmentGroup>
     registrations: Record<string, Registration>
+    /** The DPS service API's policies (absent in state written before it was served: made at start). */
+    policies?: DpsPolicy[]
   }
   /** Registered X.509 CA certificates by name (absent in state written before they existed). */
   certificates?: Record<string, RegisteredCa>

@@ -95,6 +95,35 @@ export async function connectHub(args: HubArgs): Promise<HubClient> {
   })
 }
 
+/** The environment variable the DPS connection string (`provisioningserviceowner`) is read from. */
+export const DPS_CONNECTION_STRING_ENV = 'DPS_CONNECTION_STRING'
+
+/** {@link hubOptions} with `-c` for DPS's service API: the DPS connection string. */
+export function withDpsOptions<T>(y: Argv<T>) {
+  return withHubOptions(y).option('connection-string', {
+    alias: 'c',
+    type: 'string',
+    group: HUB,
+    describe: `DPS connection string, SharedAccessKeyName=provisioningserviceowner ("-" reads stdin) [default: $${DPS_CONNECTION_STRING_ENV}]`,
+  })
+}
+
+/**
+ * A {@link HubClient} for DPS's service API, with the DPS connection string of `-c` or
+ * `$DPS_CONNECTION_STRING` (never the hub's: DPS takes its own policy).
+ *
+ * @throws {UsageError} When neither gives one.
+ * @throws {SasTokenError} As {@link connectHub}.
+ */
+export function connectDps(args: HubArgs): Promise<HubClient> {
+  const given = args.connectionString ?? (process.env[DPS_CONNECTION_STRING_ENV] || undefined)
+  if (given === undefined || given.trim() === '')
+    throw new UsageError(
+      `no DPS connection string: give -c "HostName=…;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=…" (sas-token hub prints it at start) or set $${DPS_CONNECTION_STRING_ENV}.`,
+    )
+  return connectHub({ ...args, connectionString: given })
+}
+
 /** Parses a JSON option value; a usage error names the option. */
 export function jsonOption(name: string, text: string): unknown {
   try {

@@ -13,6 +13,7 @@ import { notice, writeJson, writeValue } from '../../output.js'
 import { registerSecret } from '../../secrets.js'
 import { table } from '../../table.js'
 import { connectHub, withHubOptions } from './connect.js'
+import { enrollments, groups, registrations } from './dps-service.js'
 
 const showSecretsOption = {
   'show-secrets': { type: 'boolean', describe: 'Print the keys (redacted by default)' },
@@ -28,7 +29,7 @@ const keyOptions = {
 const idOf = (e: DpsEnrollment): string => e.registrationId ?? e.enrollmentGroupId ?? ''
 
 /** The enrollment with its keys replaced by `<redacted>`, unless asked for; the keys are secrets either way. */
-function redacted(e: DpsEnrollment, show: boolean): DpsEnrollment {
+export function redacted<E extends DpsEnrollment>(e: E, show: boolean): E {
   const keys = e.attestation?.symmetricKey
   registerSecret(keys?.primaryKey ?? undefined)
   registerSecret(keys?.secondaryKey ?? undefined)
@@ -61,7 +62,7 @@ function inputOf(args: {
 }
 
 /** One enrollment as `name  value` lines. */
-function describe(e: DpsEnrollment, show: boolean): string {
+export function describe(e: DpsEnrollment, show: boolean): string {
   const keys = redacted(e, show).attestation?.symmetricKey
   return table([
     [e.enrollmentGroupId === undefined ? 'registrationId' : 'enrollmentGroupId', idOf(e)],
@@ -132,7 +133,7 @@ const kindOf = (args: { group?: boolean | undefined; groups?: boolean | undefine
   args.group === true || args.groups === true ? 'group' : 'enrollment'
 
 /** One enrollment as a tab-separated line: id, status, device id (and, shown, the primary key). */
-function line(e: DpsEnrollment, show: boolean): string {
+export function line(e: DpsEnrollment, show: boolean): string {
   const row = [idOf(e), e.provisioningStatus ?? '', e.deviceId ?? '']
   return (show ? [...row, redacted(e, show).attestation?.symmetricKey?.primaryKey ?? ''] : row).join('\t')
 }
@@ -194,13 +195,20 @@ function builder(y: Argv) {
     .command(enrollGroup)
     .command(list)
     .command(rm)
-    .demandCommand(1, 'Give a dps command: enroll, enroll-group, list or rm.')
+    .command(enrollments)
+    .command(groups)
+    .command(registrations)
+    .demandCommand(
+      1,
+      'Give a dps command: enrollments, groups, registrations (DPS service API), or enroll, enroll-group, list, rm.',
+    )
 }
 
 /** The `hub dps` command module. */
 export const dps: CommandModule<object, OptionsOf<typeof builder>> = {
   command: 'dps <command>',
-  describe: "The emulator's DPS enrollments: enroll, enroll-group, list, rm",
+  describe:
+    "DPS: enrollments, groups, registrations (DPS's service API, the DPS connection string); enroll, enroll-group, list, rm (the emulator's shortcut)",
   builder,
   handler: () => {},
 }
