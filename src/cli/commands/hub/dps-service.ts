@@ -14,7 +14,7 @@ import { notice, writeJson, writeValue } from '../../output.js'
 import { registerSecret } from '../../secrets.js'
 import { table } from '../../table.js'
 import { connectDps, withDpsOptions } from './connect.js'
-import { describe as describeEnrollment, line, redacted } from './dps.js'
+import { describe as describeEnrollment, line, redacted } from './dps-render.js'
 
 const showSecrets = {
   'show-secrets': { type: 'boolean', describe: 'Print the keys (redacted by default)' },

@@ -11,8 +11,8 @@ import type { ArgsOf, OptionsOf } from '../../command.js'
 import type { DpsEnrollment, EnrollmentInput, EnrollmentKind } from '../../hub-client.js'
 import { notice, writeJson, writeValue } from '../../output.js'
 import { registerSecret } from '../../secrets.js'
-import { table } from '../../table.js'
 import { connectHub, withHubOptions } from './connect.js'
+import { describe, line, redacted } from './dps-render.js'
 import { enrollments, groups, registrations } from './dps-service.js'
 
 const showSecretsOption = {
@@ -24,25 +24,6 @@ const keyOptions = {
   'secondary-key': { type: 'string', describe: 'The secondary key, base64 [default: a new one]' },
   disabled: { type: 'boolean', describe: 'Create it disabled (its devices cannot register)' },
 } as const
-
-/** The id of an enrollment or a group. */
-const idOf = (e: DpsEnrollment): string => e.registrationId ?? e.enrollmentGroupId ?? ''
-
-/** The enrollment with its keys replaced by `<redacted>`, unless asked for; the keys are secrets either way. */
-export function redacted<E extends DpsEnrollment>(e: E, show: boolean): E {
-  const keys = e.attestation?.symmetricKey
-  registerSecret(keys?.primaryKey ?? undefined)
-  registerSecret(keys?.secondaryKey ?? undefined)
-  if (show || keys === undefined) return e
-  const hide = (k: string | null | undefined) => (typeof k === 'string' && k !== '' ? '<redacted>' : k)
-  return {
-    ...e,
-    attestation: {
-      ...e.attestation,
-      symmetricKey: { primaryKey: hide(keys.primaryKey), secondaryKey: hide(keys.secondaryKey) },
-    },
-  }
-}
 
 /** The body of an enroll command: the keys given (empty: the hub makes them) and the status. */
 function inputOf(args: {
@@ -59,19 +40,6 @@ function inputOf(args: {
     ...(args.deviceId !== undefined && { deviceId: args.deviceId }),
     provisioningStatus: args.disabled === true ? 'disabled' : 'enabled',
   }
-}
-
-/** One enrollment as `name  value` lines. */
-export function describe(e: DpsEnrollment, show: boolean): string {
-  const keys = redacted(e, show).attestation?.symmetricKey
-  return table([
-    [e.enrollmentGroupId === undefined ? 'registrationId' : 'enrollmentGroupId', idOf(e)],
-    ['deviceId', e.deviceId],
-    ['status', e.provisioningStatus],
-    ['attestation', e.attestation?.type],
-    ['primaryKey', keys?.primaryKey ?? undefined],
-    ['secondaryKey', keys?.secondaryKey ?? undefined],
-  ])
 }
 
 /** Writes what an enroll command stored. */
@@ -131,12 +99,6 @@ const enrollGroup: CommandModule<object, OptionsOf<typeof enrollGroupBuilder>> =
 
 const kindOf = (args: { group?: boolean | undefined; groups?: boolean | undefined }): EnrollmentKind =>
   args.group === true || args.groups === true ? 'group' : 'enrollment'
-
-/** One enrollment as a tab-separated line: id, status, device id (and, shown, the primary key). */
-export function line(e: DpsEnrollment, show: boolean): string {
-  const row = [idOf(e), e.provisioningStatus ?? '', e.deviceId ?? '']
-  return (show ? [...row, redacted(e, show).attestation?.symmetricKey?.primaryKey ?? ''] : row).join('\t')
-}
 
 function listBuilder(y: Argv) {
   return withHubOptions(y)
