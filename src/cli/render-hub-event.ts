@@ -40,6 +40,7 @@ function facts(e: HubEvent): string | string[] {
       return [
         `${e.returnCode === undefined ? (e.condition ?? `HTTP ${e.status}`) : `CONNACK ${e.returnCode}`} ${e.protocol} clientId=${JSON.stringify(e.clientId)} username=${JSON.stringify(e.username)}`,
         ...e.findings.map((f) => `${f.severity} ${f.code}: ${f.message}`),
+        ...(e.fault === undefined ? [] : [`fault ${e.fault.fault}: ${e.fault.message}`]),
       ]
     case 'disconnect':
     case 'close':
@@ -64,6 +65,8 @@ function facts(e: HubEvent): string | string[] {
       return `→ ${e.deviceId} on ${e.assignedHub}${e.enrollmentGroupId === undefined ? '' : ` (group ${e.enrollmentGroupId})`}`
     case 'registry':
       return e.action
+    case 'fault':
+      return `${e.fault} (${e.source}${e.protocol === undefined ? '' : ` ${e.protocol}`}): ${e.action}${e.until === undefined ? '' : ` until ${e.until}`}`
     case 'warning':
       return e.message
     default:

@@ -147,8 +147,15 @@ export interface HubRefuseEvent extends EventBase {
   moduleId?: string
   /** The first error finding: the headline of the refusal. */
   reason?: Finding
-  /** Every finding of the core's `diagnoseConnect` given what the registry knows (at least one error): what decided the refusal. */
+  /** Every finding of the core's `diagnoseConnect` given what the registry knows (at least one error, unless `fault` refused): what decided the refusal. */
   findings: Finding[]
+  /** A fault on purpose refused a connect the findings accept (`AuthFailure`, the operator's refuse). */
+  fault?: {
+    /** The fault. */
+    fault: string
+    /** Why, and that the credentials are fine. */
+    message: string
+  }
 }
 
 /** How a connection ended. */
@@ -328,6 +335,29 @@ export interface HubRegistryEvent extends AboutIdentity {
 }
 
 /**
+ * A fault done on purpose: asked by a device's fault-injection message (IoT Hub's
+ * `AzIoTHub_FaultOperationType`) or by the operator API, when it is done.
+ */
+export interface HubFaultEvent extends EventBase {
+  /** The event's name. */
+  event: 'fault'
+  /** The device it hits; absent for a fault of the whole hub (an outage). */
+  deviceId?: string
+  /** The module it hits. */
+  moduleId?: string
+  /** The fault: IoT Hub's fault type (`KillTcp`, `InvokeThrottling`, …) or the operator's action. */
+  fault: string
+  /** Who asked: a device's fault-injection message, or the operator API. */
+  source: 'message' | 'api'
+  /** What the hub did (`kill-tcp done`, `throttled for 5 s`, `nothing to do: not connected`). */
+  action: string
+  /** The transport of the connection it hit. */
+  protocol?: Transport
+  /** When a window or a refusal ends, ISO 8601. */
+  until?: string
+}
+
+/**
  * Something an operator should know: a listener that could not bind, a protocol or path the hub
  * does not serve, a dropped connection or events, a state write that failed.
  */
@@ -376,6 +406,7 @@ export type HubEvent =
   | HubC2dEvent
   | HubDpsRegisterEvent
   | HubRegistryEvent
+  | HubFaultEvent
   | HubWarningEvent
 
 /** The names of the events the hub emits. */

@@ -37,6 +37,12 @@ export interface HubErrorCodes {
   ERR_HUB_QUERY_INVALID: true
   /** A bulk registry request over IoT Hub's limit of 100 items. */
   ERR_HUB_TOO_MANY_DEVICES: true
+  /** An operation throttled (IoT Hub's `IotHubThrottled`, HTTP 429): `retryAfterSeconds` says when to retry. */
+  ERR_HUB_THROTTLED: true
+  /** An operation over the hub's message quota (`IotHubQuotaExceeded`, HTTP 403): `retryAfterSeconds`. */
+  ERR_HUB_QUOTA_EXCEEDED: true
+  /** A connect refused on purpose by a fault (`AuthFailure`, the operator's refuse): the credentials are fine. */
+  ERR_HUB_FAULT_REFUSED: true
 }
 
 /** Every code the hub raises on a `SasTokenError`. */

@@ -9,6 +9,7 @@
 import { SasTokenError, isSasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { C2dQueue } from './state/c2d-queue.js'
+import { HubFaults } from './state/faults.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
 import type { D2cLog } from './state/d2c-log.js'
 import type { HubRefuseEvent } from './event-types.js'
@@ -78,6 +79,8 @@ export class HubService {
   readonly c2d: C2dQueue
   /** The device-to-cloud log (what the Event Hub-compatible endpoint reads). */
   readonly d2c: D2cLog
+  /** Faults on purpose: pending ones, throttling windows, refused connects (faults.ts). */
+  readonly faults: HubFaults
   /** The token-expiry timer of each session that has one. */
   readonly #expiry = new Map<Session, NodeJS.Timeout>()
 
@@ -99,6 +102,11 @@ export class HubService {
     this.clockSkewSeconds = o.clockSkewSeconds
     this.c2d = new C2dQueue({ store: o.store, events: o.events, now: o.now, ...o.c2d })
     this.d2c = o.d2c
+    this.faults = new HubFaults({
+      events: this.events,
+      now: this.now,
+      sessionOf: (d, m) => this.sessionOf(d, m),
+    })
     for (const entry of Object.values(this.store.state.devices)) {
       for (const identity of [entry.device, ...Object.values(entry.modules)])
         identity.connectionState = 'Disconnected'
@@ -326,6 +334,7 @@ export class HubService {
       enrollment: (r) => (Object.hasOwn(dps.enrollments, r) ? dps.enrollments[r] : undefined),
       groups: () => Object.values(dps.groups),
       certificateAuthorities: () => Object.values(this.state.certificates ?? {}),
+      faultRefusal: (target) => this.faults.refusal(target),
     }
   }
 
@@ -400,6 +409,7 @@ export class HubService {
   closeSessions(): void {
     for (const timer of this.#expiry.values()) clearTimeout(timer)
     this.#expiry.clear()
+    this.faults.close()
   }
 
   #connectionState(session: Session, state: 'Connected' | 'Disconnected'): void {

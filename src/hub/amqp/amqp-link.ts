@@ -19,6 +19,7 @@ import type { Delivery, Sender } from 'rhea'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import type { C2dLink } from '../state/c2d-queue.js'
 import type { QueuedC2d } from '../state/registry.js'
+import type { LinkFault } from '../state/faults.js'
 import type { DeviceLink } from '../state/sessions.js'
 import type { AmqpConnection, AmqpContext, AmqpLink } from './context.js'
 import { encodeMessage } from './message-mapping.js'
@@ -157,6 +158,11 @@ export class AmqpDeviceLink implements DeviceLink, C2dLink {
   }
 
   // ---- the end -----------------------------------------------------------------------------
+
+  /** No AMQP fault is served yet: each is `false` (the fault event says it did not apply). */
+  fault(_fault: LinkFault): boolean {
+    return false
+  }
 
   close(): void {
     if (this.#closed) return

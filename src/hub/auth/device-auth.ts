@@ -22,6 +22,7 @@ import type {
 } from '../../diagnose/index.js'
 import { DEFAULT_API_VERSION, parseMqttUsername } from '../../mqtt/credentials.js'
 import type { RegisteredCa } from '../state/ca-registry.js'
+import type { FaultRefusal, FaultTarget } from '../state/faults.js'
 import type { Identity, Policy } from '../state/registry.js'
 import type { Enrollment, EnrollmentGroup } from '../state/state-store.js'
 import { checkCaChain } from '../tls/x509-chain.js'
@@ -49,10 +50,13 @@ export type ConnectOutcome =
   | { ok: true; accepted: AcceptedDevice | AcceptedRegistration; findings: Finding[] }
   | {
       ok: false
-      returnCode: 4 | 5
-      /** Every finding; at least one is an error. */
+      /** MQTT's CONNACK return code: 4 or 5 for findings, a fault's own code (1–5). */
+      returnCode: 1 | 2 | 3 | 4 | 5
+      /** Every finding; at least one is an error, unless a fault refused the connect. */
       findings: Finding[]
       identity?: { deviceId: string; moduleId?: string }
+      /** The fault that refused a connect the findings accept. */
+      fault?: FaultRefusal
     }
 
 /** What the authenticator needs to know of the hub. */
@@ -69,6 +73,8 @@ export interface AuthContext {
   groups(): EnrollmentGroup[]
   /** The registered X.509 CA certificates; none when absent. */
   certificateAuthorities?(): RegisteredCa[]
+  /** A fault refusing the identity's connects now (asked once the findings accept; uses one up). */
+  faultRefusal?(target: FaultTarget): FaultRefusal | undefined
 }
 
 /**
@@ -187,13 +193,26 @@ export function authenticateConnect(fields: ConnectFields, ctx: AuthContext): Co
   }
   const { findings, accepted, named: identity } = decideConnect(connect, o)
   if (accepted !== undefined) {
-    return { ok: true, accepted, findings }
+    const target = accepted.kind === 'hub' ? idFields(accepted) : undefined
+    const fault = target === undefined ? undefined : ctx.faultRefusal?.(target)
+    if (fault === undefined) return { ok: true, accepted, findings }
+    return {
+      ok: false,
+      returnCode: fault.returnCode,
+      findings,
+      ...(target ? { identity: target } : {}),
+      fault,
+    }
   }
   const first = findings.find((f) => f.severity === 'error')
   const returnCode = (first === undefined ? undefined : CONNACK_RETURN_CODES[first.code]) ?? 5
   return identity === undefined
     ? { ok: false, returnCode, findings }
     : { ok: false, returnCode, findings, identity }
+}
+
+function idFields(a: AcceptedDevice): FaultTarget {
+  return a.moduleId === undefined ? { deviceId: a.deviceId } : { deviceId: a.deviceId, moduleId: a.moduleId }
 }
 
 /** What a transport without a CONNECT presents: the identity it names and a SAS token for it. */

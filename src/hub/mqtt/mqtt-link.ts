@@ -9,6 +9,7 @@
  */
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import { desiredPatchTopic, methodRequestTopic, moduleInputTopic } from '../../mqtt/topics.js'
+import type { LinkFault } from '../state/faults.js'
 import type { DeviceLink, SubscriptionKind } from '../state/sessions.js'
 
 /** The `brokerId` of a packet the hub publishes to one connection (aedes forwards only these). */
@@ -29,6 +30,8 @@ export interface LinkClient {
     done: (err?: Error) => void,
   ): void
   close(done?: () => void): void
+  /** The connection's stream (TLS socket or WebSocket stream). */
+  conn: { destroy(): void }
 }
 
 /** One MQTT connection of a device or module (or a DPS client, which only gets answers). */
@@ -88,5 +91,13 @@ export class MqttLink implements DeviceLink {
 
   close(): void {
     this.#client.close()
+  }
+
+  /** `kill-tcp` destroys the stream; `shutdown-mqtt` closes the connection as aedes does. */
+  fault(fault: LinkFault): boolean {
+    if (fault === 'kill-tcp') this.#client.conn.destroy()
+    else if (fault === 'shutdown-mqtt') this.#client.close()
+    else return false
+    return true
   }
 }

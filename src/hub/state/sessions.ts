@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { LinkFault } from './faults.js'
 import { DPS_RESPONSES_FILTER, filterKind } from '../../mqtt/topics.js'
 import type { FilterKind } from '../../mqtt/topics.js'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
@@ -27,6 +28,11 @@ export interface DeviceLink {
   sendInput(inputName: string, properties: MessageProperties, payload: Buffer): void
   /** Closes the connection (the reason is in {@link Session.closeReason}). */
   close(): void
+  /**
+   * Does a fault to this connection (faults.ts); `false` when it does not apply to this
+   * transport (an AMQP link fault on MQTT).
+   */
+  fault(fault: LinkFault): boolean
 }
 
 /**

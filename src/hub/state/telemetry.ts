@@ -11,6 +11,8 @@ import { isUtf8 } from 'node:buffer'
 import type { ReceivedMessageProperties } from '../../mqtt/property-bag.js'
 import type { HubService } from '../service.js'
 import type { D2cRecord } from './d2c-log.js'
+import { parseFaultRequest } from './faults.js'
+import type { FaultRequest } from './faults.js'
 import type { Identity } from './registry.js'
 import type { Session } from './sessions.js'
 
@@ -50,8 +52,13 @@ function authMethodOf(session: TelemetrySender): string {
  * Records a message from an identity (for a session: the identity `touch` returned): appended
  * to the log (on disk once `hub.d2c.committed()` settles), then published.
  *
+ * A message whose application properties ask for a fault (IoT Hub's
+ * `AzIoTHub_FaultOperationType`, faults.ts) is logged like any other, then the fault is done;
+ * one naming an unknown fault is a warning.
+ *
  * @returns The message as the log keeps it, with its partition, sequence number and offset.
- * @throws {SasTokenError} `ERR_HUB_CLOSED` when the hub is closing.
+ * @throws {SasTokenError} `ERR_HUB_THROTTLED` or `ERR_HUB_QUOTA_EXCEEDED` while a fault throttles
+ *   the sender (nothing is logged), `ERR_HUB_CLOSED` when the hub is closing.
  */
 export function ingestTelemetry(
   hub: HubService,
@@ -59,7 +66,9 @@ export function ingestTelemetry(
   identity: Identity,
   input: TelemetryInput,
 ): D2cRecord {
+  hub.faults.admit(session)
   const app: Record<string, string | null> = { ...input.properties.properties, ...input.protocolProperties }
+  const fault = faultOf(hub, session, app)
   // the bag's system fields are its strings (`properties`, the application ones, is an object)
   const systemProperties: Record<string, string> = {}
   for (const [name, value] of Object.entries(input.properties))
@@ -92,5 +101,25 @@ export function ingestTelemetry(
     properties: app,
     systemProperties,
   })
+  if (fault !== undefined) hub.faults.inject(session, fault, 'message')
   return record
+}
+
+/** The fault a message asks for; a malformed ask is a warning, and the message is still logged. */
+function faultOf(
+  hub: HubService,
+  session: TelemetrySender,
+  properties: Record<string, string | null>,
+): FaultRequest | undefined {
+  try {
+    return parseFaultRequest(properties)
+  } catch (err) {
+    hub.events.publish({
+      event: 'warning',
+      message: `a fault-injection message was not acted on: ${err instanceof Error ? err.message : String(err)}`,
+      deviceId: session.deviceId,
+      ...(session.moduleId === undefined ? {} : { moduleId: session.moduleId }),
+    })
+    return undefined
+  }
 }

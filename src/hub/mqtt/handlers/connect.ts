@@ -77,10 +77,16 @@ export function authenticate(ctx: MqttContext) {
         protocol: protocolOf(client),
         ...(outcome.identity ? idFields(outcome.identity) : {}),
         findings,
+        ...(outcome.fault === undefined
+          ? {}
+          : { fault: { fault: outcome.fault.fault, message: outcome.fault.message } }),
       })
-      const err: AuthenticateError = Object.assign(new Error(first?.message ?? 'not authorized'), {
-        returnCode: outcome.returnCode,
-      })
+      const err: AuthenticateError = Object.assign(
+        new Error(first?.message ?? outcome.fault?.message ?? 'not authorized'),
+        {
+          returnCode: outcome.returnCode,
+        },
+      )
       done(err, false)
       return
     }
