@@ -36,6 +36,7 @@ export type {
   HubC2dEvent,
   HubDpsRegisterEvent,
   HubRegistryEvent,
+  HubFaultEvent,
   HubWarningEvent,
 } from './event-types.js'
 export type { EventStreamOptions } from './event-sinks.js'
