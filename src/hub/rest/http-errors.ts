@@ -41,6 +41,9 @@ const ERRORS: Readonly<Record<string, readonly [number, string, number]>> = {
   ERR_HUB_STATE_IO: [507, 'InsufficientStorage', 507001],
   ERR_HUB_UNAUTHORIZED: [401, 'IotHubUnauthorizedAccess', 401002],
   ERR_HUB_TOO_MANY_DEVICES: [413, 'TooManyDevices', 413002],
+  ERR_HUB_THROTTLED: [429, 'IotHubThrottled', 429001],
+  ERR_HUB_QUOTA_EXCEEDED: [403, 'IotHubQuotaExceeded', 403002],
+  ERR_HUB_FAULT_REFUSED: [401, 'IotHubUnauthorizedAccess', 401002],
 }
 
 /** A 400 `ArgumentInvalid`. */
@@ -63,7 +66,9 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   if (isSasTokenError(err)) {
     const mapped = ERRORS[err.code]
-    return mapped ? new HttpError(mapped[0], mapped[1], mapped[2], err.message) : badRequest(err.message)
+    const retry = err.facts.retryAfterSeconds
+    const headers: Record<string, string> = typeof retry === 'number' ? { 'retry-after': String(retry) } : {}
+    return mapped ? new HttpError(mapped[0], mapped[1], mapped[2], err.message, headers) : badRequest(err.message)
   }
   return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
 }
