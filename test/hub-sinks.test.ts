@@ -202,9 +202,12 @@ describe('event sinks under slow readers', { timeout: 240_000 }, () => {
   })
 
   it('SSE: a subscriber that never reads is disconnected with a warning, RSS stays bounded; a slowish one is told what it missed', async () => {
+    // the device-to-cloud log keeps what its retention allows (up to 10 000 messages a
+    // partition by default, ~130 MB of these 2 KB messages): kept small here, so the RSS bound
+    // measures the event stream's memory, which this test is about
     const script = `
       import { startConsole, startHub } from ${JSON.stringify(HUB_MODULE)}
-      const hub = await startHub({ inMemory: true, devices: ['e0', 'e1', 'e2'], eventStream: { bufferBytes: 256 * 1024, stallSeconds: 3 } })
+      const hub = await startHub({ inMemory: true, devices: ['e0', 'e1', 'e2'], retention: { maxMessages: 500 }, eventStream: { bufferBytes: 256 * 1024, stallSeconds: 3 } })
       const devices = {}
       for (const id of ['e0', 'e1', 'e2']) devices[id] = (await hub.addDevice(id)).connectionString
       const web = await startConsole({ hub })

@@ -44,7 +44,7 @@ function facts(e: HubEvent): string | string[] {
       ]
     case 'disconnect':
     case 'close':
-      return e.reason
+      return `${e.protocol} ${e.reason}`
     case 'subscribe':
       return e.topics.map((t) => `${t.topic} (QoS ${t.qos})`).join(', ')
     case 'unsubscribe':

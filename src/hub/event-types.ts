@@ -160,8 +160,10 @@ export interface HubRefuseEvent extends EventBase {
 
 /** How a connection ended. */
 interface Ending extends AboutIdentity {
-  /** The MQTT client id. */
+  /** The client id (`deviceId[/moduleId]`; MQTT: as the client sent it). */
   clientId: string
+  /** How it came (`mqtt`, `mqtt-ws`, `amqp`, `amqp-ws`). */
+  protocol: Transport
   /** Why it ended (`client disconnected`, `token expired`, a broken rule…). */
   reason: string
 }

@@ -19,7 +19,7 @@ import { checkIfMatch, identityJson, newIdentity, updatedIdentity } from './stat
 import type { DeviceEntry, Identity, IdentityInput, Policy } from './state/registry.js'
 import type { AuthContext } from './auth/device-auth.js'
 import type { Session } from './state/sessions.js'
-import { isFilterKind } from './state/sessions.js'
+import { idFields, isFilterKind } from './state/sessions.js'
 import { idTable } from './state/id-table.js'
 import type { StateStore } from './state/state-store.js'
 import {
@@ -371,13 +371,22 @@ export class HubService {
     this.store.changed()
   }
 
-  /** A connection is gone; the identity shows `Disconnected` unless a newer one replaced it. */
-  detach(session: Session): void {
+  /**
+   * A connection is gone: the identity shows `Disconnected` unless a newer one replaced it, and
+   * the `close` (when the hub ended it: {@link Session.closeReason}) and `disconnect` events say
+   * why, `fallbackReason` when the hub did not end it.
+   */
+  detach(session: Session, fallbackReason = 'client disconnected'): void {
     clearTimeout(this.#expiry.get(session))
     this.#expiry.delete(session)
-    if (this.sessions.get(session.clientId) !== session) return
-    this.sessions.delete(session.clientId)
-    this.#connectionState(session, 'Disconnected')
+    if (this.sessions.get(session.clientId) === session) {
+      this.sessions.delete(session.clientId)
+      this.#connectionState(session, 'Disconnected')
+    }
+    const who = { ...idFields(session), clientId: session.clientId, protocol: session.protocol }
+    if (session.closeReason !== undefined)
+      this.events.publish({ event: 'close', ...who, reason: session.closeReason })
+    this.events.publish({ event: 'disconnect', ...who, reason: session.closeReason ?? fallbackReason })
   }
 
   /**

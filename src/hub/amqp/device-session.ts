@@ -96,9 +96,5 @@ export function endDeviceSession(
   conn.authorizations.delete(deviceAudience(hub.hostName, session.deviceId, session.moduleId))
   hub.c2d.detach(session.deviceId, link)
   link.detachC2d()
-  hub.detach(session)
-  const who = { ...idFields(session), clientId }
-  if (session.closeReason !== undefined)
-    hub.events.publish({ event: 'close', ...who, reason: session.closeReason })
-  hub.events.publish({ event: 'disconnect', ...who, reason: session.closeReason ?? fallbackReason })
+  hub.detach(session, fallbackReason)
 }

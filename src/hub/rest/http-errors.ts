@@ -68,7 +68,9 @@ export function toHttpError(err: unknown): HttpError {
     const mapped = ERRORS[err.code]
     const retry = err.facts.retryAfterSeconds
     const headers: Record<string, string> = typeof retry === 'number' ? { 'retry-after': String(retry) } : {}
-    return mapped ? new HttpError(mapped[0], mapped[1], mapped[2], err.message, headers) : badRequest(err.message)
+    return mapped
+      ? new HttpError(mapped[0], mapped[1], mapped[2], err.message, headers)
+      : badRequest(err.message)
   }
   return new HttpError(500, 'ServerError', 500001, 'Internal error in the emulator.')
 }

@@ -7,7 +7,6 @@
  */
 import type { Client } from 'aedes'
 import { detachC2d } from '../c2d-link.js'
-import { idFields } from '../context.js'
 import type { MqttContext } from '../context.js'
 
 /** No packet for 1.5 × the client's keep-alive. */
@@ -35,9 +34,5 @@ export function clientDisconnect(ctx: MqttContext) {
     const { session } = c
     detachC2d(hub, session)
     hub.detach(session)
-    const who = { ...idFields(session), clientId: session.clientId }
-    if (session.closeReason !== undefined)
-      hub.events.publish({ event: 'close', ...who, reason: session.closeReason })
-    hub.events.publish({ event: 'disconnect', ...who, reason: session.closeReason ?? 'client disconnected' })
   }
 }
