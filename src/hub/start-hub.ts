@@ -258,6 +258,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
       : createAmqpPlainListener({ handle: (socket) => amqpServer.handle(socket, 'amqp') })
 
   const optional = new Set(o.optionalListeners ?? [])
+  const amqpPlainHost = isLoopbackHost(host) ? host : AMQP_PLAIN_HOST
   const toBind: ListenerToBind[] = [
     { name: 'mqtt', server: mqtt, port: o.mqttPort ?? 0, optional: optional.has('mqtt') },
     { name: 'https', server: https.server, port: o.httpsPort ?? 0, optional: optional.has('https') },
@@ -270,7 +271,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
       server: amqpPlain,
       port: o.amqpPlainPort || 0,
       optional: optional.has('amqpPlain'),
-      host: isLoopbackHost(host) ? host : AMQP_PLAIN_HOST,
+      host: amqpPlainHost,
     })
   let ports: Hub['ports']
   try {
@@ -290,6 +291,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     dpsOwnerKey,
     ca: { cert: tls.ca.cert, ...(tls.caPath === undefined ? {} : { path: tls.caPath }) },
     ports,
+    amqpPlainHost,
     async closeListeners() {
       jobs.close()
       handshakes.close()
