@@ -20,7 +20,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { EventHubConsumerClient, earliestEventPosition, latestEventPosition } from '@azure/event-hubs'
+import {
+  EventHubConsumerClient,
+  EventHubProducerClient,
+  earliestEventPosition,
+  latestEventPosition,
+} from '@azure/event-hubs'
 import type { EventPosition, ReceivedEventData } from '@azure/event-hubs'
 import { type Hub, type HubEventOf, startHub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
@@ -489,6 +494,28 @@ describe('Event Hub-compatible endpoint: start positions, a wrong key, a restart
     assert.equal(e.audience, `sb://localhost:${hub.ports.amqpPlain}/localhost/$management`)
     assert.equal(e.reason?.code, 'ERR_HUB_UNAUTHORIZED')
     assert.ok(!JSON.stringify(e).includes(badKey), 'no key in the event')
+  })
+
+  it('a sender (EventHubProducerClient) gets an error, not a hang: the endpoint is for reading', async () => {
+    const warned = nextEvent(hub, 'warning')
+    const producer = new EventHubProducerClient(hub.eventHubDevelopmentConnectionString ?? '', {
+      retryOptions: { maxRetries: 0 },
+    })
+    try {
+      await assert.rejects(
+        producer.sendBatch([{ body: 'from a backend' }]),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'ServiceCommunicationError')
+          assert.match(err.message, /serves no address to send to at "localhost"/)
+          return true
+        },
+      )
+    } finally {
+      await producer.close()
+    }
+    assert.match((await warned).message, /amqp:not-found/)
+    const all = await read(earliestEventPosition, atLeast(sent.length))
+    assert.ok(!all.map(text).includes('from a backend'), 'nothing was appended')
   })
 
   it('after a restart the partition reads the same, and numbering goes on', async () => {
