@@ -36,10 +36,15 @@ export function eventHubName(hostName: string): string {
 /**
  * The namespace a client of the plain development port dials: `localhost` when the port is
  * bound on 127.0.0.1 or ::1 (both are `localhost`), else the loopback address it is bound on
- * (`127.0.0.2`: `localhost` would not reach it).
+ * (`127.0.0.2`: `localhost` would not reach it). The hub takes it, with that port, as its own
+ * host in an Event Hubs audience.
+ *
+ * @throws Never.
  */
-function developmentNamespace(plainHost: string | undefined): string {
-  const h = (plainHost ?? 'localhost').toLowerCase()
+export function developmentNamespace(plainHost: string | undefined): string {
+  const written = (plainHost ?? 'localhost').toLowerCase()
+  // an IPv4-mapped IPv6 bind address (::ffff:127.0.0.3) takes IPv4 clients at its IPv4 address
+  const h = written.startsWith('::ffff:') && isIP(written.slice(7)) === 4 ? written.slice(7) : written
   return h === 'localhost' || h === '127.0.0.1' || h === '::1' || h === '0:0:0:0:0:0:0:1' ? 'localhost' : h
 }
 

@@ -17,6 +17,7 @@ import { checkEventStreamOptions } from './event-sinks.js'
 import type { EventStreamOptions } from './event-sinks.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
+import { developmentNamespace } from './event-hub-endpoint.js'
 import { createHubHandle } from './hub-handle.js'
 import type { Hub } from './hub-handle.js'
 import { createAmqpServer } from './amqp/server.js'
@@ -283,6 +284,8 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     throw err
   }
   for (const p of [ports.mqtt, ports.https, ports.amqp, ports.amqpPlain]) if (p !== 0) service.ports.add(p)
+  if (ports.amqpPlain !== 0)
+    service.hostAliases.add(`${developmentNamespace(amqpPlainHost)}:${ports.amqpPlain}`.toLowerCase())
 
   const hub = createHubHandle({
     service,
