@@ -423,6 +423,37 @@ describe('Event Hub-compatible endpoint: start positions, a wrong key, a restart
     )
   })
 
+  it('the development connection string works whatever the host name and loopback bind address', async () => {
+    for (const o of [
+      { hostName: 'myhub.local', name: 'myhub', endpoint: 'localhost' },
+      { host: '127.0.0.2', name: 'localhost', endpoint: '127.0.0.2' },
+      { host: '::ffff:127.0.0.3', name: 'localhost', endpoint: '127.0.0.3' },
+    ]) {
+      const other = await startHub({
+        inMemory: true,
+        mqttPort: 0,
+        httpsPort: 0,
+        amqpPort: false,
+        amqpPlainPort: 0,
+        ...(o.hostName === undefined ? {} : { hostName: o.hostName }),
+        ...(o.host === undefined ? {} : { host: o.host }),
+      })
+      const client = new EventHubConsumerClient('$Default', other.eventHubDevelopmentConnectionString ?? '', {
+        retryOptions: { maxRetries: 0 },
+      })
+      try {
+        assert.match(
+          other.eventHubDevelopmentConnectionString ?? '',
+          new RegExp(`^Endpoint=sb://${o.endpoint.replaceAll('.', '\\.')}:${other.ports.amqpPlain}/;`),
+        )
+        assert.equal((await client.getEventHubProperties()).name, o.name, JSON.stringify(o))
+      } finally {
+        await client.close()
+        await other.close()
+      }
+    }
+  })
+
   it('earliest, a sequence number (exclusive and inclusive), an offset and an enqueued time', async () => {
     const all = await read(earliestEventPosition, atLeast(3))
     assert.deepEqual(all.map(text), ['m0', 'm1', 'm2'])
