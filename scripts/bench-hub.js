@@ -2,8 +2,12 @@
 // each sending telemetry at QoS 1, first to a plain aedes broker with no checks at all, then to
 // the product hub (sas-token/hub: token checks, topic rules, events); then the same devices send
 // the same telemetry to the hub over AMQP/TLS (rhea clients, SASL PLAIN with each device's token,
-// each message waiting for its `accepted`, as QoS 1 waits for its PUBACK). Each server runs in its
-// own child process, so its memory per connected device can be read apart from the clients'.
+// each message waiting for its `accepted`, as QoS 1 waits for its PUBACK). After the MQTT round,
+// the official @azure/event-hubs EventHubConsumerClient reads every message of it back from the
+// Event Hub-compatible endpoint (UseDevelopmentEmulator=true, all partitions, from earliest),
+// timed from `subscribe` (the SDK's start-up included) to the last message: its read rate against
+// the rate the hub took them in. Each server runs in its own child process, so its memory per
+// connected device can be read apart from the clients'.
 // Every figure is a ratio measured in this one run. Reported, never failing.
 //
 //   node scripts/bench-hub.js [--devices 1000] [--messages 10] [--rounds 2]
@@ -12,6 +16,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { EventHubConsumerClient, earliestEventPosition } from '@azure/event-hubs'
 import mqtt from 'mqtt'
 import rhea from 'rhea'
 import { mqttCredentials, telemetryTopic } from '../dist/index.js'
@@ -39,7 +44,13 @@ async function serve(kind) {
     const hub = await startHub({ inMemory: true, host: '127.0.0.1', hostName: 'localhost' })
     const devices = []
     for (let i = 0; i < DEVICES; i++) devices.push((await hub.addDevice(`bench-${i}`)).connectionString)
-    ready = { port: hub.ports.mqtt, amqpPort: hub.ports.amqp, ca: hub.ca, devices }
+    ready = {
+      port: hub.ports.mqtt,
+      amqpPort: hub.ports.amqp,
+      eventHub: hub.eventHubDevelopmentConnectionString,
+      ca: hub.ca,
+      devices,
+    }
   } else {
     const { createCertificateAuthority, createServerCertificate } = await import(
       '../dist/hub/tls/certificates.js'
@@ -116,6 +127,37 @@ async function amqpDevice(ready, cs, i) {
   }
 }
 
+/**
+ * Reads `count` messages with @azure/event-hubs from every partition, from earliest: the seconds
+ * from `subscribe` to the last one, and from the first one to the last.
+ */
+async function readAll(connectionString, count) {
+  const client = new EventHubConsumerClient('$Default', connectionString)
+  let got = 0
+  let first
+  const t0 = process.hrtime.bigint()
+  await new Promise((resolve, reject) => {
+    const subscription = client.subscribe(
+      {
+        processEvents: async (events) => {
+          if (events.length === 0) return
+          first ??= process.hrtime.bigint()
+          got += events.length
+          if (got >= count) {
+            resolve()
+            await subscription.close()
+          }
+        },
+        processError: async (err) => reject(err),
+      },
+      { startPosition: earliestEventPosition, maxBatchSize: 100, maxWaitTimeInSeconds: 1 },
+    )
+  })
+  const t1 = process.hrtime.bigint()
+  await client.close()
+  return { seconds: Number(t1 - t0) / 1e9, steadySeconds: Number(t1 - (first ?? t0)) / 1e9 }
+}
+
 /** One measured round against one server kind (`hub-amqp`: the hub, its devices over AMQP). */
 async function round(kind) {
   const child = spawn(
@@ -183,6 +225,7 @@ async function round(kind) {
   )
   const publishSeconds = Number(process.hrtime.bigint() - t1) / 1e9
   await Promise.all(clients.map(({ client, amqp }) => (amqp ? amqp.end() : client.endAsync())))
+  const readBack = kind === 'hub' ? await readAll(ready.eventHub, DEVICES * MESSAGES) : undefined
   child.stdin.end()
   await once(child, 'exit')
   return {
@@ -190,6 +233,13 @@ async function round(kind) {
     messageRate: (DEVICES * MESSAGES) / publishSeconds,
     bytesPerDevice: (connected.rss - before.rss) / DEVICES,
     heapPerDevice: (connected.heapUsed - before.heapUsed) / DEVICES,
+    ...(readBack === undefined
+      ? {}
+      : {
+          readRatio: publishSeconds / readBack.seconds,
+          readRate: (DEVICES * MESSAGES) / readBack.seconds,
+          steadyReadRate: (DEVICES * MESSAGES) / readBack.steadySeconds,
+        }),
   }
 }
 
@@ -220,6 +270,12 @@ async function main() {
       ratio(best('hub-amqp', 'messageRate'), best('hub', 'messageRate')),
       '>= 0.8×',
       `${best('hub-amqp', 'messageRate').toFixed(0)} vs ${best('hub', 'messageRate').toFixed(0)} msg/s, each waiting for its accepted / PUBACK, ${DEVICES}×${MESSAGES}`,
+    ],
+    [
+      'Event Hubs read rate vs hub ingest rate',
+      ratio(Math.max(...results.hub.map((x) => x.readRatio)), 1),
+      '>= 1.0×',
+      `@azure/event-hubs reading the ${DEVICES}×${MESSAGES} MQTT messages of a round back (all partitions, from earliest) vs that round's ingest rate: ${results.hub.map((x) => `${x.readRate.toFixed(0)} vs ${x.messageRate.toFixed(0)} msg/s`).join(', ')}; from subscribe, the SDK's start-up included (from its first event: ${results.hub.map((x) => ratio(x.steadyReadRate, x.messageRate)).join(', ')})`,
     ],
     [
       'hub memory per connected device',

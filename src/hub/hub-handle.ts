@@ -294,6 +294,8 @@ export interface HubParts {
   ca: { cert: string; path?: string }
   /** The bound ports. */
   ports: Hub['ports']
+  /** The address the plain AMQP port is bound on (loopback). */
+  amqpPlainHost: string
   /** Closes the listeners and the broker (every connection). */
   closeListeners(): Promise<void>
 }
@@ -327,6 +329,7 @@ export function createHubHandle(parts: HubParts): Hub {
             port: parts.ports.amqpPlain,
             ownerKey: parts.ownerKey,
             development: true,
+            plainHost: parts.amqpPlainHost,
           }),
         }),
     eventHub: {

@@ -75,6 +75,12 @@ export class HubService {
   readonly refused: RefusedConnect[] = []
   /** Ports devices and operators may add to the host name (`localhost:8883`), set once listening. */
   readonly ports = new Set<number>()
+  /**
+   * Other `host:port` names of this hub, set once listening: the plain AMQP port's
+   * (`localhost:5672`), which the development Event Hub-compatible connection string names
+   * whatever the host name.
+   */
+  readonly hostAliases = new Set<string>()
   /** Every device's C2D queue. */
   readonly c2d: C2dQueue
   /** The device-to-cloud log (what the Event Hub-compatible endpoint reads). */
@@ -119,12 +125,13 @@ export class HubService {
 
   /**
    * `true` when `host` names this hub: its host name (any case), optionally with one of its
-   * ports, as SDKs send it when the port is written into `HostName=`.
+   * ports, as SDKs send it when the port is written into `HostName=`, or one of its
+   * `hostAliases`.
    */
   isOwnHost(host: string): boolean {
     const lower = host.toLowerCase()
     const name = this.hostName.toLowerCase()
-    if (lower === name) return true
+    if (lower === name || this.hostAliases.has(lower)) return true
     return lower.startsWith(`${name}:`) && this.ports.has(Number(lower.slice(name.length + 1)))
   }
 

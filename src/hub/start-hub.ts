@@ -17,6 +17,7 @@ import { checkEventStreamOptions } from './event-sinks.js'
 import type { EventStreamOptions } from './event-sinks.js'
 import { HubEvents } from './events.js'
 import type { HubEvent } from './events.js'
+import { developmentNamespace } from './event-hub-endpoint.js'
 import { createHubHandle } from './hub-handle.js'
 import type { Hub } from './hub-handle.js'
 import { createAmqpServer } from './amqp/server.js'
@@ -258,6 +259,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
       : createAmqpPlainListener({ handle: (socket) => amqpServer.handle(socket, 'amqp') })
 
   const optional = new Set(o.optionalListeners ?? [])
+  const amqpPlainHost = isLoopbackHost(host) ? host : AMQP_PLAIN_HOST
   const toBind: ListenerToBind[] = [
     { name: 'mqtt', server: mqtt, port: o.mqttPort ?? 0, optional: optional.has('mqtt') },
     { name: 'https', server: https.server, port: o.httpsPort ?? 0, optional: optional.has('https') },
@@ -270,7 +272,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
       server: amqpPlain,
       port: o.amqpPlainPort || 0,
       optional: optional.has('amqpPlain'),
-      host: isLoopbackHost(host) ? host : AMQP_PLAIN_HOST,
+      host: amqpPlainHost,
     })
   let ports: Hub['ports']
   try {
@@ -282,6 +284,8 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     throw err
   }
   for (const p of [ports.mqtt, ports.https, ports.amqp, ports.amqpPlain]) if (p !== 0) service.ports.add(p)
+  if (ports.amqpPlain !== 0)
+    service.hostAliases.add(`${developmentNamespace(amqpPlainHost)}:${ports.amqpPlain}`.toLowerCase())
 
   const hub = createHubHandle({
     service,
@@ -290,6 +294,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     dpsOwnerKey,
     ca: { cert: tls.ca.cert, ...(tls.caPath === undefined ? {} : { path: tls.caPath }) },
     ports,
+    amqpPlainHost,
     async closeListeners() {
       jobs.close()
       handshakes.close()

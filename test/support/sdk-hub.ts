@@ -11,7 +11,11 @@ import { join } from 'node:path'
 import type { Hub } from 'sas-token/hub'
 
 /** What these tests use of the hub (the contract of sas-token/hub). */
-export interface ProductHub extends Pick<Hub, 'addDevice' | 'addModule' | 'sendC2d'> {
+export interface ProductHub
+  extends Pick<
+    Hub,
+    'addDevice' | 'addModule' | 'sendC2d' | 'eventHubConnectionString' | 'eventHubDevelopmentConnectionString'
+  > {
   hubConnectionString: string
   dpsConnectionString: string
   ca: string
@@ -48,10 +52,11 @@ function probe(address: string, port: number): Promise<string | undefined> {
 }
 
 /**
- * Starts the product hub on 8883, 443 and 5671 of a random loopback address.
+ * Starts the product hub on 8883, 443 and 5671 of a random loopback address; `extra` are more
+ * `startHub` options (`consumerGroups`…).
  * @returns the hub, or a string saying why it cannot run here (for `t.skip`).
  */
-export async function startSdkHub(): Promise<SdkHub | string> {
+export async function startSdkHub(extra: Record<string, unknown> = {}): Promise<SdkHub | string> {
   let startHub: (o: Record<string, unknown>) => Promise<ProductHub>
   try {
     const spec = 'sas-token/hub'
@@ -77,6 +82,7 @@ export async function startSdkHub(): Promise<SdkHub | string> {
     mqttPort: 8883,
     httpsPort: 443,
     amqpPort: 5671,
+    ...extra,
   })
   const dir = mkdtempSync(join(tmpdir(), 'sdk-hub-'))
   const caFile = join(dir, 'ca.pem')
