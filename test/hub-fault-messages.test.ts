@@ -35,7 +35,7 @@ describe('fault-injection messages over MQTT', () => {
   })
   before(async () => {
     hub = await startHub()
-    for (const id of ['kill1', 'shut1', 'slow1', 'auth1', 'bad1'])
+    for (const id of ['kill1', 'kill0', 'shut1', 'slow1', 'auth1', 'auth2', 'bad1'])
       await hub.addDevice(id, { primaryKey: KEY })
   })
   after(() => hub.close())
@@ -61,6 +61,22 @@ describe('fault-injection messages over MQTT', () => {
     assert.equal(e.source, 'message')
     assert.equal(e.protocol, 'mqtt')
     assert.equal(e.action, 'kill-tcp done')
+  })
+
+  it('KillTcp with no delay: the message asking for it gets its PUBACK first, then the connection drops (so a device does not send it again)', {
+    timeout: 10_000,
+  }, async () => {
+    const client = await connect(hub, device('kill0'))
+    const acked = new Promise<Error | undefined>((resolve) =>
+      client.publish(
+        telemetryTopic({ deviceId: 'kill0' }, { properties: faultProperties('KillTcp') }),
+        'x',
+        { qos: 1 },
+        (err) => resolve(err ?? undefined),
+      ),
+    )
+    assert.equal(await acked, undefined)
+    await closed(client)
   })
 
   it('ShutDownMqtt closes the MQTT connection', async () => {
@@ -98,8 +114,20 @@ describe('fault-injection messages over MQTT', () => {
         seen.push(ev.body.text)
     }
     hub.events.on('event', listener)
+    const warnings: string[] = []
+    const warn = (ev: { event: string; message?: string }) => {
+      if (ev.event === 'warning' && ev.message !== undefined) warnings.push(ev.message)
+    }
+    hub.events.on('event', warn)
+    const dropped = nextEvent(hub, 'disconnect', (ev) => ev.deviceId === 'slow1')
     client.publish(telemetryTopic({ deviceId: 'slow1' }), 'during', { qos: 0 })
     await closed(client)
+    assert.match(
+      (await dropped).reason,
+      /^IotHubThrottled: the fault InvokeThrottling throttles slow1 for [12] s more/,
+    )
+    hub.events.off('event', warn)
+    assert.deepEqual(warnings, [], 'a throttled publish is no failure inside the hub')
     await new Promise((r) => setTimeout(r, 2200))
     const again = await connect(hub, device('slow1'))
     const after = nextEvent(hub, 'telemetry', (ev) => ev.deviceId === 'slow1')
@@ -131,6 +159,37 @@ describe('fault-injection messages over MQTT', () => {
     await new Promise((res) => setTimeout(res, 2100))
     const back = await connect(hub, device('auth1'))
     back.end(true)
+  })
+
+  it('AuthFailure also refuses what a live connection sends for its duration: the connection is dropped before the PUBACK, nothing logged (MQTT has no error answer)', async () => {
+    const client = await connect(hub, device('auth2'))
+    const opened = nextEvent(hub, 'fault', (e) => e.deviceId === 'auth2')
+    await new Promise((resolve) =>
+      client.publish(
+        telemetryTopic(
+          { deviceId: 'auth2' },
+          { properties: faultProperties('AuthFailure', { duration: 2 }) },
+        ),
+        'x',
+        { qos: 1 },
+        resolve,
+      ),
+    )
+    assert.match((await opened).action, /connects and operations refused for 2 s/)
+    const dropped = nextEvent(hub, 'disconnect', (e) => e.deviceId === 'auth2')
+    let logged = false
+    const listener = (ev: { event: string; deviceId?: string }) => {
+      if (ev.event === 'telemetry' && ev.deviceId === 'auth2') logged = true
+    }
+    hub.events.on('event', listener)
+    const received: string[] = []
+    client.on('packetreceive', (packet) => received.push(packet.cmd))
+    client.publish(telemetryTopic({ deviceId: 'auth2' }), 'during', { qos: 1 })
+    await closed(client)
+    assert.deepEqual(received, [], 'no PUBACK for a refused message')
+    assert.match((await dropped).reason, /^IotHubUnauthorizedAccess: the fault AuthFailure refuses auth2/)
+    hub.events.off('event', listener)
+    assert.equal(logged, false)
   })
 
   it('an unknown fault type is a warning naming the known ones, and the message is still logged', async () => {

@@ -31,7 +31,7 @@ export interface LinkClient {
   ): void
   close(done?: () => void): void
   /** The connection's stream (TLS socket or WebSocket stream). */
-  conn: { destroy(): void }
+  conn: { destroy(): void; end(): void }
 }
 
 /** One MQTT connection of a device or module (or a DPS client, which only gets answers). */
@@ -93,11 +93,20 @@ export class MqttLink implements DeviceLink {
     this.#client.close()
   }
 
-  /** `kill-tcp` destroys the stream; `shutdown-mqtt` closes the connection as aedes does. */
+  /**
+   * `kill-tcp` destroys the stream at once: no TLS close_notify (or WebSocket close frame), what
+   * is still queued is lost. (IoT Hub severs with a TCP reset; Node offers no safe reset of a
+   * TLS socket, so the hub's socket is closed instead.) `shutdown-mqtt` ends it cleanly: what
+   * is queued is sent, then close_notify (a WebSocket close frame) and FIN; MQTT 3.1.1 has no
+   * DISCONNECT from the server. A client that does not close its side is dropped after 1 s.
+   */
   fault(fault: LinkFault): boolean {
     if (fault === 'kill-tcp') this.#client.conn.destroy()
-    else if (fault === 'shutdown-mqtt') this.#client.close()
-    else return false
+    else if (fault === 'shutdown-mqtt') {
+      const client = this.#client
+      client.conn.end()
+      setTimeout(() => client.close(), 1000).unref()
+    } else return false
     return true
   }
 }

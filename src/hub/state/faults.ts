@@ -51,7 +51,11 @@ export type FaultEffect =
   | { kind: 'link'; link: LinkFault }
   /** Later operations are answered with IoT Hub's throttling (`throttled`) or quota error. */
   | { kind: 'window'; error: 'throttled' | 'quota' }
-  /** The identity's next connects are refused (not authorized). */
+  /**
+   * The identity's next connects are refused (not authorized), and so are its operations on a
+   * live connection (MQTT: the connection is dropped, as IoT Hub drops it; AMQP and HTTPS: an
+   * unauthorized answer).
+   */
   | { kind: 'auth' }
 
 /**
@@ -162,7 +166,7 @@ interface Refusing {
 
 interface Window {
   fault: string
-  error: 'throttled' | 'quota'
+  error: 'throttled' | 'quota' | 'auth'
   until: number
 }
 
@@ -191,11 +195,13 @@ export class HubFaults {
 
   /**
    * Does `request` to `target` after its delay, from a fault-injection message or the operator
-   * API, and publishes a `fault` event for it.
+   * API, and publishes a `fault` event for it. A fault on the connection is never done inside
+   * the operation that asked for it, even with no delay: the message asking for it is answered
+   * first (MQTT: its PUBACK goes out), so a device does not send it again after reconnecting.
    */
   inject(target: FaultTarget, request: FaultRequest, source: 'message' | 'api'): void {
     const run = (): void => this.#run(target, request, source)
-    if (request.delaySeconds === 0) {
+    if (request.delaySeconds === 0 && request.effect.kind !== 'link') {
       run()
       return
     }
@@ -237,6 +243,7 @@ export class HubFaults {
     if (effect.kind === 'window') {
       this.#windows.set(keyOf(target), { fault: request.type, error: effect.error, until })
     } else {
+      this.#windows.set(keyOf(target), { fault: request.type, error: 'auth', until })
       this.#refusing.set(keyOf(target), {
         fault: request.type,
         returnCode: 5,
@@ -252,7 +259,7 @@ export class HubFaults {
       action:
         effect.kind === 'window'
           ? `${effect.error === 'quota' ? 'over quota' : 'throttled'} for ${request.durationSeconds} s`
-          : `connects refused for ${request.durationSeconds} s`,
+          : `connects and operations refused for ${request.durationSeconds} s`,
       until: new Date(until).toISOString(),
     })
   }
@@ -295,9 +302,10 @@ export class HubFaults {
   }
 
   /**
-   * Throws when a fault's window throttles `target` or has it over quota now.
+   * Throws when a fault's window throttles `target`, has it over quota or refuses it now.
    *
-   * @throws {SasTokenError} `ERR_HUB_THROTTLED` or `ERR_HUB_QUOTA_EXCEEDED`, with `retryAfterSeconds`.
+   * @throws {SasTokenError} `ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED` or (`AuthFailure`)
+   *   `ERR_HUB_FAULT_REFUSED`, with `retryAfterSeconds`.
    */
   admit(target: FaultTarget): void {
     const key = keyOf(target)
@@ -309,6 +317,12 @@ export class HubFaults {
       return
     }
     const retryAfterSeconds = Math.ceil(left / 1000)
+    if (w.error === 'auth')
+      throw new SasTokenError(
+        'ERR_HUB_FAULT_REFUSED',
+        `IotHubUnauthorizedAccess: the fault ${w.fault} refuses ${key} for ${retryAfterSeconds} s more: the credentials are fine, retry later.`,
+        { facts: { retryAfterSeconds } },
+      )
     throw w.error === 'quota'
       ? new SasTokenError(
           'ERR_HUB_QUOTA_EXCEEDED',

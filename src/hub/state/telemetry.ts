@@ -57,8 +57,9 @@ function authMethodOf(session: TelemetrySender): string {
  * one naming an unknown fault is a warning.
  *
  * @returns The message as the log keeps it, with its partition, sequence number and offset.
- * @throws {SasTokenError} `ERR_HUB_THROTTLED` or `ERR_HUB_QUOTA_EXCEEDED` while a fault throttles
- *   the sender (nothing is logged), `ERR_HUB_CLOSED` when the hub is closing.
+ * @throws {SasTokenError} `ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED` or `ERR_HUB_FAULT_REFUSED`
+ *   while a fault throttles or refuses the sender (nothing is logged), `ERR_HUB_CLOSED` when the
+ *   hub is closing.
  */
 export function ingestTelemetry(
   hub: HubService,

@@ -1,9 +1,12 @@
 /**
  * Telemetry (and a Will): only on the connection's own identity's topic; MQTT's RETAIN becomes
  * the `mqtt-retain` property and a Will is marked `iothub-MessageType: Will`, as IoT Hub does.
+ * A message a fault throttles, has over quota or refuses closes the connection before its
+ * PUBACK: MQTT 3.1.1 has no way to answer a PUBLISH with an error, and IoT Hub drops it too.
  *
  * @module
  */
+import { isSasTokenError } from '../../../errors.js'
 import type { TelemetryTopic } from '../../../mqtt/topics.js'
 import type { Identity } from '../../state/registry.js'
 import { ingestTelemetry } from '../../state/telemetry.js'
@@ -24,12 +27,24 @@ export function telemetry(
   const protocolProperties: Record<string, string> = {}
   if (r.retain) protocolProperties['mqtt-retain'] = 'true'
   if (r.will) protocolProperties['iothub-MessageType'] = 'Will'
-  ingestTelemetry(ctx.hub, session, identity, {
-    payload: r.payload,
-    properties,
-    protocolProperties,
-    address: r.address,
-    qos: r.qos,
-  })
+  try {
+    ingestTelemetry(ctx.hub, session, identity, {
+      payload: r.payload,
+      properties,
+      protocolProperties,
+      address: r.address,
+      qos: r.qos,
+    })
+  } catch (err) {
+    if (isSasTokenError(err) && FAULT_CODES.has(err.code)) return err.message
+    throw err
+  }
   return undefined
 }
+
+/** What a fault's window answers an operation with (faults.ts `admit`). */
+const FAULT_CODES: ReadonlySet<string> = new Set([
+  'ERR_HUB_THROTTLED',
+  'ERR_HUB_QUOTA_EXCEEDED',
+  'ERR_HUB_FAULT_REFUSED',
+])
