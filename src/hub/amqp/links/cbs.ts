@@ -144,8 +144,11 @@ export const cbsAddresses: readonly AmqpAddress[] = [
     needs: { kind: 'none' },
     match: pattern('$cbs'),
     attach(r) {
-      r.link.on('message', (context: EventContext) => putToken(r, context))
-      r.link.add_credit(CBS_CREDIT)
+      const { link, conn } = r
+      conn.cbsRequests.add(link)
+      link.once('receiver_close', () => conn.cbsRequests.delete(link))
+      link.on('message', (context: EventContext) => putToken(r, context))
+      link.add_credit(CBS_CREDIT)
     },
   },
   {
