@@ -7,7 +7,7 @@
  * @module
  */
 import type { Duplex } from 'node:stream'
-import type { Connection, Receiver, Sender } from 'rhea'
+import type { Connection, Receiver, Sender, Session as RheaSession } from 'rhea'
 import type { Finding } from '../../diagnose/index.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
@@ -131,13 +131,18 @@ export class AmqpConnection {
   }
 
   /**
-   * Closes the connection with `error` (none: a clean close), its links first:
-   * azure-iot-amqp-base waits for each of its links to be detached before it reports the
-   * connection gone (45 s otherwise).
+   * Closes the connection with `error` (none: a clean close), its links and then their
+   * sessions first: azure-iot-amqp-base waits for each of its links to be detached, and for its
+   * session to be ended, before it reports the connection gone (45 s otherwise).
    */
   closeWith(error?: { condition: string; description: string }): void {
-    for (const link of this.links) link.close(error)
+    const sessions = new Set<RheaSession>()
+    for (const link of this.links) {
+      sessions.add(link.session)
+      link.close(error)
+    }
     this.links.clear()
+    for (const session of sessions) session.close(error)
     this.rhea.close(error)
   }
 
