@@ -1,0 +1,286 @@
+// Issue 18, items 1 and 4 over AMQP: IoT Hub's fault-injection messages sent by the official
+// device SDK (azure-iot-device with azure-iot-device-amqp, Amqp and AmqpWs), unmodified, with
+// its default retry policy, in a child process (support/sdk-fault-amqp-client.ts) against the
+// product hub on the ports the SDK dials (support/sdk-hub.ts); and what each fault is on the
+// wire, with rhea on the hub's plain loopback AMQP port. The fault types and close reasons are
+// the Node SDK's e2e ones (e2etests/test/d2c_disconnect.js, c2d_disconnect.js: the `amqpFaults`
+// list), written out here. What the SDK does after each fault (it reconnects, how fast, and
+// whether telemetry, C2D and desired patches flow again) is measured, not assumed: the README's
+// "Over AMQP" table is these numbers.
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+import { after, before, describe, it } from 'node:test'
+import rhea from 'rhea'
+import type { Connection, EventContext, Receiver, Sender } from 'rhea'
+import { type Hub, type HubEvent, startHub } from 'sas-token/hub'
+import { type Line, type Reporter, spawnReporter } from './support/child.js'
+import { hmacToken } from './support/hmac-token.js'
+import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+
+const CLIENT = fileURLToPath(new URL('./support/sdk-fault-amqp-client.js', import.meta.url))
+
+/** The Node SDK's e2e `amqpFaults`, with the close reasons and delays its tests send. */
+const AMQP_FAULTS = [
+  { type: 'KillTcp', closeReason: ' severs the TCP connection ', link: 'kill-tcp' },
+  { type: 'KillAmqpConnection', closeReason: ' severs the AMQP connection ', link: 'amqp-connection' },
+  { type: 'KillAmqpSession', closeReason: ' severs the AMQP session ', link: 'amqp-session' },
+  { type: 'KillAmqpCBSLinkReq', closeReason: ' severs AMQP CBS request link ', link: 'amqp-cbs-request' },
+  { type: 'KillAmqpCBSLinkResp', closeReason: ' severs AMQP CBS response link ', link: 'amqp-cbs-response' },
+  { type: 'KillAmqpD2CLink', closeReason: ' severs AMQP D2C link ', link: 'amqp-d2c' },
+  { type: 'ShutDownAmqp', closeReason: ' cleanly shutdowns AMQP connection ', link: 'shutdown-amqp' },
+  // c2d_disconnect.js adds this one
+  { type: 'KillAmqpC2DLink', closeReason: ' severs AMQP C2D link ', link: 'amqp-c2d' },
+  // and these the C# SDK's (FaultInjectionConstants), with its close reason
+  { type: 'KillAmqpTwinLinkReq', closeReason: 'Boom', link: 'amqp-twin-request' },
+  { type: 'KillAmqpTwinLinkResp', closeReason: 'Boom', link: 'amqp-twin-response' },
+  { type: 'KillAmqpMethodReqLink', closeReason: 'Boom', link: 'amqp-method-request' },
+  { type: 'KillAmqpMethodRespLink', closeReason: 'Boom', link: 'amqp-method-response' },
+] as const
+
+function faultProperties(
+  type: string,
+  closeReason: string,
+  delay: number,
+  duration?: number,
+): Record<string, string> {
+  return {
+    AzIoTHub_FaultOperationType: type,
+    AzIoTHub_FaultOperationCloseReason: closeReason,
+    AzIoTHub_FaultOperationDelayInSecs: String(delay),
+    ...(duration === undefined ? {} : { AzIoTHub_FaultOperationDurationInSecs: String(duration) }),
+  }
+}
+
+/** How long one step may take. */
+const STEP_MS = 20_000
+const TEST = { timeout: 60_000 }
+
+/** `promise`, or a rejection saying what did not come within {@link STEP_MS}. */
+function within<T>(promise: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not come within ${ms / 1000} s`)), ms)
+  })
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
+}
+
+describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1 }, () => {
+  let sdk: SdkHub | undefined
+  let skip: string | undefined
+  const measured: string[] = []
+  before(async () => {
+    const started = await startSdkHub()
+    if (typeof started === 'string') skip = started
+    else sdk = started
+  })
+  after(async () => {
+    if (measured.length > 0) process.stdout.write(`# measured:\n# ${measured.join('\n# ')}\n`)
+    await sdk?.close()
+  })
+
+  const handle = (): Hub => (sdk as SdkHub).hub as Hub
+  /** The first hub event after the `mark`th (`sdk.seen.length` then) that matches. */
+  const eventAfter = (
+    mark: number,
+    match: (e: HubEventLike) => boolean,
+    what: string,
+  ): Promise<HubEventLike> => {
+    const s = sdk as SdkHub
+    return within(
+      s.waitForEvent((e) => s.seen.indexOf(e) >= mark && match(e)),
+      what,
+    )
+  }
+  const lineAfter = (
+    device: Reporter,
+    mark: number,
+    match: (l: Line) => boolean,
+    what: string,
+  ): Promise<Line> =>
+    within(
+      device.waitFor((l) => device.lines.indexOf(l) >= mark && match(l)),
+      `the device's ${what}`,
+    )
+
+  /** `err` with what the device reported and what the hub logged about it. */
+  const explained = (err: unknown, device: Reporter, id: string): Error =>
+    new Error(
+      `${(err as Error).message}\ndevice: ${JSON.stringify(device.lines)}\nhub: ${JSON.stringify(
+        (sdk as SdkHub).seen
+          .filter((e) => e.deviceId === id)
+          .map((e) => ({ event: e.event, time: e.time, reason: e.reason, action: e.action })),
+      )}`,
+    )
+
+  async function startDevice(
+    deviceId: string,
+    transport: 'Amqp' | 'AmqpWs',
+    listen: boolean,
+  ): Promise<Reporter> {
+    const s = sdk as SdkHub
+    const added = await handle().addDevice(deviceId)
+    const device = spawnReporter(process.execPath, [CLIENT], {
+      ...s.env,
+      DEVICE_CS: added.connectionString,
+      TRANSPORT: transport,
+      LISTEN: listen ? '1' : '0',
+    })
+    const ready = await within(
+      device.waitFor((l) => l.step === 'ready' || l.step === 'failed'),
+      `${deviceId} ready`,
+    )
+    assert.equal(ready.step, 'ready', JSON.stringify(device.lines))
+    return device
+  }
+  const send = (device: Reporter, text: string, properties?: Record<string, string>): void => {
+    device.child.stdin?.write(`${JSON.stringify({ send: text, ...(properties ? { properties } : {}) })}\n`)
+  }
+  /** Sends `text` and waits for the SDK's outcome of that send. */
+  const sendAndSettle = async (
+    device: Reporter,
+    text: string,
+    properties?: Record<string, string>,
+  ): Promise<Line> => {
+    const mark = device.lines.length
+    send(device, text, properties)
+    return lineAfter(
+      device,
+      mark,
+      (l) => (l.step === 'sent' || l.step === 'send-failed') && l.send === text,
+      `outcome of sending ${text}`,
+    )
+  }
+
+  for (const transport of ['Amqp', 'AmqpWs'] as const) {
+    const protocol = transport === 'Amqp' ? 'amqp' : 'amqp-ws'
+    for (const f of AMQP_FAULTS) {
+      it(
+        `${transport}, ${f.type}: the hub does ${f.link} after the delay; the SDK (listening for C2D, desired, a method) reconnects by itself, and telemetry, C2D, desired patches and method calls flow again`,
+        TEST,
+        async (t) => {
+          if (skip !== undefined) return t.skip(skip)
+          const s = sdk as SdkHub
+          const id = `fa-${transport}-${f.type}`.toLowerCase()
+          const device = await startDevice(id, transport, true)
+          try {
+            const mark = s.seen.length
+            const deviceMark = device.lines.length
+            const sentAt = Date.now()
+            const settled = await sendAndSettle(device, 'fault', faultProperties(f.type, f.closeReason, 1))
+            // over AMQP the hub settles the fault-injection message before the fault takes effect
+            assert.equal(settled.step, 'sent', JSON.stringify(device.lines))
+            const fault = await eventAfter(
+              mark,
+              (e) => e.event === 'fault' && e.deviceId === id,
+              'the fault event',
+            )
+            assert.equal(fault.fault, f.type)
+            assert.equal(fault.source, 'message')
+            assert.equal(fault.protocol, protocol)
+            assert.equal(fault.action, `${f.link} done`)
+            const faultAt = Date.parse(String(fault.time))
+            assert.ok(
+              faultAt - sentAt >= 900,
+              `the fault came ${faultAt - sentAt} ms after the send, before its 1 s delay`,
+            )
+            const gone = await eventAfter(
+              mark,
+              (e) => e.event === 'disconnect' && e.deviceId === id,
+              'the disconnect',
+            )
+            const back = await eventAfter(
+              s.seen.indexOf(gone),
+              (e) => e.event === 'connect' && e.deviceId === id,
+              'the reconnect',
+            )
+            assert.equal(back.protocol, protocol)
+            const reconnectMs = Date.parse(String(back.time)) - faultAt
+            measured.push(`${transport} ${f.type}: reconnected ${reconnectMs} ms after the fault`)
+            // telemetry sent after the fault arrives
+            const logged = eventAfter(
+              mark,
+              (e) =>
+                e.event === 'telemetry' &&
+                e.deviceId === id &&
+                (e.body as { text?: string }).text === 'after',
+              'the telemetry sent after the fault',
+            )
+            assert.equal((await sendAndSettle(device, 'after')).step, 'sent')
+            await logged
+            // C2D and desired patches still reach the device
+            const c2dMark = device.lines.length
+            await handle().sendC2d(id, `c2d after ${f.type}`)
+            await lineAfter(
+              device,
+              c2dMark,
+              (l) => l.step === 'c2d' && l.data === `c2d after ${f.type}`,
+              'C2D message',
+            )
+            await handle().updateDesired(id, { after: f.type })
+            const desired = await lineAfter(device, c2dMark, (l) => l.step === 'desired', 'desired patch')
+            assert.equal((desired.patch as { after?: string }).after, f.type)
+            // and so do direct methods
+            assert.deepEqual(await handle().invokeMethod(id, 'ping', {}, { timeoutSeconds: 10 }), {
+              status: 200,
+              payload: { pong: true },
+            })
+            // the SDK recovered by itself: it never gave up (no client `disconnect`)
+            assert.deepEqual(
+              device.lines.slice(deviceMark).filter((l) => l.step === 'disconnect' || l.step === 'failed'),
+              [],
+            )
+          } catch (err) {
+            throw explained(err, device, id)
+          } finally {
+            await device.stop()
+          }
+        },
+      )
+    }
+
+    it(
+      `${transport}, KillTcp with no C2D or twin listener: the SDK stays disconnected until its next send, which reconnects and arrives`,
+      TEST,
+      async (t) => {
+        if (skip !== undefined) return t.skip(skip)
+        const s = sdk as SdkHub
+        const id = `fa-${transport}-quiet`.toLowerCase()
+        const device = await startDevice(id, transport, false)
+        try {
+          const mark = s.seen.length
+          assert.equal(
+            (await sendAndSettle(device, 'fault', faultProperties('KillTcp', 'boom', 0))).step,
+            'sent',
+          )
+          const gone = await eventAfter(
+            mark,
+            (e) => e.event === 'disconnect' && e.deviceId === id,
+            'the disconnect',
+          )
+          // two seconds on, nothing has reconnected
+          await new Promise((r) => setTimeout(r, 2_000))
+          const since = s.seen.slice(s.seen.indexOf(gone))
+          assert.deepEqual(
+            since.filter((e) => e.event === 'connect' && e.deviceId === id),
+            [],
+          )
+          const sendAt = Date.now()
+          const logged = eventAfter(
+            mark,
+            (e) =>
+              e.event === 'telemetry' && e.deviceId === id && (e.body as { text?: string }).text === 'next',
+            'the next telemetry',
+          )
+          const outcome = await sendAndSettle(device, 'next')
+          assert.equal(outcome.step, 'sent')
+          await logged
+          measured.push(
+            `${transport} KillTcp, no listener: stayed down; the next send reconnected and was accepted in ${Date.now() - sendAt} ms`,
+          )
+        } finally {
+          await device.stop()
+        }
+      },
+    )
+  }
+})
