@@ -284,3 +284,213 @@ describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1
     )
   }
 })
+
+describe('throttling, quota and refusals, from azure-iot-device-amqp', { concurrency: 1 }, () => {
+  let sdk: SdkHub | undefined
+  let skip: string | undefined
+  before(async () => {
+    const started = await startSdkHub()
+    if (typeof started === 'string') skip = started
+    else sdk = started
+  })
+  after(async () => {
+    await sdk?.close()
+  })
+  const handle = (): Hub => (sdk as SdkHub).hub as Hub
+  const eventAfter = (
+    mark: number,
+    match: (e: HubEventLike) => boolean,
+    what: string,
+  ): Promise<HubEventLike> => {
+    const s = sdk as SdkHub
+    return within(
+      s.waitForEvent((e) => s.seen.indexOf(e) >= mark && match(e)),
+      what,
+    )
+  }
+  async function startDevice(deviceId: string, listen: boolean): Promise<Reporter> {
+    const s = sdk as SdkHub
+    const added = await handle().addDevice(deviceId)
+    const device = spawnReporter(process.execPath, [CLIENT], {
+      ...s.env,
+      DEVICE_CS: added.connectionString,
+      TRANSPORT: 'Amqp',
+      LISTEN: listen ? '1' : '0',
+    })
+    const ready = await within(
+      device.waitFor((l) => l.step === 'ready' || l.step === 'failed'),
+      `${deviceId} ready`,
+    )
+    assert.equal(ready.step, 'ready', JSON.stringify(device.lines))
+    return device
+  }
+  const sendAndSettle = async (
+    device: Reporter,
+    text: string,
+    properties?: Record<string, string>,
+  ): Promise<Line> => {
+    const mark = device.lines.length
+    device.child.stdin?.write(`${JSON.stringify({ send: text, ...(properties ? { properties } : {}) })}\n`)
+    return within(
+      device.waitFor(
+        (l) =>
+          device.lines.indexOf(l) >= mark &&
+          (l.step === 'sent' || l.step === 'send-failed') &&
+          l.send === text,
+      ),
+      `the outcome of sending ${text}`,
+    )
+  }
+  const texts = (id: string, mark: number): string[] =>
+    (sdk as SdkHub).seen
+      .slice(mark)
+      .filter((e) => e.event === 'telemetry' && e.deviceId === id)
+      .map((e) => String((e.body as { text?: string }).text))
+
+  it(
+    'InvokeThrottling: a send in the window is rejected as throttled and the SDK retries it until the window ends; it is logged once, and the connection stays up',
+    TEST,
+    async (t) => {
+      if (skip !== undefined) return t.skip(skip)
+      const s = sdk as SdkHub
+      const id = 'fa-throttled'
+      const device = await startDevice(id, false)
+      try {
+        const mark = s.seen.length
+        assert.equal(
+          (await sendAndSettle(device, 'fault', faultProperties('InvokeThrottling', 'boom', 0, 2))).step,
+          'sent',
+        )
+        const opened = await eventAfter(
+          mark,
+          (e) => e.event === 'fault' && e.deviceId === id,
+          'the fault event',
+        )
+        assert.match(String(opened.action), /^throttled for 2 s$/)
+        const until = Date.parse(String(opened.until))
+        const during = await sendAndSettle(device, 'during')
+        assert.equal(during.step, 'sent', JSON.stringify(device.lines))
+        const logged = await eventAfter(
+          mark,
+          (e) =>
+            e.event === 'telemetry' && e.deviceId === id && (e.body as { text?: string }).text === 'during',
+          'the throttled message',
+        )
+        assert.ok(Date.parse(String(logged.time)) >= until, 'logged only once the window ended')
+        assert.deepEqual(texts(id, mark), ['fault', 'during'])
+        assert.deepEqual(
+          s.seen.slice(mark).filter((e) => e.event === 'disconnect' && e.deviceId === id),
+          [],
+        )
+        t.diagnostic(`the SDK's send took ${Number(during.ms)} ms across a 2 s throttle`)
+      } finally {
+        await device.stop()
+      }
+    },
+  )
+
+  it(
+    'InvokeMaxMessageQuota: a send in the window fails with IotHubQuotaExceededError (not retried), nothing is logged, the connection stays up; after it, sends are accepted',
+    TEST,
+    async (t) => {
+      if (skip !== undefined) return t.skip(skip)
+      const s = sdk as SdkHub
+      const id = 'fa-quota'
+      const device = await startDevice(id, false)
+      try {
+        const mark = s.seen.length
+        assert.equal(
+          (await sendAndSettle(device, 'fault', faultProperties('InvokeMaxMessageQuota', 'boom', 0, 2))).step,
+          'sent',
+        )
+        const opened = await eventAfter(
+          mark,
+          (e) => e.event === 'fault' && e.deviceId === id,
+          'the fault event',
+        )
+        assert.match(String(opened.action), /^over quota for 2 s$/)
+        const over = await sendAndSettle(device, 'over')
+        assert.equal(over.step, 'send-failed')
+        assert.equal(over.name, 'IotHubQuotaExceededError')
+        assert.match(String(over.message), /AMQP Transport: Could not send/)
+        await new Promise((r) =>
+          setTimeout(r, Math.max(0, Date.parse(String(opened.until)) - Date.now() + 100)),
+        )
+        assert.equal((await sendAndSettle(device, 'later')).step, 'sent')
+        await eventAfter(
+          mark,
+          (e) =>
+            e.event === 'telemetry' && e.deviceId === id && (e.body as { text?: string }).text === 'later',
+          'the message after the window',
+        )
+        assert.deepEqual(texts(id, mark), ['fault', 'later'])
+        assert.deepEqual(
+          s.seen.slice(mark).filter((e) => e.event === 'disconnect' && e.deviceId === id),
+          [],
+        )
+      } finally {
+        await device.stop()
+      }
+    },
+  )
+
+  it(
+    'AuthFailure: the reconnect after a drop is refused at the CBS put-token (a refuse event carrying the fault, amqp:unauthorized-access); the SDK gives up (UnauthorizedError is not retried) until its next operation',
+    TEST,
+    async (t) => {
+      if (skip !== undefined) return t.skip(skip)
+      const s = sdk as SdkHub
+      const id = 'fa-auth'
+      const device = await startDevice(id, true)
+      try {
+        const mark = s.seen.length
+        assert.equal(
+          (await sendAndSettle(device, 'fault', faultProperties('AuthFailure', 'boom', 0, 3))).step,
+          'sent',
+        )
+        const opened = await eventAfter(
+          mark,
+          (e) => e.event === 'fault' && e.deviceId === id,
+          'the fault event',
+        )
+        assert.match(String(opened.action), /^connects refused for 3 s$/)
+        const deviceMark = device.lines.length
+        assert.equal(
+          (await sendAndSettle(device, 'drop', faultProperties('KillTcp', 'boom', 0))).step,
+          'sent',
+        )
+        const refused = await eventAfter(
+          mark,
+          (e) => e.event === 'refuse' && e.deviceId === id,
+          'the refusal',
+        )
+        assert.equal(refused.protocol, 'amqp')
+        assert.equal(refused.condition, 'amqp:unauthorized-access')
+        assert.equal((refused.fault as { fault?: string }).fault, 'AuthFailure')
+        assert.match(String((refused.fault as { message?: string }).message), /credentials are fine/)
+        assert.deepEqual(
+          (refused.findings as Array<{ severity: string }>).filter((f) => f.severity === 'error'),
+          [],
+        )
+        const gaveUp = await within(
+          device.waitFor((l) => device.lines.indexOf(l) >= deviceMark && l.step === 'disconnect'),
+          'the SDK giving up',
+        )
+        assert.ok(gaveUp.step === 'disconnect')
+        // once the refusal is over, the next operation connects again
+        await new Promise((r) =>
+          setTimeout(r, Math.max(0, Date.parse(String(opened.until)) - Date.now() + 100)),
+        )
+        assert.equal((await sendAndSettle(device, 'back')).step, 'sent')
+        await eventAfter(
+          mark,
+          (e) =>
+            e.event === 'telemetry' && e.deviceId === id && (e.body as { text?: string }).text === 'back',
+          'the message after the refusal',
+        )
+      } finally {
+        await device.stop()
+      }
+    },
+  )
+})
