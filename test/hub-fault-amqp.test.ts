@@ -67,14 +67,12 @@ function within<T>(promise: Promise<T>, what: string, ms = STEP_MS): Promise<T> 
 describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1 }, () => {
   let sdk: SdkHub | undefined
   let skip: string | undefined
-  const measured: string[] = []
   before(async () => {
     const started = await startSdkHub()
     if (typeof started === 'string') skip = started
     else sdk = started
   })
   after(async () => {
-    if (measured.length > 0) process.stdout.write(`# measured:\n# ${measured.join('\n# ')}\n`)
     await sdk?.close()
   })
 
@@ -195,7 +193,7 @@ describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1
             )
             assert.equal(back.protocol, protocol)
             const reconnectMs = Date.parse(String(back.time)) - faultAt
-            measured.push(`${transport} ${f.type}: reconnected ${reconnectMs} ms after the fault`)
+            t.diagnostic(`${transport} ${f.type}: reconnected ${reconnectMs} ms after the fault`)
             // telemetry sent after the fault arrives
             const logged = eventAfter(
               mark,
@@ -274,7 +272,7 @@ describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1
           const outcome = await sendAndSettle(device, 'next')
           assert.equal(outcome.step, 'sent')
           await logged
-          measured.push(
+          t.diagnostic(
             `${transport} KillTcp, no listener: stayed down; the next send reconnected and was accepted in ${Date.now() - sendAt} ms`,
           )
         } finally {
@@ -493,4 +491,235 @@ describe('throttling, quota and refusals, from azure-iot-device-amqp', { concurr
       }
     },
   )
+})
+
+describe('AMQP faults on the wire, with rhea on the plain loopback port', { concurrency: 1 }, () => {
+  const KEY = Buffer.alloc(32, 9).toString('base64')
+  let hub: Hub
+  const seen: HubEvent[] = []
+  before(async () => {
+    hub = await startHub({ inMemory: true, mqttPort: 0, httpsPort: 0, amqpPort: false })
+    hub.events.on('event', (e: HubEvent) => seen.push(e))
+  })
+  after(() => hub.close())
+
+  /** The first hub event from the `mark`th on that matches (polled: these come within ms). */
+  async function eventAfter(mark: number, match: (e: HubEvent) => boolean, what: string): Promise<HubEvent> {
+    const deadline = Date.now() + 5_000
+    for (;;) {
+      const found = seen.slice(mark).find(match)
+      if (found !== undefined) return found
+      if (Date.now() > deadline)
+        throw new Error(`${what}: no such event; seen ${JSON.stringify(seen.slice(mark))}`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
+  /** A rhea connection as `id` with SASL PLAIN; resolves open, or rejects with the error. */
+  function connectAs(id: string): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const c = rhea.create_container().connect({
+        host: '127.0.0.1',
+        port: hub.ports.amqpPlain,
+        username: `${id}@sas.localhost`,
+        password: hmacToken(`localhost/devices/${id}`, KEY, Math.floor(Date.now() / 1000) + 600),
+        reconnect: false,
+      } as never)
+      for (const name of [
+        'connection_error',
+        'error',
+        'disconnected',
+        'session_error',
+        'sender_error',
+        'receiver_error',
+        'protocol_error',
+      ])
+        c.on(name, () => undefined)
+      c.once('connection_open', () => resolve(c))
+      c.once('disconnected', (ctx: EventContext) => reject(ctx.error ?? new Error('disconnected')))
+    })
+  }
+  const opened = <L extends Sender | Receiver>(link: L): Promise<L> =>
+    new Promise((resolve) =>
+      link.once(link.is_sender() ? 'sender_open' : 'receiver_open', () => resolve(link)),
+    )
+  /** The error a link is detached with ('' when none), once the hub detaches it. */
+  const detached = (link: Sender | Receiver): Promise<string> =>
+    new Promise((resolve) =>
+      link.once(link.is_sender() ? 'sender_close' : 'receiver_close', () => {
+        const error = link.error
+        resolve(error !== undefined && 'condition' in error ? String(error.condition) : '')
+      }),
+    )
+  /** Sends on `sender`; resolves with the outcome (`accepted`, or the rejection's condition). */
+  function outcome(sender: Sender, body: string, properties: Record<string, string> = {}): Promise<string> {
+    return new Promise((resolve) => {
+      const d = sender.send({
+        body: rhea.message.data_section(Buffer.from(body)),
+        application_properties: properties,
+      })
+      const on = (name: string) => (ctx: EventContext) => {
+        if (ctx.delivery !== d) return
+        const error = (ctx.delivery?.remote_state as { error?: { condition?: string } } | undefined)?.error
+        resolve(name === 'rejected' ? `rejected ${error?.condition}` : name)
+      }
+      sender.on('accepted', on('accepted'))
+      sender.on('rejected', on('rejected'))
+    })
+  }
+  const fault = (type: string, o: { duration?: number } = {}): Record<string, string> =>
+    faultProperties(type, 'Boom', 0, o.duration)
+  const telemetry = (c: Connection, id: string): Promise<Sender> =>
+    opened(c.open_sender({ target: { address: `/devices/${id}/messages/events` } }))
+
+  it('each link fault detaches that link with amqp:internal-error once the fault-injection message is accepted, and leaves the others; an MQTT fault or a link not attached is nothing to do', async () => {
+    const id = 'wire-links'
+    await hub.addDevice(id, { primaryKey: KEY })
+    const c = await connectAs(id)
+    try {
+      let sender = await telemetry(c, id)
+      const c2d = await opened(
+        c.open_receiver({ source: { address: `/devices/${id}/messages/devicebound` } }),
+      )
+      const cbsRequests = await opened(c.open_sender({ target: { address: '$cbs' } }))
+      const cbsReplies = await opened(c.open_receiver({ source: { address: '$cbs' } }))
+      const cases: Array<[string, Sender | Receiver]> = [
+        ['KillAmqpC2DLink', c2d],
+        ['KillAmqpCBSLinkReq', cbsRequests],
+        ['KillAmqpCBSLinkResp', cbsReplies],
+      ]
+      for (const [type, link] of cases) {
+        const mark = seen.length
+        const gone = detached(link)
+        assert.equal(await outcome(sender, type, fault(type)), 'accepted')
+        assert.equal(await gone, 'amqp:internal-error', type)
+        const e = await eventAfter(mark, (x) => x.event === 'fault' && x.deviceId === id, type)
+        assert.equal(e.event === 'fault' && e.protocol, 'amqp')
+        assert.equal(
+          e.event === 'fault' && e.action,
+          `${type === 'KillAmqpC2DLink' ? 'amqp-c2d' : type === 'KillAmqpCBSLinkReq' ? 'amqp-cbs-request' : 'amqp-cbs-response'} done`,
+        )
+      }
+      for (const [type, action] of [
+        ['ShutDownMqtt', 'nothing to do: shutdown-mqtt does not apply to amqp'],
+        ['KillAmqpTwinLinkReq', 'nothing to do: amqp-twin-request does not apply to amqp'],
+      ] as const) {
+        const mark = seen.length
+        assert.equal(await outcome(sender, type, fault(type)), 'accepted')
+        const e = await eventAfter(mark, (x) => x.event === 'fault' && x.deviceId === id, type)
+        assert.equal(e.event === 'fault' && e.action, action)
+      }
+      // the telemetry link itself: the message that asks is accepted first
+      const gone = detached(sender)
+      assert.equal(await outcome(sender, 'KillAmqpD2CLink', fault('KillAmqpD2CLink')), 'accepted')
+      assert.equal(await gone, 'amqp:internal-error')
+      // the connection and the identity's session are still there: a new link sends
+      sender = await telemetry(c, id)
+      assert.equal(await outcome(sender, 'still here'), 'accepted')
+      assert.deepEqual(
+        seen.filter((e) => e.event === 'disconnect' && e.deviceId === id),
+        [],
+      )
+    } finally {
+      c.close()
+    }
+  })
+
+  it('KillAmqpSession ends the session with amqp:internal-error and the identity’s session with it; KillAmqpConnection closes with amqp:internal-error, ShutDownAmqp cleanly, KillTcp drops the socket', async () => {
+    const id = 'wire-conn'
+    await hub.addDevice(id, { primaryKey: KEY })
+    // a connection the hub closes ends its session first (azure-iot-amqp-base waits for that)
+    const cases: Array<[string, string[]]> = [
+      ['KillAmqpSession', ['session amqp:internal-error']],
+      ['KillAmqpConnection', ['session amqp:internal-error', 'close amqp:internal-error']],
+      ['ShutDownAmqp', ['session', 'close']],
+      ['KillTcp', ['disconnected']],
+    ]
+    for (const [type, expected] of cases) {
+      const c = await connectAs(id)
+      try {
+        const sender = await telemetry(c, id)
+        const mark = seen.length
+        const got: string[] = []
+        const condition = (error: unknown): string =>
+          typeof error === 'object' && error !== null && 'condition' in error
+            ? ` ${String(error.condition)}`
+            : ''
+        const ended = new Promise<void>((resolve) => {
+          c.once('session_close', (ctx: EventContext) => {
+            got.push(`session${condition(ctx.session?.error)}`)
+            if (type === 'KillAmqpSession') resolve()
+          })
+          c.once('connection_close', (ctx: EventContext) => {
+            got.push(`close${condition(ctx.connection.error)}`)
+            resolve()
+          })
+          c.once('disconnected', () => {
+            got.push('disconnected')
+            resolve()
+          })
+        })
+        assert.equal(await outcome(sender, type, fault(type)), 'accepted')
+        await within(ended, `the end of ${type}`, 5_000)
+        assert.deepEqual(got, expected, type)
+        const closed = await eventAfter(mark, (x) => x.event === 'disconnect' && x.deviceId === id, type)
+        assert.equal(closed.event === 'disconnect' && closed.reason, `fault ${type}`)
+      } finally {
+        c.close()
+      }
+    }
+  })
+
+  it('a throttled message is rejected with com.microsoft:device-container-throttled, an over-quota one with amqp:resource-limit-exceeded; neither is logged and the link goes on', async () => {
+    const id = 'wire-throttle'
+    await hub.addDevice(id, { primaryKey: KEY })
+    const c = await connectAs(id)
+    try {
+      const sender = await telemetry(c, id)
+      const mark = seen.length
+      assert.equal(await outcome(sender, 'slow', fault('InvokeThrottling', { duration: 1 })), 'accepted')
+      assert.equal(await outcome(sender, 'during'), 'rejected com.microsoft:device-container-throttled')
+      await new Promise((r) => setTimeout(r, 1_100))
+      assert.equal(
+        await outcome(sender, 'quota', fault('InvokeMaxMessageQuota', { duration: 1 })),
+        'accepted',
+      )
+      assert.equal(await outcome(sender, 'over'), 'rejected amqp:resource-limit-exceeded')
+      await new Promise((r) => setTimeout(r, 1_100))
+      assert.equal(await outcome(sender, 'after'), 'accepted')
+      const texts = seen
+        .slice(mark)
+        .filter((e) => e.event === 'telemetry' && e.deviceId === id)
+        .map((e) => (e.event === 'telemetry' ? e.body.text : undefined))
+      assert.deepEqual(texts, ['slow', 'quota', 'after'])
+    } finally {
+      c.close()
+    }
+  })
+
+  it('AuthFailure refuses SASL PLAIN for its duration: the refuse event carries the fault and the username, no error finding, amqp:unauthorized-access', async () => {
+    const id = 'wire-auth'
+    await hub.addDevice(id, { primaryKey: KEY })
+    const c = await connectAs(id)
+    const mark = seen.length
+    try {
+      const sender = await telemetry(c, id)
+      assert.equal(await outcome(sender, 'auth', fault('AuthFailure', { duration: 2 })), 'accepted')
+      await eventAfter(mark, (x) => x.event === 'fault' && x.deviceId === id, 'the fault')
+    } finally {
+      c.close()
+    }
+    await assert.rejects(connectAs(id))
+    const refused = await eventAfter(mark, (x) => x.event === 'refuse' && x.deviceId === id, 'the refusal')
+    assert.ok(refused.event === 'refuse')
+    assert.equal(refused.fault?.fault, 'AuthFailure')
+    assert.equal(refused.username, `${id}@sas.localhost`)
+    assert.equal(refused.condition, 'amqp:unauthorized-access')
+    assert.deepEqual(
+      refused.findings.filter((f) => f.severity === 'error'),
+      [],
+    )
+    await new Promise((r) => setTimeout(r, 2_100))
+    ;(await connectAs(id)).close()
+  })
 })
