@@ -670,6 +670,49 @@ describe('AMQP faults on the wire, with rhea on the plain loopback port', { conc
     }
   })
 
+  it('KillAmqpSession from one identity of a gateway’s shared session ends every identity on it', async () => {
+    const [a, b] = ['wire-gw-a', 'wire-gw-b']
+    await hub.addDevice(a, { primaryKey: KEY })
+    await hub.addDevice(b, { primaryKey: KEY })
+    const c = await connectAs(a)
+    try {
+      const sender = await telemetry(c, a)
+      // b's token on $cbs, on the same (rhea's default) session
+      const requests = await opened(c.open_sender({ target: { address: '$cbs' } }))
+      const replies = await opened(c.open_receiver({ source: { address: '$cbs' } }))
+      const answered = new Promise<unknown>((resolve) =>
+        replies.once('message', (ctx: EventContext) =>
+          resolve(ctx.message?.application_properties?.['status-code']),
+        ),
+      )
+      requests.send({
+        message_id: 'put-b',
+        reply_to: replies.name,
+        application_properties: {
+          operation: 'put-token',
+          type: 'servicebus.windows.net:sastoken',
+          name: `localhost/devices/${b}`,
+        },
+        body: hmacToken(`localhost/devices/${b}`, KEY, Math.floor(Date.now() / 1000) + 600),
+      })
+      assert.equal(await answered, 200)
+      const other = await telemetry(c, b)
+      assert.equal(other.session, sender.session)
+      assert.equal(await outcome(other, 'from b'), 'accepted')
+      const mark = seen.length
+      assert.equal(await outcome(sender, 'KillAmqpSession', fault('KillAmqpSession')), 'accepted')
+      const gone = await Promise.all(
+        [a, b].map((id) => eventAfter(mark, (x) => x.event === 'disconnect' && x.deviceId === id, id)),
+      )
+      assert.deepEqual(
+        gone.map((e) => e.event === 'disconnect' && e.reason),
+        ['fault KillAmqpSession', 'the AMQP session it shared with a faulted identity was ended'],
+      )
+    } finally {
+      c.close()
+    }
+  })
+
   it('a throttled message is rejected with com.microsoft:device-container-throttled, an over-quota one with amqp:resource-limit-exceeded; neither is logged and the link goes on', async () => {
     const id = 'wire-throttle'
     await hub.addDevice(id, { primaryKey: KEY })

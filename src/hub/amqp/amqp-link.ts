@@ -223,8 +223,10 @@ export class AmqpDeviceLink implements DeviceLink, C2dLink {
   }
 
   /**
-   * Ends AMQP sessions with `error`; the identity's session ends with them. rhea raises no link
-   * close for the links of an ended session, so the connection forgets them here.
+   * Ends AMQP sessions with `error`; the identity's session ends with them, and so does that of
+   * every other identity with a link on them (a gateway's devices multiplexed on one session).
+   * rhea raises no link close for the links of an ended session, so the connection forgets
+   * them here.
    */
   #endSessions(sessions: ReadonlySet<RheaSession>, error: { condition: string; description: string }): void {
     const conn = this.#conn
@@ -233,7 +235,18 @@ export class AmqpDeviceLink implements DeviceLink, C2dLink {
     for (const [name, link] of [...conn.cbsReplies])
       if (sessions.has(link.session)) conn.cbsReplies.delete(name)
     for (const session of sessions) session.close(error)
+    for (const { link, session } of [...conn.devices.values()]) {
+      if (link === this || !link.#uses(sessions)) continue
+      session.closeReason ??= 'the AMQP session it shared with a faulted identity was ended'
+      link.#end()
+    }
     this.#end()
+  }
+
+  /** Whether one of the identity's links is on one of `sessions`. */
+  #uses(sessions: ReadonlySet<RheaSession>): boolean {
+    for (const set of this.links.values()) for (const link of set) if (sessions.has(link.session)) return true
+    return false
   }
 
   /** The identity's session is over (once). */
