@@ -623,6 +623,9 @@ describe('AMQP faults on the wire, with rhea on the plain loopback port', { conc
     } finally {
       c.close()
     }
+    // and when the client goes, that is why it ended: no link fault is its close reason
+    const gone = await eventAfter(0, (x) => x.event === 'disconnect' && x.deviceId === id, 'the disconnect')
+    assert.equal(gone.event === 'disconnect' && gone.reason, 'client disconnected')
   })
 
   it('KillAmqpSession ends the session with amqp:internal-error and the identity’s session with it; KillAmqpConnection closes with amqp:internal-error, ShutDownAmqp cleanly, KillTcp drops the socket', async () => {
