@@ -12,10 +12,21 @@
  * connection is closed when it serves no other identity and no service link, which is what
  * azure-iot-device-amqp reconnects on).
  *
+ * `fault(kind)` carries out a fault on purpose (state/faults.ts decides it): `kill-tcp` destroys
+ * the socket with no goodbye; `shutdown-amqp` closes the connection cleanly (no error);
+ * `amqp-connection` closes it with an error; `amqp-session` ends the AMQP session(s) the
+ * identity's links are on with an error (the identity's session ends with it); each link fault
+ * detaches the identity's links of that kind with an error (the `$cbs` request or reply links,
+ * telemetry, C2D or module inputs, the twin and method request or response links). The error is
+ * `amqp:internal-error` (the real hub's condition is not documented: azure-iot-device-amqp maps
+ * this one to its retryable `InternalServerError`, and its e2e tests expect it to recover from
+ * each of these faults without a `disconnect`). It is done once what is being written has gone
+ * out: over AMQP, IoT Hub settles the fault-injection message before the fault takes effect.
+ *
  * @module
  */
 import rhea from 'rhea'
-import type { Delivery, Sender } from 'rhea'
+import type { Delivery, Sender, Session as RheaSession } from 'rhea'
 import type { MessageProperties } from '../../mqtt/property-bag.js'
 import type { C2dLink } from '../state/c2d-queue.js'
 import type { QueuedC2d } from '../state/registry.js'
@@ -30,6 +41,16 @@ export interface DeviceLinkSenders {
   sendMethod?(method: string, rid: string, body: string): void
   sendInput?(inputName: string, properties: MessageProperties, payload: Buffer): void
 }
+
+/** The kinds (as the address handlers `hold` them) each link fault detaches. */
+const FAULT_LINK_KINDS: Readonly<Partial<Record<LinkFault, readonly string[]>>> = Object.freeze({
+  'amqp-d2c': ['telemetry'],
+  'amqp-c2d': ['c2d', 'inputs'],
+  'amqp-twin-request': ['twin-requests'],
+  'amqp-twin-response': ['twin'],
+  'amqp-method-request': ['methods'],
+  'amqp-method-response': ['method-answers'],
+})
 
 /** The AMQP error condition a session's close reason is answered with. */
 function conditionOf(reason: string | undefined): string {
@@ -159,14 +180,84 @@ export class AmqpDeviceLink implements DeviceLink, C2dLink {
 
   // ---- the end -----------------------------------------------------------------------------
 
-  /** No AMQP fault is served yet: each is `false` (the fault event says it did not apply). */
-  fault(_fault: LinkFault): boolean {
+  /**
+   * Carries out `fault` on the identity's connection, session or links; `false` when it does
+   * not apply (an MQTT fault, no such link attached, the connection already gone).
+   */
+  fault(fault: LinkFault): boolean {
+    if (this.#closed || this.#conn.closed) return false
+    const action = this.#faultAction(fault)
+    if (action === undefined) return false
+    // once what rhea writes now (the fault-injection message's settlement) has gone out
+    setImmediate(() => {
+      if (!this.#conn.closed) action()
+    })
+    return true
+  }
+
+  #faultAction(fault: LinkFault): (() => void) | undefined {
+    const conn = this.#conn
+    const error = {
+      condition: 'amqp:internal-error',
+      description: `Fault injection: the hub did ${fault} on purpose.`,
+    }
+    if (fault === 'kill-tcp') return () => conn.socket.destroy()
+    if (fault === 'shutdown-amqp') return () => conn.closeWith()
+    if (fault === 'amqp-connection') return () => conn.closeWith(error)
+    if (fault === 'amqp-session') {
+      const sessions = new Set<RheaSession>()
+      for (const set of this.links.values()) for (const link of set) sessions.add(link.session)
+      if (sessions.size === 0) return undefined
+      return () => this.#endSessions(sessions, error)
+    }
+    const links: AmqpLink[] =
+      fault === 'amqp-cbs-request'
+        ? [...conn.cbsRequests]
+        : fault === 'amqp-cbs-response'
+          ? [...conn.cbsReplies.values()]
+          : (FAULT_LINK_KINDS[fault] ?? []).flatMap((kind) => [...(this.links.get(kind) ?? [])])
+    if (links.length === 0) return undefined
+    return () => {
+      for (const link of links) link.close(error)
+    }
+  }
+
+  /**
+   * Ends AMQP sessions with `error`; the identity's session ends with them, and so does that of
+   * every other identity with a link on them (a gateway's devices multiplexed on one session).
+   * rhea raises no link close for the links of an ended session, so the connection forgets
+   * them here.
+   */
+  #endSessions(sessions: ReadonlySet<RheaSession>, error: { condition: string; description: string }): void {
+    const conn = this.#conn
+    for (const link of [...conn.links]) if (sessions.has(link.session)) conn.links.delete(link)
+    for (const link of [...conn.cbsRequests]) if (sessions.has(link.session)) conn.cbsRequests.delete(link)
+    for (const [name, link] of [...conn.cbsReplies])
+      if (sessions.has(link.session)) conn.cbsReplies.delete(name)
+    for (const session of sessions) session.close(error)
+    for (const { link, session } of [...conn.devices.values()]) {
+      if (link === this || !link.#uses(sessions)) continue
+      session.closeReason ??= 'the AMQP session it shared with a faulted identity was ended'
+      link.#end()
+    }
+    this.#end()
+  }
+
+  /** Whether one of the identity's links is on one of `sessions`. */
+  #uses(sessions: ReadonlySet<RheaSession>): boolean {
+    for (const set of this.links.values()) for (const link of set) if (sessions.has(link.session)) return true
     return false
+  }
+
+  /** The identity's session is over (once). */
+  #end(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.onClose()
   }
 
   close(): void {
     if (this.#closed) return
-    this.#closed = true
     const reason = this.closeReason() ?? 'closed by the hub'
     const error = { condition: conditionOf(reason), description: `The hub ended the session: ${reason}.` }
     const others = [...this.#conn.devices.values()].some((d) => d.link !== this)
@@ -176,6 +267,6 @@ export class AmqpDeviceLink implements DeviceLink, C2dLink {
     } else {
       for (const set of this.links.values()) for (const link of set) link.close(error)
     }
-    this.onClose()
+    this.#end()
   }
 }

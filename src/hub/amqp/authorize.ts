@@ -4,7 +4,10 @@
  * CONNECT rules (`authenticateToken`), a hub or Event Hub-compatible policy token by
  * `authorizePolicyToken`. Nothing is re-implemented here: this file only maps the outcome onto
  * an {@link Authorization}, or onto the findings a refusal carries (a policy refusal has no
- * CONNECT findings, so it gets one, `ERR_HUB_UNAUTHORIZED`, with the policy rule's message).
+ * CONNECT findings, so it gets one, `ERR_HUB_UNAUTHORIZED`, with the policy rule's message). A
+ * device token the findings accept may still be refused by a fault on purpose (`AuthFailure`,
+ * the operator's refuse: the CONNECT rule asks faults.ts); the refusal then carries `fault`, and
+ * gets the condition any refusal gets, `amqp:unauthorized-access`.
  *
  * @module
  */
@@ -15,6 +18,7 @@ import { parseSasToken } from '../../sas-token.js'
 import { authenticateToken } from '../auth/device-auth.js'
 import { ANY_RIGHT, authorizePolicyToken } from '../auth/policy-auth.js'
 import type { HubService } from '../service.js'
+import type { FaultRefusal } from '../state/faults.js'
 import { classifyAudience } from './audience.js'
 import type { Authorization } from './context.js'
 
@@ -29,6 +33,8 @@ export type TokenDecision =
       findings: Finding[]
       /** The identity the audience names, if it names one. */
       identity?: { deviceId: string; moduleId?: string }
+      /** A fault on purpose refused a token the findings accept (then no finding is an error). */
+      fault?: FaultRefusal
     }
 
 function refused(why: string): TokenDecision {
@@ -62,7 +68,13 @@ export function decideToken(
       a.moduleId === undefined ? { deviceId: a.deviceId } : { deviceId: a.deviceId, moduleId: a.moduleId }
     const outcome = authenticateToken({ ...identity, token }, hub.authContext())
     if (!outcome.ok)
-      return { ok: false, condition: 'amqp:unauthorized-access', findings: outcome.findings, identity }
+      return {
+        ok: false,
+        condition: 'amqp:unauthorized-access',
+        findings: outcome.findings,
+        identity,
+        ...(outcome.fault === undefined ? {} : { fault: outcome.fault }),
+      }
     if (outcome.accepted.kind !== 'hub')
       return refused('the token is a DPS registration token, not a device token for this hub.')
     return {

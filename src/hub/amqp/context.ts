@@ -6,7 +6,8 @@
  *
  * @module
  */
-import type { Connection, Receiver, Sender } from 'rhea'
+import type { Duplex } from 'node:stream'
+import type { Connection, Receiver, Sender, Session as RheaSession } from 'rhea'
 import type { Finding } from '../../diagnose/index.js'
 import type { HubService } from '../service.js'
 import type { MethodCalls } from '../state/methods.js'
@@ -49,6 +50,8 @@ export interface DeviceSession {
 export class AmqpConnection {
   readonly protocol: AmqpProtocol
   readonly rhea: Connection
+  /** The socket (TLS, plain TCP, or the WebSocket stream) the connection is spoken on. */
+  readonly socket: Duplex
   /** Proven tokens by canonical audience. */
   readonly authorizations = new Map<string, Authorization>()
   /** The identities with a session on this connection, by client id (`deviceId[/moduleId]`). */
@@ -59,6 +62,8 @@ export class AmqpConnection {
   readonly links = new Set<AmqpLink>()
   /** The `$cbs` reply links (the client's receivers on `$cbs`), by link name. */
   readonly cbsReplies = new Map<string, Sender>()
+  /** The `$cbs` request links (the client's senders to `$cbs`). */
+  readonly cbsRequests = new Set<Receiver>()
   /** SASL PLAIN's username, for the refusal records ('' for ANONYMOUS or no SASL). */
   saslUsername = ''
   /** Set once the connection is gone. */
@@ -66,9 +71,10 @@ export class AmqpConnection {
   readonly #timers = new Map<string, NodeJS.Timeout>()
   readonly #now: () => number
 
-  constructor(protocol: AmqpProtocol, connection: Connection, now: () => number) {
+  constructor(protocol: AmqpProtocol, connection: Connection, socket: Duplex, now: () => number) {
     this.protocol = protocol
     this.rhea = connection
+    this.socket = socket
     this.#now = now
   }
 
@@ -125,12 +131,18 @@ export class AmqpConnection {
   }
 
   /**
-   * Closes the connection with `error`, its links first: azure-iot-amqp-base waits for each of
-   * its links to be detached before it reports the connection gone (45 s otherwise).
+   * Closes the connection with `error` (none: a clean close), its links and then their
+   * sessions first: azure-iot-amqp-base waits for each of its links to be detached, and for its
+   * session to be ended, before it reports the connection gone (45 s otherwise).
    */
-  closeWith(error: { condition: string; description: string }): void {
-    for (const link of this.links) link.close(error)
+  closeWith(error?: { condition: string; description: string }): void {
+    const sessions = new Set<RheaSession>()
+    for (const link of this.links) {
+      sessions.add(link.session)
+      link.close(error)
+    }
     this.links.clear()
+    for (const session of sessions) session.close(error)
     this.rhea.close(error)
   }
 

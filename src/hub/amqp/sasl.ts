@@ -9,7 +9,8 @@
  *
  * `hubName` is the first label of the hub's host name (`myhub` of `myhub.azure-devices.net`).
  * An accepted token is the connection's authorization for its audience; a refused one fails
- * SASL (`auth`) and is a `refuse` event with the findings and the username.
+ * SASL (`auth`) and is a `refuse` event with the findings and the username (and the `fault`
+ * when a fault on purpose refused a token the findings accept).
  *
  * @module
  */
@@ -102,6 +103,9 @@ export function saslPlain(
     condition: decision.condition,
     ...(named === undefined ? {} : idFields(named)),
     findings: decision.findings,
+    ...(decision.fault === undefined
+      ? {}
+      : { fault: { fault: decision.fault.fault, message: decision.fault.message } }),
   })
   return false
 }

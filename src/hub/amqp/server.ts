@@ -202,7 +202,7 @@ export function createAmqpServer(
         max_frame_size: AMQP_MAX_FRAME_BYTES,
         reconnect: false,
       })
-      const conn = new AmqpConnection(protocol, connection, hub.now)
+      const conn = new AmqpConnection(protocol, connection, socket, hub.now)
       container.sasl_server_mechanisms.enable_anonymous()
       container.sasl_server_mechanisms.enable_plain((username: unknown, password: unknown): boolean => {
         try {

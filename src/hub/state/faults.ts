@@ -46,6 +46,18 @@ export type LinkFault =
   | 'amqp-method-request'
   | 'amqp-method-response'
 
+/**
+ * The link faults after which the identity's session is over; the others detach one AMQP link,
+ * which a client may attach again (azure-iot-device-amqp closes the connection itself).
+ */
+const ENDS_SESSION: ReadonlySet<LinkFault> = new Set<LinkFault>([
+  'kill-tcp',
+  'shutdown-mqtt',
+  'shutdown-amqp',
+  'amqp-connection',
+  'amqp-session',
+])
+
 /** What a fault type does. */
 export type FaultEffect =
   | { kind: 'link'; link: LinkFault }
@@ -225,7 +237,8 @@ export class HubFaults {
     if (effect.kind === 'link') {
       const session = this.#ctx.sessionOf(target.deviceId, target.moduleId)
       const done = session?.link.fault(effect.link) ?? false
-      if (done && session !== undefined) session.closeReason ??= `fault ${request.type}`
+      if (done && session !== undefined && ENDS_SESSION.has(effect.link))
+        session.closeReason ??= `fault ${request.type}`
       this.#ctx.events.publish({
         event: 'fault',
         ...ids,

@@ -7,7 +7,8 @@
  * (400 for a request that is no put-token) and `status-description`, `correlation-id` = the
  * request's `message-id`, on the reply link the request's `reply-to` names (azure-iot-amqp-base
  * says `cbs`, @azure/core-amqp names its receiver link). A refusal is a `refuse` event with the
- * findings. A token for an audience the connection already holds renews it (a device session's
+ * findings (and the `fault`, when a fault on purpose refused a token the findings accept: the
+ * answer is the same 401, its description the fault's). A token for an audience the connection already holds renews it (a device session's
  * expiry moves: `HubService.renewToken`).
  *
  * @module
@@ -125,8 +126,11 @@ function putToken(r: AttachRequest<Receiver>, context: EventContext): void {
       audience: name.slice(0, 300),
       ...(decision.identity === undefined ? {} : idFields(decision.identity)),
       findings: decision.findings,
+      ...(decision.fault === undefined
+        ? {}
+        : { fault: { fault: decision.fault.fault, message: decision.fault.message } }),
     })
-    answer(ctx, conn, request, 401, first?.message ?? 'The token was refused.')
+    answer(ctx, conn, request, 401, first?.message ?? decision.fault?.message ?? 'The token was refused.')
     return
   }
   const { authorization } = decision
@@ -144,8 +148,11 @@ export const cbsAddresses: readonly AmqpAddress[] = [
     needs: { kind: 'none' },
     match: pattern('$cbs'),
     attach(r) {
-      r.link.on('message', (context: EventContext) => putToken(r, context))
-      r.link.add_credit(CBS_CREDIT)
+      const { link, conn } = r
+      conn.cbsRequests.add(link)
+      link.once('receiver_close', () => conn.cbsRequests.delete(link))
+      link.on('message', (context: EventContext) => putToken(r, context))
+      link.add_credit(CBS_CREDIT)
     },
   },
   {

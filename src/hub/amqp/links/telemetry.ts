@@ -3,12 +3,15 @@
  * `/devices/{deviceId}/messages/events` (`/devices/{d}/modules/{m}/messages/events`). Each
  * message is mapped (message-mapping.ts) and recorded (`ingestTelemetry`), then accepted; one
  * that cannot be read, or is larger than IoT Hub's 256 KB, is rejected with a condition that
- * says why, and the link goes on. Credit comes back as messages are recorded, and not while a
+ * says why, and the link goes on; so is one sent while a fault throttles the device
+ * (`com.microsoft:device-container-throttled`) or has it over quota
+ * (`amqp:resource-limit-exceeded`): nothing is logged, and the link stays up. Credit comes back as messages are recorded, and not while a
  * lossless event sink is behind (the ingress gate), so a device cannot outrun the log.
  *
  * @module
  */
 import type { EventContext, Receiver } from 'rhea'
+import { isSasTokenError } from '../../../errors.js'
 import { ingestTelemetry } from '../../state/telemetry.js'
 import type { AmqpAddress, AttachRequest } from '../link-address.js'
 import { pattern } from '../link-address.js'
@@ -19,6 +22,16 @@ export const MAX_TELEMETRY_BYTES = 256 * 1024
 
 /** How many messages a device may have in flight on its telemetry link. */
 export const TELEMETRY_CREDIT = 100
+
+/**
+ * The condition a message refused by a throttle or quota is rejected with: the ones
+ * azure-iot-amqp-base translates to `ThrottlingError` (which the SDK's default retry policy
+ * retries) and `IotHubQuotaExceededError` (which it does not).
+ */
+const REFUSED_CONDITIONS: Readonly<Partial<Record<string, string>>> = Object.freeze({
+  ERR_HUB_THROTTLED: 'com.microsoft:device-container-throttled',
+  ERR_HUB_QUOTA_EXCEEDED: 'amqp:resource-limit-exceeded',
+})
 
 function attachTelemetry(r: AttachRequest<Receiver>): void {
   if (r.grant.kind !== 'device') return
@@ -59,12 +72,19 @@ function attachTelemetry(r: AttachRequest<Receiver>): void {
         condition: 'amqp:not-found',
         description: 'The identity was deleted from the registry.',
       })
-    ingestTelemetry(hub, session, identity, {
-      payload: decoded.payload,
-      properties: decoded.properties,
-      address,
-      qos: delivery?.remote_settled ? 0 : 1,
-    })
+    try {
+      ingestTelemetry(hub, session, identity, {
+        payload: decoded.payload,
+        properties: decoded.properties,
+        address,
+        qos: delivery?.remote_settled ? 0 : 1,
+      })
+    } catch (err) {
+      if (!isSasTokenError(err)) throw err
+      const condition = REFUSED_CONDITIONS[err.code]
+      if (condition === undefined) throw err
+      return settle({ condition, description: err.message })
+    }
     settle()
   })
   link.add_credit(TELEMETRY_CREDIT)
