@@ -13,6 +13,7 @@ import type { HubService } from './service.js'
 import { sendC2d, sendModuleInput } from './state/c2d.js'
 import type { C2dInput } from './state/c2d.js'
 import { DPS_OWNER_POLICY, putEnrollment, putGroup } from './state/dps.js'
+import type { ActiveFault, FaultOutcome, OperatorFault } from './state/faults.js'
 import type { MethodCalls } from './state/methods.js'
 import type { IdentityInput } from './state/registry.js'
 import type { JsonObject } from './state/twin.js'
@@ -227,6 +228,25 @@ export interface Hub {
     /** The group's secondary key. */
     secondaryKey: string
   }>
+  /**
+   * Breaks something on purpose, now, as `POST /_emulator/faults` does: drops an identity's
+   * connection, refuses its next connects with a chosen CONNACK code, expires its token, delays
+   * or drops its direct-method answers, pauses the device listeners (an outage), or clears
+   * faults. Each is bounded in time (`durationSeconds` 1–3600, default 60) and is a `fault`
+   * event with `source: 'api'`.
+   *
+   * @example
+   * ```ts
+   * await hub.fault({ kind: 'refuse', deviceId: 'dev1', count: 2, returnCode: 3 })
+   * await hub.fault({ kind: 'outage', durationSeconds: 30 })
+   * ```
+   * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST` (a value out of its bounds, no `deviceId`),
+   *   `ERR_HUB_NOT_FOUND` (no such identity), `ERR_HUB_DEVICE_NOT_ONLINE` (`drop` or `expire`
+   *   of an identity that is not connected).
+   */
+  fault(request: OperatorFault): Promise<FaultOutcome>
+  /** The faults in force now (refusals, throttling windows, methods faults, the outage). */
+  activeFaults(): Promise<ActiveFault[]>
   /** Every event; also async-iterable from now on. */
   events: HubEvents & AsyncIterable<HubEvent>
   /** Writes pending state now. */
@@ -407,6 +427,12 @@ export function createHubHandle(parts: HubParts): Hub {
       const { primaryKey, secondaryKey } = putGroup(hub, groupId, group)
       await store.committed()
       return { primaryKey, secondaryKey }
+    },
+    async fault(request) {
+      return hub.faults.operate(request)
+    },
+    async activeFaults() {
+      return hub.faults.active()
     },
     events,
     flush: () => store.flush(),

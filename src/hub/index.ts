@@ -54,6 +54,14 @@ export type { D2cRetention } from './state/d2c-log.js'
 export { eventHubName } from './event-hub-endpoint.js'
 export { MAX_MESSAGE_BYTES } from './mqtt/handlers/publish.js'
 export { DEFAULT_METHOD_TIMEOUT } from './state/methods.js'
+export {
+  DEFAULT_OPERATOR_FAULT_SECONDS,
+  MAX_FAULT_SECONDS,
+  MAX_METHOD_DELAY_SECONDS,
+  MAX_REFUSE_COUNT,
+  OPERATOR_FAULT_KINDS,
+} from './state/faults.js'
+export type { ActiveFault, FaultOutcome, OperatorFault, OperatorFaultTarget } from './state/faults.js'
 export { STATE_FILE } from './state/state-store.js'
 export {
   CA_COMMON_NAME,

@@ -112,6 +112,12 @@ export class HubService {
       events: this.events,
       now: this.now,
       sessionOf: (d, m) => this.sessionOf(d, m),
+      sessions: () => this.sessions.values(),
+      requireIdentity: (d, m) => {
+        this.requireIdentity(d, m)
+      },
+      // a token that expires now: the expiry closes the session (`token expired`) at once
+      expire: (session) => this.renewToken(session, Math.floor(this.now() / 1000)),
     })
     for (const entry of Object.values(this.store.state.devices)) {
       for (const identity of [entry.device, ...Object.values(entry.modules)])

@@ -234,7 +234,9 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     ...(o.tlsHandshakeTimeoutMs === undefined ? {} : { timeoutMs: o.tlsHandshakeTimeoutMs }),
     ...(o.maxTlsHandshakes === undefined ? {} : { maxPending: o.maxTlsHandshakes }),
   })
-  const mqtt = createMqttListener({ tls, certificates, handshakes, handle })
+  // an outage on purpose (faults.ts) pauses every device listener
+  const paused = (): boolean => service.faults.inOutage()
+  const mqtt = createMqttListener({ tls, certificates, handshakes, handle, paused })
   const jobs = new Jobs(service, methods)
   const api = createRestApi(service, methods, {
     jobs,
@@ -248,15 +250,16 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     handle,
     handleAmqp: (stream) => amqpServer.handle(stream, 'amqp-ws'),
     warnings,
+    paused,
   })
   const amqp =
     o.amqpPort === false
       ? undefined
-      : createAmqpListener({ tls, handshakes, handle: (socket) => amqpServer.handle(socket, 'amqp') })
+      : createAmqpListener({ tls, handshakes, handle: (socket) => amqpServer.handle(socket, 'amqp'), paused })
   const amqpPlain =
     o.amqpPlainPort === false
       ? undefined
-      : createAmqpPlainListener({ handle: (socket) => amqpServer.handle(socket, 'amqp') })
+      : createAmqpPlainListener({ handle: (socket) => amqpServer.handle(socket, 'amqp'), paused })
 
   const optional = new Set(o.optionalListeners ?? [])
   const amqpPlainHost = isLoopbackHost(host) ? host : AMQP_PLAIN_HOST

@@ -32,19 +32,24 @@ export interface AmqpListenerOptions {
   handshakes: TlsHandshakeGuard
   /** The AMQP adapter's connection handler. */
   handle: (socket: Duplex) => void
+  /** `true` while an outage pauses the listener: a new connection is closed at once. */
+  paused?: () => boolean
 }
 
 /** Creates (does not bind) the AMQP over TLS listener. */
 export function createAmqpListener(o: AmqpListenerOptions): TlsServer {
   const server = createTlsServer(
     { ...o.handshakes.serverOptions, cert: o.tls.server.cert, key: o.tls.server.key },
-    guardConnections((socket) => o.handle(socket)),
+    guardConnections((socket) => o.handle(socket), o.paused),
   )
   o.handshakes.watch(server, 'amqp')
   return server
 }
 
 /** Creates (does not bind) the plain AMQP listener; bind it on {@link AMQP_PLAIN_HOST} only. */
-export function createAmqpPlainListener(o: { handle: (socket: Duplex) => void }): NetServer {
-  return createNetServer(guardConnections((socket) => o.handle(socket)))
+export function createAmqpPlainListener(o: {
+  handle: (socket: Duplex) => void
+  paused?: () => boolean
+}): NetServer {
+  return createNetServer(guardConnections((socket) => o.handle(socket), o.paused))
 }

@@ -132,10 +132,21 @@ export function guardUpgrades(
   }
 }
 
-/** Wraps a connection handler: socket errors are absorbed and a throw destroys that socket only. */
-export function guardConnections<S extends Duplex>(handler: (socket: S) => void): (socket: S) => void {
+/**
+ * Wraps a connection handler: socket errors are absorbed and a throw destroys that socket only.
+ * While `paused()` (an outage on purpose, faults.ts), a new connection is destroyed at once: the
+ * client sees it reset, never left waiting.
+ */
+export function guardConnections<S extends Duplex>(
+  handler: (socket: S) => void,
+  paused: () => boolean = () => false,
+): (socket: S) => void {
   return (socket) => {
     socket.on('error', () => undefined)
+    if (paused()) {
+      socket.destroy()
+      return
+    }
     try {
       handler(socket)
     } catch {

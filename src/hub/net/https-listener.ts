@@ -38,6 +38,11 @@ export interface HttpsListenerOptions {
   handleAmqp: (stream: Duplex) => void
   /** Where the warnings about refused upgrades go. */
   warnings: WarningThrottle
+  /**
+   * `true` while an outage pauses the device listeners: an MQTT or AMQP over WebSocket upgrade
+   * is answered 503 at once (the REST API goes on).
+   */
+  paused?: () => boolean
 }
 
 /** A created (not bound) HTTPS listener. */
@@ -93,6 +98,10 @@ export function createHttpsListener(o: HttpsListenerOptions): HttpsListener {
           ...fields,
           message: `${count} more refused WebSocket upgrade${count === 1 ? '' : 's'} in the last ${WARNING_WINDOW_MS / 1000} s; the last: ${refusedUpgrade(path, offered)}`,
         }))
+        return
+      }
+      if (o.paused?.() === true) {
+        socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
         return
       }
       wss.handleUpgrade(req, socket, head, (ws) => {

@@ -22,6 +22,8 @@ export interface MqttListenerOptions {
   handshakes: TlsHandshakeGuard
   /** The broker's connection handler. */
   handle: (stream: Duplex) => void
+  /** `true` while an outage pauses the listener: a new connection is closed at once. */
+  paused?: () => boolean
 }
 
 /** Creates (does not bind) the MQTT over TLS listener. */
@@ -36,7 +38,7 @@ export function createMqttListener(o: MqttListenerOptions): TlsServer {
   })
   const server = createTlsServer(
     { ...o.handshakes.serverOptions, ...context(), requestCert: true, rejectUnauthorized: false },
-    guardConnections((socket) => o.handle(socket)),
+    guardConnections((socket) => o.handle(socket), o.paused),
   )
   o.handshakes.watch(server, 'mqtt')
   o.certificates.onChange(() => server.setSecureContext(context()))

@@ -196,6 +196,50 @@ const eventBatchBody = z.array(
  */
 export type EventBatchBody = z.infer<typeof eventBatchBody>
 
+const faultTarget = {
+  deviceId: z
+    .string({ error: 'is required: the device the fault is for' })
+    .check(z.minLength(1, { error: 'must be a device id' })),
+  moduleId: z.optional(z.string({ error: 'must be a module id' })),
+}
+const faultSeconds = z.optional(
+  z.number({ error: 'must be a whole number of seconds, 1 to 3600 (default 60)' }),
+)
+
+const faultBody = z.discriminatedUnion(
+  'kind',
+  [
+    z.looseObject({ kind: z.literal('drop'), ...faultTarget }),
+    z.looseObject({
+      kind: z.literal('refuse'),
+      ...faultTarget,
+      count: z.optional(z.number({ error: 'must be a whole number of connects, 1 to 1000' })),
+      returnCode: z.optional(z.number({ error: 'must be a CONNACK return code, 1 to 5' })),
+      durationSeconds: faultSeconds,
+    }),
+    z.looseObject({ kind: z.literal('expire'), ...faultTarget }),
+    z.looseObject({
+      kind: z.literal('delay-methods'),
+      ...faultTarget,
+      delaySeconds: z.number({ error: 'is required: the whole seconds each answer is held, 1 to 300' }),
+      durationSeconds: faultSeconds,
+    }),
+    z.looseObject({ kind: z.literal('drop-methods'), ...faultTarget, durationSeconds: faultSeconds }),
+    z.looseObject({ kind: z.literal('outage'), durationSeconds: faultSeconds }),
+    z.looseObject({
+      kind: z.literal('clear'),
+      deviceId: z.optional(z.string({ error: 'must be a device id' })),
+      moduleId: z.optional(z.string({ error: 'must be a module id' })),
+    }),
+  ],
+  {
+    error: 'must be one of "drop", "refuse", "expire", "delay-methods", "drop-methods", "outage", "clear"',
+  },
+)
+
+/** The body of `POST /_emulator/faults`: an operator's fault, by `kind` (faults.ts `OperatorFault`). */
+export type FaultBody = z.infer<typeof faultBody>
+
 /** A request body's schema and the words its refusals use. */
 export interface BodySchema<T> {
   readonly schema: z.ZodMiniType<T>
@@ -218,6 +262,7 @@ export const BODIES = {
   bulk: { schema: bulkBody, what: 'bulk registry' },
   job: { schema: jobBody, what: 'job' },
   eventBatch: { schema: eventBatchBody, what: 'event batch' },
+  fault: { schema: faultBody, what: 'fault' },
 } as const satisfies Record<string, BodySchema<unknown>>
 
 /**

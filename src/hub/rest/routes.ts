@@ -264,6 +264,16 @@ function emulatorRoutes(hub: HubService, o: RouteOptions): Route[] {
       return 'streamed'
     }),
     route('GET', '/_emulator/refused', ['ServiceConnect', 'RegistryRead'], () => ok(hub.refused)),
+    // faults on purpose (faults.ts): do one, list those in force, clear them
+    withBody('POST', '/_emulator/faults', ['ServiceConnect'], BODIES.fault, (r) =>
+      ok(hub.faults.operate(r.body)),
+    ),
+    route('GET', '/_emulator/faults', ['ServiceConnect'], () => ok(hub.faults.active())),
+    route('DELETE', '/_emulator/faults', ['ServiceConnect'], (r) => {
+      const deviceId = r.url.searchParams.get('deviceId') ?? undefined
+      const moduleId = r.url.searchParams.get('moduleId') ?? undefined
+      return ok(hub.faults.operate({ kind: 'clear', deviceId, moduleId }))
+    }),
     withBody('POST', '/_emulator/devices/:id/messages', ['ServiceConnect'], BODIES.c2d, (r) =>
       accepted(sendC2d(hub, param(r, 'id'), r.body)),
     ),

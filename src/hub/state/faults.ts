@@ -192,6 +192,174 @@ export interface FaultsContext {
   now: () => number
   /** The identity's live session, if connected. */
   sessionOf(deviceId: string, moduleId?: string): Session | undefined
+  /** Every live device or module session (what an outage drops). */
+  sessions(): Iterable<Session>
+  /**
+   * Throws when the identity is not in the registry.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
+   */
+  requireIdentity(deviceId: string, moduleId?: string): void
+  /** Ends a session as its token's expiry does (`token expired`). */
+  expire(session: Session): void
+}
+
+// ---- the operator's faults (POST /_emulator/faults, hub.fault(), `sas-token hub fault`) ------
+
+/** The default time an operator's fault lasts (a refusal, a methods fault, an outage), seconds. */
+export const DEFAULT_OPERATOR_FAULT_SECONDS = 60
+
+/** The longest delay of a method answer, seconds: the longest method timeout IoT Hub allows. */
+export const MAX_METHOD_DELAY_SECONDS = 300
+
+/** The most connects one `refuse` may count. */
+export const MAX_REFUSE_COUNT = 1000
+
+/** The identity an operator's fault is about. */
+export interface OperatorFaultTarget {
+  /** The device. */
+  deviceId: string
+  /** A module of the device. */
+  moduleId?: string | undefined
+}
+
+/**
+ * A fault the operator asks for, by `kind`. Each lasts at most {@link MAX_FAULT_SECONDS}
+ * (`durationSeconds`, default {@link DEFAULT_OPERATOR_FAULT_SECONDS}):
+ *
+ * - `drop`: the identity's connection is dropped now (its TCP connection destroyed; a transport
+ *   that cannot, closed).
+ * - `refuse`: its next `count` connects (default: all of them, for the duration) are refused
+ *   with CONNACK `returnCode` (1–5, default 5 not authorized; AMQP and HTTPS refuse as they
+ *   refuse a bad token).
+ * - `expire`: its token expires now: the session ends as a token expiry ends it (`token expired`).
+ * - `delay-methods`: its direct-method answers reach the caller `delaySeconds` (1–300) late;
+ *   over the call's timeout, the call fails as IoT Hub's 504 GatewayTimeout.
+ * - `drop-methods`: its direct-method answers are never passed on (every call times out, 504).
+ * - `outage`: the device listeners (MQTT/TLS, MQTT and AMQP over WebSocket, AMQP) close every new
+ *   connection at once and every live device connection is dropped; they resume at the end.
+ * - `clear`: ends the identity's faults (a refusal, a methods fault, a throttling window), or,
+ *   without `deviceId`, every fault and the outage.
+ */
+export type OperatorFault =
+  | ({
+      /** Drop the identity's connection now. */
+      kind: 'drop'
+    } & OperatorFaultTarget)
+  | ({
+      /** Refuse the identity's next connects. */
+      kind: 'refuse'
+      /** How many connects to refuse, 1–1000; default every connect for the duration. */
+      count?: number | undefined
+      /** The CONNACK return code, 1–5; default 5 (not authorized). */
+      returnCode?: number | undefined
+      /** Seconds the refusal lasts at most, 1–3600; default 60. */
+      durationSeconds?: number | undefined
+    } & OperatorFaultTarget)
+  | ({
+      /** Expire the identity's token now. */
+      kind: 'expire'
+    } & OperatorFaultTarget)
+  | ({
+      /** Hold the identity's direct-method answers. */
+      kind: 'delay-methods'
+      /** Seconds each answer is held, 1–300. */
+      delaySeconds: number
+      /** Seconds the fault lasts, 1–3600; default 60. */
+      durationSeconds?: number | undefined
+    } & OperatorFaultTarget)
+  | ({
+      /** Never pass the identity's direct-method answers on. */
+      kind: 'drop-methods'
+      /** Seconds the fault lasts, 1–3600; default 60. */
+      durationSeconds?: number | undefined
+    } & OperatorFaultTarget)
+  | {
+      /** Pause the device listeners. */
+      kind: 'outage'
+      /** Seconds the outage lasts, 1–3600; default 60. */
+      durationSeconds?: number | undefined
+    }
+  | {
+      /** End faults early. */
+      kind: 'clear'
+      /** The identity whose faults end; absent: every fault, and the outage. */
+      deviceId?: string | undefined
+      /** A module of the device. */
+      moduleId?: string | undefined
+    }
+
+/** The kinds of {@link OperatorFault}. */
+export const OPERATOR_FAULT_KINDS = [
+  'drop',
+  'refuse',
+  'expire',
+  'delay-methods',
+  'drop-methods',
+  'outage',
+  'clear',
+] as const satisfies readonly OperatorFault['kind'][]
+
+/** What an operator's fault did: the `fault` event it published, without its name and time. */
+export interface FaultOutcome {
+  /** The operator's action (`drop`, `refuse`, …). */
+  fault: string
+  /** What the hub did. */
+  action: string
+  /** The device it hit; absent for the outage. */
+  deviceId?: string
+  /** The module it hit. */
+  moduleId?: string
+  /** The transport of the connection it hit. */
+  protocol?: Session['protocol']
+  /** When it ends, ISO 8601. */
+  until?: string
+}
+
+/** A fault in force, as `GET /_emulator/faults` lists it. */
+export interface ActiveFault {
+  /** What it is: the fault type or operator action (`refuse`, `AuthFailure`, `delay-methods`, `outage`, …). */
+  fault: string
+  /** What it does now. */
+  action: string
+  /** The device; absent for the outage. */
+  deviceId?: string
+  /** The module. */
+  moduleId?: string
+  /** When it ends, ISO 8601. */
+  until: string
+}
+
+interface MethodFault {
+  fault: 'delay-methods' | 'drop-methods'
+  delayMs: number
+  until: number
+}
+
+function bounded(
+  value: number | undefined,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new SasTokenError(
+      'ERR_HUB_BAD_REQUEST',
+      `${name} must be a whole number from ${min} to ${max}, not ${JSON.stringify(value)}.`,
+    )
+  return value
+}
+
+function targetOf(t: { deviceId?: string | undefined; moduleId?: string | undefined }): FaultTarget {
+  if (t.deviceId === undefined || t.deviceId === '')
+    throw new SasTokenError('ERR_HUB_BAD_REQUEST', 'deviceId is required: the device the fault is for.')
+  return t.moduleId === undefined ? { deviceId: t.deviceId } : { deviceId: t.deviceId, moduleId: t.moduleId }
+}
+
+function notOnline(t: FaultTarget): SasTokenError {
+  return new SasTokenError('ERR_HUB_DEVICE_NOT_ONLINE', `${keyOf(t)} is not connected.`)
 }
 
 /** The hub's faults: pending ones, open windows and refusals, per identity. */
@@ -200,6 +368,8 @@ export class HubFaults {
   readonly #timers = new Set<NodeJS.Timeout>()
   readonly #windows = new Map<string, Window>()
   readonly #refusing = new Map<string, Refusing>()
+  readonly #methods = new Map<string, MethodFault>()
+  #outage: { until: number; timer: NodeJS.Timeout } | undefined
 
   constructor(ctx: FaultsContext) {
     this.#ctx = ctx
@@ -349,11 +519,228 @@ export class HubFaults {
         )
   }
 
+  /**
+   * Does an operator's fault now and publishes its `fault` event (`source: 'api'`).
+   *
+   * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST` (a bound: count 1–1000, returnCode 1–5,
+   *   durationSeconds 1–3600, delaySeconds 1–300; no deviceId), `ERR_HUB_NOT_FOUND` (no such
+   *   identity), `ERR_HUB_DEVICE_NOT_ONLINE` (`drop` or `expire` of an identity not connected).
+   */
+  operate(request: OperatorFault): FaultOutcome {
+    const now = this.#ctx.now()
+    const duration = (r: { durationSeconds?: number | undefined }): number =>
+      bounded(r.durationSeconds, 'durationSeconds', 1, MAX_FAULT_SECONDS, DEFAULT_OPERATOR_FAULT_SECONDS)
+    const iso = (ms: number): string => new Date(ms).toISOString()
+    let outcome: FaultOutcome
+    switch (request.kind) {
+      case 'outage': {
+        const until = now + duration(request) * 1000
+        outcome = { fault: 'outage', action: this.#startOutage(until), until: iso(until) }
+        break
+      }
+      case 'clear': {
+        if (request.deviceId === undefined) {
+          outcome = { fault: 'clear', action: this.#clearAll() }
+          break
+        }
+        const target = targetOf(request)
+        this.#ctx.requireIdentity(target.deviceId, target.moduleId)
+        outcome = { fault: 'clear', ...target, action: this.#clear(target) }
+        break
+      }
+      default: {
+        const target = targetOf(request)
+        this.#ctx.requireIdentity(target.deviceId, target.moduleId)
+        outcome = { fault: request.kind, ...target, ...this.#operateOn(target, request, now, duration) }
+      }
+    }
+    this.#ctx.events.publish({ event: 'fault', source: 'api', ...outcome })
+    return outcome
+  }
+
+  #operateOn(
+    target: FaultTarget,
+    request: Exclude<OperatorFault, { kind: 'outage' | 'clear' }>,
+    now: number,
+    duration: (r: { durationSeconds?: number | undefined }) => number,
+  ): Omit<FaultOutcome, 'fault'> {
+    const key = keyOf(target)
+    switch (request.kind) {
+      case 'drop': {
+        const session = this.#ctx.sessionOf(target.deviceId, target.moduleId)
+        if (session === undefined) throw notOnline(target)
+        session.closeReason = 'fault drop'
+        // a transport whose adapter cannot kill its TCP connection is closed instead
+        const killed = session.link.fault('kill-tcp')
+        if (!killed) session.link.close()
+        return { protocol: session.protocol, action: killed ? 'kill-tcp done' : 'connection closed' }
+      }
+      case 'expire': {
+        const session = this.#ctx.sessionOf(target.deviceId, target.moduleId)
+        if (session === undefined) throw notOnline(target)
+        if (session.authMethod === 'x509')
+          throw new SasTokenError(
+            'ERR_HUB_BAD_REQUEST',
+            `${key} is connected with an X.509 certificate: it has no token to expire.`,
+          )
+        this.#ctx.expire(session)
+        return { protocol: session.protocol, action: 'token expired: session closed' }
+      }
+      case 'refuse': {
+        const count = bounded(request.count, 'count', 1, MAX_REFUSE_COUNT, Number.POSITIVE_INFINITY)
+        const returnCode = bounded(request.returnCode, 'returnCode', 1, 5, 5) as FaultRefusal['returnCode']
+        const until = now + duration(request) * 1000
+        this.refuseConnects(target, { fault: 'refuse', count, until, returnCode })
+        const which = Number.isFinite(count)
+          ? `the next ${count} connect${count === 1 ? '' : 's'}`
+          : 'connects'
+        return {
+          action: `${which} refused with return code ${returnCode}`,
+          until: new Date(until).toISOString(),
+        }
+      }
+      case 'delay-methods':
+      case 'drop-methods': {
+        const delay =
+          request.kind === 'delay-methods'
+            ? bounded(request.delaySeconds, 'delaySeconds', 1, MAX_METHOD_DELAY_SECONDS, 0)
+            : 0
+        const until = now + duration(request) * 1000
+        this.#methods.set(key, { fault: request.kind, delayMs: delay * 1000, until })
+        return {
+          action:
+            request.kind === 'delay-methods'
+              ? `method answers held ${delay} s`
+              : 'method answers dropped (calls time out, 504)',
+          until: new Date(until).toISOString(),
+        }
+      }
+    }
+  }
+
+  /**
+   * What to do with a device's direct-method answer now, asked by the method calls: hold it
+   * `delayMs`, drop it, or (`undefined`) pass it on.
+   */
+  methodAnswer(target: FaultTarget): { delayMs: number } | 'drop' | undefined {
+    const key = keyOf(target)
+    const f = this.#methods.get(key)
+    if (f === undefined) return undefined
+    if (this.#ctx.now() >= f.until) {
+      this.#methods.delete(key)
+      return undefined
+    }
+    return f.fault === 'drop-methods' ? 'drop' : { delayMs: f.delayMs }
+  }
+
+  /** `true` while an outage pauses the device listeners: they close a new connection at once. */
+  inOutage(): boolean {
+    return this.#outage !== undefined && this.#ctx.now() < this.#outage.until
+  }
+
+  #startOutage(until: number): string {
+    if (this.#outage !== undefined) clearTimeout(this.#outage.timer)
+    const timer = setTimeout(() => this.#endOutage('ended'), Math.max(0, until - this.#ctx.now()))
+    timer.unref()
+    this.#outage = { until, timer }
+    let dropped = 0
+    for (const session of [...this.#ctx.sessions()]) {
+      session.closeReason = 'fault outage'
+      if (!session.link.fault('kill-tcp')) session.link.close()
+      dropped += 1
+    }
+    return `device listeners paused (new connections closed at once), ${dropped} connection${dropped === 1 ? '' : 's'} dropped`
+  }
+
+  /** Ends the outage with its closing `fault` event; `false` when none is on. */
+  #endOutage(why: 'ended' | 'cleared'): boolean {
+    const outage = this.#outage
+    if (outage === undefined) return false
+    clearTimeout(outage.timer)
+    this.#outage = undefined
+    this.#ctx.events.publish({
+      event: 'fault',
+      fault: 'outage',
+      source: 'api',
+      action: `device listeners resumed (${why === 'ended' ? 'the outage ended' : 'cleared early'})`,
+    })
+    return true
+  }
+
+  #clear(target: FaultTarget): string {
+    const key = keyOf(target)
+    const ended = [
+      this.#refusing.delete(key) ? 'refused connects' : '',
+      this.#methods.delete(key) ? 'methods fault' : '',
+      this.#windows.delete(key) ? 'throttling window' : '',
+    ].filter((s) => s !== '')
+    return ended.length === 0 ? 'nothing to clear' : `cleared: ${ended.join(', ')}`
+  }
+
+  #clearAll(): string {
+    const count = this.#refusing.size + this.#methods.size + this.#windows.size
+    this.#refusing.clear()
+    this.#methods.clear()
+    this.#windows.clear()
+    const outage = this.#endOutage('cleared')
+    return count === 0 && !outage
+      ? 'nothing to clear'
+      : `cleared ${count} identit${count === 1 ? 'y’s fault' : 'ies’ faults'}${outage ? ' and the outage' : ''}`
+  }
+
+  /** Every fault in force now: refusals, throttling windows, methods faults, the outage. */
+  active(): ActiveFault[] {
+    const now = this.#ctx.now()
+    const iso = (ms: number): string => new Date(ms).toISOString()
+    const ids = (key: string): { deviceId: string; moduleId?: string } => {
+      const slash = key.indexOf('/')
+      return slash === -1
+        ? { deviceId: key }
+        : { deviceId: key.slice(0, slash), moduleId: key.slice(slash + 1) }
+    }
+    const list: ActiveFault[] = []
+    if (this.#outage !== undefined && now < this.#outage.until)
+      list.push({ fault: 'outage', action: 'device listeners paused', until: iso(this.#outage.until) })
+    for (const [key, r] of this.#refusing) {
+      if (now >= r.until || r.left <= 0) continue
+      const which = Number.isFinite(r.left) ? `${r.left} more connect${r.left === 1 ? '' : 's'}` : 'connects'
+      list.push({
+        fault: r.fault,
+        ...ids(key),
+        action: `${which} refused with return code ${r.returnCode}`,
+        until: iso(r.until),
+      })
+    }
+    for (const [key, w] of this.#windows) {
+      if (now >= w.until) continue
+      list.push({
+        fault: w.fault,
+        ...ids(key),
+        action: w.error === 'quota' ? 'over quota' : 'throttled',
+        until: iso(w.until),
+      })
+    }
+    for (const [key, m] of this.#methods) {
+      if (now >= m.until) continue
+      list.push({
+        fault: m.fault,
+        ...ids(key),
+        action:
+          m.fault === 'drop-methods' ? 'method answers dropped' : `method answers held ${m.delayMs / 1000} s`,
+        until: iso(m.until),
+      })
+    }
+    return list
+  }
+
   /** Clears every pending fault (hub close). */
   close(): void {
     for (const timer of this.#timers) clearTimeout(timer)
     this.#timers.clear()
     this.#windows.clear()
     this.#refusing.clear()
+    this.#methods.clear()
+    if (this.#outage !== undefined) clearTimeout(this.#outage.timer)
+    this.#outage = undefined
   }
 }

@@ -36,6 +36,8 @@ interface Pending {
   reject: (err: Error) => void
   timer: NodeJS.Timeout
   session: Session
+  /** The timer of an answer held by a `delay-methods` fault. */
+  held?: NodeJS.Timeout
 }
 
 /** The default method timeout, seconds. */
@@ -104,6 +106,7 @@ export class MethodCalls {
     const key = `${session.clientId}\n${rid}`
     return await new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
+        clearTimeout(this.#pending.get(key)?.held)
         this.#pending.delete(key)
         this.#hub.events.publish({
           event: 'method',
@@ -135,11 +138,28 @@ export class MethodCalls {
     })
   }
 
-  /** A device's response; `false` when no call waits for it. */
+  /**
+   * A device's response; `false` when no call waits for it. An operator's methods fault
+   * (faults.ts) holds it for its delay or drops it: the call then times out (504) unless the
+   * held answer comes first.
+   */
   answer(session: Session, rid: string, status: number, body: Buffer): boolean {
     const key = `${session.clientId}\n${rid}`
     const pending = this.#pending.get(key)
-    if (pending === undefined || pending.session !== session) return false
+    if (pending === undefined || pending.session !== session || pending.held !== undefined) return false
+    const fault = this.#hub.faults.methodAnswer(session)
+    if (fault === 'drop') return true
+    if (fault !== undefined) {
+      pending.held = setTimeout(() => {
+        if (this.#pending.get(key) === pending) this.#deliver(key, pending, status, body)
+      }, fault.delayMs)
+      return true
+    }
+    this.#deliver(key, pending, status, body)
+    return true
+  }
+
+  #deliver(key: string, pending: Pending, status: number, body: Buffer): void {
     this.#pending.delete(key)
     clearTimeout(pending.timer)
     const text = body.toString('utf8')
@@ -153,13 +173,13 @@ export class MethodCalls {
       }
     }
     pending.resolve({ status, payload })
-    return true
   }
 
   /** Stops every timer (hub close). */
   close(): void {
     for (const p of this.#pending.values()) {
       clearTimeout(p.timer)
+      clearTimeout(p.held)
       p.reject(new SasTokenError('ERR_HUB_CLOSED', 'The hub closed before the device answered.'))
     }
     this.#pending.clear()
