@@ -14,7 +14,12 @@ import type { Hub } from 'sas-token/hub'
 export interface ProductHub
   extends Pick<
     Hub,
-    'addDevice' | 'addModule' | 'sendC2d' | 'eventHubConnectionString' | 'eventHubDevelopmentConnectionString'
+    | 'addDevice'
+    | 'addModule'
+    | 'sendC2d'
+    | 'fault'
+    | 'eventHubConnectionString'
+    | 'eventHubDevelopmentConnectionString'
   > {
   hubConnectionString: string
   dpsConnectionString: string
