@@ -99,6 +99,17 @@ export interface HubReadyEvent extends AboutNoIdentity {
   consoleUrl: string | null
   /** The connection string of each device created at start (they hold the devices' keys). */
   devices: Record<string, string>
+  /** The IoT Hub tier the hub throttles as (`startHub({ tier })`, `--tier`); absent without one. */
+  tier?: {
+    /** `F1`, `S1`, `S2` or `S3`. */
+    name: 'F1' | 'S1' | 'S2' | 'S3'
+    /** Its units. */
+    units: number
+    /** The daily message quota, in metered messages. */
+    messagesPerDay: number
+    /** The bytes one metered message stands for (4096; 512 on F1). */
+    meterBytes: number
+  }
 }
 
 /** A device, module or DPS client connected. */

@@ -7,6 +7,18 @@
 import type { HubConsole } from './console/server.js'
 import type { HubReadyEvent } from './event-types.js'
 import type { LaunchedHub } from './start-hub.js'
+import { IOT_HUB_TIERS } from './state/throttle.js'
+import type { HubTier } from './state/throttle.js'
+
+function tierInfo(tier: Required<HubTier>): NonNullable<HubReadyEvent['tier']> {
+  const limits = IOT_HUB_TIERS[tier.name]
+  return {
+    name: tier.name,
+    units: tier.units,
+    messagesPerDay: limits.messagesPerDayPerUnit * tier.units,
+    meterBytes: limits.meterBytes,
+  }
+}
 
 /** What a started hub says first: how to reach it (the `ready` event). It holds the owner key and device keys. */
 export type ReadyDocument = HubReadyEvent
@@ -33,6 +45,7 @@ export function publishReady(launched: LaunchedHub, web?: HubConsole): ReadyDocu
     stateDir: launched.stateDir ?? null,
     consoleUrl: web?.url ?? null,
     devices: launched.devices,
+    ...(launched.tier === undefined ? {} : { tier: tierInfo(launched.tier) }),
   }
   const { time } = hub.events.publish(document)
   return { ...document, time }

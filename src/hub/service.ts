@@ -10,6 +10,8 @@ import { SasTokenError, isSasTokenError } from '../errors.js'
 import { assertDeviceId } from '../identity.js'
 import { C2dQueue } from './state/c2d-queue.js'
 import { HubFaults } from './state/faults.js'
+import { HubThrottle } from './state/throttle.js'
+import type { HubTier } from './state/throttle.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
 import type { D2cLog } from './state/d2c-log.js'
 import type { HubRefuseEvent } from './event-types.js'
@@ -27,6 +29,7 @@ import {
   MAX_TAGS_BYTES,
   applyPatch,
   checkPatch,
+  deviceTwinDocument,
   parsePatch,
   isJsonObject,
   plainJson,
@@ -44,7 +47,21 @@ export interface TwinPatch {
 /** How a reported-properties patch ended: 204 with the new version, or a refusal IoT Hub's way. */
 export type ReportedAnswer =
   | { status: 204; version: number }
-  | { status: 400 | 404 | 500; errorCode: number; message: string }
+  | { status: 400 | 403 | 404 | 429 | 500; errorCode: number; message: string }
+
+/**
+ * A tier's refusal (`ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED`) as a twin answer's status and
+ * IoT Hub's error code (MQTT's `$iothub/twin/res/429/…`); `undefined` for any other error.
+ */
+export function throttledAnswer(
+  err: unknown,
+): { status: 403 | 429; errorCode: number; message: string } | undefined {
+  if (isSasTokenError(err, 'ERR_HUB_THROTTLED'))
+    return { status: 429, errorCode: 429001, message: err.message }
+  if (isSasTokenError(err, 'ERR_HUB_QUOTA_EXCEEDED'))
+    return { status: 403, errorCode: 403002, message: err.message }
+  return undefined
+}
 
 function idOf(id: { deviceId: string; moduleId?: string }): { deviceId: string; moduleId?: string } {
   return id.moduleId === undefined
@@ -87,6 +104,8 @@ export class HubService {
   readonly d2c: D2cLog
   /** Faults on purpose: pending ones, throttling windows, refused connects (faults.ts). */
   readonly faults: HubFaults
+  /** Throttling as an IoT Hub tier throttles, when started with one (throttle.ts); else nothing is throttled. */
+  readonly throttle: HubThrottle
   /** The token-expiry timer of each session that has one. */
   readonly #expiry = new Map<Session, NodeJS.Timeout>()
 
@@ -99,6 +118,7 @@ export class HubService {
     clockSkewSeconds: number
     d2c: D2cLog
     c2d?: C2dQueueOptions
+    tier?: HubTier | undefined
   }) {
     this.store = o.store
     this.events = o.events
@@ -118,6 +138,12 @@ export class HubService {
       },
       // a token that expires now: the expiry closes the session (`token expired`) at once
       expire: (session) => this.renewToken(session, Math.floor(this.now() / 1000)),
+    })
+    this.throttle = new HubThrottle({
+      events: this.events,
+      now: this.now,
+      hostName: this.hostName,
+      tier: o.tier,
     })
     for (const entry of Object.values(this.store.state.devices)) {
       for (const identity of [entry.device, ...Object.values(entry.modules)])
@@ -333,8 +359,12 @@ export class HubService {
     session.link.close()
   }
 
-  /** What the CONNECT decision needs to know of this hub and its registry, now. */
-  authContext(): AuthContext {
+  /**
+   * What the CONNECT decision needs to know of this hub and its registry, now. For a new
+   * connection (`connect`: MQTT's CONNECT, AMQP's), the tier's connect rate is asked too, after
+   * the faults: a throttled connect is refused with CONNACK 3.
+   */
+  authContext(o: { connect?: boolean } = {}): AuthContext {
     const { dps } = this.state
     return {
       hostName: this.hostName,
@@ -347,7 +377,9 @@ export class HubService {
       enrollment: (r) => (Object.hasOwn(dps.enrollments, r) ? dps.enrollments[r] : undefined),
       groups: () => Object.values(dps.groups),
       certificateAuthorities: () => Object.values(this.state.certificates ?? {}),
-      faultRefusal: (target) => this.faults.refusal(target),
+      faultRefusal: o.connect
+        ? (target) => this.faults.refusal(target) ?? this.throttle.connectRefusal(target)
+        : (target) => this.faults.refusal(target),
     }
   }
 
@@ -432,6 +464,7 @@ export class HubService {
     for (const timer of this.#expiry.values()) clearTimeout(timer)
     this.#expiry.clear()
     this.faults.close()
+    this.throttle.close()
   }
 
   #connectionState(session: Session, state: 'Connected' | 'Disconnected'): void {
@@ -458,13 +491,20 @@ export class HubService {
   /**
    * Patches a connected identity's reported properties with what it sent (a twin PATCH of
    * reported properties, whatever the protocol). It answers once the change is on disk: 204
-   * with the new version, 400 for a patch IoT Hub would refuse, 500 when the state cannot be
-   * written.
+   * with the new version, 400 for a patch IoT Hub would refuse, 429 (or 403 over quota) when the
+   * hub's tier throttles twin updates, 500 when the state cannot be written.
    */
   async patchReported(id: { deviceId: string; moduleId?: string }, text: string): Promise<ReportedAnswer> {
     const identity = this.identity(id.deviceId, id.moduleId)
     if (identity === undefined)
       return { status: 404, errorCode: 404001, message: 'The identity was deleted.' }
+    try {
+      this.throttle.admit('twinUpdate', idOf(id), { bytes: Buffer.byteLength(text) })
+    } catch (err) {
+      const answer = throttledAnswer(err)
+      if (answer === undefined) throw err
+      return answer
+    }
     const twin = identity.twin
     try {
       const patch = parsePatch(text, 'reported properties')
@@ -488,11 +528,38 @@ export class HubService {
   }
 
   /**
+   * A connected identity reads its own twin (MQTT's `$iothub/twin/GET`, AMQP's GET): its
+   * desired and reported properties, once the hub's tier admits a twin read.
+   *
+   * @throws {SasTokenError} `ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED` (the tier, throttle.ts).
+   */
+  deviceTwin(id: { deviceId: string; moduleId?: string }, identity: Identity): JsonObject {
+    const document = deviceTwinDocument(identity.twin)
+    this.throttle.admit('twinRead', idOf(id), { bytes: Buffer.byteLength(JSON.stringify(document)) })
+    return document
+  }
+
+  /**
    * The twin as IoT Hub's service JSON.
+   *
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED`
+   *   (the hub's tier, throttle.ts).
+   */
+  getTwin(deviceId: string, moduleId?: string): JsonObject {
+    const json = this.twinJson(deviceId, moduleId)
+    this.throttle.admit('twinRead', idOf({ deviceId, ...(moduleId === undefined ? {} : { moduleId }) }), {
+      bytes: Buffer.byteLength(JSON.stringify(json)),
+    })
+    return json
+  }
+
+  /**
+   * The twin as IoT Hub's service JSON, not metered (what a query renders; the query is
+   * throttled as one).
    *
    * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`.
    */
-  getTwin(deviceId: string, moduleId?: string): JsonObject {
+  twinJson(deviceId: string, moduleId?: string): JsonObject {
     const identity = this.requireIdentity(deviceId, moduleId)
     const entry = this.entry(deviceId)
     const twin = identity.twin
@@ -536,7 +603,8 @@ export class HubService {
    * Updates tags and desired properties, as `PATCH /twins/{id}` (merge) or `PUT` (replace).
    * A desired change reaches a subscribed device on `…/desired/?$version=N`.
    *
-   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_PRECONDITION_FAILED`.
+   * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_PRECONDITION_FAILED`,
+   *   `ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED` (the hub's tier, throttle.ts).
    */
   updateTwin(
     deviceId: string,
@@ -545,6 +613,9 @@ export class HubService {
     o: { replace?: boolean; ifMatch?: string } = {},
   ): JsonObject {
     const identity = this.requireIdentity(deviceId, moduleId)
+    this.throttle.admit('twinUpdate', idOf({ deviceId, ...(moduleId === undefined ? {} : { moduleId }) }), {
+      bytes: Buffer.byteLength(JSON.stringify(body)),
+    })
     checkIfMatch(o.ifMatch, twinEtag(identity.twin.version))
     const twin = identity.twin
     const tags = body.tags ? checkPatch(body.tags, 'tags', MAX_TAGS_BYTES) : undefined
@@ -578,7 +649,7 @@ export class HubService {
         )
       }
     }
-    return this.getTwin(deviceId, moduleId)
+    return this.twinJson(deviceId, moduleId)
   }
 
   /**

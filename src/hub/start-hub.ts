@@ -35,6 +35,8 @@ import { createRestApi } from './rest/rest-api.js'
 import { HubService } from './service.js'
 import { CaRegistry, defaultCaName, parseCaCertificate } from './state/ca-registry.js'
 import type { C2dQueueOptions } from './state/c2d-queue.js'
+import { checkTier } from './state/throttle.js'
+import type { HubTier } from './state/throttle.js'
 import { D2cLog } from './state/d2c-log.js'
 import type { D2cRetention } from './state/d2c-log.js'
 import { DEFAULT_ID_SCOPE, useDpsPolicies } from './state/dps.js'
@@ -122,6 +124,13 @@ export interface StartHubOptions {
    * dropped and counted (a `warning` tells it), and one behind for `stallSeconds` is disconnected.
    */
   eventStream?: EventStreamOptions
+  /**
+   * Throttle as IoT Hub's tier `name` with `units` (default 1) throttles: its documented
+   * per-unit rates (device-to-cloud sends, C2D, twin reads and updates, direct methods,
+   * registry, queries, jobs, new connections) and its daily message quota, answered with IoT
+   * Hub's errors. Default: no tier, nothing throttled.
+   */
+  tier?: HubTier
 }
 
 function freshState(ownerKey: string): HubState {
@@ -176,6 +185,8 @@ export interface LaunchedHub {
   stateDir: string | undefined
   /** The connection string of each device created at start. */
   devices: Record<string, string>
+  /** The tier the hub throttles as, or `undefined`. */
+  tier: Required<HubTier> | undefined
 }
 
 /**
@@ -190,6 +201,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
   const idScope = assertIdScope(o.idScope ?? DEFAULT_ID_SCOPE)
   const host = o.host ?? '127.0.0.1'
   if (o.ownerKey !== undefined) decodeKey(o.ownerKey, 'ownerKey')
+  const tier = o.tier === undefined ? undefined : checkTier(o.tier)
   const events = new HubEvents(now)
   if (o.onEvent !== undefined) events.on('event', o.onEvent)
   const { store, ownerKey, dpsOwnerKey, dir } = await openState(o, events, host)
@@ -214,6 +226,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     clockSkewSeconds: o.clockSkewSeconds ?? DEFAULT_CLOCK_SKEW_SECONDS,
     d2c,
     ...(o.c2d === undefined ? {} : { c2d: o.c2d }),
+    tier,
   })
   const certificates = new CaRegistry(store, now)
   const startCas = (o.x509Ca ?? []).map((pem, i) => ({ pem, cert: parseCaCertificate(pem, `x509Ca[${i}]`) }))
@@ -322,7 +335,7 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
     await hub.close()
     throw err
   }
-  return { hub, host, stateDir: dir, devices }
+  return { hub, host, stateDir: dir, devices, tier }
 }
 
 /**
@@ -337,7 +350,8 @@ export async function launchHub(o: StartHubOptions = {}): Promise<LaunchedHub> {
  * await hub.close()
  * ```
  * @throws {SasTokenError} `ERR_HUB_INSECURE_BIND` (beyond loopback with the development key),
- *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap, an `eventStream` bound), `ERR_INVALID_KEY`,
+ *   `ERR_INVALID_OPTION` (the TLS handshake timeout or cap, an `eventStream` bound, a `tier`
+ *   that is not F1, S1, S2 or S3 or units it cannot have), `ERR_INVALID_KEY`,
  *   `ERR_INVALID_HOST_NAME`, `ERR_HUB_STATE_CORRUPT`, `ERR_HUB_STATE_IO`, `ERR_HUB_PORT_UNAVAILABLE`
  *   (a port given that cannot be bound, or neither MQTT nor HTTPS bound),
  *   `ERR_HUB_BAD_REQUEST` (an `x509Ca` entry that is not a CA certificate).

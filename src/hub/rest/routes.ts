@@ -36,6 +36,7 @@ import type { Permission } from '../state/registry.js'
 import type { DpsPermission } from '../state/state-store.js'
 import type { PolicyOwner } from '../auth/policy-auth.js'
 import { registryStatistics, serviceStatistics } from '../state/statistics.js'
+import type { ThrottledOperation } from '../state/throttle.js'
 import { deviceRoutes } from './device-routes.js'
 import { badRequest, toHttpError } from './http-errors.js'
 import { BODIES, readBody } from './request-bodies.js'
@@ -111,6 +112,20 @@ export function withBody<B>(
   }
 }
 
+/**
+ * `r` throttled as `operation` by the hub's tier (throttle.ts) before it runs: over the rate,
+ * IoT Hub's 429 `IotHubThrottled` with `Retry-After`.
+ */
+function throttled(hub: HubService, operation: ThrottledOperation, r: Route): Route {
+  return {
+    ...r,
+    run: (request) => {
+      hub.throttle.admit(operation)
+      return r.run(request)
+    },
+  }
+}
+
 const ok = (body: unknown): Answer => ({ status: 200, body })
 const accepted = (body: unknown): Answer => ({ status: 202, body })
 const noContent: Answer = { status: 204 }
@@ -162,22 +177,7 @@ function bulkAnswer(outcomes: readonly BulkOutcome[]): Answer {
 /** The query language, bulk registry, statistics and jobs routes. */
 function queryRoutes(hub: HubService, jobs: Jobs): Route[] {
   const jobRights = ['ServiceConnect', 'RegistryWrite'] as const
-  return [
-    withBody('POST', '/devices/query', ['RegistryRead'], BODIES.query, (r) => {
-      const result = queryTwins(hub, r.body.query, {
-        continuation: header(r, 'x-ms-continuation'),
-        maxItemCount: header(r, 'x-ms-max-item-count'),
-        deviceJobs: () => jobs.deviceJobs(),
-      })
-      const headers: Record<string, string> = { 'x-ms-item-type': result.itemType }
-      if (result.continuation !== undefined) headers['x-ms-continuation'] = result.continuation
-      return { status: 200, body: result.items, headers }
-    }),
-    withBody('POST', '/devices', ['RegistryWrite'], BODIES.bulk, (r) =>
-      bulkAnswer(bulkRegistry(hub, r.body)),
-    ),
-    route('GET', '/statistics/devices', ['RegistryRead'], () => ok(registryStatistics(hub))),
-    route('GET', '/statistics/service', ['ServiceConnect', 'RegistryRead'], () => ok(serviceStatistics(hub))),
+  const jobRoutes: Route[] = [
     route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) =>
       ok(
         jobs.list(
@@ -195,6 +195,30 @@ function queryRoutes(hub: HubService, jobs: Jobs): Route[] {
     }),
     route('GET', '/jobs/v2/:id', ['RegistryRead', 'ServiceConnect'], (r) => ok(jobs.get(param(r, 'id')))),
     route('POST', '/jobs/v2/:id/cancel', jobRights, (r) => ok(jobs.cancel(param(r, 'id')))),
+  ]
+  return [
+    throttled(
+      hub,
+      'queries',
+      withBody('POST', '/devices/query', ['RegistryRead'], BODIES.query, (r) => {
+        const result = queryTwins(hub, r.body.query, {
+          continuation: header(r, 'x-ms-continuation'),
+          maxItemCount: header(r, 'x-ms-max-item-count'),
+          deviceJobs: () => jobs.deviceJobs(),
+        })
+        const headers: Record<string, string> = { 'x-ms-item-type': result.itemType }
+        if (result.continuation !== undefined) headers['x-ms-continuation'] = result.continuation
+        return { status: 200, body: result.items, headers }
+      }),
+    ),
+    // a bulk request is as many registry operations as it has items (IoT Hub's quotas page)
+    withBody('POST', '/devices', ['RegistryWrite'], BODIES.bulk, (r) => {
+      hub.throttle.admit('registry', undefined, { operations: r.body.length })
+      return bulkAnswer(bulkRegistry(hub, r.body))
+    }),
+    route('GET', '/statistics/devices', ['RegistryRead'], () => ok(registryStatistics(hub))),
+    route('GET', '/statistics/service', ['ServiceConnect', 'RegistryRead'], () => ok(serviceStatistics(hub))),
+    ...jobRoutes.map((r) => throttled(hub, 'jobs', r)),
   ]
 }
 
@@ -218,7 +242,7 @@ function serviceRoutes(hub: HubService, methods: MethodCalls): Route[] {
     const options = r.ifMatch === undefined ? { replace } : { replace, ifMatch: r.ifMatch }
     return ok(hub.updateTwin(param(r, 'id'), moduleOf(r), r.body, options))
   }
-  const rows: Route[] = [
+  const registry: Route[] = [
     route('GET', '/devices', read, () => ok(hub.listDevices())),
     route('GET', '/devices/:id', read, (r) => ok(hub.getDevice(param(r, 'id')))),
     withBody('PUT', '/devices/:id', write, BODIES.identity, (r) => {
@@ -242,6 +266,7 @@ function serviceRoutes(hub: HubService, methods: MethodCalls): Route[] {
       return noContent
     }),
   ]
+  const rows = registry.map((r) => throttled(hub, 'registry', r))
   for (const base of ['/twins/:id', '/twins/:id/modules/:moduleId']) {
     rows.push(
       route('GET', base, twinRead, (r) => ok(hub.getTwin(param(r, 'id'), moduleOf(r)))),

@@ -114,7 +114,8 @@ export function readC2d(deviceId: string, input: C2dInput, now: number): QueuedC
  * `c2d-queue.ts`, then waits for the device to complete it). `delivered`: handed to a
  * connected, subscribed device; `queued`: waiting for one.
  *
- * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`.
+ * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST`, `ERR_HUB_QUEUE_FULL`,
+ *   `ERR_HUB_THROTTLED` / `ERR_HUB_QUOTA_EXCEEDED` (the hub's tier, throttle.ts).
  */
 export function sendC2d(
   hub: HubService,
@@ -125,6 +126,7 @@ export function sendC2d(
   if (entry === undefined)
     throw new SasTokenError('ERR_HUB_NOT_FOUND', `Device ${deviceId} is not in the registry.`)
   const message = readC2d(deviceId, input, hub.now())
+  hub.throttle.admit('c2dSend', { deviceId }, { bytes: Buffer.byteLength(message.payload, 'base64') })
   if (hub.c2d.count(deviceId) >= MAX_C2D_QUEUE) {
     throw new SasTokenError(
       'ERR_HUB_QUEUE_FULL',

@@ -70,7 +70,8 @@ export class MethodCalls {
    * Invokes a method and waits for the answer.
    *
    * @throws {SasTokenError} `ERR_HUB_NOT_FOUND`, `ERR_HUB_BAD_REQUEST` (name, timeout),
-   *   `ERR_HUB_DEVICE_NOT_ONLINE` (404), `ERR_HUB_METHOD_TIMEOUT` (504).
+   *   `ERR_HUB_DEVICE_NOT_ONLINE` (404), `ERR_HUB_METHOD_TIMEOUT` (504), `ERR_HUB_THROTTLED` /
+   *   `ERR_HUB_QUOTA_EXCEEDED` (the hub's tier, throttle.ts: 4 KB meters of the payload).
    */
   async invoke(deviceId: string, moduleId: string | undefined, input: MethodInput): Promise<MethodResult> {
     const name = input.methodName
@@ -84,6 +85,9 @@ export class MethodCalls {
     this.#hub.requireIdentity(deviceId, moduleId)
     const payloadText = JSON.stringify(input.payload ?? null)
     if (Buffer.byteLength(payloadText) > 128 * 1024) throw bad('The method payload is over 128 KB.')
+    this.#hub.throttle.admit('methods', moduleId === undefined ? { deviceId } : { deviceId, moduleId }, {
+      bytes: Buffer.byteLength(payloadText),
+    })
     const session = this.#hub.sessionOf(deviceId, moduleId)
     const who = moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`
     if (session === undefined || !session.subscriptions.has('methods')) {

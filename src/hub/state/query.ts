@@ -1,6 +1,6 @@
 /**
  * The twin query (`POST /devices/query`): the query language (../query/) run over the twins of
- * the registry, as `getTwin` renders them, in device-id order (then module id), one page at a
+ * the registry, as `twinJson` renders them, in device-id order (then module id), one page at a
  * time.
  *
  * @module
@@ -20,11 +20,11 @@ export function twinDocuments(
   collection: Exclude<Collection, 'devices.jobs'>,
 ): JsonObject[] {
   const ids = Object.keys(hub.state.devices).sort(byCodeUnit)
-  if (collection === 'devices') return ids.map((id) => hub.getTwin(id))
+  if (collection === 'devices') return ids.map((id) => hub.twinJson(id))
   return ids.flatMap((id) => {
     const entry = hub.entry(id)
     const modules = entry === undefined ? [] : Object.keys(entry.modules).sort(byCodeUnit)
-    return modules.map((m) => hub.getTwin(id, m))
+    return modules.map((m) => hub.twinJson(id, m))
   })
 }
 

@@ -58,8 +58,8 @@ function authMethodOf(session: TelemetrySender): string {
  *
  * @returns The message as the log keeps it, with its partition, sequence number and offset.
  * @throws {SasTokenError} `ERR_HUB_THROTTLED`, `ERR_HUB_QUOTA_EXCEEDED` or `ERR_HUB_FAULT_REFUSED`
- *   while a fault throttles or refuses the sender (nothing is logged), `ERR_HUB_CLOSED` when the
- *   hub is closing.
+ *   while a fault throttles or refuses the sender, or the hub's tier (throttle.ts) throttles it
+ *   (nothing is logged), `ERR_HUB_CLOSED` when the hub is closing.
  */
 export function ingestTelemetry(
   hub: HubService,
@@ -68,6 +68,7 @@ export function ingestTelemetry(
   input: TelemetryInput,
 ): D2cRecord {
   hub.faults.admit(session)
+  hub.throttle.admit('d2c', session, { bytes: meteredSize(input) })
   const app: Record<string, string | null> = { ...input.properties.properties, ...input.protocolProperties }
   const fault = faultOf(hub, session, app)
   // the bag's system fields are its strings (`properties`, the application ones, is an object)
@@ -104,6 +105,19 @@ export function ingestTelemetry(
   })
   if (fault !== undefined) hub.faults.inject(session, fault, 'message')
   return record
+}
+
+/**
+ * A message's size as IoT Hub meters it: the body, the system properties' values and the
+ * application properties' names and values, in bytes (protocol framing aside).
+ */
+function meteredSize(input: TelemetryInput): number {
+  let bytes = input.payload.length
+  for (const value of Object.values(input.properties))
+    if (typeof value === 'string') bytes += Buffer.byteLength(value)
+  for (const [name, value] of Object.entries(input.properties.properties))
+    bytes += Buffer.byteLength(name) + (value === null ? 0 : Buffer.byteLength(value))
+  return bytes
 }
 
 /** The fault a message asks for; a malformed ask is a warning, and the message is still logged. */

@@ -24,7 +24,7 @@ import type { EventContext, Message, Receiver, Sender } from 'rhea'
 import type { HubService } from '../../service.js'
 import type { Session } from '../../state/sessions.js'
 import { idFields } from '../../state/sessions.js'
-import { deviceTwinDocument } from '../../state/twin.js'
+import { throttledAnswer } from '../../service.js'
 import type { AmqpDeviceLink } from '../amqp-link.js'
 import type { AmqpContext } from '../context.js'
 import type { AmqpAddress, AttachRequest } from '../link-address.js'
@@ -43,14 +43,14 @@ export const TWIN_CREDIT = 10
 
 /** A twin answer, before it is an AMQP message. */
 export interface TwinAnswer {
-  status: 200 | 204 | 400 | 404 | 500
+  status: 200 | 204 | 400 | 403 | 404 | 429 | 500
   /** The reported properties' version after a patch. */
   version?: number
   /** The body (JSON text); none for a 204. */
   body?: string
 }
 
-function failure(status: 400 | 404 | 500, errorCode: number, message: string): TwinAnswer {
+function failure(status: 400 | 403 | 404 | 429 | 500, errorCode: number, message: string): TwinAnswer {
   return { status, body: JSON.stringify({ errorCode, message }) }
 }
 
@@ -73,7 +73,13 @@ export async function twinRequest(
     hub.events.publish({ event: 'twin-get', ...idFields(session) })
     const identity = hub.identity(session.deviceId, session.moduleId)
     if (identity === undefined) return failure(404, 404001, 'The identity was deleted.')
-    return { status: 200, body: JSON.stringify(deviceTwinDocument(identity.twin)) }
+    try {
+      return { status: 200, body: JSON.stringify(hub.deviceTwin(session, identity)) }
+    } catch (err) {
+      const refused = throttledAnswer(err)
+      if (refused === undefined) throw err
+      return failure(refused.status, refused.errorCode, refused.message)
+    }
   }
   if (operation === 'PATCH' && resource === REPORTED_RESOURCE) {
     const answer = await hub.patchReported(session, request.body.toString('utf8'))

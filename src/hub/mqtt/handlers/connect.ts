@@ -64,7 +64,7 @@ export function authenticate(ctx: MqttContext) {
         certificateThumbprints: thumbprints(client),
         ...(certificate === undefined ? {} : { clientCertificate: certificate }),
       },
-      hub.authContext(),
+      hub.authContext({ connect: true }),
     )
     if (!outcome.ok) {
       const { findings } = outcome

@@ -7,9 +7,9 @@
  */
 import type { DeviceRequestTopic } from '../../../mqtt/topics.js'
 import { twinResponseTopic } from '../../../mqtt/topics.js'
+import { throttledAnswer } from '../../service.js'
 import type { HubService } from '../../service.js'
 import type { Identity } from '../../state/registry.js'
-import { deviceTwinDocument } from '../../state/twin.js'
 import { idFields } from '../context.js'
 import type { Connection, MqttContext } from '../context.js'
 import type { PublishRequest } from './publish.js'
@@ -18,7 +18,17 @@ import type { PublishRequest } from './publish.js'
 export function twinGet(c: Connection, identity: Identity, rid: string, hub: HubService): void {
   hub.events.publish({ event: 'twin-get', ...idFields(c.session) })
   if (!c.session.subscriptions.has('twin-responses')) return
-  const document = JSON.stringify(deviceTwinDocument(identity.twin))
+  let document: string
+  try {
+    document = JSON.stringify(hub.deviceTwin(c.session, identity))
+  } catch (err) {
+    // the hub's tier throttles twin reads: IoT Hub's `$iothub/twin/res/429/?$rid=…`
+    const refused = throttledAnswer(err)
+    if (refused === undefined) throw err
+    const body = JSON.stringify({ errorCode: refused.errorCode, message: refused.message })
+    c.link.publish('twin-responses', twinResponseTopic({ status: refused.status, rid }), body)
+    return
+  }
   c.link.publish('twin-responses', twinResponseTopic({ status: 200, rid }), document)
 }
 
