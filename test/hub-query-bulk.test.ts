@@ -3,8 +3,11 @@
 // over more than one page (nextAsTwin until hasMoreResults is false), and the statistics. Every
 // result is checked against what this test created, filtered and counted here in plain JS.
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
 import https from 'node:https'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
@@ -269,5 +272,75 @@ describe('query language, bulk registry and statistics through azure-iothub', ()
       .createQuery("SELECT deviceId FROM devices WHERE tags.role = 'gateway'")
       .next()
     assert.deepEqual(tagged.result, [{ deviceId: 'edge1' }])
+  })
+})
+
+describe('capabilities.iotEdge, as the registry keeps it and the query language reads it', () => {
+  const original = https.request
+  let hub: Hub | undefined
+  let port = 0
+  let ca = ''
+  before(() => {
+    https.request = ((
+      options: https.RequestOptions,
+      callback?: (res: import('node:http').IncomingMessage) => void,
+    ) => original({ ...options, port, ca }, callback)) as typeof https.request
+  })
+  after(async () => {
+    https.request = original
+    await hub?.close()
+  })
+
+  it('create, addDevices and update keep it; WHERE capabilities.iotEdge = true finds those; a restart keeps it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-edge-'))
+    try {
+      const open = async (): Promise<Registry> => {
+        hub = await startHub({ stateDir: dir })
+        port = hub.ports.https
+        ca = hub.ca
+        const { Registry } = createRequire(import.meta.url)('azure-iothub') as typeof import('azure-iothub')
+        return Registry.fromConnectionString(hub.hubConnectionString)
+      }
+      let registry = await open()
+      const made = await registry.create({ deviceId: 'edge-1', capabilities: { iotEdge: true } })
+      assert.deepEqual(made.responseBody.capabilities, { iotEdge: true })
+      await registry.create({ deviceId: 'leaf-1' })
+      await registry.addDevices([
+        { deviceId: 'edge-2', capabilities: { iotEdge: true } },
+        { deviceId: 'leaf-2', capabilities: { iotEdge: false } },
+      ])
+      const edges = async (): Promise<string[]> =>
+        (
+          (
+            await registry
+              .createQuery('SELECT deviceId FROM devices WHERE capabilities.iotEdge = true')
+              .next()
+          ).result as Json[]
+        )
+          .map((r) => String(r.deviceId))
+          .sort()
+      assert.deepEqual(await edges(), ['edge-1', 'edge-2'])
+      const twin = await rest(hub as Hub, 'GET', '/twins/edge-2?api-version=2021-04-12')
+      assert.deepEqual((twin.body as Json).capabilities, { iotEdge: true })
+      assert.deepEqual((await registry.get('leaf-1')).responseBody.capabilities, { iotEdge: false })
+      // an update that says nothing of capabilities keeps them; one that does changes them
+      await registry.update({ deviceId: 'edge-1', status: 'disabled' })
+      assert.deepEqual((await registry.get('edge-1')).responseBody.capabilities, { iotEdge: true })
+      await registry.update({ deviceId: 'edge-2', capabilities: { iotEdge: false } })
+      assert.deepEqual(await edges(), ['edge-1'])
+      const bad = await rest(hub as Hub, 'PUT', '/devices/edge-x?api-version=2021-04-12', {
+        body: { capabilities: { iotEdge: 'yes' } },
+      })
+      assert.equal(bad.status, 400)
+      assert.match(String((bad.body as Json).Message), /capabilities\.iotEdge /)
+      await hub?.close()
+      hub = undefined
+      registry = await open()
+      assert.deepEqual(await edges(), ['edge-1'])
+    } finally {
+      await hub?.close()
+      hub = undefined
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

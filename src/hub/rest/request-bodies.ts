@@ -89,12 +89,21 @@ const authentication = z.nullish(
   ),
 )
 
+/** IoT Hub's `DeviceCapabilities`: `iotEdge` (an IoT Edge device). */
+const capabilities = z.nullish(
+  z.looseObject(
+    { iotEdge: z.nullish(z.boolean({ error: 'must be true or false' })) },
+    { error: 'must be an object: {"iotEdge": true|false}' },
+  ),
+)
+
 const identityBody = z.looseObject({
   deviceId: z.optional(z.unknown()),
   moduleId: z.optional(z.unknown()),
   status: z.nullish(z.enum(['enabled', 'disabled'], { error: 'must be "enabled" or "disabled"' })),
   statusReason: z.nullish(z.string()),
   authentication,
+  capabilities,
   etag: z.optional(z.unknown()),
 })
 
@@ -194,6 +203,7 @@ const bulkItem = z.looseObject({
   status: z.nullish(z.enum(['enabled', 'disabled'], { error: 'must be "enabled" or "disabled"' })),
   statusReason: z.nullish(z.string()),
   authentication,
+  capabilities,
   tags: z.nullish(jsonObject),
   properties: z.nullish(z.looseObject({ desired: z.nullish(jsonObject) })),
 })

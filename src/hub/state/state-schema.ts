@@ -179,6 +179,8 @@ const identity = z.strictObject({
   connectionState: z.enum(['Connected', 'Disconnected']),
   connectionStateUpdatedTime: text,
   lastActivityTime: text,
+  // a device's capabilities; a file written before they were kept has none (iotEdge false)
+  capabilities: optional(z.strictObject({ iotEdge: z.boolean() })),
   twin,
 }) satisfies z.ZodMiniType<Identity>
 
