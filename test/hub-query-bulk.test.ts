@@ -176,6 +176,22 @@ describe('query language, bulk registry and statistics through azure-iothub', ()
         .createQuery("SELECT deviceId FROM devices WHERE connectionState = 'Connected'")
         .next()
       assert.deepEqual(connected.result, [{ deviceId: made.id }])
+      // lastActivityTime: the device's telemetry makes it now; the others never were active
+      const before = new Date(Date.now() - 1000).toISOString()
+      await device.publishAsync(`devices/${made.id}/messages/events/`, 'x', { qos: 1 })
+      const active = await registry
+        .createQuery(`SELECT deviceId, lastActivityTime FROM devices WHERE lastActivityTime > '${before}'`)
+        .next()
+      const rows = active.result as Array<{ deviceId: string; lastActivityTime: string }>
+      assert.deepEqual(
+        rows.map((r) => r.deviceId),
+        [made.id],
+      )
+      assert.ok(Date.parse(rows[0]?.lastActivityTime ?? '') >= Date.parse(before), JSON.stringify(rows))
+      const never = await registry
+        .createQuery("SELECT COUNT() AS n FROM devices WHERE lastActivityTime = '0001-01-01T00:00:00Z'")
+        .next()
+      assert.deepEqual(never.result, [{ n: MADE.length - 1 }])
     } finally {
       device.end(true)
     }
