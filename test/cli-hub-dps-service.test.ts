@@ -3,13 +3,15 @@
 // the hub connection string refused, keys redacted unless --show-secrets; a device registers
 // (mqtt.js, DPS topics) through the group added, and its registration state is listed.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
-import { cli } from './support/cli.js'
+import { BIN, cleanEnv, cli } from './support/cli.js'
 import { hmacToken } from './support/hmac-token.js'
 import { connect } from './support/hub-mqtt.js'
 
@@ -122,5 +124,83 @@ describe('hub dps enrollments|groups|registrations (DPS service API)', () => {
     assert.equal(JSON.parse(got.stdout).assignedHub, hub.hostName)
     assert.equal((await cli(['hub', 'dps', 'registrations', 'rm', id], { env })).code, 0)
     assert.equal((await cli(['hub', 'dps', 'registrations', 'get', id], { env })).code, 1)
+  })
+})
+
+describe('sas-token hub: the DPS connection string in the ready event and the ready lines', () => {
+  it('--json: the ready line carries dpsConnectionString (provisioningserviceowner, its own key), and it works on DPS routes only', async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'hub', '--json', '--in-memory', '--mqtt-port', '0', '--https-port', '0'],
+      { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    try {
+      const first = await new Promise<string>((resolve) =>
+        createInterface({ input: child.stdout }).once('line', resolve),
+      )
+      const ready = JSON.parse(first) as {
+        event: string
+        hubConnectionString: string
+        dpsConnectionString: string
+        hostName: string
+        caPath: string | null
+        ca?: string
+        ports: { https: number }
+      }
+      assert.equal(ready.event, 'ready')
+      const m =
+        /^HostName=([^;]+);SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=([^;]+)$/.exec(
+          ready.dpsConnectionString,
+        )
+      assert.ok(m, 'a DPS connection string of provisioningserviceowner')
+      assert.equal(m[1], ready.hostName)
+      assert.equal(Buffer.from(m[2] ?? '', 'base64').length, 32)
+      assert.ok(!ready.hubConnectionString.includes(m[2] ?? '?'), 'a key of its own, not the hub owner key')
+      const caFile = join(mkdtempSync(join(tmpdir(), 'hub-dps-ready-')), 'ca.pem')
+      writeFileSync(caFile, ready.ca ?? '')
+      const there = {
+        NODE_EXTRA_CA_CERTS: ready.caPath ?? caFile,
+        SAS_TOKEN_HUB_ENDPOINT: `https://localhost:${ready.ports.https}`,
+      }
+      const listed = await cli(['hub', 'dps', 'groups', 'list', '-c', ready.dpsConnectionString], {
+        env: there,
+      })
+      assert.equal(listed.code, 0, listed.stderr)
+      assert.equal(listed.stdout, '')
+      const asHub = await cli(['hub', 'devices', 'list', '-c', ready.dpsConnectionString], { env: there })
+      assert.equal(asHub.code, 1, 'the DPS policy opens no hub route')
+      assert.match(asHub.stderr, /401/)
+      assert.ok(!asHub.stderr.includes(m[2] ?? '?'), 'the key is not printed')
+    } finally {
+      const exit = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exit
+    }
+  })
+
+  it('without --json the ready lines print the DPS connection string beside the hub one', async () => {
+    const child = spawn(
+      process.execPath,
+      [BIN, 'hub', '--in-memory', '--mqtt-port', '0', '--https-port', '0'],
+      { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    let out = ''
+    try {
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          if (out.includes('Ctrl-C')) resolve()
+        })
+      })
+    } finally {
+      const exit = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exit
+    }
+    assert.match(out, /HostName=localhost;SharedAccessKeyName=iothubowner;SharedAccessKey=/)
+    assert.match(
+      out,
+      /HostName=localhost;SharedAccessKeyName=provisioningserviceowner;SharedAccessKey=[^;\s]+/,
+    )
   })
 })

@@ -3,7 +3,10 @@
 // statistics, and each device's result through FROM devices.jobs. What the jobs selected and did
 // is checked against the devices this test made, filtered here in plain JS.
 import assert from 'node:assert/strict'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import https from 'node:https'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { after, before, describe, it } from 'node:test'
 import type { MqttClient } from 'mqtt'
@@ -165,5 +168,145 @@ describe('jobs through azure-iothub JobClient', () => {
     })
     assert.equal(taken.status, 409)
     assert.equal((await rest(hub, 'GET', '/jobs/v2/nojob?api-version=2021-04-12')).status, 404)
+  })
+})
+
+describe('jobs are kept across a restart (state.jobs), as IoT Hub keeps job history', () => {
+  const original = https.request
+  let hub: Hub | undefined
+  let port = 0
+  let ca = ''
+  before(() => {
+    // The SDK dials port 443; route it to whichever hub runs now.
+    https.request = ((
+      options: https.RequestOptions,
+      callback?: (res: import('node:http').IncomingMessage) => void,
+    ) => original({ ...options, port, ca }, callback)) as typeof https.request
+  })
+  after(async () => {
+    https.request = original
+    await hub?.close()
+  })
+  const start = async (dir: string): Promise<Hub> => {
+    hub = await startHub({ stateDir: dir })
+    port = hub.ports.https
+    ca = hub.ca
+    return hub
+  }
+
+  it('a finished job keeps its status and device results; a later one still runs at its time; a running one is failed, not resumed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-jobs-'))
+    try {
+      const iothub = createRequire(import.meta.url)('azure-iothub') as Iothub
+      let h = await start(dir)
+      const registry = iothub.Registry.fromConnectionString(h.hubConnectionString)
+      let jobs = iothub.JobClient.fromConnectionString(h.hubConnectionString)
+      const key =
+        (await registry.create({ deviceId: 'p-a' })).responseBody.authentication?.symmetricKey?.primaryKey ??
+        ''
+      await registry.create({ deviceId: 'p-b' })
+      await jobs.scheduleTwinUpdate('done-job', "deviceId IN ['p-a', 'p-b']", {
+        etag: '*',
+        tags: { wave: 1 },
+      })
+      await until(
+        async () => (await jobs.getJob('done-job')).jobStatus.status,
+        (s) => s === 'completed',
+      )
+      const soon = new Date(Date.now() + 1500)
+      await jobs.scheduleTwinUpdate('soon-job', "deviceId = 'p-b'", { etag: '*', tags: { wave: 2 } }, soon)
+      // A device that takes the method call and never answers: the job is running when the hub stops.
+      const device = await connect(h, {
+        clientId: 'p-a',
+        username: `localhost/p-a/?api-version=2021-04-12`,
+        password: hmacToken('localhost/devices/p-a', key, Math.floor(Date.now() / 1000) + 600),
+      })
+      await device.subscribeAsync('$iothub/methods/POST/#')
+      const asked = new Promise((resolve) => device.once('message', resolve))
+      await jobs.scheduleDeviceMethod('stuck-job', "deviceId = 'p-a'", {
+        methodName: 'slow',
+        payload: null,
+        responseTimeoutInSeconds: 300,
+      })
+      await asked
+      assert.equal((await jobs.getJob('stuck-job')).jobStatus.status, 'running')
+      device.end(true)
+      await h.close()
+      hub = undefined
+
+      h = await start(dir)
+      jobs = iothub.JobClient.fromConnectionString(h.hubConnectionString)
+      const done = (await jobs.getJob('done-job')).jobStatus
+      assert.equal(done.status, 'completed')
+      assert.deepEqual(done.deviceJobStatistics, {
+        deviceCount: 2,
+        failedCount: 0,
+        succeededCount: 2,
+        runningCount: 0,
+        pendingCount: 0,
+      })
+      const stuck = (await jobs.getJob('stuck-job')).jobStatus
+      assert.equal(stuck.status, 'failed')
+      assert.match(String(stuck.failureReason), /stopped while the job ran/)
+      const rows = await iothub.Registry.fromConnectionString(h.hubConnectionString)
+        .createQuery('SELECT * FROM devices.jobs')
+        .next()
+      assert.deepEqual(
+        (rows.result as Json[])
+          .map((r) => [r.jobId, r.deviceId, r.status, (r.error as Json | undefined)?.code ?? null])
+          .sort((a, b) => String(a).localeCompare(String(b))),
+        [
+          ['done-job', 'p-a', 'completed', null],
+          ['done-job', 'p-b', 'completed', null],
+          ['stuck-job', 'p-a', 'failed', 'ERR_HUB_CLOSED'],
+        ],
+      )
+      const soonJob = await until(
+        async () => (await jobs.getJob('soon-job')).jobStatus,
+        (j) => j.status === 'completed',
+      )
+      assert.equal(soonJob.status, 'completed')
+      assert.ok(Date.now() >= soon.getTime(), 'it ran at its start time, not before')
+      assert.deepEqual((await h.getTwin('p-b')).tags, { wave: 2 })
+      assert.deepEqual((await h.getTwin('p-a')).tags, { wave: 1 })
+      const listed = await jobs.createQuery().next()
+      assert.deepEqual((listed.result as Json[]).map((j) => j.jobId).sort(), [
+        'done-job',
+        'soon-job',
+        'stuck-job',
+      ])
+      await h.close()
+      hub = undefined
+
+      // As a killed hub leaves it: a job running (one device still running), and one that ended
+      // 31 days ago (IoT Hub keeps a job's history 30 days).
+      const file = join(dir, 'state.json')
+      const state = JSON.parse(await readFile(file, 'utf8')) as { jobs: Record<string, Json> }
+      const running = state.jobs['soon-job'] as Json & { devices: Json[] }
+      running.status = 'running'
+      delete running.endTime
+      for (const d of running.devices) d.status = 'running'
+      ;(state.jobs['done-job'] as Json).endTime = new Date(Date.now() - 31 * 86_400_000).toISOString()
+      await writeFile(file, JSON.stringify(state))
+      h = await start(dir)
+      jobs = iothub.JobClient.fromConnectionString(h.hubConnectionString)
+      const killed = (await jobs.getJob('soon-job')).jobStatus
+      assert.equal(killed.status, 'failed')
+      assert.match(String(killed.failureReason), /not resumed/)
+      assert.deepEqual(killed.deviceJobStatistics, {
+        deviceCount: 1,
+        failedCount: 1,
+        succeededCount: 0,
+        runningCount: 0,
+        pendingCount: 0,
+      })
+      const gone = await rest(h, 'GET', '/jobs/v2/done-job?api-version=2021-04-12')
+      assert.equal(gone.status, 404)
+      assert.equal((await rest(h, 'GET', '/jobs/v2/stuck-job?api-version=2021-04-12')).status, 200)
+    } finally {
+      await hub?.close()
+      hub = undefined
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

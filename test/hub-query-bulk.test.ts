@@ -3,8 +3,11 @@
 // over more than one page (nextAsTwin until hasMoreResults is false), and the statistics. Every
 // result is checked against what this test created, filtered and counted here in plain JS.
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
 import https from 'node:https'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
@@ -173,6 +176,22 @@ describe('query language, bulk registry and statistics through azure-iothub', ()
         .createQuery("SELECT deviceId FROM devices WHERE connectionState = 'Connected'")
         .next()
       assert.deepEqual(connected.result, [{ deviceId: made.id }])
+      // lastActivityTime: the device's telemetry makes it now; the others never were active
+      const before = new Date(Date.now() - 1000).toISOString()
+      await device.publishAsync(`devices/${made.id}/messages/events/`, 'x', { qos: 1 })
+      const active = await registry
+        .createQuery(`SELECT deviceId, lastActivityTime FROM devices WHERE lastActivityTime > '${before}'`)
+        .next()
+      const rows = active.result as Array<{ deviceId: string; lastActivityTime: string }>
+      assert.deepEqual(
+        rows.map((r) => r.deviceId),
+        [made.id],
+      )
+      assert.ok(Date.parse(rows[0]?.lastActivityTime ?? '') >= Date.parse(before), JSON.stringify(rows))
+      const never = await registry
+        .createQuery("SELECT COUNT() AS n FROM devices WHERE lastActivityTime = '0001-01-01T00:00:00Z'")
+        .next()
+      assert.deepEqual(never.result, [{ n: MADE.length - 1 }])
     } finally {
       device.end(true)
     }
@@ -269,5 +288,117 @@ describe('query language, bulk registry and statistics through azure-iothub', ()
       .createQuery("SELECT deviceId FROM devices WHERE tags.role = 'gateway'")
       .next()
     assert.deepEqual(tagged.result, [{ deviceId: 'edge1' }])
+  })
+  it('a page at a time, deleting what each page brought: every device is seen once and none is skipped', async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `del-${String(i).padStart(2, '0')}`)
+    await registry.addDevices(ids.map((deviceId) => ({ deviceId })))
+    for (const id of ids) await registry.updateTwin(id, { tags: { sweep: true } }, '*')
+    const query = registry.createQuery('SELECT * FROM devices WHERE tags.sweep = true', 3)
+    const seen: string[] = []
+    while (query.hasMoreResults) {
+      const page = await query.nextAsTwin()
+      const got = page.result.map((t) => t.deviceId)
+      seen.push(...got)
+      // the cleanup script's way: remove what this page listed before asking for the next
+      if (got.length > 0)
+        await registry.removeDevices(
+          got.map((deviceId) => ({ deviceId })),
+          true,
+        )
+      assert.ok(seen.length <= 20, 'paging ends')
+    }
+    assert.deepEqual(seen, ids)
+    const left = await registry.createQuery('SELECT COUNT() AS n FROM devices WHERE tags.sweep = true').next()
+    assert.deepEqual(left.result, [{ n: 0 }])
+  })
+
+  it('TOP counts across pages: TOP 5 in pages of 2 is 2, 2 and 1, the first 5 in id order', async () => {
+    const query = registry.createQuery(
+      "SELECT TOP 5 deviceId FROM devices WHERE STARTSWITH(deviceId, 'q-')",
+      2,
+    )
+    const pages: string[][] = []
+    while (query.hasMoreResults) {
+      // next() without an argument would ask for the first page again (the SDK reads its argument)
+      const page = await query.next(query.continuationToken)
+      pages.push((page.result as Json[]).map((r) => String(r.deviceId)))
+      assert.ok(pages.length < 10, 'paging ends')
+    }
+    const first5 = MADE.filter((m) => m.id.startsWith('q-'))
+      .map((m) => m.id)
+      .filter((id) => !MADE.slice(0, 5).some((g) => g.id === id))
+      .sort()
+      .slice(0, 5)
+    assert.deepEqual(pages, [first5.slice(0, 2), first5.slice(2, 4), first5.slice(4)])
+  })
+})
+
+describe('capabilities.iotEdge, as the registry keeps it and the query language reads it', () => {
+  const original = https.request
+  let hub: Hub | undefined
+  let port = 0
+  let ca = ''
+  before(() => {
+    https.request = ((
+      options: https.RequestOptions,
+      callback?: (res: import('node:http').IncomingMessage) => void,
+    ) => original({ ...options, port, ca }, callback)) as typeof https.request
+  })
+  after(async () => {
+    https.request = original
+    await hub?.close()
+  })
+
+  it('create, addDevices and update keep it; WHERE capabilities.iotEdge = true finds those; a restart keeps it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sas-token-hub-edge-'))
+    try {
+      const open = async (): Promise<Registry> => {
+        hub = await startHub({ stateDir: dir })
+        port = hub.ports.https
+        ca = hub.ca
+        const { Registry } = createRequire(import.meta.url)('azure-iothub') as typeof import('azure-iothub')
+        return Registry.fromConnectionString(hub.hubConnectionString)
+      }
+      let registry = await open()
+      const made = await registry.create({ deviceId: 'edge-1', capabilities: { iotEdge: true } })
+      assert.deepEqual(made.responseBody.capabilities, { iotEdge: true })
+      await registry.create({ deviceId: 'leaf-1' })
+      await registry.addDevices([
+        { deviceId: 'edge-2', capabilities: { iotEdge: true } },
+        { deviceId: 'leaf-2', capabilities: { iotEdge: false } },
+      ])
+      const edges = async (): Promise<string[]> =>
+        (
+          (
+            await registry
+              .createQuery('SELECT deviceId FROM devices WHERE capabilities.iotEdge = true')
+              .next()
+          ).result as Json[]
+        )
+          .map((r) => String(r.deviceId))
+          .sort()
+      assert.deepEqual(await edges(), ['edge-1', 'edge-2'])
+      const twin = await rest(hub as Hub, 'GET', '/twins/edge-2?api-version=2021-04-12')
+      assert.deepEqual((twin.body as Json).capabilities, { iotEdge: true })
+      assert.deepEqual((await registry.get('leaf-1')).responseBody.capabilities, { iotEdge: false })
+      // an update that says nothing of capabilities keeps them; one that does changes them
+      await registry.update({ deviceId: 'edge-1', status: 'disabled' })
+      assert.deepEqual((await registry.get('edge-1')).responseBody.capabilities, { iotEdge: true })
+      await registry.update({ deviceId: 'edge-2', capabilities: { iotEdge: false } })
+      assert.deepEqual(await edges(), ['edge-1'])
+      const bad = await rest(hub as Hub, 'PUT', '/devices/edge-x?api-version=2021-04-12', {
+        body: { capabilities: { iotEdge: 'yes' } },
+      })
+      assert.equal(bad.status, 400)
+      assert.match(String((bad.body as Json).Message), /capabilities\.iotEdge /)
+      await hub?.close()
+      hub = undefined
+      registry = await open()
+      assert.deepEqual(await edges(), ['edge-1'])
+    } finally {
+      await hub?.close()
+      hub = undefined
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -595,7 +595,7 @@ export class HubService {
         },
       },
     }
-    if (moduleId === undefined) json.capabilities = { iotEdge: false }
+    if (moduleId === undefined) json.capabilities = { iotEdge: identity.capabilities?.iotEdge ?? false }
     return json
   }
 

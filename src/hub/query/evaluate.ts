@@ -14,6 +14,15 @@ export interface QueryResult {
   readonly rows: readonly unknown[]
   /** IoT Hub's `x-ms-item-type`. */
   readonly itemType: 'twin' | 'deviceJob' | 'raw'
+  /** The document each row came from, row for row; absent for aggregates (a row is a group). */
+  readonly sources?: readonly unknown[]
+}
+
+/** `true` when the rows of `query` are groups (`GROUP BY`, or an aggregate in SELECT), not documents. */
+export function isAggregate(query: Query): boolean {
+  return (
+    query.select !== '*' && (query.groupBy.length > 0 || query.select.some((i) => i.kind === 'aggregate'))
+  )
 }
 
 type Primitive = null | boolean | number | string
@@ -208,12 +217,15 @@ export function runQuery(query: Query, documents: readonly unknown[]): QueryResu
   const kept = where === undefined ? documents : documents.filter((d) => evaluate(where, d) === true)
   const cut = <T>(rows: readonly T[]): readonly T[] =>
     query.top === undefined ? rows : rows.slice(0, query.top)
-  if (query.select === '*')
-    return { rows: cut(kept), itemType: query.from === 'devices.jobs' ? 'deviceJob' : 'twin' }
+  if (query.select === '*') {
+    const rows = cut(kept)
+    return { rows, itemType: query.from === 'devices.jobs' ? 'deviceJob' : 'twin', sources: rows }
+  }
   const items = query.select
-  const aggregated = query.groupBy.length > 0 || items.some((i) => i.kind === 'aggregate')
-  const rows = aggregated
-    ? grouped(query, items, kept)
-    : kept.map((d) => row(items, (item) => (item.kind === 'path' ? valueAt(d, item.path) : undefined)))
-  return { rows: cut(rows), itemType: 'raw' }
+  if (isAggregate(query)) return { rows: cut(grouped(query, items, kept)), itemType: 'raw' }
+  const sources = cut(kept)
+  const rows = sources.map((d) =>
+    row(items, (item) => (item.kind === 'path' ? valueAt(d, item.path) : undefined)),
+  )
+  return { rows, itemType: 'raw', sources }
 }

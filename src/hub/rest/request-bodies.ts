@@ -52,12 +52,58 @@ const methodBody = z.looseObject({
 /** A direct-method call, as checked: the body of `POST /twins/{id}/methods`. */
 export type MethodBody = z.infer<typeof methodBody>
 
+/** A key of `symmetricKey`: base64 (checked by the registry), or empty or `null` to have one made. */
+const keyText = z.nullish(z.string({ error: 'must be a base64 key, or empty to have one made' }))
+/** A thumbprint of `x509Thumbprint`: hex (checked by the registry), or `null`. */
+const thumbprintText = z.nullish(
+  z.string({ error: 'must be a certificate thumbprint (40 or 64 hex digits), or null' }),
+)
+
+/**
+ * IoT Hub's `AuthenticationMechanism`, field by field, so that a malformed one is refused naming
+ * the field instead of keys being made up for it. `null` members are absent (the SDK sends the
+ * members of the other types as `null`).
+ */
+const authentication = z.nullish(
+  z.looseObject(
+    {
+      type: z.nullish(
+        z.enum(['sas', 'selfSigned', 'certificateAuthority'], {
+          error: 'must be "sas", "selfSigned" or "certificateAuthority"',
+        }),
+      ),
+      symmetricKey: z.nullish(
+        z.looseObject(
+          { primaryKey: keyText, secondaryKey: keyText },
+          { error: 'must be an object: {"primaryKey": …, "secondaryKey": …}' },
+        ),
+      ),
+      x509Thumbprint: z.nullish(
+        z.looseObject(
+          { primaryThumbprint: thumbprintText, secondaryThumbprint: thumbprintText },
+          { error: 'must be an object: {"primaryThumbprint": …, "secondaryThumbprint": …}' },
+        ),
+      ),
+    },
+    { error: 'must be an object: {"type": "sas", "symmetricKey": {…}}' },
+  ),
+)
+
+/** IoT Hub's `DeviceCapabilities`: `iotEdge` (an IoT Edge device). */
+const capabilities = z.nullish(
+  z.looseObject(
+    { iotEdge: z.nullish(z.boolean({ error: 'must be true or false' })) },
+    { error: 'must be an object: {"iotEdge": true|false}' },
+  ),
+)
+
 const identityBody = z.looseObject({
   deviceId: z.optional(z.unknown()),
   moduleId: z.optional(z.unknown()),
   status: z.nullish(z.enum(['enabled', 'disabled'], { error: 'must be "enabled" or "disabled"' })),
   statusReason: z.nullish(z.string()),
-  authentication: z.nullish(z.looseObject({})),
+  authentication,
+  capabilities,
   etag: z.optional(z.unknown()),
 })
 
@@ -156,7 +202,8 @@ const bulkItem = z.looseObject({
   twinETag: z.nullish(z.string()),
   status: z.nullish(z.enum(['enabled', 'disabled'], { error: 'must be "enabled" or "disabled"' })),
   statusReason: z.nullish(z.string()),
-  authentication: z.nullish(z.looseObject({})),
+  authentication,
+  capabilities,
   tags: z.nullish(jsonObject),
   properties: z.nullish(z.looseObject({ desired: z.nullish(jsonObject) })),
 })

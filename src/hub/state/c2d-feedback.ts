@@ -20,6 +20,10 @@
  *   as IoT Hub does with a rejected message), or abandons it (released, or the link is lost, or
  *   the batch lock expires): its records wait again and go out in the next batch, until a batch
  *   of them was delivered the max delivery count, when they are dropped.
+ * - Records belong to the hub, not to a device: deleting a device leaves its records, as IoT
+ *   Hub's feedback queue does (their `deviceGenerationId` tells a device made again under the
+ *   same id apart). The messages still queued for a deleted device go with its entry
+ *   (c2d-queue.ts finds none to expire, complete or abandon) and record nothing.
  * - Records are kept in memory only (a hub restart drops them, like C2D locks), at most
  *   {@link MAX_FEEDBACK} waiting or locked (the oldest waiting one makes room), each for the time
  *   to live after it was produced.

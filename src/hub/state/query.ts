@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { runQuery } from '../query/evaluate.js'
-import { page, pageSize, pageStart } from '../query/paging.js'
+import { isAggregate, runQuery } from '../query/evaluate.js'
+import { compareKeys, keyCursor, keyToken, page, pageSize, pageStart } from '../query/paging.js'
 import { parseQuery } from '../query/parser.js'
 import type { Collection } from '../query/parser.js'
 import type { HubService } from '../service.js'
@@ -37,8 +37,16 @@ export interface QueryPage {
   readonly continuation: string | undefined
 }
 
+/** A twin's key in the order twins are listed: its device id, then its module id. */
+function keyOf(doc: unknown): string[] {
+  const twin = doc as { deviceId?: unknown; moduleId?: unknown }
+  return [String(twin.deviceId ?? ''), String(twin.moduleId ?? '')]
+}
+
 /**
- * Runs a query over the registry and returns the page asked for.
+ * Runs a query over the registry and returns the page asked for. A page of twins or of their
+ * projections continues after its last twin's key, so twins deleted (or added before it)
+ * meanwhile move nothing; a page of aggregates or job rows continues at an offset.
  *
  * @param o.continuation The `x-ms-continuation` header, if any.
  * @param o.maxItemCount The `x-ms-max-item-count` header, if any.
@@ -57,9 +65,25 @@ export function queryTwins(
 ): QueryPage {
   const query = parseQuery(text)
   const size = pageSize(o.maxItemCount)
-  const start = pageStart(o.continuation)
-  const docs = query.from === 'devices.jobs' ? (o.deviceJobs?.() ?? []) : twinDocuments(hub, query.from)
+  if (query.from === 'devices.jobs' || isAggregate(query)) {
+    const start = pageStart(o.continuation)
+    const docs = query.from === 'devices.jobs' ? (o.deviceJobs?.() ?? []) : twinDocuments(hub, query.from)
+    const result = runQuery(query, docs)
+    const { items, continuation } = page(result.rows, start, size)
+    return { items, itemType: result.itemType, continuation }
+  }
+  const cursor = keyCursor(o.continuation)
+  const all = twinDocuments(hub, query.from)
+  const docs = cursor === undefined ? all : all.filter((d) => compareKeys(keyOf(d), cursor.after) > 0)
   const result = runQuery(query, docs)
-  const { items, continuation } = page(result.rows, start, size)
-  return { items, itemType: result.itemType, continuation }
+  const taken = cursor?.taken ?? 0
+  const left = query.top === undefined ? result.rows.length : Math.max(query.top - taken, 0)
+  const rows = result.rows.slice(0, Math.min(left, size))
+  const last = result.sources?.[rows.length - 1]
+  const more = Math.min(left, result.rows.length) > rows.length && last !== undefined
+  return {
+    items: [...rows],
+    itemType: result.itemType,
+    continuation: more ? keyToken(keyOf(last), taken + rows.length) : undefined,
+  }
 }

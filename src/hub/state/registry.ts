@@ -60,6 +60,8 @@ export interface Identity {
   connectionState: 'Connected' | 'Disconnected'
   connectionStateUpdatedTime: string
   lastActivityTime: string
+  /** A device's capabilities (`iotEdge`: an IoT Edge device); absent on modules, and `iotEdge: false` in state written before they were kept. */
+  capabilities?: { iotEdge: boolean }
   twin: TwinState
 }
 
@@ -121,6 +123,8 @@ export interface IdentityInput {
   statusReason?: string | null | undefined
   /** IoT Hub's `authentication` object: `sas` keys (empty ones generated), `selfSigned` thumbprints or `certificateAuthority`. */
   authentication?: unknown
+  /** A device's capabilities: `iotEdge` (default `false`); ignored for a module, as IoT Hub has none on modules. */
+  capabilities?: { iotEdge?: boolean | null | undefined } | null | undefined
 }
 
 function bad(message: string): SasTokenError {
@@ -217,6 +221,7 @@ export function newIdentity(
     twin: newTwin(),
   }
   if (moduleId !== undefined) identity.moduleId = moduleId
+  else if (input.capabilities?.iotEdge) identity.capabilities = { iotEdge: true }
   return identity
 }
 
@@ -226,8 +231,13 @@ export function newIdentity(
  * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST`.
  */
 export function updatedIdentity(current: Identity, input: IdentityInput): Identity {
+  const iotEdge = input.capabilities?.iotEdge
+  const edge = current.moduleId === undefined && typeof iotEdge === 'boolean' ? { iotEdge } : undefined
+  const { capabilities, ...rest } = current
+  const kept = edge ?? capabilities
   return {
-    ...current,
+    ...rest,
+    ...(kept?.iotEdge ? { capabilities: { iotEdge: true } } : {}),
     etag: newEtag(),
     status: input.status ?? current.status,
     statusReason: input.statusReason ?? current.statusReason,
@@ -277,7 +287,7 @@ export function identityJson(identity: Identity, c2dCount?: number): Record<stri
     json.status = identity.status
     json.statusReason = identity.statusReason
     json.statusUpdatedTime = NEVER
-    json.capabilities = { iotEdge: false }
+    json.capabilities = { iotEdge: identity.capabilities?.iotEdge ?? false }
   }
   return json
 }

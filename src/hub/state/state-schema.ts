@@ -22,6 +22,7 @@ import { assertKey } from '../../keys.js'
 import { C2D_ACKS } from './c2d-feedback.js'
 import { type RegisteredCa, assertCaName } from './ca-registry.js'
 import { idTable } from './id-table.js'
+import type { DeviceJob, StoredJob } from './jobs.js'
 import type { DeviceEntry, Identity, Policy, QueuedC2d } from './registry.js'
 import type { DpsPolicy, Enrollment, EnrollmentGroup, HubState, Registration } from './state-store.js'
 import type { JsonObject, TwinState } from './twin.js'
@@ -178,6 +179,8 @@ const identity = z.strictObject({
   connectionState: z.enum(['Connected', 'Disconnected']),
   connectionStateUpdatedTime: text,
   lastActivityTime: text,
+  // a device's capabilities; a file written before they were kept has none (iotEdge false)
+  capabilities: optional(z.strictObject({ iotEdge: z.boolean() })),
   twin,
 }) satisfies z.ZodMiniType<Identity>
 
@@ -292,6 +295,51 @@ const registeredCa = z.strictObject({
   updated: text,
 }) satisfies z.ZodMiniType<RegisteredCa>
 
+const jobType = z.enum(['scheduleUpdateTwin', 'scheduleDeviceMethod'])
+
+const deviceJob = z.strictObject({
+  deviceId: text,
+  jobId: text,
+  jobType,
+  status: z.enum(['pending', 'running', 'completed', 'failed', 'canceled']),
+  startTimeUtc: text,
+  endTimeUtc: text,
+  createdDateTimeUtc: text,
+  lastUpdatedDateTimeUtc: text,
+  outcome: optional(
+    z.strictObject({ deviceMethodResponse: z.strictObject({ status: z.int(), payload: z.unknown() }) }),
+  ),
+  error: optional(z.strictObject({ code: text, description: text })),
+}) satisfies z.ZodMiniType<DeviceJob>
+
+/** A job (jobs.ts): what was asked, how it went, each device's part. */
+const job = z.strictObject({
+  jobId: text,
+  type: jobType,
+  queryCondition: text,
+  updateTwin: optional(
+    z.strictObject({
+      tags: optional(collection),
+      properties: optional(z.strictObject({ desired: optional(collection) })),
+    }),
+  ),
+  cloudToDeviceMethod: optional(
+    z.strictObject({
+      methodName: text,
+      payload: optional(z.unknown()),
+      responseTimeoutInSeconds: optional(z.number()),
+      connectTimeoutInSeconds: optional(z.number()),
+    }),
+  ),
+  maxExecutionTimeInSeconds: optional(z.number()),
+  status: z.enum(['queued', 'scheduled', 'running', 'completed', 'failed', 'cancelled']),
+  createdTime: text,
+  startTime: text,
+  endTime: optional(text),
+  failureReason: optional(text),
+  devices: z.array(deviceJob),
+}) satisfies z.ZodMiniType<StoredJob>
+
 const registrationKey = (k: string): unknown => assertRegistrationId(k, 'registration id')
 
 const hubState = z.strictObject({
@@ -313,6 +361,7 @@ const hubState = z.strictObject({
     policies: optional(z.array(dpsPolicy)),
   }),
   certificates: optional(table(registeredCa, { checkKey: assertCaName, idOf: ['name'] })),
+  jobs: optional(table(job, { idOf: ['jobId'] })),
 }) satisfies z.ZodMiniType<HubState>
 
 /** What a schema expected, for one issue; never the input itself (it may be a key). */

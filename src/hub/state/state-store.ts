@@ -11,6 +11,7 @@ import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { SasTokenError } from '../../errors.js'
 import type { RegisteredCa } from './ca-registry.js'
+import type { StoredJob } from './jobs.js'
 import type { DeviceEntry, Policy } from './registry.js'
 import { parseState, stateCorrupt } from './state-schema.js'
 
@@ -84,6 +85,8 @@ export interface HubState {
   }
   /** Registered X.509 CA certificates by name (absent in state written before they existed). */
   certificates?: Record<string, RegisteredCa>
+  /** Jobs (`/jobs/v2`) by id, with each device's part (absent in state written before they were kept). */
+  jobs?: Record<string, StoredJob>
 }
 
 /** The name of the state file in the state directory. */
