@@ -13,6 +13,7 @@ import { parseConnectionString, tokenFromConnectionString } from 'sas-token'
 import type { Hub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
 import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { within as withinMs } from './support/within.js'
 
 const OPS_CLIENT = fileURLToPath(new URL('./support/sdk-amqp-ops-client.js', import.meta.url))
 const INVOKE_CLIENT = fileURLToPath(new URL('./support/sdk-invoke-client.js', import.meta.url))
@@ -91,13 +92,7 @@ const STEP_MS = 20_000
 const TEST = { timeout: 60_000 }
 
 /** `promise`, or a rejection saying what did not come within {@link STEP_MS}. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not come within ${STEP_MS / 1000} s`)), STEP_MS)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
+const within = <T>(promise: Promise<T>, what: string): Promise<T> => withinMs(promise, what, STEP_MS)
 
 /** The device's report of `step`; fails at once when the device reported `failed` instead. */
 async function step(device: Reporter | undefined, name: string): Promise<Line> {

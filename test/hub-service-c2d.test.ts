@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { cli } from './support/cli.js'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
 import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { within } from './support/within.js'
 
 const SERVICE = fileURLToPath(new URL('./support/sdk-c2d-service.js', import.meta.url))
 const DEVICE = fileURLToPath(new URL('./support/sdk-c2d-device.js', import.meta.url))
@@ -28,15 +29,6 @@ after(async () => {
   for (const child of children) await child.stop()
   await sdk?.close()
 })
-
-/** `promise`, or a failure naming `what` after `ms`. */
-function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
 
 /** `sas-token hub devices add`: the device connection string it printed. */
 async function addDevice(deviceId: string): Promise<string> {
