@@ -6,13 +6,13 @@
 // operator REST API. The SDKs dial 5671 and 443 only, so the hub listens there, on a loopback
 // address of its own (support/sdk-hub.ts).
 import assert from 'node:assert/strict'
-import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { parseConnectionString, tokenFromConnectionString } from 'sas-token'
 import type { Hub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
+import type { Reply } from './support/hub-rest.js'
 import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { sdkHubRest } from './support/sdk-hub-rest.js'
 import { within as withinMs } from './support/within.js'
 
 const OPS_CLIENT = fileURLToPath(new URL('./support/sdk-amqp-ops-client.js', import.meta.url))
@@ -34,34 +34,8 @@ after(async () => {
 const handle = (): Hub => (sdk as SdkHub).hub as Hub
 
 /** An operator REST call to the hub, signed with its connection string. */
-function operator(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const s = sdk as SdkHub
-  const text = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: s.address,
-        port: 443,
-        method,
-        path,
-        ca: s.hub.ca,
-        headers: {
-          Authorization: tokenFromConnectionString(parseConnectionString(s.hub.hubConnectionString)),
-          ...(text !== undefined && { 'Content-Type': 'application/json' }),
-        },
-      },
-      (res) => {
-        let data = ''
-        res.setEncoding('utf8').on('data', (d: string) => (data += d))
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: data === '' ? undefined : JSON.parse(data) }),
-        )
-      },
-    )
-    req.on('error', reject)
-    req.end(text)
-  })
-}
+const operator = (method: string, path: string, body?: unknown): Promise<Reply> =>
+  sdkHubRest(sdk as SdkHub, method, path, body)
 
 /** Invokes a method with azure-iothub's Client.invokeDeviceMethod in a child process. */
 async function invoke(
