@@ -20,7 +20,7 @@ import { startHub } from 'sas-token/hub'
 import type { Hub, HubEvent } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { HubEventLog } from './support/hub-event-log.js'
-import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 
 const require = createRequire(import.meta.url)
 
@@ -71,14 +71,10 @@ const seen = events.seen
 const waitForEvent = (match: (e: Seen) => boolean, ms = 10_000): Promise<Seen> => events.waitFor(match, ms)
 
 before(async () => {
-  const started = await startSdkHub({ c2d: { lockMs: 5_000 } })
-  if (typeof started === 'string') {
-    skip = started
-    return
-  }
-  sdk = started
-  hub = started.hub as Hub
-  address = started.address
+  ;({ sdk, skip } = await sdkHubOrSkip({ c2d: { lockMs: 5_000 } }))
+  if (sdk === undefined) return
+  hub = sdk.hub as Hub
+  address = sdk.address
   events.follow(hub.events)
 })
 after(async () => {

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Hub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
 import type { Reply } from './support/hub-rest.js'
-import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type HubEventLike, type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 import { sdkHubRest } from './support/sdk-hub-rest.js'
 import { within as withinMs } from './support/within.js'
 
@@ -22,9 +22,7 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()

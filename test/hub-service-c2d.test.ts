@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { cli } from './support/cli.js'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
-import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 import { within } from './support/within.js'
 
 const SERVICE = fileURLToPath(new URL('./support/sdk-c2d-service.js', import.meta.url))
@@ -21,9 +21,7 @@ let skip: string | undefined
 const children: Reporter[] = []
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   for (const child of children) await child.stop()

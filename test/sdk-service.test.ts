@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test'
 import { cli } from './support/cli.js'
 import { spawnReporter } from './support/child.js'
 import type { Reply } from './support/hub-rest.js'
-import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 import { sdkHubRest } from './support/sdk-hub-rest.js'
 
 const SERVICE_CLIENT = fileURLToPath(new URL('./support/sdk-service-client.js', import.meta.url))
@@ -22,9 +22,7 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()

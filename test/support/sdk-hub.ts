@@ -99,3 +99,14 @@ export async function startSdkHub(options: Record<string, unknown> = {}): Promis
     },
   }
 }
+
+/**
+ * {@link startSdkHub} as a test file keeps it: `sdk` when the hub runs, `skip` (for `t.skip`) when not.
+ * @param options more `startHub` options, as for {@link startSdkHub}.
+ */
+export async function sdkHubOrSkip(
+  options: Record<string, unknown> = {},
+): Promise<{ sdk?: SdkHub; skip?: string }> {
+  const started = await startSdkHub(options)
+  return typeof started === 'string' ? { skip: started } : { sdk: started }
+}
