@@ -8,6 +8,7 @@
 // none (left unanswered); `settled` {messageId, how} or `settle-failed` {messageId, how, name}.
 // It stops when stdin closes.
 import { createRequire } from 'node:module'
+import { onStdinEnd, report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -37,16 +38,12 @@ const transport = (
   name.startsWith('Amqp') ? require('azure-iot-device-amqp') : require('azure-iot-device-mqtt')
 ) as Record<string, unknown>
 
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-
 const client = device.Client.fromConnectionString(process.env.DEVICE_CS ?? '', transport[name])
-client.on('error', (err) => out({ step: 'error', message: err?.message }))
-client.on('disconnect', () => out({ step: 'disconnect' }))
+client.on('error', (err) => report({ step: 'error', message: err?.message }))
+client.on('disconnect', () => report({ step: 'disconnect' }))
 client.on('message', (message) => {
   const properties = Object.fromEntries(message.properties.propertyList.map((p) => [p.key, p.value]))
-  out({
+  report({
     step: 'c2d',
     data: message.data.toString(),
     messageId: message.messageId,
@@ -57,16 +54,13 @@ client.on('message', (message) => {
   const how = properties.settle ?? 'complete'
   if (how !== 'complete' && how !== 'reject' && how !== 'abandon') return
   client[how](message, (err) => {
-    if (err) out({ step: 'settle-failed', messageId: message.messageId, how, name: err.constructor.name })
-    else out({ step: 'settled', messageId: message.messageId, how })
+    if (err) report({ step: 'settle-failed', messageId: message.messageId, how, name: err.constructor.name })
+    else report({ step: 'settled', messageId: message.messageId, how })
   })
 })
 client.open((err) => {
-  if (err) out({ step: 'failed', name: err.constructor.name, message: err.message })
-  else out({ step: 'connected' })
+  if (err) report({ step: 'failed', name: err.constructor.name, message: err.message })
+  else report({ step: 'connected' })
 })
 
-process.stdin.resume()
-process.stdin.on('end', () => {
-  client.close(() => process.exit(0))
-})
+onStdinEnd(() => client.close(() => process.exit(0)))

@@ -8,6 +8,7 @@
 // messages and desired patches, reports {firmware: "1.2.3"}, and sends one telemetry message
 // "hello" with the property alert = "high & dry".
 import { createRequire } from 'node:module'
+import { onStdinEnd, promised, report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -56,23 +57,17 @@ const device = require('azure-iot-device') as {
 }
 const transports = require('azure-iot-device-mqtt') as Record<'Mqtt' | 'MqttWs', unknown>
 
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-const promised = <T>(f: (cb: (err?: Error | null, result?: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, result) => (err ? reject(err) : resolve(result as T))))
-
 const cs = process.env.DEVICE_CS ?? ''
 const transport = transports[(process.env.TRANSPORT ?? 'Mqtt') as 'Mqtt' | 'MqttWs']
 const factory = process.env.KIND === 'module' ? device.ModuleClient : device.Client
 const client = factory.fromConnectionString(cs, transport)
 
 try {
-  client.on('error', (err: Error) => out({ step: 'error', message: err.message }))
-  client.on('disconnect', () => out({ step: 'disconnect' }))
+  client.on('error', (err: Error) => report({ step: 'error', message: err.message }))
+  client.on('disconnect', () => report({ step: 'disconnect' }))
   if (process.env.KIND !== 'module') {
     client.on('message', (message: SdkMessage) => {
-      out({
+      report({
         step: 'c2d',
         data: message.data.toString(),
         messageId: message.messageId,
@@ -82,30 +77,27 @@ try {
     })
   }
   await promised((cb) => client.open(cb))
-  out({ step: 'connected' })
+  report({ step: 'connected' })
   const onMethod = (client.onDeviceMethod ?? client.onMethod)?.bind(client)
   if (onMethod === undefined) throw new Error('the client has no method handler registration')
   onMethod('echo', (req, res) => {
-    out({ step: 'method', name: 'echo', payload: req.payload })
+    report({ step: 'method', name: 'echo', payload: req.payload })
     res.send(200, { echo: req.payload }, () => {})
   })
-  onMethod('hang', () => out({ step: 'method', name: 'hang' }))
+  onMethod('hang', () => report({ step: 'method', name: 'hang' }))
   const twin = await promised<SdkTwin>((cb) => client.getTwin((err, t) => cb(err ?? null, t)))
-  out({ step: 'twin', desired: twin.properties.desired })
-  twin.on('properties.desired', (patch) => out({ step: 'desired', patch }))
+  report({ step: 'twin', desired: twin.properties.desired })
+  twin.on('properties.desired', (patch) => report({ step: 'desired', patch }))
   await promised((cb) => twin.properties.reported.update({ firmware: '1.2.3' }, cb))
-  out({ step: 'reported' })
+  report({ step: 'reported' })
   const message = new device.Message('hello')
   message.messageId = 'telemetry-1'
   message.contentType = 'text/plain'
   message.properties.add('alert', 'high & dry')
   await promised((cb) => client.sendEvent(message, cb))
-  out({ step: 'sent' })
+  report({ step: 'sent' })
 } catch (err) {
-  out({ step: 'failed', message: (err as Error).message, name: (err as Error).name })
+  report({ step: 'failed', message: (err as Error).message, name: (err as Error).name })
 }
 
-process.stdin.resume()
-process.stdin.on('end', () => {
-  client.close(() => process.exit(0))
-})
+onStdinEnd(() => client.close(() => process.exit(0)))
