@@ -7,42 +7,12 @@
 // settled as its application property `settle` says: complete (default), reject, abandon, or
 // none (left unanswered); `settled` {messageId, how} or `settle-failed` {messageId, how, name}.
 // It stops when stdin closes.
-import { createRequire } from 'node:module'
 import { onStdinEnd, report } from './child-report.js'
+import { clientFromEnv, propertiesOf } from './sdk-device-child.js'
 
-const require = createRequire(import.meta.url)
-
-type Callback = (err?: Error | null, result?: unknown) => void
-interface SdkMessage {
-  data: Buffer | string
-  messageId?: string
-  correlationId?: string
-  ack?: string
-  expiryTimeUtc?: unknown
-  properties: { propertyList: Array<{ key: string; value: string }> }
-}
-interface SdkClient {
-  open(cb: Callback): void
-  close(cb: Callback): void
-  on(event: 'message', listener: (message: SdkMessage) => void): void
-  on(event: 'error' | 'disconnect', listener: (err?: Error) => void): void
-  complete(message: SdkMessage, cb: Callback): void
-  reject(message: SdkMessage, cb: Callback): void
-  abandon(message: SdkMessage, cb: Callback): void
-}
-const device = require('azure-iot-device') as {
-  Client: { fromConnectionString(cs: string, transport: unknown): SdkClient }
-}
-const name = process.env.TRANSPORT ?? 'Mqtt'
-const transport = (
-  name.startsWith('Amqp') ? require('azure-iot-device-amqp') : require('azure-iot-device-mqtt')
-) as Record<string, unknown>
-
-const client = device.Client.fromConnectionString(process.env.DEVICE_CS ?? '', transport[name])
-client.on('error', (err) => report({ step: 'error', message: err?.message }))
-client.on('disconnect', () => report({ step: 'disconnect' }))
+const client = clientFromEnv('Mqtt')
 client.on('message', (message) => {
-  const properties = Object.fromEntries(message.properties.propertyList.map((p) => [p.key, p.value]))
+  const properties = propertiesOf(message)
   report({
     step: 'c2d',
     data: message.data.toString(),
