@@ -89,6 +89,13 @@ async function send(svc: Reporter, m: Send): Promise<Line> {
   )
 }
 
+/** Sends one message that the service must accept; the device's `c2d` line for it. */
+async function deliver(svc: Reporter, dev: Reporter, m: Send & { messageId: string }): Promise<Line> {
+  const sent = await send(svc, m)
+  assert.equal(sent.step, 'sent', JSON.stringify(sent))
+  return dev.waitFor((l) => l.step === 'c2d' && l.messageId === m.messageId)
+}
+
 interface FeedbackRecord {
   originalMessageId: string
   deviceId: string
@@ -129,7 +136,7 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     assert.ok(svc, 'the service client opened')
     const s = sdk as SdkHub
     const dev = await device('svc-c2d-mqtt', 'Mqtt')
-    const sent = await send(svc, {
+    const got = await deliver(svc, dev, {
       id: 's1',
       deviceId: 'svc-c2d-mqtt',
       data: 'hello full',
@@ -138,8 +145,6 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
       ack: 'full',
       properties: { color: 'red', 'with space': 'a & b' },
     })
-    assert.equal(sent.step, 'sent', JSON.stringify(sent))
-    const got = await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-full')
     assert.equal(got.data, 'hello full')
     assert.equal(got.correlationId, 'corr-1')
     assert.deepEqual(got.properties, { 'iothub-ack': 'full', color: 'red', 'with space': 'a & b' })
@@ -188,7 +193,7 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     assert.ok(svc, 'the service client opened')
     const s = sdk as SdkHub
     const dev = await device('svc-c2d-amqp', 'Amqp')
-    const sent = await send(svc, {
+    const got = await deliver(svc, dev, {
       id: 'r1',
       deviceId: 'svc-c2d-amqp',
       data: 'reject me',
@@ -196,8 +201,6 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
       ack: 'negative',
       properties: { settle: 'reject' },
     })
-    assert.equal(sent.step, 'sent', JSON.stringify(sent))
-    const got = await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-reject')
     assert.equal(got.data, 'reject me')
     assert.equal(got.ack, 'negative', 'the Amqp transport reads iothub-ack into Message.ack')
     await dev.waitFor((l) => l.step === 'settled' && l.messageId === 'msg-reject')
@@ -258,15 +261,13 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     if (skip !== undefined) return t.skip(skip)
     const ws = await service({ TRANSPORT: 'AmqpWs' })
     const dev = await device('svc-c2d-ws', 'Mqtt')
-    const sent = await send(ws, {
+    await deliver(ws, dev, {
       id: 'w1',
       deviceId: 'svc-c2d-ws',
       data: 'over ws',
       messageId: 'msg-ws',
       ack: 'positive',
     })
-    assert.equal(sent.step, 'sent', JSON.stringify(sent))
-    await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-ws')
     const records = await Promise.race([
       feedbackFor(ws, 'msg-ws').then((f) => f.record.statusCode),
       // one feedback queue, competing receivers: the Amqp client's receiver may take it
