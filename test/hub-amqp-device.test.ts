@@ -2,13 +2,14 @@
 // official device SDK, unmodified (azure-iot-device with azure-iot-device-amqp's Amqp and
 // AmqpWs), against the product hub over real TLS. The SDK dials 5671 (Amqp) and 443 (AmqpWs)
 // of the host it is given, so the hub listens there on a loopback address of its own,
-// 127.x.y.z picked at random, which is also its host name. Telemetry is checked in the hub's
-// `telemetry` events, C2D outcomes in its `c2d` events, refusals in its `refuse` events.
-// SASL PLAIN, the plain loopback port and the address rules are checked with rhea itself.
+// 127.x.y.z picked at random, which is also its host name (support/sdk-hub.ts). Telemetry is
+// checked in the hub's `telemetry` events, C2D outcomes in its `c2d` events, refusals in its
+// `refuse` events. SASL PLAIN, the plain loopback port and the address rules are checked with
+// rhea itself.
 import assert from 'node:assert/strict'
-import { randomBytes, randomInt } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { createServer, connect as netConnect } from 'node:net'
+import { connect as netConnect } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { after, before, describe, it } from 'node:test'
 import { createSasTokenProvider } from '@azure/core-amqp'
@@ -18,6 +19,8 @@ import type { Connection, EventContext } from 'rhea'
 import { startHub } from 'sas-token/hub'
 import type { Hub, HubEvent } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
+import { HubEventLog } from './support/hub-event-log.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 
 const require = createRequire(import.meta.url)
 
@@ -57,69 +60,25 @@ const transports = require('azure-iot-device-amqp') as Record<'Amqp' | 'AmqpWs',
 
 type Seen = HubEvent & Record<string, unknown>
 
-/** Can this process listen on `port` of `address`? The error code when not. */
-function probe(address: string, port: number): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    const s = createServer()
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'))
-    s.listen(port, address, () => s.close(() => resolve(undefined)))
-  })
-}
-
+let sdk: SdkHub | undefined
 let hub: Hub | undefined
 let address = ''
 let skip: string | undefined
-const seen: Seen[] = []
-const waiters = new Set<{ match: (e: Seen) => boolean; resolve: (e: Seen) => void }>()
+const events = new HubEventLog<Seen>()
+const seen = events.seen
 
 /** The first event (already seen, or to come within `ms`) that matches. */
-function waitForEvent(match: (e: Seen) => boolean, ms = 10_000): Promise<Seen> {
-  const found = seen.find(match)
-  if (found !== undefined) return Promise.resolve(found)
-  return new Promise((resolve, reject) => {
-    const w = { match, resolve }
-    waiters.add(w)
-    setTimeout(() => {
-      if (waiters.delete(w))
-        reject(new Error(`no such event in ${ms} ms; seen: ${JSON.stringify(seen.slice(-8))}`))
-    }, ms).unref()
-  })
-}
+const waitForEvent = (match: (e: Seen) => boolean, ms = 10_000): Promise<Seen> => events.waitFor(match, ms)
 
 before(async () => {
-  for (let attempt = 0; ; attempt++) {
-    address = `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`
-    const busy = (await probe(address, 5671)) ?? (await probe(address, 443))
-    if (busy === undefined) break
-    if (busy === 'EACCES' || busy === 'EPERM') {
-      skip = `the SDK dials ports 5671 and 443, which this user may not bind (${busy})`
-      return
-    }
-    if (attempt === 5) {
-      skip = `ports 5671/443 are busy on every loopback address tried (${busy})`
-      return
-    }
-  }
-  hub = await startHub({
-    inMemory: true,
-    host: address,
-    hostName: address,
-    ownerKey: randomBytes(32).toString('base64'),
-    amqpPort: 5671,
-    httpsPort: 443,
-    c2d: { lockMs: 5_000 },
-  })
-  hub.events.on('event', (e: Seen) => {
-    seen.push(e)
-    for (const w of waiters)
-      if (w.match(e)) {
-        waiters.delete(w)
-        w.resolve(e)
-      }
-  })
+  ;({ sdk, skip } = await sdkHubOrSkip({ c2d: { lockMs: 5_000 } }))
+  if (sdk === undefined) return
+  hub = sdk.hub as Hub
+  address = sdk.address
+  events.follow(hub.events)
 })
 after(async () => {
-  await hub?.close()
+  await sdk?.close()
 })
 
 /** A client of a new device over `transport`, trusting the hub's CA; closed by `after`. */

@@ -6,13 +6,14 @@
 // operator REST API. The SDKs dial 5671 and 443 only, so the hub listens there, on a loopback
 // address of its own (support/sdk-hub.ts).
 import assert from 'node:assert/strict'
-import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { parseConnectionString, tokenFromConnectionString } from 'sas-token'
 import type { Hub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
-import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import type { Reply } from './support/hub-rest.js'
+import { type HubEventLike, type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
+import { sdkHubRest } from './support/sdk-hub-rest.js'
+import { within as withinMs } from './support/within.js'
 
 const OPS_CLIENT = fileURLToPath(new URL('./support/sdk-amqp-ops-client.js', import.meta.url))
 const INVOKE_CLIENT = fileURLToPath(new URL('./support/sdk-invoke-client.js', import.meta.url))
@@ -21,9 +22,7 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()
@@ -33,34 +32,8 @@ after(async () => {
 const handle = (): Hub => (sdk as SdkHub).hub as Hub
 
 /** An operator REST call to the hub, signed with its connection string. */
-function operator(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const s = sdk as SdkHub
-  const text = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: s.address,
-        port: 443,
-        method,
-        path,
-        ca: s.hub.ca,
-        headers: {
-          Authorization: tokenFromConnectionString(parseConnectionString(s.hub.hubConnectionString)),
-          ...(text !== undefined && { 'Content-Type': 'application/json' }),
-        },
-      },
-      (res) => {
-        let data = ''
-        res.setEncoding('utf8').on('data', (d: string) => (data += d))
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: data === '' ? undefined : JSON.parse(data) }),
-        )
-      },
-    )
-    req.on('error', reject)
-    req.end(text)
-  })
-}
+const operator = (method: string, path: string, body?: unknown): Promise<Reply> =>
+  sdkHubRest(sdk as SdkHub, method, path, body)
 
 /** Invokes a method with azure-iothub's Client.invokeDeviceMethod in a child process. */
 async function invoke(
@@ -91,13 +64,7 @@ const STEP_MS = 20_000
 const TEST = { timeout: 60_000 }
 
 /** `promise`, or a rejection saying what did not come within {@link STEP_MS}. */
-function within<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not come within ${STEP_MS / 1000} s`)), STEP_MS)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
+const within = <T>(promise: Promise<T>, what: string): Promise<T> => withinMs(promise, what, STEP_MS)
 
 /** The device's report of `step`; fails at once when the device reported `failed` instead. */
 async function step(device: Reporter | undefined, name: string): Promise<Line> {

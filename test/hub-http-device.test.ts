@@ -12,7 +12,7 @@ import { request } from 'node:https'
 import { createRequire } from 'node:module'
 import { after, before, describe, it } from 'node:test'
 import { tokenFromConnectionString } from 'sas-token'
-import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type HubEventLike, type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 
 const require = createRequire(import.meta.url)
 
@@ -59,9 +59,7 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { cli } from './support/cli.js'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
-import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
+import { within } from './support/within.js'
 
 const SERVICE = fileURLToPath(new URL('./support/sdk-c2d-service.js', import.meta.url))
 const DEVICE = fileURLToPath(new URL('./support/sdk-c2d-device.js', import.meta.url))
@@ -20,23 +21,12 @@ let skip: string | undefined
 const children: Reporter[] = []
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   for (const child of children) await child.stop()
   await sdk?.close()
 })
-
-/** `promise`, or a failure naming `what` after `ms`. */
-function within<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
 
 /** `sas-token hub devices add`: the device connection string it printed. */
 async function addDevice(deviceId: string): Promise<string> {
@@ -99,6 +89,13 @@ async function send(svc: Reporter, m: Send): Promise<Line> {
   )
 }
 
+/** Sends one message that the service must accept; the device's `c2d` line for it. */
+async function deliver(svc: Reporter, dev: Reporter, m: Send & { messageId: string }): Promise<Line> {
+  const sent = await send(svc, m)
+  assert.equal(sent.step, 'sent', JSON.stringify(sent))
+  return dev.waitFor((l) => l.step === 'c2d' && l.messageId === m.messageId)
+}
+
 interface FeedbackRecord {
   originalMessageId: string
   deviceId: string
@@ -139,7 +136,7 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     assert.ok(svc, 'the service client opened')
     const s = sdk as SdkHub
     const dev = await device('svc-c2d-mqtt', 'Mqtt')
-    const sent = await send(svc, {
+    const got = await deliver(svc, dev, {
       id: 's1',
       deviceId: 'svc-c2d-mqtt',
       data: 'hello full',
@@ -148,8 +145,6 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
       ack: 'full',
       properties: { color: 'red', 'with space': 'a & b' },
     })
-    assert.equal(sent.step, 'sent', JSON.stringify(sent))
-    const got = await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-full')
     assert.equal(got.data, 'hello full')
     assert.equal(got.correlationId, 'corr-1')
     assert.deepEqual(got.properties, { 'iothub-ack': 'full', color: 'red', 'with space': 'a & b' })
@@ -198,7 +193,7 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     assert.ok(svc, 'the service client opened')
     const s = sdk as SdkHub
     const dev = await device('svc-c2d-amqp', 'Amqp')
-    const sent = await send(svc, {
+    const got = await deliver(svc, dev, {
       id: 'r1',
       deviceId: 'svc-c2d-amqp',
       data: 'reject me',
@@ -206,8 +201,6 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
       ack: 'negative',
       properties: { settle: 'reject' },
     })
-    assert.equal(sent.step, 'sent', JSON.stringify(sent))
-    const got = await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-reject')
     assert.equal(got.data, 'reject me')
     assert.equal(got.ack, 'negative', 'the Amqp transport reads iothub-ack into Message.ack')
     await dev.waitFor((l) => l.step === 'settled' && l.messageId === 'msg-reject')
@@ -268,15 +261,13 @@ describe('azure-iothub Client.send and getFeedbackReceiver (AMQP)', { concurrenc
     if (skip !== undefined) return t.skip(skip)
     const ws = await service({ TRANSPORT: 'AmqpWs' })
     const dev = await device('svc-c2d-ws', 'Mqtt')
-    const sent = await send(ws, {
+    await deliver(ws, dev, {
       id: 'w1',
       deviceId: 'svc-c2d-ws',
       data: 'over ws',
       messageId: 'msg-ws',
       ack: 'positive',
     })
-    assert.equal(sent.step, 'sent', JSON.stringify(sent))
-    await dev.waitFor((l) => l.step === 'c2d' && l.messageId === 'msg-ws')
     const records = await Promise.race([
       feedbackFor(ws, 'msg-ws').then((f) => f.record.statusCode),
       // one feedback queue, competing receivers: the Amqp client's receiver may take it

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { BIN, cli } from './support/cli.js'
 import { type Reporter, spawnReporter } from './support/child.js'
-import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 
 const DEVICE_CLIENT = fileURLToPath(new URL('./support/sdk-device-client.js', import.meta.url))
 
@@ -18,9 +18,7 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()

@@ -3,13 +3,13 @@
 // the product hub on 8883/443 of a loopback address of its own (support/sdk-hub.ts).
 import assert from 'node:assert/strict'
 import { createHmac } from 'node:crypto'
-import { request } from 'node:https'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { parseConnectionString, tokenFromConnectionString } from 'sas-token'
 import { cli } from './support/cli.js'
 import { spawnReporter } from './support/child.js'
-import { type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import type { Reply } from './support/hub-rest.js'
+import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
+import { sdkHubRest } from './support/sdk-hub-rest.js'
 
 const SERVICE_CLIENT = fileURLToPath(new URL('./support/sdk-service-client.js', import.meta.url))
 const PROVISIONING_CLIENT = fileURLToPath(new URL('./support/sdk-provisioning-client.js', import.meta.url))
@@ -22,43 +22,15 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()
 })
 
 /** An operator REST call to the hub, signed with its connection string. */
-function operator(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const s = sdk as SdkHub
-  const text = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: s.address,
-        port: 443,
-        method,
-        path,
-        ca: s.hub.ca,
-        headers: {
-          Authorization: tokenFromConnectionString(parseConnectionString(s.hub.hubConnectionString)),
-          ...(text !== undefined && { 'Content-Type': 'application/json' }),
-        },
-      },
-      (res) => {
-        let data = ''
-        res.setEncoding('utf8').on('data', (d: string) => (data += d))
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: data === '' ? undefined : JSON.parse(data) }),
-        )
-      },
-    )
-    req.on('error', reject)
-    req.end(text)
-  })
-}
+const operator = (method: string, path: string, body?: unknown): Promise<Reply> =>
+  sdkHubRest(sdk as SdkHub, method, path, body)
 
 describe('azure-iothub (service SDK)', () => {
   it('creates, gets, lists and deletes devices; updates desired properties; invokes a method', async (t) => {

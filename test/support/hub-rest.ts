@@ -31,21 +31,23 @@ export interface Reply {
   text: string
 }
 
-/** One request to the hub's HTTPS port. */
+/**
+ * One request to the hub's HTTPS port: on 127.0.0.1 as `localhost`, or on `o.host` (an address
+ * its certificate names, such as the SDK hub's own loopback address).
+ */
 export function rest(
   hub: HubAddress,
   method: string,
   path: string,
-  o: { body?: unknown; auth?: string | null; headers?: Record<string, string> } = {},
+  o: { body?: unknown; auth?: string | null; headers?: Record<string, string>; host?: string } = {},
 ): Promise<Reply> {
   const auth = o.auth === undefined ? policyToken(ownerKey(hub)) : o.auth
   const text = o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body)
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1',
+        ...(o.host === undefined ? { host: '127.0.0.1', servername: 'localhost' } : { host: o.host }),
         port: hub.ports.https,
-        servername: 'localhost',
         ca: hub.ca,
         method,
         path,

@@ -9,91 +9,36 @@
 // gets its twin, prints desired patches, reports {firmware: "2.0.0"} and then a patch the hub must
 // refuse ({"$bad": 1}); a module also prints its input messages (and completes them) and sends one
 // output message "to the next module" on output `out1` with the property hop = "1 & only".
-import { createRequire } from 'node:module'
+import { onStdinEnd, promised, report } from './child-report.js'
+import { clientFromEnv, device, getTwin, onMethod, propertiesOf } from './sdk-device-child.js'
 
-const require = createRequire(import.meta.url)
-
-type Callback = (err?: Error | null, result?: unknown) => void
-interface SdkMessage {
-  data: Buffer | string
-  messageId?: string
-  contentType?: string
-  properties: { add(key: string, value: string): void; propertyList: Array<{ key: string; value: string }> }
-}
-interface SdkTwin {
-  properties: {
-    desired: Record<string, unknown>
-    reported: Record<string, unknown> & { update(patch: unknown, cb: Callback): void }
-  }
-  on(event: 'properties.desired', listener: (patch: Record<string, unknown>) => void): void
-}
-type MethodHandler = (
-  req: { payload: unknown },
-  res: { send(status: number, payload: unknown, cb: Callback): void },
-) => void
-interface SdkClient {
-  open(cb: Callback): void
-  close(cb: Callback): void
-  on(event: string, listener: (...args: never[]) => void): void
-  complete(message: SdkMessage, cb: Callback): void
-  getTwin(cb: (err: Error | undefined, twin: SdkTwin) => void): void
-  /** Device clients name it onDeviceMethod, module clients onMethod. */
-  onDeviceMethod?(name: string, handler: MethodHandler): void
-  onMethod?(name: string, handler: MethodHandler): void
-  sendOutputEvent?(output: string, message: SdkMessage, cb: Callback): void
-}
-interface ClientFactory {
-  fromConnectionString(cs: string, transport: unknown): SdkClient
-}
-
-const device = require('azure-iot-device') as {
-  Client: ClientFactory
-  ModuleClient: ClientFactory
-  Message: new (data: string) => SdkMessage
-}
-const transports = require('azure-iot-device-amqp') as Record<'Amqp' | 'AmqpWs', unknown>
-
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-const promised = <T>(f: (cb: (err?: Error | null, result?: T) => void) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, result) => (err ? reject(err) : resolve(result as T))))
-const propertiesOf = (message: SdkMessage): Record<string, string> =>
-  Object.fromEntries(message.properties.propertyList.map((p) => [p.key, p.value]))
-
-const cs = process.env.DEVICE_CS ?? ''
-const transport = transports[(process.env.TRANSPORT ?? 'Amqp') as 'Amqp' | 'AmqpWs']
 const isModule = process.env.KIND === 'module'
-const client = (isModule ? device.ModuleClient : device.Client).fromConnectionString(cs, transport)
+const client = clientFromEnv('Amqp')
 
 try {
-  client.on('error', (err: Error) => out({ step: 'error', message: err.message }))
-  client.on('disconnect', () => out({ step: 'disconnect' }))
   await promised((cb) => client.open(cb))
-  out({ step: 'connected' })
-  const onMethod = (client.onDeviceMethod ?? client.onMethod)?.bind(client)
-  if (onMethod === undefined) throw new Error('the client has no method handler registration')
-  onMethod('echo', (req, res) => {
-    out({ step: 'method', name: 'echo', payload: req.payload })
-    res.send(200, { echo: req.payload }, (err) => out({ step: 'method-answered', error: err?.message }))
+  report({ step: 'connected' })
+  onMethod(client, 'echo', (req, res) => {
+    report({ step: 'method', name: 'echo', payload: req.payload })
+    res.send(200, { echo: req.payload }, (err) => report({ step: 'method-answered', error: err?.message }))
   })
-  onMethod('teapot', (_req, res) => res.send(418, 'short and stout', () => {}))
-  const twin = await promised<SdkTwin>((cb) => client.getTwin((err, t) => cb(err ?? null, t)))
-  out({ step: 'twin', desired: twin.properties.desired, reported: twin.properties.reported })
-  twin.on('properties.desired', (patch) => out({ step: 'desired', patch }))
+  onMethod(client, 'teapot', (_req, res) => res.send(418, 'short and stout', () => {}))
+  const twin = await getTwin(client)
+  report({ step: 'twin', desired: twin.properties.desired, reported: twin.properties.reported })
+  twin.on('properties.desired', (patch) => report({ step: 'desired', patch }))
   await promised((cb) => twin.properties.reported.update({ firmware: '2.0.0' }, cb))
-  out({ step: 'reported' })
+  report({ step: 'reported' })
   try {
     await promised((cb) => twin.properties.reported.update({ $bad: 1 }, cb))
-    out({ step: 'reported-bad', accepted: true })
+    report({ step: 'reported-bad', accepted: true })
   } catch (err) {
     // the transport wraps the twin error: its amqpError is what the status translated to
     const inner = (err as { amqpError?: Error }).amqpError
-    out({ step: 'reported-bad', accepted: false, message: (err as Error).message, inner: inner?.name })
+    report({ step: 'reported-bad', accepted: false, message: (err as Error).message, inner: inner?.name })
   }
   if (isModule) {
-    client.on('inputMessage', (inputName: string, message: SdkMessage) => {
-      out({
+    client.on('inputMessage', (inputName, message) => {
+      report({
         step: 'input',
         inputName,
         data: message.data.toString(),
@@ -106,14 +51,11 @@ try {
     message.messageId = 'output-1'
     message.properties.add('hop', '1 & only')
     await promised((cb) => client.sendOutputEvent?.('out1', message, cb))
-    out({ step: 'output-sent' })
+    report({ step: 'output-sent' })
   }
-  out({ step: 'ready' })
+  report({ step: 'ready' })
 } catch (err) {
-  out({ step: 'failed', message: (err as Error).message, name: (err as Error).name })
+  report({ step: 'failed', message: (err as Error).message, name: (err as Error).name })
 }
 
-process.stdin.resume()
-process.stdin.on('end', () => {
-  client.close(() => process.exit(0))
-})
+onStdinEnd(() => client.close(() => process.exit(0)))

@@ -7,46 +7,13 @@
 // settled as its application property `settle` says: complete (default), reject, abandon, or
 // none (left unanswered); `settled` {messageId, how} or `settle-failed` {messageId, how, name}.
 // It stops when stdin closes.
-import { createRequire } from 'node:module'
+import { onStdinEnd, report } from './child-report.js'
+import { clientFromEnv, propertiesOf } from './sdk-device-child.js'
 
-const require = createRequire(import.meta.url)
-
-type Callback = (err?: Error | null, result?: unknown) => void
-interface SdkMessage {
-  data: Buffer | string
-  messageId?: string
-  correlationId?: string
-  ack?: string
-  expiryTimeUtc?: unknown
-  properties: { propertyList: Array<{ key: string; value: string }> }
-}
-interface SdkClient {
-  open(cb: Callback): void
-  close(cb: Callback): void
-  on(event: 'message', listener: (message: SdkMessage) => void): void
-  on(event: 'error' | 'disconnect', listener: (err?: Error) => void): void
-  complete(message: SdkMessage, cb: Callback): void
-  reject(message: SdkMessage, cb: Callback): void
-  abandon(message: SdkMessage, cb: Callback): void
-}
-const device = require('azure-iot-device') as {
-  Client: { fromConnectionString(cs: string, transport: unknown): SdkClient }
-}
-const name = process.env.TRANSPORT ?? 'Mqtt'
-const transport = (
-  name.startsWith('Amqp') ? require('azure-iot-device-amqp') : require('azure-iot-device-mqtt')
-) as Record<string, unknown>
-
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-
-const client = device.Client.fromConnectionString(process.env.DEVICE_CS ?? '', transport[name])
-client.on('error', (err) => out({ step: 'error', message: err?.message }))
-client.on('disconnect', () => out({ step: 'disconnect' }))
+const client = clientFromEnv('Mqtt')
 client.on('message', (message) => {
-  const properties = Object.fromEntries(message.properties.propertyList.map((p) => [p.key, p.value]))
-  out({
+  const properties = propertiesOf(message)
+  report({
     step: 'c2d',
     data: message.data.toString(),
     messageId: message.messageId,
@@ -57,16 +24,13 @@ client.on('message', (message) => {
   const how = properties.settle ?? 'complete'
   if (how !== 'complete' && how !== 'reject' && how !== 'abandon') return
   client[how](message, (err) => {
-    if (err) out({ step: 'settle-failed', messageId: message.messageId, how, name: err.constructor.name })
-    else out({ step: 'settled', messageId: message.messageId, how })
+    if (err) report({ step: 'settle-failed', messageId: message.messageId, how, name: err.constructor.name })
+    else report({ step: 'settled', messageId: message.messageId, how })
   })
 })
 client.open((err) => {
-  if (err) out({ step: 'failed', name: err.constructor.name, message: err.message })
-  else out({ step: 'connected' })
+  if (err) report({ step: 'failed', name: err.constructor.name, message: err.message })
+  else report({ step: 'connected' })
 })
 
-process.stdin.resume()
-process.stdin.on('end', () => {
-  client.close(() => process.exit(0))
-})
+onStdinEnd(() => client.close(() => process.exit(0)))

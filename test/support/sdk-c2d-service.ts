@@ -11,6 +11,7 @@
 // answered `sent` {id} or `send-failed` {id, name, message}. It stops when stdin closes.
 import { createRequire } from 'node:module'
 import { createInterface } from 'node:readline'
+import { promised, report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -43,11 +44,6 @@ const iothub = require('azure-iothub') as {
 }
 const { Message } = require('azure-iot-common') as { Message: new (data: string) => SdkMessage }
 
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-const call = <T>(f: (cb: Callback<T>) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, result) => (err ? reject(err) : resolve(result as T))))
 /** An SDK error: its class, message, and the AMQP error it translated (class, condition, message). */
 const failure = (err: unknown): Record<string, unknown> => {
   const cause = (err as { amqpError?: Error & { condition?: string; description?: string } }).amqpError
@@ -65,15 +61,15 @@ const client = iothub.Client.fromConnectionString(process.env.IOTHUB_CONNECTION_
 
 let opened = false
 try {
-  await call((cb) => client.open(cb))
+  await promised((cb) => client.open(cb))
   opened = true
-  out({ step: 'opened' })
-  const receiver = await call<Receiver>((cb) => client.getFeedbackReceiver(cb))
-  receiver.on('error', (err) => out({ step: 'feedback-error', ...failure(err) }))
+  report({ step: 'opened' })
+  const receiver = await promised<Receiver>((cb) => client.getFeedbackReceiver(cb))
+  receiver.on('error', (err) => report({ step: 'feedback-error', ...failure(err) }))
   receiver.on('message', (message) => {
     const data = message.getData()
     const userId = message.transportObj?.user_id
-    out({
+    report({
       step: 'feedback',
       contentType: message.contentType,
       userId: userId === undefined ? undefined : userId.toString(),
@@ -82,9 +78,9 @@ try {
       records: JSON.parse(data.toString()),
     })
   })
-  out({ step: 'feedback-ready' })
+  report({ step: 'feedback-ready' })
 } catch (err) {
-  out({ step: 'failed', ...failure(err) })
+  report({ step: 'failed', ...failure(err) })
 }
 
 const lines = createInterface({ input: process.stdin })
@@ -107,9 +103,9 @@ lines.on('line', (text) => {
   // epoch ms: the rhea 1.x inside azure-iothub cannot encode a Date as a timestamp
   if (o.expiryTimeUtc !== undefined) message.expiryTimeUtc = Date.parse(o.expiryTimeUtc)
   for (const [k, v] of Object.entries(o.properties ?? {})) message.properties.add(k, v)
-  call((cb) => client.send(o.deviceId, message, cb)).then(
-    () => out({ step: 'sent', id: o.id }),
-    (err: unknown) => out({ step: 'send-failed', id: o.id, ...failure(err) }),
+  promised((cb) => client.send(o.deviceId, message, cb)).then(
+    () => report({ step: 'sent', id: o.id }),
+    (err: unknown) => report({ step: 'send-failed', id: o.id, ...failure(err) }),
   )
 })
 lines.on('close', () => {

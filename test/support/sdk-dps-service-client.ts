@@ -7,6 +7,7 @@
 //   env DPS_CONNECTION_STRING
 import { createRequire } from 'node:module'
 import { createInterface } from 'node:readline'
+import { report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -21,10 +22,6 @@ type Client = Record<string, (...args: unknown[]) => Promise<{ responseBody?: un
 }
 const { ProvisioningServiceClient } = require('azure-iot-provisioning-service') as {
   ProvisioningServiceClient: { fromConnectionString(cs: string): Client }
-}
-
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
 }
 
 async function all(query: Query): Promise<{ result: unknown[]; pages: number }> {
@@ -68,10 +65,10 @@ for await (const text of createInterface({ input: process.stdin })) {
   if (text.trim() === '') continue
   const command = JSON.parse(text) as { id: number; op: string; args: unknown[]; cs?: string }
   try {
-    out({ id: command.id, ok: true, ...(await run(command)) })
+    report({ id: command.id, ok: true, ...(await run(command)) })
   } catch (err) {
     const e = err as Error & { response?: { statusCode?: number }; responseBody?: string }
-    out({
+    report({
       id: command.id,
       ok: false,
       name: e.name,

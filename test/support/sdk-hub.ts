@@ -9,6 +9,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Hub } from 'sas-token/hub'
+import { HubEventLog, type HubEventLike } from './hub-event-log.js'
 
 /** What these tests use of the hub (the contract of sas-token/hub). */
 export interface ProductHub
@@ -40,12 +41,12 @@ export interface SdkHub {
   env: Record<string, string>
   /** Every event the hub has emitted so far. */
   seen: HubEventLike[]
-  /** Resolves with the first event (already seen, or to come) that matches. */
-  waitForEvent(match: (e: HubEventLike) => boolean): Promise<HubEventLike>
+  /** Resolves with the first event (already seen, or to come) that matches; with `ms`, rejects when none comes in time. */
+  waitForEvent(match: (e: HubEventLike) => boolean, ms?: number): Promise<HubEventLike>
   close(): Promise<void>
 }
 
-export type HubEventLike = { event: string; deviceId?: string; moduleId?: string } & Record<string, unknown>
+export type { HubEventLike }
 
 /** Can this process listen on `port` of `address`? The error code when not. */
 function probe(address: string, port: number): Promise<string | undefined> {
@@ -57,11 +58,11 @@ function probe(address: string, port: number): Promise<string | undefined> {
 }
 
 /**
- * Starts the product hub on 8883, 443 and 5671 of a random loopback address; `extra` are more
- * `startHub` options (`consumerGroups`…).
+ * Starts the product hub on 8883, 443 and 5671 of a random loopback address.
+ * @param options more `startHub` options (such as `c2d`), beside the address, ports and key it sets.
  * @returns the hub, or a string saying why it cannot run here (for `t.skip`).
  */
-export async function startSdkHub(extra: Record<string, unknown> = {}): Promise<SdkHub | string> {
+export async function startSdkHub(options: Record<string, unknown> = {}): Promise<SdkHub | string> {
   let startHub: (o: Record<string, unknown>) => Promise<ProductHub>
   try {
     const spec = 'sas-token/hub'
@@ -79,6 +80,7 @@ export async function startSdkHub(extra: Record<string, unknown> = {}): Promise<
     if (attempt === 5) return `ports 8883/443/5671 are busy on every loopback address tried (${busy})`
   }
   const hub = await startHub({
+    ...options,
     inMemory: true,
     host: address,
     hostName: address,
@@ -87,35 +89,33 @@ export async function startSdkHub(extra: Record<string, unknown> = {}): Promise<
     mqttPort: 8883,
     httpsPort: 443,
     amqpPort: 5671,
-    ...extra,
   })
   const dir = mkdtempSync(join(tmpdir(), 'sdk-hub-'))
   const caFile = join(dir, 'ca.pem')
   writeFileSync(caFile, hub.ca)
-  const seen: HubEventLike[] = []
-  const waiters = new Set<{ match: (e: HubEventLike) => boolean; resolve: (e: HubEventLike) => void }>()
-  hub.events.on('event', (e: HubEventLike) => {
-    seen.push(e)
-    for (const w of waiters)
-      if (w.match(e)) {
-        waiters.delete(w)
-        w.resolve(e)
-      }
-  })
+  const log = new HubEventLog()
+  log.follow(hub.events)
   return {
     hub,
     address,
     caFile,
     env: { NODE_EXTRA_CA_CERTS: caFile, IOTHUB_CONNECTION_STRING: hub.hubConnectionString },
-    seen,
-    waitForEvent(match) {
-      const found = seen.find(match)
-      if (found !== undefined) return Promise.resolve(found)
-      return new Promise((resolve) => waiters.add({ match, resolve }))
-    },
+    seen: log.seen,
+    waitForEvent: (match, ms) => log.waitFor(match, ms),
     async close() {
       await hub.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * {@link startSdkHub} as a test file keeps it: `sdk` when the hub runs, `skip` (for `t.skip`) when not.
+ * @param options more `startHub` options, as for {@link startSdkHub}.
+ */
+export async function sdkHubOrSkip(
+  options: Record<string, unknown> = {},
+): Promise<{ sdk?: SdkHub; skip?: string }> {
+  const started = await startSdkHub(options)
+  return typeof started === 'string' ? { skip: started } : { sdk: started }
 }

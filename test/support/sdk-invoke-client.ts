@@ -5,6 +5,7 @@
 //   env DEVICE_ID, MODULE_ID      the target (MODULE_ID may be empty)
 //   env METHOD, PAYLOAD           the method's name and its JSON payload
 import { createRequire } from 'node:module'
+import { report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -35,5 +36,5 @@ const result = await new Promise<Record<string, unknown>>((resolve) => {
   if (moduleId === '') service.invokeDeviceMethod(deviceId, params, done)
   else service.invokeDeviceMethod(deviceId, moduleId, params, done)
 })
-process.stdout.write(`${JSON.stringify(result)}\n`)
+report(result)
 service.close(() => process.exit(0))

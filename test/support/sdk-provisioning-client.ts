@@ -4,6 +4,7 @@
 // child process with NODE_EXTRA_CA_CERTS set to the hub's CA; one JSON line per step.
 //   env PROVISIONING_HOST, ID_SCOPE, REGISTRATION_ID, DEVICE_KEY (derived from the group key)
 import { createRequire } from 'node:module'
+import { promised, report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -39,12 +40,6 @@ const { Client, Message } = require('azure-iot-device') as {
 }
 const { Mqtt } = require('azure-iot-device-mqtt') as { Mqtt: unknown }
 
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-const call = <T>(f: (cb: Callback<T>) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, result) => (err ? reject(err) : resolve(result as T))))
-
 const env = (name: string): string => process.env[name] ?? ''
 try {
   const security = new SymmetricKeySecurityClient(env('REGISTRATION_ID'), env('DEVICE_KEY'))
@@ -54,19 +49,19 @@ try {
     new ProvisioningMqtt(),
     security,
   )
-  const result = await call<{ assignedHub: string; deviceId: string }>((cb) => provisioning.register(cb))
-  out({ step: 'registered', assignedHub: result.assignedHub, deviceId: result.deviceId })
+  const result = await promised<{ assignedHub: string; deviceId: string }>((cb) => provisioning.register(cb))
+  report({ step: 'registered', assignedHub: result.assignedHub, deviceId: result.deviceId })
   if (env('CONNECT') === 'no') process.exit(0)
   const client = Client.fromConnectionString(
     `HostName=${result.assignedHub};DeviceId=${result.deviceId};SharedAccessKey=${env('DEVICE_KEY')}`,
     Mqtt,
   )
-  await call((cb) => client.open(cb))
-  out({ step: 'connected' })
-  await call((cb) => client.sendEvent(new Message('provisioned'), cb))
-  out({ step: 'sent' })
-  await call((cb) => client.close(cb))
+  await promised((cb) => client.open(cb))
+  report({ step: 'connected' })
+  await promised((cb) => client.sendEvent(new Message('provisioned'), cb))
+  report({ step: 'sent' })
+  await promised((cb) => client.close(cb))
 } catch (err) {
-  out({ step: 'failed', name: (err as Error).name, message: (err as Error).message })
+  report({ step: 'failed', name: (err as Error).name, message: (err as Error).message })
 }
 process.exit(0)

@@ -6,6 +6,7 @@
 // After `device-ready` it waits for a line on stdin before it invokes the method.
 import { createRequire } from 'node:module'
 import { createInterface } from 'node:readline'
+import { promised, report } from './child-report.js'
 
 const require = createRequire(import.meta.url)
 
@@ -49,12 +50,6 @@ const { Client } = require('azure-iot-device') as {
 }
 const { Mqtt } = require('azure-iot-device-mqtt') as { Mqtt: unknown }
 
-const out = (line: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(line)}\n`)
-}
-const call = <T>(f: (cb: Callback<T>) => void): Promise<T> =>
-  new Promise((resolve, reject) => f((err, result) => (err ? reject(err) : resolve(result as T))))
-
 const hubCs = process.env.IOTHUB_CONNECTION_STRING ?? ''
 const deviceId = process.env.DEVICE_ID ?? 'svc-dev'
 const hostName = /HostName=([^;]+)/.exec(hubCs)?.[1] ?? ''
@@ -62,34 +57,34 @@ const registry = iothub.Registry.fromConnectionString(hubCs)
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 
 try {
-  const created = await call<Record<string, unknown>>((cb) =>
+  const created = await promised<Record<string, unknown>>((cb) =>
     registry.create({ deviceId, status: 'enabled' }, cb),
   )
   const keys = (created.authentication as { symmetricKey: { primaryKey: string; secondaryKey: string } })
     .symmetricKey
-  out({
+  report({
     step: 'created',
     deviceId: created.deviceId,
     status: created.status,
     keyLength: Buffer.from(keys.primaryKey, 'base64').length,
     keysDiffer: keys.primaryKey !== keys.secondaryKey,
   })
-  const got = await call<Record<string, unknown>>((cb) => registry.get(deviceId, cb))
-  out({ step: 'got', deviceId: got.deviceId, status: got.status, connectionState: got.connectionState })
-  const listed = await call<Array<Record<string, unknown>>>((cb) => registry.list(cb))
-  out({ step: 'listed', ids: listed.map((d) => d.deviceId) })
-  const module = await call<Record<string, unknown>>((cb) =>
+  const got = await promised<Record<string, unknown>>((cb) => registry.get(deviceId, cb))
+  report({ step: 'got', deviceId: got.deviceId, status: got.status, connectionState: got.connectionState })
+  const listed = await promised<Array<Record<string, unknown>>>((cb) => registry.list(cb))
+  report({ step: 'listed', ids: listed.map((d) => d.deviceId) })
+  const module = await promised<Record<string, unknown>>((cb) =>
     registry.addModule({ deviceId, moduleId: 'm1' }, cb),
   )
-  const modules = await call<Array<Record<string, unknown>>>((cb) =>
+  const modules = await promised<Array<Record<string, unknown>>>((cb) =>
     registry.getModulesOnDevice(deviceId, cb),
   )
-  out({ step: 'modules', added: module.moduleId, ids: modules.map((m) => m.moduleId) })
-  const updated = await call<Record<string, unknown>>((cb) =>
+  report({ step: 'modules', added: module.moduleId, ids: modules.map((m) => m.moduleId) })
+  const updated = await promised<Record<string, unknown>>((cb) =>
     registry.updateTwin(deviceId, { tags: { site: 'lab' }, properties: { desired: { temp: 21 } } }, '*', cb),
   )
-  const twin = await call<Record<string, unknown>>((cb) => registry.getTwin(deviceId, cb))
-  out({
+  const twin = await promised<Record<string, unknown>>((cb) => registry.getTwin(deviceId, cb))
+  report({
     step: 'twin',
     updated: (updated.properties as { desired: unknown }).desired,
     read: twin.properties,
@@ -100,32 +95,32 @@ try {
     `HostName=${hostName};DeviceId=${deviceId};SharedAccessKey=${keys.primaryKey}`,
     Mqtt,
   )
-  await call((cb) => device.open(cb))
+  await promised((cb) => device.open(cb))
   device.onDeviceMethod('ping', (req, res) => res.send(201, { pong: req.payload }, () => {}))
-  out({ step: 'device-ready' })
+  report({ step: 'device-ready' })
   await lines.next()
   const service = iothub.Client.fromConnectionString(hubCs)
-  const result = await call<Record<string, unknown>>((cb) =>
+  const result = await promised<Record<string, unknown>>((cb) =>
     service.invokeDeviceMethod(
       deviceId,
       { methodName: 'ping', payload: { n: 1 }, responseTimeoutInSeconds: 10 },
       cb,
     ),
   )
-  out({ step: 'invoked', result })
-  await call((cb) => device.close(cb))
-  await call((cb) => service.close(cb))
+  report({ step: 'invoked', result })
+  await promised((cb) => device.close(cb))
+  await promised((cb) => service.close(cb))
 
-  await call((cb) => registry.delete(deviceId, cb))
-  out({ step: 'deleted' })
+  await promised((cb) => registry.delete(deviceId, cb))
+  report({ step: 'deleted' })
   try {
-    await call((cb) => registry.get(deviceId, cb))
-    out({ step: 'still-there' })
+    await promised((cb) => registry.get(deviceId, cb))
+    report({ step: 'still-there' })
   } catch (err) {
-    out({ step: 'gone', error: (err as Error).name })
+    report({ step: 'gone', error: (err as Error).name })
   }
 } catch (err) {
-  out({
+  report({
     step: 'failed',
     name: (err as Error).name,
     message: (err as Error).message,
