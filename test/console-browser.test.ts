@@ -403,4 +403,47 @@ describe('web console in headless chromium', { skip: noBrowser }, () => {
     }
     assert.deepEqual(pageErrors, [])
   })
+
+  it('the Devices tab drops a connected device and refuses its next connect on purpose; the fault events are listed', async () => {
+    const cs = (await hub.addDevice('fx1')).connectionString
+    const creds = mqttCredentials(cs)
+    const open = (): Promise<{ client: mqtt.MqttClient; code?: number }> =>
+      new Promise((resolve) => {
+        const c = mqtt.connect({
+          host: '127.0.0.1',
+          port: hub.ports.mqtt,
+          protocol: 'mqtts',
+          ca: hub.ca,
+          clientId: creds.clientId,
+          username: creds.username,
+          password: creds.password ?? '',
+          protocolVersion: 4,
+          reconnectPeriod: 0,
+        })
+        c.once('connect', () => resolve({ client: c }))
+        c.once('error', (err) => {
+          c.end(true)
+          resolve({ client: c, code: (err as { code?: number }).code ?? -1 })
+        })
+      })
+    const first = await open()
+    assert.equal(first.code, undefined)
+    const gone = new Promise<void>((resolve) => first.client.once('close', () => resolve()))
+    await tab('devices')
+    await page.reload()
+    await page.waitForSelector('[data-field="stream"].live', WAIT)
+    await tab('devices')
+    const row = page.locator('tr[data-identity="fx1"]')
+    await row.waitFor(WAIT)
+    await row.locator('button[data-fault="drop"]').click()
+    await gone
+    await page.locator('ul.faults li[data-fault="drop"]', { hasText: 'fx1' }).waitFor(WAIT)
+    await row.locator('button[data-fault="refuse"]').click()
+    await page.locator('ul.faults li[data-fault="refuse"]', { hasText: 'fx1' }).waitFor(WAIT)
+    assert.equal((await open()).code, 5)
+    const again = await open()
+    assert.equal(again.code, undefined)
+    again.client.end(true)
+    assert.deepEqual(pageErrors, [])
+  })
 })

@@ -164,6 +164,24 @@ export interface EventsOptions {
   onOpen?: () => void
 }
 
+/** The body of `POST /_emulator/faults`: `kind` and its fields (the hub checks them). */
+export interface FaultRequestBody {
+  /** `drop`, `refuse`, `expire`, `delay-methods`, `drop-methods`, `outage` or `clear`. */
+  kind: string
+  /** The device, for every kind but `outage` (and `clear` of everything). */
+  deviceId?: string
+  /** A module of the device. */
+  moduleId?: string
+  /** `refuse`: how many connects. */
+  count?: number
+  /** `refuse`: the CONNACK return code, 1–5. */
+  returnCode?: number
+  /** `delay-methods`: how long each answer is held, seconds. */
+  delaySeconds?: number
+  /** How long the fault lasts, seconds. */
+  durationSeconds?: number
+}
+
 /** The calls of {@link createHubClient}. */
 export interface HubClient {
   /** The endpoint requests go to, like `https://myhub.azure-devices.net`. */
@@ -213,6 +231,11 @@ export interface HubClient {
    * the registration states of that group's devices, following `x-ms-continuation` to the end.
    */
   dpsList(table: DpsTable | 'registrations', groupId?: string): Promise<DpsRecord[]>
+  /**
+   * Emulator only: a fault on purpose (`POST /_emulator/faults`, the body by `kind`), or with
+   * `undefined` the faults in force (`GET /_emulator/faults`); answers the hub's JSON.
+   */
+  fault(request: FaultRequestBody | undefined): Promise<unknown>
   /** Emulator only: the event stream (server-sent events), from now on. */
   events(o?: EventsOptions): AsyncGenerator<HubEvent>
   /**
@@ -584,6 +607,15 @@ export function createHubClient(o: HubClientOptions): HubClient {
       if (!isObject(body) || typeof body.status !== 'number')
         throw hubError('ERR_HUB_BAD_RESPONSE', `${what}: the hub's answer has no status.`)
       return { status: body.status, payload: body.payload ?? null }
+    },
+
+    async fault(request) {
+      if (request === undefined) return call('list the faults', 'GET', '/_emulator/faults')
+      const who =
+        request.deviceId === undefined
+          ? 'the hub'
+          : describeTarget({ deviceId: request.deviceId, moduleId: request.moduleId })
+      return call(`fault ${request.kind} on ${who}`, 'POST', '/_emulator/faults', request)
     },
 
     async sendToModuleInput(t, inputName, message) {

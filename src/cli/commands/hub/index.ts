@@ -8,12 +8,13 @@ import type { Argv } from 'yargs'
 import { call } from './call.js'
 import { devices } from './devices.js'
 import { dps } from './dps.js'
+import { fault } from './fault.js'
 import { query } from './query.js'
 import { send } from './send.js'
 import { twin } from './twin.js'
 import { watch } from './watch.js'
 
-/** Registers `devices`, `dps`, `twin`, `call`, `send`, `watch`, `query`: each module types its own argv. */
+/** Registers `devices`, `dps`, `twin`, `call`, `send`, `watch`, `query`, `fault`: each module types its own argv. */
 export function withHubSubcommands<T>(y: Argv<T>): Argv<T> {
   return y
     .command(devices)
@@ -23,4 +24,5 @@ export function withHubSubcommands<T>(y: Argv<T>): Argv<T> {
     .command(send)
     .command(watch)
     .command(query)
+    .command(fault)
 }

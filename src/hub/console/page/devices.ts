@@ -1,7 +1,9 @@
 /**
  * The Devices tab: every device and module with its live connection state and last activity;
  * add and remove devices and modules; copy a connection string (the key is shown nowhere, it
- * only goes to the clipboard on request).
+ * only goes to the clipboard on request); break a connected one on purpose (drop its
+ * connection, refuse its next connect, expire its token: `POST /_emulator/faults`), and see the
+ * hub's `fault` events as they come.
  *
  * @module
  */
@@ -165,6 +167,30 @@ export function mountDevices(panel: HTMLElement, store: Store): void {
       },
       'Remove',
     )
+    const faultButton = (kind: 'drop' | 'refuse' | 'expire', label: string, done: string): HTMLElement =>
+      h(
+        'button',
+        {
+          type: 'button',
+          'data-fault': kind,
+          onclick: () =>
+            report(
+              api('POST', '/_emulator/faults', {
+                kind,
+                deviceId: id.deviceId,
+                ...(isModule ? { moduleId: id.moduleId } : {}),
+                ...(kind === 'refuse' ? { count: 1 } : {}),
+              }),
+              done,
+            ),
+        },
+        label,
+      )
+    const faults = [
+      faultButton('drop', 'Drop', `${name}: connection dropped.`),
+      faultButton('refuse', 'Refuse next', `${name}: its next connect will be refused.`),
+      faultButton('expire', 'Expire token', `${name}: token expired.`),
+    ]
     return h(
       'tr',
       { class: isModule ? 'module' : 'device', 'data-identity': name },
@@ -176,9 +202,24 @@ export function mountDevices(panel: HTMLElement, store: Store): void {
         { 'data-label': 'Auth' },
         `${id.authentication?.type ?? '?'}${id.status === 'disabled' ? ' (disabled)' : ''}`,
       ),
-      h('td', { class: 'actions' }, copy, remove),
+      h('td', { class: 'actions' }, copy, ...faults, remove),
     )
   }
+
+  // the hub's fault events, newest first (at most 20)
+  const faultList = h('ul', { class: 'faults', 'data-list': 'faults' })
+  store.onEvent((e) => {
+    if (e.event !== 'fault') return
+    const who =
+      e.deviceId === undefined ? 'hub' : `${e.deviceId}${e.moduleId === undefined ? '' : `/${e.moduleId}`}`
+    const item = h(
+      'li',
+      { 'data-fault': e.fault },
+      `${localTime(e.time)} ${who} ${e.fault} (${e.source}): ${e.action}${e.until === undefined ? '' : ` until ${localTime(e.until)}`}`,
+    )
+    faultList.prepend(item)
+    while (faultList.children.length > 20) faultList.lastElementChild?.remove()
+  })
 
   store.onDevices((devices) => {
     const rows: HTMLTableRowElement[] = []
@@ -217,5 +258,7 @@ export function mountDevices(panel: HTMLElement, store: Store): void {
         body,
       ),
     ),
+    h('h3', null, 'Faults'),
+    faultList,
   )
 }
