@@ -76,6 +76,7 @@ export type { JsonObject } from './state/twin.js'
 export type { C2dInput } from './state/c2d.js'
 export type { C2dAck, C2dFeedbackOptions } from './state/c2d-feedback.js'
 export type { C2dQueueOptions } from './state/c2d-queue.js'
+export type { HubTier, TierName } from './state/throttle.js'
 export { DEFAULT_MAX_OUTBOUND_BYTES } from './mqtt/outbound-limit.js'
 
 // the web console (src/hub/console/)

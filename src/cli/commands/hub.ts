@@ -92,6 +92,12 @@ function builder(y: Argv) {
           type: 'boolean',
           describe: 'Serve plain AMQP on the loopback address (--no-amqp-plain: none) [default: true]',
         },
+        tier: {
+          global: false,
+          type: 'string',
+          describe:
+            "Throttle as IoT Hub's tier does, NAME[:UNITS]: F1, S1, S2 or S3 (S1:4 = four S1 units): its documented rates and daily quota, answered with IoT Hub's errors [default: none, nothing throttled]",
+        },
         partitions: {
           global: false,
           type: 'number',
@@ -195,6 +201,20 @@ async function readCaFile(file: string): Promise<string> {
   }
 }
 
+/**
+ * `--tier S1:4` as the hub's `tier` option; the hub checks the name and units (a malformed
+ * unit count reads as `NaN`, which it refuses).
+ */
+function tierOption(text: string): { name: 'F1' | 'S1' | 'S2' | 'S3'; units?: number } {
+  const [name = '', units, ...rest] = text.trim().split(':')
+  return {
+    name: name.toUpperCase() as 'F1' | 'S1' | 'S2' | 'S3',
+    ...(units === undefined && rest.length === 0
+      ? {}
+      : { units: rest.length === 0 && /^\d+$/.test(units ?? '') ? Number(units) : Number.NaN }),
+  }
+}
+
 /** The human lines of the `ready` document. */
 function readyLines(ready: ReadyDocument): string {
   const port = (p: number): string => (p === 0 ? 'off' : String(p))
@@ -208,6 +228,10 @@ function readyLines(ready: ReadyDocument): string {
   if (ready.eventHubDevelopmentConnectionString !== null)
     lines.push(`Event Hub-compatible endpoint, plain AMQP: ${ready.eventHubDevelopmentConnectionString}`)
   for (const [id, cs] of Object.entries(ready.devices)) lines.push(`Device ${id}: ${cs}`)
+  if (ready.tier !== undefined)
+    lines.push(
+      `Tier: ${ready.tier.name} × ${ready.tier.units} (IoT Hub's documented throttles; ${ready.tier.messagesPerDay} messages a day, metered in ${ready.tier.meterBytes}-byte chunks)`,
+    )
   lines.push(`State: ${ready.stateDir ?? 'in memory (nothing kept)'}`)
   if (ready.consoleUrl !== null)
     lines.push(`Console: ${ready.consoleUrl}  (open it in a browser; the token is its key)`)
@@ -285,6 +309,7 @@ async function handler(args: ArgsOf<typeof builder>): Promise<void> {
     ...(args.idScope === undefined ? {} : { idScope: args.idScope }),
     devices: args.device ?? [],
     ...(args.partitions === undefined ? {} : { partitions: args.partitions }),
+    ...(args.tier === undefined ? {} : { tier: tierOption(args.tier) }),
     ...(args.consumerGroup === undefined ? {} : { consumerGroups: args.consumerGroup }),
     retention,
     x509Ca,

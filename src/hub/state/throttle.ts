@@ -173,26 +173,6 @@ export function checkTier(tier: HubTier): Required<HubTier> {
   return { name, units }
 }
 
-/**
- * Reads `S1`, `S1:4` (a tier and its units), as `--tier` takes it.
- *
- * @throws {SasTokenError} `ERR_INVALID_OPTION` as {@link checkTier}, or for text that is not `NAME[:UNITS]`.
- */
-export function parseTier(text: string): Required<HubTier> {
-  const match = /^([A-Za-z]\d)(?::(\d{1,4}))?$/.exec(text.trim())
-  if (match === null)
-    throw new SasTokenError(
-      'ERR_INVALID_OPTION',
-      `--tier takes a tier and optionally its units, as S1 or S1:4; got ${JSON.stringify(text.slice(0, 20))}.`,
-      { facts: { option: 'tier' } },
-    )
-  const [, name = '', units] = match
-  return checkTier({
-    name: name.toUpperCase() as TierName,
-    ...(units === undefined ? {} : { units: Number(units) }),
-  })
-}
-
 /** The operations charged against the daily quota (the pricing page's metered ones). */
 const METERED: ReadonlySet<ThrottledOperation> = new Set([
   'd2c',
