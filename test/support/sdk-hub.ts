@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { Hub } from 'sas-token/hub'
 
 /** What these tests use of the hub (the contract of sas-token/hub). */
-export interface ProductHub extends Pick<Hub, 'addDevice' | 'addModule' | 'sendC2d'> {
+export interface ProductHub extends Pick<Hub, 'addDevice' | 'addModule' | 'sendC2d' | 'updateDesired'> {
   hubConnectionString: string
   dpsConnectionString: string
   ca: string
