@@ -19,6 +19,7 @@ export interface ProductHub
     | 'addModule'
     | 'sendC2d'
     | 'fault'
+    | 'updateDesired'
     | 'eventHubConnectionString'
     | 'eventHubDevelopmentConnectionString'
   > {

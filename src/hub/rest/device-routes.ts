@@ -42,7 +42,8 @@ function refusedFor(id: { deviceId: string; moduleId?: string }): string {
 
 /**
  * The identity the path names, when the request's token is accepted for it; else the refusal is
- * recorded (`refuse` event, `GET /_emulator/refused`) and thrown as IoT Hub's 401.
+ * recorded (`refuse` event, `GET /_emulator/refused`) and thrown as IoT Hub's 401 (a fault's
+ * refusal, `AuthFailure`, as `ERR_HUB_FAULT_REFUSED`, its `refuse` event with the `fault`).
  */
 function authenticate(hub: HubService, r: RawRequest): HttpSender {
   const deviceId = r.params.id ?? ''
@@ -53,6 +54,7 @@ function authenticate(hub: HubService, r: RawRequest): HttpSender {
   if (outcome.ok && outcome.accepted.kind === 'hub')
     return { ...id, authMethod: outcome.accepted.authMethod, protocol: 'http' }
   const findings = outcome.findings
+  const fault = outcome.ok ? undefined : outcome.fault
   hub.refuse({
     time: new Date(hub.now()).toISOString(),
     clientId: moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`,
@@ -61,7 +63,11 @@ function authenticate(hub: HubService, r: RawRequest): HttpSender {
     protocol: 'http',
     ...id,
     findings,
+    ...(fault === undefined ? {} : { fault: { fault: fault.fault, message: fault.message } }),
   })
+  // a fault on purpose refused credentials the findings accept: say so, not why they are wrong
+  if (fault !== undefined)
+    throw new SasTokenError('ERR_HUB_FAULT_REFUSED', `The request of ${refusedFor(id)} is ${fault.message}`)
   // the findings speak of a CONNECT and its password: say what that is over HTTPS
   const first = findings.find((f) => f.severity === 'error')
   throw new SasTokenError(
