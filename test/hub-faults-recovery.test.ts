@@ -4,12 +4,9 @@
 // (support/sdk-fault-device.ts). What is measured is what the hub saw: its disconnect and connect
 // events (their times, from the hub's clock), its telemetry events against what the device sent,
 // C2D queued while the device was away, a desired patch after the reconnect.
-// And over HTTPS (azure-iot-device-http's Http, in this process): a fault-injection message, a
-// throttle or quota window, AuthFailure's refusal, and the error each one surfaces as.
 // The SDKs dial 8883 and 443 only, so the hub listens there, on a loopback address of its own
 // (support/sdk-hub.ts); the tests of this file run one at a time.
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { type Reporter, spawnReporter } from './support/child.js'
