@@ -20,19 +20,11 @@ import { startHub } from 'sas-token/hub'
 import type { Hub, HubEvent } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { HubEventLog } from './support/hub-event-log.js'
+import type { Callback, SdkMessage } from './support/sdk-device-message.js'
 import { type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
 
 const require = createRequire(import.meta.url)
 
-type Callback = (err?: Error | null, result?: unknown) => void
-interface SdkMessage {
-  data: Buffer | string
-  messageId?: string
-  correlationId?: string
-  contentType?: string
-  contentEncoding?: string
-  properties: { add(key: string, value: string): void; getValue(key: string): string | undefined }
-}
 interface SdkClient {
   open(): Promise<unknown>
   close(): Promise<unknown>

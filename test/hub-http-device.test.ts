@@ -13,26 +13,10 @@ import { createRequire } from 'node:module'
 import { after, before, describe, it } from 'node:test'
 import { tokenFromConnectionString } from 'sas-token'
 import { type HubEventLike, type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
+import type { Callback, SdkMessage } from './support/sdk-device-message.js'
 
 const require = createRequire(import.meta.url)
 
-type Callback = (err?: Error | null, result?: unknown) => void
-interface SdkMessage {
-  data: Buffer | string
-  messageId?: string
-  correlationId?: string
-  userId?: string
-  contentType?: string
-  contentEncoding?: string
-  lockToken?: string
-  expiryTimeUtc?: string
-  to?: string
-  getData(): Buffer | string
-  properties: {
-    add(key: string, value: string): void
-    propertyList: Array<{ key: string; value: string }>
-  }
-}
 interface SdkClient {
   setOptions(options: Record<string, unknown>): Promise<unknown>
   open(): Promise<unknown>

@@ -6,21 +6,9 @@
 //   env KIND       device (the default) | module
 import { createRequire } from 'node:module'
 import { promised, report } from './child-report.js'
+import type { Callback, SdkMessage } from './sdk-device-message.js'
 
 const require = createRequire(import.meta.url)
-
-export type Callback = (err?: Error | null, result?: unknown) => void
-
-/** A message: one the program sends, or one it received. */
-export interface SdkMessage {
-  data: Buffer | string
-  messageId?: string
-  correlationId?: string
-  contentType?: string
-  ack?: string
-  expiryTimeUtc?: unknown
-  properties: { add(key: string, value: string): void; propertyList: Array<{ key: string; value: string }> }
-}
 
 export interface SdkTwin {
   properties: {
