@@ -16,6 +16,7 @@ import { type Hub, type HubEvent, startHub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
 import { hmacToken } from './support/hmac-token.js'
 import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { faultProperties } from './support/fault-message.js'
 
 const CLIENT = fileURLToPath(new URL('./support/sdk-fault-amqp-client.js', import.meta.url))
 
@@ -36,20 +37,6 @@ const AMQP_FAULTS = [
   { type: 'KillAmqpMethodReqLink', closeReason: 'Boom', link: 'amqp-method-request' },
   { type: 'KillAmqpMethodRespLink', closeReason: 'Boom', link: 'amqp-method-response' },
 ] as const
-
-function faultProperties(
-  type: string,
-  closeReason: string,
-  delay: number,
-  duration?: number,
-): Record<string, string> {
-  return {
-    AzIoTHub_FaultOperationType: type,
-    AzIoTHub_FaultOperationCloseReason: closeReason,
-    AzIoTHub_FaultOperationDelayInSecs: String(delay),
-    ...(duration === undefined ? {} : { AzIoTHub_FaultOperationDurationInSecs: String(duration) }),
-  }
-}
 
 /** How long one step may take. */
 const STEP_MS = 20_000
@@ -164,7 +151,11 @@ describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1
             const mark = s.seen.length
             const deviceMark = device.lines.length
             const sentAt = Date.now()
-            const settled = await sendAndSettle(device, 'fault', faultProperties(f.type, f.closeReason, 1))
+            const settled = await sendAndSettle(
+              device,
+              'fault',
+              faultProperties(f.type, { closeReason: f.closeReason, delay: 1 }),
+            )
             // over AMQP the hub settles the fault-injection message before the fault takes effect
             assert.equal(settled.step, 'sent', JSON.stringify(device.lines))
             const fault = await eventAfter(
@@ -246,10 +237,7 @@ describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1
         const device = await startDevice(id, transport, false)
         try {
           const mark = s.seen.length
-          assert.equal(
-            (await sendAndSettle(device, 'fault', faultProperties('KillTcp', 'boom', 0))).step,
-            'sent',
-          )
+          assert.equal((await sendAndSettle(device, 'fault', faultProperties('KillTcp'))).step, 'sent')
           const gone = await eventAfter(
             mark,
             (e) => e.event === 'disconnect' && e.deviceId === id,
@@ -356,7 +344,7 @@ describe('throttling, quota and refusals, from azure-iot-device-amqp', { concurr
       try {
         const mark = s.seen.length
         assert.equal(
-          (await sendAndSettle(device, 'fault', faultProperties('InvokeThrottling', 'boom', 0, 2))).step,
+          (await sendAndSettle(device, 'fault', faultProperties('InvokeThrottling', { duration: 2 }))).step,
           'sent',
         )
         const opened = await eventAfter(
@@ -398,7 +386,8 @@ describe('throttling, quota and refusals, from azure-iot-device-amqp', { concurr
       try {
         const mark = s.seen.length
         assert.equal(
-          (await sendAndSettle(device, 'fault', faultProperties('InvokeMaxMessageQuota', 'boom', 0, 2))).step,
+          (await sendAndSettle(device, 'fault', faultProperties('InvokeMaxMessageQuota', { duration: 2 })))
+            .step,
           'sent',
         )
         const opened = await eventAfter(
@@ -443,7 +432,7 @@ describe('throttling, quota and refusals, from azure-iot-device-amqp', { concurr
       try {
         const mark = s.seen.length
         assert.equal(
-          (await sendAndSettle(device, 'fault', faultProperties('AuthFailure', 'boom', 0, 3))).step,
+          (await sendAndSettle(device, 'fault', faultProperties('AuthFailure', { duration: 3 }))).step,
           'sent',
         )
         const opened = await eventAfter(
@@ -566,7 +555,7 @@ describe('AMQP faults on the wire, with rhea on the plain loopback port', { conc
     })
   }
   const fault = (type: string, o: { duration?: number } = {}): Record<string, string> =>
-    faultProperties(type, 'Boom', 0, o.duration)
+    faultProperties(type, { closeReason: 'Boom', duration: o.duration })
   const telemetry = (c: Connection, id: string): Promise<Sender> =>
     opened(c.open_sender({ target: { address: `/devices/${id}/messages/events` } }))
 

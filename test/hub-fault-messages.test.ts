@@ -9,22 +9,11 @@ import { telemetryTopic } from 'sas-token'
 import { type Hub, startHub } from 'sas-token/hub'
 import { hmacToken } from './support/hmac-token.js'
 import { closed, connect, nextEvent, refusedCode } from './support/hub-mqtt.js'
+import { faultProperties } from './support/fault-message.js'
 
 const KEY = Buffer.alloc(32, 3).toString('base64')
 const API = '?api-version=2021-04-12'
 const nowS = (): number => Math.floor(Date.now() / 1000)
-
-function faultProperties(
-  type: string,
-  o: { delay?: number; duration?: number } = {},
-): Record<string, string> {
-  return {
-    AzIoTHub_FaultOperationType: type,
-    AzIoTHub_FaultOperationCloseReason: 'boom',
-    AzIoTHub_FaultOperationDelayInSecs: String(o.delay ?? 0),
-    AzIoTHub_FaultOperationDurationInSecs: String(o.duration ?? 5),
-  }
-}
 
 describe('fault-injection messages over MQTT', () => {
   let hub: Hub

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { type Reporter, spawnReporter } from './support/child.js'
 import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { faultProperties } from './support/fault-message.js'
 
 const FAULT_DEVICE = fileURLToPath(new URL('./support/sdk-fault-device.js', import.meta.url))
 
@@ -27,17 +28,6 @@ after(async () => {
 })
 
 /** The application properties of a fault-injection message, as the SDKs' e2e tests send them. */
-function faultProperties(
-  type: string,
-  o: { delay?: number; duration?: number } = {},
-): Record<string, string> {
-  return {
-    AzIoTHub_FaultOperationType: type,
-    AzIoTHub_FaultOperationCloseReason: 'boom',
-    AzIoTHub_FaultOperationDelayInSecs: String(o.delay ?? 0),
-    AzIoTHub_FaultOperationDurationInSecs: String(o.duration ?? 5),
-  }
-}
 
 /** The first hub event after `from` (an index into `seen`) that matches, already seen or to come. */
 function hubEvent(s: SdkHub, from: number, match: (e: HubEventLike) => boolean): Promise<HubEventLike> {
