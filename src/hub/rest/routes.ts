@@ -178,14 +178,14 @@ function queryRoutes(hub: HubService, jobs: Jobs): Route[] {
     ),
     route('GET', '/statistics/devices', ['RegistryRead'], () => ok(registryStatistics(hub))),
     route('GET', '/statistics/service', ['ServiceConnect', 'RegistryRead'], () => ok(serviceStatistics(hub))),
-    route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) =>
-      ok(
-        jobs.list(
-          r.url.searchParams.get('jobType') ?? undefined,
-          r.url.searchParams.get('jobStatus') ?? undefined,
-        ),
-      ),
-    ),
+    route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) => {
+      const { items, continuation } = jobs.list(
+        r.url.searchParams.get('jobType') ?? undefined,
+        r.url.searchParams.get('jobStatus') ?? undefined,
+        { continuation: header(r, 'x-ms-continuation'), maxItemCount: header(r, 'x-ms-max-item-count') },
+      )
+      return { status: 200, body: items, headers: continuation ? { 'x-ms-continuation': continuation } : {} }
+    }),
     withBody('PUT', '/jobs/v2/:id', jobRights, BODIES.job, (r) => {
       if (r.body.jobId && r.body.jobId !== param(r, 'id'))
         throw badRequest(
