@@ -150,6 +150,33 @@ describe('jobs through azure-iothub JobClient', () => {
     assert.deepEqual((listed.result as Json[]).map((j) => j.jobId).sort(), ['later-job', 'twin-job'])
   })
 
+  it('JobClient.createQuery pages (x-ms-max-item-count, x-ms-continuation) through every job, in the order scheduled', async () => {
+    const jobs = iothub.JobClient.fromConnectionString(hub.hubConnectionString)
+    for (const n of [1, 2, 3])
+      await jobs.scheduleTwinUpdate(
+        `page-job-${n}`,
+        "deviceId = 'j-c'",
+        { tags: { n } },
+        new Date(Date.now() + 3_600_000),
+      )
+    const query = jobs.createQuery(undefined, undefined, 2)
+    const pages: string[][] = []
+    while (query.hasMoreResults) {
+      // next() without an argument would ask for the first page again (the SDK reads its argument)
+      const page = await query.next(query.continuationToken)
+      pages.push((page.result as Json[]).map((j) => String(j.jobId)))
+      assert.ok(pages.length < 10, 'paging ends')
+    }
+    const all = ['twin-job', 'method-job', 'later-job', 'page-job-1', 'page-job-2', 'page-job-3']
+    assert.deepEqual(pages, [all.slice(0, 2), all.slice(2, 4), all.slice(4)])
+    const scheduled = await jobs.createQuery('scheduleUpdateTwin', 'scheduled').next()
+    assert.deepEqual(
+      (scheduled.result as Json[]).map((j) => j.jobId),
+      ['page-job-1', 'page-job-2', 'page-job-3'],
+    )
+    for (const n of [1, 2, 3]) await jobs.cancelJob(`page-job-${n}`)
+  })
+
   it('a bad condition is a 400 pointing into the condition; a taken job id is a 409', async () => {
     const r = await rest(hub, 'PUT', '/jobs/v2/bad-job?api-version=2021-04-12', {
       body: {

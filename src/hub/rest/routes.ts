@@ -178,14 +178,14 @@ function bulkAnswer(outcomes: readonly BulkOutcome[]): Answer {
 function queryRoutes(hub: HubService, jobs: Jobs): Route[] {
   const jobRights = ['ServiceConnect', 'RegistryWrite'] as const
   const jobRoutes: Route[] = [
-    route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) =>
-      ok(
-        jobs.list(
-          r.url.searchParams.get('jobType') ?? undefined,
-          r.url.searchParams.get('jobStatus') ?? undefined,
-        ),
-      ),
-    ),
+    route('GET', '/jobs/v2/query', ['RegistryRead', 'ServiceConnect'], (r) => {
+      const { items, continuation } = jobs.list(
+        r.url.searchParams.get('jobType') ?? undefined,
+        r.url.searchParams.get('jobStatus') ?? undefined,
+        { continuation: header(r, 'x-ms-continuation'), maxItemCount: header(r, 'x-ms-max-item-count') },
+      )
+      return { status: 200, body: items, headers: continuation ? { 'x-ms-continuation': continuation } : {} }
+    }),
     withBody('PUT', '/jobs/v2/:id', jobRights, BODIES.job, (r) => {
       if (r.body.jobId && r.body.jobId !== param(r, 'id'))
         throw badRequest(

@@ -15,6 +15,7 @@
  */
 import { SasTokenError, isSasTokenError } from '../../errors.js'
 import { runQuery } from '../query/evaluate.js'
+import { page, pageSize, pageStart } from '../query/paging.js'
 import { parseQuery } from '../query/parser.js'
 import type { Query } from '../query/parser.js'
 import { queryError } from '../query/query-error.js'
@@ -214,11 +215,22 @@ export class Jobs {
     return this.#json(job)
   }
 
-  /** Every job, optionally of one type and status (`GET /jobs/v2/query`). */
-  list(type?: string, status?: string): Record<string, unknown>[] {
-    return Object.values(this.#jobs())
+  /**
+   * One page of the jobs, optionally of one type and status (`GET /jobs/v2/query`, the SDK's
+   * `JobClient.createQuery`), in the order they were scheduled.
+   *
+   * @param paging The `x-ms-continuation` and `x-ms-max-item-count` headers, if any.
+   * @throws {SasTokenError} `ERR_HUB_BAD_REQUEST` for a bad paging header.
+   */
+  list(
+    type?: string,
+    status?: string,
+    paging: { continuation?: string | undefined; maxItemCount?: string | undefined } = {},
+  ): { items: Record<string, unknown>[]; continuation: string | undefined } {
+    const rows = Object.values(this.#jobs())
       .filter((j) => (type === undefined || j.type === type) && (status === undefined || j.status === status))
       .map((j) => this.#json(j))
+    return page(rows, pageStart(paging.continuation), pageSize(paging.maxItemCount))
   }
 
   /** Each device's part in each job: the `devices.jobs` collection. */
