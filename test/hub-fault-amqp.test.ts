@@ -205,6 +205,18 @@ describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1
               (l) => l.step === 'c2d' && l.data === `c2d after ${f.type}`,
               'C2D message',
             )
+            // the SDK subscribes to desired patches again on its own after the reconnect: a patch
+            // sent before that is not for it (IoT Hub's too), so wait for its subscription
+            await eventAfter(
+              s.seen.indexOf(back),
+              (e) =>
+                e.event === 'subscribe' &&
+                e.deviceId === id &&
+                (e.topics as Array<{ topic: string }>).some(
+                  (x) => x.topic === '/notifications/twin/properties/desired',
+                ),
+              'the desired subscription after the reconnect',
+            )
             await handle().updateDesired(id, { after: f.type })
             const desired = await lineAfter(device, c2dMark, (l) => l.step === 'desired', 'desired patch')
             assert.equal((desired.patch as { after?: string }).after, f.type)
