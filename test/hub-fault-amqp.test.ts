@@ -15,7 +15,8 @@ import type { Connection, EventContext, Receiver, Sender } from 'rhea'
 import { type Hub, type HubEvent, startHub } from 'sas-token/hub'
 import { type Line, type Reporter, spawnReporter } from './support/child.js'
 import { hmacToken } from './support/hmac-token.js'
-import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type HubEventLike, type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
+import { within as bounded } from './support/within.js'
 import { faultProperties } from './support/fault-message.js'
 
 const CLIENT = fileURLToPath(new URL('./support/sdk-fault-amqp-client.js', import.meta.url))
@@ -43,21 +44,13 @@ const STEP_MS = 20_000
 const TEST = { timeout: 60_000 }
 
 /** `promise`, or a rejection saying what did not come within {@link STEP_MS}. */
-function within<T>(promise: Promise<T>, what: string, ms = STEP_MS): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not come within ${ms / 1000} s`)), ms)
-  })
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
+const within = <T>(promise: Promise<T>, what: string, ms = STEP_MS): Promise<T> => bounded(promise, what, ms)
 
 describe('fault-injection messages from azure-iot-device-amqp', { concurrency: 1 }, () => {
   let sdk: SdkHub | undefined
   let skip: string | undefined
   before(async () => {
-    const started = await startSdkHub()
-    if (typeof started === 'string') skip = started
-    else sdk = started
+    ;({ sdk, skip } = await sdkHubOrSkip())
   })
   after(async () => {
     await sdk?.close()
@@ -287,9 +280,7 @@ describe('throttling, quota and refusals, from azure-iot-device-amqp', { concurr
   let sdk: SdkHub | undefined
   let skip: string | undefined
   before(async () => {
-    const started = await startSdkHub()
-    if (typeof started === 'string') skip = started
-    else sdk = started
+    ;({ sdk, skip } = await sdkHubOrSkip())
   })
   after(async () => {
     await sdk?.close()

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import { type Reporter, spawnReporter } from './support/child.js'
-import { type HubEventLike, type SdkHub, startSdkHub } from './support/sdk-hub.js'
+import { type HubEventLike, type SdkHub, sdkHubOrSkip } from './support/sdk-hub.js'
+import { within as bounded } from './support/within.js'
 import { faultProperties } from './support/fault-message.js'
 
 const FAULT_DEVICE = fileURLToPath(new URL('./support/sdk-fault-device.js', import.meta.url))
@@ -19,28 +20,15 @@ let sdk: SdkHub | undefined
 let skip: string | undefined
 
 before(async () => {
-  const started = await startSdkHub()
-  if (typeof started === 'string') skip = started
-  else sdk = started
+  ;({ sdk, skip } = await sdkHubOrSkip())
 })
 after(async () => {
   await sdk?.close()
 })
 
-/** The application properties of a fault-injection message, as the SDKs' e2e tests send them. */
-
 /** The first hub event after `from` (an index into `seen`) that matches, already seen or to come. */
 function hubEvent(s: SdkHub, from: number, match: (e: HubEventLike) => boolean): Promise<HubEventLike> {
-  const found = s.seen.slice(from).find(match)
-  if (found !== undefined) return Promise.resolve(found)
-  return new Promise((resolve) => {
-    const listener = (e: HubEventLike): void => {
-      if (!match(e)) return
-      s.hub.events.off('event', listener)
-      resolve(e)
-    }
-    s.hub.events.on('event', listener)
-  })
+  return s.waitForEvent((e) => s.seen.indexOf(e) >= from && match(e))
 }
 
 const about =
@@ -64,19 +52,10 @@ function logged(s: SdkHub, deviceId: string): string[] {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** `promise`, or a failure naming `what` and what the device and hub said, after `ms`. */
-async function within<T>(promise: Promise<T>, what: string, trace: () => unknown, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what}: nothing after ${ms} ms; ${JSON.stringify(trace())}`)),
-      ms,
-    )
+function within<T>(promise: Promise<T>, what: string, trace: () => unknown, ms = 10_000): Promise<T> {
+  return bounded(promise, what, ms).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; ${JSON.stringify(trace())}`)
   })
-  try {
-    return await Promise.race([promise, late])
-  } finally {
-    clearTimeout(timer)
-  }
 }
 
 /** What the device printed and the hub published about it, for a failure's message. */
